@@ -1,0 +1,1 @@
+//! Decoders of the AWS events spa consumes, and the domain events it emits.

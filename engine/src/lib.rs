@@ -1,0 +1,9 @@
+//! The spa engine: the whole domain of keeping personal sandbox accounts sustainable.
+//!
+//! Pure modules (`settings`, `lifecycle`, `events`) hold no SDK type, do no I/O and
+//! never read the clock; `ports` names what the use cases need from the outside world.
+
+pub mod events;
+pub mod lifecycle;
+pub mod ports;
+pub mod settings;

@@ -1,0 +1,45 @@
+//! What the lifecycle needs to know of the resolved settings of one account.
+//!
+//! `settings` builds it (`Resolved::policy`); the transition function reads it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The resolved settings of one account, as the lifecycle sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Whether a preparation build runs (`preparation.feature: enabled`).
+    pub preparation: bool,
+    /// Whether a purge build runs (`purge.feature: enabled`).
+    pub purge: bool,
+    /// Build attempts of one transition before the account is `quarantined` (at least 1).
+    pub max_attempts: u32,
+    /// Tags set on the account when it is `vended`.
+    pub account_tags: BTreeMap<String, String>,
+    /// Tag keys removed from the account when it is `vended`.
+    pub unset_tags: Vec<String>,
+    /// Whether a budget is ensured when the account is `prepared`.
+    pub budget: bool,
+    /// Longest assignment before the account expires (`None`: no lease).
+    pub lease: Option<Duration>,
+    /// Deadline of the on-boarding transaction (`vended` -> `assigned`).
+    pub onboarding_deadline: Duration,
+    /// Deadline of the maintenance transaction (`expired` -> `assigned`).
+    pub maintenance_deadline: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            preparation: true,
+            purge: true,
+            max_attempts: 3,
+            account_tags: BTreeMap::new(),
+            unset_tags: Vec::new(),
+            budget: false,
+            lease: None,
+            onboarding_deadline: Duration::from_secs(2 * 3600),
+            maintenance_deadline: Duration::from_secs(4 * 3600),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The settings file: schema, loading, resolution, CSV overlays.
