@@ -359,7 +359,10 @@ fn failed_calls_are_not_changes() {
     assert_eq!(failed.name, OrganizationsEventName::MoveAccount);
     assert_eq!(failed.error_code, "AccessDeniedException");
     assert_eq!(failed.account, Some(account("222222222222")));
-    assert!(failed.error_message.unwrap().contains("permissions"));
+    assert_eq!(
+        failed.error_message.as_deref(),
+        Some("You don't have permissions to access this resource.")
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::envelope::Envelope;
 use super::error::DecodeError;
 use super::ids::{AccountId, EventId, Sensitive};
-use super::json::Node;
+use super::json::{Node, bounded};
 
 /// Who made a call or signed in, from CloudTrail's `userIdentity`.
 ///
@@ -173,7 +173,7 @@ impl TrailRecord {
                 .unwrap_or(envelope.region)
                 .to_string(),
             principal,
-            source_ip: detail.opt_str("sourceIPAddress")?.map(str::to_string),
+            source_ip: detail.opt_str("sourceIPAddress")?.map(|s| bounded(s, 256)),
         })
     }
 }

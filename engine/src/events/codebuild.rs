@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use super::envelope::Envelope;
 use super::error::DecodeError;
 use super::ids::{AccountId, EventId};
-use super::json::excerpt;
+use super::json::bounded;
 
 /// A build in a member account changed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<BuildStateChange, Decode
     let info = detail.opt_obj("additional-information")?;
     let (initiator, started_at) = match info {
         Some(info) => (
-            info.opt_str("initiator")?.map(excerpt),
+            info.opt_str("initiator")?.map(|s| bounded(s, 256)),
             info.opt_str("build-start-time")?.and_then(parse_java_time),
         ),
         None => (None, None),

@@ -36,6 +36,13 @@ pub(crate) fn excerpt(s: &str) -> String {
     redact_emails(&cut).escape_debug().to_string()
 }
 
+/// A value from an event kept in a domain type: cut to `max` characters, e-mail
+/// addresses masked, otherwise as written.
+pub(crate) fn bounded(s: &str, max: usize) -> String {
+    let head: String = s.chars().take(max).collect();
+    redact_emails(&head)
+}
+
 impl<'a> Node<'a> {
     /// The top of an event; `path` is empty there, or names where the JSON came from
     /// (`Records[0].body`) when it was embedded in a string.

@@ -6,7 +6,7 @@ use super::cloudtrail::TrailRecord;
 use super::envelope::Envelope;
 use super::error::DecodeError;
 use super::ids::AccountId;
-use super::json::{Node, excerpt};
+use super::json::{Node, bounded};
 
 /// An Organizations API call or service event that spa reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,8 +232,8 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<OrganizationsEvent, Deco
     let call = if let Some(error_code) = detail.opt_str("errorCode")? {
         OrganizationsCall::Failed(FailedCall {
             name,
-            error_code: excerpt(error_code),
-            error_message: detail.opt_str("errorMessage")?.map(excerpt),
+            error_code: bounded(error_code, 128),
+            error_message: detail.opt_str("errorMessage")?.map(|s| bounded(s, 1000)),
             account: failed_call_account(detail),
         })
     } else {
@@ -341,7 +341,7 @@ fn decode_create_account_result(detail: &Node<'_>) -> Result<CreateAccountResult
             account: status.account("accountId")?,
         },
         "FAILED" => CreateAccountOutcome::Failed {
-            reason: status.opt_str("failureReason")?.map(excerpt),
+            reason: status.opt_str("failureReason")?.map(|s| bounded(s, 256)),
             account: match status.opt("accountId")? {
                 Some(node) => Some(node.as_account()?),
                 None => None,

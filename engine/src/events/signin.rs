@@ -6,7 +6,7 @@ use super::cloudtrail::Principal;
 use super::envelope::Envelope;
 use super::error::DecodeError;
 use super::ids::{AccountId, EventId};
-use super::json::excerpt;
+use super::json::bounded;
 use super::label::Label;
 
 /// A console sign-in to a member account.
@@ -67,7 +67,7 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<ConsoleLogin, DecodeErro
     let outcome = match result.as_str()? {
         "Success" => LoginOutcome::Success,
         "Failure" => LoginOutcome::Failure {
-            reason: detail.opt_str("errorMessage")?.map(excerpt),
+            reason: detail.opt_str("errorMessage")?.map(|s| bounded(s, 1000)),
         },
         _ => return Err(result.invalid("Success or Failure")),
     };
@@ -93,7 +93,7 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<ConsoleLogin, DecodeErro
         at: detail.opt_time("eventTime")?.unwrap_or(envelope.time),
         principal,
         outcome,
-        source_ip: detail.opt_str("sourceIPAddress")?.map(excerpt),
+        source_ip: detail.opt_str("sourceIPAddress")?.map(|s| bounded(s, 256)),
         mfa_used,
     })
 }
