@@ -1,0 +1,111 @@
+//! The one error type of the decoders.
+
+use thiserror::Error;
+
+/// Why an incoming event could not be decoded.
+///
+/// Paths are JSON paths from the top of the event (`detail.requestParameters.accountId`,
+/// `Records[2].body.Message`); values quoted in errors are short and e-mail addresses in
+/// them are masked, so an error can be logged as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// The bytes are not JSON (truncated, not UTF-8, ...).
+    #[error("invalid JSON at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A field that is needed is absent or `null`.
+    #[error("missing field `{path}`: expected {expected}")]
+    Missing { path: String, expected: String },
+    /// A field is present but of the wrong type or value.
+    #[error("wrong field `{path}`: expected {expected}, found {found}")]
+    Invalid {
+        path: String,
+        expected: String,
+        found: String,
+    },
+    /// A well-formed event that spa does not consume (another source or detail-type).
+    #[error("foreign event: source `{event_source}`, detail-type `{detail_type}`")]
+    Foreign {
+        event_source: String,
+        detail_type: String,
+    },
+    /// An event of a consumed source and detail-type, but an API call or event name
+    /// that spa does not react to (`CreateOrganizationalUnit`, `CheckMfa`, ...).
+    #[error("unsupported event `{name}` of source `{event_source}`, detail-type `{detail_type}`")]
+    Unsupported {
+        event_source: String,
+        detail_type: String,
+        name: String,
+    },
+    /// An EventBridge Scheduler input naming a job that does not exist.
+    #[error("unknown scheduler job `{found}` at `{path}`; known jobs: {}", .known.join(", "))]
+    UnknownJob {
+        path: String,
+        found: String,
+        known: &'static [&'static str],
+    },
+    /// JSON that is neither an EventBridge event, an SQS batch nor a Scheduler input.
+    #[error(
+        "unrecognized event shape: expected an EventBridge event (`source`, `detail-type`), \
+         an SQS batch (`Records`) or a Scheduler input (`job`), found {found}"
+    )]
+    UnknownShape { found: String },
+}
+
+impl DecodeError {
+    /// The JSON path the error is about, when it is about one field.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            DecodeError::Missing { path, .. }
+            | DecodeError::Invalid { path, .. }
+            | DecodeError::UnknownJob { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// Whether the event is well-formed but not for spa: acknowledge and drop it rather
+    /// than retry it or send it to a dead-letter queue.
+    pub fn is_ignorable(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::Foreign { .. } | DecodeError::Unsupported { .. }
+        )
+    }
+
+    pub(crate) fn missing(path: impl Into<String>, expected: impl Into<String>) -> Self {
+        DecodeError::Missing {
+            path: path.into(),
+            expected: expected.into(),
+        }
+    }
+
+    pub(crate) fn invalid(
+        path: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        DecodeError::Invalid {
+            path: path.into(),
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+
+    pub(crate) fn from_json(err: &serde_json::Error) -> Self {
+        DecodeError::Json {
+            line: err.line(),
+            column: err.column(),
+            message: {
+                let text = err.to_string();
+                // serde_json appends " at line L column C": it is in the fields already.
+                match text.rfind(" at line ") {
+                    Some(i) => text[..i].to_string(),
+                    None => text,
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! EventBridge Scheduler input: `{"job": "...", "scheduled_time": "..."}`, handed to
+//! the function as is (no EventBridge envelope).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::error::DecodeError;
+use super::ids::EventId;
+use super::json::{Node, excerpt};
+
+/// A run of a scheduled job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledJob {
+    /// `schedule:<job>@<scheduled time>`: two deliveries of one run share it.
+    pub event_id: EventId,
+    pub job: Job,
+    /// The time the run was scheduled for (`<aws.scheduler.scheduled-time>`), not the
+    /// time it was delivered: the period a run covers derives from it.
+    pub scheduled_time: DateTime<Utc>,
+}
+
+/// The jobs run on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Job {
+    /// Expire assigned accounts (cron in settings).
+    MaintenanceWindow,
+    /// Turn overdue on-boarding and maintenance transactions into exceptions.
+    Sweeper,
+    /// Monthly and weekly reports.
+    Reports,
+    /// Daily cost digest to chat.
+    Digest,
+    /// Access-key age scan across managed accounts.
+    AccessKeyScan,
+}
+
+impl Job {
+    pub const ALL: [Job; 5] = [
+        Job::MaintenanceWindow,
+        Job::Sweeper,
+        Job::Reports,
+        Job::Digest,
+        Job::AccessKeyScan,
+    ];
+
+    /// The names, as written in the schedule's input.
+    pub const NAMES: &'static [&'static str] = &[
+        "maintenance-window",
+        "sweeper",
+        "reports",
+        "digest",
+        "access-key-scan",
+    ];
+
+    /// As written in the schedule's input.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Job::MaintenanceWindow => "maintenance-window",
+            Job::Sweeper => "sweeper",
+            Job::Reports => "reports",
+            Job::Digest => "digest",
+            Job::AccessKeyScan => "access-key-scan",
+        }
+    }
+
+    /// The job named `s`, exactly.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|j| j.as_str() == s)
+    }
+}
+
+impl fmt::Display for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub(crate) fn decode(root: &Node<'_>) -> Result<ScheduledJob, DecodeError> {
+    let job_node = root.req("job", "a job name")?;
+    let name = job_node.as_str()?;
+    let job = Job::parse(name).ok_or_else(|| DecodeError::UnknownJob {
+        path: job_node.path().to_string(),
+        found: excerpt(name),
+        known: Job::NAMES,
+    })?;
+    let scheduled_time = root.time("scheduled_time")?;
+    Ok(ScheduledJob {
+        event_id: EventId::schedule(job.as_str(), &scheduled_time),
+        job,
+        scheduled_time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_variants() {
+        assert_eq!(Job::ALL.len(), Job::NAMES.len());
+        for (job, name) in Job::ALL.iter().zip(Job::NAMES) {
+            assert_eq!(job.as_str(), *name);
+            assert_eq!(Job::parse(name), Some(*job));
+        }
+    }
+}
