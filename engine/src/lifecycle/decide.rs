@@ -271,7 +271,7 @@ pub fn decide(
     let consistent = view.check();
     let repairs = matches!(
         trigger.kind,
-        TriggerKind::OperatorReset | TriggerKind::Left(_)
+        TriggerKind::OperatorReset | TriggerKind::Left(_) | TriggerKind::Sweep
     );
     if !repairs {
         consistent.clone().map_err(Invalid::from)?;
@@ -307,6 +307,11 @@ pub fn decide(
             }
         },
         TriggerKind::OperatorReset => match state {
+            _ if consistent.is_err() && view.build.is_some() => {
+                return Err(illegal(
+                    "its tags are inconsistent and a build is awaited: the next sweep quarantines it, then reset it",
+                ));
+            }
             _ if consistent.is_err() => plan.resume()?,
             None | Some(State::Quarantined) => plan.resume()?,
             Some(State::Vended) if !view.working() => plan.resume()?,
@@ -365,7 +370,13 @@ pub fn decide(
             (Some(_), Some(_)) => plan.push(Command::RemoveHolder),
             (Some(_), None) => return Err(duplicate("has no holder")),
         },
-        TriggerKind::Sweep => plan.sweep()?,
+        TriggerKind::Sweep => match (state, consistent) {
+            (Some(_), Err(inconsistency)) => {
+                plan.quarantine(Label::Drift, inconsistency.to_string());
+            }
+            (None, Err(inconsistency)) => return Err(Invalid::View(inconsistency).into()),
+            (_, Ok(())) => plan.sweep()?,
+        },
         TriggerKind::Left(departure) => match state {
             None => return Err(duplicate("is unmanaged already")),
             Some(_) => plan.unmanage(*departure),
@@ -380,6 +391,8 @@ struct Plan<'a> {
     at: DateTime<Utc>,
     policy: &'a Policy,
     to: Option<State>,
+    /// Whether a state was entered (possibly the same one again: a re-vend).
+    entered: bool,
     commands: Vec<Command>,
 }
 
@@ -390,6 +403,7 @@ impl<'a> Plan<'a> {
             at,
             policy,
             to: view.state,
+            entered: false,
             commands: Vec::new(),
         }
     }
@@ -401,6 +415,7 @@ impl<'a> Plan<'a> {
     /// Enters a state: the domain event and the activity record.
     fn enter(&mut self, state: Option<State>, label: Label) {
         self.to = state;
+        self.entered = true;
         self.push(Command::EmitEvent(label));
         self.push(Command::RecordActivity(label));
     }
@@ -444,7 +459,7 @@ impl<'a> Plan<'a> {
             .view
             .transaction
             .filter(|open| open.kind == kind)
-            .map_or(self.at, |open| open.opened);
+            .map_or(self.at, |open| open.opened.min(self.at));
         Ok(Transaction {
             kind,
             opened,
@@ -642,10 +657,11 @@ impl<'a> Plan<'a> {
             view,
             at,
             to,
+            entered,
             mut commands,
             ..
         } = self;
-        if let Some(state) = to.filter(|_| to != view.state) {
+        if let Some(state) = to.filter(|_| entered) {
             let position = commands
                 .iter()
                 .position(|c| !matches!(c, Command::SetTags(_) | Command::RemoveTags(_)))
