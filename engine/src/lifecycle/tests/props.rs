@@ -389,3 +389,52 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn decoding_never_panics_on_any_tag_value(
+        state in ".{0,20}",
+        since in ".{0,30}",
+        holder in ".{0,40}",
+        attempts in ".{0,5}",
+        build in ".{0,40}",
+        transaction in ".{0,70}",
+    ) {
+        let codec = TagCodec::default();
+        let tags = BTreeMap::from([
+            ("account-state".to_owned(), state),
+            ("account-since".to_owned(), since),
+            ("account-holder".to_owned(), holder),
+            ("account-attempts".to_owned(), attempts),
+            ("account-build".to_owned(), build),
+            ("account-transaction".to_owned(), transaction),
+        ]);
+        let _ = codec.decode(&tags);
+    }
+
+    #[test]
+    fn holders_never_panic_and_masks_never_show_the_name(address in "[a-z.+_-]{1,12}@[a-z-]{1,10}\\.[a-z]{2,4}") {
+        if let Ok(holder) = Holder::new(&address) {
+            let masked = holder.masked();
+            let (name, domain) = address.split_once('@').unwrap();
+            let tail = format!("***@{domain}");
+            prop_assert!(masked.ends_with(&tail), "{} does not end with {}", masked, tail);
+            if name.len() > 1 {
+                prop_assert!(!masked.contains(name));
+            }
+        }
+    }
+
+    #[test]
+    fn transactions_survive_their_tag(opened in 0i64..4_000_000_000, length in 0i64..100_000_000) {
+        let opened = DateTime::from_timestamp(opened, 0).unwrap();
+        let transaction = Transaction {
+            kind: TransactionKind::Onboarding,
+            opened,
+            deadline: opened + chrono::TimeDelta::seconds(length),
+        };
+        let value = TagCodec::encode_transaction(&transaction);
+        prop_assert!(value.len() <= 256);
+        prop_assert_eq!(TagCodec::parse_transaction(&value), Ok(transaction));
+    }
+}
