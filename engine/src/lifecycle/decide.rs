@@ -32,7 +32,8 @@ impl Trigger {
 pub enum Departure {
     /// Moved out of the managed OUs (`MoveAccount`).
     MovedOut,
-    /// Closed (`CloseAccount`); its tags can still be written while it is suspended.
+    /// Closed (`CloseAccount`): it stays in the organization, suspended, for 90 days,
+    /// so its lifecycle tags are cleared.
     Closed,
     /// Removed from the organization: its tags can no longer be written.
     Removed,

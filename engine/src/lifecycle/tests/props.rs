@@ -7,6 +7,17 @@ use proptest::prelude::*;
 
 use super::*;
 
+/// Failing cases are kept beside this file (`props.regressions`) and replayed first.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("regressions"),
+        )),
+        ..ProptestConfig::default()
+    }
+}
+
 /// One step of the world around an account.
 #[derive(Debug, Clone)]
 enum Op {
@@ -307,7 +318,7 @@ impl Sim {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config(512))]
 
     #[test]
     fn random_histories_keep_the_invariants(
@@ -391,6 +402,8 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(config(256))]
+
     #[test]
     fn decoding_never_panics_on_any_tag_value(
         state in ".{0,20}",
