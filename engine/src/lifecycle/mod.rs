@@ -1,5 +1,97 @@
 //! Account lifecycle: states, the tag codec and the pure transition function.
+//!
+//! The truth about an account lives in its tags in AWS Organizations; no database
+//! holds it. [`TagCodec::decode`] reads the tags into an [`AccountView`];
+//! [`decide`] turns `(view, trigger, policy)` into a [`Decision`] (the state reached
+//! and an ordered list of [`Command`]s) or a [`Rejection`]; [`TagCodec::encode`]
+//! turns the commands into one set of tag changes. The module is pure: no SDK type,
+//! no I/O, no clock (the instant comes with the [`Trigger`]), no panic.
+//!
+//! # States
+//!
+//! | state | meaning |
+//! |---|---|
+//! | (unmanaged) | no `{prefix}state` tag |
+//! | `vended` | new in a managed OU (created, moved in, or re-vended); preparation pending or running |
+//! | `prepared` | preparation succeeded; waits in the pool when it has no holder |
+//! | `assigned` | in use by its holder |
+//! | `expired` | picked by the maintenance window (or lease end); purge pending or running |
+//! | `purged` | purge succeeded; preparation pending or running |
+//! | `quarantined` | a build failed past `max_attempts`, a deadline passed, or the tags drifted; needs an operator |
+//!
+//! # Transitions
+//!
+//! | from | trigger | to | commands |
+//! |---|---|---|---|
+//! | unmanaged | entered a managed OU, state tagged `vended`, operator reset | `vended` | remove `unset_tags`, set `account_tags`, open on-boarding, start preparation (attempt 1) |
+//! | | ... with preparation disabled | `prepared` (`assigned` with a holder) | as below, at once |
+//! | `vended`, `purged` | awaited preparation SUCCEEDED | `prepared` | ensure budget; close the transaction (`OnboardingCompleted` / `MaintenanceCompleted`) |
+//! | | ... with a holder known | `assigned` | same, and notify the holder |
+//! | `prepared` | holder tagged, operator assign | `assigned` | set holder, notify the holder |
+//! | `vended`, `expired`, `purged`, `quarantined` | holder tagged, operator assign | same | set holder (assigned once ready) |
+//! | `assigned` | maintenance window, operator expire | `expired` | open maintenance, start purge (attempt 1) |
+//! | `assigned` | lease end (sweeper or trigger), operator release | `expired` | remove holder, notify them, then as above |
+//! | | ... with purge disabled | `purged` | then as after a purge |
+//! | `expired` | awaited purge SUCCEEDED | `purged` | start preparation (attempt 1); ready at once when preparation is disabled |
+//! | `vended`, `expired`, `purged` | awaited build FAILED / FAULT / STOPPED / TIMED_OUT, attempts < `max_attempts` | same | start the same build, attempt + 1 |
+//! | | ... attempts = `max_attempts` | `quarantined` | forget the build, exception `BuildFailed` |
+//! | `vended`, `expired`, `purged` | sweep, transaction overdue (`deadline <= at`) | `quarantined` | forget the build, exception `OnboardingTimedOut` / `MaintenanceTimedOut` |
+//! | any managed, tags inconsistent | sweep | `quarantined` | forget the build, exception `Drift` |
+//! | `quarantined`, idle `vended` | operator reset, state tagged `vended` | `vended` | as from unmanaged; the open transaction keeps its opening instant |
+//! | | ... quarantined during maintenance | `expired` | purge again: a purge is never skipped |
+//! | `vended`, `prepared`, `expired`, `purged`, `quarantined` | lease end, operator release, with a holder | same | remove holder |
+//! | any managed | moved out, closed | unmanaged | remove the lifecycle tags but the holder; no purge |
+//! | any managed | removed from the organization | unmanaged | no tag can be written any more |
+//!
+//! Every transition emits the domain event of each state it enters (`AccountVended`,
+//! `AccountPrepared`, `AccountAssigned`, `AccountExpired`, `AccountPurged`,
+//! `AccountQuarantined`, `AccountUnmanaged`; `BuildStarted` for each build) and an
+//! activity record with the same label. The sweeper finding nothing due, or an
+//! account without lease, yields an empty decision.
+//!
+//! # Rejections
+//!
+//! - `Duplicate`: already there; a duplicate or late event (a second "entered managed
+//!   OU", a build result once no build is awaited, a maintenance window during
+//!   maintenance, a release without holder).
+//! - `Stale`: a build finished that is not the awaited one (an older attempt, or the
+//!   purge once preparation started).
+//! - `Illegal`: the trigger does not apply to the state (a window on a pool account,
+//!   assigning an account held by another person, a build result on an unmanaged
+//!   account, a reset of an account in use).
+//! - `Invalid`: the tags do not hold together ([`Inconsistency`], raise `Drift`), the
+//!   policy breaks a rule, or a deadline falls out of the calendar. An operator reset
+//!   or leaving management repairs inconsistent tags; the sweeper quarantines them.
+//!
+//! # Idempotence without a database
+//!
+//! `{prefix}build` names the awaited build: only its result moves the account, so
+//! duplicates and reordered results are `Stale` or `Duplicate`. `{prefix}attempts`
+//! is written with the state, before the build starts, so a re-delivered trigger
+//! sees the work under way and starts nothing twice. The use case writes the tag
+//! changes first, then runs the commands, then tags the started build's id with
+//! [`TagCodec::build_started`]. Tag events caused by spa's own writes should be
+//! filtered by the caller (event principal); `decide` treats them as duplicates anyway.
 
+mod build;
+mod codec;
+mod decide;
+mod holder;
+mod label;
 mod policy;
+mod state;
+mod view;
 
+#[cfg(test)]
+mod tests;
+
+pub use build::{
+    AwaitedBuild, BuildId, BuildIdError, BuildKind, BuildStatus, ParseBuildStatusError,
+};
+pub use codec::{CodecError, DecodeError, TagChanges, TagCodec};
+pub use decide::{Command, Decision, Departure, Invalid, Rejection, Trigger, TriggerKind, decide};
+pub use holder::{Holder, HolderError};
+pub use label::{Label, LabelKind, ParseLabelError};
 pub use policy::Policy;
+pub use state::{ParseStateError, State, state_name};
+pub use view::{AccountView, Inconsistency, Transaction, TransactionKind};

@@ -1,0 +1,678 @@
+//! The pure transition function: `(view, trigger, policy) -> decision | rejection`.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::build::{AwaitedBuild, BuildId, BuildKind, BuildStatus};
+use super::holder::Holder;
+use super::label::Label;
+use super::policy::Policy;
+use super::state::{State, state_name};
+use super::view::{AccountView, Inconsistency, Transaction, TransactionKind};
+
+/// What happened, and when. Time comes in with the trigger: `decide` reads no clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// When it happened (the event time, or `now` for a sweep).
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: TriggerKind,
+}
+
+impl Trigger {
+    /// A trigger at an instant.
+    pub fn new(at: DateTime<Utc>, kind: TriggerKind) -> Self {
+        Self { at, kind }
+    }
+}
+
+/// How an account left management.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Departure {
+    /// Moved out of the managed OUs (`MoveAccount`).
+    MovedOut,
+    /// Closed (`CloseAccount`): it stays in the organization, suspended, for 90 days,
+    /// so its lifecycle tags are cleared.
+    Closed,
+    /// Removed from the organization: its tags can no longer be written.
+    Removed,
+}
+
+/// What happened to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerKind {
+    /// Created in, or moved into, a managed OU.
+    EnteredManagedOu,
+    /// Somebody other than spa set `{prefix}state` to `vended` (the view shows the result).
+    TaggedVended,
+    /// `spa reset`: re-vend an unmanaged or quarantined account.
+    OperatorReset,
+    /// A build in the account ended.
+    BuildFinished {
+        /// Its id.
+        build: BuildId,
+        /// How it ended.
+        status: BuildStatus,
+    },
+    /// Somebody other than spa set `{prefix}holder`.
+    HolderTagged(Holder),
+    /// `spa assign`.
+    OperatorAssign(Holder),
+    /// The maintenance window (cron in settings) picked the account.
+    MaintenanceWindow,
+    /// `spa expire`: like the maintenance window, for one account.
+    OperatorExpire,
+    /// The lease of the holder ended: the account is released.
+    LeaseEnded,
+    /// `spa release`: the holder gives the account back.
+    OperatorRelease,
+    /// The sweeper: overdue transactions and ended leases, at `Trigger::at`.
+    Sweep,
+    /// Moved out of the managed OUs, closed or removed.
+    Left(Departure),
+}
+
+impl TriggerKind {
+    /// A short name for logs and rejections (never an e-mail address).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            TriggerKind::EnteredManagedOu => "entered managed OU",
+            TriggerKind::TaggedVended => "state tagged vended",
+            TriggerKind::OperatorReset => "operator reset",
+            TriggerKind::BuildFinished { .. } => "build finished",
+            TriggerKind::HolderTagged(_) => "holder tagged",
+            TriggerKind::OperatorAssign(_) => "operator assign",
+            TriggerKind::MaintenanceWindow => "maintenance window",
+            TriggerKind::OperatorExpire => "operator expire",
+            TriggerKind::LeaseEnded => "lease ended",
+            TriggerKind::OperatorRelease => "operator release",
+            TriggerKind::Sweep => "sweep",
+            TriggerKind::Left(Departure::MovedOut) => "moved out of managed OUs",
+            TriggerKind::Left(Departure::Closed) => "closed",
+            TriggerKind::Left(Departure::Removed) => "removed from the organization",
+        }
+    }
+}
+
+/// One thing to do, in order. Tag commands are turned into tag changes by
+/// [`TagCodec::encode`](super::TagCodec::encode); the others are for the use case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Remove these tags (the policy's `unset_tags`), on vend.
+    RemoveTags(BTreeSet<String>),
+    /// Set these tags (the policy's `account_tags`), on vend.
+    SetTags(std::collections::BTreeMap<String, String>),
+    /// Write the state and since when (`{prefix}state`, `{prefix}since`).
+    SetState {
+        /// The new state.
+        state: State,
+        /// When it was entered.
+        since: DateTime<Utc>,
+    },
+    /// Remove every lifecycle tag but the holder: the account is no longer managed.
+    ClearState,
+    /// Write `{prefix}holder`.
+    SetHolder(Holder),
+    /// Remove `{prefix}holder`.
+    RemoveHolder,
+    /// Start a build; tags: `{prefix}attempts` = attempt, `{prefix}build` removed until
+    /// the use case tags the new id with [`TagCodec::build_started`](super::TagCodec::build_started).
+    StartBuild {
+        /// Preparation or purge.
+        kind: BuildKind,
+        /// Attempt number of this transition, from 1.
+        attempt: u32,
+    },
+    /// The awaited build is over: remove `{prefix}build` and `{prefix}attempts`.
+    ClearBuild,
+    /// Create or update the account's budget.
+    EnsureBudget,
+    /// Write `{prefix}transaction`.
+    OpenTransaction(Transaction),
+    /// Remove `{prefix}transaction` (the account is ready).
+    CloseTransaction(Transaction),
+    /// Emit a domain event on the bus.
+    EmitEvent(Label),
+    /// Write an activity record.
+    RecordActivity(Label),
+    /// Raise an exception (incident + routed channels).
+    RaiseException {
+        /// The exception label.
+        label: Label,
+        /// Why, for humans (no e-mail address in it).
+        reason: String,
+    },
+    /// Tell the holder (e-mail and chat) about their account.
+    NotifyHolder {
+        /// Who.
+        holder: Holder,
+        /// What happened.
+        label: Label,
+    },
+}
+
+/// What to do about a trigger: the state reached and the commands to run, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The state before (`None`: unmanaged).
+    pub from: Option<State>,
+    /// The state after, the same as `from` when the state does not change.
+    pub to: Option<State>,
+    /// What to do, in order: tag commands first, then builds, events, notifications.
+    pub commands: Vec<Command>,
+}
+
+impl Decision {
+    /// Whether the state changes.
+    pub fn changed(&self) -> bool {
+        self.from != self.to
+    }
+
+    /// Whether there is nothing to do (a sweep that found nothing due).
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
+    /// The labels of the domain events to emit, in order.
+    pub fn events(&self) -> impl Iterator<Item = Label> + '_ {
+        self.commands.iter().filter_map(|command| match command {
+            Command::EmitEvent(label) => Some(*label),
+            _ => None,
+        })
+    }
+
+    /// The build to start, if any (a decision starts at most one).
+    pub fn build_to_start(&self) -> Option<(BuildKind, u32)> {
+        self.commands.iter().find_map(|command| match command {
+            Command::StartBuild { kind, attempt } => Some((*kind, *attempt)),
+            _ => None,
+        })
+    }
+}
+
+/// Why `decide` refused a trigger. Nothing is to be done in any case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Already there: a duplicate or late event (EventBridge delivers at least once).
+    #[error("duplicate or late `{trigger}`: the account is {} and {why}", state_name(*.state))]
+    Duplicate {
+        /// The state of the account.
+        state: Option<State>,
+        /// The trigger's name.
+        trigger: &'static str,
+        /// Why nothing is to be done.
+        why: &'static str,
+    },
+    /// A build finished that is not the one the account waits for.
+    #[error("stale build `{finished}`: the account waits for {}", awaited_name(.awaited))]
+    Stale {
+        /// The build that finished.
+        finished: BuildId,
+        /// The build the account waits for (`None`: its id is not tagged yet).
+        awaited: Option<BuildId>,
+    },
+    /// The trigger does not apply to the state: rejected, never guessed.
+    #[error("`{trigger}` does not apply to an account that is {}: {why}", state_name(*.state))]
+    Illegal {
+        /// The state of the account.
+        state: Option<State>,
+        /// The trigger's name.
+        trigger: &'static str,
+        /// The rule that forbids it.
+        why: &'static str,
+    },
+    /// The view or the policy cannot be decided on.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+impl Rejection {
+    /// The exception to raise, if any: `Drift` for inconsistent tags.
+    pub fn exception(&self) -> Option<Label> {
+        match self {
+            Rejection::Invalid(Invalid::View(_)) => Some(Label::Drift),
+            _ => None,
+        }
+    }
+}
+
+fn awaited_name(awaited: &Option<BuildId>) -> String {
+    match awaited {
+        Some(id) => format!("`{id}`"),
+        None => "a build whose id is not tagged yet".to_owned(),
+    }
+}
+
+/// Why a view or a policy cannot be decided on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// The tags do not hold together (hand-edited): reset the account or fix its tags.
+    #[error("inconsistent tags: {0}")]
+    View(#[from] Inconsistency),
+    /// The policy breaks a rule.
+    #[error("invalid policy: {0}")]
+    Policy(&'static str),
+    /// A deadline falls out of the calendar.
+    #[error("the {0} falls out of the calendar")]
+    OutOfRange(&'static str),
+}
+
+/// Decides what to do about `trigger` for the account seen as `view` under `policy`.
+///
+/// Pure and total: no I/O, no clock, no panic. See the module documentation for the table.
+pub fn decide(
+    view: &AccountView,
+    trigger: &Trigger,
+    policy: &Policy,
+) -> Result<Decision, Rejection> {
+    if policy.max_attempts == 0 {
+        return Err(Invalid::Policy("max_attempts must be at least 1").into());
+    }
+    let consistent = view.check();
+    let repairs = matches!(
+        trigger.kind,
+        TriggerKind::OperatorReset | TriggerKind::Left(_) | TriggerKind::Sweep
+    );
+    if !repairs {
+        consistent.clone().map_err(Invalid::from)?;
+    }
+    let state = view.state;
+    let name = trigger.kind.name();
+    let duplicate = |why| Rejection::Duplicate {
+        state,
+        trigger: name,
+        why,
+    };
+    let illegal = |why| Rejection::Illegal {
+        state,
+        trigger: name,
+        why,
+    };
+    let mut plan = Plan::new(view, trigger.at, policy);
+    match &trigger.kind {
+        TriggerKind::EnteredManagedOu => match state {
+            None => plan.resume()?,
+            Some(_) => return Err(duplicate("is managed already")),
+        },
+        TriggerKind::TaggedVended => match state {
+            None | Some(State::Quarantined) => plan.resume()?,
+            Some(State::Vended) if !view.working() => plan.resume()?,
+            Some(State::Vended) => {
+                return Err(duplicate("its preparation is under way"));
+            }
+            Some(_) => {
+                return Err(illegal(
+                    "only an unmanaged, quarantined or idle vended account is re-vended",
+                ));
+            }
+        },
+        TriggerKind::OperatorReset => match state {
+            _ if consistent.is_err() && view.build.is_some() => {
+                return Err(illegal(
+                    "its tags are inconsistent and a build is awaited: the next sweep quarantines it, then reset it",
+                ));
+            }
+            _ if consistent.is_err() => plan.resume()?,
+            None | Some(State::Quarantined) => plan.resume()?,
+            Some(State::Vended) if !view.working() => plan.resume()?,
+            Some(State::Vended) => return Err(duplicate("its preparation is under way")),
+            Some(_) => {
+                return Err(illegal(
+                    "only an unmanaged, quarantined or idle vended account is reset",
+                ));
+            }
+        },
+        TriggerKind::BuildFinished { build, status } => match (state, &view.build) {
+            (None, _) => return Err(illegal("an unmanaged account waits for no build")),
+            (Some(s), _) if !s.builds() => {
+                return Err(duplicate("waits for no build"));
+            }
+            (Some(s), Some(awaited)) if awaited.id == *build => {
+                if status.succeeded() {
+                    plan.succeeded(s)?;
+                } else {
+                    plan.failed(awaited, *status)?;
+                }
+            }
+            (Some(_), awaited) => {
+                return Err(Rejection::Stale {
+                    finished: build.clone(),
+                    awaited: awaited.as_ref().map(|a| a.id.clone()),
+                });
+            }
+        },
+        TriggerKind::HolderTagged(holder) | TriggerKind::OperatorAssign(holder) => {
+            match (state, &view.holder) {
+                (None, _) => return Err(illegal("an unmanaged account is not assigned")),
+                (Some(State::Assigned), Some(known)) if known == holder => {
+                    return Err(duplicate("is assigned to this holder already"));
+                }
+                (Some(_), Some(known)) if known != holder => {
+                    return Err(illegal("it is held by another person: release it first"));
+                }
+                (Some(State::Prepared), _) => plan.assign(holder),
+                (Some(_), Some(_)) => {
+                    return Err(duplicate("this holder is known already"));
+                }
+                (Some(_), None) => plan.push(Command::SetHolder(holder.clone())),
+            }
+        }
+        TriggerKind::MaintenanceWindow | TriggerKind::OperatorExpire => match state {
+            Some(State::Assigned) => plan.expire(false)?,
+            Some(State::Expired | State::Purged) => {
+                return Err(duplicate("is under maintenance already"));
+            }
+            _ => return Err(illegal("only an assigned account expires")),
+        },
+        TriggerKind::LeaseEnded | TriggerKind::OperatorRelease => match (state, &view.holder) {
+            (None, _) => return Err(illegal("an unmanaged account has no holder")),
+            (Some(State::Assigned), _) => plan.expire(true)?,
+            (Some(_), Some(_)) => plan.push(Command::RemoveHolder),
+            (Some(_), None) => return Err(duplicate("has no holder")),
+        },
+        TriggerKind::Sweep => match (state, consistent) {
+            (Some(_), Err(inconsistency)) => {
+                plan.quarantine(Label::Drift, inconsistency.to_string());
+            }
+            (None, Err(inconsistency)) => return Err(Invalid::View(inconsistency).into()),
+            (_, Ok(())) => plan.sweep()?,
+        },
+        TriggerKind::Left(departure) => match state {
+            None => return Err(duplicate("is unmanaged already")),
+            Some(_) => plan.unmanage(*departure),
+        },
+    }
+    Ok(plan.finish())
+}
+
+/// The decision under construction.
+struct Plan<'a> {
+    view: &'a AccountView,
+    at: DateTime<Utc>,
+    policy: &'a Policy,
+    to: Option<State>,
+    /// Whether a state was entered (possibly the same one again: a re-vend).
+    entered: bool,
+    commands: Vec<Command>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(view: &'a AccountView, at: DateTime<Utc>, policy: &'a Policy) -> Self {
+        Self {
+            view,
+            at,
+            policy,
+            to: view.state,
+            entered: false,
+            commands: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// Enters a state: the domain event and the activity record.
+    fn enter(&mut self, state: Option<State>, label: Label) {
+        self.to = state;
+        self.entered = true;
+        self.push(Command::EmitEvent(label));
+        self.push(Command::RecordActivity(label));
+    }
+
+    fn start(&mut self, kind: BuildKind, attempt: u32) {
+        self.push(Command::StartBuild { kind, attempt });
+        self.push(Command::EmitEvent(Label::BuildStarted));
+        self.push(Command::RecordActivity(Label::BuildStarted));
+    }
+
+    fn clear_build(&mut self) {
+        if self.view.working() {
+            self.push(Command::ClearBuild);
+        }
+    }
+
+    /// `at` + a duration of the policy, or `Invalid::OutOfRange`.
+    fn after(
+        &self,
+        duration: std::time::Duration,
+        what: &'static str,
+    ) -> Result<DateTime<Utc>, Invalid> {
+        TimeDelta::from_std(duration)
+            .ok()
+            .and_then(|delta| self.at.checked_add_signed(delta))
+            .ok_or(Invalid::OutOfRange(what))
+    }
+
+    /// A transaction of `kind` due after `duration`, keeping the opening instant of a
+    /// transaction of the same kind left open (a quarantined account being resumed).
+    fn transaction(&self, kind: TransactionKind) -> Result<Transaction, Invalid> {
+        let (duration, what) = match kind {
+            TransactionKind::Onboarding => {
+                (self.policy.onboarding_deadline, "on-boarding deadline")
+            }
+            TransactionKind::Maintenance => {
+                (self.policy.maintenance_deadline, "maintenance deadline")
+            }
+        };
+        let opened = self
+            .view
+            .transaction
+            .filter(|open| open.kind == kind)
+            .map_or(self.at, |open| open.opened.min(self.at));
+        Ok(Transaction {
+            kind,
+            opened,
+            deadline: self.after(duration, what)?,
+        })
+    }
+
+    /// Re-vends the account, or resumes its maintenance when the account stopped
+    /// before it was purged and prepared again (a purge is never skipped).
+    fn resume(&mut self) -> Result<(), Invalid> {
+        let maintenance = self
+            .view
+            .transaction
+            .is_some_and(|open| open.kind == TransactionKind::Maintenance);
+        if maintenance {
+            self.expire(false)
+        } else {
+            self.vend()
+        }
+    }
+
+    fn vend(&mut self) -> Result<(), Invalid> {
+        let transaction = self.transaction(TransactionKind::Onboarding)?;
+        if !self.policy.unset_tags.is_empty() {
+            let keys = self.policy.unset_tags.iter().cloned().collect();
+            self.push(Command::RemoveTags(keys));
+        }
+        if !self.policy.account_tags.is_empty() {
+            self.push(Command::SetTags(self.policy.account_tags.clone()));
+        }
+        self.enter(Some(State::Vended), Label::AccountVended);
+        if self.policy.preparation {
+            self.push(Command::OpenTransaction(transaction));
+            self.start(BuildKind::Preparation, 1);
+        } else {
+            self.ready(self.view.holder.clone(), Some(transaction));
+        }
+        Ok(())
+    }
+
+    /// The account is prepared: assigned at once when a holder is known; the open
+    /// transaction completes.
+    fn ready(&mut self, holder: Option<Holder>, transaction: Option<Transaction>) {
+        self.clear_build();
+        if self.policy.budget {
+            self.push(Command::EnsureBudget);
+        }
+        self.enter(Some(State::Prepared), Label::AccountPrepared);
+        if let Some(holder) = holder {
+            self.enter(Some(State::Assigned), Label::AccountAssigned);
+            self.push(Command::NotifyHolder {
+                holder,
+                label: Label::AccountAssigned,
+            });
+        }
+        if let Some(transaction) = transaction {
+            self.push(Command::CloseTransaction(transaction));
+            let label = match transaction.kind {
+                TransactionKind::Onboarding => Label::OnboardingCompleted,
+                TransactionKind::Maintenance => Label::MaintenanceCompleted,
+            };
+            self.push(Command::EmitEvent(label));
+            self.push(Command::RecordActivity(label));
+        }
+    }
+
+    fn assign(&mut self, holder: &Holder) {
+        if self.view.holder.as_ref() != Some(holder) {
+            self.push(Command::SetHolder(holder.clone()));
+        }
+        self.enter(Some(State::Assigned), Label::AccountAssigned);
+        self.push(Command::NotifyHolder {
+            holder: holder.clone(),
+            label: Label::AccountAssigned,
+        });
+    }
+
+    /// `expired`, then purge; `release` removes the holder (lease end, release).
+    fn expire(&mut self, release: bool) -> Result<(), Invalid> {
+        let transaction = self.transaction(TransactionKind::Maintenance)?;
+        let holder = if release {
+            if let Some(holder) = &self.view.holder {
+                self.push(Command::RemoveHolder);
+                self.push(Command::NotifyHolder {
+                    holder: holder.clone(),
+                    label: Label::AccountExpired,
+                });
+            }
+            None
+        } else {
+            self.view.holder.clone()
+        };
+        self.enter(Some(State::Expired), Label::AccountExpired);
+        if self.policy.purge {
+            self.push(Command::OpenTransaction(transaction));
+            self.start(BuildKind::Purge, 1);
+        } else {
+            self.enter(Some(State::Purged), Label::AccountPurged);
+            self.prepare_again(holder, transaction, true);
+        }
+        Ok(())
+    }
+
+    /// After the purge: preparation again, or ready at once when it is disabled.
+    fn prepare_again(&mut self, holder: Option<Holder>, transaction: Transaction, open: bool) {
+        if self.policy.preparation {
+            if open {
+                self.push(Command::OpenTransaction(transaction));
+            }
+            self.start(BuildKind::Preparation, 1);
+        } else {
+            self.ready(holder, Some(transaction));
+        }
+    }
+
+    fn succeeded(&mut self, state: State) -> Result<(), Invalid> {
+        match state {
+            State::Expired => {
+                self.enter(Some(State::Purged), Label::AccountPurged);
+                let (transaction, open) = match self.view.transaction {
+                    Some(open) => (open, false),
+                    None => (self.transaction(TransactionKind::Maintenance)?, true),
+                };
+                self.prepare_again(self.view.holder.clone(), transaction, open);
+            }
+            _ => self.ready(self.view.holder.clone(), self.view.transaction),
+        }
+        Ok(())
+    }
+
+    fn failed(&mut self, awaited: &AwaitedBuild, status: BuildStatus) -> Result<(), Invalid> {
+        let attempt = self.view.attempts.max(1);
+        if attempt < self.policy.max_attempts {
+            self.start(awaited.kind, attempt.saturating_add(1));
+        } else {
+            let reason = format!(
+                "{} build `{}` ended {status} at attempt {attempt} of {}",
+                awaited.kind, awaited.id, self.policy.max_attempts
+            );
+            self.quarantine(Label::BuildFailed, reason);
+        }
+        Ok(())
+    }
+
+    /// `quarantined`: the transaction stays open so that a reset resumes it.
+    fn quarantine(&mut self, label: Label, reason: String) {
+        self.clear_build();
+        self.enter(Some(State::Quarantined), Label::AccountQuarantined);
+        self.push(Command::RaiseException { label, reason });
+    }
+
+    fn sweep(&mut self) -> Result<(), Invalid> {
+        let state = self.view.state;
+        if let (Some(s), Some(open)) = (state, self.view.transaction)
+            && s.builds()
+            && open.overdue(self.at)
+        {
+            let label = match open.kind {
+                TransactionKind::Onboarding => Label::OnboardingTimedOut,
+                TransactionKind::Maintenance => Label::MaintenanceTimedOut,
+            };
+            let reason = format!(
+                "{} opened at {} was due at {}; the account is still {s} at {}",
+                open.kind,
+                open.opened.format("%Y-%m-%dT%H:%M:%SZ"),
+                open.deadline.format("%Y-%m-%dT%H:%M:%SZ"),
+                self.at.format("%Y-%m-%dT%H:%M:%SZ"),
+            );
+            self.quarantine(label, reason);
+            return Ok(());
+        }
+        if state == Some(State::Assigned) {
+            let lease_end = match (self.view.since, self.policy.lease) {
+                (Some(since), Some(lease)) => TimeDelta::from_std(lease)
+                    .ok()
+                    .and_then(|delta| since.checked_add_signed(delta)),
+                _ => None,
+            };
+            if lease_end.is_some_and(|end| end <= self.at) {
+                return self.expire(true);
+            }
+        }
+        Ok(())
+    }
+
+    fn unmanage(&mut self, departure: Departure) {
+        if departure != Departure::Removed {
+            self.push(Command::ClearState);
+        }
+        self.enter(None, Label::AccountUnmanaged);
+    }
+
+    fn finish(self) -> Decision {
+        let Plan {
+            view,
+            at,
+            to,
+            entered,
+            mut commands,
+            ..
+        } = self;
+        if let Some(state) = to.filter(|_| entered) {
+            let position = commands
+                .iter()
+                .position(|c| !matches!(c, Command::SetTags(_) | Command::RemoveTags(_)))
+                .unwrap_or(commands.len());
+            commands.insert(position, Command::SetState { state, since: at });
+        }
+        Decision {
+            from: view.state,
+            to,
+            commands,
+        }
+    }
+}

@@ -1,0 +1,783 @@
+//! Focused cases: exact commands of the main paths, retries, quarantine, disabled
+//! preparation or purge, holder known or not, lease end, deadlines.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::*;
+
+fn vended_preparing(attempts: u32) -> AccountView {
+    AccountView {
+        attempts,
+        build: awaited(BuildKind::Preparation, "b-1"),
+        transaction: transaction(TransactionKind::Onboarding),
+        ..managed(State::Vended)
+    }
+}
+
+fn assigned_to_jane() -> AccountView {
+    AccountView {
+        holder: Some(jane()),
+        ..managed(State::Assigned)
+    }
+}
+
+#[test]
+fn a_new_account_is_vended_with_the_policy_tags_and_a_preparation_build() {
+    let policy = Policy {
+        account_tags: BTreeMap::from([("team".to_owned(), "sandbox".to_owned())]),
+        unset_tags: vec!["legacy".to_owned()],
+        ..policy()
+    };
+    let trigger = at(TriggerKind::EnteredManagedOu);
+    let decision = decide(&AccountView::default(), &trigger, &policy).unwrap();
+    let deadline = trigger.at + hours(2);
+    assert_eq!(
+        decision.commands,
+        vec![
+            Command::RemoveTags(["legacy".to_owned()].into()),
+            Command::SetTags(policy.account_tags.clone()),
+            Command::SetState {
+                state: State::Vended,
+                since: trigger.at
+            },
+            Command::EmitEvent(Label::AccountVended),
+            Command::RecordActivity(Label::AccountVended),
+            Command::OpenTransaction(Transaction {
+                kind: TransactionKind::Onboarding,
+                opened: trigger.at,
+                deadline
+            }),
+            Command::StartBuild {
+                kind: BuildKind::Preparation,
+                attempt: 1
+            },
+            Command::EmitEvent(Label::BuildStarted),
+            Command::RecordActivity(Label::BuildStarted),
+        ]
+    );
+    let changes = TagCodec::default().encode(&decision.commands);
+    assert_eq!(changes.set.get("team").map(String::as_str), Some("sandbox"));
+    assert_eq!(
+        changes.set.get("account-state").map(String::as_str),
+        Some("vended")
+    );
+    assert_eq!(
+        changes.set.get("account-attempts").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        changes.set.get("account-transaction").map(String::as_str),
+        Some("onboarding/2025-03-01T09:00:00Z/2025-03-01T11:00:00Z")
+    );
+    assert!(changes.remove.contains("legacy"));
+    assert!(changes.remove.contains("account-build"));
+}
+
+#[test]
+fn without_preparation_a_new_account_is_prepared_at_once_and_its_onboarding_completes() {
+    let policy = Policy {
+        preparation: false,
+        ..policy()
+    };
+    let decision = decide(
+        &AccountView::default(),
+        &at(TriggerKind::EnteredManagedOu),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Prepared));
+    assert_eq!(decision.build_to_start(), None);
+    assert_eq!(
+        events(&decision),
+        vec![
+            Label::AccountVended,
+            Label::AccountPrepared,
+            Label::OnboardingCompleted
+        ]
+    );
+}
+
+#[test]
+fn without_preparation_a_known_holder_gets_the_account_at_once() {
+    let policy = Policy {
+        preparation: false,
+        budget: true,
+        ..policy()
+    };
+    let view = AccountView {
+        holder: Some(jane()),
+        ..AccountView::default()
+    };
+    let decision = decide(&view, &at(TriggerKind::EnteredManagedOu), &policy).unwrap();
+    assert_eq!(decision.to, Some(State::Assigned));
+    assert!(decision.commands.contains(&Command::EnsureBudget));
+    assert!(decision.commands.contains(&Command::NotifyHolder {
+        holder: jane(),
+        label: Label::AccountAssigned
+    }));
+    assert_eq!(
+        events(&decision),
+        vec![
+            Label::AccountVended,
+            Label::AccountPrepared,
+            Label::AccountAssigned,
+            Label::OnboardingCompleted
+        ]
+    );
+}
+
+#[test]
+fn a_prepared_account_without_holder_waits_in_the_pool_and_its_onboarding_completes() {
+    let policy = Policy {
+        budget: true,
+        ..policy()
+    };
+    let decision = decide(
+        &vended_preparing(1),
+        &at(finished("b-1", BuildStatus::Succeeded)),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Prepared));
+    assert_eq!(
+        decision.commands,
+        vec![
+            Command::SetState {
+                state: State::Prepared,
+                since: t0() + hours(1)
+            },
+            Command::ClearBuild,
+            Command::EnsureBudget,
+            Command::EmitEvent(Label::AccountPrepared),
+            Command::RecordActivity(Label::AccountPrepared),
+            Command::CloseTransaction(transaction(TransactionKind::Onboarding).unwrap()),
+            Command::EmitEvent(Label::OnboardingCompleted),
+            Command::RecordActivity(Label::OnboardingCompleted),
+        ]
+    );
+}
+
+#[test]
+fn a_prepared_account_with_a_known_holder_is_assigned_at_once() {
+    let view = AccountView {
+        holder: Some(jane()),
+        ..vended_preparing(2)
+    };
+    let decision = decide(
+        &view,
+        &at(finished("b-1", BuildStatus::Succeeded)),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Assigned));
+    assert!(
+        !decision.commands.contains(&Command::EnsureBudget),
+        "budget is off by default"
+    );
+    assert_eq!(
+        events(&decision),
+        vec![
+            Label::AccountPrepared,
+            Label::AccountAssigned,
+            Label::OnboardingCompleted
+        ]
+    );
+}
+
+#[test]
+fn assigning_a_pool_account_notifies_the_holder() {
+    let decision = decide(
+        &managed(State::Prepared),
+        &at(TriggerKind::OperatorAssign(jane())),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Assigned));
+    assert!(decision.commands.contains(&Command::SetHolder(jane())));
+    assert!(decision.commands.contains(&Command::NotifyHolder {
+        holder: jane(),
+        label: Label::AccountAssigned
+    }));
+}
+
+#[test]
+fn a_holder_tagged_on_a_pool_account_is_not_written_again() {
+    // the tag event comes after the tag is set: the view already shows the holder
+    let view = AccountView {
+        holder: Some(jane()),
+        ..managed(State::Prepared)
+    };
+    let decision = decide(&view, &at(TriggerKind::HolderTagged(jane())), &policy()).unwrap();
+    assert_eq!(decision.to, Some(State::Assigned));
+    assert!(
+        !decision
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::SetHolder(_)))
+    );
+}
+
+#[test]
+fn a_failed_build_is_retried_until_max_attempts_then_quarantined() {
+    for status in BuildStatus::ALL.into_iter().filter(|s| !s.succeeded()) {
+        let first = decide(
+            &vended_preparing(1),
+            &at(finished("b-1", status)),
+            &policy(),
+        )
+        .unwrap();
+        assert_eq!(first.to, Some(State::Vended));
+        assert_eq!(
+            first.build_to_start(),
+            Some((BuildKind::Preparation, 2)),
+            "{status}"
+        );
+        assert!(
+            !first
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::SetState { .. }))
+        );
+
+        let second = decide(
+            &vended_preparing(2),
+            &at(finished("b-1", status)),
+            &policy(),
+        )
+        .unwrap();
+        assert_eq!(second.build_to_start(), Some((BuildKind::Preparation, 3)));
+
+        let last = decide(
+            &vended_preparing(3),
+            &at(finished("b-1", status)),
+            &policy(),
+        )
+        .unwrap();
+        assert_eq!(last.to, Some(State::Quarantined));
+        assert_eq!(last.build_to_start(), None);
+        assert!(last.commands.contains(&Command::ClearBuild));
+        assert!(last.commands.contains(&Command::RaiseException {
+            label: Label::BuildFailed,
+            reason: format!("preparation build `b-1` ended {status} at attempt 3 of 3"),
+        }));
+        assert_eq!(events(&last), vec![Label::AccountQuarantined]);
+        // the transaction stays open so that a reset resumes it
+        assert!(
+            !last
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::CloseTransaction(_)))
+        );
+    }
+}
+
+#[test]
+fn one_attempt_means_quarantine_at_the_first_failure() {
+    let policy = Policy {
+        max_attempts: 1,
+        ..policy()
+    };
+    let decision = decide(
+        &vended_preparing(1),
+        &at(finished("b-1", BuildStatus::Failed)),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Quarantined));
+}
+
+#[test]
+fn a_failed_purge_is_retried_as_a_purge() {
+    let view = AccountView {
+        holder: Some(jane()),
+        attempts: 1,
+        build: awaited(BuildKind::Purge, "b-1"),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Expired)
+    };
+    let decision = decide(
+        &view,
+        &at(finished("b-1", BuildStatus::TimedOut)),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(decision.build_to_start(), Some((BuildKind::Purge, 2)));
+}
+
+#[test]
+fn the_maintenance_window_expires_an_assigned_account_and_starts_its_purge() {
+    let trigger = at(TriggerKind::MaintenanceWindow);
+    let decision = decide(&assigned_to_jane(), &trigger, &policy()).unwrap();
+    assert_eq!(decision.to, Some(State::Expired));
+    assert_eq!(decision.build_to_start(), Some((BuildKind::Purge, 1)));
+    assert!(
+        decision
+            .commands
+            .contains(&Command::OpenTransaction(Transaction {
+                kind: TransactionKind::Maintenance,
+                opened: trigger.at,
+                deadline: trigger.at + hours(4),
+            }))
+    );
+    assert!(
+        !decision.commands.contains(&Command::RemoveHolder),
+        "the holder keeps the account"
+    );
+}
+
+#[test]
+fn after_the_purge_the_account_is_prepared_again_then_given_back() {
+    let expired = AccountView {
+        holder: Some(jane()),
+        attempts: 2,
+        build: awaited(BuildKind::Purge, "b-1"),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Expired)
+    };
+    let purged = decide(
+        &expired,
+        &at(finished("b-1", BuildStatus::Succeeded)),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(purged.to, Some(State::Purged));
+    assert_eq!(
+        purged.build_to_start(),
+        Some((BuildKind::Preparation, 1)),
+        "attempts restart"
+    );
+    assert_eq!(
+        events(&purged),
+        vec![Label::AccountPurged, Label::BuildStarted]
+    );
+
+    let view = AccountView {
+        attempts: 1,
+        build: awaited(BuildKind::Preparation, "b-2"),
+        state: Some(State::Purged),
+        ..expired
+    };
+    let back = decide(
+        &view,
+        &at(finished("b-2", BuildStatus::Succeeded)),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(back.to, Some(State::Assigned));
+    assert_eq!(
+        events(&back),
+        vec![
+            Label::AccountPrepared,
+            Label::AccountAssigned,
+            Label::MaintenanceCompleted
+        ]
+    );
+}
+
+#[test]
+fn without_purge_the_window_goes_straight_to_purged_and_prepares_again() {
+    let policy = Policy {
+        purge: false,
+        ..policy()
+    };
+    let decision = decide(
+        &assigned_to_jane(),
+        &at(TriggerKind::MaintenanceWindow),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Purged));
+    assert_eq!(decision.build_to_start(), Some((BuildKind::Preparation, 1)));
+    assert_eq!(
+        events(&decision),
+        vec![
+            Label::AccountExpired,
+            Label::AccountPurged,
+            Label::BuildStarted
+        ]
+    );
+}
+
+#[test]
+fn without_purge_nor_preparation_the_window_gives_the_account_back_at_once() {
+    let policy = Policy {
+        purge: false,
+        preparation: false,
+        ..policy()
+    };
+    let decision = decide(
+        &assigned_to_jane(),
+        &at(TriggerKind::MaintenanceWindow),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Assigned));
+    assert_eq!(
+        events(&decision),
+        vec![
+            Label::AccountExpired,
+            Label::AccountPurged,
+            Label::AccountPrepared,
+            Label::AccountAssigned,
+            Label::MaintenanceCompleted
+        ]
+    );
+    let changes = TagCodec::default().encode(&decision.commands);
+    assert!(!changes.set.contains_key("account-transaction"));
+}
+
+#[test]
+fn the_lease_end_removes_the_holder_so_the_account_returns_to_the_pool() {
+    let policy = Policy {
+        lease: Some(Duration::from_secs(7 * 24 * 3600)),
+        ..policy()
+    };
+    let view = assigned_to_jane(); // since t0
+    let early = Trigger::new(
+        t0() + chrono::TimeDelta::days(7) - chrono::TimeDelta::seconds(1),
+        TriggerKind::Sweep,
+    );
+    assert!(decide(&view, &early, &policy).unwrap().is_empty());
+
+    let due = Trigger::new(t0() + chrono::TimeDelta::days(7), TriggerKind::Sweep);
+    let decision = decide(&view, &due, &policy).unwrap();
+    assert_eq!(decision.to, Some(State::Expired));
+    assert_eq!(decision.commands[1], Command::RemoveHolder);
+    assert!(decision.commands.contains(&Command::NotifyHolder {
+        holder: jane(),
+        label: Label::AccountExpired
+    }));
+
+    // ... and after purge and preparation, it waits in the pool
+    let purged = AccountView {
+        attempts: 1,
+        build: awaited(BuildKind::Preparation, "b-2"),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Purged)
+    };
+    let ready = decide(
+        &purged,
+        &at(finished("b-2", BuildStatus::Succeeded)),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(ready.to, Some(State::Prepared));
+    assert_eq!(
+        events(&ready),
+        vec![Label::AccountPrepared, Label::MaintenanceCompleted]
+    );
+}
+
+#[test]
+fn a_release_during_maintenance_removes_the_holder_only() {
+    let view = AccountView {
+        holder: Some(jane()),
+        attempts: 1,
+        build: awaited(BuildKind::Purge, "b-1"),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Expired)
+    };
+    let decision = decide(&view, &at(TriggerKind::OperatorRelease), &policy()).unwrap();
+    assert_eq!(decision.to, Some(State::Expired));
+    assert_eq!(decision.commands, vec![Command::RemoveHolder]);
+}
+
+#[test]
+fn an_overdue_transaction_is_quarantined_by_the_sweeper() {
+    let view = vended_preparing(1); // on-boarding due at t0 + 2 h
+    let before = Trigger::new(
+        t0() + hours(2) - chrono::TimeDelta::seconds(1),
+        TriggerKind::Sweep,
+    );
+    assert!(decide(&view, &before, &policy()).unwrap().is_empty());
+
+    let due = Trigger::new(t0() + hours(2), TriggerKind::Sweep);
+    let decision = decide(&view, &due, &policy()).unwrap();
+    assert_eq!(decision.to, Some(State::Quarantined));
+    assert!(
+        decision.commands.contains(&Command::ClearBuild),
+        "the late build result is ignored"
+    );
+    assert!(decision.commands.contains(&Command::RaiseException {
+        label: Label::OnboardingTimedOut,
+        reason: "onboarding opened at 2025-03-01T08:00:00Z was due at 2025-03-01T10:00:00Z; the account is still vended at 2025-03-01T10:00:00Z".to_owned(),
+    }));
+
+    let maintenance = AccountView {
+        holder: Some(jane()),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..vended_preparing(1)
+    };
+    let maintenance = AccountView {
+        state: Some(State::Purged),
+        ..maintenance
+    };
+    let late = Trigger::new(t0() + hours(5), TriggerKind::Sweep);
+    let decision = decide(&maintenance, &late, &policy()).unwrap();
+    assert!(decision.commands.iter().any(|c| matches!(
+        c,
+        Command::RaiseException {
+            label: Label::MaintenanceTimedOut,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_reset_keeps_the_opening_of_the_transaction_and_sets_a_new_deadline() {
+    let view = AccountView {
+        transaction: transaction(TransactionKind::Onboarding),
+        ..managed(State::Quarantined)
+    };
+    let trigger = Trigger::new(t0() + hours(30), TriggerKind::OperatorReset);
+    let decision = decide(&view, &trigger, &policy()).unwrap();
+    assert_eq!(decision.to, Some(State::Vended));
+    assert!(
+        decision
+            .commands
+            .contains(&Command::OpenTransaction(Transaction {
+                kind: TransactionKind::Onboarding,
+                opened: t0(),
+                deadline: trigger.at + hours(2),
+            }))
+    );
+    assert_eq!(decision.build_to_start(), Some((BuildKind::Preparation, 1)));
+}
+
+#[test]
+fn a_reset_during_maintenance_purges_again_before_anything_else() {
+    let view = AccountView {
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Quarantined)
+    };
+    let decision = decide(&view, &at(TriggerKind::OperatorReset), &policy()).unwrap();
+    assert_eq!(decision.to, Some(State::Expired));
+    assert_eq!(decision.build_to_start(), Some((BuildKind::Purge, 1)));
+}
+
+#[test]
+fn leaving_management_clears_the_lifecycle_tags_but_keeps_the_holder() {
+    let decision = decide(
+        &assigned_to_jane(),
+        &at(TriggerKind::Left(Departure::MovedOut)),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(decision.to, None);
+    assert_eq!(
+        decision.commands,
+        vec![
+            Command::ClearState,
+            Command::EmitEvent(Label::AccountUnmanaged),
+            Command::RecordActivity(Label::AccountUnmanaged)
+        ]
+    );
+    let changes = TagCodec::default().encode(&decision.commands);
+    assert!(changes.remove.contains("account-state"));
+    assert!(!changes.remove.contains("account-holder"));
+    assert!(decision.build_to_start().is_none(), "no purge");
+
+    let removed = decide(
+        &assigned_to_jane(),
+        &at(TriggerKind::Left(Departure::Removed)),
+        &policy(),
+    )
+    .unwrap();
+    assert!(
+        !removed.commands.contains(&Command::ClearState),
+        "a removed account cannot be tagged"
+    );
+}
+
+#[test]
+fn duplicates_and_late_events_change_nothing() {
+    let view = vended_preparing(1);
+    let entered = decide(&view, &at(TriggerKind::EnteredManagedOu), &policy());
+    assert!(matches!(entered, Err(Rejection::Duplicate { .. })));
+    let stale = decide(
+        &view,
+        &at(finished("b-0", BuildStatus::Succeeded)),
+        &policy(),
+    );
+    assert_eq!(
+        stale,
+        Err(Rejection::Stale {
+            finished: build_id("b-0"),
+            awaited: Some(build_id("b-1"))
+        })
+    );
+    // the same result again, once the account is prepared
+    let again = decide(
+        &managed(State::Prepared),
+        &at(finished("b-1", BuildStatus::Succeeded)),
+        &policy(),
+    );
+    assert!(matches!(again, Err(Rejection::Duplicate { .. })));
+    let expired = AccountView {
+        holder: Some(jane()),
+        attempts: 1,
+        build: awaited(BuildKind::Purge, "b-1"),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Expired)
+    };
+    let window = decide(&expired, &at(TriggerKind::MaintenanceWindow), &policy());
+    assert!(matches!(window, Err(Rejection::Duplicate { .. })));
+}
+
+#[test]
+fn rejections_explain_themselves_without_an_email_address() {
+    let illegal = decide(
+        &assigned_to_jane(),
+        &at(TriggerKind::OperatorAssign(john())),
+        &policy(),
+    )
+    .unwrap_err();
+    let text = illegal.to_string();
+    assert_eq!(
+        text,
+        "`operator assign` does not apply to an account that is assigned: it is held by another person: release it first"
+    );
+    assert!(!text.contains("john.roe"));
+    let stale = Rejection::Stale {
+        finished: build_id("b-0"),
+        awaited: None,
+    };
+    assert_eq!(
+        stale.to_string(),
+        "stale build `b-0`: the account waits for a build whose id is not tagged yet"
+    );
+}
+
+#[test]
+fn inconsistent_tags_are_rejected_as_drift_and_quarantined_by_the_sweeper() {
+    let view = AccountView {
+        build: awaited(BuildKind::Purge, "b-1"),
+        attempts: 1,
+        ..managed(State::Vended)
+    };
+    let rejection = decide(
+        &view,
+        &at(finished("b-1", BuildStatus::Succeeded)),
+        &policy(),
+    )
+    .unwrap_err();
+    assert_eq!(rejection.exception(), Some(Label::Drift));
+    assert_eq!(
+        rejection.to_string(),
+        "inconsistent tags: the account is vended but waits for a purge build"
+    );
+    let reset = decide(&view, &at(TriggerKind::OperatorReset), &policy());
+    assert!(
+        matches!(reset, Err(Rejection::Illegal { .. })),
+        "no second build while one is awaited"
+    );
+    let swept = decide(&view, &at(TriggerKind::Sweep), &policy()).unwrap();
+    assert_eq!(swept.to, Some(State::Quarantined));
+    assert!(swept.commands.iter().any(|c| matches!(
+        c,
+        Command::RaiseException {
+            label: Label::Drift,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_policy_that_cannot_be_followed_is_rejected_not_guessed() {
+    let zero = Policy {
+        max_attempts: 0,
+        ..policy()
+    };
+    let rejection = decide(
+        &AccountView::default(),
+        &at(TriggerKind::EnteredManagedOu),
+        &zero,
+    );
+    assert_eq!(
+        rejection,
+        Err(Rejection::Invalid(Invalid::Policy(
+            "max_attempts must be at least 1"
+        )))
+    );
+    let forever = Policy {
+        onboarding_deadline: Duration::MAX,
+        ..policy()
+    };
+    let rejection = decide(
+        &AccountView::default(),
+        &at(TriggerKind::EnteredManagedOu),
+        &forever,
+    );
+    assert_eq!(
+        rejection,
+        Err(Rejection::Invalid(Invalid::OutOfRange(
+            "on-boarding deadline"
+        )))
+    );
+}
+
+#[test]
+fn a_whole_life_through_the_codec() {
+    // unmanaged -> vended -> prepared (pool) -> assigned -> expired -> purged -> assigned
+    let codec = TagCodec::default();
+    let policy = policy();
+    let mut tags = BTreeMap::new();
+    let mut clock = t0();
+    let mut step = |tags: &mut BTreeMap<String, String>, kind: TriggerKind, build: Option<&str>| {
+        clock += hours(1);
+        let view = codec.decode(tags).unwrap();
+        let decision = decide(&view, &Trigger::new(clock, kind), &policy).unwrap();
+        codec.encode(&decision.commands).apply(tags);
+        if let (Some((kind, _)), Some(id)) = (decision.build_to_start(), build) {
+            codec.build_started(kind, &build_id(id)).apply(tags);
+        }
+        decision.to
+    };
+    assert_eq!(
+        step(&mut tags, TriggerKind::EnteredManagedOu, Some("p:1")),
+        Some(State::Vended)
+    );
+    assert_eq!(
+        step(&mut tags, finished("p:1", BuildStatus::Succeeded), None),
+        Some(State::Prepared)
+    );
+    assert_eq!(
+        step(&mut tags, TriggerKind::OperatorAssign(jane()), None),
+        Some(State::Assigned)
+    );
+    assert_eq!(
+        step(&mut tags, TriggerKind::MaintenanceWindow, Some("x:1")),
+        Some(State::Expired)
+    );
+    assert_eq!(
+        tags.get("account-build").map(String::as_str),
+        Some("purge/x:1")
+    );
+    assert_eq!(
+        step(
+            &mut tags,
+            finished("x:1", BuildStatus::Succeeded),
+            Some("p:2")
+        ),
+        Some(State::Purged)
+    );
+    assert_eq!(
+        step(&mut tags, finished("p:2", BuildStatus::Succeeded), None),
+        Some(State::Assigned)
+    );
+    assert_eq!(
+        tags,
+        BTreeMap::from([
+            (
+                "account-holder".to_owned(),
+                "jane.doe@example.com".to_owned()
+            ),
+            (
+                "account-since".to_owned(),
+                "2025-03-01T14:00:00Z".to_owned()
+            ),
+            ("account-state".to_owned(), "assigned".to_owned()),
+        ])
+    );
+}
