@@ -5,8 +5,9 @@ use serde_json::{Value, json};
 use spa_engine::events::{
     AccountId, AlertType, BuildStatus, CreateAccountOutcome, DecodeError, DomainEvent, Incoming,
     Job, Label, LoginOutcome, OrganizationsCall, OrganizationsEventName, ParentId, Principal,
-    ResourceId, StateName, Threshold, decode, decode_str, decode_value,
+    ResourceId, Threshold, decode, decode_str, decode_value,
 };
+use spa_engine::lifecycle::State;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/events/");
 
@@ -820,7 +821,7 @@ fn domain_event_envelope() {
         account("222222222222"),
         at(),
     )
-    .with_transition(Some(StateName::Prepared), Some(StateName::Assigned))
+    .with_transition(Some(State::Prepared), Some(State::Assigned))
     .with_holder("alice@example.com");
     let entry = event.to_entry();
     assert_eq!(entry.source, "spa");
@@ -864,7 +865,7 @@ fn domain_events_round_trip_through_the_bus() {
     for label in Label::ALL {
         let mut event = DomainEvent::new(label, "sandboxes", account("222222222222"), at());
         if label == Label::AccountUnmanaged {
-            event = event.with_transition(Some(StateName::Assigned), None);
+            event = event.with_transition(Some(State::Assigned), None);
         } else if label.is_exception() {
             event = event
                 .with_reason(format!("{label} for a***@example.com"))
@@ -875,7 +876,7 @@ fn domain_events_round_trip_through_the_bus() {
                 .with_fact("empty", "");
         } else {
             event = event
-                .with_transition(Some(StateName::Vended), Some(StateName::Prepared))
+                .with_transition(Some(State::Vended), Some(State::Prepared))
                 .with_holder("alice@example.com");
         }
         let delivered = event

@@ -38,7 +38,10 @@ impl std::fmt::Display for HarnessError {
                 "moto server emulator is not installed: {} does not exist; {INSTALL_HINT}",
                 python.display()
             ),
-            Self::Start(why) => write!(f, "moto server emulator did not start: {why}; {INSTALL_HINT}"),
+            Self::Start(why) => write!(
+                f,
+                "moto server emulator did not start: {why}; {INSTALL_HINT}"
+            ),
             Self::Unreachable(why) => write!(f, "moto server emulator does not answer: {why}"),
         }
     }
@@ -160,7 +163,10 @@ impl Emulator {
     /// Takes the emulator for one scenario: waits for other scenarios of this test
     /// binary to finish, then resets it.
     pub fn scenario(&self) -> Result<Scenario<'_>, HarnessError> {
-        let guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.reset()?;
         Ok(Scenario {
             emulator: self,
@@ -170,7 +176,8 @@ impl Emulator {
 
     /// One HTTP/1.1 request with no body; returns the status code.
     fn request(&self, method: &str, path: &str) -> Result<u16, HarnessError> {
-        let unreachable = |e: std::io::Error| HarnessError::Unreachable(format!("{method} {path}: {e}"));
+        let unreachable =
+            |e: std::io::Error| HarnessError::Unreachable(format!("{method} {path}: {e}"));
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let mut stream =
             TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(unreachable)?;
@@ -196,7 +203,10 @@ impl Emulator {
 
     /// Whether the emulator process still runs.
     pub fn is_running(&self) -> bool {
-        let mut child = self.child.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut child = self
+            .child
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         matches!(child.try_wait(), Ok(None))
     }
 }

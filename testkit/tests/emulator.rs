@@ -29,7 +29,10 @@ async fn organization_ou_accounts_and_tags_round_trip_through_the_emulator() {
         .send()
         .await
         .expect("create OU");
-    let ou_id = ou.organizational_unit().and_then(|o| o.id()).expect("OU id");
+    let ou_id = ou
+        .organizational_unit()
+        .and_then(|o| o.id())
+        .expect("OU id");
 
     let mut ids = Vec::new();
     for name in ["alice", "bob"] {
@@ -64,10 +67,12 @@ async fn organization_ou_accounts_and_tags_round_trip_through_the_emulator() {
     let mut expected: Vec<_> = ids.iter().map(String::as_str).collect();
     expected.sort_unstable();
     assert_eq!(listed, expected);
-    assert!(in_ou
-        .accounts()
-        .iter()
-        .all(|a| a.status() == Some(&AccountStatus::Active)));
+    assert!(
+        in_ou
+            .accounts()
+            .iter()
+            .all(|a| a.status() == Some(&AccountStatus::Active))
+    );
 
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().expect("tag");
     org.tag_resource()
@@ -93,7 +98,10 @@ async fn organization_ou_accounts_and_tags_round_trip_through_the_emulator() {
     assert_eq!(
         read,
         vec![
-            ("account-holder".to_string(), "alice@example.com".to_string()),
+            (
+                "account-holder".to_string(),
+                "alice@example.com".to_string()
+            ),
             ("account-state".to_string(), "vended".to_string()),
         ]
     );
@@ -103,7 +111,10 @@ async fn organization_ou_accounts_and_tags_round_trip_through_the_emulator() {
         .send()
         .await
         .expect("list tags of the other account");
-    assert!(untagged.tags().is_empty(), "only the first account was tagged");
+    assert!(
+        untagged.tags().is_empty(),
+        "only the first account was tagged"
+    );
 }
 
 #[tokio::test]

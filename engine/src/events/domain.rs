@@ -2,8 +2,6 @@
 //! their decoding when they come back to spa's own rules.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -14,6 +12,7 @@ use super::error::DecodeError;
 use super::ids::{AccountId, EventId, mask, redact_emails};
 use super::json::{Node, excerpt};
 use super::label::Label;
+use crate::lifecycle::State;
 
 /// The EventBridge `source` of every event spa emits.
 pub const SOURCE: &str = "spa";
@@ -23,59 +22,7 @@ pub const MAX_REASON_CHARS: usize = 1000;
 /// Longest value of a fact, in characters.
 pub const MAX_FACT_CHARS: usize = 256;
 
-/// The states of a managed account, as written in tags and events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum StateName {
-    Vended,
-    Prepared,
-    Assigned,
-    Expired,
-    Purged,
-    Quarantined,
-}
-
-impl StateName {
-    pub const ALL: [StateName; 6] = [
-        StateName::Vended,
-        StateName::Prepared,
-        StateName::Assigned,
-        StateName::Expired,
-        StateName::Purged,
-        StateName::Quarantined,
-    ];
-
-    const EXPECTED: &'static str =
-        "a state (vended, prepared, assigned, expired, purged, quarantined)";
-
-    /// Lower case, as in tags.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StateName::Vended => "vended",
-            StateName::Prepared => "prepared",
-            StateName::Assigned => "assigned",
-            StateName::Expired => "expired",
-            StateName::Purged => "purged",
-            StateName::Quarantined => "quarantined",
-        }
-    }
-}
-
-impl fmt::Display for StateName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for StateName {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| Self::EXPECTED.to_string())
-    }
-}
+const STATE_EXPECTED: &str = "a state (vended, prepared, assigned, expired, purged, quarantined)";
 
 /// Something that happened to an account, as spa tells it to the rest of the world.
 ///
@@ -89,9 +36,9 @@ pub struct DomainEvent {
     pub account: AccountId,
     pub at: DateTime<Utc>,
     /// The state before, for transitions.
-    pub from_state: Option<StateName>,
+    pub from_state: Option<State>,
     /// The state after, for transitions (`None` when the account becomes unmanaged).
-    pub to_state: Option<StateName>,
+    pub to_state: Option<State>,
     /// Why, for exceptions (`build FAILED 3 times`, `root signed in from 203.0.113.10`).
     pub reason: Option<String>,
     /// The holder, masked (`a***@example.com`).
@@ -122,7 +69,7 @@ impl DomainEvent {
     }
 
     /// Sets the states before and after.
-    pub fn with_transition(mut self, from: Option<StateName>, to: Option<StateName>) -> Self {
+    pub fn with_transition(mut self, from: Option<State>, to: Option<State>) -> Self {
         self.from_state = from;
         self.to_state = to;
         self
@@ -155,8 +102,8 @@ impl DomainEvent {
             account: self.account.as_str(),
             label: self.label.as_str(),
             at: self.at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-            from_state: self.from_state.map(StateName::as_str),
-            to_state: self.to_state.map(StateName::as_str),
+            from_state: self.from_state.map(State::as_str),
+            to_state: self.to_state.map(State::as_str),
             reason: self.reason.as_deref().map(|r| clean(r, MAX_REASON_CHARS)),
             holder: self.holder.as_deref().map(mask),
             facts: self
@@ -248,14 +195,14 @@ pub struct SpaEvent {
     pub event: DomainEvent,
 }
 
-fn opt_state(detail: &Node<'_>, key: &str) -> Result<Option<StateName>, DecodeError> {
+fn opt_state(detail: &Node<'_>, key: &str) -> Result<Option<State>, DecodeError> {
     match detail.opt(key)? {
         None => Ok(None),
         Some(node) => node
             .as_str()?
             .parse()
             .map(Some)
-            .map_err(|expected: String| node.invalid(&expected)),
+            .map_err(|_| node.invalid(STATE_EXPECTED)),
     }
 }
 

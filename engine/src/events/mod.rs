@@ -23,9 +23,7 @@ use serde_json::Value;
 pub use budgets::{AlertType, Amount, BudgetAlert, Money, SqsBatch, SqsRecord, Threshold};
 pub use cloudtrail::{Principal, TrailRecord};
 pub use codebuild::{BuildStateChange, BuildStatus};
-pub use domain::{
-    DomainEvent, MAX_FACT_CHARS, MAX_REASON_CHARS, PutEventsEntry, SOURCE, SpaEvent, StateName,
-};
+pub use domain::{DomainEvent, MAX_FACT_CHARS, MAX_REASON_CHARS, PutEventsEntry, SOURCE, SpaEvent};
 pub use error::DecodeError;
 pub use ids::{AccountId, EventId, Sensitive, mask, redact_emails};
 pub use label::{Label, LabelKind, UnknownLabel};

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::events::BuildStatus;
+
 /// Which build runs in an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,76 +108,4 @@ pub struct AwaitedBuild {
     pub kind: BuildKind,
     /// The id the build service gave when the build started.
     pub id: BuildId,
-}
-
-/// How a build ended (CodeBuild `build-status` of a finished build).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BuildStatus {
-    /// `SUCCEEDED`
-    Succeeded,
-    /// `FAILED`
-    Failed,
-    /// `FAULT`
-    Fault,
-    /// `STOPPED`
-    Stopped,
-    /// `TIMED_OUT`
-    TimedOut,
-}
-
-impl BuildStatus {
-    /// Every final status.
-    pub const ALL: [BuildStatus; 5] = [
-        BuildStatus::Succeeded,
-        BuildStatus::Failed,
-        BuildStatus::Fault,
-        BuildStatus::Stopped,
-        BuildStatus::TimedOut,
-    ];
-
-    /// The status as CodeBuild spells it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            BuildStatus::Succeeded => "SUCCEEDED",
-            BuildStatus::Failed => "FAILED",
-            BuildStatus::Fault => "FAULT",
-            BuildStatus::Stopped => "STOPPED",
-            BuildStatus::TimedOut => "TIMED_OUT",
-        }
-    }
-
-    /// Whether the build did its job.
-    pub const fn succeeded(self) -> bool {
-        matches!(self, BuildStatus::Succeeded)
-    }
-}
-
-impl fmt::Display for BuildStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A word that is not a final build status (`IN_PROGRESS` is not final).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "`{value}` is not a final build status: expected SUCCEEDED, FAILED, FAULT, STOPPED or TIMED_OUT"
-)]
-pub struct ParseBuildStatusError {
-    /// The word that was read.
-    pub value: String,
-}
-
-impl FromStr for BuildStatus {
-    type Err = ParseBuildStatusError;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        BuildStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == value)
-            .ok_or_else(|| ParseBuildStatusError {
-                value: value.to_owned(),
-            })
-    }
 }

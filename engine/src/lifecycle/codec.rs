@@ -7,9 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::build::{AwaitedBuild, BuildId, BuildKind};
 use super::decide::Command;
 use super::holder::Holder;
-use super::label::Label;
 use super::state::State;
 use super::view::{AccountView, Transaction, TransactionKind};
+use crate::events::Label;
 
 /// The lifecycle tags, after the prefix.
 const STATE: &str = "state";

@@ -6,10 +6,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::build::{AwaitedBuild, BuildId, BuildKind, BuildStatus};
 use super::holder::Holder;
-use super::label::Label;
 use super::policy::Policy;
 use super::state::{State, state_name};
 use super::view::{AccountView, Inconsistency, Transaction, TransactionKind};
+use crate::events::Label;
 
 /// What happened, and when. Time comes in with the trigger: `decide` reads no clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,12 +324,15 @@ pub fn decide(
             }
         },
         TriggerKind::BuildFinished { build, status } => match (state, &view.build) {
+            _ if !status.is_terminal() => {
+                return Err(illegal("a build still in progress has not finished"));
+            }
             (None, _) => return Err(illegal("an unmanaged account waits for no build")),
             (Some(s), _) if !s.builds() => {
                 return Err(duplicate("waits for no build"));
             }
             (Some(s), Some(awaited)) if awaited.id == *build => {
-                if status.succeeded() {
+                if status.is_success() {
                     plan.succeeded(s)?;
                 } else {
                     plan.failed(awaited, *status)?;

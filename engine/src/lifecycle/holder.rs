@@ -81,9 +81,7 @@ impl Holder {
     /// The address for logs: first character of the name, `***`, then the domain
     /// (`jane.doe@example.com` -> `j***@example.com`).
     pub fn masked(&self) -> String {
-        let (local, domain) = self.0.split_once('@').unwrap_or((self.0.as_str(), ""));
-        let first: String = local.chars().take(1).collect();
-        format!("{first}***@{domain}")
+        crate::events::mask(&self.0)
     }
 }
 

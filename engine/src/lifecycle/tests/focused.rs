@@ -220,7 +220,7 @@ fn a_holder_tagged_on_a_pool_account_is_not_written_again() {
 
 #[test]
 fn a_failed_build_is_retried_until_max_attempts_then_quarantined() {
-    for status in BuildStatus::ALL.into_iter().filter(|s| !s.succeeded()) {
+    for status in BuildStatus::ALL.into_iter().filter(|s| s.is_failure()) {
         let first = decide(
             &vended_preparing(1),
             &at(finished("b-1", status)),
