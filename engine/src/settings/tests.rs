@@ -609,3 +609,49 @@ accounts:
         assert!(s.is_managed("111111111111", &[]));
     }
 }
+
+#[test]
+fn routes_fall_back_on_default() {
+    let text = format!(
+        "{MINIMAL}notifications:\n  slack_webhook: ssm:/spa/slack\n  routes:\n    default: {{channels: [slack]}}\n    BudgetAlert: {{channels: [slack], notify_holder: true}}\n"
+    );
+    let routes = ok(&text).settings.notifications.routes;
+    assert!(routes.route("BudgetAlert").unwrap().notify_holder);
+    assert!(!routes.route("Drift").unwrap().notify_holder);
+    assert_eq!(
+        routes.route("Drift").unwrap().channels,
+        vec![Channel::Slack]
+    );
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn on_any_text(text in "\\PC{0,300}") {
+            let _ = load("settings.yaml", &text, &MemorySources::new());
+        }
+
+        #[test]
+        fn on_yaml_like_text(text in "[a-z_:\\- \\n\\[\\]{}&*!|>'\"#,0-9]{0,300}") {
+            let _ = load("settings.yaml", &text, &MemorySources::new());
+        }
+
+        #[test]
+        fn on_any_value_of_any_key(key in "[a-z_]{1,12}", value in "[ -~]{0,40}") {
+            let text = format!("{MINIMAL}defaults:\n  {key}: {value}\naccounts:\n  - identifier: {value}\n    {key}: [{value}]\n");
+            let _ = load("settings.yaml", &text, &MemorySources::new());
+        }
+
+        #[test]
+        fn on_any_csv(csv in "[A-Za-z0-9:, \\n\"@.-]{0,300}") {
+            let text = format!("{MINIMAL}accounts_csv: [a.csv]\n");
+            let _ = load("settings.yaml", &text, &MemorySources::new().with("a.csv", csv));
+        }
+    }
+}

@@ -65,7 +65,7 @@ impl<'a> Validator<'a> {
             .or_else(|| schema.get("oneOf"))
             .and_then(Json::as_array)
         {
-            return self.check_choice(node, schema, choices, path);
+            return self.check_choice(node, choices, path);
         }
         if let Some(allowed) = schema.get("enum").and_then(Json::as_array) {
             let words: Vec<&str> = allowed.iter().filter_map(Json::as_str).collect();
@@ -144,13 +144,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn check_choice(
-        &mut self,
-        node: &Node,
-        schema: &'a Json,
-        choices: &'a [Json],
-        path: &KeyPath,
-    ) -> Option<Json> {
+    fn check_choice(&mut self, node: &Node, choices: &'a [Json], path: &KeyPath) -> Option<Json> {
         let resolved: Vec<&'a Json> = choices.iter().map(|c| self.resolve(c)).collect();
         let words: Vec<&str> = resolved
             .iter()
@@ -180,7 +174,6 @@ impl<'a> Validator<'a> {
         if let Some(errors) = first_errors {
             self.errors.extend(errors);
         } else {
-            let _ = schema;
             self.error(
                 node,
                 path,
@@ -418,7 +411,8 @@ fn expected_of(validator: &Validator<'_>, schema: &Json) -> String {
     expected(schema, &types)
 }
 
-/// "expected ..." for a schema.
+/// "expected ..." for a schema. A semantic check says it best: it is asked about a
+/// value (NUL) that every check refuses, and its refusal is the phrase.
 fn expected(schema: &Json, types: &[&str]) -> String {
     if let Some(check) = schema.get("x-spa-check").and_then(Json::as_str)
         && let Err(expected) = run_check(check, "\u{0}")
