@@ -1,1 +1,326 @@
-//! The settings file: schema, loading, resolution, CSV overlays.
+//! The settings file: schema, loading with `file:line:col` errors, resolution, CSV overlays,
+//! JSON Schema.
+//!
+//! Loading is pure: [`load`] takes the text of the file and its name, and reads the CSV
+//! overlays it names through [`Sources`] (`crate::files` reads the file system).
+//!
+//! 1. the text is parsed once, under budgets, into a tree of nodes with positions;
+//! 2. SPA spellings are rewritten, one warning each ([`legacy`]);
+//! 3. the tree is validated against the JSON Schema of [`Settings`], collecting every
+//!    error (unknown keys with a suggestion, types, values, semantic checks);
+//! 4. cross-field checks (duplicate identifiers, channels without their secret);
+//! 5. only a clean tree is typed into [`Settings`]; then CSV overlays apply.
+
+mod diagnostic;
+mod legacy;
+mod node;
+mod overlay;
+mod resolve;
+mod schema;
+mod sources;
+mod validate;
+pub mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+pub use diagnostic::{Diagnostic, Place, SettingsError, Severity};
+pub use node::MAX_FILE_BYTES;
+pub use resolve::{Budget, BuildPlan, DEFAULT_MAX_ATTEMPTS, DEFAULT_THRESHOLDS, Kind, Resolved};
+pub use schema::{
+    Account, AccountId, Automation, Bucket, BudgetSpec, Build, Channel, Currency, Email, Feature,
+    Features, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent, Rate,
+    Region, ReportSchedules, Reporting, RoleArn, RoleName, Route, Routes, Schedule, SecretRef,
+    Settings,
+};
+pub use sources::{MemorySources, Sources};
+
+use diagnostic::KeyPath;
+use node::{Node, Value};
+
+/// Settings that loaded, and the warnings met on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The settings, CSV overlays applied.
+    pub settings: Settings,
+    /// Warnings (SPA spellings, ignored keys, budgets without amount).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Settings {
+    /// The JSON Schema of the settings file, for editors and for validation.
+    ///
+    /// Every object with named keys refuses other keys (`additionalProperties: false`).
+    pub fn json_schema() -> Json {
+        let mut schema = schemars::schema_for!(Settings).to_value();
+        close_objects(&mut schema);
+        schema
+    }
+
+    /// Loads settings from the text of a file. See [`load`].
+    pub fn load(file: &str, text: &str, sources: &dyn Sources) -> Result<Loaded, SettingsError> {
+        load(file, text, sources)
+    }
+}
+
+fn close_objects(schema: &mut Json) {
+    match schema {
+        Json::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".to_owned(), Json::Bool(false));
+            }
+            map.values_mut().for_each(close_objects);
+        }
+        Json::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+/// Loads settings from `text`, the content of the file named `file`.
+///
+/// CSV overlays are read through `sources`, at their path joined to the folder of `file`.
+/// On failure, every error of the file is returned, not only the first.
+pub fn load(file: &str, text: &str, sources: &dyn Sources) -> Result<Loaded, SettingsError> {
+    let fail = |errors: Vec<Diagnostic>, warnings: Vec<Diagnostic>| {
+        Err(SettingsError { errors, warnings })
+    };
+    let mut root = match node::parse(text) {
+        Ok(root) => root,
+        Err(error) => {
+            return fail(
+                vec![Diagnostic::error(file, error.pos, "", error.message)],
+                Vec::new(),
+            );
+        }
+    };
+    match &root.value {
+        Value::Map(_) => {}
+        Value::Null => {
+            return fail(
+                vec![Diagnostic::error(
+                    file,
+                    root.pos,
+                    "",
+                    "the file is empty; expected a mapping with at least `environment_identifier` and `automation`",
+                )],
+                Vec::new(),
+            );
+        }
+        _ => {
+            let found = root.describe();
+            return fail(
+                vec![Diagnostic::error(
+                    file,
+                    root.pos,
+                    "",
+                    format!("expected a mapping of settings at the top level, found {found}"),
+                )],
+                Vec::new(),
+            );
+        }
+    }
+
+    let (mut errors, mut warnings): (Vec<_>, Vec<_>) = legacy::upgrade(&mut root, file)
+        .into_iter()
+        .partition(Diagnostic::is_error);
+
+    let schema = Settings::json_schema();
+    let mut validator = validate::Validator::new(&schema, file);
+    let json = validator.check(&root, &schema, &KeyPath::root());
+    errors.append(&mut validator.errors);
+    cross_checks(&root, file, &mut errors, &mut warnings);
+
+    let json = match json {
+        Some(json) if errors.is_empty() => json,
+        _ => {
+            sort(&mut errors);
+            sort(&mut warnings);
+            return fail(errors, warnings);
+        }
+    };
+    let mut settings: Settings = match serde_json::from_value(json) {
+        Ok(settings) => settings,
+        Err(error) => {
+            let message = format!(
+                "the settings passed validation but could not be typed ({error}); please report this"
+            );
+            return fail(
+                vec![Diagnostic::error(file, root.pos, "", message)],
+                warnings,
+            );
+        }
+    };
+
+    let folder = Path::new(file).parent().unwrap_or_else(|| Path::new(""));
+    let csv_nodes: Vec<&Node> = match root.get("accounts_csv").map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.iter().collect(),
+        _ => Vec::new(),
+    };
+    for (index, name) in settings.accounts_csv.clone().iter().enumerate() {
+        let path = folder.join(name);
+        let shown = path.display().to_string();
+        let place = csv_nodes.get(index).map_or(root.pos, |n| n.pos);
+        match sources.read(&path) {
+            Ok(text) => errors.extend(overlay::overlay(&shown, &text, &mut settings.accounts)),
+            Err(error) => errors.push(Diagnostic::error(
+                file,
+                place,
+                KeyPath::root().key("accounts_csv").index(index).to_string(),
+                format!("cannot read the CSV overlay `{shown}`: {error}"),
+            )),
+        }
+    }
+    budget_warnings(&root, &settings, file, &mut warnings);
+    sort(&mut warnings);
+    if errors.is_empty() {
+        Ok(Loaded { settings, warnings })
+    } else {
+        fail(errors, warnings)
+    }
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| (&a.file, &a.place).cmp(&(&b.file, &b.place)));
+}
+
+/// Checks across fields, on the tree so that errors keep their place.
+fn cross_checks(
+    root: &Node,
+    file: &str,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    for section in ["organizational_units", "accounts"] {
+        let Some(Value::Seq(items)) = root.get(section).map(|n| &n.value) else {
+            continue;
+        };
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        for (index, item) in items.iter().enumerate() {
+            let Some(id_node) = item.get("identifier") else {
+                continue;
+            };
+            let Some(id) = id_node.scalar_text() else {
+                continue;
+            };
+            if let Some(line) = seen.get(&id) {
+                let path = KeyPath::root().key(section).index(index).key("identifier");
+                errors.push(Diagnostic::error(file, id_node.pos, path.to_string(), format!("duplicate identifier `{id}` (first listed on line {line}); list each one once")));
+            } else {
+                seen.insert(id, id_node.pos.line);
+            }
+        }
+    }
+
+    let notifications = root.get("notifications");
+    let has = |key: &str| {
+        notifications
+            .and_then(|n| n.get(key))
+            .is_some_and(|n| !matches!(n.value, Value::Null))
+    };
+    let has_recipients = notifications
+        .and_then(|n| n.get("email_recipients"))
+        .is_some_and(|n| matches!(&n.value, Value::Seq(items) if !items.is_empty()));
+    if let Some(Value::Map(routes)) = notifications
+        .and_then(|n| n.get("routes"))
+        .map(|n| &n.value)
+    {
+        for (label, route) in routes {
+            let Some(Value::Seq(channels)) = route.get("channels").map(|n| &n.value) else {
+                continue;
+            };
+            let label = label.scalar_text().unwrap_or_default();
+            for (index, channel) in channels.iter().enumerate() {
+                let path = KeyPath::root()
+                    .key("notifications")
+                    .key("routes")
+                    .key(&label)
+                    .key("channels")
+                    .index(index)
+                    .to_string();
+                let needs = match channel.scalar_text().as_deref() {
+                    Some("slack") if !has("slack_webhook") => Some("`notifications.slack_webhook`"),
+                    Some("teams") if !has("teams_webhook") => Some("`notifications.teams_webhook`"),
+                    Some("email") if !has("email_sender") => Some("`notifications.email_sender`"),
+                    Some("email") if !has_recipients => Some("`notifications.email_recipients`"),
+                    _ => None,
+                };
+                if let Some(needs) = needs {
+                    errors.push(Diagnostic::error(
+                        file,
+                        channel.pos,
+                        path,
+                        format!("this channel needs {needs}, which is not set"),
+                    ));
+                }
+            }
+        }
+    }
+
+    let features = root.get("features");
+    let on = |key: &str| {
+        features
+            .and_then(|f| f.get(key))
+            .filter(|n| n.value == Value::Bool(true))
+    };
+    if let Some(node) = on("slack_commands")
+        && !has("slack_signing_secret")
+    {
+        errors.push(Diagnostic::error(
+            file,
+            node.pos,
+            "features.slack_commands",
+            "the Slack slash command needs `notifications.slack_signing_secret`, which is not set",
+        ));
+    }
+    if let Some(node) = on("incident_manager")
+        && features
+            .and_then(|f| f.get("response_plan_arn"))
+            .is_none_or(|n| matches!(n.value, Value::Null))
+    {
+        warnings.push(Diagnostic::warning(file, node.pos, "features.incident_manager", "no `features.response_plan_arn`: spa opens incidents with the response plan it deploys"));
+    }
+}
+
+/// A budget block that leaves out the amount, with no amount in `defaults`, ensures no budget.
+fn budget_warnings(root: &Node, settings: &Settings, file: &str, warnings: &mut Vec<Diagnostic>) {
+    if settings
+        .defaults
+        .budget
+        .as_ref()
+        .is_some_and(|b| b.amount.is_some())
+    {
+        return;
+    }
+    for section in ["defaults", "organizational_units", "accounts"] {
+        let items: Vec<(KeyPath, &Node)> = match root.get(section).map(|n| &n.value) {
+            Some(Value::Seq(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (KeyPath::root().key(section).index(i), n))
+                .collect(),
+            Some(Value::Map(_)) => root
+                .get(section)
+                .map(|n| vec![(KeyPath::root().key(section), n)])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for (path, item) in items {
+            if let Some(budget) = item.get("budget")
+                && matches!(budget.value, Value::Map(_))
+                && budget.get("amount").is_none()
+            {
+                warnings.push(Diagnostic::warning(
+                    file,
+                    budget.pos,
+                    path.key("budget").to_string(),
+                    "no `amount` here nor in `defaults.budget`: no budget is ensured unless an ancestor organizational unit sets one",
+                ));
+            }
+        }
+    }
+}

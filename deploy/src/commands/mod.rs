@@ -1,0 +1,64 @@
+//! One module per command; each returns the process exit code.
+
+use std::process::ExitCode;
+
+use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
+
+use crate::cli::{Cli, Command, SettingsCommand};
+
+mod plan;
+mod schema;
+mod validate;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate { settings } => validate::run(&settings),
+        Command::Settings {
+            command: SettingsCommand::Schema,
+        } => schema::run(),
+        Command::Plan { settings, json } => plan::run(&settings, json),
+    }
+}
+
+/// Loads settings, printing warnings; on failure prints every error and gives exit 1.
+pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+    match spa_engine::files::load_settings(path) {
+        Ok(loaded) => {
+            print_all(&loaded.warnings);
+            Ok(loaded)
+        }
+        Err(SettingsError { errors, warnings }) => {
+            let mut all: Vec<&Diagnostic> = errors.iter().chain(warnings.iter()).collect();
+            all.sort_by(|a, b| (&a.file, &a.place).cmp(&(&b.file, &b.place)));
+            for diagnostic in all {
+                eprintln!("{diagnostic}");
+            }
+            eprintln!("{} error(s), {} warning(s)", errors.len(), warnings.len());
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Writes `text` to stdout; a closed pipe (`spa plan | head`) is not an error.
+pub(crate) fn emit(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot write the output: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_all(diagnostics: &[Diagnostic]) {
+    for diagnostic in diagnostics {
+        eprintln!("{diagnostic}");
+    }
+}

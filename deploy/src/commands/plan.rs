@@ -1,0 +1,136 @@
+//! `spa plan`: the resolved settings of every listed unit and account, offline.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use spa_engine::settings::{Kind, Resolved, Settings, values::format_duration};
+
+#[derive(Serialize)]
+struct Plan {
+    environment: String,
+    organizational_units: Vec<Resolved>,
+    accounts: Vec<Resolved>,
+}
+
+fn plan(settings: &Settings) -> Plan {
+    Plan {
+        environment: settings.environment_identifier.clone(),
+        organizational_units: settings
+            .organizational_units
+            .iter()
+            .filter_map(|unit| settings.resolve_ou(unit.identifier.as_str(), &[]))
+            .collect(),
+        accounts: settings
+            .accounts
+            .iter()
+            .filter_map(|account| settings.resolve_account(account.identifier.as_str(), &[]))
+            .collect(),
+    }
+}
+
+/// Prints the plan as text or JSON.
+pub fn run(path: &Path, json: bool) -> ExitCode {
+    let loaded = match super::load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let plan = plan(&loaded.settings);
+    if json {
+        return match serde_json::to_string_pretty(&plan) {
+            Ok(text) => super::emit(&format!("{text}\n")),
+            Err(error) => {
+                eprintln!("error: cannot write the plan: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let mut text = format!(
+        "environment {} (offline: units and accounts resolve without their ancestors)\n",
+        plan.environment
+    );
+    for resolved in plan.organizational_units.iter().chain(plan.accounts.iter()) {
+        // Writing to a String cannot fail.
+        let _ = describe(resolved, &mut text);
+    }
+    super::emit(&text)
+}
+
+fn describe(r: &Resolved, out: &mut String) -> std::fmt::Result {
+    let kind = match r.kind {
+        Kind::Account => "account",
+        Kind::OrganizationalUnit => "organizational unit",
+    };
+    let note = r
+        .note
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    writeln!(out, "\n{kind} {}{note}", r.identifier)?;
+    writeln!(out, "  from: {}", r.chain.join(" <- "))?;
+    if let Some(holder) = &r.holder {
+        writeln!(out, "  holder: {holder}")?;
+    }
+    if let Some(cost_center) = &r.cost_center {
+        writeln!(
+            out,
+            "  cost center: {cost_center} (tag `{}`)",
+            r.cost_center_tag
+        )?;
+    }
+    let tags: Vec<String> = r
+        .account_tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    writeln!(
+        out,
+        "  tags: {}",
+        if tags.is_empty() {
+            "-".to_owned()
+        } else {
+            tags.join(", ")
+        }
+    )?;
+    if !r.unset_tags.is_empty() {
+        writeln!(out, "  unset tags: {}", r.unset_tags.join(", "))?;
+    }
+    match &r.budget {
+        Some(b) => {
+            let thresholds: Vec<String> = b.thresholds.iter().map(|t| format!("{t}%")).collect();
+            writeln!(
+                out,
+                "  budget: {} {} (alerts at {})",
+                b.amount,
+                b.currency,
+                thresholds.join(", ")
+            )?;
+        }
+        None => writeln!(out, "  budget: none")?,
+    }
+    for (name, build) in [("preparation", &r.preparation), ("purge", &r.purge)] {
+        let state = if build.enabled { "enabled" } else { "disabled" };
+        let spec = build
+            .buildspec
+            .as_deref()
+            .map(|b| format!(", buildspec {b}"))
+            .unwrap_or_default();
+        let vars: Vec<String> = build
+            .variables
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let vars = if vars.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", vars.join(", "))
+        };
+        writeln!(out, "  {name}: {state}{spec}{vars}")?;
+    }
+    writeln!(out, "  max attempts: {}", r.max_attempts)?;
+    if let Some(lease) = r.lease {
+        writeln!(out, "  lease: {}", format_duration(&lease))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! `spa validate`: check a settings file.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Prints a one-line summary and exits 0, or prints every error and exits 1.
+pub fn run(path: &Path) -> ExitCode {
+    let loaded = match super::load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let s = &loaded.settings;
+    let warnings = match loaded.warnings.len() {
+        0 => String::new(),
+        n => format!(", {n} warning(s)"),
+    };
+    super::emit(&format!(
+        "{}: valid; environment {}, {} organizational unit(s), {} account(s), maintenance window {}{warnings}\n",
+        path.display(),
+        s.environment_identifier,
+        s.organizational_units.len(),
+        s.accounts.len(),
+        s.automation.maintenance_window,
+    ))
+}

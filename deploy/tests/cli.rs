@@ -1,0 +1,161 @@
+//! The `spa` binary, run as an operator or CI would run it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn spa(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spa"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("spa runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spa-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("settings.yaml");
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// `file:line:col: error: ...`
+fn is_positioned_error(line: &str) -> bool {
+    let mut parts = line.splitn(4, ':');
+    let (_file, l, c, rest) = (parts.next(), parts.next(), parts.next(), parts.next());
+    l.is_some_and(|l| l.parse::<u32>().is_ok())
+        && c.is_some_and(|c| c.parse::<u32>().is_ok())
+        && rest.is_some_and(|r| r.starts_with(" error: "))
+}
+
+#[test]
+fn shipped_settings_validate() {
+    let out = spa(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("settings.yaml: valid; environment SpaDemo"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1);
+    assert_eq!(
+        text(&out.stderr),
+        "",
+        "the shipped settings have no warning"
+    );
+}
+
+#[test]
+fn three_mistakes_give_three_positioned_errors() {
+    let path = scratch(
+        "three",
+        "environment_identifier: SpaTest\n\
+         automation:\n  account_id: '1234'\n  region: eu-west-1\n  maintenance_window: cron(0 18 * * SAT *)\n  \
+         management_role_arn: arn:aws:iam::222222222222:role/Spa\n\
+         defaults:\n  budjet:\n    amount: 10\n",
+    );
+    let out = spa(&["validate", "--settings", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| is_positioned_error(l)).collect();
+    assert_eq!(errors.len(), 3, "{stderr}");
+    assert!(
+        errors[0]
+            .contains(":3:15: error: automation.account_id: expected a 12-digit AWS account id"),
+        "{stderr}"
+    );
+    assert!(
+        errors[1].contains(":5:23: error: automation.maintenance_window:"),
+        "{stderr}"
+    );
+    assert!(
+        errors[2].contains(":8:3: error: defaults: unknown key `budjet`; did you mean `budget`?"),
+        "{stderr}"
+    );
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn schema_is_json_and_the_committed_copy_is_up_to_date() {
+    let out = spa(&["settings", "schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let printed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the schema is JSON");
+    assert_eq!(printed["title"], "spa settings");
+    let committed = std::fs::read_to_string(repo().join("settings.schema.json"))
+        .expect("settings.schema.json is committed");
+    assert!(
+        committed == text(&out.stdout),
+        "settings.schema.json is out of date: run `cargo run -p spa-deploy -- settings schema > settings.schema.json`"
+    );
+}
+
+#[test]
+fn plan_json_resolves_units_and_accounts() {
+    let out = spa(&["plan", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the plan is JSON");
+    assert_eq!(plan["environment"], "SpaDemo");
+    let accounts = plan["accounts"].as_array().unwrap();
+    assert!(
+        accounts.iter().any(|a| a["identifier"] == "444444444444"),
+        "CSV rows are in the plan"
+    );
+    let alice = accounts
+        .iter()
+        .find(|a| a["identifier"] == "111111111111")
+        .unwrap();
+    assert_eq!(alice["holder"], "alice@example.com");
+    assert_eq!(
+        alice["chain"],
+        serde_json::json!(["defaults", "111111111111"])
+    );
+    assert_eq!(alice["onboarding_deadline"], "2h");
+    let text_plan = spa(&["plan"]);
+    assert_eq!(text_plan.status.code(), Some(0));
+    assert!(text(&text_plan.stdout).contains("account 111111111111"));
+}
+
+#[test]
+fn missing_file_is_one_clear_error() {
+    let out = spa(&["validate", "--settings", "no/such/settings.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with("no/such/settings.yaml: error: cannot read the settings file:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn legacy_spa_settings_validate_with_warnings() {
+    let fixture = repo().join("engine/src/settings/fixtures/spa-settings.yaml");
+    let out = spa(&["validate", "--settings", fixture.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("warning: `worker.preparation_buildspec_template_file` is the SPA spelling; write `defaults.preparation.buildspec`"), "{stderr}");
+    assert!(
+        text(&out.stdout).contains("22 warning(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn bad_arguments_are_clap_errors() {
+    assert_eq!(spa(&["validate", "--nope"]).status.code(), Some(2));
+    assert_eq!(spa(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(spa(&["--help"]).status.code(), Some(0));
+}

@@ -1,0 +1,303 @@
+//! Resolution: the settings of one account or organizational unit, from the chain
+//! defaults <- listed ancestor OUs (root first, nearest last) <- the item itself.
+//!
+//! Maps (`account_tags`, build `variables`, `budget`, `preparation`, `purge`) merge key
+//! by key; lists (`unset_tags`, `thresholds`) and scalars are replaced.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::schema::{BudgetSpec, Build, Currency, Email, Feature, Item, Settings, duration};
+use crate::lifecycle::Policy;
+
+/// Attempts of a build before quarantine when no item says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Budget alert thresholds (percent) when no item says otherwise.
+pub const DEFAULT_THRESHOLDS: [f64; 2] = [80.0, 100.0];
+
+/// Overlays `top` on `base`, in place.
+pub fn merge(base: &mut Item, top: &Item) {
+    if top.note.is_some() {
+        base.note.clone_from(&top.note);
+    }
+    base.account_tags
+        .extend(top.account_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if top.unset_tags.is_some() {
+        base.unset_tags.clone_from(&top.unset_tags);
+    }
+    if let Some(top_budget) = &top.budget {
+        let budget = base.budget.get_or_insert_with(BudgetSpec::default);
+        if top_budget.amount.is_some() {
+            budget.amount = top_budget.amount;
+        }
+        if top_budget.currency.is_some() {
+            budget.currency.clone_from(&top_budget.currency);
+        }
+        if top_budget.thresholds.is_some() {
+            budget.thresholds.clone_from(&top_budget.thresholds);
+        }
+    }
+    merge_build(&mut base.preparation, top.preparation.as_ref());
+    merge_build(&mut base.purge, top.purge.as_ref());
+    if top.max_attempts.is_some() {
+        base.max_attempts = top.max_attempts;
+    }
+    if top.lease.is_some() {
+        base.lease = top.lease;
+    }
+    if top.cost_center.is_some() {
+        base.cost_center.clone_from(&top.cost_center);
+    }
+}
+
+fn merge_build(base: &mut Option<Build>, top: Option<&Build>) {
+    let Some(top) = top else { return };
+    let base = base.get_or_insert_with(Build::default);
+    if top.feature.is_some() {
+        base.feature = top.feature;
+    }
+    base.variables
+        .extend(top.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if top.buildspec.is_some() {
+        base.buildspec.clone_from(&top.buildspec);
+    }
+}
+
+/// Whether an account or unit is in the settings, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An account.
+    Account,
+    /// An organizational unit.
+    OrganizationalUnit,
+}
+
+/// The resolved budget of an account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Budget {
+    /// Monthly amount.
+    pub amount: f64,
+    /// Currency of the amount.
+    pub currency: Currency,
+    /// Alert thresholds in percent.
+    pub thresholds: Vec<f64>,
+}
+
+/// A resolved build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BuildPlan {
+    /// Whether the build runs (`feature: enabled`; disabled unless asked).
+    pub enabled: bool,
+    /// Environment variables of the build.
+    pub variables: BTreeMap<String, String>,
+    /// Buildspec file, relative to the settings file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buildspec: Option<String>,
+}
+
+impl BuildPlan {
+    fn from(build: Option<&Build>) -> Self {
+        match build {
+            Some(build) => Self {
+                enabled: build.feature == Some(Feature::Enabled),
+                variables: build.variables.clone(),
+                buildspec: build.buildspec.clone(),
+            },
+            None => Self::default(),
+        }
+    }
+}
+
+/// The settings of one account or organizational unit, after inheritance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resolved {
+    /// Account id or OU id.
+    pub identifier: String,
+    /// Account or organizational unit.
+    pub kind: Kind,
+    /// The items applied, in order: `defaults`, then ids.
+    pub chain: Vec<String>,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Holder (accounts only, when the settings name one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Email>,
+    /// Tags set when the account is vended (the cost center tag not included).
+    pub account_tags: BTreeMap<String, String>,
+    /// Tag keys removed when the account is vended.
+    pub unset_tags: Vec<String>,
+    /// The budget, when an amount is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    /// The preparation build.
+    pub preparation: BuildPlan,
+    /// The purge build.
+    pub purge: BuildPlan,
+    /// Attempts before quarantine.
+    pub max_attempts: u32,
+    /// Longest assignment.
+    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Duration>,
+    /// Cost center.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
+    /// Key of the cost-center tag.
+    pub cost_center_tag: String,
+    /// Deadline of on-boarding.
+    #[serde(with = "duration")]
+    pub onboarding_deadline: Duration,
+    /// Deadline of maintenance.
+    #[serde(with = "duration")]
+    pub maintenance_deadline: Duration,
+}
+
+impl Resolved {
+    /// What the lifecycle needs of these settings.
+    ///
+    /// The cost center, when known, is one of the `account_tags` (under `cost_center_tag`).
+    pub fn policy(&self) -> Policy {
+        let mut account_tags = self.account_tags.clone();
+        if let Some(cost_center) = &self.cost_center {
+            account_tags.insert(self.cost_center_tag.clone(), cost_center.clone());
+        }
+        Policy {
+            preparation: self.preparation.enabled,
+            purge: self.purge.enabled,
+            max_attempts: self.max_attempts.max(1),
+            account_tags,
+            unset_tags: self.unset_tags.clone(),
+            budget: self.budget.is_some(),
+            lease: self.lease,
+            onboarding_deadline: self.onboarding_deadline,
+            maintenance_deadline: self.maintenance_deadline,
+        }
+    }
+}
+
+impl Settings {
+    /// The listed organizational unit `ou_id`, if any.
+    pub fn organizational_unit(&self, ou_id: &str) -> Option<&super::schema::OrganizationalUnit> {
+        self.organizational_units
+            .iter()
+            .find(|ou| ou.identifier.as_str() == ou_id)
+    }
+
+    /// The listed account `account_id`, if any.
+    pub fn account(&self, account_id: &str) -> Option<&super::schema::Account> {
+        self.accounts
+            .iter()
+            .find(|a| a.identifier.as_str() == account_id)
+    }
+
+    /// Whether spa manages the account: listed under `accounts`, or under a listed OU.
+    ///
+    /// `ancestors`: the account's parent OU first, then its parent, up to the root.
+    pub fn is_managed(&self, account_id: &str, ancestors: &[String]) -> bool {
+        self.account(account_id).is_some()
+            || ancestors
+                .iter()
+                .any(|id| self.organizational_unit(id).is_some())
+    }
+
+    /// The settings of an account, or `None` when spa does not manage it.
+    ///
+    /// `ancestors`: the account's parent OU first, then its parent, up to the root.
+    /// Without a live OU tree (`&[]`), a listed account resolves as defaults <- account.
+    pub fn resolve_account(&self, account_id: &str, ancestors: &[String]) -> Option<Resolved> {
+        let account = self.account(account_id);
+        if !self.is_managed(account_id, ancestors) {
+            return None;
+        }
+        let (mut item, mut chain) = self.inherited(ancestors);
+        if let Some(account) = account {
+            merge(&mut item, &account.item);
+            chain.push(account_id.to_owned());
+        }
+        Some(self.finish(
+            account_id,
+            Kind::Account,
+            item,
+            chain,
+            account.and_then(|a| a.holder.clone()),
+        ))
+    }
+
+    /// The settings of an organizational unit, or `None` when neither it nor an ancestor is listed.
+    ///
+    /// `ancestors`: the unit's parent first, up to the root.
+    pub fn resolve_ou(&self, ou_id: &str, ancestors: &[String]) -> Option<Resolved> {
+        let unit = self.organizational_unit(ou_id);
+        if unit.is_none()
+            && !ancestors
+                .iter()
+                .any(|id| self.organizational_unit(id).is_some())
+        {
+            return None;
+        }
+        let (mut item, mut chain) = self.inherited(ancestors);
+        if let Some(unit) = unit {
+            merge(&mut item, &unit.item);
+            chain.push(ou_id.to_owned());
+        }
+        Some(self.finish(ou_id, Kind::OrganizationalUnit, item, chain, None))
+    }
+
+    /// Defaults, then every listed ancestor from the root down (nearest last).
+    fn inherited(&self, ancestors: &[String]) -> (Item, Vec<String>) {
+        let mut item = self.defaults.clone();
+        let mut chain = vec!["defaults".to_owned()];
+        for id in ancestors.iter().rev() {
+            if let Some(unit) = self.organizational_unit(id) {
+                merge(&mut item, &unit.item);
+                chain.push(id.clone());
+            }
+        }
+        (item, chain)
+    }
+
+    fn finish(
+        &self,
+        identifier: &str,
+        kind: Kind,
+        item: Item,
+        chain: Vec<String>,
+        holder: Option<Email>,
+    ) -> Resolved {
+        let budget = item.budget.as_ref().and_then(|b| {
+            Some(Budget {
+                amount: b.amount?,
+                currency: b
+                    .currency
+                    .clone()
+                    .unwrap_or_else(|| Currency("USD".to_owned())),
+                thresholds: b
+                    .thresholds
+                    .as_ref()
+                    .map(|t| t.iter().map(|p| p.0).collect())
+                    .unwrap_or_else(|| DEFAULT_THRESHOLDS.to_vec()),
+            })
+        });
+        Resolved {
+            identifier: identifier.to_owned(),
+            kind,
+            chain,
+            note: item.note,
+            holder,
+            account_tags: item.account_tags,
+            unset_tags: item.unset_tags.unwrap_or_default(),
+            budget,
+            preparation: BuildPlan::from(item.preparation.as_ref()),
+            purge: BuildPlan::from(item.purge.as_ref()),
+            max_attempts: item.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+            lease: item.lease,
+            cost_center: item.cost_center,
+            cost_center_tag: self.automation.cost_center_tag.clone(),
+            onboarding_deadline: self.metering.onboarding_deadline,
+            maintenance_deadline: self.metering.maintenance_deadline,
+        }
+    }
+}

@@ -1,0 +1,711 @@
+//! The typed settings: one struct per section of `settings.yaml`.
+//!
+//! These types are the single source of truth: the JSON Schema is derived from them
+//! (`schemars`), the validator walks that JSON Schema to find unknown keys, wrong
+//! types and bad values, and serde fills these structs once the file is valid.
+//! Semantic checks are named in the schema with the `x-spa-check` keyword
+//! (see [`check`]), so that a new field picks its check by its type.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+/// Names of the checks that the validator runs on a string (keyword `x-spa-check`).
+pub mod check {
+    /// 12-digit account id.
+    pub const ACCOUNT_ID: &str = "account-id";
+    /// `ou-...` or `r-...`.
+    pub const OU_ID: &str = "ou-id";
+    /// `30s`, `90m`, `2h`, `7d`, `2w`.
+    pub const DURATION: &str = "duration";
+    /// `cron(...)` or `rate(...)`.
+    pub const SCHEDULE: &str = "schedule";
+    /// E-mail address.
+    pub const EMAIL: &str = "email";
+    /// `ssm:/...` or `secretsmanager:...`.
+    pub const SECRET: &str = "secret-ref";
+    /// ISO 4217 code.
+    pub const CURRENCY: &str = "currency";
+    /// AWS region.
+    pub const REGION: &str = "region";
+    /// IAM role ARN.
+    pub const ROLE_ARN: &str = "role-arn";
+    /// IAM role name.
+    pub const ROLE_NAME: &str = "role-name";
+    /// S3 bucket name.
+    pub const BUCKET: &str = "bucket";
+    /// Environment identifier.
+    pub const ENVIRONMENT: &str = "environment";
+}
+
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $pattern:expr, $description:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The text of the value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                let mut schema = json_schema!({
+                    "type": "string",
+                    "description": $description,
+                    "x-spa-check": $check,
+                });
+                let pattern: &str = $pattern;
+                if !pattern.is_empty() {
+                    schema.insert("pattern".to_owned(), pattern.into());
+                }
+                schema
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// A 12-digit AWS account id.
+    AccountId, check::ACCOUNT_ID, "^[0-9]{12}$", "A 12-digit AWS account id, e.g. '123456789012'."
+);
+checked_string!(
+    /// An organizational unit id (`ou-...`) or the root id (`r-...`).
+    OuId, check::OU_ID, "^(ou|r)-[a-z0-9-]+$", "An organizational unit id ('ou-ab12-cd34ef56') or the root id ('r-ab12')."
+);
+checked_string!(
+    /// An e-mail address.
+    Email, check::EMAIL, "", "An e-mail address, e.g. 'alice@example.com'."
+);
+checked_string!(
+    /// A reference to a secret, never the secret itself.
+    SecretRef, check::SECRET, "^(ssm:/|secretsmanager:).+", "Where the secret is stored: 'ssm:/path/to/parameter' (SecureString) or 'secretsmanager:name'. Never the secret itself."
+);
+checked_string!(
+    /// An EventBridge schedule expression.
+    Schedule, check::SCHEDULE, "^(cron|rate)\\(.*\\)$", "An EventBridge schedule: 'cron(minutes hours day-of-month month day-of-week year)' such as 'cron(0 18 ? * SAT *)', or 'rate(1 day)'."
+);
+checked_string!(
+    /// A three-letter currency code.
+    Currency, check::CURRENCY, "^[A-Z]{3}$", "An ISO 4217 currency code, e.g. 'EUR'."
+);
+checked_string!(
+    /// An AWS region.
+    Region, check::REGION, "^[a-z0-9]+(-[a-z0-9]+)+-[0-9]+$", "An AWS region, e.g. 'eu-west-1'."
+);
+checked_string!(
+    /// The ARN of an IAM role.
+    RoleArn, check::ROLE_ARN, "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", "The ARN of an IAM role, e.g. 'arn:aws:iam::123456789012:role/SpaManagement'."
+);
+checked_string!(
+    /// The name of an IAM role.
+    RoleName, check::ROLE_NAME, "^[A-Za-z0-9+=,.@_-]{1,64}$", "The name of an IAM role, e.g. 'AWSControlTowerExecution'."
+);
+checked_string!(
+    /// An S3 bucket name.
+    Bucket, check::BUCKET, "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "An S3 bucket name."
+);
+
+/// Only for the JSON Schema of `std::time::Duration` fields.
+pub(crate) struct DurationText;
+
+impl JsonSchema for DurationText {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+[smhdw]$",
+            "description": "A duration: a whole number and a unit, s (seconds), m (minutes), h (hours), d (days) or w (weeks), e.g. '90m', '2h', '7d'.",
+            "x-spa-check": check::DURATION,
+        })
+    }
+}
+
+/// Serde glue for `std::time::Duration` written as `2h`.
+pub(crate) mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::settings::values::format_duration(value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::settings::values::parse_duration(&text)
+            .map_err(|expected| D::Error::custom(format!("expected {expected}")))
+    }
+
+    /// The same for `Option<Duration>`.
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            value: &Option<Duration>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(value) => super::serialize(value, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Duration>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrap(#[serde(with = "super")] Duration);
+            Ok(Option::<Wrap>::deserialize(deserializer)?.map(|Wrap(d)| d))
+        }
+    }
+}
+
+/// The whole settings file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    title = "spa settings",
+    description = "Settings of spa, the engine that keeps personal sandbox AWS accounts sustainable."
+)]
+pub struct Settings {
+    /// Names this deployment; prefixes resources and tags every event spa emits. Several environments may share an event bus.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z][A-Za-z0-9-]*$"), extend("x-spa-check" = "environment"))]
+    pub environment_identifier: String,
+    /// Where spa runs and how it reaches the organization.
+    pub automation: Automation,
+    /// History tables and transaction deadlines.
+    #[serde(default)]
+    pub metering: Metering,
+    /// Reports: where they go, who gets them, when.
+    #[serde(default)]
+    pub reporting: Reporting,
+    /// Chat and e-mail channels, and which exception goes where.
+    #[serde(default)]
+    pub notifications: Notifications,
+    /// Optional features.
+    #[serde(default)]
+    pub features: Features,
+    /// Settings of every managed account, unless an organizational unit or the account says otherwise.
+    #[serde(default)]
+    pub defaults: Item,
+    /// Organizational units whose accounts (and whose nested units' accounts) spa manages.
+    #[serde(default)]
+    pub organizational_units: Vec<OrganizationalUnit>,
+    /// Accounts managed by spa wherever they are, or accounts with settings of their own.
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+    /// CSV files, relative to this file, whose rows overlay or add accounts (columns: Account, Note, Holder, Budget, Cost center, 'Tag: key', 'Preparation: VAR', 'Purge: VAR').
+    #[serde(default)]
+    pub accounts_csv: Vec<String>,
+}
+
+/// Where spa runs and how it reaches the organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Automation {
+    /// The account where spa is deployed (the automation account).
+    pub account_id: AccountId,
+    /// The region where spa is deployed.
+    pub region: Region,
+    /// When assigned accounts expire to be purged and prepared again.
+    pub maintenance_window: Schedule,
+    /// The role spa assumes in the management account to read the organization and tag accounts.
+    pub management_role_arn: RoleArn,
+    /// The role spa assumes in member accounts to run preparation and purge builds.
+    #[serde(default = "default_member_role_name")]
+    pub member_role_name: RoleName,
+    /// Prefix of the tags spa keeps on accounts (`<prefix>state`, `<prefix>holder`).
+    #[serde(default = "default_tag_prefix")]
+    #[schemars(length(min = 1, max = 64))]
+    pub tag_prefix: String,
+    /// Key of the cost-center tag on accounts.
+    #[serde(default = "default_cost_center_tag")]
+    #[schemars(length(min = 1, max = 128))]
+    pub cost_center_tag: String,
+    /// Tags put on spa's own resources in the automation account.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// How much spa's functions log.
+    #[serde(default)]
+    pub log_level: LogLevel,
+}
+
+fn default_member_role_name() -> RoleName {
+    RoleName("AWSControlTowerExecution".to_owned())
+}
+fn default_tag_prefix() -> String {
+    "account-".to_owned()
+}
+fn default_cost_center_tag() -> String {
+    "cost-center".to_owned()
+}
+
+/// Verbosity of spa's logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// The default.
+    #[default]
+    Info,
+    /// For troubleshooting.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// History tables and transaction deadlines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Metering {
+    /// DynamoDB table of activity records (prefixed with the environment identifier).
+    #[serde(default = "default_activities_table")]
+    pub activities_table: String,
+    /// How long activity records are kept.
+    #[serde(default = "default_activities_ttl", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub activities_ttl: Duration,
+    /// DynamoDB table of on-going transactions (prefixed with the environment identifier).
+    #[serde(default = "default_transactions_table")]
+    pub transactions_table: String,
+    /// How long finished transactions are kept.
+    #[serde(default = "default_transactions_ttl", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub transactions_ttl: Duration,
+    /// Deadline of on-boarding (vended -> assigned); past it, `OnboardingTimedOut`.
+    #[serde(default = "default_onboarding_deadline", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub onboarding_deadline: Duration,
+    /// Deadline of maintenance (expired -> assigned); past it, `MaintenanceTimedOut`.
+    #[serde(default = "default_maintenance_deadline", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub maintenance_deadline: Duration,
+}
+
+fn default_activities_table() -> String {
+    "Activities".to_owned()
+}
+fn default_activities_ttl() -> Duration {
+    Duration::from_secs(366 * 86_400)
+}
+fn default_transactions_table() -> String {
+    "Transactions".to_owned()
+}
+fn default_transactions_ttl() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+fn default_onboarding_deadline() -> Duration {
+    Duration::from_secs(2 * 3_600)
+}
+fn default_maintenance_deadline() -> Duration {
+    Duration::from_secs(4 * 3_600)
+}
+
+impl Default for Metering {
+    fn default() -> Self {
+        Self {
+            activities_table: default_activities_table(),
+            activities_ttl: default_activities_ttl(),
+            transactions_table: default_transactions_table(),
+            transactions_ttl: default_transactions_ttl(),
+            onboarding_deadline: default_onboarding_deadline(),
+            maintenance_deadline: default_maintenance_deadline(),
+        }
+    }
+}
+
+/// Reports: where they go, who gets them, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Reporting {
+    /// Bucket of the reports; none: spa creates a private one.
+    #[serde(default)]
+    pub bucket: Option<Bucket>,
+    /// Key prefix of cost reports.
+    #[serde(default = "default_costs_prefix")]
+    pub costs_prefix: String,
+    /// Key prefix of inventory reports.
+    #[serde(default = "default_inventories_prefix")]
+    pub inventories_prefix: String,
+    /// Key prefix of activity reports.
+    #[serde(default = "default_activities_prefix")]
+    pub activities_prefix: String,
+    /// Key prefix of exception records and per-account cost reports.
+    #[serde(default = "default_exceptions_prefix")]
+    pub exceptions_prefix: String,
+    /// Markdown body of the e-mail that carries the monthly cost report; `{month}` is replaced.
+    #[serde(default = "default_email_template")]
+    pub email_template: String,
+    /// Who receives the monthly cost report (FinOps).
+    #[serde(default)]
+    pub recipients: Vec<Email>,
+    /// Currencies added to cost reports, with the rate from USD, e.g. `EUR: 0.92`.
+    #[serde(default)]
+    #[schemars(
+        with = "BTreeMap<String, Rate>",
+        extend("propertyNames" = {"type": "string", "pattern": "^[A-Z]{3}$", "x-spa-check": "currency"})
+    )]
+    pub extra_currencies: BTreeMap<Currency, Rate>,
+    /// When reports are produced.
+    #[serde(default)]
+    pub schedules: ReportSchedules,
+}
+
+/// An exchange rate from USD (greater than 0).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Rate(#[schemars(extend("exclusiveMinimum" = 0))] pub f64);
+
+fn default_costs_prefix() -> String {
+    "reports/costs".to_owned()
+}
+fn default_inventories_prefix() -> String {
+    "reports/inventories".to_owned()
+}
+fn default_activities_prefix() -> String {
+    "reports/activities".to_owned()
+}
+fn default_exceptions_prefix() -> String {
+    "reports/exceptions".to_owned()
+}
+fn default_email_template() -> String {
+    "You will find attached the cloud cost reports for {month}.".to_owned()
+}
+
+impl Default for Reporting {
+    fn default() -> Self {
+        Self {
+            bucket: None,
+            costs_prefix: default_costs_prefix(),
+            inventories_prefix: default_inventories_prefix(),
+            activities_prefix: default_activities_prefix(),
+            exceptions_prefix: default_exceptions_prefix(),
+            email_template: default_email_template(),
+            recipients: Vec::new(),
+            extra_currencies: BTreeMap::new(),
+            schedules: ReportSchedules::default(),
+        }
+    }
+}
+
+/// When reports are produced (EventBridge Scheduler expressions, UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReportSchedules {
+    /// Monthly cost reports of the previous month.
+    #[serde(default = "default_costs_schedule")]
+    pub costs: Schedule,
+    /// Weekly inventory.
+    #[serde(default = "default_inventory_schedule")]
+    pub inventory: Schedule,
+    /// Monthly activity report.
+    #[serde(default = "default_activities_schedule")]
+    pub activities: Schedule,
+    /// Daily cost digest to chat.
+    #[serde(default = "default_digest_schedule")]
+    pub digest: Schedule,
+}
+
+fn default_costs_schedule() -> Schedule {
+    Schedule("cron(0 6 2 * ? *)".to_owned())
+}
+fn default_inventory_schedule() -> Schedule {
+    Schedule("cron(0 6 ? * MON *)".to_owned())
+}
+fn default_activities_schedule() -> Schedule {
+    Schedule("cron(30 6 2 * ? *)".to_owned())
+}
+fn default_digest_schedule() -> Schedule {
+    Schedule("cron(0 7 ? * MON-FRI *)".to_owned())
+}
+
+impl Default for ReportSchedules {
+    fn default() -> Self {
+        Self {
+            costs: default_costs_schedule(),
+            inventory: default_inventory_schedule(),
+            activities: default_activities_schedule(),
+            digest: default_digest_schedule(),
+        }
+    }
+}
+
+/// Chat and e-mail channels, and which exception goes where.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Notifications {
+    /// Where the Slack incoming webhook URL is stored.
+    #[serde(default)]
+    pub slack_webhook: Option<SecretRef>,
+    /// Where the Slack signing secret of the slash command is stored.
+    #[serde(default)]
+    pub slack_signing_secret: Option<SecretRef>,
+    /// Where the Microsoft Teams Workflows webhook URL is stored.
+    #[serde(default)]
+    pub teams_webhook: Option<SecretRef>,
+    /// Sender of spa's e-mails (an identity verified in SES).
+    #[serde(default)]
+    pub email_sender: Option<Email>,
+    /// Mailboxes of the `email` channel (e.g. the SRE team).
+    #[serde(default)]
+    pub email_recipients: Vec<Email>,
+    /// Which channels each exception label goes to, and whether the holder is told.
+    #[serde(default)]
+    pub routes: Routes,
+}
+
+/// Routing of exception labels; a label without a route uses `default`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Routes {
+    /// Route of every label that has none of its own.
+    #[serde(default)]
+    pub default: Option<Route>,
+    /// A budget threshold was crossed.
+    #[serde(default, rename = "BudgetAlert")]
+    pub budget_alert: Option<Route>,
+    /// Someone signed in with the root user.
+    #[serde(default, rename = "ConsoleLoginWithRoot")]
+    pub console_login_with_root: Option<Route>,
+    /// Someone signed in with an IAM user.
+    #[serde(default, rename = "ConsoleLoginWithIamUser")]
+    pub console_login_with_iam_user: Option<Route>,
+    /// A preparation or purge build failed.
+    #[serde(default, rename = "BuildFailed")]
+    pub build_failed: Option<Route>,
+    /// On-boarding missed its deadline.
+    #[serde(default, rename = "OnboardingTimedOut")]
+    pub onboarding_timed_out: Option<Route>,
+    /// Maintenance missed its deadline.
+    #[serde(default, rename = "MaintenanceTimedOut")]
+    pub maintenance_timed_out: Option<Route>,
+    /// An access key is older than the threshold.
+    #[serde(default, rename = "StaleAccessKey")]
+    pub stale_access_key: Option<Route>,
+    /// A purged account still costs money.
+    #[serde(default, rename = "ResidualCost")]
+    pub residual_cost: Option<Route>,
+    /// An account differs from what spa expects.
+    #[serde(default, rename = "Drift")]
+    pub drift: Option<Route>,
+}
+
+impl Routes {
+    /// The route of an exception label (its own, else `default`).
+    pub fn route(&self, label: &str) -> Option<&Route> {
+        let own = match label {
+            "BudgetAlert" => &self.budget_alert,
+            "ConsoleLoginWithRoot" => &self.console_login_with_root,
+            "ConsoleLoginWithIamUser" => &self.console_login_with_iam_user,
+            "BuildFailed" => &self.build_failed,
+            "OnboardingTimedOut" => &self.onboarding_timed_out,
+            "MaintenanceTimedOut" => &self.maintenance_timed_out,
+            "StaleAccessKey" => &self.stale_access_key,
+            "ResidualCost" => &self.residual_cost,
+            "Drift" => &self.drift,
+            _ => &None,
+        };
+        own.as_ref().or(self.default.as_ref())
+    }
+}
+
+/// Where one exception label goes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Route {
+    /// Channels that receive it.
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    /// Whether the holder of the account is told too (by e-mail).
+    #[serde(default)]
+    pub notify_holder: bool,
+}
+
+/// A notification channel.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// The Slack incoming webhook.
+    Slack,
+    /// The Microsoft Teams webhook.
+    Teams,
+    /// `notifications.email_recipients`.
+    Email,
+}
+
+/// Optional features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Features {
+    /// Open an Incident Manager incident for each exception.
+    #[serde(default)]
+    pub incident_manager: bool,
+    /// Response plan of the incidents (needed with `incident_manager`).
+    #[serde(default)]
+    pub response_plan_arn: Option<String>,
+    /// Run functions and builds on ARM (Graviton).
+    #[serde(default = "yes")]
+    pub arm_architecture: bool,
+    /// Raise exceptions on console logins with root or IAM users.
+    #[serde(default = "yes")]
+    pub console_login_alerts: bool,
+    /// Scan managed accounts for stale access keys.
+    #[serde(default)]
+    pub access_key_scan: bool,
+    /// Age past which an access key is stale.
+    #[serde(default = "default_stale_access_key_age", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub stale_access_key_age: Duration,
+    /// Serve the Slack slash command (needs `notifications.slack_signing_secret`).
+    #[serde(default)]
+    pub slack_commands: bool,
+    /// Post the daily cost digest to chat.
+    #[serde(default)]
+    pub daily_digest: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_stale_access_key_age() -> Duration {
+    Duration::from_secs(90 * 86_400)
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            incident_manager: false,
+            response_plan_arn: None,
+            arm_architecture: true,
+            console_login_alerts: true,
+            access_key_scan: false,
+            stale_access_key_age: default_stale_access_key_age(),
+            slack_commands: false,
+            daily_digest: false,
+        }
+    }
+}
+
+/// Settings of accounts, at any level: defaults, organizational unit, account.
+///
+/// Every field is optional: what an item leaves out, it inherits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Item {
+    /// Free text for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Tags set on the account when it is vended (merged key by key with inherited tags).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub account_tags: BTreeMap<String, String>,
+    /// Tag keys removed from the account when it is vended (replaces the inherited list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unset_tags: Option<Vec<String>>,
+    /// The AWS Budget ensured when the account is prepared (merged key by key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// The preparation build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preparation: Option<Build>,
+    /// The purge build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge: Option<Build>,
+    /// Build attempts before the account is quarantined (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_attempts: Option<u32>,
+    /// Longest assignment before the account expires, whatever the maintenance window.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::option"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub lease: Option<Duration>,
+    /// Cost center of the account, set as the cost-center tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
+}
+
+/// An organizational unit listed in the settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrganizationalUnit {
+    /// The id of the organizational unit.
+    pub identifier: OuId,
+    /// Its settings.
+    #[serde(flatten)]
+    pub item: Item,
+}
+
+/// An account listed in the settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Account {
+    /// The id of the account.
+    pub identifier: AccountId,
+    /// The person the account is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Email>,
+    /// Its settings.
+    #[serde(flatten)]
+    pub item: Item,
+}
+
+/// A budget; fields merge key by key along the inheritance chain.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BudgetSpec {
+    /// Monthly amount, greater than 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub amount: Option<f64>,
+    /// Currency of the amount (default USD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
+    /// Alert thresholds, in percent of the amount (0 to 1000; default 80 and 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<Percent>>,
+}
+
+/// A percentage from 0 to 1000.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Percent(#[schemars(range(min = 0, max = 1000))] pub f64);
+
+/// A build run in the account (preparation or purge).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Build {
+    /// Whether the build runs (default: disabled, as in SPA: nothing runs unless asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<Feature>,
+    /// Environment variables of the build (merged key by key).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
+    /// The buildspec file, relative to the settings file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buildspec: Option<String>,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Feature {
+    /// The build runs.
+    Enabled,
+    /// The build is skipped.
+    Disabled,
+}

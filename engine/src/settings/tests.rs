@@ -1,0 +1,657 @@
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use super::*;
+
+const MINIMAL: &str = "\
+environment_identifier: SpaTest
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
+";
+
+fn ok(text: &str) -> Loaded {
+    match load("settings.yaml", text, &MemorySources::new()) {
+        Ok(loaded) => loaded,
+        Err(error) => panic!("expected the settings to load:\n{error}"),
+    }
+}
+
+fn errors(text: &str) -> Vec<String> {
+    errors_with(text, &MemorySources::new())
+}
+
+fn errors_with(text: &str, sources: &MemorySources) -> Vec<String> {
+    match load("settings.yaml", text, sources) {
+        Ok(_) => panic!("expected errors"),
+        Err(error) => error.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn minimal_settings_load_with_defaults() {
+    let loaded = ok(MINIMAL);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let s = loaded.settings;
+    assert_eq!(s.environment_identifier, "SpaTest");
+    assert_eq!(s.automation.tag_prefix, "account-");
+    assert_eq!(s.automation.cost_center_tag, "cost-center");
+    assert_eq!(
+        s.automation.member_role_name.as_str(),
+        "AWSControlTowerExecution"
+    );
+    assert_eq!(s.automation.log_level, LogLevel::Info);
+    assert_eq!(s.metering.onboarding_deadline, Duration::from_secs(7200));
+    assert_eq!(
+        s.metering.maintenance_deadline,
+        Duration::from_secs(4 * 3600)
+    );
+    assert!(s.accounts.is_empty());
+}
+
+#[test]
+fn unquoted_account_id_keeps_its_digits() {
+    let text = MINIMAL.replace("'123456789012'", "012345678901");
+    assert_eq!(
+        ok(&text).settings.automation.account_id.as_str(),
+        "012345678901"
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one() {
+    let text = format!("{MINIMAL}defaults:\n  budjet:\n    amount: 10\n");
+    assert_eq!(
+        errors(&text),
+        vec!["settings.yaml:8:3: error: defaults: unknown key `budjet`; did you mean `budget`?"]
+    );
+    let text = format!("{MINIMAL}colour: blue\n");
+    let shown = errors(&text);
+    assert!(shown[0].starts_with("settings.yaml:7:1: error: unknown key `colour`; expected one of `accounts`, `accounts_csv`"), "{shown:?}");
+}
+
+#[test]
+fn wrong_type_says_what_was_expected() {
+    let text = format!("{MINIMAL}defaults:\n  max_attempts: three\n  account_tags: [a, b]\n");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "settings.yaml:8:17: error: defaults.max_attempts: expected a whole number from 1 to 100, found \"three\"",
+            "settings.yaml:9:17: error: defaults.account_tags: expected a mapping (key: value), found a list",
+        ]
+    );
+}
+
+#[test]
+fn three_errors_are_all_reported() {
+    let text = "\
+environment_identifier: SpaTest
+automation:
+  account_id: '12345'
+  region: eu-west-1
+  maintenance_window: cron(0 18 * * SAT *)
+  management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
+organizational_units:
+  - identifier: ou-abcd-12345678
+    budget:
+      amount: -5
+";
+    let shown = errors(text);
+    assert_eq!(shown.len(), 3, "{shown:#?}");
+    assert!(
+        shown[0].starts_with(
+            "settings.yaml:3:15: error: automation.account_id: expected a 12-digit AWS account id"
+        ),
+        "{shown:#?}"
+    );
+    assert!(shown[1].starts_with("settings.yaml:5:23: error: automation.maintenance_window: expected a cron expression with `?`"), "{shown:#?}");
+    assert_eq!(
+        shown[2],
+        "settings.yaml:10:15: error: organizational_units[0].budget.amount: expected a number greater than 0, found `-5`"
+    );
+}
+
+#[test]
+fn missing_required_keys() {
+    let shown = errors("environment_identifier: SpaTest\nautomation:\n  region: eu-west-1\n");
+    assert!(shown.iter().any(|e| e.contains("automation: missing key `account_id` in `automation`: expected a 12-digit AWS account id")), "{shown:#?}");
+    assert_eq!(shown.len(), 3, "{shown:#?}");
+    let shown = errors("# nothing\n");
+    assert!(shown[0].contains("the file is empty"), "{shown:?}");
+}
+
+#[test]
+fn bad_duration() {
+    let text =
+        format!("{MINIMAL}metering:\n  onboarding_deadline: 2 hours\ndefaults:\n  lease: 7days\n");
+    let shown = errors(&text);
+    assert_eq!(shown.len(), 2);
+    assert_eq!(
+        shown[0],
+        "settings.yaml:8:24: error: metering.onboarding_deadline: expected a duration such as `30s`, `90m`, `2h`, `7d` or `2w`, found \"2 hours\""
+    );
+    assert!(
+        shown[1].starts_with("settings.yaml:10:10: error: defaults.lease: expected a duration")
+    );
+}
+
+#[test]
+fn durations_are_typed() {
+    let text = format!(
+        "{MINIMAL}metering:\n  onboarding_deadline: 90m\n  maintenance_deadline: 30s\ndefaults:\n  lease: 7d\n"
+    );
+    let s = ok(&text).settings;
+    assert_eq!(s.metering.onboarding_deadline, Duration::from_secs(5400));
+    assert_eq!(s.metering.maintenance_deadline, Duration::from_secs(30));
+    assert_eq!(s.defaults.lease, Some(Duration::from_secs(7 * 86_400)));
+}
+
+#[test]
+fn bad_cron() {
+    let text = MINIMAL.replace("cron(0 18 ? * SAT *)", "cron(0 25 ? * SAT *)");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "settings.yaml:5:23: error: automation.maintenance_window: expected a valid cron hours field: `25` is not 0-23, found \"cron(0 25 ? * SAT *)\""
+        ]
+    );
+    let text = MINIMAL.replace("cron(0 18 ? * SAT *)", "0 18 * * 6");
+    assert!(errors(&text)[0].contains(
+        "expected an EventBridge schedule such as `cron(0 18 ? * SAT *)` or `rate(1 day)`"
+    ));
+}
+
+#[test]
+fn literal_secret_is_refused() {
+    let text = format!(
+        "{MINIMAL}notifications:\n  slack_webhook: https://hooks.slack.com/services/T000/B000/XXXX\ndefaults:\n  preparation:\n    variables:\n      TOKEN: xoxb-1234-5678\n"
+    );
+    let shown = errors(&text);
+    assert_eq!(shown.len(), 2, "{shown:#?}");
+    assert!(shown[0].starts_with("settings.yaml:8:18: error: notifications.slack_webhook: this looks like a Slack webhook URL: secrets never go in the settings file; store it in SSM Parameter Store"));
+    assert!(shown[1].starts_with("settings.yaml:12:14: error: defaults.preparation.variables.TOKEN: this looks like a Slack token"));
+    let text = format!("{MINIMAL}notifications:\n  slack_webhook: my-webhook\n");
+    assert!(
+        errors(&text)[0].contains(
+            "expected a secret reference `ssm:/path/to/parameter` or `secretsmanager:name`"
+        )
+    );
+    let text = format!(
+        "{MINIMAL}notifications:\n  slack_webhook: ssm:/spa/slack\n  teams_webhook: secretsmanager:spa/teams\n"
+    );
+    assert_eq!(
+        ok(&text)
+            .settings
+            .notifications
+            .slack_webhook
+            .unwrap()
+            .as_str(),
+        "ssm:/spa/slack"
+    );
+}
+
+#[test]
+fn bad_email() {
+    let text = format!("{MINIMAL}accounts:\n  - identifier: '123456789012'\n    holder: bob\n");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "settings.yaml:9:13: error: accounts[0].holder: expected an e-mail address, found \"bob\""
+        ]
+    );
+}
+
+#[test]
+fn bad_account_and_ou_ids() {
+    let text = format!(
+        "{MINIMAL}accounts:\n  - identifier: 1234\norganizational_units:\n  - identifier: 'ou_1234'\n"
+    );
+    let shown = errors(&text);
+    assert!(shown[0].starts_with("settings.yaml:8:17: error: accounts[0].identifier: expected a 12-digit AWS account id such as `123456789012`, found `1234`"), "{shown:#?}");
+    assert!(shown[1].starts_with("settings.yaml:10:17: error: organizational_units[0].identifier: expected an organizational unit id"), "{shown:#?}");
+}
+
+#[test]
+fn duplicate_identifiers() {
+    let text = format!(
+        "{MINIMAL}accounts:\n  - identifier: '123456789012'\n  - identifier: '123456789012'\norganizational_units:\n  - identifier: ou-ab12-11111111\n  - identifier: ou-ab12-11111111\n"
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "settings.yaml:9:17: error: accounts[1].identifier: duplicate identifier `123456789012` (first listed on line 8); list each one once",
+            "settings.yaml:12:17: error: organizational_units[1].identifier: duplicate identifier `ou-ab12-11111111` (first listed on line 11); list each one once",
+        ]
+    );
+}
+
+#[test]
+fn bad_enum_values_and_thresholds() {
+    let text = format!(
+        "{MINIMAL}defaults:\n  purge:\n    feature: enable\n  budget:\n    amount: 100\n    thresholds: [50, 1200]\n"
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "settings.yaml:9:14: error: defaults.purge.feature: expected one of `enabled`, `disabled`, found \"enable\"; did you mean `enabled`?",
+            "settings.yaml:12:22: error: defaults.budget.thresholds[1]: expected a number from 0 to 1000, found `1200`",
+        ]
+    );
+}
+
+#[test]
+fn channels_need_their_secrets() {
+    let text = format!(
+        "{MINIMAL}notifications:\n  routes:\n    default:\n      channels: [slack]\n    BudgetAlerts:\n      channels: [email]\n"
+    );
+    let shown = errors(&text);
+    assert_eq!(
+        shown,
+        vec![
+            "settings.yaml:10:18: error: notifications.routes.default.channels[0]: this channel needs `notifications.slack_webhook`, which is not set",
+            "settings.yaml:11:5: error: notifications.routes: unknown key `BudgetAlerts`; did you mean `BudgetAlert`?",
+            "settings.yaml:12:18: error: notifications.routes.BudgetAlerts.channels[0]: this channel needs `notifications.email_sender`, which is not set",
+        ]
+    );
+}
+
+#[test]
+fn hostile_yaml_is_refused_with_a_clear_error() {
+    let mut text = String::from(
+        "environment_identifier: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (name, previous) in [
+        ("b", "a"),
+        ("c", "b"),
+        ("d", "c"),
+        ("e", "d"),
+        ("f", "e"),
+        ("g", "f"),
+        ("h", "g"),
+        ("i", "h"),
+    ] {
+        let refs = vec![format!("*{previous}"); 9].join(",");
+        text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    let shown = errors(&text);
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].starts_with("settings.yaml:"), "{shown:?}");
+    assert!(
+        shown[0].contains("error: invalid YAML: alias replay limit exceeded"),
+        "{shown:?}"
+    );
+    let deep = format!(
+        "{MINIMAL}defaults:\n  note: {}{}\n",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert!(errors(&deep)[0].contains("limit"), "{:?}", errors(&deep));
+}
+
+#[test]
+fn oversized_file_is_refused() {
+    let text = format!("{MINIMAL}# {}\n", "x".repeat(MAX_FILE_BYTES));
+    let shown = errors(&text);
+    assert_eq!(
+        shown,
+        vec![format!(
+            "settings.yaml:1:1: error: the file has {} bytes; the limit is 4194304 bytes (4 MiB)",
+            text.len()
+        )]
+    );
+}
+
+#[test]
+fn csv_overlays_apply_and_report_row_and_column() {
+    let text = format!(
+        "{MINIMAL}accounts_csv: [accounts.csv]\naccounts:\n  - identifier: '123456789012'\n    note: yaml\n"
+    );
+    let good = MemorySources::new().with("conf/accounts.csv", "Account,Holder,Tag: owner\n123456789012,alice@example.com,alice\n210987654321,bob@example.com,bob\n");
+    let loaded = load("conf/settings.yaml", &text, &good).unwrap();
+    assert_eq!(loaded.settings.accounts.len(), 2);
+    assert_eq!(
+        loaded.settings.accounts[0].item.note.as_deref(),
+        Some("yaml")
+    );
+    assert_eq!(
+        loaded.settings.accounts[0]
+            .holder
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "alice@example.com"
+    );
+
+    let bad = MemorySources::new().with(
+        "accounts.csv",
+        "Account,Holder,Hodler\n123456789012,alice@example.com,x\n210987654321,bob,\n",
+    );
+    assert_eq!(
+        errors_with(&text, &bad),
+        vec![
+            "accounts.csv:1:Hodler: error: unknown column `Hodler`; did you mean `Holder`?",
+            "accounts.csv:3:Holder: error: expected an e-mail address, found \"bob\"",
+        ]
+    );
+    assert_eq!(
+        errors_with(&text, &MemorySources::new()),
+        vec![
+            "settings.yaml:7:16: error: accounts_csv[0]: cannot read the CSV overlay `accounts.csv`: no such file: accounts.csv"
+        ]
+    );
+}
+
+#[test]
+fn legacy_spa_settings_load_with_one_warning_per_renamed_key() {
+    let loaded = load(
+        "settings.yaml",
+        include_str!("fixtures/spa-settings.yaml"),
+        &MemorySources::new(),
+    )
+    .unwrap();
+    let shown: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    let expected = [
+        "settings.yaml:17:3: warning: `automation.cockpit_markdown_text` is an SPA setting that spa ignores: spa has no CloudWatch cockpit; remove it",
+        "settings.yaml:22:3: warning: `automation.maintenance_window_expression` is the SPA spelling; write `automation.maintenance_window`",
+        "settings.yaml:25:3: warning: `automation.role_arn_to_manage_accounts` is the SPA spelling; write `automation.management_role_arn`",
+        "settings.yaml:28:3: warning: `automation.role_name_to_manage_codebuild` is the SPA spelling; write `automation.member_role_name`",
+        "settings.yaml:36:3: warning: `automation.verbosity` is the SPA spelling; write `automation.log_level`",
+        "settings.yaml:40:3: warning: `metering.activities_datastore` is the SPA spelling; write `metering.activities_table`",
+        "settings.yaml:41:3: warning: `metering.activities_ttl_in_seconds` is the SPA spelling; write `metering.activities_ttl`",
+        "settings.yaml:42:3: warning: `metering.shadows_datastore` is an SPA setting that spa ignores: spa keeps no shadows: the state lives in account tags; remove it",
+        "settings.yaml:43:3: warning: `metering.shadows_ttl_in_seconds` is an SPA setting that spa ignores: spa keeps no shadows: the state lives in account tags; remove it",
+        "settings.yaml:44:3: warning: `metering.transactions_datastore` is the SPA spelling; write `metering.transactions_table`",
+        "settings.yaml:45:3: warning: `metering.transactions_ttl_in_seconds` is the SPA spelling; write `metering.transactions_ttl`",
+        "settings.yaml:49:3: warning: `worker.preparation_buildspec_template_file` is the SPA spelling; write `defaults.preparation.buildspec`",
+        "settings.yaml:50:3: warning: `worker.purge_buildspec_template_file` is the SPA spelling; write `defaults.purge.buildspec`",
+    ];
+    assert_eq!(&shown[..expected.len()], &expected[..], "{shown:#?}");
+    for needle in [
+        "`features.with_arm_architecture` is the SPA spelling; write `features.arm_architecture`",
+        "`features.with_cost_email_recipients` is the SPA spelling; write `reporting.recipients`",
+        "`features.with_cost_management_tag` is the SPA spelling; write `automation.cost_center_tag`",
+        "`features.with_csv_files` is the SPA spelling; write `accounts_csv` (empty here, so ignored)",
+        "`features.with_email_subscriptions_on_alerts` is the SPA spelling; write `notifications.email_recipients`",
+        "`features.with_microsoft_webhook_on_alerts` is the SPA spelling and holds a webhook URL",
+        "`features.with_origin_email_recipient` is the SPA spelling; write `notifications.email_sender`",
+        "`features.with_tag_prefix` is the SPA spelling; write `automation.tag_prefix`",
+        "`reporting.costs_markdown_template` is the SPA spelling; write `reporting.email_template`",
+    ] {
+        assert!(
+            shown.iter().any(|w| w.contains(needle)),
+            "missing {needle}: {shown:#?}"
+        );
+    }
+    assert_eq!(shown.len(), expected.len() + 9, "{shown:#?}");
+
+    let s = loaded.settings;
+    assert_eq!(
+        s.automation.maintenance_window.as_str(),
+        "cron(0 18 ? * SAT *)"
+    );
+    assert_eq!(s.automation.log_level, LogLevel::Error);
+    assert_eq!(s.metering.activities_ttl, Duration::from_secs(31_622_400));
+    assert_eq!(s.metering.transactions_ttl, Duration::from_secs(900));
+    assert_eq!(
+        s.defaults
+            .preparation
+            .as_ref()
+            .unwrap()
+            .buildspec
+            .as_deref(),
+        Some("fixtures/buildspec/preparation_account_template.yaml")
+    );
+    assert_eq!(
+        s.defaults.preparation.as_ref().unwrap().variables["BUDGET_AMOUNT"],
+        "500.0"
+    );
+    assert_eq!(s.reporting.recipients.len(), 2);
+    assert_eq!(
+        s.notifications.teams_webhook, None,
+        "the literal URL is never carried over"
+    );
+    let alice = s
+        .resolve_account("123456789012", &["ou-1234".to_owned()])
+        .unwrap();
+    assert!(alice.preparation.enabled);
+    assert!(
+        !alice.purge.enabled,
+        "the account says disabled, over its OU"
+    );
+    assert_eq!(alice.account_tags["cost-center"], "Alice");
+    assert_eq!(alice.account_tags["managed-by"], "SPA");
+}
+
+#[test]
+fn legacy_and_new_spelling_together_is_an_error() {
+    let text = format!("{MINIMAL}features:\n  with_tag_prefix: spa-\n")
+        .replace("automation:\n", "automation:\n  tag_prefix: acct-\n");
+    let shown = errors(&text);
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].contains("`features.with_tag_prefix` is the SPA spelling of `automation.tag_prefix`, which is also set (line 3)"), "{shown:?}");
+}
+
+#[test]
+fn json_schema_names_every_section_and_closes_objects() {
+    let schema = Settings::json_schema();
+    for key in [
+        "environment_identifier",
+        "automation",
+        "metering",
+        "reporting",
+        "notifications",
+        "features",
+        "defaults",
+        "organizational_units",
+        "accounts",
+        "accounts_csv",
+    ] {
+        assert!(schema["properties"].get(key).is_some(), "{key}");
+    }
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+    assert_eq!(
+        schema["$defs"]["Account"]["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+}
+
+mod resolution {
+    use super::*;
+
+    fn settings() -> Settings {
+        let text = format!(
+            "{MINIMAL}\
+defaults:
+  account_tags: {{managed-by: spa, team: none}}
+  unset_tags: [old]
+  preparation: {{feature: enabled, variables: {{A: defaults, B: defaults}}}}
+  purge: {{feature: enabled}}
+  budget: {{amount: 100, thresholds: [50]}}
+organizational_units:
+  - identifier: r-root
+    account_tags: {{level: root}}
+  - identifier: ou-ab12-parent000
+    account_tags: {{team: parent, level: parent}}
+    preparation: {{variables: {{B: parent}}}}
+    max_attempts: 5
+  - identifier: ou-ab12-child0000
+    account_tags: {{level: child}}
+    unset_tags: []
+    purge: {{feature: disabled}}
+    lease: 30d
+accounts:
+  - identifier: '111111111111'
+    holder: alice@example.com
+    account_tags: {{owner: alice}}
+    budget: {{amount: 250}}
+    cost_center: FIN-7
+  - identifier: '222222222222'
+    note: listed alone
+"
+        );
+        ok(&text).settings
+    }
+
+    fn path(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn defaults_only() {
+        let r = settings().resolve_account("222222222222", &[]).unwrap();
+        assert_eq!(r.chain, vec!["defaults", "222222222222"]);
+        assert_eq!(r.note.as_deref(), Some("listed alone"));
+        assert_eq!(r.unset_tags, vec!["old"]);
+        assert_eq!(r.max_attempts, 3);
+        let p = r.policy();
+        assert!(p.preparation && p.purge && p.budget);
+        assert_eq!(p.max_attempts, 3);
+        assert_eq!(p.onboarding_deadline, Duration::from_secs(7200));
+        assert_eq!(p.maintenance_deadline, Duration::from_secs(4 * 3600));
+        assert_eq!(p.lease, None);
+    }
+
+    #[test]
+    fn organizational_unit() {
+        let r = settings()
+            .resolve_account("999999999999", &path(&["ou-ab12-parent000", "r-root"]))
+            .unwrap();
+        assert_eq!(r.chain, vec!["defaults", "r-root", "ou-ab12-parent000"]);
+        assert_eq!(r.account_tags["team"], "parent");
+        assert_eq!(r.max_attempts, 5);
+        assert_eq!(r.preparation.variables["A"], "defaults");
+        assert_eq!(r.preparation.variables["B"], "parent");
+    }
+
+    #[test]
+    fn nested_units_nearest_wins() {
+        let r = settings()
+            .resolve_account(
+                "999999999999",
+                &path(&[
+                    "ou-ab12-child0000",
+                    "ou-zzzz-unlisted",
+                    "ou-ab12-parent000",
+                    "r-root",
+                ]),
+            )
+            .unwrap();
+        assert_eq!(
+            r.chain,
+            vec![
+                "defaults",
+                "r-root",
+                "ou-ab12-parent000",
+                "ou-ab12-child0000"
+            ]
+        );
+        assert_eq!(r.account_tags["level"], "child");
+        assert_eq!(r.account_tags["team"], "parent");
+        assert_eq!(r.account_tags["managed-by"], "spa");
+        assert!(
+            r.unset_tags.is_empty(),
+            "lists are replaced, even by an empty one"
+        );
+        assert!(!r.purge.enabled);
+        assert!(r.preparation.enabled);
+        assert_eq!(r.lease, Some(Duration::from_secs(30 * 86_400)));
+        let unit = settings()
+            .resolve_ou("ou-ab12-child0000", &path(&["ou-ab12-parent000", "r-root"]))
+            .unwrap();
+        assert_eq!(unit.chain, r.chain);
+        assert_eq!(unit.kind, Kind::OrganizationalUnit);
+    }
+
+    #[test]
+    fn account_over_unit_and_maps_merge_key_by_key() {
+        let r = settings()
+            .resolve_account("111111111111", &path(&["ou-ab12-parent000", "r-root"]))
+            .unwrap();
+        assert_eq!(
+            r.chain,
+            vec!["defaults", "r-root", "ou-ab12-parent000", "111111111111"]
+        );
+        assert_eq!(r.holder.as_ref().unwrap().as_str(), "alice@example.com");
+        assert_eq!(
+            r.account_tags.get("owner").map(String::as_str),
+            Some("alice")
+        );
+        assert_eq!(r.account_tags["team"], "parent");
+        assert_eq!(r.account_tags["level"], "parent");
+        let budget = r.budget.clone().unwrap();
+        assert_eq!(budget.amount, 250.0);
+        assert_eq!(
+            budget.thresholds,
+            vec![50.0],
+            "budget merges key by key: thresholds from defaults"
+        );
+        assert_eq!(budget.currency.as_str(), "USD");
+        let p = r.policy();
+        assert_eq!(p.account_tags["cost-center"], "FIN-7");
+    }
+
+    #[test]
+    fn unmanaged_is_none() {
+        let s = settings();
+        assert_eq!(s.resolve_account("999999999999", &[]), None);
+        assert_eq!(
+            s.resolve_account("999999999999", &path(&["ou-zzzz-unlisted"])),
+            None
+        );
+        assert_eq!(s.resolve_ou("ou-zzzz-unlisted", &[]), None);
+        assert!(!s.is_managed("999999999999", &path(&["ou-zzzz-unlisted"])));
+        assert!(s.is_managed("111111111111", &[]));
+    }
+}
+
+#[test]
+fn routes_fall_back_on_default() {
+    let text = format!(
+        "{MINIMAL}notifications:\n  slack_webhook: ssm:/spa/slack\n  routes:\n    default: {{channels: [slack]}}\n    BudgetAlert: {{channels: [slack], notify_holder: true}}\n"
+    );
+    let routes = ok(&text).settings.notifications.routes;
+    assert!(routes.route("BudgetAlert").unwrap().notify_holder);
+    assert!(!routes.route("Drift").unwrap().notify_holder);
+    assert_eq!(
+        routes.route("Drift").unwrap().channels,
+        vec![Channel::Slack]
+    );
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn on_any_text(text in "\\PC{0,300}") {
+            let _ = load("settings.yaml", &text, &MemorySources::new());
+        }
+
+        #[test]
+        fn on_yaml_like_text(text in "[a-z_:\\- \\n\\[\\]{}&*!|>'\"#,0-9]{0,300}") {
+            let _ = load("settings.yaml", &text, &MemorySources::new());
+        }
+
+        #[test]
+        fn on_any_value_of_any_key(key in "[a-z_]{1,12}", value in "[ -~]{0,40}") {
+            let text = format!("{MINIMAL}defaults:\n  {key}: {value}\naccounts:\n  - identifier: {value}\n    {key}: [{value}]\n");
+            let _ = load("settings.yaml", &text, &MemorySources::new());
+        }
+
+        #[test]
+        fn on_any_csv(csv in "[A-Za-z0-9:, \\n\"@.-]{0,300}") {
+            let text = format!("{MINIMAL}accounts_csv: [a.csv]\n");
+            let _ = load("settings.yaml", &text, &MemorySources::new().with("a.csv", csv));
+        }
+    }
+}
