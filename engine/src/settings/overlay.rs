@@ -180,8 +180,10 @@ pub fn overlay(file: &str, text: &str, accounts: &mut Vec<Account>) -> Vec<Diagn
                 ));
             };
             match column {
-                Column::Account => match values::check_account_id(value) {
-                    Ok(()) => account = Some(value.to_owned()),
+                Column::Account => match values::check_account_id(value).and_then(|()| {
+                    AccountId::parse(value).ok_or_else(|| AccountId::EXPECTED.to_owned())
+                }) {
+                    Ok(id) => account = Some(id),
                     Err(expected) => {
                         fail(expected);
                         ok = false;
@@ -239,10 +241,7 @@ pub fn overlay(file: &str, text: &str, accounts: &mut Vec<Account>) -> Vec<Diagn
         if !ok {
             continue;
         }
-        match accounts
-            .iter_mut()
-            .find(|a| a.identifier.as_str() == identifier)
-        {
+        match accounts.iter_mut().find(|a| a.identifier == identifier) {
             Some(existing) => {
                 super::resolve::merge(&mut existing.item, &item);
                 if holder.is_some() {
@@ -250,7 +249,7 @@ pub fn overlay(file: &str, text: &str, accounts: &mut Vec<Account>) -> Vec<Diagn
                 }
             }
             None => accounts.push(Account {
-                identifier: AccountId(identifier),
+                identifier,
                 holder,
                 item,
             }),
@@ -267,7 +266,7 @@ mod tests {
     #[test]
     fn rows_overlay_and_add_accounts() {
         let mut accounts = vec![Account {
-            identifier: AccountId("123456789012".to_owned()),
+            identifier: AccountId::parse("123456789012").unwrap(),
             holder: None,
             item: Item {
                 note: Some("from yaml".to_owned()),

@@ -81,10 +81,22 @@ macro_rules! checked_string {
     };
 }
 
-checked_string!(
-    /// A 12-digit AWS account id.
-    AccountId, check::ACCOUNT_ID, "^[0-9]{12}$", "A 12-digit AWS account id, e.g. '123456789012'."
-);
+/// A 12-digit AWS account id: the same type the event decoders use.
+pub use crate::events::AccountId;
+
+impl JsonSchema for AccountId {
+    fn schema_name() -> Cow<'static, str> {
+        "AccountId".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A 12-digit AWS account id, e.g. '123456789012'.",
+            "x-spa-check": check::ACCOUNT_ID,
+            "pattern": "^[0-9]{12}$",
+        })
+    }
+}
 checked_string!(
     /// An organizational unit id (`ou-...`) or the root id (`r-...`).
     OuId, check::OU_ID, "^(ou|r)-[a-z0-9-]+$", "An organizational unit id ('ou-ab12-cd34ef56') or the root id ('r-ab12')."

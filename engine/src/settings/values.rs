@@ -58,11 +58,9 @@ pub fn check_environment(text: &str) -> Result<(), String> {
 
 /// A 12-digit AWS account id.
 pub fn check_account_id(text: &str) -> Result<(), String> {
-    if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err("a 12-digit AWS account id such as `123456789012`".to_owned())
-    }
+    crate::events::AccountId::parse(text)
+        .map(|_| ())
+        .ok_or_else(|| "a 12-digit AWS account id such as `123456789012`".to_owned())
 }
 
 /// An organizational unit id (`ou-xxxx-yyyyyyyy`) or the root id (`r-xxxx`).
