@@ -8,3 +8,4 @@ pub mod files;
 pub mod lifecycle;
 pub mod ports;
 pub mod settings;
+pub mod usecases;

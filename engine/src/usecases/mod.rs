@@ -1,0 +1,3 @@
+//! Use cases: one module per reaction, each taking ports and returning what it did.
+
+pub mod resolve;
