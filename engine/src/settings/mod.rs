@@ -175,7 +175,9 @@ pub fn load(file: &str, text: &str, sources: &dyn Sources) -> Result<Loaded, Set
             )),
         }
     }
+    lifecycle_tag_checks(&root, &settings, file, &mut errors);
     budget_warnings(&root, &settings, file, &mut warnings);
+    sort(&mut errors);
     sort(&mut warnings);
     if errors.is_empty() {
         Ok(Loaded { settings, warnings })
@@ -283,6 +285,81 @@ fn cross_checks(
             .is_none_or(|n| matches!(n.value, Value::Null))
     {
         warnings.push(Diagnostic::warning(file, node.pos, "features.incident_manager", "no `features.response_plan_arn`: spa opens incidents with the response plan it deploys"));
+    }
+}
+
+/// The tag prefix and cost-center key make a valid tag codec, and no item sets or
+/// removes a tag that the lifecycle owns (its state, holder, build...): spa would
+/// fight itself over that tag.
+fn lifecycle_tag_checks(
+    root: &Node,
+    settings: &Settings,
+    file: &str,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let automation = root.get("automation");
+    let codec = match crate::lifecycle::TagCodec::new(
+        &settings.automation.tag_prefix,
+        &settings.automation.cost_center_tag,
+    ) {
+        Ok(codec) => codec,
+        Err(error) => {
+            let key = if error.value == settings.automation.tag_prefix {
+                "tag_prefix"
+            } else {
+                "cost_center_tag"
+            };
+            let place = automation
+                .and_then(|a| a.get(key))
+                .or(automation)
+                .map_or(root.pos, |n| n.pos);
+            errors.push(Diagnostic::error(
+                file,
+                place,
+                format!("automation.{key}"),
+                error.to_string(),
+            ));
+            return;
+        }
+    };
+    let reserved = codec.reserved_keys();
+    let mut items: Vec<(KeyPath, &Node)> = Vec::new();
+    if let Some(defaults) = root.get("defaults") {
+        items.push((KeyPath::root().key("defaults"), defaults));
+    }
+    for section in ["organizational_units", "accounts"] {
+        if let Some(Value::Seq(list)) = root.get(section).map(|n| &n.value) {
+            for (index, item) in list.iter().enumerate() {
+                items.push((KeyPath::root().key(section).index(index), item));
+            }
+        }
+    }
+    for (path, item) in items {
+        let mut keys: Vec<(KeyPath, &Node, String)> = Vec::new();
+        if let Some(Value::Map(tags)) = item.get("account_tags").map(|n| &n.value) {
+            for (key, _) in tags {
+                if let Some(text) = key.scalar_text() {
+                    keys.push((path.clone().key("account_tags").key(&text), key, text));
+                }
+            }
+        }
+        if let Some(Value::Seq(unset)) = item.get("unset_tags").map(|n| &n.value) {
+            for (index, key) in unset.iter().enumerate() {
+                if let Some(text) = key.scalar_text() {
+                    keys.push((path.clone().key("unset_tags").index(index), key, text));
+                }
+            }
+        }
+        for (key_path, node, text) in keys {
+            if reserved.contains(&text) {
+                errors.push(Diagnostic::error(
+                    file,
+                    node.pos,
+                    key_path.to_string(),
+                    format!("`{text}` is a lifecycle tag that spa sets itself (tag prefix `{}`); choose another key", codec.prefix()),
+                ));
+            }
+        }
     }
 }
 

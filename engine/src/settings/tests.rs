@@ -655,3 +655,56 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn lifecycle_tags_cannot_be_set_or_removed_by_items() {
+    let text = format!(
+        "{MINIMAL}defaults:\n  account_tags:\n    account-state: prepared\n    team: sandbox\norganizational_units:\n  - identifier: ou-ab12-cd34ef56\n    unset_tags: [legacy, account-holder]\n"
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("settings.yaml:9:5: error: defaults.account_tags.account-state:"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[0].contains("lifecycle tag"), "{}", errors[0]);
+    assert!(
+        errors[1].contains("organizational_units[0].unset_tags[1]"),
+        "{}",
+        errors[1]
+    );
+}
+
+#[test]
+fn lifecycle_tags_follow_the_configured_prefix() {
+    let with_prefix = MINIMAL.replace(
+        "  region: eu-west-1\n",
+        "  region: eu-west-1\n  tag_prefix: spa-\n",
+    );
+    let free = format!("{with_prefix}defaults:\n  account_tags:\n    account-state: kept\n");
+    assert!(ok(&free).warnings.is_empty());
+    let taken = format!("{with_prefix}defaults:\n  account_tags:\n    spa-build: x\n");
+    let errors = errors(&taken);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("`spa-build` is a lifecycle tag"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_tag_prefix_that_cannot_name_tags_is_refused_where_it_is_written() {
+    let text = MINIMAL.replace(
+        "  region: eu-west-1\n",
+        "  region: eu-west-1\n  tag_prefix: 'aws:'\n",
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("settings.yaml:5:15: error: automation.tag_prefix:"),
+        "{}",
+        errors[0]
+    );
+}
