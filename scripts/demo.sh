@@ -29,8 +29,8 @@ echo "demo: moto server listening on $AWS_ENDPOINT_URL"
 echo "demo: spa validate --settings $settings"
 "$spa" validate --settings "$settings"
 echo
-echo "demo: spa plan --settings $settings"
-"$spa" plan --settings "$settings"
+echo "demo: spa plan --settings $settings --tree examples/organization.csv"
+"$spa" plan --settings "$settings" --tree examples/organization.csv
 echo
 echo "demo: the account lifecycle run against the emulator (organization seeding, builds,"
 echo "      maintenance window, final table) comes with the lifecycle issue; see README.md."

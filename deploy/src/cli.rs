@@ -39,6 +39,10 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Where units and accounts sit: a CSV file with a `child,parent` header, one
+        /// placement a row. Without it, each resolves as defaults <- itself.
+        #[arg(long, value_name = "FILE")]
+        tree: Option<PathBuf>,
     },
 }
 

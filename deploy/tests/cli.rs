@@ -159,3 +159,49 @@ fn bad_arguments_are_clap_errors() {
     assert_eq!(spa(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(spa(&["--help"]).status.code(), Some(0));
 }
+
+#[test]
+fn plan_with_a_tree_resolves_through_nested_units() {
+    let out = spa(&["plan", "--json", "--tree", "examples/organization.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the plan is JSON");
+    let accounts = plan["accounts"].as_array().unwrap();
+    let carol = accounts
+        .iter()
+        .find(|a| a["identifier"] == "444444444444")
+        .unwrap();
+    assert_eq!(
+        carol["chain"],
+        serde_json::json!([
+            "defaults",
+            "ou-ab12-sandbox1",
+            "ou-ab12-datateam",
+            "444444444444"
+        ])
+    );
+    // Tags merge key by key: the outer unit's, the nested unit's, the account's own.
+    assert_eq!(carol["account_tags"]["environment"], "sandbox");
+    assert_eq!(carol["account_tags"]["team"], "data");
+    assert_eq!(carol["account_tags"]["owner"], "carol");
+    let units = plan["organizational_units"].as_array().unwrap();
+    let data = units
+        .iter()
+        .find(|u| u["identifier"] == "ou-ab12-datateam")
+        .unwrap();
+    assert_eq!(data["max_attempts"], 5);
+    assert_eq!(data["lease"], "90d", "the nested unit inherits the lease");
+}
+
+#[test]
+fn a_bad_tree_file_names_its_rows_and_fails() {
+    let dir = scratch("tree", "");
+    let tree = dir.with_file_name("tree.csv");
+    std::fs::write(&tree, "child,parent\nou-a,r-1\nou-b,\n").unwrap();
+    let out = spa(&["plan", "--tree", tree.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("tree.csv:3: expected"), "{err}");
+    let missing = spa(&["plan", "--tree", "nowhere.csv"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("nowhere.csv: error: cannot read"));
+}

@@ -17,7 +17,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Settings {
             command: SettingsCommand::Schema,
         } => schema::run(),
-        Command::Plan { settings, json } => plan::run(&settings, json),
+        Command::Plan {
+            settings,
+            json,
+            tree,
+        } => plan::run(&settings, tree.as_deref(), json),
     }
 }
 

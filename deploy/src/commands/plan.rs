@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde::Serialize;
-use spa_engine::settings::{Kind, Resolved, Settings, values::format_duration};
+use spa_engine::ports::memory::MemoryOrganization;
+use spa_engine::settings::{Kind, MAX_FILE_BYTES, Resolved, Settings, values::format_duration};
 
 #[derive(Serialize)]
 struct Plan {
@@ -14,29 +15,57 @@ struct Plan {
     accounts: Vec<Resolved>,
 }
 
-fn plan(settings: &Settings) -> Plan {
+fn plan(settings: &Settings, tree: &MemoryOrganization) -> Plan {
+    // An id missing from the tree resolves as defaults <- itself, like offline.
+    let ancestors = |id: &str| tree.ancestors_of(id).unwrap_or_default();
     Plan {
         environment: settings.environment_identifier.clone(),
         organizational_units: settings
             .organizational_units
             .iter()
-            .filter_map(|unit| settings.resolve_ou(unit.identifier.as_str(), &[]))
+            .filter_map(|unit| {
+                let id = unit.identifier.as_str();
+                settings.resolve_ou(id, &ancestors(id))
+            })
             .collect(),
         accounts: settings
             .accounts
             .iter()
-            .filter_map(|account| settings.resolve_account(account.identifier.as_str(), &[]))
+            .filter_map(|account| {
+                let id = account.identifier.as_str();
+                settings.resolve_account(id, &ancestors(id))
+            })
             .collect(),
     }
 }
 
+/// Reads the `child,parent` CSV of `--tree`, printing every error.
+fn read_tree(path: &Path) -> Result<MemoryOrganization, ExitCode> {
+    let name = path.display().to_string();
+    let text = spa_engine::files::read_bounded(path, MAX_FILE_BYTES).map_err(|error| {
+        eprintln!("{name}: error: cannot read the organization tree: {error}");
+        ExitCode::FAILURE
+    })?;
+    MemoryOrganization::from_csv(&name, &text).map_err(|errors| {
+        for error in &errors {
+            eprintln!("{error}");
+        }
+        ExitCode::FAILURE
+    })
+}
+
 /// Prints the plan as text or JSON.
-pub fn run(path: &Path, json: bool) -> ExitCode {
+pub fn run(path: &Path, tree: Option<&Path>, json: bool) -> ExitCode {
     let loaded = match super::load(path) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let plan = plan(&loaded.settings);
+    let organization = match tree.map(read_tree).transpose() {
+        Ok(organization) => organization,
+        Err(code) => return code,
+    };
+    let offline = organization.is_none();
+    let plan = plan(&loaded.settings, &organization.unwrap_or_default());
     if json {
         return match serde_json::to_string_pretty(&plan) {
             Ok(text) => super::emit(&format!("{text}\n")),
@@ -46,10 +75,12 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
             }
         };
     }
-    let mut text = format!(
-        "environment {} (offline: units and accounts resolve without their ancestors)\n",
-        plan.environment
-    );
+    let mut text = format!("environment {}", plan.environment);
+    text.push_str(if offline {
+        " (no --tree: units and accounts resolve without their ancestors)\n"
+    } else {
+        "\n"
+    });
     for resolved in plan.organizational_units.iter().chain(plan.accounts.iter()) {
         // Writing to a String cannot fail.
         let _ = describe(resolved, &mut text);

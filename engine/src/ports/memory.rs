@@ -31,7 +31,47 @@ impl MemoryOrganization {
         self.parents.insert(child.to_owned(), parent.to_owned());
     }
 
-    fn chain(&self, id: &str) -> Result<Vec<String>, PortError> {
+    /// Reads a tree from CSV text with a `child,parent` header, one placement a row
+    /// (as an operator exports it from the organization).
+    ///
+    /// Errors name `file:row` and what was expected; every bad row is reported.
+    pub fn from_csv(file: &str, text: &str) -> Result<Self, Vec<String>> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let header_ok = reader
+            .headers()
+            .is_ok_and(|h| h.len() == 2 && h.get(0) == Some("child") && h.get(1) == Some("parent"));
+        if !header_ok {
+            return Err(vec![format!(
+                "{file}:1: expected the header `child,parent`"
+            )]);
+        }
+        let mut tree = Self::new();
+        let mut errors = Vec::new();
+        for (index, record) in reader.records().enumerate() {
+            let row = index + 2;
+            match record {
+                Ok(record) => match (record.get(0), record.get(1)) {
+                    (Some(child), Some(parent)) if !child.is_empty() && !parent.is_empty() => {
+                        tree.set_parent(child, parent);
+                    }
+                    _ => errors.push(format!(
+                        "{file}:{row}: expected an account or OU id and the id of its parent OU or root"
+                    )),
+                },
+                Err(error) => errors.push(format!("{file}:{row}: {error}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(tree)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The parents of `id`, nearest first, up to the root (the port without a runtime).
+    pub fn ancestors_of(&self, id: &str) -> Result<Vec<String>, PortError> {
         let mut chain = Vec::new();
         let mut current = self
             .parents
@@ -55,7 +95,7 @@ impl MemoryOrganization {
 
 impl OrganizationTree for MemoryOrganization {
     async fn ancestors(&self, id: &str) -> Result<Vec<String>, PortError> {
-        self.chain(id)
+        self.ancestors_of(id)
     }
 }
 
@@ -74,16 +114,16 @@ mod tests {
     #[test]
     fn ancestors_go_from_the_nearest_parent_up_to_the_root() {
         assert_eq!(
-            org().chain("123456789012").unwrap(),
+            org().ancestors_of("123456789012").unwrap(),
             ["ou-sand-team", "ou-sand-boxes", "r-root"]
         );
-        assert_eq!(org().chain("ou-sand-boxes").unwrap(), ["r-root"]);
+        assert_eq!(org().ancestors_of("ou-sand-boxes").unwrap(), ["r-root"]);
     }
 
     #[test]
     fn an_unknown_id_is_not_found() {
         assert_eq!(
-            org().chain("210987654321"),
+            org().ancestors_of("210987654321"),
             Err(PortError::NotFound {
                 id: "210987654321".into()
             })
@@ -91,9 +131,34 @@ mod tests {
     }
 
     #[test]
+    fn a_tree_reads_from_csv_and_every_bad_row_is_reported() {
+        let tree = MemoryOrganization::from_csv(
+            "tree.csv",
+            "child,parent\nou-sand-boxes,r-root\n123456789012 , ou-sand-boxes\n",
+        )
+        .unwrap();
+        assert_eq!(
+            tree.ancestors_of("123456789012").unwrap(),
+            ["ou-sand-boxes", "r-root"]
+        );
+        let errors =
+            MemoryOrganization::from_csv("tree.csv", "child,parent\nou-a,\nou-b,r-root\nou-c\n")
+                .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("tree.csv:2: expected"),
+            "{}",
+            errors[0]
+        );
+        assert!(errors[1].starts_with("tree.csv:4:"), "{}", errors[1]);
+        let header = MemoryOrganization::from_csv("tree.csv", "id,parent_id\n").unwrap_err();
+        assert_eq!(header, ["tree.csv:1: expected the header `child,parent`"]);
+    }
+
+    #[test]
     fn a_loop_is_reported_not_followed() {
         let looped = org().with_parent("ou-sand-boxes", "ou-sand-team");
-        let error = looped.chain("123456789012").unwrap_err();
+        let error = looped.ancestors_of("123456789012").unwrap_err();
         assert!(matches!(error, PortError::Inconsistent { .. }), "{error}");
     }
 }
