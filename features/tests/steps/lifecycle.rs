@@ -34,6 +34,8 @@ pub struct Account {
     last: Option<Trigger>,
     /// What `decide` said about the last trigger.
     outcome: Option<Result<Decision, Rejection>>,
+    /// The kind of the last build a decision started, until its id is tagged.
+    started: Option<BuildKind>,
 }
 
 impl Default for Account {
@@ -51,6 +53,7 @@ impl Default for Account {
             now: since + chrono::TimeDelta::hours(1),
             last: None,
             outcome: None,
+            started: None,
         }
     }
 }
@@ -90,6 +93,9 @@ impl Account {
         let outcome = decide(&self.view(), &trigger, &self.policy);
         if let Ok(decision) = &outcome {
             self.codec.encode(&decision.commands).apply(&mut self.tags);
+            if let Some((kind, _)) = decision.build_to_start() {
+                self.started = Some(kind);
+            }
             // what spa writes must read back as tags that hold together
             let after = self.view();
             if let Err(inconsistency) = after.check() {
@@ -354,11 +360,11 @@ fn holder_set(world: &mut SpaWorld, how: String, address: String) {
 /// The use case tags the id of the build it started: the account now waits for it.
 #[when(regex = r#"^the build service names the started build "([^"]+)"$"#)]
 fn build_named(world: &mut SpaWorld, id: String) {
-    let (kind, _) = world
+    let kind = world
         .account
-        .decision()
-        .build_to_start()
-        .unwrap_or_else(|| panic!("the last decision started no build"));
+        .started
+        .take()
+        .unwrap_or_else(|| panic!("no decision started a build since the last one was named"));
     let id = BuildId::new(&id).unwrap_or_else(|error| panic!("{error}"));
     let changes = world.account.codec.build_started(kind, &id);
     changes.apply(&mut world.account.tags);
@@ -389,7 +395,14 @@ fn account_is(world: &mut SpaWorld, expected: String) {
         let to = decision.to.map_or("unmanaged", State::as_str);
         assert_eq!(to, expected, "the decision: {:?}", decision.commands);
     }
-    assert_eq!(account.state(), expected, "tags: {:?}", account.tags);
+    // an account removed from the organization can no longer be tagged
+    let removed = account
+        .last
+        .as_ref()
+        .is_some_and(|t| t.kind == TriggerKind::Left(Departure::Removed));
+    if !removed {
+        assert_eq!(account.state(), expected, "tags: {:?}", account.tags);
+    }
 }
 
 #[then(regex = r"^an? (preparation|purge) build starts as attempt (\d+)$")]
