@@ -346,6 +346,11 @@ Feature: Settings, as an operator writes and reads them
           management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
         notifications:
           slack_webhook: ssm:/spa/slack-webhook
+        defaults:
+          preparation:
+            feature: enabled
+          purge:
+            feature: enabled
         """
       When the settings are loaded
       Then the settings load without warnings
@@ -362,10 +367,27 @@ Feature: Settings, as an operator writes and reads them
           role_arn_to_manage_accounts: arn:aws:iam::222222222222:role/SpaManagement
         """
       When the settings are loaded
-      Then the settings load with 2 warnings
+      Then the settings load with 4 warnings
       And the warnings include:
         | at  | key path | message                                                                                   |
         | 5:3 |          | `automation.maintenance_window_expression` is the SPA spelling; write `automation.maintenance_window` |
         | 6:3 |          | `automation.role_arn_to_manage_accounts` is the SPA spelling; write `automation.management_role_arn`   |
       And the setting "automation.maintenance_window" is "cron(0 18 ? * SAT *)"
       And the setting "automation.management_role_arn" is "arn:aws:iam::222222222222:role/SpaManagement"
+
+    Scenario: settings that never say whether builds run are warned that they do not
+      Given the settings file "settings.yaml":
+        """
+        environment_identifier: SpaTest
+        automation:
+          account_id: '123456789012'
+          region: eu-west-1
+          maintenance_window: cron(0 18 ? * SAT *)
+          management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
+        """
+      When the settings are loaded
+      Then the settings load with 2 warnings
+      And the warnings include:
+        | at  | key path                    | message                                                                                                                                                         |
+        | 1:1 | defaults.preparation.feature | not set, so preparation is disabled wherever a unit or account does not enable it: accounts become ready without a baseline build; write `feature: enabled` or `feature: disabled` |
+        | 1:1 | defaults.purge.feature       | not set, so purge is disabled wherever a unit or account does not enable it: expired accounts are handed back without a purge; write `feature: enabled` or `feature: disabled`     |

