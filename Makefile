@@ -25,7 +25,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 unit: venv
-	cargo test --workspace
+	cargo test --workspace --no-fail-fast
 
 validate:
 	cargo run --quiet -p spa-deploy --bin spa -- validate --settings $(SETTINGS)

@@ -70,13 +70,13 @@ impl Diagnostic {
         path: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self {
-            severity: Severity::Error,
-            file: file.to_owned(),
-            place: place.into(),
-            path: path.into(),
-            message: message.into(),
-        }
+        Self::new(
+            Severity::Error,
+            file,
+            place.into(),
+            path.into(),
+            message.into(),
+        )
     }
 
     /// A warning.
@@ -86,12 +86,22 @@ impl Diagnostic {
         path: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
+        Self::new(
+            Severity::Warning,
+            file,
+            place.into(),
+            path.into(),
+            message.into(),
+        )
+    }
+
+    fn new(severity: Severity, file: &str, place: Place, path: String, message: String) -> Self {
         Self {
-            severity: Severity::Warning,
+            severity,
             file: file.to_owned(),
-            place: place.into(),
-            path: path.into(),
-            message: message.into(),
+            place,
+            path,
+            message,
         }
     }
 
