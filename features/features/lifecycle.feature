@@ -169,6 +169,57 @@ Feature: Account lifecycle
         | enabled     | purged    | a preparation build starts as attempt 1 | AccountPurged, BuildStarted                                          |
         | disabled    | assigned  | no build starts                        | AccountPurged, AccountPrepared, AccountAssigned, MaintenanceCompleted |
 
+  Rule: the lease counts from when the holder was first given the account; maintenance does not renew it
+
+    Scenario: a 30-day lease runs through a weekly maintenance cycle and ends on time
+      Given an account in state "assigned" held by "jane.doe@example.com"
+      And the lease is 30d
+      When time passes until "2025-03-08T18:00:00Z"
+      And the maintenance window opens
+      And the build service names the started build "purge-1"
+      And purge build "purge-1" ends SUCCEEDED
+      And the build service names the started build "prep-1"
+      And preparation build "prep-1" ends SUCCEEDED
+      Then the account is "assigned"
+      And its tags include:
+        | key                    | value                |
+        | account-since          | 2025-03-08T18:00:00Z |
+        | account-assigned-since | 2025-03-01T08:00:00Z |
+      When the sweeper runs at "2025-03-31T07:59:59Z"
+      Then the account is still "assigned"
+      And nothing changes
+      When the sweeper runs at "2025-03-31T08:00:00Z"
+      Then the account is "expired"
+      And it has no holder any more
+      And it notifies "jane.doe@example.com" of AccountExpired
+
+    Scenario: after a lease ends, the next holder gets a lease of their own
+      Given an account in state "assigned" held by "jane.doe@example.com"
+      And the lease is 30d
+      When time passes until "2025-03-31T08:00:00Z"
+      And the sweeper runs
+      Then the account is "expired"
+      And it has no holder any more
+      And it removes the tags "account-assigned-since"
+      When the build service names the started build "purge-1"
+      And purge build "purge-1" ends SUCCEEDED
+      And the build service names the started build "prep-1"
+      And preparation build "prep-1" ends SUCCEEDED
+      Then the account is "prepared"
+      When time passes until "2025-04-02T10:00:00Z"
+      And an operator assigns it to "john.roe@example.com"
+      Then the account is "assigned"
+      And its tags include:
+        | key                    | value                |
+        | account-holder         | john.roe@example.com |
+        | account-assigned-since | 2025-04-02T10:00:00Z |
+      When the sweeper runs at "2025-05-02T09:59:59Z"
+      Then the account is still "assigned"
+      And nothing changes
+      When the sweeper runs at "2025-05-02T10:00:00Z"
+      Then the account is "expired"
+      And it notifies "john.roe@example.com" of AccountExpired
+
   Rule: a failed build is tried again, and the account is quarantined at max_attempts
 
     Scenario Outline: a <kind> build ends <status> at attempt <attempt> of 3
@@ -263,6 +314,17 @@ Feature: Account lifecycle
       When the sweeper runs
       Then the account is "quarantined"
       And it raises Drift because "the account is assigned but has no holder"
+
+    Scenario: the sweeper quarantines an assignment start left without holder, and drops it
+      Given its tags are:
+        | key                    | value                |
+        | account-state          | prepared             |
+        | account-since          | 2025-03-01T08:00:00Z |
+        | account-assigned-since | 2025-03-01T08:00:00Z |
+      When the sweeper runs
+      Then the account is "quarantined"
+      And it raises Drift because "the account records the start of an assignment but has no holder"
+      And it removes the tags "account-assigned-since"
 
   Rule: an account that leaves the managed OUs, or is closed, is no longer managed
 
@@ -363,3 +425,7 @@ Feature: Account lifecycle
       And its holder is still "jane.doe@example.com"
       And its maintenance transaction completes
       And it emits AccountPrepared, AccountAssigned, MaintenanceCompleted
+      And its tags include:
+        | key                    | value                |
+        | account-since          | 2025-03-08T18:00:00Z |
+        | account-assigned-since | 2025-03-01T09:00:00Z |

@@ -15,10 +15,19 @@ use crate::events::Label;
 const STATE: &str = "state";
 const SINCE: &str = "since";
 const HOLDER: &str = "holder";
+const ASSIGNED_SINCE: &str = "assigned-since";
 const ATTEMPTS: &str = "attempts";
 const BUILD: &str = "build";
 const TRANSACTION: &str = "transaction";
-const FIELDS: [&str; 6] = [STATE, SINCE, HOLDER, ATTEMPTS, BUILD, TRANSACTION];
+const FIELDS: [&str; 7] = [
+    STATE,
+    SINCE,
+    HOLDER,
+    ASSIGNED_SINCE,
+    ATTEMPTS,
+    BUILD,
+    TRANSACTION,
+];
 
 /// Most build attempts a tag may say (far above any sensible `max_attempts`).
 const MAX_ATTEMPTS_TAG: u32 = 999;
@@ -30,6 +39,7 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 /// | `{prefix}state` | `vended`, `prepared`, `assigned`, `expired`, `purged` or `quarantined` |
 /// | `{prefix}since` | when the state was entered, RFC 3339 UTC to the second: `2025-03-01T08:00:00Z` |
 /// | `{prefix}holder` | the holder's e-mail address |
+/// | `{prefix}assigned-since` | when the holder was first given the account (kept through maintenance, removed with the holder; the lease counts from here), RFC 3339 UTC to the second |
 /// | `{prefix}attempts` | build attempts of the current transition: `1` to `999` |
 /// | `{prefix}build` | the awaited build: `preparation/<build id>` or `purge/<build id>` |
 /// | `{prefix}transaction` | the open transaction: `onboarding/<opened>/<deadline>` or `maintenance/<opened>/<deadline>` (53 characters at most) |
@@ -104,6 +114,16 @@ pub enum DecodeError {
     /// The since tag is not an instant.
     #[error("tag `{key}` = `{value}`: expected an RFC 3339 instant such as 2025-03-01T08:00:00Z")]
     MalformedSince {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+    /// The assigned-since tag is not an instant.
+    #[error(
+        "tag `{key}` = `{value}`: expected the start of the assignment, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
+    )]
+    MalformedAssignedSince {
         /// The tag key.
         key: String,
         /// The tag value.
@@ -228,7 +248,9 @@ impl TagCodec {
         if prefix.is_empty() {
             return Err(fail(prefix, "expected a non-empty prefix"));
         }
-        key_ok(&format!("{prefix}{TRANSACTION}")).map_err(|why| fail(prefix, why))?;
+        for field in FIELDS {
+            key_ok(&format!("{prefix}{field}")).map_err(|why| fail(prefix, why))?;
+        }
         if cost_center_key.is_empty() {
             return Err(fail(cost_center_key, "expected a non-empty key"));
         }
@@ -307,6 +329,12 @@ impl TagCodec {
                 )
             }
         };
+        let assigned_since = match get(ASSIGNED_SINCE) {
+            None => None,
+            Some((key, value)) => Some(
+                parse_instant(&value).ok_or(DecodeError::MalformedAssignedSince { key, value })?,
+            ),
+        };
         let attempts = match get(ATTEMPTS) {
             None => 0,
             Some((key, value)) => {
@@ -336,6 +364,7 @@ impl TagCodec {
             state,
             since,
             holder,
+            assigned_since,
             attempts,
             build,
             transaction,
@@ -414,14 +443,21 @@ impl TagCodec {
                     changes.set(self.key(SINCE), instant(*since));
                 }
                 Command::ClearState => {
-                    for field in [STATE, SINCE, ATTEMPTS, BUILD, TRANSACTION] {
+                    for field in [STATE, SINCE, ASSIGNED_SINCE, ATTEMPTS, BUILD, TRANSACTION] {
                         changes.remove(self.key(field));
                     }
                 }
                 Command::SetHolder(holder) => {
                     changes.set(self.key(HOLDER), holder.as_str().to_owned())
                 }
-                Command::RemoveHolder => changes.remove(self.key(HOLDER)),
+                Command::RemoveHolder => {
+                    changes.remove(self.key(HOLDER));
+                    changes.remove(self.key(ASSIGNED_SINCE));
+                }
+                Command::StartAssignment(since) => {
+                    changes.set(self.key(ASSIGNED_SINCE), instant(*since));
+                }
+                Command::EndAssignment => changes.remove(self.key(ASSIGNED_SINCE)),
                 Command::StartBuild { attempt, .. } => {
                     changes.set(self.key(ATTEMPTS), attempt.to_string());
                     changes.remove(self.key(BUILD));

@@ -110,12 +110,19 @@ pub enum Command {
         /// When it was entered.
         since: DateTime<Utc>,
     },
-    /// Remove every lifecycle tag but the holder: the account is no longer managed.
+    /// Remove every lifecycle tag but the holder: the account is no longer managed
+    /// (its assignment, if any, ends: `{prefix}assigned-since` goes too).
     ClearState,
     /// Write `{prefix}holder`.
     SetHolder(Holder),
-    /// Remove `{prefix}holder`.
+    /// Remove `{prefix}holder` and `{prefix}assigned-since`: the assignment ends with
+    /// its holder.
     RemoveHolder,
+    /// Write `{prefix}assigned-since`: the holder is first given the account, an
+    /// assignment (and its lease) starts at this instant.
+    StartAssignment(DateTime<Utc>),
+    /// Remove a stray `{prefix}assigned-since` (hand-edited tags being repaired).
+    EndAssignment,
     /// Start a build; tags: `{prefix}attempts` = attempt, `{prefix}build` removed until
     /// the use case tags the new id with [`TagCodec::build_started`](super::TagCodec::build_started).
     StartBuild {
@@ -430,6 +437,14 @@ impl<'a> Plan<'a> {
         self.push(Command::RecordActivity(Label::BuildStarted));
     }
 
+    /// Repairs hand-edited tags: an assignment start without holder, or on an
+    /// unmanaged or pool account, is removed so that the tags hold together again.
+    fn drop_stray_assignment(&mut self) {
+        if self.view.stray_assignment() {
+            self.push(Command::EndAssignment);
+        }
+    }
+
     fn clear_build(&mut self) {
         if self.view.working() {
             self.push(Command::ClearBuild);
@@ -474,6 +489,7 @@ impl<'a> Plan<'a> {
     /// Re-vends the account, or resumes its maintenance when the account stopped
     /// before it was purged and prepared again (a purge is never skipped).
     fn resume(&mut self) -> Result<(), Invalid> {
+        self.drop_stray_assignment();
         let maintenance = self
             .view
             .transaction
@@ -513,6 +529,15 @@ impl<'a> Plan<'a> {
         }
         self.enter(Some(State::Prepared), Label::AccountPrepared);
         if let Some(holder) = holder {
+            // the same holder through maintenance: the assignment goes on, its lease
+            // with it; a holder named while the account was not ready starts one now
+            let started = self
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::StartAssignment(_)));
+            if !started && (self.view.assigned_since.is_none() || self.view.stray_assignment()) {
+                self.push(Command::StartAssignment(self.at));
+            }
             self.enter(Some(State::Assigned), Label::AccountAssigned);
             self.push(Command::NotifyHolder {
                 holder,
@@ -530,10 +555,12 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// A pool account is given to its holder: the assignment starts.
     fn assign(&mut self, holder: &Holder) {
         if self.view.holder.as_ref() != Some(holder) {
             self.push(Command::SetHolder(holder.clone()));
         }
+        self.push(Command::StartAssignment(self.at));
         self.enter(Some(State::Assigned), Label::AccountAssigned);
         self.push(Command::NotifyHolder {
             holder: holder.clone(),
@@ -554,6 +581,16 @@ impl<'a> Plan<'a> {
             }
             None
         } else {
+            // an account assigned before spa wrote `{prefix}assigned-since`: its lease
+            // counted from `{prefix}since` until now; write that down before
+            // maintenance moves `since`, so that the lease goes on from there
+            if self.view.state == Some(State::Assigned)
+                && self.view.holder.is_some()
+                && self.view.assigned_since.is_none()
+                && let Some(since) = self.view.since
+            {
+                self.push(Command::StartAssignment(since));
+            }
             self.view.holder.clone()
         };
         self.enter(Some(State::Expired), Label::AccountExpired);
@@ -611,6 +648,7 @@ impl<'a> Plan<'a> {
     /// `quarantined`: the transaction stays open so that a reset resumes it.
     fn quarantine(&mut self, label: Label, reason: String) {
         self.clear_build();
+        self.drop_stray_assignment();
         self.enter(Some(State::Quarantined), Label::AccountQuarantined);
         self.push(Command::RaiseException { label, reason });
     }
@@ -636,10 +674,16 @@ impl<'a> Plan<'a> {
             return Ok(());
         }
         if state == Some(State::Assigned) {
-            let lease_end = match (self.view.since, self.policy.lease) {
-                (Some(since), Some(lease)) => TimeDelta::from_std(lease)
+            // The lease counts from the start of the assignment, which maintenance
+            // cycles with the same holder do not move. Only accounts assigned before
+            // spa wrote `{prefix}assigned-since` have none: for them the lease counts
+            // from `{prefix}since`, and their next maintenance window writes that
+            // instant down as the start of the assignment (see `expire`).
+            let start = self.view.assigned_since.or(self.view.since);
+            let lease_end = match (start, self.policy.lease) {
+                (Some(start), Some(lease)) => TimeDelta::from_std(lease)
                     .ok()
-                    .and_then(|delta| since.checked_add_signed(delta)),
+                    .and_then(|delta| start.checked_add_signed(delta)),
                 _ => None,
             };
             if lease_end.is_some_and(|end| end <= self.at) {

@@ -26,21 +26,21 @@
 //! | unmanaged | entered a managed OU, state tagged `vended`, operator reset | `vended` | remove `unset_tags`, set `account_tags`, open on-boarding, start preparation (attempt 1) |
 //! | | ... with preparation disabled | `prepared` (`assigned` with a holder) | as below, at once |
 //! | `vended`, `purged` | awaited preparation SUCCEEDED | `prepared` | ensure budget; close the transaction (`OnboardingCompleted` / `MaintenanceCompleted`) |
-//! | | ... with a holder known | `assigned` | same, and notify the holder |
-//! | `prepared` | holder tagged, operator assign | `assigned` | set holder, notify the holder |
-//! | `vended`, `expired`, `purged`, `quarantined` | holder tagged, operator assign | same | set holder (assigned once ready) |
-//! | `assigned` | maintenance window, operator expire | `expired` | open maintenance, start purge (attempt 1) |
-//! | `assigned` | lease end (sweeper or trigger), operator release | `expired` | remove holder, notify them, then as above |
+//! | | ... with a holder known | `assigned` | same, start the assignment unless it goes on through maintenance, notify the holder |
+//! | `prepared` | holder tagged, operator assign | `assigned` | set holder, start the assignment, notify the holder |
+//! | `vended`, `expired`, `purged`, `quarantined` | holder tagged, operator assign | same | set holder (assigned once ready; the assignment starts then) |
+//! | `assigned` | maintenance window, operator expire | `expired` | open maintenance, start purge (attempt 1); the assignment goes on |
+//! | `assigned` | lease end (sweeper: `assigned-since` + lease <= at; or trigger), operator release | `expired` | remove holder (the assignment ends), notify them, then as above |
 //! | | ... with purge disabled | `purged` | then as after a purge |
 //! | `expired` | awaited purge SUCCEEDED | `purged` | start preparation (attempt 1); ready at once when preparation is disabled |
 //! | `vended`, `expired`, `purged` | awaited build FAILED / FAULT / STOPPED / TIMED_OUT, attempts < `max_attempts` | same | start the same build, attempt + 1 |
 //! | | ... attempts = `max_attempts` | `quarantined` | forget the build, exception `BuildFailed` |
 //! | `vended`, `expired`, `purged` | sweep, transaction overdue (`deadline <= at`) | `quarantined` | forget the build, exception `OnboardingTimedOut` / `MaintenanceTimedOut` |
-//! | any managed, tags inconsistent | sweep | `quarantined` | forget the build, exception `Drift` |
+//! | any managed, tags inconsistent | sweep | `quarantined` | forget the build, drop a stray `assigned-since`, exception `Drift` |
 //! | `quarantined`, idle `vended` | operator reset, state tagged `vended` | `vended` | as from unmanaged; the open transaction keeps its opening instant |
 //! | | ... quarantined during maintenance | `expired` | purge again: a purge is never skipped |
-//! | `vended`, `prepared`, `expired`, `purged`, `quarantined` | lease end, operator release, with a holder | same | remove holder |
-//! | any managed | moved out, closed | unmanaged | remove the lifecycle tags but the holder; no purge |
+//! | `vended`, `prepared`, `expired`, `purged`, `quarantined` | lease end, operator release, with a holder | same | remove holder (the assignment ends) |
+//! | any managed | moved out, closed | unmanaged | remove the lifecycle tags but the holder (the assignment ends); no purge |
 //! | any managed | removed from the organization | unmanaged | no tag can be written any more |
 //!
 //! Every transition emits the domain event of each state it enters (`AccountVended`,
@@ -48,6 +48,18 @@
 //! `AccountQuarantined`, `AccountUnmanaged`; `BuildStarted` for each build) and an
 //! activity record with the same label. The sweeper finding nothing due, or an
 //! account without lease, yields an empty decision.
+//!
+//! # Assignments and leases
+//!
+//! | tag | written | kept | removed |
+//! |---|---|---|---|
+//! | `{prefix}since` | every time a state is entered | while the state lasts | when the account leaves management |
+//! | `{prefix}assigned-since` | when a holder is first given the account: `prepared` -> `assigned` (holder tagged, operator assign), or a holder named while the account was not ready and it becomes `assigned` | through maintenance (`assigned` -> `expired` -> `purged` -> `assigned`) and quarantine with the same holder | with the holder (lease end, release) and when the account leaves management |
+//!
+//! The lease (`Policy::lease`) counts from `{prefix}assigned-since`: a weekly
+//! maintenance window does not renew it. An account assigned before spa wrote that tag
+//! has none; its lease counts from `{prefix}since`, and its next maintenance window
+//! writes that instant down as the start of its assignment.
 //!
 //! # Rejections
 //!

@@ -75,6 +75,11 @@ pub struct AccountView {
     pub since: Option<DateTime<Utc>>,
     /// The person the account is, or will be, assigned to (`{prefix}holder`).
     pub holder: Option<Holder>,
+    /// When the current assignment started (`{prefix}assigned-since`): the holder was
+    /// first given the account. Kept through maintenance with the same holder, removed
+    /// with the holder; the lease counts from here. `None` on accounts assigned before
+    /// spa wrote this tag.
+    pub assigned_since: Option<DateTime<Utc>>,
     /// Build attempts of the current transition, 0 when none (`{prefix}attempts`).
     pub attempts: u32,
     /// The build the account waits for (`{prefix}build`).
@@ -119,6 +124,16 @@ pub enum Inconsistency {
         /// The attempts read.
         attempts: u32,
     },
+    /// An assignment belongs to a holder: it ends when the holder is removed.
+    #[error("the account records the start of an assignment but has no holder")]
+    AssignmentWithoutHolder,
+    /// An unmanaged or pool (`prepared`) account is in no assignment: leaving
+    /// management ends it, and a pool account is assigned as soon as it has a holder.
+    #[error("the account is {} but records the start of an assignment", state_name(*.state))]
+    AssignmentOutOfPlace {
+        /// The state read.
+        state: Option<State>,
+    },
     /// A transaction is open only while the account is not ready (or quarantined).
     #[error("the account is {} but has an open {kind} transaction", state_name(*.state))]
     TransactionOutOfPlace {
@@ -136,6 +151,14 @@ impl AccountView {
         let builds = state.is_some_and(State::builds);
         if state == Some(State::Assigned) && self.holder.is_none() {
             return Err(Inconsistency::AssignedWithoutHolder);
+        }
+        if self.assigned_since.is_some() {
+            if self.holder.is_none() {
+                return Err(Inconsistency::AssignmentWithoutHolder);
+            }
+            if matches!(state, None | Some(State::Prepared)) {
+                return Err(Inconsistency::AssignmentOutOfPlace { state });
+            }
         }
         if let Some(build) = &self.build {
             if !builds {
@@ -172,6 +195,13 @@ impl AccountView {
             }
         }
         Ok(())
+    }
+
+    /// Whether `{prefix}assigned-since` is there when it should not be (see
+    /// [`Inconsistency::AssignmentWithoutHolder`] and [`Inconsistency::AssignmentOutOfPlace`]).
+    pub(super) fn stray_assignment(&self) -> bool {
+        self.assigned_since.is_some()
+            && (self.holder.is_none() || matches!(self.state, None | Some(State::Prepared)))
     }
 
     /// Whether preparation or purge work is under way (a build started or awaited).

@@ -170,9 +170,10 @@ fn unmanaged(world: &mut SpaWorld) {
     world.account.tags.clear();
 }
 
-/// A managed account in the shape `decide` leaves it: a build awaited with its attempt
-/// and the open transaction of its state (on-boarding when `vended`, maintenance when
-/// `expired` or `purged`, due after the policy's deadline).
+/// A managed account in the shape `decide` leaves it: a holder given the account when
+/// it entered its state (`assigned-since` = `since`, kept through maintenance), a build
+/// awaited with its attempt and the open transaction of its state (on-boarding when
+/// `vended`, maintenance when `expired` or `purged`, due after the policy's deadline).
 #[given(
     regex = r#"^an account in state "(\w+)"(?: held by "([^"]+)")?(?: waiting for (preparation|purge) build "([^"]+)" at attempt (\d+))?$"#
 )]
@@ -191,6 +192,7 @@ fn in_state(
     account.tag("since", stamp(account.since));
     if !held_by.is_empty() {
         account.tag("holder", held_by);
+        account.tag("assigned-since", stamp(account.since));
     }
     if !build.is_empty() {
         account.tag("build", format!("{build}/{id}"));

@@ -119,6 +119,7 @@ fn a_view_reads_from_tags() {
             ("account-state", "purged"),
             ("account-since", "2025-03-01T08:00:00Z"),
             ("account-holder", "jane.doe@example.com"),
+            ("account-assigned-since", "2025-02-01T08:00:00Z"),
             ("account-attempts", "2"),
             ("account-build", "preparation/spa-prepare:9f1c-42"),
             (
@@ -135,6 +136,7 @@ fn a_view_reads_from_tags() {
             state: Some(State::Purged),
             since: Some(t0()),
             holder: Some(jane()),
+            assigned_since: Some(t0() - chrono::TimeDelta::days(28)),
             attempts: 2,
             build: awaited(BuildKind::Preparation, "spa-prepare:9f1c-42"),
             transaction: Some(Transaction {
@@ -165,7 +167,8 @@ fn a_custom_prefix_and_cost_center_key_are_used() {
     assert_eq!(view.cost_center.as_deref(), Some("R&D"));
     assert_eq!(codec.state_key(), "spa:state");
     assert!(codec.reserved_keys().contains("spa:transaction"));
-    assert_eq!(codec.reserved_keys().len(), 6);
+    assert!(codec.reserved_keys().contains("spa:assigned-since"));
+    assert_eq!(codec.reserved_keys().len(), 7);
 }
 
 #[test]
@@ -173,8 +176,10 @@ fn bad_prefixes_and_keys_are_refused() {
     assert!(TagCodec::new("", "cost-center").is_err());
     assert!(TagCodec::new("aws:spa-", "cost-center").is_err());
     assert!(TagCodec::new("AWS:spa-", "cost-center").is_err());
-    assert!(TagCodec::new(&"p".repeat(118), "cost-center").is_err());
-    assert!(TagCodec::new(&"p".repeat(117), "cost-center").is_ok());
+    // the longest lifecycle key, `{prefix}assigned-since`, must fit in 128 characters
+    assert!(TagCodec::new(&"p".repeat(115), "cost-center").is_err());
+    assert!(TagCodec::new(&"p".repeat(114), "cost-center").is_ok());
+    assert!(TagCodec::new("account-", "account-assigned-since").is_err());
     assert!(TagCodec::new("spa#", "cost-center").is_err());
     assert!(TagCodec::new("account-", "").is_err());
     assert!(TagCodec::new("account-", "account-holder").is_err());
@@ -212,6 +217,10 @@ fn every_decoding_error_names_the_key_the_value_and_what_was_expected() {
             ("account-since", "yesterday"),
             "tag `account-since` = `yesterday`: expected an RFC 3339 instant such as 2025-03-01T08:00:00Z",
         ),
+        (
+            ("account-assigned-since", "last week"),
+            "tag `account-assigned-since` = `last week`: expected the start of the assignment, an RFC 3339 instant such as 2025-03-01T08:00:00Z",
+        ),
     ];
     for ((key, value), message) in cases {
         let error = codec.decode(&tags(&[(key, value)])).unwrap_err();
@@ -246,6 +255,73 @@ fn every_decoding_error_names_the_key_the_value_and_what_was_expected() {
             "{transaction:?}"
         );
     }
+}
+
+#[test]
+fn a_malformed_assignment_start_is_a_typed_error_naming_its_key() {
+    let codec = TagCodec::new("spa:", "cost-center").unwrap();
+    for value in [
+        "",
+        "2025-03-01",
+        "2025-03-01 08:00:00",
+        "1740816000",
+        "soon",
+    ] {
+        let error = codec
+            .decode(&tags(&[
+                ("spa:state", "assigned"),
+                ("spa:since", "2025-03-01T08:00:00Z"),
+                ("spa:holder", "jane.doe@example.com"),
+                ("spa:assigned-since", value),
+            ]))
+            .unwrap_err();
+        assert_eq!(
+            error,
+            DecodeError::MalformedAssignedSince {
+                key: "spa:assigned-since".to_owned(),
+                value: value.to_owned(),
+            },
+            "{value:?}"
+        );
+        assert!(error.to_string().starts_with("tag `spa:assigned-since` = "));
+        assert_eq!(error.label(), Label::Drift);
+    }
+    // any offset reads as the same UTC instant; spa writes UTC to the second
+    let view = codec
+        .decode(&tags(&[
+            ("spa:holder", "jane.doe@example.com"),
+            ("spa:assigned-since", "2025-03-01T09:00:00+01:00"),
+        ]))
+        .unwrap();
+    assert_eq!(view.assigned_since, Some(t0()));
+    let changes = codec.encode(&[Command::StartAssignment(t0())]);
+    assert_eq!(
+        changes.set.get("spa:assigned-since").map(String::as_str),
+        Some("2025-03-01T08:00:00Z")
+    );
+}
+
+#[test]
+fn the_assignment_start_goes_with_the_holder_and_with_management() {
+    let codec = TagCodec::default();
+    let removed = codec.encode(&[Command::RemoveHolder]);
+    assert_eq!(
+        removed.remove,
+        [
+            "account-assigned-since".to_owned(),
+            "account-holder".to_owned()
+        ]
+        .into()
+    );
+    let cleared = codec.encode(&[Command::ClearState]);
+    assert!(cleared.remove.contains("account-assigned-since"));
+    assert!(!cleared.remove.contains("account-holder"));
+    let repaired = codec.encode(&[Command::EndAssignment]);
+    assert_eq!(
+        repaired.remove,
+        ["account-assigned-since".to_owned()].into()
+    );
+    assert!(repaired.set.is_empty());
 }
 
 #[test]

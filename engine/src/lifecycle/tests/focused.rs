@@ -15,9 +15,11 @@ fn vended_preparing(attempts: u32) -> AccountView {
     }
 }
 
+/// Assigned to jane at t0 (the assignment and the state both start at t0).
 fn assigned_to_jane() -> AccountView {
     AccountView {
         holder: Some(jane()),
+        assigned_since: Some(t0()),
         ..managed(State::Assigned)
     }
 }
@@ -186,19 +188,35 @@ fn a_prepared_account_with_a_known_holder_is_assigned_at_once() {
 }
 
 #[test]
-fn assigning_a_pool_account_notifies_the_holder() {
-    let decision = decide(
-        &managed(State::Prepared),
-        &at(TriggerKind::OperatorAssign(jane())),
-        &policy(),
-    )
-    .unwrap();
+fn assigning_a_pool_account_starts_the_assignment_and_notifies_the_holder() {
+    let trigger = at(TriggerKind::OperatorAssign(jane()));
+    let decision = decide(&managed(State::Prepared), &trigger, &policy()).unwrap();
     assert_eq!(decision.to, Some(State::Assigned));
-    assert!(decision.commands.contains(&Command::SetHolder(jane())));
-    assert!(decision.commands.contains(&Command::NotifyHolder {
-        holder: jane(),
-        label: Label::AccountAssigned
-    }));
+    assert_eq!(
+        decision.commands,
+        vec![
+            Command::SetState {
+                state: State::Assigned,
+                since: trigger.at
+            },
+            Command::SetHolder(jane()),
+            Command::StartAssignment(trigger.at),
+            Command::EmitEvent(Label::AccountAssigned),
+            Command::RecordActivity(Label::AccountAssigned),
+            Command::NotifyHolder {
+                holder: jane(),
+                label: Label::AccountAssigned
+            },
+        ]
+    );
+    let changes = TagCodec::default().encode(&decision.commands);
+    assert_eq!(
+        changes
+            .set
+            .get("account-assigned-since")
+            .map(String::as_str),
+        Some("2025-03-01T09:00:00Z")
+    );
 }
 
 #[test]
@@ -208,13 +226,19 @@ fn a_holder_tagged_on_a_pool_account_is_not_written_again() {
         holder: Some(jane()),
         ..managed(State::Prepared)
     };
-    let decision = decide(&view, &at(TriggerKind::HolderTagged(jane())), &policy()).unwrap();
+    let trigger = at(TriggerKind::HolderTagged(jane()));
+    let decision = decide(&view, &trigger, &policy()).unwrap();
     assert_eq!(decision.to, Some(State::Assigned));
     assert!(
         !decision
             .commands
             .iter()
             .any(|c| matches!(c, Command::SetHolder(_)))
+    );
+    assert!(
+        decision
+            .commands
+            .contains(&Command::StartAssignment(trigger.at))
     );
 }
 
@@ -444,6 +468,9 @@ fn the_lease_end_removes_the_holder_so_the_account_returns_to_the_pool() {
     let decision = decide(&view, &due, &policy).unwrap();
     assert_eq!(decision.to, Some(State::Expired));
     assert_eq!(decision.commands[1], Command::RemoveHolder);
+    let changes = TagCodec::default().encode(&decision.commands);
+    assert!(changes.remove.contains("account-holder"));
+    assert!(changes.remove.contains("account-assigned-since"));
     assert!(decision.commands.contains(&Command::NotifyHolder {
         holder: jane(),
         label: Label::AccountExpired
@@ -575,6 +602,10 @@ fn leaving_management_clears_the_lifecycle_tags_but_keeps_the_holder() {
     );
     let changes = TagCodec::default().encode(&decision.commands);
     assert!(changes.remove.contains("account-state"));
+    assert!(
+        changes.remove.contains("account-assigned-since"),
+        "leaving management ends the assignment"
+    );
     assert!(!changes.remove.contains("account-holder"));
     assert!(decision.build_to_start().is_none(), "no purge");
 
@@ -773,6 +804,11 @@ fn a_whole_life_through_the_codec() {
                 "account-holder".to_owned(),
                 "jane.doe@example.com".to_owned()
             ),
+            // assigned at 11:00; maintenance did not move it
+            (
+                "account-assigned-since".to_owned(),
+                "2025-03-01T11:00:00Z".to_owned()
+            ),
             (
                 "account-since".to_owned(),
                 "2025-03-01T14:00:00Z".to_owned()
@@ -780,4 +816,313 @@ fn a_whole_life_through_the_codec() {
             ("account-state".to_owned(), "assigned".to_owned()),
         ])
     );
+}
+
+/// An account known by its tags, meeting triggers the way the use cases do.
+struct Life {
+    codec: TagCodec,
+    policy: Policy,
+    tags: BTreeMap<String, String>,
+    builds: u32,
+}
+
+impl Life {
+    fn new(policy: Policy) -> Self {
+        Self {
+            codec: TagCodec::default(),
+            policy,
+            tags: BTreeMap::new(),
+            builds: 0,
+        }
+    }
+
+    /// Decides, writes the tags, and tags the id of a started build.
+    fn meet(&mut self, at: DateTime<Utc>, kind: TriggerKind) -> Decision {
+        let view = self.codec.decode(&self.tags).unwrap();
+        let decision = decide(&view, &Trigger::new(at, kind), &self.policy).unwrap();
+        self.codec.encode(&decision.commands).apply(&mut self.tags);
+        if let Some((kind, _)) = decision.build_to_start() {
+            self.builds += 1;
+            let id = build_id(&format!("b-{}", self.builds));
+            self.codec.build_started(kind, &id).apply(&mut self.tags);
+        }
+        assert_eq!(self.view().check(), Ok(()), "{:?}", self.tags);
+        decision
+    }
+
+    /// The awaited build succeeds at `at`.
+    fn build_succeeds(&mut self, at: DateTime<Utc>) -> Decision {
+        let id = self.view().build.unwrap().id;
+        self.meet(at, finished(id.as_str(), BuildStatus::Succeeded))
+    }
+
+    /// One maintenance cycle from `at`: window, purge, preparation (an hour each).
+    fn maintenance(&mut self, at: DateTime<Utc>) {
+        assert_eq!(
+            self.meet(at, TriggerKind::MaintenanceWindow).to,
+            Some(State::Expired)
+        );
+        assert_eq!(self.build_succeeds(at + hours(1)).to, Some(State::Purged));
+        let back = self.build_succeeds(at + hours(2));
+        assert_eq!(back.to, Some(State::Assigned));
+        assert!(
+            !back
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::StartAssignment(_))),
+            "maintenance starts no assignment"
+        );
+    }
+
+    fn view(&self) -> AccountView {
+        self.codec.decode(&self.tags).unwrap()
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+}
+
+fn days(n: i64) -> chrono::TimeDelta {
+    chrono::TimeDelta::days(n)
+}
+
+fn lease_of_30_days() -> Policy {
+    Policy {
+        lease: Some(Duration::from_secs(30 * 24 * 3600)),
+        ..policy()
+    }
+}
+
+/// A pool account, prepared at t0 + 2 h.
+fn pool_account(policy: Policy) -> Life {
+    let mut life = Life::new(policy);
+    life.meet(t0(), TriggerKind::EnteredManagedOu);
+    assert_eq!(
+        life.build_succeeds(t0() + hours(2)).to,
+        Some(State::Prepared)
+    );
+    life
+}
+
+#[test]
+fn a_lease_runs_through_weekly_maintenance_and_ends_on_time() {
+    let mut life = pool_account(lease_of_30_days());
+    let given = t0() + hours(3);
+    life.meet(given, TriggerKind::OperatorAssign(jane()));
+    assert_eq!(
+        life.tag("account-assigned-since"),
+        Some("2025-03-01T11:00:00Z")
+    );
+    // four weekly windows: each one moves `since`, none moves the assignment
+    for week in 1..=4 {
+        life.maintenance(given + days(7 * week));
+        assert_eq!(life.view().since, Some(given + days(7 * week) + hours(2)));
+        assert_eq!(life.view().assigned_since, Some(given), "week {week}");
+        let sweep = life.meet(given + days(7 * week) + hours(3), TriggerKind::Sweep);
+        assert!(sweep.is_empty(), "week {week}: {sweep:?}");
+    }
+    let early = life.meet(
+        given + days(30) - chrono::TimeDelta::seconds(1),
+        TriggerKind::Sweep,
+    );
+    assert!(early.is_empty(), "{early:?}");
+    let end = life.meet(given + days(30), TriggerKind::Sweep);
+    assert_eq!(end.to, Some(State::Expired));
+    assert!(end.commands.contains(&Command::NotifyHolder {
+        holder: jane(),
+        label: Label::AccountExpired
+    }));
+    assert_eq!(life.tag("account-holder"), None);
+    assert_eq!(life.tag("account-assigned-since"), None);
+}
+
+#[test]
+fn after_a_lease_ends_the_next_holder_starts_a_lease_of_their_own() {
+    let mut life = pool_account(lease_of_30_days());
+    life.meet(t0() + hours(3), TriggerKind::OperatorAssign(jane()));
+    let end = t0() + hours(3) + days(30);
+    assert_eq!(life.meet(end, TriggerKind::Sweep).to, Some(State::Expired));
+    life.build_succeeds(end + hours(1));
+    assert_eq!(
+        life.build_succeeds(end + hours(2)).to,
+        Some(State::Prepared)
+    );
+    assert_eq!(life.tag("account-assigned-since"), None, "a pool account");
+
+    let given = end + days(1);
+    let assigned = life.meet(given, TriggerKind::HolderTagged(john()));
+    assert_eq!(assigned.to, Some(State::Assigned));
+    assert_eq!(life.view().assigned_since, Some(given));
+    life.maintenance(given + days(3));
+    assert!(
+        life.meet(
+            given + days(30) - chrono::TimeDelta::seconds(1),
+            TriggerKind::Sweep
+        )
+        .is_empty(),
+        "john's lease is not jane's"
+    );
+    let over = life.meet(given + days(30), TriggerKind::Sweep);
+    assert!(over.commands.contains(&Command::NotifyHolder {
+        holder: john(),
+        label: Label::AccountExpired
+    }));
+}
+
+#[test]
+fn a_holder_named_before_the_account_is_ready_is_assigned_when_it_is_ready() {
+    let mut life = Life::new(lease_of_30_days());
+    life.meet(t0(), TriggerKind::EnteredManagedOu);
+    let named = life.meet(t0() + hours(1), TriggerKind::OperatorAssign(jane()));
+    assert_eq!(named.to, Some(State::Vended));
+    assert_eq!(life.tag("account-assigned-since"), None, "not assigned yet");
+    let ready = life.build_succeeds(t0() + hours(2));
+    assert_eq!(ready.to, Some(State::Assigned));
+    assert!(
+        ready
+            .commands
+            .contains(&Command::StartAssignment(t0() + hours(2)))
+    );
+    assert_eq!(life.view().assigned_since, Some(t0() + hours(2)));
+}
+
+#[test]
+fn a_release_during_maintenance_ends_the_assignment_and_the_next_holder_starts_anew() {
+    let mut life = pool_account(lease_of_30_days());
+    life.meet(t0() + hours(3), TriggerKind::OperatorAssign(jane()));
+    life.meet(t0() + days(7), TriggerKind::MaintenanceWindow);
+    let released = life.meet(t0() + days(7) + hours(1), TriggerKind::OperatorRelease);
+    assert_eq!(released.commands, vec![Command::RemoveHolder]);
+    assert_eq!(life.tag("account-assigned-since"), None);
+    life.meet(
+        t0() + days(7) + hours(2),
+        TriggerKind::OperatorAssign(john()),
+    );
+    assert_eq!(life.tag("account-assigned-since"), None, "not ready yet");
+    life.build_succeeds(t0() + days(7) + hours(3));
+    assert_eq!(
+        life.build_succeeds(t0() + days(7) + hours(4)).to,
+        Some(State::Assigned)
+    );
+    assert_eq!(life.view().assigned_since, Some(t0() + days(7) + hours(4)));
+}
+
+#[test]
+fn an_account_assigned_before_the_assignment_tag_counts_its_lease_from_since() {
+    // tagged by an earlier spa: no `assigned-since`, `since` at t0
+    let mut life = Life::new(lease_of_30_days());
+    life.tags = BTreeMap::from([
+        ("account-state".to_owned(), "assigned".to_owned()),
+        (
+            "account-since".to_owned(),
+            "2025-03-01T08:00:00Z".to_owned(),
+        ),
+        (
+            "account-holder".to_owned(),
+            "jane.doe@example.com".to_owned(),
+        ),
+    ]);
+    let fallback = life.view();
+    let due = decide(
+        &fallback,
+        &Trigger::new(t0() + days(30), TriggerKind::Sweep),
+        &life.policy,
+    )
+    .unwrap();
+    assert_eq!(due.to, Some(State::Expired));
+
+    // its next window writes the start down before maintenance moves `since`
+    let window = life.meet(t0() + days(7), TriggerKind::MaintenanceWindow);
+    assert!(window.commands.contains(&Command::StartAssignment(t0())));
+    life.build_succeeds(t0() + days(7) + hours(1));
+    life.build_succeeds(t0() + days(7) + hours(2));
+    assert_eq!(life.view().assigned_since, Some(t0()));
+    assert!(
+        life.meet(
+            t0() + days(30) - chrono::TimeDelta::seconds(1),
+            TriggerKind::Sweep
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        life.meet(t0() + days(30), TriggerKind::Sweep).to,
+        Some(State::Expired)
+    );
+}
+
+#[test]
+fn an_account_assigned_before_the_assignment_tag_keeps_its_lease_when_maintenance_is_instant() {
+    let policy = Policy {
+        purge: false,
+        preparation: false,
+        ..lease_of_30_days()
+    };
+    let legacy = AccountView {
+        holder: Some(jane()),
+        ..managed(State::Assigned)
+    };
+    let window = decide(
+        &legacy,
+        &Trigger::new(t0() + days(7), TriggerKind::MaintenanceWindow),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(window.to, Some(State::Assigned));
+    let changes = TagCodec::default().encode(&window.commands);
+    assert_eq!(
+        changes
+            .set
+            .get("account-assigned-since")
+            .map(String::as_str),
+        Some("2025-03-01T08:00:00Z"),
+        "{:?}",
+        window.commands
+    );
+}
+
+#[test]
+fn an_assignment_start_without_holder_is_drift_and_quarantine_drops_it() {
+    let view = AccountView {
+        assigned_since: Some(t0()),
+        ..managed(State::Prepared)
+    };
+    assert_eq!(view.check(), Err(Inconsistency::AssignmentWithoutHolder));
+    let rejection = decide(&view, &at(TriggerKind::OperatorAssign(jane())), &policy()).unwrap_err();
+    assert_eq!(rejection.exception(), Some(Label::Drift));
+    assert_eq!(
+        rejection.to_string(),
+        "inconsistent tags: the account records the start of an assignment but has no holder"
+    );
+    let swept = decide(&view, &at(TriggerKind::Sweep), &policy()).unwrap();
+    assert_eq!(swept.to, Some(State::Quarantined));
+    assert!(swept.commands.contains(&Command::EndAssignment));
+    let mut tags = BTreeMap::from([
+        ("account-state".to_owned(), "prepared".to_owned()),
+        (
+            "account-assigned-since".to_owned(),
+            "2025-03-01T08:00:00Z".to_owned(),
+        ),
+    ]);
+    TagCodec::default().encode(&swept.commands).apply(&mut tags);
+    let after = TagCodec::default().decode(&tags).unwrap();
+    assert_eq!(
+        after.check(),
+        Ok(()),
+        "quarantined once, not at every sweep"
+    );
+
+    let pool = AccountView {
+        holder: Some(jane()),
+        ..view
+    };
+    assert_eq!(
+        pool.check(),
+        Err(Inconsistency::AssignmentOutOfPlace {
+            state: Some(State::Prepared)
+        })
+    );
+    let reset = decide(&pool, &at(TriggerKind::OperatorReset), &policy()).unwrap();
+    assert_eq!(reset.to, Some(State::Vended));
+    assert!(reset.commands.contains(&Command::EndAssignment));
 }

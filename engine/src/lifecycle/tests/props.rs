@@ -98,6 +98,18 @@ fn any_policy() -> impl Strategy<Value = Policy> {
 
 use std::time::Duration;
 
+/// The current assignment as the test sees it from the outside: who was given the
+/// account and when (the `AccountAssigned` event of a new holder), until the holder
+/// goes or the account leaves management.
+#[derive(Debug, Clone)]
+enum Assignment {
+    None,
+    Known(Holder, DateTime<Utc>),
+    /// A person replaced the holder tag by hand: `decide` cannot tell, so the test
+    /// does not either until the holder is removed.
+    Unknown,
+}
+
 /// The account, its tags and what the test remembers to check the properties.
 struct Sim {
     codec: TagCodec,
@@ -112,6 +124,7 @@ struct Sim {
     /// A purge succeeded (or was skipped by policy) since the account expired.
     purged: bool,
     gone: bool,
+    assignment: Assignment,
 }
 
 fn people() -> [Holder; 3] {
@@ -137,6 +150,7 @@ impl Sim {
             dirty: false,
             purged: false,
             gone: false,
+            assignment: Assignment::None,
         }
     }
 
@@ -171,6 +185,9 @@ impl Sim {
             },
             Op::HumanTagHolder(i) => {
                 let person = people()[*i].clone();
+                if view.holder.as_ref().is_some_and(|known| *known != person) {
+                    self.assignment = Assignment::Unknown;
+                }
                 self.tags
                     .insert(self.codec.holder_key(), person.as_str().to_owned());
                 TriggerKind::HolderTagged(person)
@@ -200,6 +217,32 @@ impl Sim {
         let Ok(decision) = decide(&view, &trigger, &self.policy) else {
             return Ok(());
         };
+        // the sweeper ends a lease when it has run since the holder was first given
+        // the account, however many maintenance cycles came in between, and not before
+        if let (
+            TriggerKind::Sweep,
+            Some(State::Assigned),
+            Some(lease),
+            Assignment::Known(who, start),
+        ) = (
+            &trigger.kind,
+            view.state,
+            self.policy.lease,
+            &self.assignment,
+        ) && view.holder.as_ref() == Some(who)
+        {
+            let due = *start + chrono::TimeDelta::from_std(lease).unwrap() <= trigger.at;
+            let ends = decision.commands.contains(&Command::RemoveHolder);
+            prop_assert_eq!(
+                ends,
+                due,
+                "lease of {:?} from {} at {}: {:?}",
+                lease,
+                start,
+                trigger.at,
+                decision
+            );
+        }
         self.apply(&view, &trigger, &decision)?;
 
         // a duplicate delivered at once changes nothing and starts nothing
@@ -279,6 +322,33 @@ impl Sim {
         prop_assert!(after.attempts <= self.policy.max_attempts);
         if after.state == Some(State::Assigned) {
             prop_assert!(after.holder.is_some());
+            // every account here was assigned by this version of spa
+            prop_assert!(after.assigned_since.is_some(), "no assignment start");
+        }
+        // an assignment start never moves while the holder stays
+        if before.holder.is_some()
+            && before.holder == after.holder
+            && let (Some(was), Some(is)) = (before.assigned_since, after.assigned_since)
+        {
+            prop_assert_eq!(was, is, "the assignment start moved: {:?}", decision);
+        }
+        if let Some(start) = after.assigned_since {
+            prop_assert!(start <= trigger.at, "an assignment starting in the future");
+        }
+        if after.holder.is_none() || after.state.is_none() {
+            self.assignment = Assignment::None;
+        }
+        if decision
+            .events()
+            .any(|label| label == Label::AccountAssigned)
+        {
+            let holder = after.holder.clone();
+            match (&self.assignment, holder) {
+                (Assignment::Known(who, _), Some(holder)) if *who == holder => {}
+                (Assignment::Unknown, _) => {}
+                (_, Some(holder)) => self.assignment = Assignment::Known(holder, trigger.at),
+                (_, None) => {}
+            }
         }
         if after.state.is_some_and(|state| !state.builds()) {
             prop_assert!(after.build.is_none());
@@ -340,6 +410,7 @@ proptest! {
         purge_build in any::<bool>(),
         tx in prop::option::of(any::<bool>()),
         holder_known in any::<bool>(),
+        assigned_hours_ago in prop::option::of(0..2000i64),
         op in op(),
         policy in any_policy(),
         offset in -100_000i64..100_000,
@@ -348,6 +419,7 @@ proptest! {
             state,
             since: Some(t0()),
             holder: holder_known.then(jane),
+            assigned_since: assigned_hours_ago.map(|h| t0() - hours(h)),
             attempts,
             build: has_build.then(|| AwaitedBuild {
                 kind: if purge_build { BuildKind::Purge } else { BuildKind::Preparation },
@@ -384,6 +456,9 @@ proptest! {
             };
             before.apply(&mut tags);
             if let Some(h) = &view.holder { tags.insert(codec.holder_key(), h.as_str().to_owned()); }
+            if let Some(start) = view.assigned_since {
+                codec.encode(&[Command::StartAssignment(start)]).apply(&mut tags);
+            }
             if attempts > 0 { tags.insert("account-attempts".to_owned(), attempts.to_string()); }
             if let Some(b) = &view.build { tags.insert("account-build".to_owned(), TagCodec::encode_build(b)); }
             if let Some(t) = &view.transaction { tags.insert("account-transaction".to_owned(), TagCodec::encode_transaction(t)); }
@@ -409,6 +484,7 @@ proptest! {
         state in ".{0,20}",
         since in ".{0,30}",
         holder in ".{0,40}",
+        assigned_since in ".{0,30}",
         attempts in ".{0,5}",
         build in ".{0,40}",
         transaction in ".{0,70}",
@@ -418,6 +494,7 @@ proptest! {
             ("account-state".to_owned(), state),
             ("account-since".to_owned(), since),
             ("account-holder".to_owned(), holder),
+            ("account-assigned-since".to_owned(), assigned_since),
             ("account-attempts".to_owned(), attempts),
             ("account-build".to_owned(), build),
             ("account-transaction".to_owned(), transaction),

@@ -102,6 +102,18 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             "assigned to jane",
             AccountView {
                 holder: Some(jane()),
+                assigned_since: Some(t0()),
+                ..managed(State::Assigned)
+            },
+            [
+                Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
+                U, U, U,
+            ],
+        ),
+        (
+            "assigned to jane before spa wrote assigned-since",
+            AccountView {
+                holder: Some(jane()),
                 ..managed(State::Assigned)
             },
             [
@@ -113,6 +125,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             "expired, purging b-1",
             AccountView {
                 holder: Some(jane()),
+                assigned_since: Some(t0()),
                 attempts: 1,
                 build: awaited(Purge, "b-1"),
                 transaction: transaction(Maintenance),
@@ -127,6 +140,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             "purged, preparing b-1",
             AccountView {
                 holder: Some(jane()),
+                assigned_since: Some(t0()),
                 attempts: 1,
                 build: awaited(Preparation, "b-1"),
                 transaction: transaction(Maintenance),
@@ -152,6 +166,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             "quarantined during maintenance, jane's",
             AccountView {
                 holder: Some(jane()),
+                assigned_since: Some(t0()),
                 transaction: transaction(Maintenance),
                 ..managed(State::Quarantined)
             },
@@ -163,6 +178,33 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
         (
             "assigned without holder (hand-edited)",
             managed(State::Assigned),
+            [
+                Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U,
+            ],
+        ),
+        (
+            "expired, purging b-1, assignment start without holder (hand-edited)",
+            AccountView {
+                assigned_since: Some(t0()),
+                attempts: 1,
+                build: awaited(Purge, "b-1"),
+                transaction: transaction(Maintenance),
+                ..managed(State::Expired)
+            },
+            // a reset would start a second purge while one is awaited
+            [
+                Invalid, Invalid, Illegal, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Invalid, Q, Q, U, U, U,
+            ],
+        ),
+        (
+            "prepared, with an assignment start (hand-edited)",
+            AccountView {
+                holder: Some(jane()),
+                assigned_since: Some(t0()),
+                ..managed(State::Prepared)
+            },
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
                 Invalid, Invalid, Q, Q, U, U, U,
