@@ -5,7 +5,7 @@
 //! overlays it names through [`Sources`] (`crate::files` reads the file system).
 //!
 //! 1. the text is parsed once, under budgets, into a tree of nodes with positions;
-//! 2. SPA spellings are rewritten, one warning each ([`legacy`]);
+//! 2. SPA spellings are rewritten, one warning each (`legacy.rs`);
 //! 3. the tree is validated against the JSON Schema of [`Settings`], collecting every
 //!    error (unknown keys with a suggestion, types, values, semantic checks);
 //! 4. cross-field checks (duplicate identifiers, channels without their secret);
