@@ -52,7 +52,8 @@ impl std::error::Error for HarnessError {}
 /// A running moto server.
 pub struct Emulator {
     port: u16,
-    child: Mutex<Child>,
+    // Owned so that the process is not detached; it ends with its standard input.
+    _child: Child,
     // Held open for the life of the process: the server stops when it closes.
     _stdin: ChildStdin,
     lock: Mutex<()>,
@@ -118,7 +119,7 @@ impl Emulator {
         })?;
         let emulator = Self {
             port,
-            child: Mutex::new(child),
+            _child: child,
             _stdin: stdin,
             lock: Mutex::new(()),
         };
@@ -129,11 +130,6 @@ impl Emulator {
     /// The endpoint URL to hand to the AWS SDK (`http://127.0.0.1:PORT`).
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The loopback port the server listens on.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     fn wait_ready(&self, within: Duration) -> Result<(), HarnessError> {
@@ -199,15 +195,6 @@ impl Emulator {
             .ok_or_else(|| {
                 HarnessError::Unreachable(format!("{method} {path}: no HTTP status in the answer"))
             })
-    }
-
-    /// Whether the emulator process still runs.
-    pub fn is_running(&self) -> bool {
-        let mut child = self
-            .child
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        matches!(child.try_wait(), Ok(None))
     }
 }
 

@@ -288,6 +288,27 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 }
 
+/// A "billion laughs" document: nine levels of aliases, each repeating the one
+/// before nine times, starting at key `first` (for the budget tests).
+#[cfg(test)]
+pub(super) fn billion_laughs(first: &str) -> String {
+    let mut text = format!("{first}: &a [{}]\n", ["\"lol\""; 9].join(","));
+    for (name, previous) in [
+        ("b", "a"),
+        ("c", "b"),
+        ("d", "c"),
+        ("e", "d"),
+        ("f", "e"),
+        ("g", "f"),
+        ("h", "g"),
+        ("i", "h"),
+    ] {
+        let refs = vec![format!("*{previous}"); 9].join(",");
+        text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -319,22 +340,7 @@ mod tests {
 
     #[test]
     fn billion_laughs_is_refused() {
-        let mut text = String::from(
-            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
-        );
-        for (name, previous) in [
-            ("b", "a"),
-            ("c", "b"),
-            ("d", "c"),
-            ("e", "d"),
-            ("f", "e"),
-            ("g", "f"),
-            ("h", "g"),
-            ("i", "h"),
-        ] {
-            let refs = vec![format!("*{previous}"); 9].join(",");
-            text.push_str(&format!("{name}: &{name} [{refs}]\n"));
-        }
+        let text = billion_laughs("a");
         let error = parse(&text).unwrap_err();
         assert!(error.message.contains("alias"), "{error:?}");
         assert!(error.pos.line > 1);

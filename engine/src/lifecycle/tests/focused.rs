@@ -15,6 +15,17 @@ fn vended_preparing(attempts: u32) -> AccountView {
     }
 }
 
+/// Expired during jane's maintenance, waiting for purge build `b-1` at `attempts`.
+fn expired_purging(attempts: u32) -> AccountView {
+    AccountView {
+        holder: Some(jane()),
+        attempts,
+        build: awaited(BuildKind::Purge, "b-1"),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Expired)
+    }
+}
+
 /// Assigned to jane at t0 (the assignment and the state both start at t0).
 fn assigned_to_jane() -> AccountView {
     AccountView {
@@ -313,13 +324,7 @@ fn one_attempt_means_quarantine_at_the_first_failure() {
 
 #[test]
 fn a_failed_purge_is_retried_as_a_purge() {
-    let view = AccountView {
-        holder: Some(jane()),
-        attempts: 1,
-        build: awaited(BuildKind::Purge, "b-1"),
-        transaction: transaction(TransactionKind::Maintenance),
-        ..managed(State::Expired)
-    };
+    let view = expired_purging(1);
     let decision = decide(
         &view,
         &at(finished("b-1", BuildStatus::TimedOut)),
@@ -352,13 +357,7 @@ fn the_maintenance_window_expires_an_assigned_account_and_starts_its_purge() {
 
 #[test]
 fn after_the_purge_the_account_is_prepared_again_then_given_back() {
-    let expired = AccountView {
-        holder: Some(jane()),
-        attempts: 2,
-        build: awaited(BuildKind::Purge, "b-1"),
-        transaction: transaction(TransactionKind::Maintenance),
-        ..managed(State::Expired)
-    };
+    let expired = expired_purging(2);
     let purged = decide(
         &expired,
         &at(finished("b-1", BuildStatus::Succeeded)),
@@ -498,13 +497,7 @@ fn the_lease_end_removes_the_holder_so_the_account_returns_to_the_pool() {
 
 #[test]
 fn a_release_during_maintenance_removes_the_holder_only() {
-    let view = AccountView {
-        holder: Some(jane()),
-        attempts: 1,
-        build: awaited(BuildKind::Purge, "b-1"),
-        transaction: transaction(TransactionKind::Maintenance),
-        ..managed(State::Expired)
-    };
+    let view = expired_purging(1);
     let decision = decide(&view, &at(TriggerKind::OperatorRelease), &policy()).unwrap();
     assert_eq!(decision.to, Some(State::Expired));
     assert_eq!(decision.commands, vec![Command::RemoveHolder]);
@@ -645,13 +638,7 @@ fn duplicates_and_late_events_change_nothing() {
         &policy(),
     );
     assert!(matches!(again, Err(Rejection::Duplicate { .. })));
-    let expired = AccountView {
-        holder: Some(jane()),
-        attempts: 1,
-        build: awaited(BuildKind::Purge, "b-1"),
-        transaction: transaction(TransactionKind::Maintenance),
-        ..managed(State::Expired)
-    };
+    let expired = expired_purging(1);
     let window = decide(&expired, &at(TriggerKind::MaintenanceWindow), &policy());
     assert!(matches!(window, Err(Rejection::Duplicate { .. })));
 }
