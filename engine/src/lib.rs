@@ -3,8 +3,10 @@
 //! Pure modules (`settings`, `lifecycle`, `events`) hold no SDK type, do no I/O and
 //! never read the clock; `ports` names what the use cases need from the outside world.
 
+pub mod aws;
 pub mod events;
 pub mod files;
+pub mod footprint;
 pub mod lifecycle;
 pub mod ports;
 pub mod settings;

@@ -8,6 +8,7 @@
 mod budgets;
 mod cloudtrail;
 mod codebuild;
+mod command;
 mod domain;
 mod envelope;
 mod error;
@@ -23,6 +24,7 @@ use serde_json::Value;
 pub use budgets::{AlertType, Amount, BudgetAlert, Money, SqsBatch, SqsRecord, Threshold};
 pub use cloudtrail::{Principal, TrailRecord};
 pub use codebuild::{BuildStateChange, BuildStatus};
+pub use command::{AccountCommand, Action};
 pub use domain::{DomainEvent, MAX_FACT_CHARS, MAX_REASON_CHARS, PutEventsEntry, SOURCE, SpaEvent};
 pub use error::DecodeError;
 pub use ids::{AccountId, EventId, Sensitive, mask, redact_emails};

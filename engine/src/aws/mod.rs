@@ -1,0 +1,4 @@
+//! Adapters of the ports on the official AWS SDK for Rust: the only module that
+//! names an SDK crate.
+
+pub mod error;
