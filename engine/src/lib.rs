@@ -9,5 +9,6 @@ pub mod files;
 pub mod footprint;
 pub mod lifecycle;
 pub mod ports;
+pub mod rules;
 pub mod settings;
 pub mod usecases;

@@ -1,0 +1,156 @@
+//! The EventBridge rules of the engine's bus, and an event-pattern matcher.
+//!
+//! One source for the patterns: the deployed rules (CloudFormation, issue 6) and the
+//! local runtime of `spa demo` / `spa handle --follow` both take them from
+//! [`automation_rules`], so what routes an event locally is what routes it on AWS.
+//! Pure: no SDK type, no I/O, no clock.
+
+mod pattern;
+
+use std::fmt;
+
+use serde_json::{Value, json};
+
+pub use pattern::{PatternError, check, matches};
+
+/// The functions of spa (one `bootstrap` binary serves them all, routing by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Function {
+    /// Organizations events through CloudTrail: account created, moved, tagged, closed.
+    AccountEvents,
+    /// CodeBuild state changes forwarded from member accounts.
+    BuildEvents,
+    /// Console sign-ins forwarded from member accounts.
+    SignIns,
+    /// The command queue (SQS): one account command a message.
+    Commands,
+    /// EventBridge Scheduler runs (maintenance window, sweeper, ...).
+    Scheduler,
+}
+
+impl Function {
+    /// Every function.
+    pub const ALL: [Function; 5] = [
+        Function::AccountEvents,
+        Function::BuildEvents,
+        Function::SignIns,
+        Function::Commands,
+        Function::Scheduler,
+    ];
+
+    /// The short name: the deployed function is `<environment>-<name>`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Function::AccountEvents => "account-events",
+            Function::BuildEvents => "build-events",
+            Function::SignIns => "sign-ins",
+            Function::Commands => "commands",
+            Function::Scheduler => "scheduler",
+        }
+    }
+
+    /// The function a deployed Lambda function name stands for (`SpaDemo-commands`
+    /// or `commands`), whatever its environment prefix.
+    pub fn from_function_name(name: &str) -> Option<Function> {
+        Function::ALL
+            .into_iter()
+            .find(|f| name == f.as_str() || name.ends_with(&format!("-{}", f.as_str())))
+    }
+
+    /// The deployed name of the function in an environment.
+    pub fn deployed_name(self, environment: &str) -> String {
+        format!("{environment}-{}", self.as_str())
+    }
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule of the engine's bus: events matching `pattern` go to `target`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// `<environment>-<what>`, at most 64 characters.
+    pub name: String,
+    /// For humans.
+    pub description: &'static str,
+    /// The EventBridge event pattern.
+    pub pattern: Value,
+    /// The function that receives the matching events.
+    pub target: Function,
+}
+
+/// The Organizations calls spa reacts to.
+pub const ORGANIZATIONS_EVENTS: [&str; 6] = [
+    "CreateAccountResult",
+    "MoveAccount",
+    "TagResource",
+    "UntagResource",
+    "CloseAccount",
+    "RemoveAccountFromOrganization",
+];
+
+/// The build statuses that end a build (the rules let no `IN_PROGRESS` through).
+pub const BUILD_END_STATUSES: [&str; 5] = ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"];
+
+/// The prefix of the names of every resource spa owns in an environment (projects,
+/// roles, rules, functions): `<environment>-`.
+pub fn resource_prefix(environment: &str) -> String {
+    format!("{environment}-")
+}
+
+/// The rules of the engine's bus in an environment.
+pub fn automation_rules(environment: &str) -> Vec<Rule> {
+    vec![
+        Rule {
+            name: format!("{environment}-AccountEvents"),
+            description: "Organizations events through CloudTrail: account created, moved, tagged, closed, removed",
+            pattern: json!({
+                "source": ["aws.organizations"],
+                "detail-type": ["AWS API Call via CloudTrail", "AWS Service Event via CloudTrail"],
+                "detail": {
+                    "eventSource": ["organizations.amazonaws.com"],
+                    "eventName": ORGANIZATIONS_EVENTS,
+                }
+            }),
+            target: Function::AccountEvents,
+        },
+        Rule {
+            name: format!("{environment}-BuildEvents"),
+            description: "Ends of spa's builds in member accounts",
+            pattern: json!({
+                "source": ["aws.codebuild"],
+                "detail-type": ["CodeBuild Build State Change"],
+                "detail": {
+                    "build-status": BUILD_END_STATUSES,
+                    "project-name": [{ "prefix": resource_prefix(environment) }],
+                }
+            }),
+            target: Function::BuildEvents,
+        },
+        Rule {
+            name: format!("{environment}-SignIns"),
+            description: "Console sign-ins in member accounts",
+            pattern: json!({
+                "source": ["aws.signin"],
+                "detail-type": ["AWS Console Sign In via CloudTrail"],
+                "detail": { "eventName": ["ConsoleLogin"] }
+            }),
+            target: Function::SignIns,
+        },
+    ]
+}
+
+/// The functions an event on the bus goes to.
+pub fn route(rules: &[Rule], event: &Value) -> Vec<Function> {
+    rules
+        .iter()
+        .filter(|rule| matches(&rule.pattern, event))
+        .map(|rule| rule.target)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
