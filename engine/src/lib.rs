@@ -8,6 +8,7 @@ pub mod events;
 pub mod files;
 pub mod footprint;
 pub mod lifecycle;
+pub mod local;
 pub mod ports;
 pub mod rules;
 pub mod settings;
