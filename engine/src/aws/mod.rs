@@ -2,3 +2,4 @@
 //! names an SDK crate.
 
 pub mod error;
+pub mod seed;

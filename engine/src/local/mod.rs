@@ -14,6 +14,7 @@
 //! The runtime is generic over a [`Platform`]: the same code runs on moto through the
 //! AWS adapters and, in tests, on the in-memory ports.
 
+pub mod seed;
 pub mod synth;
 
 use std::collections::{BTreeMap, VecDeque};

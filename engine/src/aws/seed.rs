@@ -1,0 +1,134 @@
+//! Seeds an organization in the emulator from a [`SeedPlan`] (`spa demo`).
+//!
+//! Only for the emulator: on AWS, accounts are created by the account vending
+//! process of the company, never by spa.
+
+use aws_config::SdkConfig;
+use aws_sdk_organizations::types::{CreateAccountState, OrganizationFeatureSet, Tag};
+
+use super::error::port_error;
+use crate::local::seed::{SeedPlan, Seeded};
+use crate::ports::PortError;
+
+const SERVICE: &str = "organizations";
+
+/// Creates the organization (when there is none), the units and the accounts of
+/// `plan`, moves each account under its unit and tags it.
+pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortError> {
+    let client = aws_sdk_organizations::Client::new(config);
+    if let Err(error) = client.describe_organization().send().await {
+        let error = port_error(SERVICE, "DescribeOrganization", "organization", error);
+        if !matches!(error, PortError::Denied { .. } | PortError::NotFound { .. }) {
+            return Err(error);
+        }
+        client
+            .create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "CreateOrganization", "organization", e))?;
+    }
+    let roots = client
+        .list_roots()
+        .send()
+        .await
+        .map_err(|e| port_error(SERVICE, "ListRoots", "organization", e))?;
+    let root = roots
+        .roots()
+        .first()
+        .and_then(|r| r.id())
+        .ok_or_else(|| PortError::NotFound {
+            id: "the organization's root".into(),
+        })?
+        .to_owned();
+    let mut seeded = Seeded {
+        root: root.clone(),
+        ..Seeded::default()
+    };
+    for unit in &plan.units {
+        let parent = match &unit.parent {
+            Some(key) => seeded
+                .units
+                .get(key)
+                .cloned()
+                .ok_or_else(|| PortError::NotFound { id: key.clone() })?,
+            None => root.clone(),
+        };
+        let created = client
+            .create_organizational_unit()
+            .parent_id(&parent)
+            .name(&unit.name)
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "CreateOrganizationalUnit", &unit.key, e))?;
+        let id = created
+            .organizational_unit()
+            .and_then(|u| u.id())
+            .ok_or_else(|| PortError::NotFound {
+                id: unit.key.clone(),
+            })?;
+        seeded.units.insert(unit.key.clone(), id.to_owned());
+    }
+    for account in &plan.accounts {
+        let tags: Vec<Tag> = account
+            .tags
+            .iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect();
+        let request = client
+            .create_account()
+            .account_name(&account.name)
+            .email(&account.email)
+            .set_tags((!tags.is_empty()).then_some(tags))
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "CreateAccount", &account.name, e))?;
+        let status = request.create_account_status();
+        let request_id = status.and_then(|s| s.id()).unwrap_or_default().to_owned();
+        let mut id = status.and_then(|s| s.account_id()).map(str::to_owned);
+        if id.is_none() {
+            let described = client
+                .describe_create_account_status()
+                .create_account_request_id(&request_id)
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "DescribeCreateAccountStatus", &request_id, e))?;
+            let status = described.create_account_status();
+            if status.and_then(|s| s.state()) == Some(&CreateAccountState::Failed) {
+                return Err(PortError::Rejected {
+                    service: SERVICE.into(),
+                    action: "CreateAccount".into(),
+                    message: format!(
+                        "{}: {:?}",
+                        account.name,
+                        status.and_then(|s| s.failure_reason())
+                    ),
+                });
+            }
+            id = status.and_then(|s| s.account_id()).map(str::to_owned);
+        }
+        let id = id.ok_or_else(|| PortError::NotFound {
+            id: account.name.clone(),
+        })?;
+        if let Some(key) = &account.parent {
+            let parent = seeded
+                .units
+                .get(key)
+                .cloned()
+                .ok_or_else(|| PortError::NotFound { id: key.clone() })?;
+            client
+                .move_account()
+                .account_id(&id)
+                .source_parent_id(&root)
+                .destination_parent_id(&parent)
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "MoveAccount", &id, e))?;
+        }
+        if let Some(key) = &account.key {
+            seeded.accounts.insert(key.clone(), id.clone());
+        }
+        seeded.created.push(id);
+    }
+    Ok(seeded)
+}
