@@ -4,6 +4,7 @@
 //! never read the clock; `ports` names what the use cases need from the outside world.
 
 pub mod aws;
+pub mod emf;
 pub mod events;
 pub mod files;
 pub mod footprint;
