@@ -837,6 +837,11 @@ impl FixedClock {
         }
     }
 
+    /// The time it says (without the `Clock` trait in scope).
+    pub fn now_at(&self) -> DateTime<Utc> {
+        *lock(&self.now)
+    }
+
     /// Sets the time.
     pub fn set(&self, now: DateTime<Utc>) {
         *lock(&self.now) = now;

@@ -274,14 +274,20 @@ fn pending_start(view: &AccountView) -> Option<(BuildKind, u32)> {
 }
 
 /// The idempotency token of a build: the same for every delivery of one transition
-/// (account, kind, attempt and the instant the state was entered).
+/// (account, kind, attempt, the state the build belongs to and the instant it was
+/// entered), different for any other.
 pub fn idempotency_token(
     account: &AccountId,
     kind: BuildKind,
     attempt: u32,
+    state: Option<State>,
     since: DateTime<Utc>,
 ) -> String {
-    format!("spa-{account}-{kind}-{attempt}-{}", since.timestamp())
+    format!(
+        "spa-{account}-{kind}-{attempt}-{}-{}",
+        crate::lifecycle::state_name(state),
+        since.timestamp()
+    )
 }
 
 impl<P: Platform> Engine<'_, P> {
@@ -397,7 +403,9 @@ impl<P: Platform> Engine<'_, P> {
         }
         match decide(&view, trigger, &policy) {
             Ok(decision) => {
-                let force = trigger.kind == TriggerKind::Sweep;
+                // the sweeper and departures set every deadline from the tags: a
+                // departure has no policy left to tell the old lease by
+                let force = matches!(trigger.kind, TriggerKind::Sweep | TriggerKind::Left(_));
                 self.carry_out(&mut run, &view, decision, resolved.as_ref(), &policy, force)
                     .await?;
                 Ok(self.finish(run).await)
@@ -647,7 +655,7 @@ impl<P: Platform> Engine<'_, P> {
             kind,
             attempt,
             variables: self.build_variables(resolved, account, kind, attempt),
-            idempotency_token: idempotency_token(account, kind, attempt, since),
+            idempotency_token: idempotency_token(account, kind, attempt, run.state, since),
         };
         let started = match self
             .retry()
@@ -830,6 +838,9 @@ impl<P: Platform> Engine<'_, P> {
             let since = view.since.unwrap_or(run.at);
             self.start_build(&mut run, resolved, kind, attempt, since)
                 .await?;
+            run.emit_with_reason(self.environment(), Label::BuildStarted, None);
+            let detail = self.detail(&run, Label::BuildStarted);
+            self.record(&run, Label::BuildStarted, &detail).await?;
             let after = expected_deadlines(view, policy);
             self.reconcile_deadlines(&run, None, &after).await?;
             run.outcome.verdict = Verdict::Resumed;
@@ -920,12 +931,12 @@ mod tests {
     fn tokens_are_the_same_for_one_transition_and_differ_across() {
         let account = AccountId::parse("222222222222").unwrap();
         let at = DateTime::from_timestamp(1_740_816_000, 0).unwrap();
-        let token = idempotency_token(&account, BuildKind::Preparation, 1, at);
-        assert_eq!(token, "spa-222222222222-preparation-1-1740816000");
-        assert_ne!(
-            token,
-            idempotency_token(&account, BuildKind::Preparation, 2, at)
-        );
-        assert_ne!(token, idempotency_token(&account, BuildKind::Purge, 1, at));
+        let vended = Some(State::Vended);
+        let token = idempotency_token(&account, BuildKind::Preparation, 1, vended, at);
+        assert_eq!(token, "spa-222222222222-preparation-1-vended-1740816000");
+        let other = |kind, attempt, state| idempotency_token(&account, kind, attempt, state, at);
+        assert_ne!(token, other(BuildKind::Preparation, 2, vended));
+        assert_ne!(token, other(BuildKind::Purge, 1, Some(State::Expired)));
+        assert_ne!(token, other(BuildKind::Preparation, 1, Some(State::Purged)));
     }
 }
