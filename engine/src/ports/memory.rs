@@ -981,4 +981,71 @@ mod tests {
         let error = looped.ancestors_of("123456789012").unwrap_err();
         assert!(matches!(error, PortError::Inconsistent { .. }), "{error}");
     }
+
+    #[tokio::test]
+    async fn the_organization_port_serves_accounts_tags_and_injected_failures() {
+        let org = org()
+            .with_account("210987654321", "jane", "ou-sand-team")
+            .with_tags("210987654321", &[("a", "1")]);
+        let id = AccountId::parse("210987654321").unwrap();
+        assert_eq!(
+            org.tags(&id).await.unwrap().get("a").map(String::as_str),
+            Some("1")
+        );
+        let listed = org.accounts_in("ou-sand-team").await.unwrap();
+        assert_eq!(listed.len(), 2, "a placed id and a described account");
+        assert_eq!(
+            org.units_in("ou-sand-boxes").await.unwrap()[0].id,
+            "ou-sand-team"
+        );
+        assert_eq!(org.roots().await.unwrap()[0].id, "r-root");
+        let unavailable = PortError::Unavailable {
+            service: "organizations".into(),
+            message: "throttled".into(),
+        };
+        org.faults.fail("tags", unavailable.clone(), 1);
+        assert_eq!(org.tags(&id).await, Err(unavailable));
+        assert!(org.tags(&id).await.is_ok());
+        assert_eq!(org.calls.of("tags"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_build_token_starts_one_build() {
+        let builds = MemoryBuilds::default();
+        let footprint = crate::footprint::Footprint {
+            environment: "E".into(),
+            service_role: "r".into(),
+            prepare: crate::footprint::Project {
+                name: "E-Prepare".into(),
+                buildspec: String::new(),
+                variables: BTreeMap::new(),
+                timeout_minutes: 60,
+            },
+            purge: crate::footprint::Project {
+                name: "E-Purge".into(),
+                buildspec: String::new(),
+                variables: BTreeMap::new(),
+                timeout_minutes: 60,
+            },
+            rules: Vec::new(),
+        };
+        let request = BuildRequest {
+            account: AccountId::parse("210987654321").unwrap(),
+            kind: crate::lifecycle::BuildKind::Preparation,
+            attempt: 1,
+            variables: BTreeMap::new(),
+            idempotency_token: "t".into(),
+        };
+        let first = builds.start_build(&footprint, &request).await.unwrap();
+        assert_eq!(first.as_str(), "E-Prepare:1");
+        assert_eq!(
+            builds.start_build(&footprint, &request).await.unwrap(),
+            first
+        );
+        assert_eq!(builds.started().len(), 1);
+        assert_eq!(
+            builds.build_status(&request.account, &first).await,
+            Ok(BuildStatus::InProgress)
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! did as an [`Outcome`].
 //!
 //! Every reaction that moves an account goes through [`Engine::apply`] (claim,
-//! re-read tags, resolve settings, decide, carry out); [`dispatch`] routes whatever a
+//! re-read tags, resolve settings, decide, carry out); [`dispatch()`] routes whatever a
 //! function was handed to the right reaction.
 
 pub mod apply;
