@@ -159,15 +159,11 @@ async fn a_batch_reports_only_its_failed_records() {
             expected: "an account command".into(),
         }),
     });
-    // the second command's tags cannot be read, even after retries
-    world
-        .platform
-        .organization
-        .faults
-        .fail("tags", unavailable(), 0);
     let engine = world.engine();
     let dispatched = {
-        // fail the reads of the second record only: queue them once the first passed
+        // the first record passes; then the second's tags cannot be read, even after
+        // 3 tries; the third is of another environment (refused for good, acknowledged);
+        // the fourth did not decode
         let first = commands.records[0].command.clone().unwrap();
         on_command(&engine, &first).await.unwrap();
         world

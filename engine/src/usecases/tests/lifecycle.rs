@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::events::Label;
-use crate::lifecycle::{Rejection, TriggerKind};
+use crate::lifecycle::Rejection;
 use crate::ports::DeadlineKind;
 
 #[tokio::test]
@@ -394,5 +394,4 @@ async fn an_operator_assigns_and_a_holder_that_is_not_an_email_is_refused() {
     );
     let outcome = on_command(&world.engine(), &good).await.unwrap();
     assert_eq!(outcome.to, state("assigned"));
-    let _ = TriggerKind::Sweep;
 }
