@@ -6,8 +6,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::error::DecodeError;
 use super::ids::AccountId;
+use super::json::{Node, excerpt};
 
 /// What to do to one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +93,75 @@ impl AccountCommand {
     }
 }
 
+/// A Lambda SQS event of account commands; each record decoded on its own so that
+/// one bad message fails alone (partial batch response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandBatch {
+    pub records: Vec<CommandRecord>,
+}
+
+/// One SQS message of the command queue and what it decoded to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    /// The SQS `messageId`, to report the record in `batchItemFailures`.
+    pub message_id: Option<String>,
+    pub command: Result<AccountCommand, DecodeError>,
+}
+
+const EXPECTED: &str =
+    "an account command (JSON with `id`, `environment`, `account`, `action`, `at`, `origin`)";
+
+/// Whether an SQS batch carries account commands: its first record's body is a JSON
+/// object with an `action` (Budgets notifications never have one).
+pub(crate) fn is_command_batch(root: &Node<'_>) -> bool {
+    let Ok(records) = root.array("Records", "an array of SQS records") else {
+        return false;
+    };
+    let Some(first) = records.first() else {
+        return false;
+    };
+    let body = match first.value() {
+        Value::Object(map) => map.get("body").and_then(Value::as_str),
+        _ => None,
+    };
+    body.and_then(|body| serde_json::from_str::<Value>(body).ok())
+        .is_some_and(|value| value.get("action").is_some())
+}
+
+pub(crate) fn decode_batch(root: &Node<'_>) -> Result<CommandBatch, DecodeError> {
+    let records = root.array("Records", "an array of SQS records")?;
+    Ok(CommandBatch {
+        records: records
+            .iter()
+            .map(|record| CommandRecord {
+                message_id: record
+                    .opt_str("messageId")
+                    .ok()
+                    .flatten()
+                    .map(str::to_string),
+                command: decode_record(record),
+            })
+            .collect(),
+    })
+}
+
+fn decode_record(record: &Node<'_>) -> Result<AccountCommand, DecodeError> {
+    let body = record.req("body", EXPECTED)?;
+    serde_json::from_str(body.as_str()?)
+        .map_err(|error| DecodeError::invalid(body.path(), EXPECTED, excerpt(&error.to_string())))
+}
+
+impl CommandBatch {
+    /// Message ids of the records that did not decode: retried, then dead-lettered.
+    pub fn undecoded_message_ids(&self) -> Vec<&str> {
+        self.records
+            .iter()
+            .filter(|r| r.command.is_err())
+            .filter_map(|r| r.message_id.as_deref())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +186,23 @@ mod tests {
             assert_eq!(back, command);
             assert_eq!(back.id, "window-1/222222222222");
         }
+    }
+
+    #[test]
+    fn a_batch_of_commands_is_decoded_record_by_record() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let account = AccountId::parse("222222222222").expect("account");
+        let good = AccountCommand::new("w", "Spa", account, Action::Sweep, at, "sweeper");
+        let event = serde_json::json!({"Records": [
+            {"messageId": "m-1", "eventSource": "aws:sqs", "body": good.to_json()},
+            {"messageId": "m-2", "eventSource": "aws:sqs", "body": "{\"action\": \"explode\"}"},
+        ]});
+        let Ok(super::super::Incoming::Commands(batch)) = super::super::decode_value(&event) else {
+            panic!("expected a command batch");
+        };
+        assert_eq!(batch.records[0].command.as_ref().ok(), Some(&good));
+        let error = batch.records[1].command.as_ref().expect_err("bad record");
+        assert_eq!(error.path(), Some("Records[1].body"), "{error}");
+        assert_eq!(batch.undecoded_message_ids(), ["m-2"]);
     }
 }

@@ -24,7 +24,7 @@ use serde_json::Value;
 pub use budgets::{AlertType, Amount, BudgetAlert, Money, SqsBatch, SqsRecord, Threshold};
 pub use cloudtrail::{Principal, TrailRecord};
 pub use codebuild::{BuildStateChange, BuildStatus};
-pub use command::{AccountCommand, Action};
+pub use command::{AccountCommand, Action, CommandBatch, CommandRecord};
 pub use domain::{DomainEvent, MAX_FACT_CHARS, MAX_REASON_CHARS, PutEventsEntry, SOURCE, SpaEvent};
 pub use error::DecodeError;
 pub use ids::{AccountId, EventId, Sensitive, mask, redact_emails};
@@ -54,17 +54,20 @@ pub enum Incoming {
     Scheduled(ScheduledJob),
     /// One of spa's own domain events (source `spa`): never react to it in a loop.
     Spa(SpaEvent),
+    /// An SQS batch of account commands (the command queue); each record decoded on
+    /// its own.
+    Commands(CommandBatch),
 }
 
 impl Incoming {
     /// The de-duplication key; `None` for an SQS batch, whose records each have one
-    /// ([`BudgetAlert::event_id`]).
+    /// ([`BudgetAlert::event_id`], [`AccountCommand::id`]).
     pub fn event_id(&self) -> Option<&EventId> {
         match self {
             Incoming::Organizations(e) => Some(&e.record.event_id),
             Incoming::Build(e) => Some(&e.event_id),
             Incoming::ConsoleLogin(e) => Some(&e.event_id),
-            Incoming::BudgetAlerts(_) => None,
+            Incoming::BudgetAlerts(_) | Incoming::Commands(_) => None,
             Incoming::Scheduled(e) => Some(&e.event_id),
             Incoming::Spa(e) => Some(&e.event_id),
         }
@@ -107,6 +110,9 @@ pub fn decode_value(value: &Value) -> Result<Incoming, DecodeError> {
     }
     if map.contains_key("Records") {
         budgets::check_batch_source(&root)?;
+        if command::is_command_batch(&root) {
+            return command::decode_batch(&root).map(Incoming::Commands);
+        }
         return budgets::decode_batch(&root).map(Incoming::BudgetAlerts);
     }
     if map.contains_key("job") {

@@ -1,17 +1,198 @@
-//! In-memory implementations of the ports, for tests and offline runs.
+//! In-memory implementations of the ports, for tests, the features and offline runs.
+//!
+//! Every double is shared (`&self` methods, a `std::sync::Mutex` inside), records
+//! what it was asked, counts its calls by operation, and can be told to fail: a
+//! [`Faults`] queue answers the next call (of one operation, or of any) with a
+//! [`PortError`], so that failure paths are tested like the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{OrganizationTree, PortError};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{
+    AccountRecord, AccountStatus, Activity, ActivityQuery, BuildRequest, Builds, Bus, Claim, Clock,
+    Commands, Deadline, DeadlineKind, Organization, OrganizationTree, Platform, PortError, Store,
+    Unit,
+};
+use crate::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
+use crate::footprint::Footprint;
+use crate::lifecycle::{BuildId, BuildStatus, TagChanges};
 
 /// AWS nests organizational units five deep under the root; with the root and the
 /// account itself no chain is longer than this.
 const MAX_DEPTH: usize = 7;
 
-/// An organization tree held in memory: each account or OU and its parent.
+/// Locks a mutex, going on with the data of a thread that panicked (a test double
+/// must not hide the first failure behind a poisoned lock).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Failures to inject: each answers one call, the oldest first.
+#[derive(Debug, Default)]
+pub struct Faults {
+    queue: Mutex<Vec<(Option<&'static str>, PortError)>>,
+}
+
+impl Faults {
+    /// The next call of any operation fails with `error`.
+    pub fn fail_next(&self, error: PortError) {
+        lock(&self.queue).push((None, error));
+    }
+
+    /// The next `times` calls of `operation` (the method name: `start_build`,
+    /// `change_tags`, ...) fail with `error`.
+    pub fn fail(&self, operation: &'static str, error: PortError, times: usize) {
+        let mut queue = lock(&self.queue);
+        for _ in 0..times {
+            queue.push((Some(operation), error.clone()));
+        }
+    }
+
+    /// Whether failures are still waiting.
+    pub fn pending(&self) -> usize {
+        lock(&self.queue).len()
+    }
+
+    fn check(&self, operation: &'static str) -> Result<(), PortError> {
+        let mut queue = lock(&self.queue);
+        let found = queue
+            .iter()
+            .position(|(op, _)| op.is_none_or(|op| op == operation));
+        match found {
+            Some(index) => Err(queue.remove(index).1),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Clone for Faults {
+    fn clone(&self) -> Self {
+        Self {
+            queue: Mutex::new(lock(&self.queue).clone()),
+        }
+    }
+}
+
+/// Calls made, by operation.
+#[derive(Debug, Default)]
+pub struct Calls {
+    counts: Mutex<BTreeMap<&'static str, usize>>,
+}
+
+impl Calls {
+    fn count(&self, operation: &'static str) {
+        *lock(&self.counts).entry(operation).or_default() += 1;
+    }
+
+    /// How many times `operation` was called.
+    pub fn of(&self, operation: &str) -> usize {
+        lock(&self.counts).get(operation).copied().unwrap_or(0)
+    }
+
+    /// Every call, by operation.
+    pub fn all(&self) -> BTreeMap<&'static str, usize> {
+        lock(&self.counts).clone()
+    }
+
+    /// Forgets the calls made so far.
+    pub fn reset(&self) {
+        lock(&self.counts).clear();
+    }
+}
+
+impl Clone for Calls {
+    fn clone(&self) -> Self {
+        Self {
+            counts: Mutex::new(lock(&self.counts).clone()),
+        }
+    }
+}
+
+/// An account held in memory: what Organizations describes, and its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryAccount {
+    /// Id, name, e-mail, status.
+    pub record: AccountRecord,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Default)]
-pub struct MemoryOrganization {
+struct Tree {
+    /// Each account or OU and its parent.
     parents: BTreeMap<String, String>,
+    /// Accounts described (an account only placed with `with_parent` is described
+    /// with its id as name, no e-mail, active).
+    accounts: BTreeMap<String, MemoryAccount>,
+    /// Names of OUs and roots.
+    names: BTreeMap<String, String>,
+}
+
+impl Tree {
+    fn account(&self, id: &str) -> Option<MemoryAccount> {
+        if let Some(account) = self.accounts.get(id) {
+            return Some(account.clone());
+        }
+        let account = AccountId::parse(id).filter(|_| self.parents.contains_key(id))?;
+        Some(MemoryAccount {
+            record: AccountRecord {
+                name: id.to_owned(),
+                id: account,
+                email: Sensitive::new(""),
+                status: AccountStatus::Active,
+            },
+            tags: BTreeMap::new(),
+        })
+    }
+
+    fn account_mut(&mut self, id: &str) -> Option<&mut MemoryAccount> {
+        if !self.accounts.contains_key(id) {
+            let account = self.account(id)?;
+            self.accounts.insert(id.to_owned(), account);
+        }
+        self.accounts.get_mut(id)
+    }
+
+    fn unit(&self, id: &str) -> Unit {
+        Unit {
+            id: id.to_owned(),
+            name: self.names.get(id).cloned().unwrap_or_else(|| id.to_owned()),
+        }
+    }
+
+    fn children(&self, parent: &str) -> impl Iterator<Item = &String> {
+        self.parents
+            .iter()
+            .filter(move |(_, p)| p.as_str() == parent)
+            .map(|(child, _)| child)
+    }
+}
+
+/// An organization held in memory: roots, OUs and accounts (with name, e-mail, status
+/// and tags), each placed under its parent.
+///
+/// The tree alone (`with_parent`, `from_csv`, `ancestors_of`) serves `spa plan
+/// --tree`; the accounts and their tags serve the use cases through the
+/// [`Organization`] port.
+#[derive(Debug, Default)]
+pub struct MemoryOrganization {
+    tree: Mutex<Tree>,
+    /// Failures to inject.
+    pub faults: Faults,
+    /// Calls made, by operation (`tags`, `change_tags`, `accounts_in`, ...).
+    pub calls: Calls,
+}
+
+impl Clone for MemoryOrganization {
+    fn clone(&self) -> Self {
+        Self {
+            tree: Mutex::new(lock(&self.tree).clone()),
+            faults: self.faults.clone(),
+            calls: self.calls.clone(),
+        }
+    }
 }
 
 impl MemoryOrganization {
@@ -28,7 +209,108 @@ impl MemoryOrganization {
 
     /// Places or moves `child` under `parent`.
     pub fn set_parent(&mut self, child: &str, parent: &str) {
-        self.parents.insert(child.to_owned(), parent.to_owned());
+        self.place(child, parent);
+    }
+
+    /// Places or moves `child` under `parent` (shared access: an operator moving an
+    /// account by hand in a test).
+    pub fn place(&self, child: &str, parent: &str) {
+        lock(&self.tree)
+            .parents
+            .insert(child.to_owned(), parent.to_owned());
+    }
+
+    /// Names an OU or a root (their id is their name otherwise).
+    pub fn with_name(self, id: &str, name: &str) -> Self {
+        lock(&self.tree)
+            .names
+            .insert(id.to_owned(), name.to_owned());
+        self
+    }
+
+    /// Adds an OU named `name` under `parent`.
+    pub fn with_unit(self, id: &str, name: &str, parent: &str) -> Self {
+        self.place(id, parent);
+        self.with_name(id, name)
+    }
+
+    /// Adds an active account under `parent`, named `name`, with the e-mail
+    /// `<name>@example.com`.
+    pub fn with_account(self, id: &str, name: &str, parent: &str) -> Self {
+        self.add_account(id, name, parent);
+        self
+    }
+
+    /// Adds (or replaces) an active account under `parent`, without tags.
+    pub fn add_account(&self, id: &str, name: &str, parent: &str) {
+        let Some(account) = AccountId::parse(id) else {
+            return;
+        };
+        let mut tree = lock(&self.tree);
+        tree.parents.insert(id.to_owned(), parent.to_owned());
+        tree.accounts.insert(
+            id.to_owned(),
+            MemoryAccount {
+                record: AccountRecord {
+                    id: account,
+                    name: name.to_owned(),
+                    email: Sensitive::new(&format!("{name}@example.com")),
+                    status: AccountStatus::Active,
+                },
+                tags: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// Sets tags on an account by hand (not through the port: no call counted).
+    pub fn with_tags(self, id: &str, tags: &[(&str, &str)]) -> Self {
+        self.set_tags(id, tags);
+        self
+    }
+
+    /// Sets tags on an account by hand (an operator in the console).
+    pub fn set_tags(&self, id: &str, tags: &[(&str, &str)]) {
+        if let Some(account) = lock(&self.tree).account_mut(id) {
+            for (key, value) in tags {
+                account.tags.insert((*key).to_owned(), (*value).to_owned());
+            }
+        }
+    }
+
+    /// Removes tags from an account by hand.
+    pub fn remove_tags(&self, id: &str, keys: &[&str]) {
+        if let Some(account) = lock(&self.tree).account_mut(id) {
+            for key in keys {
+                account.tags.remove(*key);
+            }
+        }
+    }
+
+    /// The tags of an account as they are (no call counted; empty when unknown).
+    pub fn tags_of(&self, id: &str) -> BTreeMap<String, String> {
+        lock(&self.tree)
+            .account(id)
+            .map(|account| account.tags)
+            .unwrap_or_default()
+    }
+
+    /// Sets the status of an account (closing it suspends it).
+    pub fn set_status(&self, id: &str, status: AccountStatus) {
+        if let Some(account) = lock(&self.tree).account_mut(id) {
+            account.record.status = status;
+        }
+    }
+
+    /// Removes an account from the organization.
+    pub fn remove_account(&self, id: &str) {
+        let mut tree = lock(&self.tree);
+        tree.accounts.remove(id);
+        tree.parents.remove(id);
+    }
+
+    /// The parent of an account or OU.
+    pub fn parent_of(&self, id: &str) -> Option<String> {
+        lock(&self.tree).parents.get(id).cloned()
     }
 
     /// Reads a tree from CSV text with a `child,parent` header, one placement a row
@@ -72,9 +354,10 @@ impl MemoryOrganization {
 
     /// The parents of `id`, nearest first, up to the root (the port without a runtime).
     pub fn ancestors_of(&self, id: &str) -> Result<Vec<String>, PortError> {
+        let tree = lock(&self.tree);
+        let parents = &tree.parents;
         let mut chain = Vec::new();
-        let mut current = self
-            .parents
+        let mut current = parents
             .get(id)
             .ok_or_else(|| PortError::NotFound { id: id.to_owned() })?;
         loop {
@@ -85,17 +368,554 @@ impl MemoryOrganization {
                 });
             }
             chain.push(current.clone());
-            match self.parents.get(current) {
+            match parents.get(current) {
                 Some(parent) => current = parent,
                 None => return Ok(chain),
             }
         }
     }
+
+    fn enter(&self, operation: &'static str) -> Result<(), PortError> {
+        self.calls.count(operation);
+        self.faults.check(operation)
+    }
 }
 
 impl OrganizationTree for MemoryOrganization {
     async fn ancestors(&self, id: &str) -> Result<Vec<String>, PortError> {
+        self.enter("ancestors")?;
         self.ancestors_of(id)
+    }
+}
+
+fn not_found(id: &str) -> PortError {
+    PortError::NotFound { id: id.to_owned() }
+}
+
+impl Organization for MemoryOrganization {
+    async fn describe_account(&self, id: &AccountId) -> Result<AccountRecord, PortError> {
+        self.enter("describe_account")?;
+        lock(&self.tree)
+            .account(id.as_str())
+            .map(|account| account.record)
+            .ok_or_else(|| not_found(id.as_str()))
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>, PortError> {
+        self.enter("list_accounts")?;
+        let tree = lock(&self.tree);
+        let ids: BTreeSet<&String> = tree
+            .accounts
+            .keys()
+            .chain(
+                tree.parents
+                    .keys()
+                    .filter(|id| AccountId::parse(id).is_some()),
+            )
+            .collect();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| tree.account(id))
+            .map(|account| account.record)
+            .collect())
+    }
+
+    async fn accounts_in(&self, parent: &str) -> Result<Vec<AccountRecord>, PortError> {
+        self.enter("accounts_in")?;
+        let tree = lock(&self.tree);
+        Ok(tree
+            .children(parent)
+            .filter_map(|child| tree.account(child))
+            .map(|account| account.record)
+            .collect())
+    }
+
+    async fn units_in(&self, parent: &str) -> Result<Vec<Unit>, PortError> {
+        self.enter("units_in")?;
+        let tree = lock(&self.tree);
+        Ok(tree
+            .children(parent)
+            .filter(|child| child.starts_with("ou-"))
+            .map(|child| tree.unit(child))
+            .collect())
+    }
+
+    async fn roots(&self) -> Result<Vec<Unit>, PortError> {
+        self.enter("roots")?;
+        let tree = lock(&self.tree);
+        let roots: BTreeSet<&String> = tree
+            .parents
+            .values()
+            .chain(tree.names.keys())
+            .filter(|id| id.starts_with("r-") && !tree.parents.contains_key(*id))
+            .collect();
+        Ok(roots.into_iter().map(|id| tree.unit(id)).collect())
+    }
+
+    async fn tags(&self, id: &AccountId) -> Result<BTreeMap<String, String>, PortError> {
+        self.enter("tags")?;
+        lock(&self.tree)
+            .account(id.as_str())
+            .map(|account| account.tags)
+            .ok_or_else(|| not_found(id.as_str()))
+    }
+
+    async fn change_tags(&self, id: &AccountId, changes: &TagChanges) -> Result<(), PortError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.enter("change_tags")?;
+        let mut tree = lock(&self.tree);
+        let account = tree
+            .account_mut(id.as_str())
+            .ok_or_else(|| not_found(id.as_str()))?;
+        changes.apply(&mut account.tags);
+        Ok(())
+    }
+
+    async fn move_account(&self, id: &AccountId, from: &str, to: &str) -> Result<(), PortError> {
+        self.enter("move_account")?;
+        let mut tree = lock(&self.tree);
+        match tree.parents.get(id.as_str()) {
+            Some(parent) if parent == from => {
+                tree.parents.insert(id.as_str().to_owned(), to.to_owned());
+                Ok(())
+            }
+            Some(parent) => Err(PortError::Rejected {
+                service: "organizations".into(),
+                action: "MoveAccount".into(),
+                message: format!("{id} is under {parent}, not under {from}"),
+            }),
+            None => Err(not_found(id.as_str())),
+        }
+    }
+}
+
+/// Builds held in memory: every request recorded, ids `<project>:<n>`.
+///
+/// Like CodeBuild with an `idempotencyToken`, a start with a token seen before
+/// returns the build it started then and starts nothing.
+#[derive(Debug, Default)]
+pub struct MemoryBuilds {
+    state: Mutex<BuildsState>,
+    /// Failures to inject (`ensure_footprint`, `start_build`, `build_status`).
+    pub faults: Faults,
+    /// Calls made, by operation.
+    pub calls: Calls,
+}
+
+#[derive(Debug, Default)]
+struct BuildsState {
+    footprints: Vec<(AccountId, Footprint)>,
+    started: Vec<(BuildRequest, BuildId)>,
+    tokens: BTreeMap<String, BuildId>,
+    statuses: BTreeMap<BuildId, BuildStatus>,
+}
+
+impl MemoryBuilds {
+    /// The footprints ensured, in order.
+    pub fn footprints(&self) -> Vec<(AccountId, Footprint)> {
+        lock(&self.state).footprints.clone()
+    }
+
+    /// The builds started (not the repeated requests of one token), in order.
+    pub fn started(&self) -> Vec<(BuildRequest, BuildId)> {
+        lock(&self.state).started.clone()
+    }
+
+    /// The builds started in one account.
+    pub fn started_in(&self, account: &str) -> Vec<(BuildRequest, BuildId)> {
+        self.started()
+            .into_iter()
+            .filter(|(request, _)| request.account.as_str() == account)
+            .collect()
+    }
+
+    /// The last build started in an account.
+    pub fn last_in(&self, account: &str) -> Option<BuildId> {
+        self.started_in(account).pop().map(|(_, id)| id)
+    }
+
+    /// The next start fails with `error`, `times` times.
+    pub fn fail_starts(&self, error: PortError, times: usize) {
+        self.faults.fail("start_build", error, times);
+    }
+
+    /// What `build_status` answers for a build from now on (in progress until told).
+    pub fn set_status(&self, build: &BuildId, status: BuildStatus) {
+        lock(&self.state).statuses.insert(build.clone(), status);
+    }
+
+    fn enter(&self, operation: &'static str) -> Result<(), PortError> {
+        self.calls.count(operation);
+        self.faults.check(operation)
+    }
+}
+
+impl Builds for MemoryBuilds {
+    async fn ensure_footprint(
+        &self,
+        account: &AccountId,
+        footprint: &Footprint,
+    ) -> Result<(), PortError> {
+        self.enter("ensure_footprint")?;
+        lock(&self.state)
+            .footprints
+            .push((account.clone(), footprint.clone()));
+        Ok(())
+    }
+
+    async fn start_build(
+        &self,
+        footprint: &Footprint,
+        request: &BuildRequest,
+    ) -> Result<BuildId, PortError> {
+        self.enter("start_build")?;
+        let mut state = lock(&self.state);
+        if let Some(id) = state.tokens.get(&request.idempotency_token) {
+            return Ok(id.clone());
+        }
+        let project = &footprint.project(request.kind).name;
+        let id =
+            BuildId::new(&format!("{project}:{}", state.started.len() + 1)).map_err(|error| {
+                PortError::Rejected {
+                    service: "codebuild".into(),
+                    action: "StartBuild".into(),
+                    message: error.to_string(),
+                }
+            })?;
+        state
+            .tokens
+            .insert(request.idempotency_token.clone(), id.clone());
+        state.started.push((request.clone(), id.clone()));
+        Ok(id)
+    }
+
+    async fn build_status(
+        &self,
+        _account: &AccountId,
+        build: &BuildId,
+    ) -> Result<BuildStatus, PortError> {
+        self.enter("build_status")?;
+        let state = lock(&self.state);
+        if !state.started.iter().any(|(_, id)| id == build) {
+            return Err(not_found(build.as_str()));
+        }
+        Ok(state
+            .statuses
+            .get(build)
+            .copied()
+            .unwrap_or(BuildStatus::InProgress))
+    }
+}
+
+/// History and bookkeeping held in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<StoreState>,
+    /// Failures to inject.
+    pub faults: Faults,
+    /// Calls made, by operation.
+    pub calls: Calls,
+}
+
+#[derive(Debug, Default)]
+struct StoreState {
+    claims: BTreeMap<String, DateTime<Utc>>,
+    activities: Vec<Activity>,
+    deadlines: BTreeMap<(AccountId, DeadlineKind), DateTime<Utc>>,
+}
+
+impl MemoryStore {
+    /// Whether a key is claimed.
+    pub fn is_claimed(&self, key: &str) -> bool {
+        lock(&self.state).claims.contains_key(key)
+    }
+
+    /// Every activity recorded, oldest first.
+    pub fn recorded(&self) -> Vec<Activity> {
+        lock(&self.state).activities.clone()
+    }
+
+    /// The activities of one account, oldest first.
+    pub fn recorded_for(&self, account: &str) -> Vec<Activity> {
+        self.recorded()
+            .into_iter()
+            .filter(|a| a.account.as_str() == account)
+            .collect()
+    }
+
+    /// The labels of the activities of one account, oldest first.
+    pub fn labels_for(&self, account: &str) -> Vec<Label> {
+        self.recorded_for(account).iter().map(|a| a.label).collect()
+    }
+
+    /// Every deadline.
+    pub fn deadlines(&self) -> Vec<Deadline> {
+        lock(&self.state)
+            .deadlines
+            .iter()
+            .map(|((account, kind), due)| Deadline {
+                account: account.clone(),
+                kind: *kind,
+                due: *due,
+            })
+            .collect()
+    }
+
+    /// A deadline of an account.
+    pub fn deadline(&self, account: &str, kind: DeadlineKind) -> Option<DateTime<Utc>> {
+        let account = AccountId::parse(account)?;
+        lock(&self.state).deadlines.get(&(account, kind)).copied()
+    }
+
+    fn enter(&self, operation: &'static str) -> Result<(), PortError> {
+        self.calls.count(operation);
+        self.faults.check(operation)
+    }
+}
+
+impl Store for MemoryStore {
+    async fn claim(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
+        self.enter("claim")?;
+        let mut state = lock(&self.state);
+        if state.claims.contains_key(key) {
+            return Ok(Claim::Seen);
+        }
+        state.claims.insert(key.to_owned(), at);
+        Ok(Claim::New)
+    }
+
+    async fn release(&self, key: &str) -> Result<(), PortError> {
+        self.enter("release")?;
+        lock(&self.state).claims.remove(key);
+        Ok(())
+    }
+
+    async fn record(&self, activity: &Activity) -> Result<(), PortError> {
+        self.enter("record")?;
+        lock(&self.state).activities.push(activity.clone());
+        Ok(())
+    }
+
+    async fn activities(&self, query: &ActivityQuery) -> Result<Vec<Activity>, PortError> {
+        self.enter("activities")?;
+        let state = lock(&self.state);
+        let mut found: Vec<Activity> = state
+            .activities
+            .iter()
+            .rev()
+            .filter(|a| query.account.as_ref().is_none_or(|id| &a.account == id))
+            .filter(|a| query.since.is_none_or(|since| a.at >= since))
+            .cloned()
+            .collect();
+        // newest first; records of one instant keep their reverse order of writing
+        found.sort_by_key(|a| std::cmp::Reverse(a.at));
+        if let Some(limit) = query.limit {
+            found.truncate(limit);
+        }
+        Ok(found)
+    }
+
+    async fn set_deadline(&self, deadline: &Deadline) -> Result<(), PortError> {
+        self.enter("set_deadline")?;
+        lock(&self.state)
+            .deadlines
+            .insert((deadline.account.clone(), deadline.kind), deadline.due);
+        Ok(())
+    }
+
+    async fn clear_deadline(
+        &self,
+        account: &AccountId,
+        kind: DeadlineKind,
+    ) -> Result<(), PortError> {
+        self.enter("clear_deadline")?;
+        lock(&self.state).deadlines.remove(&(account.clone(), kind));
+        Ok(())
+    }
+
+    async fn due_deadlines(&self, now: DateTime<Utc>) -> Result<Vec<Deadline>, PortError> {
+        self.enter("due_deadlines")?;
+        Ok(self
+            .deadlines()
+            .into_iter()
+            .filter(|deadline| deadline.due <= now)
+            .collect())
+    }
+}
+
+/// The event bus held in memory: every published event, in order.
+#[derive(Debug, Default)]
+pub struct MemoryBus {
+    events: Mutex<Vec<DomainEvent>>,
+    /// Failures to inject.
+    pub faults: Faults,
+    /// Calls made (`publish`).
+    pub calls: Calls,
+}
+
+impl MemoryBus {
+    /// Every event published, in order.
+    pub fn published(&self) -> Vec<DomainEvent> {
+        lock(&self.events).clone()
+    }
+
+    /// The labels of the events published about one account, in order.
+    pub fn labels_for(&self, account: &str) -> Vec<Label> {
+        self.published()
+            .iter()
+            .filter(|e| e.account.as_str() == account)
+            .map(|e| e.label)
+            .collect()
+    }
+}
+
+impl Bus for MemoryBus {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PortError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.calls.count("publish");
+        self.faults.check("publish")?;
+        lock(&self.events).extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// The command queue held in memory: every command sent, in order, until taken.
+#[derive(Debug, Default)]
+pub struct MemoryCommands {
+    queue: Mutex<Vec<AccountCommand>>,
+    sent: Mutex<Vec<AccountCommand>>,
+    /// Failures to inject (`send`).
+    pub faults: Faults,
+    /// Calls made: `send`, and `send_message_batch` for each batch of 10 an SQS
+    /// adapter would make.
+    pub calls: Calls,
+}
+
+impl MemoryCommands {
+    /// Every command ever sent, in order.
+    pub fn sent(&self) -> Vec<AccountCommand> {
+        lock(&self.sent).clone()
+    }
+
+    /// Takes the commands waiting in the queue (a consumer receiving them).
+    pub fn take(&self) -> Vec<AccountCommand> {
+        std::mem::take(&mut *lock(&self.queue))
+    }
+}
+
+impl Commands for MemoryCommands {
+    async fn send(&self, commands: &[AccountCommand]) -> Result<(), PortError> {
+        if commands.is_empty() {
+            return Ok(());
+        }
+        self.calls.count("send");
+        self.faults.check("send")?;
+        for _ in commands.chunks(10) {
+            self.calls.count("send_message_batch");
+        }
+        lock(&self.queue).extend_from_slice(commands);
+        lock(&self.sent).extend_from_slice(commands);
+        Ok(())
+    }
+}
+
+/// A clock that says what it is told.
+#[derive(Debug)]
+pub struct FixedClock {
+    now: Mutex<DateTime<Utc>>,
+}
+
+impl FixedClock {
+    /// A clock stopped at `now`.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now: Mutex::new(now),
+        }
+    }
+
+    /// The time it says (without the `Clock` trait in scope).
+    pub fn now_at(&self) -> DateTime<Utc> {
+        *lock(&self.now)
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: DateTime<Utc>) {
+        *lock(&self.now) = now;
+    }
+
+    /// Moves the time forward (or back, with a negative delta).
+    pub fn advance(&self, delta: TimeDelta) {
+        let mut now = lock(&self.now);
+        *now = now.checked_add_signed(delta).unwrap_or(*now);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.now)
+    }
+}
+
+/// Every in-memory port, as one [`Platform`].
+#[derive(Debug)]
+pub struct MemoryPlatform {
+    /// Organizations.
+    pub organization: MemoryOrganization,
+    /// Builds.
+    pub builds: MemoryBuilds,
+    /// History and bookkeeping.
+    pub store: MemoryStore,
+    /// The event bus.
+    pub bus: MemoryBus,
+    /// The command queue.
+    pub commands: MemoryCommands,
+    /// The time.
+    pub clock: FixedClock,
+}
+
+impl MemoryPlatform {
+    /// A platform on an organization, its clock at `now`.
+    pub fn new(organization: MemoryOrganization, now: DateTime<Utc>) -> Self {
+        Self {
+            organization,
+            builds: MemoryBuilds::default(),
+            store: MemoryStore::default(),
+            bus: MemoryBus::default(),
+            commands: MemoryCommands::default(),
+            clock: FixedClock::new(now),
+        }
+    }
+}
+
+impl Platform for MemoryPlatform {
+    type Organization = MemoryOrganization;
+    type Builds = MemoryBuilds;
+    type Store = MemoryStore;
+    type Bus = MemoryBus;
+    type Commands = MemoryCommands;
+    type Clock = FixedClock;
+
+    fn organization(&self) -> &MemoryOrganization {
+        &self.organization
+    }
+    fn builds(&self) -> &MemoryBuilds {
+        &self.builds
+    }
+    fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+    fn bus(&self) -> &MemoryBus {
+        &self.bus
+    }
+    fn commands(&self) -> &MemoryCommands {
+        &self.commands
+    }
+    fn clock(&self) -> &FixedClock {
+        &self.clock
     }
 }
 
@@ -160,5 +980,72 @@ mod tests {
         let looped = org().with_parent("ou-sand-boxes", "ou-sand-team");
         let error = looped.ancestors_of("123456789012").unwrap_err();
         assert!(matches!(error, PortError::Inconsistent { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_organization_port_serves_accounts_tags_and_injected_failures() {
+        let org = org()
+            .with_account("210987654321", "jane", "ou-sand-team")
+            .with_tags("210987654321", &[("a", "1")]);
+        let id = AccountId::parse("210987654321").unwrap();
+        assert_eq!(
+            org.tags(&id).await.unwrap().get("a").map(String::as_str),
+            Some("1")
+        );
+        let listed = org.accounts_in("ou-sand-team").await.unwrap();
+        assert_eq!(listed.len(), 2, "a placed id and a described account");
+        assert_eq!(
+            org.units_in("ou-sand-boxes").await.unwrap()[0].id,
+            "ou-sand-team"
+        );
+        assert_eq!(org.roots().await.unwrap()[0].id, "r-root");
+        let unavailable = PortError::Unavailable {
+            service: "organizations".into(),
+            message: "throttled".into(),
+        };
+        org.faults.fail("tags", unavailable.clone(), 1);
+        assert_eq!(org.tags(&id).await, Err(unavailable));
+        assert!(org.tags(&id).await.is_ok());
+        assert_eq!(org.calls.of("tags"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_build_token_starts_one_build() {
+        let builds = MemoryBuilds::default();
+        let footprint = crate::footprint::Footprint {
+            environment: "E".into(),
+            service_role: "r".into(),
+            prepare: crate::footprint::Project {
+                name: "E-Prepare".into(),
+                buildspec: String::new(),
+                variables: BTreeMap::new(),
+                timeout_minutes: 60,
+            },
+            purge: crate::footprint::Project {
+                name: "E-Purge".into(),
+                buildspec: String::new(),
+                variables: BTreeMap::new(),
+                timeout_minutes: 60,
+            },
+            rules: Vec::new(),
+        };
+        let request = BuildRequest {
+            account: AccountId::parse("210987654321").unwrap(),
+            kind: crate::lifecycle::BuildKind::Preparation,
+            attempt: 1,
+            variables: BTreeMap::new(),
+            idempotency_token: "t".into(),
+        };
+        let first = builds.start_build(&footprint, &request).await.unwrap();
+        assert_eq!(first.as_str(), "E-Prepare:1");
+        assert_eq!(
+            builds.start_build(&footprint, &request).await.unwrap(),
+            first
+        );
+        assert_eq!(builds.started().len(), 1);
+        assert_eq!(
+            builds.build_status(&request.account, &first).await,
+            Ok(BuildStatus::InProgress)
+        );
     }
 }

@@ -1,3 +1,35 @@
-//! Use cases: one module per reaction, each taking ports and returning what it did.
+//! Use cases: one module per reaction, each taking the ports of a
+//! [`Platform`](crate::ports::Platform) through an [`Engine`] and returning what it
+//! did as an [`Outcome`].
+//!
+//! Every reaction that moves an account goes through [`Engine::apply`] (claim,
+//! re-read tags, resolve settings, decide, carry out); [`dispatch()`] routes whatever a
+//! function was handed to the right reaction.
 
+pub mod apply;
+pub mod context;
+pub mod error;
+mod exceptions;
+pub mod holders;
 pub mod resolve;
+
+pub use apply::{Outcome, Verdict, idempotency_token};
+pub use context::{Buildspecs, Engine, Retry, footprint_for};
+pub use error::{Context, UseCaseError};
+pub mod dispatch;
+pub mod fanout;
+pub mod managed;
+pub mod on_build_finished;
+pub mod on_command;
+pub mod on_organization_event;
+
+pub use dispatch::{Dispatched, dispatch};
+pub use fanout::{SWEEP_INLINE, on_maintenance_window, on_sweep};
+pub use managed::{ManagedAccount, managed_accounts};
+pub use on_build_finished::on_build_finished;
+pub use on_command::on_command;
+pub use on_organization_event::on_organization_event;
+pub mod operator;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,306 @@
+//! The use-case context: the platform, the settings and what derives from them once
+//! (the tag codec, spa's own principals, the footprint inputs, the retry policy).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::error::UseCaseError;
+use crate::events::{AccountId, Principal};
+use crate::footprint::{Footprint, ForwardingRule, Project};
+use crate::lifecycle::{BuildKind, TagCodec};
+use crate::ports::{Clock, Platform, PortError};
+use crate::settings::{BuildPlan, Resolved, Settings};
+
+/// Buildspec texts by the path the settings name (`buildspecs/prepare.yaml`), read by
+/// the caller (the Lambda from its package, the CLI from the settings' folder).
+pub type Buildspecs = BTreeMap<String, String>;
+
+/// How often a transient port failure is tried again within one invocation, before
+/// the event goes back to Lambda or SQS for a later retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Tries in all, at least 1.
+    pub attempts: u32,
+    /// Wait before the second try; doubled before each next one.
+    pub backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Retry {
+    /// No waiting between tries (tests, local runs).
+    pub const fn immediate(attempts: u32) -> Self {
+        Self {
+            attempts,
+            backoff: Duration::ZERO,
+        }
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or the tries are spent.
+    pub async fn run<T, F, Fut>(&self, what: &'static str, mut call: F) -> Result<T, PortError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, PortError>>,
+    {
+        let mut wait = self.backoff;
+        let mut tried = 1;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(error) if error.is_transient() && tried < self.attempts.max(1) => {
+                    tracing::info!(what, tried, %error, "transient failure, trying again");
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    wait = wait.saturating_mul(2);
+                    tried += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// Everything a use case needs besides its input: the ports and the settings.
+pub struct Engine<'a, P: Platform> {
+    platform: &'a P,
+    settings: &'a Settings,
+    codec: TagCodec,
+    buildspecs: Buildspecs,
+    engine_bus_arn: String,
+    own_roles: BTreeSet<String>,
+    retry: Retry,
+}
+
+impl<'a, P: Platform> Engine<'a, P> {
+    /// The context of `settings` on `platform`.
+    ///
+    /// spa's own principal is the role of `automation.management_role_arn`: tag events
+    /// it causes are not reacted to. The engine bus defaults to
+    /// `arn:aws:events:<region>:<automation account>:event-bus/<environment>`.
+    pub fn new(platform: &'a P, settings: &'a Settings) -> Result<Self, UseCaseError> {
+        let automation = &settings.automation;
+        let codec = TagCodec::new(&automation.tag_prefix, &automation.cost_center_tag).map_err(
+            |error| UseCaseError::Settings {
+                reason: error.to_string(),
+            },
+        )?;
+        let own_roles = role_name(automation.management_role_arn.as_str())
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        Ok(Self {
+            platform,
+            settings,
+            codec,
+            buildspecs: Buildspecs::new(),
+            engine_bus_arn: format!(
+                "arn:aws:events:{}:{}:event-bus/{}",
+                automation.region, automation.account_id, settings.environment_identifier
+            ),
+            own_roles,
+            retry: Retry::default(),
+        })
+    }
+
+    /// The buildspec texts by path.
+    pub fn with_buildspecs(mut self, buildspecs: Buildspecs) -> Self {
+        self.buildspecs = buildspecs;
+        self
+    }
+
+    /// The ARN of the engine's bus (the target of the member accounts' forwarding rules).
+    pub fn with_engine_bus_arn(mut self, arn: impl Into<String>) -> Self {
+        self.engine_bus_arn = arn.into();
+        self
+    }
+
+    /// More roles whose sessions are spa itself (the deployed functions' roles): tag
+    /// events they cause are ignored.
+    pub fn with_own_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.own_roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// How transient failures are retried within an invocation.
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The ports.
+    pub fn platform(&self) -> &'a P {
+        self.platform
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &'a Settings {
+        self.settings
+    }
+
+    /// The tag codec of the settings' prefix and cost-center key.
+    pub fn codec(&self) -> &TagCodec {
+        &self.codec
+    }
+
+    /// The settings' `environment_identifier`.
+    pub fn environment(&self) -> &'a str {
+        &self.settings.environment_identifier
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> Retry {
+        self.retry
+    }
+
+    /// Now, from the clock port.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.platform.clock().now()
+    }
+
+    /// Whether `principal` is spa itself (a session of one of its roles).
+    pub fn is_own(&self, principal: &Principal) -> bool {
+        match principal {
+            Principal::AssumedRole { role_name, .. } => self.own_roles.contains(role_name),
+            _ => false,
+        }
+    }
+
+    /// The footprint of an account with these resolved settings.
+    pub fn footprint(&self, resolved: &Resolved) -> Footprint {
+        footprint_for(
+            self.settings,
+            resolved,
+            &self.buildspecs,
+            &self.engine_bus_arn,
+        )
+    }
+
+    /// The variables of a build: the settings' `variables`, then spa's `SPA_*`
+    /// contract, which wins over a variable of the same name.
+    pub fn build_variables(
+        &self,
+        resolved: &Resolved,
+        account: &AccountId,
+        kind: BuildKind,
+        attempt: u32,
+    ) -> BTreeMap<String, String> {
+        let plan = build_plan(resolved, kind);
+        let mut variables = plan.variables.clone();
+        let mut spa = |key: &str, value: String| {
+            variables.insert(key.to_owned(), value);
+        };
+        spa("SPA_ENVIRONMENT", self.environment().to_owned());
+        spa("SPA_ACCOUNT_ID", account.as_str().to_owned());
+        spa("SPA_BUILD_KIND", kind.as_str().to_owned());
+        spa("SPA_ATTEMPT", attempt.to_string());
+        spa("SPA_EVENT_BUS_ARN", self.engine_bus_arn.clone());
+        if let Some(cost_center) = &resolved.cost_center {
+            spa("SPA_COST_CENTER", cost_center.clone());
+        }
+        variables
+    }
+}
+
+/// The role name of a role ARN (`arn:aws:iam::1:role/path/Name` -> `Name`).
+fn role_name(arn: &str) -> Option<&str> {
+    arn.split_once(":role/")
+        .and_then(|(_, path)| path.rsplit('/').next())
+        .filter(|name| !name.is_empty())
+}
+
+fn build_plan(resolved: &Resolved, kind: BuildKind) -> &BuildPlan {
+    match kind {
+        BuildKind::Preparation => &resolved.preparation,
+        BuildKind::Purge => &resolved.purge,
+    }
+}
+
+/// A buildspec that says what is missing, when the settings name none or the caller
+/// did not hand its text: the build fails and the account is quarantined, visibly.
+const MISSING_BUILDSPEC: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"spa: no buildspec was given for this build\" && exit 1\n";
+
+/// The member footprint of one account: the one place the use cases build it.
+///
+/// Stands in until `Footprint::for_account(settings, resolved, buildspecs,
+/// engine_bus_arn)` lands with the footprint issue; swap the body for that call.
+pub fn footprint_for(
+    settings: &Settings,
+    resolved: &Resolved,
+    buildspecs: &Buildspecs,
+    engine_bus_arn: &str,
+) -> Footprint {
+    let environment = settings.environment_identifier.clone();
+    let project = |suffix: &str, plan: &BuildPlan| Project {
+        name: format!("{environment}-{suffix}"),
+        buildspec: plan
+            .buildspec
+            .as_ref()
+            .and_then(|path| buildspecs.get(path))
+            .cloned()
+            .unwrap_or_else(|| MISSING_BUILDSPEC.to_owned()),
+        variables: plan.variables.clone(),
+        timeout_minutes: 60,
+    };
+    let prepare = project("Prepare", &resolved.preparation);
+    let purge = project("Purge", &resolved.purge);
+    let pattern = serde_json::json!({
+        "source": ["aws.codebuild"],
+        "detail-type": ["CodeBuild Build State Change"],
+        "detail": { "project-name": [prepare.name, purge.name] },
+    });
+    let mut rules = vec![ForwardingRule {
+        name: format!("{environment}-BuildStateChanges"),
+        pattern: pattern.to_string(),
+        target_bus_arn: engine_bus_arn.to_owned(),
+        role: format!("{environment}-EventsForwarding"),
+    }];
+    if settings.features.console_login_alerts {
+        let pattern = serde_json::json!({
+            "source": ["aws.signin"],
+            "detail-type": ["AWS Console Sign In via CloudTrail"],
+        });
+        rules.push(ForwardingRule {
+            name: format!("{environment}-ConsoleLogins"),
+            pattern: pattern.to_string(),
+            target_bus_arn: engine_bus_arn.to_owned(),
+            role: format!("{environment}-EventsForwarding"),
+        });
+    }
+    Footprint {
+        service_role: format!("{environment}-Builds"),
+        environment,
+        prepare,
+        purge,
+        rules,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_come_from_arns() {
+        assert_eq!(
+            role_name("arn:aws:iam::222222222222:role/SpaAccountsManagementRole"),
+            Some("SpaAccountsManagementRole")
+        );
+        assert_eq!(role_name("arn:aws:iam::2:role/path/to/Name"), Some("Name"));
+        assert_eq!(role_name("arn:aws:iam::2:user/Name"), None);
+    }
+}

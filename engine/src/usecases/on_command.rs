@@ -1,0 +1,60 @@
+//! One account command from the queue (maintenance window fan-out, bulk operator
+//! actions, sweeper fan-out) -> one trigger applied to one account.
+
+use super::apply::Outcome;
+use super::context::Engine;
+use super::error::{Context, UseCaseError};
+use crate::events::{AccountCommand, Action};
+use crate::lifecycle::{Holder, Trigger, TriggerKind};
+use crate::ports::Platform;
+
+/// The trigger of an action; `Assign` needs an e-mail address.
+pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
+    Ok(match action {
+        Action::MaintenanceWindow => TriggerKind::MaintenanceWindow,
+        Action::Expire => TriggerKind::OperatorExpire,
+        Action::Reset => TriggerKind::OperatorReset,
+        Action::Release => TriggerKind::OperatorRelease,
+        Action::Assign { holder } => {
+            TriggerKind::OperatorAssign(Holder::new(holder).map_err(|error| {
+                format!("`assign` needs the holder's e-mail address: {}", error.why)
+            })?)
+        }
+        Action::Sweep => TriggerKind::Sweep,
+    })
+}
+
+/// Applies one command; a command of another environment is refused (permanent).
+///
+/// The trigger happens at the command's `at` (a re-delivered command decides the
+/// same), except a sweep, which judges deadlines at the time it runs.
+pub async fn on_command<P: Platform>(
+    engine: &Engine<'_, P>,
+    command: &AccountCommand,
+) -> Result<Outcome, UseCaseError> {
+    let context = || {
+        Context::step("read the command")
+            .account(&command.account)
+            .cause(&command.id)
+    };
+    if command.environment != engine.environment() {
+        return Err(UseCaseError::bad_input(
+            context(),
+            format!(
+                "the command is for environment `{}`, this is `{}`: refused",
+                command.environment,
+                engine.environment()
+            ),
+        ));
+    }
+    let kind = trigger_kind(&command.action)
+        .map_err(|reason| UseCaseError::bad_input(context(), reason))?;
+    let at = match command.action {
+        Action::Sweep => engine.now().max(command.at),
+        _ => command.at,
+    };
+    tracing::info!(account = %command.account, cause = command.id, action = command.action.name(), origin = command.origin, "command");
+    engine
+        .apply(&command.id, &command.account, Trigger::new(at, kind))
+        .await
+}
