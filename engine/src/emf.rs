@@ -104,8 +104,14 @@ mod tests {
         assert_eq!(line["_aws"]["Timestamp"], 1_795_345_200_000_i64);
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "spa");
-        assert_eq!(directive["Dimensions"], json!([["Environment", "Function"]]));
-        assert_eq!(directive["Metrics"][1], json!({"Name": "Transitions", "Unit": "Count"}));
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["Environment", "Function"]])
+        );
+        assert_eq!(
+            directive["Metrics"][1],
+            json!({"Name": "Transitions", "Unit": "Count"})
+        );
         assert_eq!(line["Transitions"], 3.0);
         assert_eq!(line["Function"], "commands");
     }

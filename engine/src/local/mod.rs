@@ -526,3 +526,6 @@ impl<P: Platform> Runtime<P> {
         Ok(summary)
     }
 }
+
+#[cfg(test)]
+mod tests;

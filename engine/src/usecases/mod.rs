@@ -18,6 +18,7 @@ pub use context::{Buildspecs, Engine, Retry, footprint_for};
 pub use error::{Context, UseCaseError};
 pub mod dispatch;
 pub mod fanout;
+pub mod handler;
 pub mod managed;
 pub mod on_build_finished;
 pub mod on_command;
@@ -25,6 +26,7 @@ pub mod on_organization_event;
 
 pub use dispatch::{Dispatched, dispatch};
 pub use fanout::{SWEEP_INLINE, on_maintenance_window, on_sweep};
+pub use handler::{HandleError, Handled, LocalHandler, function_for, handle};
 pub use managed::{ManagedAccount, managed_accounts};
 pub use on_build_finished::on_build_finished;
 pub use on_command::on_command;

@@ -1,0 +1,237 @@
+//! What a Lambda function of spa does with what it is handed: decode, check that it
+//! is for this function, dispatch, and answer in the shape Lambda expects (a partial
+//! batch response for SQS). The `bootstrap` binary, `spa handle` and the local
+//! runtime all go through [`handle`], so they cannot drift apart.
+
+use serde_json::{Value, json};
+
+use super::apply::{Outcome, Verdict};
+use super::context::{Buildspecs, Engine, Retry};
+use super::dispatch::{Dispatched, dispatch};
+use super::error::UseCaseError;
+use crate::events::{DecodeError, Incoming, decode_value, redact_emails};
+use crate::local::{Handler, LocalPlatform};
+use crate::ports::Platform;
+use crate::rules::Function;
+use crate::settings::Settings;
+
+/// Why an invocation failed as a whole (Lambda retries it, then the DLQ keeps it).
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The event does not decode: it names the JSON path and what was expected.
+    #[error("the event does not decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// The event is not for this function.
+    #[error("the `{function}` function does not take {found}")]
+    WrongFunction {
+        /// The function.
+        function: Function,
+        /// What it was handed.
+        found: &'static str,
+    },
+    /// The use case failed.
+    #[error(transparent)]
+    UseCase(#[from] UseCaseError),
+}
+
+/// What an invocation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// The function that handled it.
+    pub function: Function,
+    /// What the use cases did.
+    pub dispatched: Dispatched,
+}
+
+impl Handled {
+    /// The answer to Lambda: `{"batchItemFailures": [...]}` for SQS batches (the
+    /// records to retry), a summary otherwise.
+    pub fn response(&self) -> Value {
+        match self.function {
+            Function::Commands => json!({
+                "batchItemFailures": self
+                    .dispatched
+                    .batch_item_failures
+                    .iter()
+                    .map(|id| json!({ "itemIdentifier": id }))
+                    .collect::<Vec<_>>()
+            }),
+            _ => json!({
+                "outcomes": self.dispatched.outcomes.iter().map(summary).collect::<Vec<_>>()
+            }),
+        }
+    }
+
+    /// One line for humans.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = self.dispatched.outcomes.iter().map(summary).collect();
+        if !self.dispatched.batch_item_failures.is_empty() {
+            parts.push(format!(
+                "{} record(s) to retry",
+                self.dispatched.batch_item_failures.len()
+            ));
+        }
+        if parts.is_empty() {
+            "nothing to do".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// The function that takes an input of this shape.
+pub fn function_for(incoming: &Incoming) -> Option<Function> {
+    match incoming {
+        Incoming::Organizations(_) => Some(Function::AccountEvents),
+        Incoming::Build(_) => Some(Function::BuildEvents),
+        Incoming::ConsoleLogin(_) => Some(Function::SignIns),
+        Incoming::Commands(_) => Some(Function::Commands),
+        Incoming::Scheduled(_) => Some(Function::Scheduler),
+        // budget alerts and spa's own events have no function of their own yet
+        Incoming::BudgetAlerts(_) | Incoming::Spa(_) => None,
+    }
+}
+
+fn shape(incoming: &Incoming) -> &'static str {
+    match incoming {
+        Incoming::Organizations(_) => "an Organizations event",
+        Incoming::Build(_) => "a CodeBuild event",
+        Incoming::ConsoleLogin(_) => "a console sign-in event",
+        Incoming::BudgetAlerts(_) => "a batch of budget alerts",
+        Incoming::Commands(_) => "a batch of account commands",
+        Incoming::Scheduled(_) => "a scheduled job",
+        Incoming::Spa(_) => "one of spa's own events",
+    }
+}
+
+/// Handles one invocation of `function` (`None`: found from the event's shape).
+pub async fn handle<P: Platform>(
+    engine: &Engine<'_, P>,
+    function: Option<Function>,
+    event: &Value,
+) -> Result<Handled, HandleError> {
+    let incoming = decode_value(event)?;
+    let expected = function_for(&incoming);
+    let function = match (function, expected) {
+        (Some(given), Some(wanted)) if given != wanted => {
+            return Err(HandleError::WrongFunction {
+                function: given,
+                found: shape(&incoming),
+            });
+        }
+        (Some(given), _) => given,
+        (None, Some(wanted)) => wanted,
+        // spa's own events and budget alerts: dispatch still records or ignores them
+        (None, None) => Function::AccountEvents,
+    };
+    let dispatched = dispatch(engine, &incoming).await?;
+    Ok(Handled {
+        function,
+        dispatched,
+    })
+}
+
+/// One outcome in a few words (no e-mail address).
+pub fn summary(outcome: &Outcome) -> String {
+    let who = outcome
+        .account
+        .as_ref()
+        .map_or_else(String::new, |a| format!("{a} "));
+    let state = |s: Option<crate::lifecycle::State>| crate::lifecycle::state_name(s);
+    let text = match &outcome.verdict {
+        Verdict::Applied | Verdict::Resumed => {
+            let mut text = if outcome.from == outcome.to {
+                format!("{who}stays {}", state(outcome.to))
+            } else {
+                format!("{who}{} -> {}", state(outcome.from), state(outcome.to))
+            };
+            if let Some(build) = &outcome.build {
+                text.push_str(&format!(", build {build} started"));
+            }
+            if outcome.verdict == Verdict::Resumed {
+                text.push_str(" (resumed)");
+            }
+            text
+        }
+        Verdict::Seen => format!("{who}already handled"),
+        Verdict::Rejected(rejection) => format!("{who}rejected: {rejection}"),
+        Verdict::Unmanaged => format!("{who}not managed by spa"),
+        Verdict::Drift(why) => format!("{who}drift: {why}"),
+        Verdict::Ignored(why) => format!("{who}ignored: {why}"),
+        Verdict::Dispatched(n) => format!("{n} command(s) sent"),
+    };
+    redact_emails(&text)
+}
+
+/// The local runtime's handler: builds an engine on the local platform for each
+/// delivery and handles it like the deployed function would.
+pub struct LocalHandler<'s> {
+    settings: &'s Settings,
+    buildspecs: Buildspecs,
+    engine_bus_arn: Option<String>,
+    retry: Option<Retry>,
+}
+
+impl<'s> LocalHandler<'s> {
+    /// A handler on `settings`.
+    pub fn new(settings: &'s Settings) -> Self {
+        Self {
+            settings,
+            buildspecs: Buildspecs::new(),
+            engine_bus_arn: None,
+            retry: None,
+        }
+    }
+
+    /// The buildspec texts by path.
+    pub fn with_buildspecs(mut self, buildspecs: Buildspecs) -> Self {
+        self.buildspecs = buildspecs;
+        self
+    }
+
+    /// The ARN of the engine's bus (the target of the member accounts' rules).
+    pub fn with_engine_bus_arn(mut self, arn: impl Into<String>) -> Self {
+        self.engine_bus_arn = Some(arn.into());
+        self
+    }
+
+    /// How port calls are retried within a delivery.
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The engine of one delivery.
+    pub fn engine<'a, P: Platform>(
+        &'a self,
+        platform: &'a P,
+    ) -> Result<Engine<'a, P>, UseCaseError> {
+        let mut engine =
+            Engine::new(platform, self.settings)?.with_buildspecs(self.buildspecs.clone());
+        if let Some(arn) = &self.engine_bus_arn {
+            engine = engine.with_engine_bus_arn(arn.clone());
+        }
+        if let Some(retry) = self.retry {
+            engine = engine.with_retry(retry);
+        }
+        Ok(engine)
+    }
+}
+
+impl<P: Platform> Handler<P> for LocalHandler<'_> {
+    async fn handle(
+        &self,
+        platform: &LocalPlatform<P>,
+        function: Function,
+        event: &Value,
+    ) -> Result<String, String> {
+        let engine = self.engine(platform).map_err(|e| e.to_string())?;
+        match handle(&engine, Some(function), event).await {
+            Ok(handled) if handled.dispatched.batch_item_failures.is_empty() => {
+                Ok(handled.summary())
+            }
+            Ok(handled) => Err(handled.summary()),
+            Err(error) => Err(redact_emails(&error.to_string())),
+        }
+    }
+}
