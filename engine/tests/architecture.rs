@@ -70,6 +70,7 @@ fn pure_modules_do_no_io_and_read_no_clock() {
             "engine/src/lifecycle",
             "engine/src/events",
             "engine/src/reports",
+            "engine/src/footprint",
         ],
         &[],
         &[
