@@ -1,4 +1,6 @@
 //! Adapters of the ports on the official AWS SDK for Rust: the only module that
 //! names an SDK crate.
 
+pub mod codebuild;
 pub mod error;
+pub mod footprint;
