@@ -7,17 +7,11 @@ that no emulator outlives the test binary or the demo that started it.
     python scripts/moto_server.py [PORT]    # PORT 0 (default) picks a free port
 """
 
-import os
 import signal
 import sys
 import threading
 
-# AWS-managed IAM policies exist in every real account; moto loads them only when
-# asked. spa attaches `AdministratorAccess` to the CodeBuild role of the member
-# footprint, in tests and in the demo alike. Must be set before moto is imported.
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-
-from moto.server import ThreadedMotoServer  # noqa: E402
+from moto.server import ThreadedMotoServer
 
 
 def main() -> int:

@@ -73,7 +73,7 @@ async fn roles_and_rules(config: &SdkConfig, footprint: &Footprint) -> Changes {
 
 #[tokio::test]
 async fn roles_and_rules_are_made_once_then_left_alone() {
-    let scenario = spa_testkit::scenario();
+    let scenario = spa_testkit::scenario_with_managed_policies();
     let config = member(&scenario).await;
     let footprint = footprint(&settings());
 
@@ -160,7 +160,7 @@ async fn roles_and_rules_are_made_once_then_left_alone() {
 
 #[tokio::test]
 async fn a_changed_pattern_or_bus_is_put_again() {
-    let scenario = spa_testkit::scenario();
+    let scenario = spa_testkit::scenario_with_managed_policies();
     let config = member(&scenario).await;
     let mut footprint = footprint(&settings());
     roles_and_rules(&config, &footprint).await;
@@ -183,7 +183,7 @@ async fn a_changed_pattern_or_bus_is_put_again() {
 
 #[tokio::test]
 async fn projects_moto_cannot_hold_fail_with_a_typed_error() {
-    let scenario = spa_testkit::scenario();
+    let scenario = spa_testkit::scenario_with_managed_policies();
     let config = member(&scenario).await;
     let footprint = footprint(&settings());
     // Documents the emulator's gap (see the top of this file): when moto accepts
@@ -234,7 +234,7 @@ async fn purge_project_in_moto(config: &SdkConfig, footprint: &Footprint) {
 
 #[tokio::test]
 async fn a_started_build_reads_back() {
-    let scenario = spa_testkit::scenario();
+    let scenario = spa_testkit::scenario_with_managed_policies();
     let config = member(&scenario).await;
     let settings = settings();
     let footprint = footprint(&settings);
@@ -274,7 +274,7 @@ async fn a_started_build_reads_back() {
 
 #[tokio::test]
 async fn a_build_of_a_missing_project_is_not_found() {
-    let scenario = spa_testkit::scenario();
+    let scenario = spa_testkit::scenario_with_managed_policies();
     let config = member(&scenario).await;
     let settings = settings();
     let footprint = footprint(&settings);
@@ -298,7 +298,7 @@ async fn a_build_of_a_missing_project_is_not_found() {
 
 #[tokio::test]
 async fn an_unknown_build_is_not_found() {
-    let scenario = spa_testkit::scenario();
+    let scenario = spa_testkit::scenario_with_managed_policies();
     let config = member(&scenario).await;
     let id = BuildId::new("SpaDemo-Purge:00000000-0000-4000-8000-000000000000").unwrap();
     assert_eq!(
