@@ -140,6 +140,28 @@ fn missing_file_is_one_clear_error() {
 }
 
 #[test]
+fn missing_buildspec_is_one_clear_error() {
+    let path = scratch(
+        "buildspec",
+        "environment_identifier: Spa\nautomation:\n  account_id: '123456789012'\n  region: eu-west-1\n  maintenance_window: rate(7 days)\n  management_role_arn: arn:aws:iam::123456789012:role/Spa\ndefaults:\n  preparation:\n    feature: enabled\n    buildspec: specs/prepare.yaml\n  purge:\n    feature: enabled\n    buildspec: ../purge.yaml\n",
+    );
+    let out = spa(&["validate", "--settings", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let shown = path.display().to_string();
+    assert!(
+        stderr.contains(&format!("{shown}: error: buildspec `specs/prepare.yaml` named at defaults.preparation.buildspec: not found")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{shown}: error: buildspec `../purge.yaml` named at defaults.purge.buildspec: the path leaves the folder of the settings file")),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("2 error(s), 0 warning(s)\n"), "{stderr}");
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
 fn legacy_spa_settings_validate_with_warnings() {
     let fixture = repo().join("engine/src/settings/fixtures/spa-settings.yaml");
     let out = spa(&["validate", "--settings", fixture.to_str().unwrap()]);

@@ -1,12 +1,16 @@
 //! The file-system side of settings: [`FileSources`] reads the files a settings file
-//! names, and [`load_settings`] reads the settings file itself; both refuse files over
-//! [`MAX_FILE_BYTES`] before reading them whole.
+//! names, [`load_settings`] reads the settings file itself and [`load_buildspecs`] the
+//! buildspecs it names; all refuse files over [`MAX_FILE_BYTES`] before reading them
+//! whole.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use crate::settings::{Diagnostic, Loaded, MAX_FILE_BYTES, Place, SettingsError, Sources};
+use crate::footprint::Buildspecs;
+use crate::settings::{
+    Diagnostic, Loaded, MAX_FILE_BYTES, Place, Settings, SettingsError, Sources,
+};
 
 /// Reads files from the file system, up to [`MAX_FILE_BYTES`] each.
 #[derive(Debug, Clone, Copy, Default)]
@@ -57,6 +61,13 @@ pub fn load_settings(path: &Path) -> Result<Loaded, SettingsError> {
         warnings: Vec::new(),
     })?;
     crate::settings::load(&name, &text, &FileSources)
+}
+
+/// Reads every buildspec file the settings at `path` name (relative to the folder of
+/// `path`); a missing file, or a path that is absolute or leaves that folder, is an
+/// error naming the key (`defaults.preparation.buildspec`). See [`Buildspecs::load`].
+pub fn load_buildspecs(path: &Path, settings: &Settings) -> Result<Buildspecs, SettingsError> {
+    Buildspecs::load(&path.display().to_string(), settings, &FileSources)
 }
 
 #[cfg(test)]
@@ -117,6 +128,45 @@ mod tests {
             loaded.settings.accounts[0].item.note.as_deref(),
             Some("from csv")
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn shipped_settings_name_buildspecs_that_exist() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml");
+        let loaded = load_settings(&path).unwrap();
+        let specs = load_buildspecs(&path, &loaded.settings).unwrap();
+        assert_eq!(
+            specs.paths().collect::<Vec<_>>(),
+            [
+                "deploy/buildspecs/prepare.yaml",
+                "deploy/buildspecs/purge.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_buildspec_is_one_clear_error() {
+        let dir = scratch("buildspec");
+        std::fs::write(
+            dir.join("settings.yaml"),
+            "environment_identifier: Spa\nautomation:\n  account_id: '123456789012'\n  region: eu-west-1\n  maintenance_window: rate(7 days)\n  management_role_arn: arn:aws:iam::123456789012:role/Spa\ndefaults:\n  preparation:\n    feature: enabled\n    buildspec: x.yaml\n",
+        )
+        .unwrap();
+        let path = dir.join("settings.yaml");
+        let loaded = load_settings(&path).unwrap();
+        let error = load_buildspecs(&path, &loaded.settings).unwrap_err();
+        assert_eq!(error.errors.len(), 1);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: error: buildspec `x.yaml` named at defaults.preparation.buildspec: not found (looked for `{}`)",
+                path.display(),
+                dir.join("x.yaml").display()
+            )
+        );
+        std::fs::write(dir.join("x.yaml"), "version: 0.2\n").unwrap();
+        assert!(load_buildspecs(&path, &loaded.settings).is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

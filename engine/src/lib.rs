@@ -1,6 +1,6 @@
 //! The spa engine: the whole domain of keeping personal sandbox accounts sustainable.
 //!
-//! Pure modules (`settings`, `lifecycle`, `events`) hold no SDK type, do no I/O and
+//! Pure modules (`settings`, `lifecycle`, `events`, `footprint`) hold no SDK type, do no I/O and
 //! never read the clock; `ports` names what the use cases need from the outside world.
 
 pub mod aws;

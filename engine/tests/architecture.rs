@@ -77,6 +77,7 @@ fn pure_modules_do_no_io_and_read_no_clock() {
             "engine/src/reports",
             "engine/src/rules",
             "engine/src/emf.rs",
+            "engine/src/footprint",
         ],
         &[],
         &[

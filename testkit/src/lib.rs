@@ -84,6 +84,12 @@ impl Emulator {
     /// Starts a new moto server with the given python interpreter (of a virtualenv
     /// that has moto[server]).
     pub fn start_with(python: &Path) -> Result<Self, HarnessError> {
+        Self::start_with_env(python, &[])
+    }
+
+    /// The same, with environment variables for moto (its settings, such as
+    /// `MOTO_IAM_LOAD_MANAGED_POLICIES`).
+    pub fn start_with_env(python: &Path, env: &[(&str, &str)]) -> Result<Self, HarnessError> {
         if !python.exists() {
             return Err(HarnessError::Missing {
                 python: python.to_path_buf(),
@@ -93,6 +99,7 @@ impl Emulator {
         let mut child = Command::new(python)
             .arg(&script)
             .arg("0")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -207,6 +214,33 @@ pub fn emulator() -> &'static Emulator {
     match EMULATOR.get_or_init(|| Emulator::start().map_err(|e| e.to_string())) {
         Ok(emulator) => emulator,
         Err(message) => panic!("{message}"),
+    }
+}
+
+/// A second emulator of this test binary, started on first use, that holds the
+/// AWS-managed IAM policies (`arn:aws:iam::aws:policy/...`) as AWS does. Moto leaves
+/// them out by default because loading them costs most of a second for every account
+/// it creates; only tests that attach one should pay for it.
+pub fn emulator_with_managed_policies() -> &'static Emulator {
+    static EMULATOR: OnceLock<Result<Emulator, String>> = OnceLock::new();
+    let start = || {
+        Emulator::start_with_env(
+            &venv_python(),
+            &[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")],
+        )
+        .map_err(|e| e.to_string())
+    };
+    match EMULATOR.get_or_init(start) {
+        Ok(emulator) => emulator,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Takes [`emulator_with_managed_policies`] for one scenario.
+pub fn scenario_with_managed_policies() -> Scenario<'static> {
+    match emulator_with_managed_policies().scenario() {
+        Ok(scenario) => scenario,
+        Err(e) => panic!("{e}"),
     }
 }
 

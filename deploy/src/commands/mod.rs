@@ -32,16 +32,20 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
             print_all(&loaded.warnings);
             Ok(loaded)
         }
-        Err(SettingsError { errors, warnings }) => {
-            let mut all: Vec<&Diagnostic> = errors.iter().chain(warnings.iter()).collect();
-            all.sort_by(|a, b| (&a.file, &a.place).cmp(&(&b.file, &b.place)));
-            for diagnostic in all {
-                eprintln!("{diagnostic}");
-            }
-            eprintln!("{} error(s), {} warning(s)", errors.len(), warnings.len());
-            Err(ExitCode::FAILURE)
-        }
+        Err(error) => Err(fail(&error)),
     }
+}
+
+/// Prints every error and warning of `error`, sorted, and gives exit 1.
+pub(crate) fn fail(error: &SettingsError) -> ExitCode {
+    let SettingsError { errors, warnings } = error;
+    let mut all: Vec<&Diagnostic> = errors.iter().chain(warnings.iter()).collect();
+    all.sort_by(|a, b| (&a.file, &a.place).cmp(&(&b.file, &b.place)));
+    for diagnostic in all {
+        eprintln!("{diagnostic}");
+    }
+    eprintln!("{} error(s), {} warning(s)", errors.len(), warnings.len());
+    ExitCode::FAILURE
 }
 
 /// Writes `text` to stdout; a closed pipe (`spa plan | head`) is not an error.

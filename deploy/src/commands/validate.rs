@@ -1,4 +1,4 @@
-//! `spa validate`: check a settings file.
+//! `spa validate`: check a settings file and the buildspec files it names.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,6 +10,9 @@ pub fn run(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     let s = &loaded.settings;
+    if let Err(error) = spa_engine::files::load_buildspecs(path, s) {
+        return super::fail(&error);
+    }
     let warnings = match loaded.warnings.len() {
         0 => String::new(),
         n => format!(", {n} warning(s)"),

@@ -3,11 +3,55 @@
 //! adapter ensures it exists).
 //!
 //! Every name is scoped by the settings' `environment_identifier`, so that two
-//! environments of spa never collide in one member account.
+//! environments of spa never collide in one member account:
+//!
+//! | resource | name (environment `SpaDemo`) |
+//! |---|---|
+//! | CodeBuild project, preparation | `SpaDemo-Prepare` |
+//! | CodeBuild project, purge | `SpaDemo-Purge` |
+//! | IAM role of both projects | `SpaDemo-CodeBuildRole` |
+//! | IAM role EventBridge assumes to put events on the engine's bus | `SpaDemo-EventsToEngine` |
+//! | EventBridge rule, build results | `SpaDemo-ForwardBuilds` |
+//! | EventBridge rule, console sign-ins | `SpaDemo-ForwardSignIns` |
+//!
+//! The event patterns of the rules are functions ([`build_state_change_pattern`],
+//! [`console_sign_in_pattern`]) so that the CloudFormation templates and the local
+//! router read the same source; [`pattern_matches`] applies them to an event the way
+//! EventBridge does for the exact-value subset they use.
+//!
+//! # Variables contract
+//!
+//! Every build is started with the variables of [`build_variables`] (documented in
+//! `deploy/buildspecs/README.md`):
+//!
+//! | variable | value |
+//! |---|---|
+//! | `SPA_ENVIRONMENT` | the settings' `environment_identifier` |
+//! | `SPA_ACCOUNT_ID` | the member account |
+//! | `SPA_BUILD_KIND` | `preparation` or `purge` |
+//! | `SPA_ATTEMPT` | attempt of this transition, from 1 |
+//! | `SPA_REGION` | the automation region |
+//! | `SPA_NUKE_CONFIG` | purge only: the aws-nuke configuration, base64 ([`nuke`]) |
+//! | any other | the resolved `variables` of the build in the settings |
+//!
+//! Settings may not define `SPA_*` variables. The holder's e-mail address is not
+//! passed: builds run before an account has a holder (pool accounts), and what needs
+//! the address (the budget and its notifications, messages to the holder) is done by
+//! the engine, so no build log or CodeBuild console shows it.
+
+mod buildspecs;
+pub mod nuke;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use crate::lifecycle::BuildKind;
+use serde_json::{Value as Json, json};
+
+use crate::events::AccountId;
+use crate::lifecycle::{BuildKind, BuildStatus};
+use crate::settings::{Resolved, Settings};
+
+pub use buildspecs::{Buildspecs, DEFAULT_PREPARE, DEFAULT_PURGE, named_buildspecs};
 
 /// Everything spa ensures in one member account before a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +75,80 @@ impl Footprint {
             BuildKind::Preparation => &self.prepare,
             BuildKind::Purge => &self.purge,
         }
+    }
+
+    /// The roles EventBridge assumes for the rules (names, once each).
+    pub fn events_roles(&self) -> Vec<&str> {
+        let mut roles: Vec<&str> = self.rules.iter().map(|r| r.role.as_str()).collect();
+        roles.sort_unstable();
+        roles.dedup();
+        roles
+    }
+
+    /// The footprint of an account: names scoped by the environment, the resolved
+    /// builds of the account, rules that forward to `engine_bus_arn`.
+    ///
+    /// The buildspec a build names is taken from `buildspecs` (loaded with the
+    /// settings); a build that names none runs the shipped default.
+    pub fn for_account(
+        settings: &Settings,
+        resolved: &Resolved,
+        buildspecs: &Buildspecs,
+        engine_bus_arn: &str,
+    ) -> Result<Footprint, FootprintError> {
+        let names = Names::new(&settings.environment_identifier)?;
+        check_bus_arn(engine_bus_arn)?;
+        let attempts = resolved.max_attempts.max(1);
+        let project = |kind: BuildKind| -> Result<Project, FootprintError> {
+            let (name, plan, deadline) = match kind {
+                BuildKind::Preparation => (
+                    &names.prepare,
+                    &resolved.preparation,
+                    resolved.onboarding_deadline,
+                ),
+                BuildKind::Purge => (&names.purge, &resolved.purge, resolved.maintenance_deadline),
+            };
+            check_variables(kind, &plan.variables)?;
+            let mut variables = plan.variables.clone();
+            variables.insert(
+                ENVIRONMENT.to_owned(),
+                settings.environment_identifier.clone(),
+            );
+            variables.insert(BUILD_KIND.to_owned(), kind.as_str().to_owned());
+            Ok(Project {
+                name: name.clone(),
+                buildspec: buildspecs.text(plan.buildspec.as_deref(), kind)?.to_owned(),
+                variables,
+                timeout_minutes: timeout_minutes(deadline, attempts),
+            })
+        };
+        let region = settings.automation.region.as_str();
+        let mut sign_in_regions = vec![region.to_owned()];
+        if region != SIGN_IN_REGION {
+            sign_in_regions.push(SIGN_IN_REGION.to_owned());
+        }
+        Ok(Footprint {
+            environment: settings.environment_identifier.clone(),
+            service_role: names.service_role.clone(),
+            rules: vec![
+                ForwardingRule {
+                    name: names.forward_builds.clone(),
+                    pattern: build_state_change_pattern(&[&names.prepare, &names.purge]),
+                    target_bus_arn: engine_bus_arn.to_owned(),
+                    role: names.events_role.clone(),
+                    regions: vec![region.to_owned()],
+                },
+                ForwardingRule {
+                    name: names.forward_sign_ins.clone(),
+                    pattern: console_sign_in_pattern(),
+                    target_bus_arn: engine_bus_arn.to_owned(),
+                    role: names.events_role.clone(),
+                    regions: sign_in_regions,
+                },
+            ],
+            prepare: project(BuildKind::Preparation)?,
+            purge: project(BuildKind::Purge)?,
+        })
     }
 }
 
@@ -58,4 +176,296 @@ pub struct ForwardingRule {
     pub target_bus_arn: String,
     /// The role EventBridge assumes to put events on another account's bus (name).
     pub role: String,
+    /// The regions of the member account where the rule exists: the automation region
+    /// (where builds run) and, for console sign-ins, also `us-east-1`, where AWS records
+    /// most of them.
+    pub regions: Vec<String>,
 }
+
+/// Why the footprint of an account cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FootprintError {
+    /// A name scoped by the environment is too long or has characters AWS refuses.
+    #[error(
+        "the {what} name `{name}` is not accepted by AWS: {expected}; choose a shorter `environment_identifier`"
+    )]
+    Name {
+        /// What is named (`CodeBuild project`, `IAM role`, `EventBridge rule`).
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// What AWS accepts.
+        expected: &'static str,
+    },
+    /// The engine's bus is not an EventBridge bus ARN.
+    #[error(
+        "`{0}` is not the ARN of an EventBridge event bus (arn:aws:events:<region>:<account>:event-bus/<name>)"
+    )]
+    BusArn(String),
+    /// A build names a buildspec that was not loaded with the settings.
+    #[error("the {kind} buildspec `{path}` was not loaded with the settings")]
+    MissingBuildspec {
+        /// Preparation or purge.
+        kind: BuildKind,
+        /// The path, as the settings name it.
+        path: String,
+    },
+    /// Settings define a variable that spa sets itself.
+    #[error(
+        "the {kind} variable `{name}` is reserved: spa sets the `SPA_*` variables of every build"
+    )]
+    ReservedVariable {
+        /// Preparation or purge.
+        kind: BuildKind,
+        /// The variable.
+        name: String,
+    },
+    /// The aws-nuke configuration cannot be made.
+    #[error(transparent)]
+    Nuke(#[from] nuke::NukeError),
+}
+
+/// Region where AWS records console sign-ins of the global endpoint (and of root).
+pub const SIGN_IN_REGION: &str = "us-east-1";
+
+/// `SPA_ENVIRONMENT`: the settings' `environment_identifier`.
+pub const ENVIRONMENT: &str = "SPA_ENVIRONMENT";
+/// `SPA_ACCOUNT_ID`: the member account.
+pub const ACCOUNT_ID: &str = "SPA_ACCOUNT_ID";
+/// `SPA_BUILD_KIND`: `preparation` or `purge`.
+pub const BUILD_KIND: &str = "SPA_BUILD_KIND";
+/// `SPA_ATTEMPT`: attempt of this transition, from 1.
+pub const ATTEMPT: &str = "SPA_ATTEMPT";
+/// `SPA_REGION`: the automation region.
+pub const REGION: &str = "SPA_REGION";
+/// `SPA_NUKE_CONFIG`: purge only, the aws-nuke configuration (YAML, base64).
+pub const NUKE_CONFIG: &str = "SPA_NUKE_CONFIG";
+/// The prefix of the variables spa sets; settings may not use it.
+pub const RESERVED_PREFIX: &str = "SPA_";
+
+/// The names of the footprint of one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// The preparation project.
+    pub prepare: String,
+    /// The purge project.
+    pub purge: String,
+    /// The CodeBuild service role.
+    pub service_role: String,
+    /// The role EventBridge assumes to put events on the engine's bus.
+    pub events_role: String,
+    /// The rule that forwards build results.
+    pub forward_builds: String,
+    /// The rule that forwards console sign-ins.
+    pub forward_sign_ins: String,
+}
+
+impl Names {
+    /// The names of `environment`, each checked against the limits of AWS.
+    pub fn new(environment: &str) -> Result<Self, FootprintError> {
+        let names = Self {
+            prepare: format!("{environment}-Prepare"),
+            purge: format!("{environment}-Purge"),
+            service_role: format!("{environment}-CodeBuildRole"),
+            events_role: format!("{environment}-EventsToEngine"),
+            forward_builds: format!("{environment}-ForwardBuilds"),
+            forward_sign_ins: format!("{environment}-ForwardSignIns"),
+        };
+        for project in [&names.prepare, &names.purge] {
+            check_name(
+                "CodeBuild project",
+                project,
+                2..=150,
+                |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+                "2 to 150 letters, digits, `-` or `_`, starting with a letter or digit",
+            )?;
+        }
+        for role in [&names.service_role, &names.events_role] {
+            check_name(
+                "IAM role",
+                role,
+                1..=64,
+                |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c),
+                "1 to 64 letters, digits or `+ = , . @ _ -`",
+            )?;
+        }
+        for rule in [&names.forward_builds, &names.forward_sign_ins] {
+            check_name(
+                "EventBridge rule",
+                rule,
+                1..=64,
+                |c| c.is_ascii_alphanumeric() || ".-_".contains(c),
+                "1 to 64 letters, digits or `. - _`",
+            )?;
+        }
+        Ok(names)
+    }
+}
+
+fn check_name(
+    what: &'static str,
+    name: &str,
+    length: std::ops::RangeInclusive<usize>,
+    allowed: impl Fn(char) -> bool,
+    expected: &'static str,
+) -> Result<(), FootprintError> {
+    let ok = length.contains(&name.len())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(allowed);
+    if ok {
+        Ok(())
+    } else {
+        Err(FootprintError::Name {
+            what,
+            name: name.to_owned(),
+            expected,
+        })
+    }
+}
+
+fn check_bus_arn(arn: &str) -> Result<(), FootprintError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = matches!(
+        parts.as_slice(),
+        [arn_, partition, "events", region, account, resource]
+            if *arn_ == "arn"
+                && partition.starts_with("aws")
+                && !region.is_empty()
+                && AccountId::parse(account).is_some()
+                && resource.strip_prefix("event-bus/").is_some_and(|n| !n.is_empty())
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(FootprintError::BusArn(arn.to_owned()))
+    }
+}
+
+fn check_variables(
+    kind: BuildKind,
+    variables: &BTreeMap<String, String>,
+) -> Result<(), FootprintError> {
+    match variables.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
+        Some(name) => Err(FootprintError::ReservedVariable {
+            kind,
+            name: name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The timeout of one build: all attempts of a transition fit in its deadline
+/// (on-boarding for the preparation, maintenance for the purge), between 5 minutes and
+/// 8 hours (CodeBuild accepts 5 to 2160).
+pub fn timeout_minutes(deadline: Duration, attempts: u32) -> u32 {
+    let minutes = deadline.as_secs() / 60 / u64::from(attempts.max(1));
+    u32::try_from(minutes.clamp(5, 480)).unwrap_or(480)
+}
+
+/// The event pattern of the results of `projects` (CodeBuild "Build State Change",
+/// final statuses only: the engine starts builds and does not need `IN_PROGRESS`).
+pub fn build_state_change_pattern(projects: &[&str]) -> String {
+    let statuses: Vec<&str> = BuildStatus::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.as_str())
+        .collect();
+    json!({
+        "source": ["aws.codebuild"],
+        "detail-type": ["CodeBuild Build State Change"],
+        "detail": {
+            "project-name": projects,
+            "build-status": statuses,
+        },
+    })
+    .to_string()
+}
+
+/// The event pattern of console sign-ins (root, IAM users, assumed roles).
+pub fn console_sign_in_pattern() -> String {
+    json!({
+        "source": ["aws.signin"],
+        "detail-type": ["AWS Console Sign In via CloudTrail"],
+        "detail": { "eventName": ["ConsoleLogin"] },
+    })
+    .to_string()
+}
+
+/// Whether `event` matches `pattern`, for patterns made of exact values: every key of
+/// the pattern is in the event, arrays list the accepted values (an array in the event
+/// matches when one of its values is accepted), objects nest. A pattern that is not
+/// JSON, or that uses EventBridge operators (`prefix`, `anything-but`, ...), matches
+/// nothing.
+pub fn pattern_matches(pattern: &str, event: &Json) -> bool {
+    match serde_json::from_str::<Json>(pattern) {
+        Ok(pattern) => matches_value(&pattern, event),
+        Err(_) => false,
+    }
+}
+
+fn matches_value(pattern: &Json, event: &Json) -> bool {
+    match pattern {
+        Json::Object(fields) => fields.iter().all(|(key, inner)| {
+            event
+                .get(key)
+                .is_some_and(|value| matches_value(inner, value))
+        }),
+        Json::Array(accepted) => {
+            let accepts = |value: &Json| {
+                !value.is_object() && accepted.iter().any(|a| !a.is_object() && a == value)
+            };
+            match event {
+                Json::Array(values) => values.iter().any(accepts),
+                value => accepts(value),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// What a build is about, besides the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildInput<'a> {
+    /// The member account.
+    pub account: &'a AccountId,
+    /// Preparation or purge.
+    pub kind: BuildKind,
+    /// Attempt of this transition, from 1.
+    pub attempt: u32,
+}
+
+/// The environment variables of a build: the resolved `variables` of the build in the
+/// settings, then spa's `SPA_*` contract (see the module documentation), with the
+/// aws-nuke configuration for a purge.
+pub fn build_variables(
+    settings: &Settings,
+    resolved: &Resolved,
+    footprint: &Footprint,
+    input: &BuildInput<'_>,
+) -> Result<BTreeMap<String, String>, FootprintError> {
+    let plan = match input.kind {
+        BuildKind::Preparation => &resolved.preparation,
+        BuildKind::Purge => &resolved.purge,
+    };
+    check_variables(input.kind, &plan.variables)?;
+    let mut variables = plan.variables.clone();
+    let mut set = |key: &str, value: String| {
+        variables.insert(key.to_owned(), value);
+    };
+    set(ENVIRONMENT, settings.environment_identifier.clone());
+    set(ACCOUNT_ID, input.account.as_str().to_owned());
+    set(BUILD_KIND, input.kind.as_str().to_owned());
+    set(ATTEMPT, input.attempt.max(1).to_string());
+    set(REGION, settings.automation.region.as_str().to_owned());
+    if input.kind == BuildKind::Purge {
+        let config = nuke::config(settings, resolved, footprint, input.account)?;
+        set(NUKE_CONFIG, config.base64());
+    }
+    Ok(variables)
+}
+
+#[cfg(test)]
+mod tests;

@@ -649,12 +649,27 @@ impl<P: Platform> Engine<'_, P> {
     ) -> Result<(), UseCaseError> {
         let account = run.account;
         let builds = self.platform().builds();
-        let footprint = self.footprint(resolved);
+        let prepared = self.footprint(resolved).and_then(|footprint| {
+            self.build_variables(resolved, &footprint, account, kind, attempt)
+                .map(|variables| (footprint, variables))
+        });
+        let (footprint, variables) = match prepared {
+            Ok(ready) => ready,
+            Err(error) => {
+                // bad settings: no retry can help, the account needs an operator
+                let error = PortError::Rejected {
+                    service: "spa".into(),
+                    action: "prepare the build".into(),
+                    message: error.to_string(),
+                };
+                return Err(self.not_started(run, kind, attempt, error).await);
+            }
+        };
         let request = BuildRequest {
             account: account.clone(),
             kind,
             attempt,
-            variables: self.build_variables(resolved, account, kind, attempt),
+            variables,
             idempotency_token: idempotency_token(account, kind, attempt, run.state, since),
         };
         let started = match self

@@ -9,14 +9,12 @@ use chrono::{DateTime, Utc};
 
 use super::error::UseCaseError;
 use crate::events::{AccountId, Principal};
-use crate::footprint::{Footprint, ForwardingRule, Project};
+use crate::footprint::{BuildInput, Footprint, FootprintError, build_variables};
 use crate::lifecycle::{BuildKind, TagCodec};
 use crate::ports::{Clock, Platform, PortError};
-use crate::settings::{BuildPlan, Resolved, Settings};
+use crate::settings::{Resolved, Settings};
 
-/// Buildspec texts by the path the settings name (`buildspecs/prepare.yaml`), read by
-/// the caller (the Lambda from its package, the CLI from the settings' folder).
-pub type Buildspecs = BTreeMap<String, String>;
+pub use crate::footprint::Buildspecs;
 
 /// How often a transient port failure is tried again within one invocation, before
 /// the event goes back to Lambda or SQS for a later retry.
@@ -181,8 +179,8 @@ impl<'a, P: Platform> Engine<'a, P> {
     }
 
     /// The footprint of an account with these resolved settings.
-    pub fn footprint(&self, resolved: &Resolved) -> Footprint {
-        footprint_for(
+    pub fn footprint(&self, resolved: &Resolved) -> Result<Footprint, FootprintError> {
+        Footprint::for_account(
             self.settings,
             resolved,
             &self.buildspecs,
@@ -191,28 +189,30 @@ impl<'a, P: Platform> Engine<'a, P> {
     }
 
     /// The variables of a build: the settings' `variables`, then spa's `SPA_*`
-    /// contract, which wins over a variable of the same name.
+    /// contract (see [`crate::footprint`]).
     pub fn build_variables(
         &self,
         resolved: &Resolved,
+        footprint: &Footprint,
         account: &AccountId,
         kind: BuildKind,
         attempt: u32,
-    ) -> BTreeMap<String, String> {
-        let plan = build_plan(resolved, kind);
-        let mut variables = plan.variables.clone();
-        let mut spa = |key: &str, value: String| {
-            variables.insert(key.to_owned(), value);
-        };
-        spa("SPA_ENVIRONMENT", self.environment().to_owned());
-        spa("SPA_ACCOUNT_ID", account.as_str().to_owned());
-        spa("SPA_BUILD_KIND", kind.as_str().to_owned());
-        spa("SPA_ATTEMPT", attempt.to_string());
-        spa("SPA_EVENT_BUS_ARN", self.engine_bus_arn.clone());
-        if let Some(cost_center) = &resolved.cost_center {
-            spa("SPA_COST_CENTER", cost_center.clone());
-        }
-        variables
+    ) -> Result<BTreeMap<String, String>, FootprintError> {
+        build_variables(
+            self.settings,
+            resolved,
+            footprint,
+            &BuildInput {
+                account,
+                kind,
+                attempt,
+            },
+        )
+    }
+
+    /// The ARN of the engine's bus.
+    pub fn engine_bus_arn(&self) -> &str {
+        &self.engine_bus_arn
     }
 }
 
@@ -221,73 +221,6 @@ fn role_name(arn: &str) -> Option<&str> {
     arn.split_once(":role/")
         .and_then(|(_, path)| path.rsplit('/').next())
         .filter(|name| !name.is_empty())
-}
-
-fn build_plan(resolved: &Resolved, kind: BuildKind) -> &BuildPlan {
-    match kind {
-        BuildKind::Preparation => &resolved.preparation,
-        BuildKind::Purge => &resolved.purge,
-    }
-}
-
-/// A buildspec that says what is missing, when the settings name none or the caller
-/// did not hand its text: the build fails and the account is quarantined, visibly.
-const MISSING_BUILDSPEC: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"spa: no buildspec was given for this build\" && exit 1\n";
-
-/// The member footprint of one account: the one place the use cases build it.
-///
-/// Stands in until `Footprint::for_account(settings, resolved, buildspecs,
-/// engine_bus_arn)` lands with the footprint issue; swap the body for that call.
-pub fn footprint_for(
-    settings: &Settings,
-    resolved: &Resolved,
-    buildspecs: &Buildspecs,
-    engine_bus_arn: &str,
-) -> Footprint {
-    let environment = settings.environment_identifier.clone();
-    let project = |suffix: &str, plan: &BuildPlan| Project {
-        name: format!("{environment}-{suffix}"),
-        buildspec: plan
-            .buildspec
-            .as_ref()
-            .and_then(|path| buildspecs.get(path))
-            .cloned()
-            .unwrap_or_else(|| MISSING_BUILDSPEC.to_owned()),
-        variables: plan.variables.clone(),
-        timeout_minutes: 60,
-    };
-    let prepare = project("Prepare", &resolved.preparation);
-    let purge = project("Purge", &resolved.purge);
-    let pattern = serde_json::json!({
-        "source": ["aws.codebuild"],
-        "detail-type": ["CodeBuild Build State Change"],
-        "detail": { "project-name": [prepare.name, purge.name] },
-    });
-    let mut rules = vec![ForwardingRule {
-        name: format!("{environment}-BuildStateChanges"),
-        pattern: pattern.to_string(),
-        target_bus_arn: engine_bus_arn.to_owned(),
-        role: format!("{environment}-EventsForwarding"),
-    }];
-    if settings.features.console_login_alerts {
-        let pattern = serde_json::json!({
-            "source": ["aws.signin"],
-            "detail-type": ["AWS Console Sign In via CloudTrail"],
-        });
-        rules.push(ForwardingRule {
-            name: format!("{environment}-ConsoleLogins"),
-            pattern: pattern.to_string(),
-            target_bus_arn: engine_bus_arn.to_owned(),
-            role: format!("{environment}-EventsForwarding"),
-        });
-    }
-    Footprint {
-        service_role: format!("{environment}-Builds"),
-        environment,
-        prepare,
-        purge,
-        rules,
-    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub mod holders;
 pub mod resolve;
 
 pub use apply::{Outcome, Verdict, idempotency_token};
-pub use context::{Buildspecs, Engine, Retry, footprint_for};
+pub use context::{Buildspecs, Engine, Retry};
 pub use error::{Context, UseCaseError};
 pub mod dispatch;
 pub mod fanout;
