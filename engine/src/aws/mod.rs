@@ -1,4 +1,9 @@
 //! Adapters of the ports on the official AWS SDK for Rust: the only module that
 //! names an SDK crate.
 
+pub mod batch;
+pub mod config;
 pub mod error;
+pub mod metrics;
+pub mod organizations;
+pub mod sts;
