@@ -4,6 +4,8 @@
 pub mod batch;
 pub mod config;
 pub mod error;
+pub mod eventbridge;
 pub mod metrics;
 pub mod organizations;
+pub mod sqs;
 pub mod sts;
