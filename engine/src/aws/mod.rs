@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod dynamodb;
 pub mod error;
 pub mod eventbridge;
 pub mod metrics;
