@@ -286,3 +286,88 @@ async fn a_missing_table_is_not_found() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn parameters_round_trip_and_secure_strings_are_decrypted() {
+    use spa_engine::aws::ssm::SsmParameters;
+    use spa_engine::ports::Parameters;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let plain = SsmParameters::new(config.ssm());
+    plain.put("/spa/settings", "first").await.expect("put");
+    plain
+        .put("/spa/settings", "second")
+        .await
+        .expect("overwritten");
+    assert_eq!(plain.get("/spa/settings").await.expect("get"), "second");
+
+    let secure = SsmParameters::new(config.ssm()).secure();
+    secure
+        .put("/spa/slack", "https://hooks.slack.com/services/T/B/x")
+        .await
+        .expect("secure put");
+    assert_eq!(
+        secure.get("/spa/slack").await.expect("decrypted"),
+        "https://hooks.slack.com/services/T/B/x"
+    );
+    let stored = config
+        .ssm()
+        .get_parameter()
+        .name("/spa/slack")
+        .send()
+        .await
+        .expect("raw");
+    assert_eq!(
+        stored.parameter().and_then(|p| p.r#type()),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+
+    let missing = plain.get("/spa/missing").await;
+    assert_eq!(
+        missing,
+        Err(PortError::NotFound {
+            id: "/spa/missing".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn objects_round_trip_in_the_reports_bucket() {
+    use spa_engine::aws::s3::{S3Objects, ensure_bucket};
+    use spa_engine::ports::Objects;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    ensure_bucket(&config, "spa-reports").await.expect("bucket");
+    ensure_bucket(&config, "spa-reports")
+        .await
+        .expect("idempotent");
+    let objects = S3Objects::new(config.s3(), "spa-reports");
+    let key = "reports/costs/2026/2026-10-costs-summary.csv";
+    objects
+        .put(
+            key,
+            b"cost center,amount\ncc-1,12.50\n".to_vec(),
+            "text/csv",
+        )
+        .await
+        .expect("put");
+    assert_eq!(
+        objects.get(key).await.expect("get"),
+        b"cost center,amount\ncc-1,12.50\n".to_vec()
+    );
+    let head = config
+        .s3()
+        .head_object()
+        .bucket("spa-reports")
+        .key(key)
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.content_type(), Some("text/csv"));
+    assert_eq!(
+        objects.get("reports/none.csv").await,
+        Err(PortError::NotFound {
+            id: "reports/none.csv".into()
+        })
+    );
+}

@@ -8,5 +8,7 @@ pub mod error;
 pub mod eventbridge;
 pub mod metrics;
 pub mod organizations;
+pub mod s3;
 pub mod sqs;
+pub mod ssm;
 pub mod sts;
