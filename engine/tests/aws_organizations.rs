@@ -383,3 +383,95 @@ async fn a_member_role_that_cannot_be_assumed_is_denied() {
     // not retried by the SDK: a denial is final
     assert_eq!(config.calls().attempts(), 1);
 }
+
+mod platform {
+    use super::*;
+    use spa_engine::aws::{AwsPlatform, ConnectOptions};
+    use spa_engine::footprint::Footprint;
+    use spa_engine::lifecycle::{BuildId, BuildStatus};
+    use spa_engine::ports::{BuildRequest, Builds, Platform};
+
+    const SETTINGS: &str = r#"
+environment_identifier: SpaTest
+automation:
+  account_id: "123456789012"
+  region: us-east-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
+  member_role_name: SpaMember
+"#;
+
+    /// Builds that are never started: the platform only needs a type here.
+    struct NoBuilds;
+
+    fn refused() -> PortError {
+        PortError::Rejected {
+            service: "codebuild".into(),
+            action: "StartBuild".into(),
+            message: "no builds in this test".into(),
+        }
+    }
+
+    impl Builds for NoBuilds {
+        async fn ensure_footprint(&self, _: &AccountId, _: &Footprint) -> Result<(), PortError> {
+            Err(refused())
+        }
+        async fn start_build(&self, _: &Footprint, _: &BuildRequest) -> Result<BuildId, PortError> {
+            Err(refused())
+        }
+        async fn build_status(&self, _: &AccountId, _: &BuildId) -> Result<BuildStatus, PortError> {
+            Err(refused())
+        }
+    }
+
+    async fn roots_of<P: Platform>(platform: &P) -> usize {
+        platform.organization().roots().await.expect("roots").len()
+    }
+
+    #[tokio::test]
+    async fn the_platform_connects_every_adapter_with_the_management_role() {
+        let scenario = spa_testkit::scenario();
+        let settings = spa_engine::settings::load(
+            "settings.yaml",
+            SETTINGS,
+            &spa_engine::settings::MemorySources::new(),
+        )
+        .expect("settings")
+        .settings;
+        let mut options = ConnectOptions::emulator(scenario.endpoint(), "spa-bus", "http://queue");
+        options.assume_management_role = true;
+        let platform = AwsPlatform::connect(&settings, &options)
+            .await
+            .expect("connected")
+            .with_builds(NoBuilds);
+        assert_eq!(
+            platform.calls().count("STS:AssumeRole"),
+            1,
+            "management role"
+        );
+        platform
+            .organization()
+            .client()
+            .create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .expect("organization");
+        assert_eq!(roots_of(&platform).await, 1);
+        let member = AccountId::parse("666666666666").expect("id");
+        let config = platform.member_config(&member).await.expect("member");
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("identity");
+        assert_eq!(identity.account(), Some("666666666666"));
+        assert!(
+            identity.arn().is_some_and(|arn| arn.contains("SpaMember")),
+            "{:?}",
+            identity.arn()
+        );
+        assert_eq!(platform.store().tables().activities, "SpaTest-Activities");
+        assert!(platform.objects().is_none());
+    }
+}
