@@ -387,9 +387,10 @@ impl DynamoStore {
         &self.tables
     }
 
-    /// Reads a query to its end or to `limit` items, newest first. `index` is `None`
+    /// Reads a query of the activities table to its end or to `limit` items, newest
+    /// first. `index` is `None`
     /// for the table itself.
-    async fn query(
+    async fn query_activities(
         &self,
         index: Option<&str>,
         partition: (&str, String),
@@ -527,7 +528,7 @@ impl Store for DynamoStore {
         let since = query.since.map(instant);
         let items = match &query.account {
             Some(account) => {
-                self.query(
+                self.query_activities(
                     None,
                     ("pk", format!("account#{account}")),
                     since.map(|from| ("sk", from)),
@@ -539,7 +540,7 @@ impl Store for DynamoStore {
                 let mut items = Vec::new();
                 for shard in 0..ACTIVITY_SHARDS {
                     items.extend(
-                        self.query(
+                        self.query_activities(
                             Some(RECENT_INDEX),
                             ("shard", format!("shard#{shard}")),
                             since.clone().map(|from| ("rk", from)),
