@@ -1,18 +1,20 @@
 //! The member footprint and CodeBuild adapters against the emulator (moto server):
 //! roles and rules are ensured idempotently, builds start and report back.
 //!
-//! Moto 5.2 cannot hold the projects spa makes: it requires a source `location` even
-//! for `NO_SOURCE` (AWS does not), and has no `UpdateProject`. The projects part of
-//! `ensure` is covered by the unit tests of `aws::footprint` (request construction,
-//! change detection); here builds run in a project made with an S3 source.
+//! Moto 5.2 requires a source `location` even for `NO_SOURCE` (AWS does not): the
+//! emulator launcher (`scripts/moto_server.py`) relaxes that one check. Moto has no
+//! `UpdateProject`: updating a project is covered by the unit tests of
+//! `aws::footprint` (request construction, change detection).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_config::{Region, SdkConfig};
+use aws_config::Region;
+use spa_engine::aws::AwsConfig;
 use spa_engine::aws::codebuild::{build_status, start_build};
 use spa_engine::aws::footprint::{
     ADMINISTRATOR_ACCESS, Changes, PUT_EVENTS_POLICY, TARGET_ID, ensure, ensure_roles, ensure_rules,
 };
+use spa_engine::aws::metrics::ApiCalls;
 use spa_engine::events::AccountId;
 use spa_engine::footprint::{BuildInput, Buildspecs, Footprint, build_variables};
 use spa_engine::lifecycle::{BuildId, BuildKind, BuildStatus};
@@ -51,16 +53,17 @@ fn footprint(settings: &Settings) -> Footprint {
     Footprint::for_account(settings, &resolved, &Buildspecs::new(), BUS).unwrap()
 }
 
-async fn member(scenario: &spa_testkit::Scenario<'_>) -> SdkConfig {
-    scenario
+async fn member(scenario: &spa_testkit::Scenario<'_>) -> AwsConfig {
+    let sdk = scenario
         .sdk_config()
         .await
         .to_builder()
         .region(Region::new("eu-west-1"))
-        .build()
+        .build();
+    AwsConfig::from_sdk(&sdk, ApiCalls::new())
 }
 
-async fn roles_and_rules(config: &SdkConfig, footprint: &Footprint) -> Changes {
+async fn roles_and_rules(config: &AwsConfig, footprint: &Footprint) -> Changes {
     let mut changes = Changes::default();
     let roles = ensure_roles(config, footprint, &mut changes)
         .await
@@ -73,7 +76,7 @@ async fn roles_and_rules(config: &SdkConfig, footprint: &Footprint) -> Changes {
 
 #[tokio::test]
 async fn roles_and_rules_are_made_once_then_left_alone() {
-    let scenario = spa_testkit::scenario_with_managed_policies();
+    let scenario = spa_testkit::scenario();
     let config = member(&scenario).await;
     let footprint = footprint(&settings());
 
@@ -97,7 +100,7 @@ async fn roles_and_rules_are_made_once_then_left_alone() {
     assert!(second.is_empty(), "{second:?}");
 
     // What is there, once.
-    let iam = aws_sdk_iam::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(config.sdk());
     let roles = iam.list_roles().send().await.unwrap();
     let mut names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
     names.sort_unstable();
@@ -131,7 +134,11 @@ async fn roles_and_rules_are_made_once_then_left_alone() {
         ("us-east-1", vec!["SpaDemo-ForwardSignIns"]),
     ] {
         let events = aws_sdk_eventbridge::Client::new(
-            &config.to_builder().region(Region::new(region)).build(),
+            &config
+                .sdk()
+                .to_builder()
+                .region(Region::new(region))
+                .build(),
         );
         let rules = events.list_rules().send().await.unwrap();
         let mut names: Vec<&str> = rules.rules().iter().filter_map(|r| r.name()).collect();
@@ -160,7 +167,7 @@ async fn roles_and_rules_are_made_once_then_left_alone() {
 
 #[tokio::test]
 async fn a_changed_pattern_or_bus_is_put_again() {
-    let scenario = spa_testkit::scenario_with_managed_policies();
+    let scenario = spa_testkit::scenario();
     let config = member(&scenario).await;
     let mut footprint = footprint(&settings());
     roles_and_rules(&config, &footprint).await;
@@ -182,27 +189,39 @@ async fn a_changed_pattern_or_bus_is_put_again() {
 }
 
 #[tokio::test]
-async fn projects_moto_cannot_hold_fail_with_a_typed_error() {
-    let scenario = spa_testkit::scenario_with_managed_policies();
+async fn the_whole_footprint_is_made_once_then_left_alone() {
+    let scenario = spa_testkit::scenario();
     let config = member(&scenario).await;
     let footprint = footprint(&settings());
-    // Documents the emulator's gap (see the top of this file): when moto accepts
-    // NO_SOURCE projects, this test says so and `ensure` can be tested whole.
-    let error = ensure(&config, &footprint).await.unwrap_err();
+    let first = ensure(&config, &footprint).await.expect("made");
     assert!(
-        matches!(&error, PortError::Rejected { action, message, .. }
-            if action == "CreateProject" && message.contains("source location is required")),
-        "{error:?}"
+        !first.is_empty(),
+        "the first run creates roles, projects and rules"
     );
+    let before = config.calls().snapshot();
+    let second = ensure(&config, &footprint).await.expect("checked");
+    assert!(second.is_empty(), "nothing to change: {second:?}");
+    let after = config.calls().snapshot();
+    let writes: Vec<&String> = after
+        .keys()
+        .filter(|k| {
+            !k.contains(":Get")
+                && !k.contains(":List")
+                && !k.contains(":BatchGet")
+                && !k.contains(":Describe")
+        })
+        .filter(|k| after.get(*k) != before.get(*k))
+        .collect();
+    assert!(writes.is_empty(), "a second run only reads: {writes:?}");
 }
 
 /// A project moto accepts (S3 source), named as the footprint's purge project.
-async fn purge_project_in_moto(config: &SdkConfig, footprint: &Footprint) {
+async fn purge_project_in_moto(config: &AwsConfig, footprint: &Footprint) {
     use aws_sdk_codebuild::types::{
         ArtifactsType, ComputeType, EnvironmentType, ProjectArtifacts, ProjectEnvironment,
         ProjectSource, SourceType,
     };
-    aws_sdk_codebuild::Client::new(config)
+    aws_sdk_codebuild::Client::new(config.sdk())
         .create_project()
         .name(&footprint.purge.name)
         .source(
@@ -234,7 +253,7 @@ async fn purge_project_in_moto(config: &SdkConfig, footprint: &Footprint) {
 
 #[tokio::test]
 async fn a_started_build_reads_back() {
-    let scenario = spa_testkit::scenario_with_managed_policies();
+    let scenario = spa_testkit::scenario();
     let config = member(&scenario).await;
     let settings = settings();
     let footprint = footprint(&settings);
@@ -274,7 +293,7 @@ async fn a_started_build_reads_back() {
 
 #[tokio::test]
 async fn a_build_of_a_missing_project_is_not_found() {
-    let scenario = spa_testkit::scenario_with_managed_policies();
+    let scenario = spa_testkit::scenario();
     let config = member(&scenario).await;
     let settings = settings();
     let footprint = footprint(&settings);
@@ -298,7 +317,7 @@ async fn a_build_of_a_missing_project_is_not_found() {
 
 #[tokio::test]
 async fn an_unknown_build_is_not_found() {
-    let scenario = spa_testkit::scenario_with_managed_policies();
+    let scenario = spa_testkit::scenario();
     let config = member(&scenario).await;
     let id = BuildId::new("SpaDemo-Purge:00000000-0000-4000-8000-000000000000").unwrap();
     assert_eq!(

@@ -217,33 +217,6 @@ pub fn emulator() -> &'static Emulator {
     }
 }
 
-/// A second emulator of this test binary, started on first use, that holds the
-/// AWS-managed IAM policies (`arn:aws:iam::aws:policy/...`) as AWS does. Moto leaves
-/// them out by default because loading them costs most of a second for every account
-/// it creates; only tests that attach one should pay for it.
-pub fn emulator_with_managed_policies() -> &'static Emulator {
-    static EMULATOR: OnceLock<Result<Emulator, String>> = OnceLock::new();
-    let start = || {
-        Emulator::start_with_env(
-            &venv_python(),
-            &[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")],
-        )
-        .map_err(|e| e.to_string())
-    };
-    match EMULATOR.get_or_init(start) {
-        Ok(emulator) => emulator,
-        Err(message) => panic!("{message}"),
-    }
-}
-
-/// Takes [`emulator_with_managed_policies`] for one scenario.
-pub fn scenario_with_managed_policies() -> Scenario<'static> {
-    match emulator_with_managed_policies().scenario() {
-        Ok(scenario) => scenario,
-        Err(e) => panic!("{e}"),
-    }
-}
-
 /// Exclusive use of a freshly reset emulator for one scenario.
 pub struct Scenario<'a> {
     emulator: &'a Emulator,

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use aws_config::SdkConfig;
+use super::config::AwsConfig;
 
 use super::error::port_error;
 use crate::events::AccountId;
@@ -19,19 +19,19 @@ pub trait MemberConfigs: Send + Sync {
     fn member_config(
         &self,
         account: &AccountId,
-    ) -> impl Future<Output = Result<SdkConfig, PortError>> + Send;
+    ) -> impl Future<Output = Result<AwsConfig, PortError>> + Send;
 }
 
 /// Starts the build of `request.kind` in its project, with the request's variables
 /// over the project's, and the request's idempotency token: the same token starts
 /// one build only (CodeBuild keeps tokens for a few hours).
 pub async fn start_build(
-    member: &SdkConfig,
+    member: &AwsConfig,
     footprint: &Footprint,
     request: &BuildRequest,
 ) -> Result<BuildId, PortError> {
     let project = &footprint.project(request.kind).name;
-    let client = aws_sdk_codebuild::Client::new(member);
+    let client = member.codebuild();
     let output = client
         .start_build()
         .project_name(project)
@@ -56,8 +56,8 @@ pub async fn start_build(
 }
 
 /// The status of a build; an unknown build is `NotFound`.
-pub async fn build_status(member: &SdkConfig, build: &BuildId) -> Result<BuildStatus, PortError> {
-    let client = aws_sdk_codebuild::Client::new(member);
+pub async fn build_status(member: &AwsConfig, build: &BuildId) -> Result<BuildStatus, PortError> {
+    let client = member.codebuild();
     let output = client
         .batch_get_builds()
         .ids(build.as_str())

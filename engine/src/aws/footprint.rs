@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_config::{Region, SdkConfig};
+use super::config::AwsConfig;
 use aws_sdk_codebuild::types::{
     ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType,
     ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType,
@@ -64,7 +64,7 @@ impl Changes {
 
 /// Ensures the footprint in the member account of `member` (credentials of the member
 /// role, region of automation): roles, then projects, then rules.
-pub async fn ensure(member: &SdkConfig, footprint: &Footprint) -> Result<Changes, PortError> {
+pub async fn ensure(member: &AwsConfig, footprint: &Footprint) -> Result<Changes, PortError> {
     let mut changes = Changes::default();
     let roles = ensure_roles(member, footprint, &mut changes).await?;
     ensure_projects(member, footprint, &roles.service, &mut changes).await?;
@@ -83,11 +83,11 @@ pub struct RoleArns {
 
 /// Ensures the CodeBuild role and the events role(s).
 pub async fn ensure_roles(
-    member: &SdkConfig,
+    member: &AwsConfig,
     footprint: &Footprint,
     changes: &mut Changes,
 ) -> Result<RoleArns, PortError> {
-    let iam = aws_sdk_iam::Client::new(member);
+    let iam = member.iam();
     let service = ensure_role(
         &iam,
         &footprint.service_role,
@@ -119,7 +119,7 @@ pub async fn ensure_roles(
 
 /// Ensures the forwarding rules and their targets, in each of their regions.
 pub async fn ensure_rules(
-    member: &SdkConfig,
+    member: &AwsConfig,
     footprint: &Footprint,
     roles: &RoleArns,
     changes: &mut Changes,
@@ -134,10 +134,7 @@ pub async fn ensure_rules(
                 message: format!("no ARN for the events role `{}`", rule.role),
             })?;
         for region in &rule.regions {
-            let config = aws_sdk_eventbridge::config::Builder::from(member)
-                .region(Region::new(region.clone()))
-                .build();
-            let events = aws_sdk_eventbridge::Client::from_conf(config);
+            let events = member.eventbridge_in(region);
             ensure_rule(&events, rule, role_arn, region, changes).await?;
         }
     }
@@ -405,12 +402,12 @@ pub fn project_matches(
 /// Ensures the two projects: created when missing, updated when they differ from the
 /// footprint ([`project_matches`]), untouched otherwise.
 pub async fn ensure_projects(
-    member: &SdkConfig,
+    member: &AwsConfig,
     footprint: &Footprint,
     role_arn: &str,
     changes: &mut Changes,
 ) -> Result<(), PortError> {
-    let codebuild = aws_sdk_codebuild::Client::new(member);
+    let codebuild = member.codebuild();
     let codebuild = &codebuild;
     let projects = [&footprint.prepare, &footprint.purge];
     let names = projects.map(|p| p.name.clone());

@@ -1,0 +1,226 @@
+//! The one place that builds SDK configurations and clients.
+//!
+//! Every client spa uses comes from an [`AwsConfig`]: the same retry policy
+//! (standard retries with adaptive client-side rate limiting: throttling, 5xx and
+//! transient network errors are retried by the SDK with backoff), the same timeouts,
+//! the endpoint override of the emulator, and the [`ApiCalls`] interceptor that counts
+//! every call.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+use super::metrics::ApiCalls;
+
+/// Attempts of one call, first included, before its error reaches the adapter.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The environment variable that points every client at another endpoint (the
+/// emulator), read by the SDK itself too.
+pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL";
+
+/// Standard retries with adaptive rate limiting: on throttling, the client slows its
+/// own sending rate instead of hammering the service (Organizations allows a few
+/// calls a second per account).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(10))
+}
+
+/// Timeouts: a connection in 3 s, an attempt in 20 s, a whole call (retries included)
+/// in 60 s, well under a Lambda function's timeout.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// Where the credentials of the base configuration come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BaseCredentials {
+    /// The SDK's default chain (environment, profile, Lambda role).
+    #[default]
+    Ambient,
+    /// Fixed dummy keys, for the emulator (moto accepts any).
+    Emulator,
+}
+
+/// An SDK configuration and the call counter shared by every client built from it.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    sdk: SdkConfig,
+    calls: ApiCalls,
+}
+
+macro_rules! client {
+    ($(#[$doc:meta])* $name:ident, $krate:ident) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> $krate::Client {
+            let config = $krate::config::Builder::from(&self.sdk)
+                .interceptor(self.calls.clone())
+                .build();
+            $krate::Client::from_conf(config)
+        }
+    };
+}
+
+impl AwsConfig {
+    /// Loads the base configuration: `region`, the endpoint override (`endpoint`, else
+    /// `AWS_ENDPOINT_URL`), credentials, spa's retry policy and timeouts.
+    pub async fn load(
+        region: &str,
+        endpoint: Option<&str>,
+        credentials: BaseCredentials,
+        calls: ApiCalls,
+    ) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .retry_config(retry_config())
+            .timeout_config(timeout_config());
+        let endpoint = endpoint
+            .map(str::to_owned)
+            .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|e| !e.is_empty()));
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if credentials == BaseCredentials::Emulator {
+            loader = loader.credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "spa-emulator",
+            ));
+        }
+        Self {
+            sdk: loader.load().await,
+            calls,
+        }
+    }
+
+    /// Wraps a configuration made elsewhere (a test's), with spa's retry policy and
+    /// timeouts.
+    pub fn from_sdk(sdk: &SdkConfig, calls: ApiCalls) -> Self {
+        let sdk = sdk
+            .to_builder()
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .build();
+        Self { sdk, calls }
+    }
+
+    /// The same configuration with other credentials (an assumed role); the calls are
+    /// counted by the same counter.
+    pub fn with_credentials(&self, provider: SharedCredentialsProvider) -> Self {
+        Self {
+            sdk: self.sdk.to_builder().credentials_provider(provider).build(),
+            calls: self.calls.clone(),
+        }
+    }
+
+    /// The SDK configuration (clients built from it directly are not counted).
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// The call counter.
+    pub fn calls(&self) -> &ApiCalls {
+        &self.calls
+    }
+
+    /// The region.
+    pub fn region(&self) -> Option<&str> {
+        self.sdk.region().map(Region::as_ref)
+    }
+
+    /// Whether an endpoint override is set (the emulator).
+    pub fn is_emulated(&self) -> bool {
+        self.sdk.endpoint_url().is_some()
+    }
+
+    client!(
+        /// AWS Organizations.
+        organizations,
+        aws_sdk_organizations
+    );
+    client!(
+        /// STS.
+        sts,
+        aws_sdk_sts
+    );
+    client!(
+        /// EventBridge.
+        eventbridge,
+        aws_sdk_eventbridge
+    );
+    client!(
+        /// DynamoDB.
+        dynamodb,
+        aws_sdk_dynamodb
+    );
+    client!(
+        /// SQS.
+        sqs,
+        aws_sdk_sqs
+    );
+    client!(
+        /// SSM Parameter Store.
+        ssm,
+        aws_sdk_ssm
+    );
+    client!(
+        /// CodeBuild (in member accounts).
+        codebuild,
+        aws_sdk_codebuild
+    );
+    client!(
+        /// IAM (in member accounts).
+        iam,
+        aws_sdk_iam
+    );
+
+    /// S3; path-style addressing behind an endpoint override (the emulator has no
+    /// per-bucket host names).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .interceptor(self.calls.clone())
+            .force_path_style(self.is_emulated())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+}
+
+impl AwsConfig {
+    /// An EventBridge client in another region of the same account (forwarding rules
+    /// live where the events are emitted, e.g. console sign-ins in us-east-1).
+    pub fn eventbridge_in(&self, region: &str) -> aws_sdk_eventbridge::Client {
+        let config = aws_sdk_eventbridge::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::retry::RetryMode;
+
+    #[test]
+    fn retries_are_adaptive_and_bounded() {
+        let retry = retry_config();
+        assert_eq!(retry.mode(), RetryMode::Adaptive);
+        assert_eq!(retry.max_attempts(), MAX_ATTEMPTS);
+        let timeouts = timeout_config();
+        assert!(timeouts.operation_timeout() > timeouts.operation_attempt_timeout());
+    }
+}

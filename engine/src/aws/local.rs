@@ -1,0 +1,90 @@
+//! The engine's own resources, created in the emulator (`spa local init`): what the
+//! automation stack creates on AWS (tables, bus, command queue, reports bucket).
+
+use super::config::AwsConfig;
+use super::dynamodb::{ensure_tables, table_definitions};
+use super::error::port_error;
+use super::s3::ensure_bucket;
+use super::sqs::ensure_queue;
+use crate::ports::PortError;
+use crate::settings::Settings;
+
+/// Where the engine's resources are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LocalResources {
+    /// The tables, by name.
+    pub tables: Vec<String>,
+    /// The event bus's name.
+    pub bus_name: String,
+    /// The event bus's ARN.
+    pub bus_arn: String,
+    /// The command queue's URL.
+    pub queue_url: String,
+    /// The command queue's ARN.
+    pub queue_arn: String,
+    /// The reports bucket, when the settings name one.
+    pub bucket: Option<String>,
+}
+
+/// The name of the engine's bus: the environment identifier.
+pub fn bus_name(settings: &Settings) -> String {
+    settings.environment_identifier.clone()
+}
+
+/// The name of the command queue.
+pub fn queue_name(settings: &Settings) -> String {
+    format!("{}-commands", settings.environment_identifier)
+}
+
+/// Creates what is missing; what exists is left as it is.
+pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResources, PortError> {
+    let definitions = table_definitions(settings);
+    ensure_tables(config, &definitions).await?;
+    let bus_name = bus_name(settings);
+    let events = config.eventbridge();
+    let bus_arn = match events.describe_event_bus().name(&bus_name).send().await {
+        Ok(found) => found.arn().unwrap_or_default().to_owned(),
+        Err(error) => match port_error("events", "DescribeEventBus", &bus_name, error) {
+            PortError::NotFound { .. } => events
+                .create_event_bus()
+                .name(&bus_name)
+                .send()
+                .await
+                .map_err(|e| port_error("events", "CreateEventBus", &bus_name, e))?
+                .event_bus_arn()
+                .unwrap_or_default()
+                .to_owned(),
+            other => return Err(other),
+        },
+    };
+    let queue_url = ensure_queue(config, &queue_name(settings)).await?;
+    let attributes = config
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| port_error("sqs", "GetQueueAttributes", &queue_url, e))?;
+    let queue_arn = attributes
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    let bucket = settings
+        .reporting
+        .bucket
+        .as_ref()
+        .map(|b| b.as_str().to_owned());
+    if let Some(bucket) = &bucket {
+        ensure_bucket(config, bucket).await?;
+    }
+    Ok(LocalResources {
+        tables: definitions.iter().map(|d| d.name.clone()).collect(),
+        bus_name,
+        bus_arn,
+        queue_url,
+        queue_arn,
+        bucket,
+    })
+}
