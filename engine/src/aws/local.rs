@@ -88,3 +88,40 @@ pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResour
         bucket,
     })
 }
+
+/// The local runtime on the emulator at `endpoint`: the engine's resources made
+/// (idempotently), every adapter connected with the emulator's credentials, events
+/// routed in process.
+pub async fn runtime(
+    settings: &Settings,
+    endpoint: &str,
+) -> Result<(crate::local::Runtime<super::Connected>, LocalResources), PortError> {
+    let calls = super::metrics::ApiCalls::new();
+    let config = AwsConfig::load(
+        settings.automation.region.as_str(),
+        Some(endpoint),
+        super::BaseCredentials::Emulator,
+        calls,
+    )
+    .await;
+    let resources = init(&config, settings).await?;
+    let options = super::ConnectOptions::emulator(
+        endpoint,
+        resources.bus_arn.clone(),
+        resources.queue_url.clone(),
+    );
+    let platform = super::AwsPlatform::connect_with_builds(settings, &options).await?;
+    let account = crate::events::AccountId::parse(settings.automation.account_id.as_str())
+        .ok_or_else(|| PortError::Rejected {
+            service: "spa".into(),
+            action: "local runtime".into(),
+            message: "automation.account_id is not a 12-digit account id".into(),
+        })?;
+    let site = crate::local::Site {
+        account,
+        region: settings.automation.region.as_str().to_owned(),
+        environment: settings.environment_identifier.clone(),
+        queue_arn: resources.queue_arn.clone(),
+    };
+    Ok((crate::local::Runtime::new(platform, site), resources))
+}
