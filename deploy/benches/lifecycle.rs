@@ -1,0 +1,880 @@
+//! spa's figures against the emulator (moto), beside the targets and the Python
+//! predecessor's figures:
+//!
+//! 1. on-boarding: N seeded accounts (half with a holder) through `CreateAccountResult`;
+//! 2. the maintenance window: its own invocation (the dispatch), first through the
+//!    real SQS adapter on moto's queue, then in the local runtime; then the whole
+//!    cycle until idle (expire → purge → purged → preparation → prepared/assigned);
+//! 3. `spa handle` on one event, as a process: wall time (process start to exit) and
+//!    peak RSS.
+//!
+//! `cargo bench -p spa-deploy --bench lifecycle` (release build); `SPA_BENCH_ACCOUNTS`
+//! (default 1000) and `SPA_BENCH_HANDLE_RUNS` (default 20) scale it. Figures are printed
+//! as a table and written to `target/bench-lifecycle.json`. Without `--bench` (as
+//! `cargo test --benches` runs it) it does nothing: speed goals live here, never in
+//! timed tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use spa_engine::aws::Connected;
+use spa_engine::aws::metrics::ApiCalls;
+use spa_engine::events::{AccountId, Job};
+use spa_engine::local::seed::{AccountSeed, SeedPlan, UnitSeed};
+use spa_engine::local::{Handler, Limits, LocalPlatform, Runtime, synth};
+use spa_engine::ports::{Organization, Platform};
+use spa_engine::rules::Function;
+use spa_engine::settings::{MemorySources, Settings, load};
+use spa_engine::usecases::{LocalHandler, Verdict, handle};
+
+/// The OUs the managed accounts are spread over.
+const UNITS: usize = 4;
+/// The automation (and management) account: moto's default account.
+const MANAGEMENT: &str = "123456789012";
+const HOLDER_TAG: &str = "account-holder";
+
+/// Targets of the issue.
+const TARGET_HANDLE_MS: f64 = 50.0;
+const TARGET_HANDLE_MIB: f64 = 20.0;
+const TARGET_DISPATCH_CALLS_PER_ACCOUNT: f64 = 2.0;
+/// The Python predecessor against the same emulator.
+const PYTHON_HANDLE_S: f64 = 0.69;
+const PYTHON_HANDLE_MIB: f64 = 74.0;
+const PYTHON_HANDLE_CALLS: u64 = 11;
+const PYTHON_WINDOW_S: f64 = 64.0;
+const PYTHON_WINDOW_CALLS_PER_ACCOUNT: f64 = 5.0;
+
+fn settings_text(units: &[&str]) -> String {
+    let mut text = String::from(
+        "\
+environment_identifier: SpaBench
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
+defaults:
+  preparation: {feature: enabled}
+  purge: {feature: enabled}
+organizational_units:
+",
+    );
+    for unit in units {
+        text.push_str(&format!("  - identifier: {unit}\n"));
+    }
+    text
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?}: expected a whole number")),
+        Err(_) => default,
+    }
+}
+
+// ---------------------------------------------------------------- measuring
+
+/// One delivery handled in the local runtime.
+#[derive(Debug, Clone)]
+struct Record {
+    function: Function,
+    elapsed: Duration,
+    calls: BTreeMap<String, u64>,
+    ok: bool,
+}
+
+/// The local handler, timed and counted per delivery.
+struct Timed<'s> {
+    inner: LocalHandler<'s>,
+    calls: ApiCalls,
+    records: Mutex<Vec<Record>>,
+}
+
+impl Timed<'_> {
+    fn take(&self) -> Vec<Record> {
+        std::mem::take(&mut *self.records.lock().unwrap())
+    }
+}
+
+impl Handler<Connected> for Timed<'_> {
+    async fn handle(
+        &self,
+        platform: &LocalPlatform<Connected>,
+        function: Function,
+        event: &Value,
+    ) -> Result<String, String> {
+        let before = self.calls.snapshot();
+        let start = Instant::now();
+        let result = self.inner.handle(platform, function, event).await;
+        let elapsed = start.elapsed();
+        let calls = difference(&self.calls.snapshot(), &before);
+        self.records.lock().unwrap().push(Record {
+            function,
+            elapsed,
+            calls,
+            ok: result.is_ok(),
+        });
+        result
+    }
+}
+
+fn difference(
+    after: &BTreeMap<String, u64>,
+    before: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn add(into: &mut BTreeMap<String, u64>, calls: &BTreeMap<String, u64>) {
+    for (k, v) in calls {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}
+
+fn total(calls: &BTreeMap<String, u64>) -> u64 {
+    calls.values().sum()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn top(calls: &BTreeMap<String, u64>, n: usize) -> Vec<(String, u64)> {
+    let mut sorted: Vec<(String, u64)> = calls.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    sorted.truncate(n);
+    sorted
+}
+
+/// Per function: deliveries, time in the handler, API calls, latency percentiles.
+#[derive(Debug, Default)]
+struct FunctionFigures {
+    deliveries: u64,
+    failed: u64,
+    busy: Duration,
+    calls: BTreeMap<String, u64>,
+    latencies: Vec<Duration>,
+}
+
+/// A run of the local runtime until idle.
+struct Phase {
+    name: &'static str,
+    accounts: usize,
+    wall: Duration,
+    calls: BTreeMap<String, u64>,
+    attempts: u64,
+    handled: u64,
+    failed: u64,
+    commands_sent: u64,
+    builds_started: u64,
+    functions: BTreeMap<Function, FunctionFigures>,
+    records: Vec<Record>,
+}
+
+/// The build watcher's polls stand in for the Build State Change events CodeBuild
+/// forwards on AWS: they are counted apart from what the functions call.
+const WATCHER_CALL: &str = "CodeBuild:BatchGetBuilds";
+
+impl Phase {
+    fn busy(&self) -> Duration {
+        self.functions.values().map(|f| f.busy).sum()
+    }
+    fn function_calls(&self) -> u64 {
+        self.functions.values().map(|f| total(&f.calls)).sum()
+    }
+    fn watcher_calls(&self) -> u64 {
+        self.calls.get(WATCHER_CALL).copied().unwrap_or(0)
+    }
+    fn per_account(&self, calls: u64) -> f64 {
+        calls as f64 / self.accounts.max(1) as f64
+    }
+
+    fn to_json(&self) -> Value {
+        let functions: BTreeMap<&str, Value> = self
+            .functions
+            .iter()
+            .map(|(f, fig)| {
+                let mut sorted = fig.latencies.clone();
+                sorted.sort();
+                (
+                    f.as_str(),
+                    json!({
+                        "deliveries": fig.deliveries,
+                        "failed": fig.failed,
+                        "busy_ms": ms(fig.busy),
+                        "api_calls": total(&fig.calls),
+                        "latency_ms": {
+                            "median": ms(percentile(&sorted, 0.5)),
+                            "p95": ms(percentile(&sorted, 0.95)),
+                            "max": ms(sorted.last().copied().unwrap_or_default()),
+                        },
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "accounts": self.accounts,
+            "wall_s": self.wall.as_secs_f64(),
+            "in_functions_s": self.busy().as_secs_f64(),
+            "api_calls": total(&self.calls),
+            "api_attempts": self.attempts,
+            "api_calls_of_functions": self.function_calls(),
+            "api_calls_of_build_watcher": self.watcher_calls(),
+            "api_calls_per_account": self.per_account(total(&self.calls)),
+            "api_calls_of_functions_per_account": self.per_account(self.function_calls()),
+            "deliveries": self.handled,
+            "failed": self.failed,
+            "commands_sent": self.commands_sent,
+            "builds_started": self.builds_started,
+            "functions": functions,
+            "calls_by_operation": self.calls,
+        })
+    }
+}
+
+async fn run_phase(
+    name: &'static str,
+    accounts: usize,
+    runtime: &Runtime<Connected>,
+    timed: &Timed<'_>,
+    limits: Limits,
+) -> Phase {
+    let calls = runtime.inner().calls();
+    // the runtime's counts run from its start: the phase's are the difference
+    let (_, commands_before, builds_before) = runtime.pending().counts();
+    let verbose = std::env::var_os("SPA_BENCH_VERBOSE").is_some();
+    let start = Instant::now();
+    let mut failures = Vec::new();
+    let summary = runtime
+        .run_until_idle(timed, limits, |step| {
+            if verbose {
+                eprintln!(
+                    "{name}: {} {} -> {:?}",
+                    step.function.as_str(),
+                    step.summary,
+                    step.result
+                );
+            }
+            if let Err(why) = &step.result {
+                failures.push(format!(
+                    "{} {}: {why}",
+                    step.function.as_str(),
+                    step.summary
+                ));
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{name}: the local runtime stopped: {e}"));
+    let wall = start.elapsed();
+    for failure in failures.iter().take(5) {
+        eprintln!("{name}: failed delivery: {failure}");
+    }
+    let records = timed.take();
+    let mut functions: BTreeMap<Function, FunctionFigures> = BTreeMap::new();
+    for record in &records {
+        let figures = functions.entry(record.function).or_default();
+        figures.deliveries += 1;
+        figures.failed += u64::from(!record.ok);
+        figures.busy += record.elapsed;
+        figures.latencies.push(record.elapsed);
+        add(&mut figures.calls, &record.calls);
+    }
+    Phase {
+        name,
+        accounts,
+        wall,
+        calls: calls.snapshot(),
+        attempts: calls.attempts(),
+        handled: summary.handled,
+        failed: summary.failed,
+        commands_sent: summary.commands_sent - commands_before,
+        builds_started: summary.builds_started - builds_before,
+        functions,
+        records,
+    }
+}
+
+fn print_phase(phase: &Phase) {
+    println!("\n== {} ({} accounts) ==", phase.name, phase.accounts);
+    println!(
+        "  wall time                 {:>10.2} s   (in the functions {:.2} s; the rest: build watcher polls every 10 ms, serial)",
+        phase.wall.as_secs_f64(),
+        phase.busy().as_secs_f64()
+    );
+    println!(
+        "  API calls                 {:>10}     ({:.2} per account; {} attempts on the wire)",
+        total(&phase.calls),
+        phase.per_account(total(&phase.calls)),
+        phase.attempts
+    );
+    println!(
+        "    of the functions        {:>10}     ({:.2} per account)",
+        phase.function_calls(),
+        phase.per_account(phase.function_calls())
+    );
+    println!(
+        "    of the build watcher    {:>10}     ({WATCHER_CALL}; on AWS CodeBuild forwards an event instead)",
+        phase.watcher_calls()
+    );
+    println!(
+        "  deliveries                {:>10}     ({} failed); commands {}, builds started {}",
+        phase.handled, phase.failed, phase.commands_sent, phase.builds_started
+    );
+    println!("  by function               deliveries  busy s  calls  median ms  p95 ms   max ms");
+    for (function, figures) in &phase.functions {
+        let mut sorted = figures.latencies.clone();
+        sorted.sort();
+        println!(
+            "    {:<22}{:>10} {:>7.2} {:>6} {:>10.1} {:>7.1} {:>8.1}",
+            function.as_str(),
+            figures.deliveries,
+            figures.busy.as_secs_f64(),
+            total(&figures.calls),
+            ms(percentile(&sorted, 0.5)),
+            ms(percentile(&sorted, 0.95)),
+            ms(sorted.last().copied().unwrap_or_default()),
+        );
+    }
+    println!("  top operations");
+    for (operation, count) in top(&phase.calls, 10) {
+        println!(
+            "    {operation:<40}{count:>8}  ({:.2} per account)",
+            phase.per_account(count)
+        );
+    }
+}
+
+// ---------------------------------------------------------------- the organization
+
+/// Accounts by their `account-state` tag (read after the counting).
+async fn states(runtime: &Runtime<Connected>, accounts: &[String]) -> BTreeMap<String, usize> {
+    let organization = runtime.inner().organization();
+    let mut states = BTreeMap::new();
+    for id in accounts {
+        let id = AccountId::parse(id).expect("an account id");
+        let state = match organization.tags(&id).await {
+            Ok(tags) => tags
+                .get("account-state")
+                .cloned()
+                .unwrap_or_else(|| "(none)".into()),
+            Err(e) => format!("(unreadable: {e})"),
+        };
+        *states.entry(state).or_default() += 1;
+    }
+    states
+}
+
+fn plan(accounts: usize, handle_accounts: usize) -> SeedPlan {
+    let mut units: Vec<UnitSeed> = (0..UNITS)
+        .map(|u| UnitSeed {
+            key: format!("unit-{u}"),
+            name: format!("Sandboxes {u}"),
+            parent: None,
+        })
+        .collect();
+    units.push(UnitSeed {
+        key: "unit-handle".into(),
+        name: "Handled by spa handle".into(),
+        parent: None,
+    });
+    let holder = |i: usize| {
+        if i % 2 == 0 {
+            BTreeMap::from([(HOLDER_TAG.to_owned(), format!("holder{i}@example.com"))])
+        } else {
+            BTreeMap::new()
+        }
+    };
+    let mut seeds: Vec<AccountSeed> = (0..accounts)
+        .map(|i| AccountSeed {
+            key: None,
+            name: format!("sandbox-{i}"),
+            email: format!("aws+sandbox{i}@example.com"),
+            parent: Some(format!("unit-{}", i % UNITS)),
+            tags: holder(i),
+        })
+        .collect();
+    seeds.extend((0..handle_accounts).map(|i| AccountSeed {
+        key: None,
+        name: format!("handled-{i}"),
+        email: format!("aws+handled{i}@example.com"),
+        parent: Some("unit-handle".into()),
+        tags: holder(i),
+    }));
+    SeedPlan {
+        units,
+        accounts: seeds,
+    }
+}
+
+fn load_settings(text: &str) -> Settings {
+    load("settings.yaml", text, &MemorySources::new())
+        .unwrap_or_else(|e| panic!("the bench's settings do not load: {e:?}"))
+        .settings
+}
+
+// ---------------------------------------------------------------- spa handle
+
+#[derive(Debug)]
+struct HandleRun {
+    wall: Duration,
+    peak_rss_kib: Option<u64>,
+    api_calls: Option<u64>,
+    summary: String,
+}
+
+/// Runs `spa handle` once on `event` under `/usr/bin/time` (peak RSS of the child
+/// from wait4), timing it from spawn to exit.
+fn spa_handle_once(
+    spa: &Path,
+    time: Option<&Path>,
+    dir: &Path,
+    endpoint: &str,
+    settings: &Path,
+    event: &Path,
+) -> Result<HandleRun, String> {
+    let rss_file = dir.join("rss.txt");
+    let mut command = match time {
+        Some(time) => {
+            let mut c = Command::new(time);
+            c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(spa);
+            c
+        }
+        None => Command::new(spa),
+    };
+    command
+        .arg("handle")
+        .arg("--json")
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .arg("--settings")
+        .arg(settings)
+        .arg(event)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", spa.display()))?;
+    let wall = start.elapsed();
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let why: Vec<&str> = stderr
+            .lines()
+            .chain(stdout.lines())
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("Command exited"))
+            .take(4)
+            .collect();
+        return Err(format!("{} ({})", why.join(" | "), output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let printed: Option<Value> = serde_json::from_str(stdout.trim()).ok();
+    let api_calls = printed
+        .as_ref()
+        .and_then(|v| v.get("api_calls"))
+        .and_then(Value::as_u64);
+    let summary = printed
+        .as_ref()
+        .and_then(|v| v.get("summary"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| stdout.trim().to_owned());
+    let peak_rss_kib = time.and_then(|_| {
+        std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()))
+    });
+    Ok(HandleRun {
+        wall,
+        peak_rss_kib,
+        api_calls,
+        summary,
+    })
+}
+
+struct HandleFigures {
+    warmup: HandleRun,
+    runs: Vec<HandleRun>,
+    time_overhead: Option<Duration>,
+}
+
+fn spa_handle(
+    endpoint: &str,
+    settings_text: &str,
+    accounts: &[String],
+) -> Result<HandleFigures, String> {
+    let spa = PathBuf::from(env!("CARGO_BIN_EXE_spa"));
+    let time = Path::new("/usr/bin/time");
+    let time = time.exists().then_some(time);
+    let dir = std::env::temp_dir().join(format!("spa-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let settings = dir.join("settings.yaml");
+    std::fs::write(&settings, settings_text).map_err(|e| e.to_string())?;
+    let management = AccountId::parse(MANAGEMENT).expect("an account id");
+    let mut runs = Vec::new();
+    for (i, id) in accounts.iter().enumerate() {
+        let account = AccountId::parse(id).expect("an account id");
+        let event = synth::create_account_result(
+            &format!("bench-handle-{id}"),
+            &management,
+            &account,
+            chrono::Utc::now(),
+        );
+        let file = dir.join(format!("event-{i}.json"));
+        std::fs::write(&file, event.to_string()).map_err(|e| e.to_string())?;
+        runs.push(spa_handle_once(
+            &spa, time, &dir, endpoint, &settings, &file,
+        )?);
+    }
+    // what /usr/bin/time adds to the wall time: its own fork and exec
+    let time_overhead = time.map(|time| {
+        let mut samples: Vec<Duration> = (0..10)
+            .map(|_| {
+                let start = Instant::now();
+                let _ = Command::new(time)
+                    .args(["-f", "%M", "-o"])
+                    .arg(dir.join("rss-true.txt"))
+                    .arg("true")
+                    .status();
+                let with = start.elapsed();
+                let start = Instant::now();
+                let _ = Command::new("true").status();
+                with.saturating_sub(start.elapsed())
+            })
+            .collect();
+        samples.sort();
+        percentile(&samples, 0.5)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let warmup = runs.remove(0);
+    Ok(HandleFigures {
+        warmup,
+        runs,
+        time_overhead,
+    })
+}
+
+// ---------------------------------------------------------------- main
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+fn target_dir() -> PathBuf {
+    // target/release/deps/lifecycle-<hash>
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "lifecycle: a benchmark against the emulator; run it with `cargo bench -p spa-deploy --bench lifecycle`"
+        );
+        return;
+    }
+    let accounts = env_number("SPA_BENCH_ACCOUNTS", 1000).max(1);
+    let handle_runs = env_number("SPA_BENCH_HANDLE_RUNS", 20);
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    tokio.block_on(bench(accounts, handle_runs));
+}
+
+async fn bench(accounts: usize, handle_runs: usize) {
+    let emulator = spa_testkit::Emulator::start().unwrap_or_else(|e| panic!("{e}"));
+    let endpoint = emulator.endpoint();
+    println!("spa lifecycle benchmark: {accounts} accounts in {UNITS} OUs, moto at {endpoint}");
+
+    // seeding (not a figure of spa: the emulator's organization)
+    let handle_accounts = if handle_runs > 0 { handle_runs + 1 } else { 0 };
+    let config = spa_testkit::sdk_config(&endpoint).await;
+    let start = Instant::now();
+    let seeded = spa_engine::aws::seed::seed(&config, &plan(accounts, handle_accounts))
+        .await
+        .expect("the organization is seeded");
+    let seed_time = start.elapsed();
+    println!(
+        "seeded {} accounts in {:.1} s",
+        seeded.created.len(),
+        seed_time.as_secs_f64()
+    );
+    let (managed, handled) = seeded.created.split_at(accounts);
+    let units: Vec<&str> = (0..UNITS)
+        .map(|u| seeded.units[&format!("unit-{u}")].as_str())
+        .collect();
+    let settings = load_settings(&settings_text(&units));
+    let mut with_handle_unit = units.clone();
+    with_handle_unit.push(seeded.units["unit-handle"].as_str());
+    let handle_settings = settings_text(&with_handle_unit);
+
+    let (runtime, resources) = spa_engine::aws::local::runtime(&settings, &endpoint)
+        .await
+        .expect("the local runtime on the emulator");
+    let calls = runtime.inner().calls().clone();
+    let timed = Timed {
+        inner: LocalHandler::new(&settings).with_engine_bus_arn(resources.bus_arn.clone()),
+        calls: calls.clone(),
+        records: Mutex::new(Vec::new()),
+    };
+    let limits = Limits {
+        poll_interval: Duration::from_millis(10),
+        ..Limits::default()
+    };
+
+    // 1. on-boarding
+    let management = AccountId::parse(MANAGEMENT).expect("an account id");
+    for id in managed {
+        let account = AccountId::parse(id).expect("an account id");
+        let event = synth::create_account_result(
+            &format!("created-{id}"),
+            &management,
+            &account,
+            chrono::Utc::now(),
+        );
+        runtime.inject(event, format!("created {id}"));
+    }
+    calls.reset();
+    let onboarding = run_phase("on-boarding", accounts, &runtime, &timed, limits).await;
+    print_phase(&onboarding);
+    let after_onboarding = states(&runtime, managed).await;
+    println!("  states after: {after_onboarding:?}");
+
+    // 2a. the window's invocation as deployed: commands through SQS on moto's queue
+    let engine = timed
+        .inner
+        .engine(runtime.inner())
+        .expect("an engine on the emulator");
+    let earlier = chrono::Utc::now() - chrono::Duration::days(7);
+    calls.reset();
+    let start = Instant::now();
+    let handled_window = handle(
+        &engine,
+        Some(Function::Scheduler),
+        &synth::scheduled(Job::MaintenanceWindow, earlier),
+    )
+    .await
+    .expect("the maintenance window's dispatch through SQS");
+    let sqs_wall = start.elapsed();
+    let sqs_calls = calls.snapshot();
+    let sqs_sent: u64 = handled_window
+        .dispatched
+        .outcomes
+        .iter()
+        .map(|o| match o.verdict {
+            Verdict::Dispatched(n) => n as u64,
+            _ => 0,
+        })
+        .sum();
+    let sqs_per_account = total(&sqs_calls) as f64 / accounts as f64;
+    println!("\n== maintenance window: the dispatch, as deployed (SQS on moto) ==");
+    println!("  wall time                 {:>10.1} ms", ms(sqs_wall));
+    println!(
+        "  API calls                 {:>10}     ({sqs_per_account:.3} per account; target <= {TARGET_DISPATCH_CALLS_PER_ACCOUNT}: {}; Python: {PYTHON_WINDOW_CALLS_PER_ACCOUNT})",
+        total(&sqs_calls),
+        verdict(sqs_per_account <= TARGET_DISPATCH_CALLS_PER_ACCOUNT)
+    );
+    println!(
+        "  commands sent             {:>10}     (one per account; accounts handled in this invocation: 0)",
+        sqs_sent
+    );
+    for (operation, count) in top(&sqs_calls, 10) {
+        println!("    {operation:<40}{count:>8}");
+    }
+
+    // 2b. the cycle in the local runtime (its command queue is in process)
+    calls.reset();
+    runtime.fire(Job::MaintenanceWindow, chrono::Utc::now());
+    let cycle = run_phase("maintenance cycle", accounts, &runtime, &timed, limits).await;
+    let dispatch = cycle
+        .records
+        .iter()
+        .find(|r| r.function == Function::Scheduler)
+        .cloned()
+        .expect("the window's own delivery");
+    let sqs_batches = accounts.div_ceil(10) as u64;
+    let dispatch_on_aws = total(&dispatch.calls) + sqs_batches;
+    println!("\n== maintenance window: the dispatch, in the local runtime ==");
+    println!(
+        "  wall time                 {:>10.1} ms",
+        ms(dispatch.elapsed)
+    );
+    println!(
+        "  API calls                 {:>10}     (+ {sqs_batches} SendMessageBatch on AWS = {dispatch_on_aws}, {:.3} per account)",
+        total(&dispatch.calls),
+        dispatch_on_aws as f64 / accounts as f64
+    );
+    println!("  commands sent             {:>10}", cycle.commands_sent);
+    print_phase(&cycle);
+    let after_cycle = states(&runtime, managed).await;
+    println!("  states after: {after_cycle:?}");
+    // only assigned accounts are maintained; a pool (prepared) account refuses the command
+    let maintained = after_onboarding.get("assigned").copied().unwrap_or(0);
+    let per_maintained = cycle.function_calls() as f64 / maintained.max(1) as f64;
+    println!(
+        "  maintained (assigned) accounts {maintained}: {per_maintained:.2} calls of the functions each (a pool account, prepared, refuses the command: only an assigned account expires)"
+    );
+
+    // 3. spa handle
+    let handle_figures = if handle_runs == 0 {
+        Err("SPA_BENCH_HANDLE_RUNS=0".to_owned())
+    } else {
+        spa_handle(&endpoint, &handle_settings, handled)
+    };
+    println!("\n== spa handle: one CreateAccountResult, process start to exit ==");
+    let handle_json = match &handle_figures {
+        Err(why) => {
+            println!("  spa handle not available: {why}");
+            json!({ "skipped": format!("spa handle not available: {why}") })
+        }
+        Ok(figures) => {
+            let mut walls: Vec<Duration> = figures.runs.iter().map(|r| r.wall).collect();
+            walls.sort();
+            let median = percentile(&walls, 0.5);
+            let p95 = percentile(&walls, 0.95);
+            let rss = figures.runs.iter().filter_map(|r| r.peak_rss_kib).max();
+            let rss_mib = rss.map(|k| k as f64 / 1024.0);
+            let api_calls = figures.runs.iter().filter_map(|r| r.api_calls).max();
+            println!(
+                "  runs                      {:>10}     (+1 warm-up: {:.1} ms); e.g. {}",
+                figures.runs.len(),
+                ms(figures.warmup.wall),
+                figures.warmup.summary
+            );
+            println!(
+                "  wall time median / p95    {:>7.1} / {:.1} ms   (target < {TARGET_HANDLE_MS} ms: {}; Python: {:.0} ms)",
+                ms(median),
+                ms(p95),
+                verdict(ms(p95) < TARGET_HANDLE_MS),
+                PYTHON_HANDLE_S * 1000.0
+            );
+            if let Some(overhead) = figures.time_overhead {
+                println!(
+                    "                                       (includes /usr/bin/time's own start, about {:.1} ms)",
+                    ms(overhead)
+                );
+            }
+            match rss_mib {
+                Some(mib) => println!(
+                    "  peak RSS (max)            {mib:>10.1} MiB (target < {TARGET_HANDLE_MIB} MiB: {}; Python: {PYTHON_HANDLE_MIB} MiB)",
+                    verdict(mib < TARGET_HANDLE_MIB)
+                ),
+                None => println!(
+                    "  peak RSS                  not measured: /usr/bin/time is not installed"
+                ),
+            }
+            match api_calls {
+                Some(n) => println!(
+                    "  API calls                 {n:>10}     (Python: {PYTHON_HANDLE_CALLS})"
+                ),
+                None => println!("  API calls                 not printed by `spa handle --json`"),
+            }
+            json!({
+                "runs": figures.runs.len(),
+                "warmup_ms": ms(figures.warmup.wall),
+                "wall_ms": {
+                    "median": ms(median),
+                    "p95": ms(p95),
+                    "max": ms(walls.last().copied().unwrap_or_default()),
+                },
+                "time_overhead_ms": figures.time_overhead.map(ms),
+                "peak_rss_mib": rss_mib,
+                "api_calls": api_calls,
+                "summary": figures.warmup.summary,
+                "target_wall_ms": TARGET_HANDLE_MS,
+                "target_rss_mib": TARGET_HANDLE_MIB,
+                "wall_met": ms(p95) < TARGET_HANDLE_MS,
+                "rss_met": rss_mib.map(|m| m < TARGET_HANDLE_MIB),
+            })
+        }
+    };
+
+    println!("\n== against the targets ==");
+    println!(
+        "  window dispatch: {:.3} calls/account through SQS (target <= {TARGET_DISPATCH_CALLS_PER_ACCOUNT}, Python {PYTHON_WINDOW_CALLS_PER_ACCOUNT}): {}; not serial: the window handles no account itself, it sends {} commands",
+        sqs_per_account,
+        verdict(sqs_per_account <= TARGET_DISPATCH_CALLS_PER_ACCOUNT),
+        sqs_sent
+    );
+    println!(
+        "  window dispatch wall time: {:.1} ms through SQS for {accounts} accounts (Python: {PYTHON_WINDOW_S} s serially for 1,000)",
+        ms(sqs_wall)
+    );
+    println!(
+        "  whole cycle in the local runtime: {:.1} s, one invocation after another (on AWS the commands run concurrently)",
+        cycle.wall.as_secs_f64()
+    );
+    if handle_figures.is_err() {
+        println!("  spa handle: not measured (see above)");
+    }
+
+    let report = json!({
+        "accounts": accounts,
+        "units": UNITS,
+        "seed_s": seed_time.as_secs_f64(),
+        "onboarding": onboarding.to_json(),
+        "states_after_onboarding": after_onboarding,
+        "window_dispatch_sqs": {
+            "wall_ms": ms(sqs_wall),
+            "api_calls": total(&sqs_calls),
+            "api_calls_per_account": sqs_per_account,
+            "commands_sent": sqs_sent,
+            "calls_by_operation": sqs_calls,
+            "target_calls_per_account": TARGET_DISPATCH_CALLS_PER_ACCOUNT,
+            "met": sqs_per_account <= TARGET_DISPATCH_CALLS_PER_ACCOUNT,
+        },
+        "window_dispatch_local": {
+            "wall_ms": ms(dispatch.elapsed),
+            "api_calls": total(&dispatch.calls),
+            "send_message_batch_on_aws": sqs_batches,
+            "api_calls_on_aws_per_account": dispatch_on_aws as f64 / accounts as f64,
+            "calls_by_operation": dispatch.calls,
+        },
+        "maintenance_cycle": cycle.to_json(),
+        "maintained_accounts": maintained,
+        "api_calls_of_functions_per_maintained_account": per_maintained,
+        "states_after_cycle": after_cycle,
+        "spa_handle": handle_json,
+        "python": {
+            "handle_s": PYTHON_HANDLE_S,
+            "handle_mib": PYTHON_HANDLE_MIB,
+            "handle_calls": PYTHON_HANDLE_CALLS,
+            "window_s_serial": PYTHON_WINDOW_S,
+            "window_calls_per_account": PYTHON_WINDOW_CALLS_PER_ACCOUNT,
+        },
+    });
+    let path = target_dir().join("bench-lifecycle.json");
+    match std::fs::write(&path, format!("{report:#}\n")) {
+        Ok(()) => println!("\nfigures written to {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+    drop(emulator);
+}
