@@ -25,13 +25,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use spa_engine::aws::Connected;
 use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::events::{AccountId, Job};
+use spa_engine::aws::sqs::{SqsCommands, ensure_queue};
+use spa_engine::events::{AccountCommand, AccountId, Action, Job};
 use spa_engine::local::seed::{AccountSeed, SeedPlan, UnitSeed};
 use spa_engine::local::{Handler, Limits, LocalPlatform, Runtime, synth};
-use spa_engine::ports::{Organization, Platform};
+use spa_engine::ports::{Commands, Organization, Platform};
 use spa_engine::rules::Function;
 use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::{LocalHandler, Verdict, handle};
+use spa_engine::usecases::{LocalHandler, Verdict, handle, managed_accounts};
 
 /// The OUs the managed accounts are spread over.
 const UNITS: usize = 4;
@@ -190,6 +191,7 @@ struct Phase {
     builds_started: u64,
     functions: BTreeMap<Function, FunctionFigures>,
     records: Vec<Record>,
+    cpu: Cpu,
 }
 
 /// The build watcher's polls stand in for the Build State Change events CodeBuild
@@ -237,6 +239,7 @@ impl Phase {
             "accounts": self.accounts,
             "wall_s": self.wall.as_secs_f64(),
             "in_functions_s": self.busy().as_secs_f64(),
+            "cpu": self.cpu.to_json(),
             "api_calls": total(&self.calls),
             "api_attempts": self.attempts,
             "api_calls_of_functions": self.function_calls(),
@@ -259,11 +262,13 @@ async fn run_phase(
     runtime: &Runtime<Connected>,
     timed: &Timed<'_>,
     limits: Limits,
+    emulator: Option<&str>,
 ) -> Phase {
     let calls = runtime.inner().calls();
     // the runtime's counts run from its start: the phase's are the difference
     let (_, commands_before, builds_before) = runtime.pending().counts();
     let verbose = std::env::var_os("SPA_BENCH_VERBOSE").is_some();
+    let cpu = Cpu::now(emulator);
     let start = Instant::now();
     let mut failures = Vec::new();
     let summary = runtime
@@ -287,6 +292,7 @@ async fn run_phase(
         .await
         .unwrap_or_else(|e| panic!("{name}: the local runtime stopped: {e}"));
     let wall = start.elapsed();
+    let cpu = Cpu::now(emulator).since(cpu);
     for failure in failures.iter().take(5) {
         eprintln!("{name}: failed delivery: {failure}");
     }
@@ -312,6 +318,7 @@ async fn run_phase(
         builds_started: summary.builds_started - builds_before,
         functions,
         records,
+        cpu,
     }
 }
 
@@ -321,6 +328,11 @@ fn print_phase(phase: &Phase) {
         "  wall time                 {:>10.2} s   (in the functions {:.2} s; the rest: build watcher polls every 10 ms, serial)",
         phase.wall.as_secs_f64(),
         phase.busy().as_secs_f64()
+    );
+    println!(
+        "  CPU time                  {:>10.2} s   spa, {:.2} s the emulator",
+        phase.cpu.spa.as_secs_f64(),
+        phase.cpu.emulator.as_secs_f64()
     );
     println!(
         "  API calls                 {:>10}     ({:.2} per account; {} attempts on the wire)",
@@ -362,6 +374,58 @@ fn print_phase(phase: &Phase) {
             "    {operation:<40}{count:>8}  ({:.2} per account)",
             phase.per_account(count)
         );
+    }
+}
+
+// ---------------------------------------------------------------- CPU time
+
+/// CPU time (user + system) of a process, from `/proc/<pid>/stat`; `None` off Linux.
+fn cpu_of(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name may hold spaces: fields are counted after its closing ')'
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture's ABI
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The emulator: the child process of this one that runs python.
+fn emulator_pid() -> Option<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid = entry.file_name().into_string().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (name, rest) = stat.split_once(" (")?.1.rsplit_once(')')?;
+            let parent = rest.split_whitespace().nth(1)?;
+            (parent == me && name.starts_with("python")).then_some(pid)
+        })
+}
+
+/// CPU time of spa (this process) and of the emulator, to tell whose the wall time is.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    spa: Duration,
+    emulator: Duration,
+}
+
+impl Cpu {
+    fn now(emulator: Option<&str>) -> Self {
+        Self {
+            spa: cpu_of("self").unwrap_or_default(),
+            emulator: emulator.and_then(cpu_of).unwrap_or_default(),
+        }
+    }
+    fn since(self, start: Cpu) -> Cpu {
+        Cpu {
+            spa: self.spa.saturating_sub(start.spa),
+            emulator: self.emulator.saturating_sub(start.emulator),
+        }
+    }
+    fn to_json(self) -> Value {
+        json!({ "spa_s": self.spa.as_secs_f64(), "emulator_s": self.emulator.as_secs_f64() })
     }
 }
 
@@ -612,6 +676,7 @@ fn main() {
 async fn bench(accounts: usize, handle_runs: usize) {
     let emulator = spa_testkit::Emulator::start().unwrap_or_else(|e| panic!("{e}"));
     let endpoint = emulator.endpoint();
+    let emulator_pid = emulator_pid();
     println!("spa lifecycle benchmark: {accounts} accounts in {UNITS} OUs, moto at {endpoint}");
 
     // seeding (not a figure of spa: the emulator's organization)
@@ -663,18 +728,28 @@ async fn bench(accounts: usize, handle_runs: usize) {
         runtime.inject(event, format!("created {id}"));
     }
     calls.reset();
-    let onboarding = run_phase("on-boarding", accounts, &runtime, &timed, limits).await;
+    let onboarding = run_phase(
+        "on-boarding",
+        accounts,
+        &runtime,
+        &timed,
+        limits,
+        emulator_pid.as_deref(),
+    )
+    .await;
     print_phase(&onboarding);
     let after_onboarding = states(&runtime, managed).await;
     println!("  states after: {after_onboarding:?}");
 
     // 2a. the window's invocation as deployed: commands through SQS on moto's queue
+    // (empty: the local runtime's own commands never travel through it)
     let engine = timed
         .inner
         .engine(runtime.inner())
         .expect("an engine on the emulator");
     let earlier = chrono::Utc::now() - chrono::Duration::days(7);
     calls.reset();
+    let cpu = Cpu::now(emulator_pid.as_deref());
     let start = Instant::now();
     let handled_window = handle(
         &engine,
@@ -684,6 +759,7 @@ async fn bench(accounts: usize, handle_runs: usize) {
     .await
     .expect("the maintenance window's dispatch through SQS");
     let sqs_wall = start.elapsed();
+    let sqs_cpu = Cpu::now(emulator_pid.as_deref()).since(cpu);
     let sqs_calls = calls.snapshot();
     let sqs_sent: u64 = handled_window
         .dispatched
@@ -706,14 +782,73 @@ async fn bench(accounts: usize, handle_runs: usize) {
         "  commands sent             {:>10}     (one per account; accounts handled in this invocation: 0)",
         sqs_sent
     );
+    println!(
+        "  CPU time                  {:>10.1} ms  spa, {:.1} ms the emulator",
+        ms(sqs_cpu.spa),
+        ms(sqs_cpu.emulator)
+    );
     for (operation, count) in top(&sqs_calls, 10) {
         println!("    {operation:<40}{count:>8}");
     }
+    // its two halves apart: the listing (per OU, no tag read), then the SQS adapter alone
+    calls.reset();
+    let start = Instant::now();
+    let listed = managed_accounts(&engine, None)
+        .await
+        .expect("the managed accounts are listed");
+    let listing = (start.elapsed(), calls.total());
+    let commands: Vec<AccountCommand> = listed
+        .into_iter()
+        .map(|account| {
+            AccountCommand::new(
+                "bench/sqs",
+                &settings.environment_identifier,
+                account.id,
+                Action::MaintenanceWindow,
+                earlier,
+                "maintenance-window",
+            )
+        })
+        .collect();
+    // a queue of its own: moto's `SendMessageBatch` costs grow with the messages
+    // already queued (about 11 ms a call on an empty queue, 90 ms at 250 messages),
+    // which AWS's do not, and moto refuses a second purge within 60 s as AWS does
+    let probe_queue = ensure_queue(runtime.inner().automation(), "SpaBench-probe")
+        .await
+        .expect("a queue for the SQS adapter alone");
+    let probe = SqsCommands::new(runtime.inner().automation().sqs(), probe_queue);
+    calls.reset();
+    let start = Instant::now();
+    probe
+        .send(&commands)
+        .await
+        .expect("the commands are sent to moto's queue");
+    let sending = (start.elapsed(), calls.total());
+    println!(
+        "    listing the accounts    {:>10.1} ms, {} calls ({} accounts)",
+        ms(listing.0),
+        listing.1,
+        commands.len()
+    );
+    println!(
+        "    SqsCommands::send       {:>10.1} ms, {} calls ({} commands, batches of 10)",
+        ms(sending.0),
+        sending.1,
+        commands.len()
+    );
 
     // 2b. the cycle in the local runtime (its command queue is in process)
     calls.reset();
     runtime.fire(Job::MaintenanceWindow, chrono::Utc::now());
-    let cycle = run_phase("maintenance cycle", accounts, &runtime, &timed, limits).await;
+    let cycle = run_phase(
+        "maintenance cycle",
+        accounts,
+        &runtime,
+        &timed,
+        limits,
+        emulator_pid.as_deref(),
+    )
+    .await;
     let dispatch = cycle
         .records
         .iter()
@@ -848,6 +983,9 @@ async fn bench(accounts: usize, handle_runs: usize) {
             "api_calls_per_account": sqs_per_account,
             "commands_sent": sqs_sent,
             "calls_by_operation": sqs_calls,
+            "cpu": sqs_cpu.to_json(),
+            "listing": { "wall_ms": ms(listing.0), "api_calls": listing.1 },
+            "sqs_send": { "wall_ms": ms(sending.0), "api_calls": sending.1, "commands": commands.len() },
             "target_calls_per_account": TARGET_DISPATCH_CALLS_PER_ACCOUNT,
             "met": sqs_per_account <= TARGET_DISPATCH_CALLS_PER_ACCOUNT,
         },
