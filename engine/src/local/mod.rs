@@ -303,7 +303,7 @@ pub struct Step {
     pub result: Result<String, String>,
 }
 
-/// What a run did.
+/// What one run did (counts of this run only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RunSummary {
     /// Deliveries handled.
@@ -451,6 +451,7 @@ impl<P: Platform> Runtime<P> {
         mut on_step: impl FnMut(&Step),
     ) -> Result<RunSummary, RunError> {
         let mut summary = RunSummary::default();
+        let (published_before, commands_before, builds_before) = self.pending.counts();
         let mut idle_polls = 0u32;
         loop {
             while let Some(delivery) = self.pending.pop() {
@@ -520,9 +521,9 @@ impl<P: Platform> Runtime<P> {
             }
         }
         let (published, commands, builds) = self.pending.counts();
-        summary.events_published = published;
-        summary.commands_sent = commands;
-        summary.builds_started = builds;
+        summary.events_published = published - published_before;
+        summary.commands_sent = commands - commands_before;
+        summary.builds_started = builds - builds_before;
         Ok(summary)
     }
 }
