@@ -132,7 +132,7 @@ async fn accounts_are_onboarded_then_maintained_by_the_events_they_cause() {
         "{steps:#?}"
     );
     assert_eq!(
-        summary.builds_started, 4,
+        summary.builds_started, 2,
         "then a purge and a preparation for jane"
     );
     let jane = runtime.inner().store.labels_for(JANE);
