@@ -57,7 +57,6 @@ pub struct Emulated {
 
 /// A scenario running on the emulator.
 pub struct Live {
-    // Dropped last (declared last): the runtime is gone before moto is released.
     runtime: Runtime<Connected>,
     settings: Settings,
     bus_arn: String,
@@ -75,6 +74,7 @@ pub struct Live {
     /// Each account's `BuildStarted` activities at the mark.
     builds_before: BTreeMap<String, Vec<Activity>>,
     sequence: u64,
+    /// moto, held for the scenario; declared last, so dropped after the runtime.
     _moto: spa_testkit::Scenario<'static>,
 }
 
