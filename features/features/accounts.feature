@@ -222,6 +222,16 @@ Feature: Accounts on the emulator
       Then nothing changed for "jane"
       And spa started no build
 
+    Scenario: a closed account is unmanaged, without a purge
+      Given the accounts:
+        | account | unit         | holder |
+        | pool    | ou-sandboxes |        |
+      And AWS Organizations reported that every account was created
+      When AWS Organizations reports that "pool" was closed
+      Then "pool" is unmanaged
+      And spa started no build
+      And the history of "pool" includes AccountUnmanaged
+
   Rule: a prepared account without holder waits in the pool; a lease that ends gives the account back to the pool
 
     Scenario: the sweeper ends a 1-day lease: the account is purged and goes back to the pool without holder

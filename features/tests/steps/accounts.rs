@@ -490,6 +490,19 @@ async fn moves(world: &mut SpaWorld, name: String, from: String, to: String, ste
     live.run().await;
 }
 
+#[when(regex = r#"^AWS Organizations reports that "([^"]+)" was closed$"#)]
+async fn closed(world: &mut SpaWorld, name: String, step: &Step) {
+    let live = world.acting(step).await;
+    let account = live.id(&name);
+    // moto keeps the account ACTIVE: only the event says it is closed
+    let event = live.fixture(
+        "organizations-close-account.json",
+        serde_json::json!({ "accountId": account.as_str() }),
+    );
+    live.inject(event, format!("{name} closed"));
+    live.run().await;
+}
+
 #[when(regex = r#"^a person tags "([^"]+)" with:$"#)]
 async fn person_tags(world: &mut SpaWorld, name: String, step: &Step) {
     let live = world.acting(step).await;
