@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: spa's main job end to end against the emulator.
 #
-# Today (foundation): starts moto server on a free loopback port, validates the
-# settings and prints the resolved plan. The lifecycle run (seeding an organization,
-# builds, maintenance window, reports) arrives with the lifecycle issue, in `spa demo`.
+# Starts moto server on a free loopback port, validates the settings, creates the
+# engine's resources in the emulator (`spa local init`), then `spa demo`: seeds an
+# organization from the settings and examples/organization.csv, on-boards every
+# account, runs a maintenance window, and prints the timeline and the final table.
+# moto stops when this script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 settings="${1:-settings.yaml}"
@@ -15,7 +17,8 @@ spa=target/debug/spa
 # moto stops by itself when its standard input closes: hold it open on a FIFO.
 fifo=$(mktemp -u); mkfifo "$fifo"
 portfile=$(mktemp)
-"$venv/bin/python" scripts/moto_server.py 0 <"$fifo" >"$portfile" &
+mkdir -p target
+"$venv/bin/python" scripts/moto_server.py 0 <"$fifo" >"$portfile" 2>target/demo-moto.log &
 moto=$!
 exec 3>"$fifo"; rm -f "$fifo"
 cleanup() { exec 3>&-; wait "$moto" 2>/dev/null || true; rm -f "$portfile"; }
@@ -29,8 +32,11 @@ echo "demo: moto server listening on $AWS_ENDPOINT_URL"
 echo "demo: spa validate --settings $settings"
 "$spa" validate --settings "$settings"
 echo
-echo "demo: spa plan --settings $settings --tree examples/organization.csv"
-"$spa" plan --settings "$settings" --tree examples/organization.csv
+echo "demo: spa local init --settings $settings"
+"$spa" local init --settings "$settings"
 echo
-echo "demo: the account lifecycle run against the emulator (organization seeding, builds,"
-echo "      maintenance window, final table) comes with the lifecycle issue; see README.md."
+echo "demo: spa demo --settings $settings --tree examples/organization.csv"
+"$spa" demo --settings "$settings" --tree examples/organization.csv "${@:2}"
+echo
+echo "demo: spa events list --settings $settings --limit 8"
+"$spa" events list --settings "$settings" --limit 8

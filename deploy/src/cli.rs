@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// spa keeps personal sandbox AWS accounts sustainable across an AWS Organization.
 #[derive(Debug, Parser)]
@@ -43,6 +43,168 @@ pub enum Command {
         /// placement a row. Without it, each resolves as defaults <- itself.
         #[arg(long, value_name = "FILE")]
         tree: Option<PathBuf>,
+    },
+    /// The managed accounts, live: id, name, OU path, state, holder, since.
+    Status {
+        #[command(flatten)]
+        live: Live,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look for drift: missing or unknown state tags, lifecycle tags on unmanaged
+    /// accounts, accounts stuck past their deadline. Exit 1 when something is found.
+    Check {
+        #[command(flatten)]
+        live: Live,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Expire assigned accounts now (as the maintenance window does): purge, then prepare.
+    Expire {
+        #[command(flatten)]
+        live: Live,
+        #[command(flatten)]
+        bulk: Bulk,
+    },
+    /// Re-vend accounts (quarantined, or unmanaged in a managed unit): prepare them again.
+    Reset {
+        #[command(flatten)]
+        live: Live,
+        #[command(flatten)]
+        bulk: Bulk,
+    },
+    /// End the assignment of accounts: their holder gives them back; they are purged
+    /// and return to the pool.
+    Release {
+        #[command(flatten)]
+        live: Live,
+        #[command(flatten)]
+        bulk: Bulk,
+    },
+    /// Assign a prepared account of the pool to a person.
+    Assign {
+        #[command(flatten)]
+        live: Live,
+        /// The account id.
+        account: String,
+        /// The e-mail address of the holder.
+        #[arg(long, value_name = "EMAIL")]
+        holder: String,
+        /// Show what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the handler routing on one event, locally (replay from a DLQ, debugging).
+    Handle {
+        #[command(flatten)]
+        live: Live,
+        /// The event: a JSON file as Lambda receives it, or `-` for standard input.
+        event: PathBuf,
+        /// The function that receives it (account-events, build-events, sign-ins,
+        /// commands, scheduler); by default, found from the event's shape.
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+        /// Route every event it causes through the local runtime, builds included,
+        /// until nothing is pending.
+        #[arg(long)]
+        follow: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent activities of the accounts.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// The local runtime, against the emulator.
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
+    /// Run the lifecycle end to end against the emulator: seed an organization from
+    /// the settings, on-board its accounts, run a maintenance window.
+    Demo {
+        #[command(flatten)]
+        live: Live,
+        /// Where the listed units and accounts sit: a `child,parent` CSV file.
+        #[arg(long, value_name = "FILE", default_value = "examples/organization.csv")]
+        tree: PathBuf,
+        /// Generated accounts, spread over the listed units, besides the listed ones.
+        #[arg(long, value_name = "N", default_value_t = 6)]
+        accounts: usize,
+        /// Print a JSON summary instead of the timeline and table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where spa finds its settings and AWS.
+#[derive(Debug, Clone, Args)]
+pub struct Live {
+    /// The settings file; CSV overlays it names are read beside it.
+    #[arg(long, short, value_name = "FILE", default_value = "settings.yaml")]
+    pub settings: PathBuf,
+    /// Talk to this endpoint instead of AWS (the emulator: `http://127.0.0.1:5000`).
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// Which accounts a bulk action is for, and how.
+#[derive(Debug, Clone, Args)]
+#[group(id = "target", required = true, multiple = false, args = ["accounts", "ou", "all"])]
+pub struct Bulk {
+    /// Account ids.
+    pub accounts: Vec<String>,
+    /// Every managed account of this organizational unit, nested units included.
+    #[arg(long, value_name = "OU")]
+    pub ou: Option<String>,
+    /// Every managed account.
+    #[arg(long)]
+    pub all: bool,
+    /// Show what would be done to each account, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Apply in this process instead of sending one command per account to the queue.
+    #[arg(long)]
+    pub direct: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The most recent activities, newest first.
+    List {
+        #[command(flatten)]
+        live: Live,
+        /// Of this account only.
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Create in the emulator the engine's own resources (tables, bus, bucket, queues), idempotently.
+    Init {
+        #[command(flatten)]
+        live: Live,
     },
 }
 

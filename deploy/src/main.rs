@@ -10,5 +10,12 @@ mod commands;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // what the engine logs goes to standard error: warnings and errors unless SPA_LOG says more
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     commands::run(cli)
 }

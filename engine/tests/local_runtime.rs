@@ -112,6 +112,6 @@ async fn accounts_are_onboarded_and_maintained_on_the_emulator() {
         .await
         .expect("run");
     assert_eq!(summary.failed, 0, "{steps:#?}");
-    assert_eq!(summary.builds_started, 4, "{steps:#?}");
+    assert_eq!(summary.builds_started, 2, "{steps:#?}");
     assert_eq!(state(&seeded.created[0]).await.as_deref(), Some("assigned"));
 }

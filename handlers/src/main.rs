@@ -1,12 +1,91 @@
 //! The one `bootstrap` binary that serves every spa Lambda function.
 //!
-//! The routing to use cases comes with the lifecycle issue; this binary only proves
-//! that the handlers crate builds against the engine.
+//! At cold start: read the settings (`SPA_SETTINGS`: a packaged file, or
+//! `ssm:/name`), connect every adapter, find which function this is
+//! (`SPA_FUNCTION` or the Lambda function's name, else from each event's shape).
+//! Each invocation goes through `spa_handlers::invoke`. Logs are JSON lines.
 
-fn main() {
-    eprintln!(
-        "spa bootstrap {}: no Lambda route is wired yet",
-        env!("CARGO_PKG_VERSION")
+use std::process::ExitCode;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use spa_engine::aws::config::AwsConfig;
+use spa_engine::aws::metrics::ApiCalls;
+use spa_engine::aws::ssm::SsmParameters;
+use spa_engine::aws::{AwsPlatform, BaseCredentials, ConnectOptions};
+use spa_engine::ports::Parameters;
+use spa_handlers::{
+    SettingsSource, function_from_env, invoke, settings_from_file, settings_from_text,
+};
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let level = env("SPA_LOG").unwrap_or_else(|| "info".to_owned());
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_current_span(false)
+        .without_time()
+        .init();
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "the function cannot start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), String> {
+    let source = SettingsSource::from_env(env("SPA_SETTINGS"), env("LAMBDA_TASK_ROOT"))
+        .map_err(|e| e.to_string())?;
+    let (settings, buildspecs) = match &source {
+        SettingsSource::File(path) => settings_from_file(path).map_err(|e| e.to_string())?,
+        SettingsSource::Parameter { name, dir } => {
+            let region = env("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
+            let config =
+                AwsConfig::load(&region, None, BaseCredentials::Ambient, ApiCalls::new()).await;
+            let text = SsmParameters::new(config.ssm())
+                .get(name)
+                .await
+                .map_err(|e| format!("cannot read the settings from ssm:{name}: {e}"))?;
+            settings_from_text(&format!("ssm:{name}"), &text, &dir.join("settings.yaml"))
+                .map_err(|e| e.to_string())?
+        }
+    };
+    let mut options = ConnectOptions::for_settings(&settings, env("AWS_ENDPOINT_URL").as_deref());
+    if let Some(bus) = env("SPA_EVENT_BUS") {
+        options.bus = bus;
+    }
+    if let Some(url) = env("SPA_COMMAND_QUEUE_URL") {
+        options.command_queue_url = url;
+    }
+    if env("AWS_ENDPOINT_URL").is_none() {
+        options.credentials = BaseCredentials::Ambient;
+    }
+    let platform = AwsPlatform::connect_with_builds(&settings, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let function = function_from_env(env("SPA_FUNCTION"), env("AWS_LAMBDA_FUNCTION_NAME"));
+    tracing::info!(
+        environment = %settings.environment_identifier,
+        function = function.map_or("any", |f| f.as_str()),
+        "ready"
     );
-    std::process::exit(2);
+    let platform = &platform;
+    let settings = &settings;
+    let buildspecs = &buildspecs;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        invoke(platform, settings, buildspecs, function, &event.payload)
+            .await
+            .map_err(|e| {
+                lambda_runtime::Error::from(spa_engine::events::redact_emails(&e.to_string()))
+            })
+    }))
+    .await
+    .map_err(|e| e.to_string())
 }

@@ -4,8 +4,13 @@ use std::process::ExitCode;
 
 use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
 
-use crate::cli::{Cli, Command, SettingsCommand};
+use crate::cli::{Cli, Command, EventsCommand, LocalCommand, SettingsCommand};
+use spa_engine::events::Action;
 
+mod handle;
+mod live;
+mod local;
+mod operate;
 mod plan;
 mod schema;
 mod validate;
@@ -22,6 +27,43 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
             tree,
         } => plan::run(&settings, tree.as_deref(), json),
+        Command::Status { live, json } => operate::status(&live, json),
+        Command::Check { live, json } => operate::check(&live, json),
+        Command::Expire { live, bulk } => operate::bulk(&live, &bulk, Action::Expire),
+        Command::Reset { live, bulk } => operate::bulk(&live, &bulk, Action::Reset),
+        Command::Release { live, bulk } => operate::bulk(&live, &bulk, Action::Release),
+        Command::Assign {
+            live,
+            account,
+            holder,
+            dry_run,
+            json,
+        } => operate::assign(&live, &account, &holder, dry_run, json),
+        Command::Handle {
+            live,
+            event,
+            function,
+            follow,
+            json,
+        } => handle::run(&live, &event, function.as_deref(), follow, json),
+        Command::Events {
+            command:
+                EventsCommand::List {
+                    live,
+                    account,
+                    limit,
+                    json,
+                },
+        } => operate::events(&live, account.as_deref(), limit, json),
+        Command::Local {
+            command: LocalCommand::Init { live },
+        } => local::init(&live),
+        Command::Demo {
+            live,
+            tree,
+            accounts,
+            json,
+        } => local::demo(&live, &tree, accounts, json),
     }
 }
 

@@ -99,6 +99,32 @@ impl ConnectOptions {
     }
 }
 
+impl ConnectOptions {
+    /// The options of an operator's run: against the emulator at `endpoint` (its
+    /// credentials, no management role), or on AWS with the operator's credentials
+    /// and the management role; the engine's bus and command queue named as
+    /// `spa local init` and the automation stack name them.
+    pub fn for_settings(settings: &Settings, endpoint: Option<&str>) -> Self {
+        let region = settings.automation.region.as_str();
+        let account = settings.automation.account_id.as_str();
+        let bus = format!(
+            "arn:aws:events:{region}:{account}:event-bus/{}",
+            local::bus_name(settings)
+        );
+        let queue = local::queue_name(settings);
+        match endpoint {
+            Some(endpoint) => {
+                let url = format!("{}/{account}/{queue}", endpoint.trim_end_matches('/'));
+                Self::emulator(endpoint, bus, url)
+            }
+            None => {
+                let url = format!("https://sqs.{region}.amazonaws.com/{account}/{queue}");
+                Self::aws(bus, url)
+            }
+        }
+    }
+}
+
 /// Every adapter on AWS; `B` is the builds adapter (`()` until one is given).
 #[derive(Debug)]
 pub struct AwsPlatform<B> {

@@ -303,7 +303,7 @@ pub struct Step {
     pub result: Result<String, String>,
 }
 
-/// What a run did.
+/// What one run did (counts of this run only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RunSummary {
     /// Deliveries handled.
@@ -442,6 +442,62 @@ impl<P: Platform> Runtime<P> {
         });
     }
 
+    /// Handles the deliveries that are pending and those they cause, without waiting
+    /// for builds: the builds started stay watched, and a later
+    /// [`run_until_idle`](Self::run_until_idle) delivers their ends. Lets a test (or
+    /// `spa handle`) report a build's end itself, before the real one comes back.
+    pub async fn run_pending<H: Handler<P>>(
+        &self,
+        handler: &H,
+        limits: Limits,
+        mut on_step: impl FnMut(&Step),
+    ) -> Result<RunSummary, RunError> {
+        let mut summary = RunSummary::default();
+        let before = self.pending.counts();
+        self.drain(handler, limits, &mut summary, &mut on_step)
+            .await?;
+        Ok(self.counted(summary, before))
+    }
+
+    /// Handles deliveries until none is pending.
+    async fn drain<H: Handler<P>>(
+        &self,
+        handler: &H,
+        limits: Limits,
+        summary: &mut RunSummary,
+        on_step: &mut impl FnMut(&Step),
+    ) -> Result<(), RunError> {
+        while let Some(delivery) = self.pending.pop() {
+            if summary.handled >= limits.deliveries {
+                return Err(RunError::TooManyDeliveries(summary.handled));
+            }
+            let result = handler
+                .handle(&self.platform, delivery.function, &delivery.event)
+                .await;
+            summary.handled += 1;
+            if result.is_err() {
+                summary.failed += 1;
+            }
+            on_step(&Step {
+                at: self.platform.clock().now(),
+                function: delivery.function,
+                summary: delivery.summary,
+                result,
+            });
+        }
+        Ok(())
+    }
+
+    /// `summary` with the runtime's counts of events, commands and builds.
+    /// Adds what this run published, sent and started (the counts since `before`).
+    fn counted(&self, mut summary: RunSummary, before: (u64, u64, u64)) -> RunSummary {
+        let (published, commands, builds) = self.pending.counts();
+        summary.events_published = published - before.0;
+        summary.commands_sent = commands - before.1;
+        summary.builds_started = builds - before.2;
+        summary
+    }
+
     /// Handles every delivery, then watches the builds and delivers their ends, until
     /// nothing is pending. `on_step` sees each delivery once handled.
     pub async fn run_until_idle<H: Handler<P>>(
@@ -451,26 +507,11 @@ impl<P: Platform> Runtime<P> {
         mut on_step: impl FnMut(&Step),
     ) -> Result<RunSummary, RunError> {
         let mut summary = RunSummary::default();
+        let before = self.pending.counts();
         let mut idle_polls = 0u32;
         loop {
-            while let Some(delivery) = self.pending.pop() {
-                if summary.handled >= limits.deliveries {
-                    return Err(RunError::TooManyDeliveries(summary.handled));
-                }
-                let result = handler
-                    .handle(&self.platform, delivery.function, &delivery.event)
-                    .await;
-                summary.handled += 1;
-                if result.is_err() {
-                    summary.failed += 1;
-                }
-                on_step(&Step {
-                    at: self.platform.clock().now(),
-                    function: delivery.function,
-                    summary: delivery.summary,
-                    result,
-                });
-            }
+            self.drain(handler, limits, &mut summary, &mut on_step)
+                .await?;
             let watched: Vec<(BuildId, AccountId)> = self
                 .pending
                 .lock()
@@ -519,11 +560,7 @@ impl<P: Platform> Runtime<P> {
                 idle_polls = 0;
             }
         }
-        let (published, commands, builds) = self.pending.counts();
-        summary.events_published = published;
-        summary.commands_sent = commands;
-        summary.builds_started = builds;
-        Ok(summary)
+        Ok(self.counted(summary, before))
     }
 }
 

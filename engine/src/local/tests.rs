@@ -132,7 +132,7 @@ async fn accounts_are_onboarded_then_maintained_by_the_events_they_cause() {
         "{steps:#?}"
     );
     assert_eq!(
-        summary.builds_started, 4,
+        summary.builds_started, 2,
         "then a purge and a preparation for jane"
     );
     let jane = runtime.inner().store.labels_for(JANE);
@@ -196,4 +196,36 @@ async fn a_build_that_never_ends_stops_the_run_with_a_reason() {
         .await
         .expect_err("stuck");
     assert_eq!(error, RunError::BuildsStillRunning(1, 3));
+}
+
+#[tokio::test]
+async fn pending_deliveries_are_handled_without_waiting_for_builds() {
+    let runtime = runtime();
+    let settings = settings();
+    runtime
+        .inner()
+        .builds
+        .set_default_status(BuildStatus::Succeeded);
+    created(&runtime, POOL);
+    let handler = LocalHandler::new(&settings).with_retry(Retry::immediate(1));
+    let limits = Limits {
+        poll_interval: std::time::Duration::ZERO,
+        ..Limits::default()
+    };
+    let mut steps = Vec::new();
+    let summary = runtime
+        .run_pending(&handler, limits, |step| steps.push(step.clone()))
+        .await
+        .expect("handled");
+    assert_eq!(summary.handled, 1, "{steps:#?}");
+    assert_eq!(summary.builds_started, 1);
+    assert_eq!(state(&runtime, POOL).as_deref(), Some("vended"));
+    assert!(
+        !runtime.pending().is_idle(),
+        "the build stays watched: its end is not polled"
+    );
+    let (summary, steps) = run(&runtime, &settings).await;
+    assert_eq!(summary.handled, 1, "then its end is delivered: {steps:#?}");
+    assert_eq!(state(&runtime, POOL).as_deref(), Some("prepared"));
+    assert!(runtime.pending().is_idle());
 }

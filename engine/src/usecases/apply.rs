@@ -835,6 +835,14 @@ impl<P: Platform> Engine<'_, P> {
             Rejection::Duplicate { .. } | Rejection::Stale { .. } => {
                 tracing::info!(%account, cause = run.cause, %rejection, "nothing to do");
             }
+            // the window and the sweeper reach every managed account without reading
+            // its tags first: an account they do not apply to is expected, not a fault
+            Rejection::Illegal { trigger, .. }
+                if *trigger == TriggerKind::MaintenanceWindow.name()
+                    || *trigger == TriggerKind::Sweep.name() =>
+            {
+                tracing::info!(%account, cause = run.cause, %rejection, "nothing to do");
+            }
             Rejection::Illegal { .. } => {
                 tracing::warn!(%account, cause = run.cause, %rejection, "refused");
             }

@@ -189,7 +189,22 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
     let mut lines = Vec::new();
     for account in managed_accounts(engine, None).await? {
         let context = || Context::step("status").account(&account.id);
-        let tags = organization.tags(&account.id).await.within(context)?;
+        let tags = match organization.tags(&account.id).await {
+            Ok(tags) => tags,
+            // listed in the settings, gone from the organization: say so, go on
+            Err(crate::ports::PortError::NotFound { .. }) => {
+                lines.push(StatusLine {
+                    account: account.id.clone(),
+                    name: String::new(),
+                    path: account.path.clone(),
+                    state: "not in the organization".to_owned(),
+                    holder: None,
+                    since: None,
+                });
+                continue;
+            }
+            Err(error) => return Err(error).within(context),
+        };
         let name = match &account.name {
             Some(name) => name.clone(),
             None => {

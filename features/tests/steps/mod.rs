@@ -1,15 +1,18 @@
 //! Step definitions, one module per feature area, over one world.
 //!
 //! The world keeps what a scenario builds up: the settings file and what it loaded
-//! to, the organization tree, and the tags of the one account a lifecycle scenario
-//! follows. Steps read like an operator's words; a few parameterized steps serve many
+//! to, the organization tree, the tags of the one account a lifecycle scenario
+//! follows, and, for the accounts feature, the organization and runtime on the
+//! emulator. Steps read like an operator's words; a few parameterized steps serve many
 //! scenarios.
 
 use cucumber::gherkin::Step;
 
+mod accounts;
 mod lifecycle;
 mod settings;
 
+pub use accounts::Emulated;
 pub use lifecycle::Account;
 pub use settings::SettingsFile;
 
@@ -20,6 +23,8 @@ pub struct SpaWorld {
     pub settings: SettingsFile,
     /// The account a lifecycle scenario follows, and the policy it lives under.
     pub account: Account,
+    /// The organization and the engine on the emulator (`accounts.feature`).
+    pub emulated: Emulated,
 }
 
 /// The docstring of a step, without the line break that follows the opening `"""`.

@@ -1,0 +1,244 @@
+//! `spa local init` and `spa demo`: the engine against the emulator.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::json;
+use spa_engine::aws::BaseCredentials;
+use spa_engine::aws::config::AwsConfig;
+use spa_engine::aws::metrics::ApiCalls;
+use spa_engine::events::{AccountId, Job};
+use spa_engine::local::{Limits, RunSummary, Step, seed, synth};
+use spa_engine::ports::memory::MemoryOrganization;
+use spa_engine::ports::{Clock, Platform};
+use spa_engine::usecases::{LocalHandler, operator};
+
+use super::emit;
+use super::live::{self, block_on, fail, table};
+use crate::cli::Live;
+
+fn endpoint(loaded: &live::Loaded, what: &str) -> Result<String, ExitCode> {
+    loaded.endpoint.clone().ok_or_else(|| {
+        eprintln!("error: {what} runs against the emulator: give its endpoint with --endpoint-url or AWS_ENDPOINT_URL (`make demo` starts one)");
+        ExitCode::from(2)
+    })
+}
+
+async fn emulator_config(loaded: &live::Loaded, endpoint: &str) -> AwsConfig {
+    AwsConfig::load(
+        loaded.settings.automation.region.as_str(),
+        Some(endpoint),
+        BaseCredentials::Emulator,
+        ApiCalls::new(),
+    )
+    .await
+}
+
+/// `spa local init`.
+pub fn init(live: &Live) -> ExitCode {
+    let loaded = match live::load(live) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let endpoint = match endpoint(&loaded, "spa local init") {
+        Ok(endpoint) => endpoint,
+        Err(code) => return code,
+    };
+    block_on(async {
+        let config = emulator_config(&loaded, &endpoint).await;
+        match spa_engine::aws::local::init(&config, &loaded.settings).await {
+            Ok(resources) => Ok(emit(&format!(
+                "tables: {}\nbus: {}\ncommand queue: {}\nbucket: {}\n",
+                resources.tables.join(", "),
+                resources.bus_arn,
+                resources.queue_url,
+                resources
+                    .bucket
+                    .as_deref()
+                    .unwrap_or("(none: reporting.bucket is not set)")
+            ))),
+            Err(error) => {
+                eprintln!("error: {error}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    })
+    .and_then(|r| r)
+    .unwrap_or_else(|code| code)
+}
+
+fn print_step(step: &Step) {
+    let (mark, text) = match &step.result {
+        Ok(done) => ("=>", done.clone()),
+        Err(why) => ("=> FAILED:", why.clone()),
+    };
+    println!(
+        "  {} {:<14} {} {mark} {text}",
+        step.at.format("%H:%M:%S%.3f"),
+        step.function.as_str(),
+        step.summary
+    );
+}
+
+/// `spa demo`.
+pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
+    let loaded = match live::load(live) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let endpoint = match endpoint(&loaded, "spa demo") {
+        Ok(endpoint) => endpoint,
+        Err(code) => return code,
+    };
+    let tree_text = match spa_engine::files::read_bounded(tree, 4 * 1024 * 1024) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("error: cannot read the tree `{}`: {error}", tree.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let organization = match MemoryOrganization::from_csv(&tree.display().to_string(), &tree_text) {
+        Ok(organization) => organization,
+        Err(errors) => {
+            for error in errors {
+                eprintln!("{error}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let holder_tag = format!("{}holder", loaded.settings.automation.tag_prefix);
+    let plan = match seed::plan(&loaded.settings, &organization, accounts, &holder_tag) {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    block_on(async {
+        let config = emulator_config(&loaded, &endpoint).await;
+        let say = |text: String| {
+            if !json {
+                println!("{text}");
+            }
+        };
+        say(format!(
+            "Seeding the emulator at {endpoint}: {} unit(s), {} account(s)",
+            plan.units.len(),
+            plan.accounts.len()
+        ));
+        let seeded = spa_engine::aws::seed::seed(config.sdk(), &plan)
+            .await
+            .map_err(|e| {
+                eprintln!("error: cannot seed the organization: {e}");
+                ExitCode::FAILURE
+            })?;
+        let settings = seed::remap(&loaded.settings, &seeded);
+        let (runtime, resources) = spa_engine::aws::local::runtime(&settings, &endpoint)
+            .await
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            })?;
+        let management =
+            AccountId::parse(settings.automation.account_id.as_str()).ok_or(ExitCode::FAILURE)?;
+        let now = runtime.platform().clock().now();
+        for id in &seeded.created {
+            let Some(account) = AccountId::parse(id) else {
+                continue;
+            };
+            let event = synth::create_account_result(
+                &format!("demo-created-{id}"),
+                &management,
+                &account,
+                now,
+            );
+            runtime.inject(event, format!("CreateAccountResult {id}"));
+        }
+        let handler = LocalHandler::new(&settings)
+            .with_buildspecs(loaded.buildspecs.clone())
+            .with_engine_bus_arn(resources.bus_arn.clone());
+        let limits = Limits {
+            poll_interval: std::time::Duration::from_millis(50),
+            ..Limits::default()
+        };
+        let mut steps: Vec<Step> = Vec::new();
+        let mut record = |step: &Step| {
+            if !json {
+                print_step(step);
+            }
+            steps.push(step.clone());
+        };
+        say("\nOn-boarding: accounts created in managed units".to_owned());
+        let onboarding = runtime.run_until_idle(&handler, limits, &mut record).await;
+        let onboarding: RunSummary = onboarding.map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        })?;
+        say("\nMaintenance window: assigned accounts are purged and prepared again".to_owned());
+        runtime.fire(Job::MaintenanceWindow, runtime.platform().clock().now());
+        let maintenance = runtime
+            .run_until_idle(&handler, limits, &mut record)
+            .await
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            })?;
+        let engine = spa_engine::usecases::Engine::new(runtime.platform(), &settings)
+            .map_err(fail)?
+            .with_buildspecs(loaded.buildspecs.clone());
+        let lines = operator::status(&engine).await.map_err(fail)?;
+        let mut per_state: BTreeMap<String, usize> = BTreeMap::new();
+        for line in &lines {
+            *per_state.entry(line.state.clone()).or_default() += 1;
+        }
+        let failed = onboarding.failed + maintenance.failed;
+        if json {
+            let summary = json!({
+                "accounts": lines.len(),
+                "accounts_per_state": per_state,
+                "builds_started": onboarding.builds_started + maintenance.builds_started,
+                "events_handled": onboarding.handled + maintenance.handled,
+                "events_failed": failed,
+                "events_published": onboarding.events_published + maintenance.events_published,
+                "commands_sent": onboarding.commands_sent + maintenance.commands_sent,
+                "api_calls": runtime.inner().calls().total(),
+            });
+            emit(&format!("{summary}\n"));
+        } else {
+            let rows: Vec<Vec<String>> = lines
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.account.to_string(),
+                        l.name.clone(),
+                        l.path.clone(),
+                        l.state.clone(),
+                        l.holder.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            println!("\nAccounts now");
+            print!(
+                "{}",
+                table(&["ACCOUNT", "NAME", "OU PATH", "STATE", "HOLDER"], &rows)
+            );
+            let states: Vec<String> = per_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            println!(
+                "\n{} events handled ({} failed), {} builds started, {} API calls: {}",
+                onboarding.handled + maintenance.handled,
+                failed,
+                onboarding.builds_started + maintenance.builds_started,
+                runtime.inner().calls().total(),
+                states.join(", ")
+            );
+        }
+        Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+    .and_then(|r| r)
+    .unwrap_or_else(|code| code)
+}

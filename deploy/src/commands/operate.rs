@@ -1,0 +1,380 @@
+//! The operator's live commands: status, check, expire | reset | release | assign,
+//! events list. Thin glue over `spa_engine::usecases::operator`.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use spa_engine::events::{AccountId, Action};
+use spa_engine::ports::{ActivityQuery, Clock, Platform, Store};
+use spa_engine::usecases::handler::summary;
+use spa_engine::usecases::operator::{self, BulkReport, Finding, Mode, Selection};
+
+use super::emit;
+use super::live::{self, block_on, connect, engine, fail, spinner, table};
+use crate::cli::{Bulk, Live};
+
+fn date(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// `spa status`.
+pub fn status(live: &Live, json: bool) -> ExitCode {
+    let loaded = match live::load(live) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    block_on(async {
+        let platform = connect(&loaded).await?;
+        let engine = engine(&platform, &loaded)?;
+        let bar = spinner("reading the managed accounts".into());
+        let lines = operator::status(&engine).await.map_err(fail);
+        bar.finish_and_clear();
+        let lines = lines?;
+        let text = if json {
+            let items: Vec<_> = lines
+                .iter()
+                .map(|l| {
+                    json!({
+                        "account": l.account.as_str(), "name": l.name, "path": l.path,
+                        "state": l.state, "holder": l.holder, "since": l.since,
+                    })
+                })
+                .collect();
+            format!("{}\n", serde_json::Value::Array(items))
+        } else {
+            let rows: Vec<Vec<String>> = lines
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.account.to_string(),
+                        l.name.clone(),
+                        l.path.clone(),
+                        l.state.clone(),
+                        l.holder.clone().unwrap_or_default(),
+                        date(l.since),
+                    ]
+                })
+                .collect();
+            format!(
+                "{}{} managed account(s)\n",
+                table(
+                    &["ACCOUNT", "NAME", "OU PATH", "STATE", "HOLDER", "SINCE"],
+                    &rows
+                ),
+                lines.len()
+            )
+        };
+        Ok(emit(&text))
+    })
+    .and_then(|r| r)
+    .unwrap_or_else(|code| code)
+}
+
+fn finding(f: &Finding) -> (String, String, String) {
+    match f {
+        Finding::MissingState(a) => (
+            a.to_string(),
+            "missing-state".into(),
+            "managed, but has no state tag: `spa reset` it".into(),
+        ),
+        Finding::Undecodable(a, why) => (a.to_string(), "undecodable".into(), why.clone()),
+        Finding::Inconsistent(a, why) => (a.to_string(), "inconsistent".into(), why.clone()),
+        Finding::StrayTags(a, keys) => (
+            a.to_string(),
+            "stray-tags".into(),
+            format!("not managed, yet tagged {}", keys.join(", ")),
+        ),
+        Finding::Overdue(a, due) => (
+            a.to_string(),
+            "overdue".into(),
+            format!("past its deadline of {}", due.format("%Y-%m-%d %H:%M")),
+        ),
+    }
+}
+
+/// `spa check`: exit 1 when something is found.
+pub fn check(live: &Live, json: bool) -> ExitCode {
+    let loaded = match live::load(live) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    block_on(async {
+        let platform = connect(&loaded).await?;
+        let engine = engine(&platform, &loaded)?;
+        let bar = spinner("reading the tags of every account".into());
+        let findings = operator::check(&engine).await.map_err(fail);
+        bar.finish_and_clear();
+        let findings = findings?;
+        let rows: Vec<(String, String, String)> = findings.iter().map(finding).collect();
+        let text = if json {
+            let items: Vec<_> = rows
+                .iter()
+                .map(|(a, k, w)| json!({"account": a, "finding": k, "detail": w}))
+                .collect();
+            format!("{}\n", serde_json::Value::Array(items))
+        } else if rows.is_empty() {
+            "no drift found\n".to_owned()
+        } else {
+            let rows: Vec<Vec<String>> = rows.into_iter().map(|(a, k, w)| vec![a, k, w]).collect();
+            format!(
+                "{}{} finding(s)\n",
+                table(&["ACCOUNT", "FINDING", "DETAIL"], &rows),
+                rows.len()
+            )
+        };
+        let code = emit(&text);
+        Ok(if findings.is_empty() {
+            code
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+    .and_then(|r| r)
+    .unwrap_or_else(|code| code)
+}
+
+fn selection(bulk: &Bulk) -> Result<Selection, ExitCode> {
+    if bulk.all {
+        return Ok(Selection::AllManaged);
+    }
+    if let Some(ou) = &bulk.ou {
+        return Ok(Selection::Unit(ou.clone()));
+    }
+    let mut ids = Vec::new();
+    for id in &bulk.accounts {
+        match AccountId::parse(id) {
+            Some(id) => ids.push(id),
+            None => {
+                eprintln!(
+                    "error: `{id}` is not an account id: expected {}",
+                    AccountId::EXPECTED
+                );
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(Selection::Accounts(ids))
+}
+
+/// Asks before changing several accounts; refuses without a terminal unless `--yes`.
+fn confirm(what: &str, count: usize, bulk: &Bulk) -> Result<(), ExitCode> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let several = count > 1 || bulk.all || bulk.ou.is_some();
+    if bulk.yes || bulk.dry_run || !several {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: {what} {count} account(s): confirm with --yes (standard input is not a terminal)"
+        );
+        return Err(ExitCode::from(2));
+    }
+    eprint!("{what} {count} account(s)? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        eprintln!("nothing done");
+        Err(ExitCode::FAILURE)
+    }
+}
+
+fn report_text(report: &BulkReport, json: bool) -> String {
+    if json {
+        let planned: Vec<_> = report
+            .planned
+            .iter()
+            .map(|p| match &p.result {
+                Ok(decision) => json!({"account": p.account.as_str(),
+                    "from": spa_engine::lifecycle::state_name(decision.from),
+                    "to": spa_engine::lifecycle::state_name(decision.to)}),
+                Err(why) => json!({"account": p.account.as_str(), "skipped": why}),
+            })
+            .collect();
+        let outcomes: Vec<_> = report.outcomes.iter().map(summary).collect();
+        let failures: Vec<_> = report
+            .failures
+            .iter()
+            .map(|(a, why)| json!({"account": a.as_str(), "error": why}))
+            .collect();
+        return format!(
+            "{}\n",
+            json!({"accounts": report.accounts.len(), "planned": planned, "sent": report.sent,
+                   "outcomes": outcomes, "failures": failures})
+        );
+    }
+    let mut text = String::new();
+    for p in &report.planned {
+        match &p.result {
+            Ok(decision) => text.push_str(&format!(
+                "{}: would go {} -> {}\n",
+                p.account,
+                spa_engine::lifecycle::state_name(decision.from),
+                spa_engine::lifecycle::state_name(decision.to)
+            )),
+            Err(why) => text.push_str(&format!("{}: nothing to do: {why}\n", p.account)),
+        }
+    }
+    for outcome in &report.outcomes {
+        text.push_str(&summary(outcome));
+        text.push('\n');
+    }
+    for (account, why) in &report.failures {
+        text.push_str(&format!("{account}: failed: {why}\n"));
+    }
+    if report.sent > 0 {
+        text.push_str(&format!(
+            "{} command(s) sent to the command queue\n",
+            report.sent
+        ));
+    }
+    if report.accounts.is_empty() {
+        text.push_str("no managed account selected\n");
+    }
+    text
+}
+
+/// `spa expire | reset | release` and `spa assign`.
+pub fn bulk(live: &Live, bulk: &Bulk, action: Action) -> ExitCode {
+    let selection = match selection(bulk) {
+        Ok(selection) => selection,
+        Err(code) => return code,
+    };
+    run_bulk(live, bulk, selection, action)
+}
+
+/// `spa assign ACCOUNT --holder EMAIL`.
+pub fn assign(live: &Live, account: &str, holder: &str, dry_run: bool, json: bool) -> ExitCode {
+    let Some(id) = AccountId::parse(account) else {
+        eprintln!(
+            "error: `{account}` is not an account id: expected {}",
+            AccountId::EXPECTED
+        );
+        return ExitCode::from(2);
+    };
+    if let Err(error) = spa_engine::lifecycle::Holder::new(holder) {
+        eprintln!("error: --holder: {error}");
+        return ExitCode::from(2);
+    }
+    let options = Bulk {
+        accounts: vec![account.to_owned()],
+        ou: None,
+        all: false,
+        dry_run,
+        yes: true,
+        direct: true,
+        json,
+    };
+    let action = Action::Assign {
+        holder: holder.to_owned(),
+    };
+    run_bulk(live, &options, Selection::Accounts(vec![id]), action)
+}
+
+fn run_bulk(live: &Live, bulk: &Bulk, selection: Selection, action: Action) -> ExitCode {
+    let loaded = match live::load(live) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let mode = if bulk.dry_run {
+        Mode::DryRun
+    } else if bulk.direct {
+        Mode::Direct
+    } else {
+        Mode::Queue
+    };
+    block_on(async {
+        let platform = connect(&loaded).await?;
+        let engine = engine(&platform, &loaded)?;
+        let accounts = operator::select(&engine, &selection).await.map_err(fail)?;
+        confirm(action.name(), accounts.len(), bulk)?;
+        let run_id = format!(
+            "operator-{}",
+            platform.clock().now().format("%Y%m%dT%H%M%S%.3fZ")
+        );
+        let bar = spinner(format!("{} {} account(s)", action.name(), accounts.len()));
+        let report = operator::bulk(
+            &engine,
+            &Selection::Accounts(accounts),
+            &action,
+            mode,
+            &run_id,
+        )
+        .await
+        .map_err(fail);
+        bar.finish_and_clear();
+        let report = report?;
+        let code = emit(&report_text(&report, bulk.json));
+        Ok(if report.failures.is_empty() {
+            code
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+    .and_then(|r| r)
+    .unwrap_or_else(|code| code)
+}
+
+/// `spa events list`.
+pub fn events(live: &Live, account: Option<&str>, limit: usize, json: bool) -> ExitCode {
+    let account = match account.map(|a| (a, AccountId::parse(a))) {
+        None => None,
+        Some((_, Some(id))) => Some(id),
+        Some((text, None)) => {
+            eprintln!(
+                "error: --account: `{text}` is not an account id: expected {}",
+                AccountId::EXPECTED
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let loaded = match live::load(live) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    block_on(async {
+        let platform = connect(&loaded).await?;
+        let query = ActivityQuery {
+            account,
+            since: None,
+            limit: Some(limit),
+        };
+        let activities = platform.store().activities(&query).await.map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        })?;
+        let text = if json {
+            format!(
+                "{}\n",
+                serde_json::to_string(&activities).unwrap_or_default()
+            )
+        } else {
+            let rows: Vec<Vec<String>> = activities
+                .iter()
+                .map(|a| {
+                    vec![
+                        date(Some(a.at)),
+                        a.account.to_string(),
+                        a.label.to_string(),
+                        match (a.from, a.to) {
+                            (None, None) => String::new(),
+                            (from, to) => format!(
+                                "{} -> {}",
+                                spa_engine::lifecycle::state_name(from),
+                                spa_engine::lifecycle::state_name(to)
+                            ),
+                        },
+                        spa_engine::events::redact_emails(&a.detail),
+                    ]
+                })
+                .collect();
+            table(&["AT", "ACCOUNT", "LABEL", "STATE", "DETAIL"], &rows)
+        };
+        Ok(emit(&text))
+    })
+    .and_then(|r| r)
+    .unwrap_or_else(|code| code)
+}

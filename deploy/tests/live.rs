@@ -1,0 +1,187 @@
+//! The live commands of `spa`, against the emulator, as an operator runs them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn spa(args: &[&str], endpoint: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spa"));
+    command
+        .args(args)
+        .current_dir(repo())
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(Stdio::null());
+    if let Some(endpoint) = endpoint {
+        command.env("AWS_ENDPOINT_URL", endpoint);
+    }
+    command.output().expect("spa runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str, file: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spa-live-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[test]
+fn the_demo_runs_the_lifecycle_end_to_end() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    let out = spa(&["demo", "--json", "--accounts", "4"], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON summary");
+    // the shipped settings list 4 accounts (2 with a holder, 1 in the pool, 1 in the
+    // nested data unit with a holder) and 4 are generated, every other one with a holder
+    assert_eq!(summary["accounts"], 8, "{summary}");
+    assert_eq!(summary["accounts_per_state"]["assigned"], 5, "{summary}");
+    assert_eq!(summary["accounts_per_state"]["prepared"], 3, "{summary}");
+    assert_eq!(summary["events_failed"], 0, "{summary}");
+    // 8 preparations, then 5 assigned accounts maintained; the data unit skips its purge
+    assert_eq!(summary["builds_started"], 8 + 4 * 2 + 1, "{summary}");
+
+    // what the demo did is in the activity log, newest first
+    let out = spa(
+        &["events", "list", "--json", "--limit", "5"],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let activities: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(activities.as_array().map(Vec::len), Some(5), "{activities}");
+    assert!(
+        !text(&out.stdout).contains("@example.com\""),
+        "no address in clear"
+    );
+}
+
+#[test]
+fn local_init_is_idempotent() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    for _ in 0..2 {
+        let out = spa(&["local", "init"], Some(&endpoint));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("SpaDemo-Activities"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn handle_says_what_it_did_with_an_event_for_an_unmanaged_account() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    assert_eq!(
+        spa(&["local", "init"], Some(&endpoint)).status.code(),
+        Some(0)
+    );
+    let event = std::fs::read_to_string(
+        repo().join("../shared/fixtures/events/organizations-create-account-result.json"),
+    )
+    .unwrap();
+    let path = scratch("unmanaged", "event.json", &event);
+    let out = spa(
+        &["handle", path.to_str().unwrap(), "--json"],
+        Some(&endpoint),
+    );
+    // the fixture's account is not in the emulator's organization
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.code() == Some(1) && stderr.contains("222222222222"),
+        "one clear error naming the account: {stdout} {stderr}"
+    );
+}
+
+#[test]
+fn bad_input_gets_one_clear_error() {
+    let bad = scratch("bad-json", "event.json", "{\n  \"source\": ");
+    let out = spa(
+        &[
+            "handle",
+            bad.to_str().unwrap(),
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("event.json:2:") && stderr.contains("expected one event as JSON"),
+        "{stderr}"
+    );
+
+    let out = spa(
+        &["handle", bad.to_str().unwrap(), "--function", "reports"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("account-events, build-events"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = spa(&["assign", "12345", "--holder", "jane@example.com"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("12-digit"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = spa(&["assign", "123456789012", "--holder", "jane"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--holder"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = spa(&["demo"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--endpoint-url or AWS_ENDPOINT_URL"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = spa(&["expire"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bulk action names its accounts"
+    );
+}
+
+#[test]
+fn bulk_actions_ask_before_changing_many_accounts() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    assert_eq!(
+        spa(&["demo", "--json", "--accounts", "0"], Some(&endpoint))
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = spa(&["expire", "--all"], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("confirm with --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,172 @@
+//! The glue of the `bootstrap` binary: where the settings come from, which function
+//! this is, and one invocation (decode, dispatch, Lambda response, metrics line).
+//! The logic lives in `spa_engine::usecases`; this crate only wires it to Lambda.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::Value;
+use spa_engine::emf::{Metrics, Unit};
+use spa_engine::footprint::Buildspecs;
+use spa_engine::ports::{Clock, Platform};
+use spa_engine::rules::Function;
+use spa_engine::settings::{MemorySources, Settings};
+use spa_engine::usecases::{Engine, HandleError, Verdict, handle};
+
+/// Why the function cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `SPA_SETTINGS` is missing.
+    #[error(
+        "SPA_SETTINGS is not set: give the settings file packaged with the function, or ssm:/parameter-name"
+    )]
+    NoSettings,
+    /// The settings do not load.
+    #[error("the settings `{source_name}` do not load:\n{errors}")]
+    Settings {
+        /// Where they were read.
+        source_name: String,
+        /// Every error, one a line.
+        errors: String,
+    },
+    /// The settings could not be read.
+    #[error("cannot read the settings `{0}`: {1}")]
+    Read(String, String),
+}
+
+/// Where the settings are: a file packaged with the function, or an SSM parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsSource {
+    /// A file (buildspecs it names are read beside it).
+    File(PathBuf),
+    /// An SSM parameter (`ssm:/spa/settings`); buildspecs are read from `dir`.
+    Parameter { name: String, dir: PathBuf },
+}
+
+impl SettingsSource {
+    /// From `SPA_SETTINGS` (and `LAMBDA_TASK_ROOT` for buildspecs of SSM settings).
+    pub fn from_env(value: Option<String>, task_root: Option<String>) -> Result<Self, StartError> {
+        let value = value
+            .filter(|v| !v.is_empty())
+            .ok_or(StartError::NoSettings)?;
+        Ok(match value.strip_prefix("ssm:") {
+            Some(name) => SettingsSource::Parameter {
+                name: name.to_owned(),
+                dir: PathBuf::from(task_root.unwrap_or_else(|| ".".to_owned())),
+            },
+            None => SettingsSource::File(PathBuf::from(value)),
+        })
+    }
+}
+
+/// Settings and buildspecs from a text read elsewhere (SSM), buildspecs beside `file`.
+pub fn settings_from_text(
+    name: &str,
+    text: &str,
+    file: &Path,
+) -> Result<(Settings, Buildspecs), StartError> {
+    let loaded = spa_engine::settings::load(name, text, &MemorySources::new()).map_err(|e| {
+        StartError::Settings {
+            source_name: name.to_owned(),
+            errors: e
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    })?;
+    let buildspecs = spa_engine::files::load_buildspecs(file, &loaded.settings).map_err(|e| {
+        StartError::Settings {
+            source_name: name.to_owned(),
+            errors: e
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    })?;
+    Ok((loaded.settings, buildspecs))
+}
+
+/// Settings and buildspecs from a packaged file.
+pub fn settings_from_file(path: &Path) -> Result<(Settings, Buildspecs), StartError> {
+    let name = path.display().to_string();
+    let errors = |e: spa_engine::settings::SettingsError| StartError::Settings {
+        source_name: name.clone(),
+        errors: e
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    let loaded = spa_engine::files::load_settings(path).map_err(errors)?;
+    let buildspecs = spa_engine::files::load_buildspecs(path, &loaded.settings).map_err(errors)?;
+    Ok((loaded.settings, buildspecs))
+}
+
+/// The function this process serves: `SPA_FUNCTION`, else the Lambda function's name
+/// (`SpaDemo-commands`); `None`: found from each event's shape.
+pub fn function_from_env(
+    spa_function: Option<String>,
+    lambda_name: Option<String>,
+) -> Option<Function> {
+    spa_function
+        .or(lambda_name)
+        .and_then(|name| Function::from_function_name(&name))
+}
+
+/// One invocation: the Lambda response, or an error that makes Lambda retry the event
+/// (and the dead-letter queue keep it once retries are spent). Prints one metrics line.
+pub async fn invoke<P: Platform>(
+    platform: &P,
+    settings: &Settings,
+    buildspecs: &Buildspecs,
+    function: Option<Function>,
+    event: &Value,
+) -> Result<Value, HandleError> {
+    let started = Instant::now();
+    let engine = Engine::new(platform, settings)?.with_buildspecs(buildspecs.clone());
+    let result = handle(&engine, function, event).await;
+    let mut metrics = Metrics::new()
+        .dimension("Environment", &settings.environment_identifier)
+        .dimension("Function", function.map_or("any", Function::as_str));
+    metrics.add("Invocations", 1.0, Unit::Count);
+    metrics.add(
+        "Duration",
+        started.elapsed().as_secs_f64() * 1000.0,
+        Unit::Milliseconds,
+    );
+    match &result {
+        Ok(handled) => {
+            let outcomes = &handled.dispatched.outcomes;
+            let count = |f: &dyn Fn(&spa_engine::usecases::Outcome) -> bool| {
+                outcomes.iter().filter(|o| f(o)).count() as f64
+            };
+            metrics.add("Transitions", count(&|o| o.changed()), Unit::Count);
+            metrics.add("BuildsStarted", count(&|o| o.started_build()), Unit::Count);
+            metrics.add(
+                "Duplicates",
+                count(&|o| o.verdict == Verdict::Seen),
+                Unit::Count,
+            );
+            metrics.add(
+                "FailedRecords",
+                handled.dispatched.batch_item_failures.len() as f64,
+                Unit::Count,
+            );
+            tracing::info!(function = %handled.function, summary = %handled.summary(), "handled");
+        }
+        Err(error) => {
+            metrics.add("Errors", 1.0, Unit::Count);
+            tracing::error!(error = %spa_engine::events::redact_emails(&error.to_string()), "the invocation failed");
+        }
+    }
+    println!("{}", metrics.to_line(platform.clock().now()));
+    result.map(|handled| handled.response())
+}
+
+#[cfg(test)]
+mod tests;

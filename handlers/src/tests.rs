@@ -1,0 +1,132 @@
+//! One invocation on the in-memory platform: what Lambda gets back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use spa_engine::ports::memory::{MemoryOrganization, MemoryPlatform};
+
+use super::*;
+
+const SETTINGS: &str = "\
+environment_identifier: SpaLambda
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
+organizational_units:
+  - identifier: ou-ab12-sandbox1
+";
+
+fn world() -> (MemoryPlatform, Settings) {
+    let organization = MemoryOrganization::new()
+        .with_name("r-root", "Root")
+        .with_unit("ou-ab12-sandbox1", "Sandboxes", "r-root")
+        .with_account("444444444444", "jane", "ou-ab12-sandbox1");
+    let platform = MemoryPlatform::new(
+        organization,
+        Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap(),
+    );
+    let settings = spa_engine::settings::load("s.yaml", SETTINGS, &MemorySources::new())
+        .unwrap()
+        .settings;
+    (platform, settings)
+}
+
+fn command(message: &str, account: &str) -> Value {
+    json!({"messageId": message, "receiptHandle": "r", "body": json!({
+        "id": format!("run/{account}"), "environment": "SpaLambda", "account": account,
+        "action": "reset", "at": "2026-11-21T09:00:00Z", "origin": "operator"}).to_string(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:SpaLambda-commands", "awsRegion": "eu-west-1"})
+}
+
+#[tokio::test]
+async fn a_batch_answers_with_the_records_to_retry_only() {
+    let (platform, settings) = world();
+    let event = json!({"Records": [
+        command("m-1", "444444444444"),
+        {"messageId": "m-2", "body": "not json", "eventSource": "aws:sqs",
+         "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:SpaLambda-commands"},
+    ]});
+    let response = invoke(
+        &platform,
+        &settings,
+        &Buildspecs::new(),
+        Some(Function::Commands),
+        &event,
+    )
+    .await
+    .expect("a batch never fails whole");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-2"}]})
+    );
+    let tags = platform.organization.tags_of("444444444444");
+    // preparation is disabled by default: the reset account is ready at once
+    assert_eq!(
+        tags.get("account-state").map(String::as_str),
+        Some("prepared"),
+        "the good record was handled"
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_does_not_decode_fails_the_invocation_with_its_path() {
+    let (platform, settings) = world();
+    let event = json!({"version": "0", "id": "e-1", "source": "aws.codebuild",
+        "detail-type": "CodeBuild Build State Change", "account": "444444444444",
+        "time": "2026-11-21T09:00:00Z", "region": "eu-west-1", "resources": [], "detail": {}});
+    let error = invoke(&platform, &settings, &Buildspecs::new(), None, &event)
+        .await
+        .expect_err("Lambda retries it, then the DLQ keeps it");
+    assert!(error.to_string().contains("detail.build-status"), "{error}");
+    assert!(
+        platform.organization.tags_of("444444444444").is_empty(),
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn an_event_for_another_function_is_refused() {
+    let (platform, settings) = world();
+    let event = json!({"job": "maintenance-window", "scheduled_time": "2026-11-21T18:00:00Z"});
+    let error = invoke(
+        &platform,
+        &settings,
+        &Buildspecs::new(),
+        Some(Function::Commands),
+        &event,
+    )
+    .await
+    .expect_err("wrong function");
+    assert!(
+        error.to_string().contains("does not take a scheduled job"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_function_comes_from_the_environment() {
+    assert_eq!(
+        function_from_env(None, Some("SpaDemo-build-events".into())),
+        Some(Function::BuildEvents)
+    );
+    assert_eq!(
+        function_from_env(Some("commands".into()), Some("x".into())),
+        Some(Function::Commands)
+    );
+    assert_eq!(function_from_env(None, None), None);
+    assert!(matches!(
+        SettingsSource::from_env(None, None),
+        Err(StartError::NoSettings)
+    ));
+    assert_eq!(
+        SettingsSource::from_env(Some("ssm:/spa/settings".into()), Some("/var/task".into()))
+            .unwrap(),
+        SettingsSource::Parameter {
+            name: "/spa/settings".into(),
+            dir: "/var/task".into()
+        }
+    );
+}
