@@ -59,51 +59,38 @@ impl SettingsSource {
     }
 }
 
+/// The errors of settings that do not load, one a line.
+fn settings_error(name: &str, error: spa_engine::settings::SettingsError) -> StartError {
+    StartError::Settings {
+        source_name: name.to_owned(),
+        errors: error
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
 /// Settings and buildspecs from a text read elsewhere (SSM), buildspecs beside `file`.
 pub fn settings_from_text(
     name: &str,
     text: &str,
     file: &Path,
 ) -> Result<(Settings, Buildspecs), StartError> {
-    let loaded = spa_engine::settings::load(name, text, &MemorySources::new()).map_err(|e| {
-        StartError::Settings {
-            source_name: name.to_owned(),
-            errors: e
-                .errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
-    })?;
-    let buildspecs = spa_engine::files::load_buildspecs(file, &loaded.settings).map_err(|e| {
-        StartError::Settings {
-            source_name: name.to_owned(),
-            errors: e
-                .errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
-    })?;
+    let loaded = spa_engine::settings::load(name, text, &MemorySources::new())
+        .map_err(|e| settings_error(name, e))?;
+    let buildspecs = spa_engine::files::load_buildspecs(file, &loaded.settings)
+        .map_err(|e| settings_error(name, e))?;
     Ok((loaded.settings, buildspecs))
 }
 
 /// Settings and buildspecs from a packaged file.
 pub fn settings_from_file(path: &Path) -> Result<(Settings, Buildspecs), StartError> {
     let name = path.display().to_string();
-    let errors = |e: spa_engine::settings::SettingsError| StartError::Settings {
-        source_name: name.clone(),
-        errors: e
-            .errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"),
-    };
-    let loaded = spa_engine::files::load_settings(path).map_err(errors)?;
-    let buildspecs = spa_engine::files::load_buildspecs(path, &loaded.settings).map_err(errors)?;
+    let loaded = spa_engine::files::load_settings(path).map_err(|e| settings_error(&name, e))?;
+    let buildspecs = spa_engine::files::load_buildspecs(path, &loaded.settings)
+        .map_err(|e| settings_error(&name, e))?;
     Ok((loaded.settings, buildspecs))
 }
 
