@@ -15,7 +15,7 @@ use spa_engine::ports::{Clock, Platform};
 use spa_engine::usecases::{LocalHandler, operator};
 
 use super::emit;
-use super::live::{self, block_on, fail, table};
+use super::live::{self, block_on, fail};
 use crate::cli::Live;
 
 fn endpoint(loaded: &live::Loaded, what: &str) -> Result<String, ExitCode> {
@@ -206,23 +206,8 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             });
             emit(&format!("{summary}\n"));
         } else {
-            let rows: Vec<Vec<String>> = lines
-                .iter()
-                .map(|l| {
-                    vec![
-                        l.account.to_string(),
-                        l.name.clone(),
-                        l.path.clone(),
-                        l.state.clone(),
-                        l.holder.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
             println!("\nAccounts now");
-            print!(
-                "{}",
-                table(&["ACCOUNT", "NAME", "OU PATH", "STATE", "HOLDER"], &rows)
-            );
+            print!("{}", super::operate::status_table(&lines));
             let states: Vec<String> = per_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
             println!(
                 "\n{} events handled ({} failed), {} builds started, {} API calls: {}",

@@ -43,25 +43,9 @@ pub fn status(live: &Live, json: bool) -> ExitCode {
                 .collect();
             format!("{}\n", serde_json::Value::Array(items))
         } else {
-            let rows: Vec<Vec<String>> = lines
-                .iter()
-                .map(|l| {
-                    vec![
-                        l.account.to_string(),
-                        l.name.clone(),
-                        l.path.clone(),
-                        l.state.clone(),
-                        l.holder.clone().unwrap_or_default(),
-                        date(l.since),
-                    ]
-                })
-                .collect();
             format!(
                 "{}{} managed account(s)\n",
-                table(
-                    &["ACCOUNT", "NAME", "OU PATH", "STATE", "HOLDER", "SINCE"],
-                    &rows
-                ),
+                status_table(&lines),
                 lines.len()
             )
         };
@@ -69,6 +53,27 @@ pub fn status(live: &Live, json: bool) -> ExitCode {
     })
     .and_then(|r| r)
     .unwrap_or_else(|code| code)
+}
+
+/// The table of `spa status` (and of the demo's end).
+pub fn status_table(lines: &[operator::StatusLine]) -> String {
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            vec![
+                l.account.to_string(),
+                l.name.clone(),
+                l.path.clone(),
+                l.state.clone(),
+                l.holder.clone().unwrap_or_default(),
+                date(l.since),
+            ]
+        })
+        .collect();
+    table(
+        &["ACCOUNT", "NAME", "OU PATH", "STATE", "HOLDER", "SINCE"],
+        &rows,
+    )
 }
 
 fn finding(f: &Finding) -> (String, String, String) {
