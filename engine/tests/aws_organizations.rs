@@ -472,6 +472,6 @@ automation:
             identity.arn()
         );
         assert_eq!(platform.store().tables().activities, "SpaTest-Activities");
-        assert!(platform.objects().is_none());
+        assert!(platform.reports_bucket().is_none());
     }
 }

@@ -60,6 +60,9 @@ pub struct AwsConfig {
     calls: ApiCalls,
 }
 
+/// Where the global services (Budgets, Cost Explorer) answer.
+pub const GLOBAL_REGION: &str = "us-east-1";
+
 macro_rules! client {
     ($(#[$doc:meta])* $name:ident, $krate:ident) => {
         $(#[$doc])*
@@ -186,6 +189,31 @@ impl AwsConfig {
         iam,
         aws_sdk_iam
     );
+    client!(
+        /// Incident Manager (in the region of its replication set).
+        ssm_incidents,
+        aws_sdk_ssmincidents
+    );
+    client!(
+        /// SES v2.
+        sesv2,
+        aws_sdk_sesv2
+    );
+    client!(
+        /// Secrets Manager.
+        secretsmanager,
+        aws_sdk_secretsmanager
+    );
+    client!(
+        /// SNS (the budget alerts topic).
+        sns,
+        aws_sdk_sns
+    );
+    client!(
+        /// CloudFormation (`spa deploy`).
+        cloudformation,
+        aws_sdk_cloudformation
+    );
 
     /// S3; path-style addressing behind an endpoint override (the emulator has no
     /// per-bucket host names).
@@ -199,6 +227,24 @@ impl AwsConfig {
 }
 
 impl AwsConfig {
+    /// AWS Budgets: a global service, reached in `us-east-1`.
+    pub fn budgets(&self) -> aws_sdk_budgets::Client {
+        let config = aws_sdk_budgets::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(GLOBAL_REGION))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_budgets::Client::from_conf(config)
+    }
+
+    /// Cost Explorer: a global service, reached in `us-east-1`.
+    pub fn cost_explorer(&self) -> aws_sdk_costexplorer::Client {
+        let config = aws_sdk_costexplorer::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(GLOBAL_REGION))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_costexplorer::Client::from_conf(config)
+    }
+
     /// An EventBridge client in another region of the same account (forwarding rules
     /// live where the events are emitted, e.g. console sign-ins in us-east-1).
     pub fn eventbridge_in(&self, region: &str) -> aws_sdk_eventbridge::Client {

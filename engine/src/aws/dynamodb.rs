@@ -32,6 +32,8 @@
 //! |---|---|---|---|
 //! | claim | `claim#<key>` | `claim` | `at`, `expires` = at + 7 days |
 //! | deadline | `deadline#<account>` | `<kind>` | `due`, `due_shard` = `due`, `due_key` = `<due>#<account>#<kind>` |
+//! | open incident | `incident#<account>` | `<label>` | `arn`, `at`, `expires` = at + 90 days |
+//! | last sign-in | `login` | `<account>` | `at` (only ever moves forward) |
 //!
 //! A claim is a conditional `PutItem` (absent, or expired but not yet removed by
 //! TTL). Deadlines are found by the sparse index `due` (partition `due_shard`, sort
@@ -40,7 +42,7 @@
 //! the index holds tens of thousands of small items in one partition, which a Query
 //! reads in a few pages.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -54,7 +56,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::config::AwsConfig;
 use super::error::port_error;
-use crate::events::AccountId;
+use crate::events::{AccountId, Label};
 use crate::ports::{Activity, ActivityQuery, Claim, Deadline, DeadlineKind, PortError, Store};
 use crate::settings::Settings;
 
@@ -306,6 +308,13 @@ type Item = HashMap<String, AttributeValue>;
 /// Instants as fixed-width text: text order is time order.
 pub fn instant(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Reads back what [`instant`] wrote.
+fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.6fZ")
+        .ok()
+        .map(|naive| naive.and_utc())
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -630,6 +639,119 @@ impl Store for DynamoStore {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
                 _ => return Ok(deadlines),
             }
+        }
+    }
+
+    async fn incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+    ) -> Result<Option<String>, PortError> {
+        self.incident_of(account, label).await
+    }
+
+    async fn set_incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+        arn: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        self.client
+            .put_item()
+            .table_name(table)
+            .item("pk", s(format!("incident#{account}")))
+            .item("sk", s(label.as_str()))
+            .item("arn", s(arn))
+            .item("at", s(instant(at)))
+            .item(TTL_ATTRIBUTE, epoch(at, INCIDENT_TTL))
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "PutItem", table, e))?;
+        Ok(())
+    }
+
+    async fn stamp_login(&self, account: &AccountId, at: DateTime<Utc>) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .item("pk", s("login"))
+            .item("sk", s(account.as_str()))
+            .item("at", s(instant(at)))
+            .condition_expression("attribute_not_exists(pk) OR #at < :at")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":at", s(instant(at)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // a later sign-in is stamped already
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(port_error(SERVICE, "PutItem", table, e)),
+        }
+    }
+
+    async fn last_logins(&self) -> Result<BTreeMap<AccountId, DateTime<Utc>>, PortError> {
+        let table = &self.tables.transactions;
+        let mut logins = BTreeMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s("login"))
+                .set_limit(self.page_size)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "Query", table, e))?;
+            for item in output.items() {
+                let key = text(item, "sk", "login")?;
+                let bad = || PortError::Inconsistent {
+                    id: format!("login/{key}"),
+                    why: "stored sign-in unreadable".into(),
+                };
+                let account = AccountId::parse(key).ok_or_else(bad)?;
+                let at = parse_instant(text(item, "at", key)?).ok_or_else(bad)?;
+                logins.insert(account, at);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(logins),
+            }
+        }
+    }
+}
+
+/// How long the incident of an account and label is remembered: a repeat after that
+/// opens a new one even if the old one is still open.
+const INCIDENT_TTL: Duration = Duration::from_secs(90 * 86_400);
+
+impl DynamoStore {
+    async fn incident_of(
+        &self,
+        account: &AccountId,
+        label: Label,
+    ) -> Result<Option<String>, PortError> {
+        let table = &self.tables.transactions;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("pk", s(format!("incident#{account}")))
+            .key("sk", s(label.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "GetItem", table, e))?;
+        match output.item() {
+            Some(item) => Ok(Some(text(item, "arn", "incident")?.to_owned())),
+            None => Ok(None),
         }
     }
 }

@@ -22,27 +22,35 @@ use crate::ports::{Builds, Platform, PortError, SystemClock};
 use crate::settings::Settings;
 
 pub mod batch;
+pub mod budgets;
 pub mod codebuild;
 pub mod config;
+pub mod costs;
 pub mod dynamodb;
 pub mod error;
 pub mod eventbridge;
 pub mod footprint;
+pub mod incidents;
 pub mod local;
 pub mod metrics;
 pub mod organizations;
 pub mod s3;
+pub mod secrets;
 pub mod seed;
+pub mod ses;
+pub mod sns;
 pub mod sqs;
 pub mod ssm;
 pub mod sts;
+pub mod unwired;
 
 pub use config::{AwsConfig, BaseCredentials};
 use dynamodb::DynamoStore;
 use eventbridge::EventBridgeBus;
 use metrics::ApiCalls;
 use organizations::AwsOrganization;
-use s3::S3Objects;
+use s3::{ReportsBucket, S3Objects};
+use unwired::Unwired;
 use sqs::SqsCommands;
 use ssm::SsmParameters;
 use sts::{RoleOptions, Roles, partition_of};
@@ -135,8 +143,14 @@ pub struct AwsPlatform<B> {
     bus: EventBridgeBus,
     commands: SqsCommands,
     parameters: SsmParameters,
-    objects: Option<S3Objects>,
+    objects: ReportsBucket,
     clock: SystemClock,
+    budgets: Unwired,
+    incidents: Unwired,
+    costs: Unwired,
+    secrets: Unwired,
+    webhooks: Unwired,
+    mail: Unwired,
     builds: B,
 }
 
@@ -184,8 +198,14 @@ impl AwsPlatform<()> {
             bus: EventBridgeBus::new(automation.eventbridge(), &options.bus),
             commands: SqsCommands::new(automation.sqs(), &options.command_queue_url),
             parameters: SsmParameters::new(automation.ssm()),
-            objects: bucket.map(|b| S3Objects::new(automation.s3(), b)),
+            objects: ReportsBucket(bucket.map(|b| S3Objects::new(automation.s3(), b))),
             clock: SystemClock,
+            budgets: Unwired,
+            incidents: Unwired,
+            costs: Unwired,
+            secrets: Unwired,
+            webhooks: Unwired,
+            mail: Unwired,
             builds: (),
             roles,
             automation,
@@ -206,6 +226,12 @@ impl<B> AwsPlatform<B> {
             parameters: self.parameters,
             objects: self.objects,
             clock: self.clock,
+            budgets: self.budgets,
+            incidents: self.incidents,
+            costs: self.costs,
+            secrets: self.secrets,
+            webhooks: self.webhooks,
+            mail: self.mail,
             builds,
         }
     }
@@ -240,8 +266,8 @@ impl<B> AwsPlatform<B> {
     }
 
     /// The reports bucket, when one is named.
-    pub fn objects(&self) -> Option<&S3Objects> {
-        self.objects.as_ref()
+    pub fn reports_bucket(&self) -> Option<&S3Objects> {
+        self.objects.0.as_ref()
     }
 }
 
@@ -274,6 +300,13 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Bus = EventBridgeBus;
     type Commands = SqsCommands;
     type Clock = SystemClock;
+    type Budgets = Unwired;
+    type Incidents = Unwired;
+    type Costs = Unwired;
+    type Objects = ReportsBucket;
+    type Secrets = Unwired;
+    type Webhooks = Unwired;
+    type Mail = Unwired;
 
     fn organization(&self) -> &AwsOrganization {
         &self.organization
@@ -292,5 +325,26 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     }
     fn clock(&self) -> &SystemClock {
         &self.clock
+    }
+    fn budgets(&self) -> &Self::Budgets {
+        &self.budgets
+    }
+    fn incidents(&self) -> &Self::Incidents {
+        &self.incidents
+    }
+    fn costs(&self) -> &Self::Costs {
+        &self.costs
+    }
+    fn objects(&self) -> &Self::Objects {
+        &self.objects
+    }
+    fn secrets(&self) -> &Self::Secrets {
+        &self.secrets
+    }
+    fn webhooks(&self) -> &Self::Webhooks {
+        &self.webhooks
+    }
+    fn mail(&self) -> &Self::Mail {
+        &self.mail
     }
 }

@@ -222,6 +222,24 @@ impl Organization for AwsOrganization {
         Ok(units)
     }
 
+    async fn describe_unit(&self, id: &str) -> Result<Unit, PortError> {
+        let output = self
+            .client
+            .describe_organizational_unit()
+            .organizational_unit_id(id)
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "DescribeOrganizationalUnit", id, e))?;
+        let unit = output.organizational_unit();
+        Ok(Unit {
+            id: id.to_owned(),
+            name: unit
+                .and_then(|u| u.name())
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+
     async fn roots(&self) -> Result<Vec<Unit>, PortError> {
         let mut pages = self
             .client

@@ -2,6 +2,7 @@
 //! [`ensure_bucket`] for local runs.
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
@@ -68,6 +69,64 @@ impl Objects for S3Objects {
                 message: format!("GetObject: reading `{key}`: {e}"),
             })?;
         Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn presigned_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<String, PortError> {
+        let presigning = PresigningConfig::expires_in(expires_in).map_err(|e| {
+            PortError::Rejected {
+                service: SERVICE.into(),
+                action: "presign GetObject".into(),
+                message: e.to_string(),
+            }
+        })?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(|e| port_error(SERVICE, "GetObject (presign)", key, e))?;
+        Ok(request.uri().to_owned())
+    }
+}
+
+/// The reports bucket of the settings, when they name one: without it, every call is
+/// refused with a message that says which setting is missing.
+#[derive(Debug, Clone)]
+pub struct ReportsBucket(pub Option<S3Objects>);
+
+impl ReportsBucket {
+    fn bucket(&self, action: &str) -> Result<&S3Objects, PortError> {
+        self.0.as_ref().ok_or_else(|| PortError::Rejected {
+            service: SERVICE.into(),
+            action: action.into(),
+            message: "no reports bucket: set `reporting.bucket` in the settings".into(),
+        })
+    }
+}
+
+impl Objects for ReportsBucket {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+        self.bucket("PutObject")?.put(key, body, content_type).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
+        self.bucket("GetObject")?.get(key).await
+    }
+
+    async fn presigned_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<String, PortError> {
+        self.bucket("GetObject")?
+            .presigned_url(key, expires_in)
+            .await
     }
 }
 

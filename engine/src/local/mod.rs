@@ -257,6 +257,13 @@ impl<P: Platform> Platform for LocalPlatform<P> {
     type Bus = LocalBus<ForwardBus<P>>;
     type Commands = LocalCommands;
     type Clock = P::Clock;
+    type Budgets = P::Budgets;
+    type Incidents = P::Incidents;
+    type Costs = P::Costs;
+    type Objects = P::Objects;
+    type Secrets = P::Secrets;
+    type Webhooks = P::Webhooks;
+    type Mail = P::Mail;
 
     fn organization(&self) -> &Self::Organization {
         self.inner.organization()
@@ -275,6 +282,27 @@ impl<P: Platform> Platform for LocalPlatform<P> {
     }
     fn clock(&self) -> &Self::Clock {
         self.inner.clock()
+    }
+    fn budgets(&self) -> &Self::Budgets {
+        self.inner.budgets()
+    }
+    fn incidents(&self) -> &Self::Incidents {
+        self.inner.incidents()
+    }
+    fn costs(&self) -> &Self::Costs {
+        self.inner.costs()
+    }
+    fn objects(&self) -> &Self::Objects {
+        self.inner.objects()
+    }
+    fn secrets(&self) -> &Self::Secrets {
+        self.inner.secrets()
+    }
+    fn webhooks(&self) -> &Self::Webhooks {
+        self.inner.webhooks()
+    }
+    fn mail(&self) -> &Self::Mail {
+        self.inner.mail()
     }
 }
 

@@ -11,9 +11,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{
-    AccountRecord, AccountStatus, Activity, ActivityQuery, BuildRequest, Builds, Bus, Claim, Clock,
-    Commands, Deadline, DeadlineKind, Organization, OrganizationTree, Platform, PortError, Store,
-    Unit,
+    AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
+    BuildRequest, Builds, Bus, Claim, Clock, Commands, Costs, Deadline, DeadlineKind, Email,
+    IncidentRequest, IncidentStatus, Incidents, Mail, Objects, Organization, OrganizationTree,
+    Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
 };
 use crate::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
 use crate::footprint::Footprint;
@@ -440,6 +441,15 @@ impl Organization for MemoryOrganization {
             .collect())
     }
 
+    async fn describe_unit(&self, id: &str) -> Result<Unit, PortError> {
+        self.enter("describe_unit")?;
+        let tree = lock(&self.tree);
+        if !tree.parents.contains_key(id) && !tree.names.contains_key(id) {
+            return Err(PortError::NotFound { id: id.to_owned() });
+        }
+        Ok(tree.unit(id))
+    }
+
     async fn roots(&self) -> Result<Vec<Unit>, PortError> {
         self.enter("roots")?;
         let tree = lock(&self.tree);
@@ -632,6 +642,8 @@ struct StoreState {
     claims: BTreeMap<String, DateTime<Utc>>,
     activities: Vec<Activity>,
     deadlines: BTreeMap<(AccountId, DeadlineKind), DateTime<Utc>>,
+    incidents: BTreeMap<(AccountId, Label), String>,
+    logins: BTreeMap<AccountId, DateTime<Utc>>,
 }
 
 impl MemoryStore {
@@ -751,6 +763,43 @@ impl Store for MemoryStore {
             .filter(|deadline| deadline.due <= now)
             .collect())
     }
+
+    async fn incident(&self, account: &AccountId, label: Label) -> Result<Option<String>, PortError> {
+        self.enter("incident")?;
+        Ok(lock(&self.state)
+            .incidents
+            .get(&(account.clone(), label))
+            .cloned())
+    }
+
+    async fn set_incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+        arn: &str,
+        _at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.enter("set_incident")?;
+        lock(&self.state)
+            .incidents
+            .insert((account.clone(), label), arn.to_owned());
+        Ok(())
+    }
+
+    async fn stamp_login(&self, account: &AccountId, at: DateTime<Utc>) -> Result<(), PortError> {
+        self.enter("stamp_login")?;
+        let mut state = lock(&self.state);
+        let stamp = state.logins.entry(account.clone()).or_insert(at);
+        if *stamp < at {
+            *stamp = at;
+        }
+        Ok(())
+    }
+
+    async fn last_logins(&self) -> Result<BTreeMap<AccountId, DateTime<Utc>>, PortError> {
+        self.enter("last_logins")?;
+        Ok(lock(&self.state).logins.clone())
+    }
 }
 
 /// The event bus held in memory: every published event, in order.
@@ -831,6 +880,296 @@ impl Commands for MemoryCommands {
     }
 }
 
+/// Budgets held in memory: the plan ensured last per account.
+#[derive(Debug, Default)]
+pub struct MemoryBudgets {
+    budgets: Mutex<BTreeMap<AccountId, BudgetPlan>>,
+    /// Failures to inject (`ensure_budget`).
+    pub faults: Faults,
+    /// Calls made.
+    pub calls: Calls,
+}
+
+impl MemoryBudgets {
+    /// The budget of an account.
+    pub fn budget(&self, account: &str) -> Option<BudgetPlan> {
+        let account = AccountId::parse(account)?;
+        lock(&self.budgets).get(&account).cloned()
+    }
+}
+
+impl Budgets for MemoryBudgets {
+    async fn ensure_budget(
+        &self,
+        account: &AccountId,
+        plan: &BudgetPlan,
+    ) -> Result<BudgetChange, PortError> {
+        self.calls.count("ensure_budget");
+        self.faults.check("ensure_budget")?;
+        let mut budgets = lock(&self.budgets);
+        let change = match budgets.get(account) {
+            None => BudgetChange::Created,
+            Some(old) if old == plan => BudgetChange::Unchanged,
+            Some(old) => {
+                let mut what = Vec::new();
+                if old.amount != plan.amount || old.currency != plan.currency {
+                    what.push("amount".to_owned());
+                }
+                if old.thresholds != plan.thresholds {
+                    what.push("thresholds".to_owned());
+                }
+                if old.emails != plan.emails || old.topic_arn != plan.topic_arn {
+                    what.push("subscribers".to_owned());
+                }
+                BudgetChange::Updated(what)
+            }
+        };
+        budgets.insert(account.clone(), plan.clone());
+        Ok(change)
+    }
+}
+
+/// An incident held in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryIncident {
+    /// Its record ARN.
+    pub arn: String,
+    /// What spa asked for.
+    pub request: IncidentRequest,
+    /// Open or resolved.
+    pub status: IncidentStatus,
+    /// Timeline events added after the start, in order.
+    pub timeline: Vec<String>,
+}
+
+/// Incident Manager held in memory.
+#[derive(Debug, Default)]
+pub struct MemoryIncidents {
+    incidents: Mutex<Vec<MemoryIncident>>,
+    /// Failures to inject (`start_incident`, `incident_status`, `add_timeline_event`).
+    pub faults: Faults,
+    /// Calls made.
+    pub calls: Calls,
+}
+
+impl MemoryIncidents {
+    /// Every incident started, in order.
+    pub fn started(&self) -> Vec<MemoryIncident> {
+        lock(&self.incidents).clone()
+    }
+
+    /// Resolves an incident (as an SRE would).
+    pub fn resolve(&self, arn: &str) {
+        for incident in lock(&self.incidents).iter_mut() {
+            if incident.arn == arn {
+                incident.status = IncidentStatus::Resolved;
+            }
+        }
+    }
+}
+
+impl Incidents for MemoryIncidents {
+    async fn start_incident(&self, request: &IncidentRequest) -> Result<String, PortError> {
+        self.calls.count("start_incident");
+        self.faults.check("start_incident")?;
+        let mut incidents = lock(&self.incidents);
+        if let Some(same) = incidents
+            .iter()
+            .find(|i| i.request.client_token == request.client_token)
+        {
+            return Ok(same.arn.clone());
+        }
+        let arn = format!(
+            "arn:aws:ssm-incidents::123456789012:incident-record/spa/{}",
+            incidents.len() + 1
+        );
+        incidents.push(MemoryIncident {
+            arn: arn.clone(),
+            request: request.clone(),
+            status: IncidentStatus::Open,
+            timeline: Vec::new(),
+        });
+        Ok(arn)
+    }
+
+    async fn incident_status(&self, arn: &str) -> Result<IncidentStatus, PortError> {
+        self.calls.count("incident_status");
+        self.faults.check("incident_status")?;
+        lock(&self.incidents)
+            .iter()
+            .find(|i| i.arn == arn)
+            .map(|i| i.status)
+            .ok_or_else(|| PortError::NotFound { id: arn.to_owned() })
+    }
+
+    async fn add_timeline_event(
+        &self,
+        arn: &str,
+        _client_token: &str,
+        _at: DateTime<Utc>,
+        text: &str,
+    ) -> Result<(), PortError> {
+        self.calls.count("add_timeline_event");
+        self.faults.check("add_timeline_event")?;
+        let mut incidents = lock(&self.incidents);
+        let incident = incidents
+            .iter_mut()
+            .find(|i| i.arn == arn)
+            .ok_or_else(|| PortError::NotFound { id: arn.to_owned() })?;
+        incident.timeline.push(text.to_owned());
+        Ok(())
+    }
+}
+
+/// Costs held in memory: per account, per service.
+#[derive(Debug, Default)]
+pub struct MemoryCosts {
+    costs: Mutex<BTreeMap<AccountId, Vec<ServiceCost>>>,
+    /// Failures to inject (`account_costs`).
+    pub faults: Faults,
+}
+
+impl MemoryCosts {
+    /// Sets what an account costs, service by service.
+    pub fn set(&self, account: &str, costs: Vec<ServiceCost>) {
+        if let Some(account) = AccountId::parse(account) {
+            lock(&self.costs).insert(account, costs);
+        }
+    }
+}
+
+impl Costs for MemoryCosts {
+    async fn account_costs(
+        &self,
+        account: &AccountId,
+        _start: chrono::NaiveDate,
+        _end: chrono::NaiveDate,
+    ) -> Result<Vec<ServiceCost>, PortError> {
+        self.faults.check("account_costs")?;
+        Ok(lock(&self.costs).get(account).cloned().unwrap_or_default())
+    }
+}
+
+/// Objects held in memory (the reports bucket).
+#[derive(Debug, Default)]
+pub struct MemoryObjects {
+    objects: Mutex<BTreeMap<String, (Vec<u8>, String)>>,
+    /// Failures to inject (`put`, `get`, `presigned_url`).
+    pub faults: Faults,
+}
+
+impl MemoryObjects {
+    /// The keys stored.
+    pub fn keys(&self) -> Vec<String> {
+        lock(&self.objects).keys().cloned().collect()
+    }
+}
+
+impl Objects for MemoryObjects {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+        self.faults.check("put")?;
+        lock(&self.objects).insert(key.to_owned(), (body, content_type.to_owned()));
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
+        self.faults.check("get")?;
+        lock(&self.objects)
+            .get(key)
+            .map(|(body, _)| body.clone())
+            .ok_or_else(|| PortError::NotFound { id: key.to_owned() })
+    }
+
+    async fn presigned_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<String, PortError> {
+        self.faults.check("presigned_url")?;
+        if !lock(&self.objects).contains_key(key) {
+            return Err(PortError::NotFound { id: key.to_owned() });
+        }
+        Ok(format!(
+            "https://reports.example/{key}?X-Amz-Expires={}",
+            expires_in.as_secs()
+        ))
+    }
+}
+
+/// Secrets held in memory, by reference (`ssm:/path`, `secretsmanager:name`).
+#[derive(Debug, Default)]
+pub struct MemorySecrets {
+    secrets: Mutex<BTreeMap<String, String>>,
+    /// Failures to inject (`secret`).
+    pub faults: Faults,
+}
+
+impl MemorySecrets {
+    /// Stores a secret under a reference.
+    pub fn set(&self, reference: &str, value: &str) {
+        lock(&self.secrets).insert(reference.to_owned(), value.to_owned());
+    }
+}
+
+impl Secrets for MemorySecrets {
+    async fn secret(&self, reference: &str) -> Result<Secret, PortError> {
+        self.faults.check("secret")?;
+        lock(&self.secrets)
+            .get(reference)
+            .map(|v| Secret::new(v.clone()))
+            .ok_or_else(|| PortError::NotFound {
+                id: reference.to_owned(),
+            })
+    }
+}
+
+/// Chat webhooks held in memory: every body posted, by URL.
+#[derive(Debug, Default)]
+pub struct MemoryWebhooks {
+    posted: Mutex<Vec<(String, serde_json::Value)>>,
+    /// Failures to inject (`post_json`).
+    pub faults: Faults,
+}
+
+impl MemoryWebhooks {
+    /// Every post, in order: (URL, body).
+    pub fn posted(&self) -> Vec<(String, serde_json::Value)> {
+        lock(&self.posted).clone()
+    }
+}
+
+impl Webhooks for MemoryWebhooks {
+    async fn post_json(&self, url: &Secret, body: &serde_json::Value) -> Result<(), PortError> {
+        self.faults.check("post_json")?;
+        lock(&self.posted).push((url.expose().to_owned(), body.clone()));
+        Ok(())
+    }
+}
+
+/// E-mail held in memory: every message sent.
+#[derive(Debug, Default)]
+pub struct MemoryMail {
+    sent: Mutex<Vec<Email>>,
+    /// Failures to inject (`send_email`).
+    pub faults: Faults,
+}
+
+impl MemoryMail {
+    /// Every e-mail sent, in order.
+    pub fn sent(&self) -> Vec<Email> {
+        lock(&self.sent).clone()
+    }
+}
+
+impl Mail for MemoryMail {
+    async fn send_email(&self, email: &Email) -> Result<String, PortError> {
+        self.faults.check("send_email")?;
+        let mut sent = lock(&self.sent);
+        sent.push(email.clone());
+        Ok(format!("message-{}", sent.len()))
+    }
+}
+
 /// A clock that says what it is told.
 #[derive(Debug)]
 pub struct FixedClock {
@@ -883,6 +1222,20 @@ pub struct MemoryPlatform {
     pub commands: MemoryCommands,
     /// The time.
     pub clock: FixedClock,
+    /// Budgets.
+    pub budgets: MemoryBudgets,
+    /// Incident Manager.
+    pub incidents: MemoryIncidents,
+    /// Cost Explorer.
+    pub costs: MemoryCosts,
+    /// The reports bucket.
+    pub objects: MemoryObjects,
+    /// Secrets.
+    pub secrets: MemorySecrets,
+    /// Chat webhooks.
+    pub webhooks: MemoryWebhooks,
+    /// E-mail.
+    pub mail: MemoryMail,
 }
 
 impl MemoryPlatform {
@@ -895,6 +1248,13 @@ impl MemoryPlatform {
             bus: MemoryBus::default(),
             commands: MemoryCommands::default(),
             clock: FixedClock::new(now),
+            budgets: MemoryBudgets::default(),
+            incidents: MemoryIncidents::default(),
+            costs: MemoryCosts::default(),
+            objects: MemoryObjects::default(),
+            secrets: MemorySecrets::default(),
+            webhooks: MemoryWebhooks::default(),
+            mail: MemoryMail::default(),
         }
     }
 }
@@ -906,6 +1266,13 @@ impl Platform for MemoryPlatform {
     type Bus = MemoryBus;
     type Commands = MemoryCommands;
     type Clock = FixedClock;
+    type Budgets = MemoryBudgets;
+    type Incidents = MemoryIncidents;
+    type Costs = MemoryCosts;
+    type Objects = MemoryObjects;
+    type Secrets = MemorySecrets;
+    type Webhooks = MemoryWebhooks;
+    type Mail = MemoryMail;
 
     fn organization(&self) -> &MemoryOrganization {
         &self.organization
@@ -924,6 +1291,27 @@ impl Platform for MemoryPlatform {
     }
     fn clock(&self) -> &FixedClock {
         &self.clock
+    }
+    fn budgets(&self) -> &MemoryBudgets {
+        &self.budgets
+    }
+    fn incidents(&self) -> &MemoryIncidents {
+        &self.incidents
+    }
+    fn costs(&self) -> &MemoryCosts {
+        &self.costs
+    }
+    fn objects(&self) -> &MemoryObjects {
+        &self.objects
+    }
+    fn secrets(&self) -> &MemorySecrets {
+        &self.secrets
+    }
+    fn webhooks(&self) -> &MemoryWebhooks {
+        &self.webhooks
+    }
+    fn mail(&self) -> &MemoryMail {
+        &self.mail
     }
 }
 

@@ -19,7 +19,13 @@ use crate::events::{AccountId, DomainEvent, Label, Sensitive};
 use crate::footprint::Footprint;
 use crate::lifecycle::{BuildId, BuildKind, BuildStatus, State, TagChanges};
 
+mod alerting;
 pub mod memory;
+
+pub use alerting::{
+    Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
+    Incidents, Mail, RelatedLink, Secret, Secrets, ServiceCost, Webhooks,
+};
 
 /// Why a port could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +122,8 @@ pub trait Organization: OrganizationTree + Send + Sync {
     ) -> impl Future<Output = Result<Vec<AccountRecord>, PortError>> + Send;
     /// The OUs directly under an OU or root (all pages).
     fn units_in(&self, parent: &str) -> impl Future<Output = Result<Vec<Unit>, PortError>> + Send;
+    /// One organizational unit (its name).
+    fn describe_unit(&self, id: &str) -> impl Future<Output = Result<Unit, PortError>> + Send;
     /// The roots of the organization (there is one).
     fn roots(&self) -> impl Future<Output = Result<Vec<Unit>, PortError>> + Send;
     /// The tags of an account.
@@ -280,6 +288,31 @@ pub trait Store: Send + Sync {
         &self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<Deadline>, PortError>> + Send;
+    /// The incident record last opened for an account and an exception label.
+    fn incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Remembers the incident record opened for an account and an exception label.
+    fn set_incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+        arn: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Stamps the last console sign-in of an account; an older sign-in than the one
+    /// stamped changes nothing.
+    fn stamp_login(
+        &self,
+        account: &AccountId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The last console sign-in of every account that has one (all pages).
+    fn last_logins(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<AccountId, DateTime<Utc>>, PortError>> + Send;
 }
 
 /// The engine's event bus (EventBridge).
@@ -320,6 +353,12 @@ pub trait Objects: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Reads an object.
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, PortError>> + Send;
+    /// A presigned GET URL of an object, valid for `expires_in` (never a public object).
+    fn presigned_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
 }
 
 /// The time.
@@ -352,6 +391,20 @@ pub trait Platform: Send + Sync {
     type Commands: Commands;
     /// The time.
     type Clock: Clock;
+    /// Budgets in member accounts.
+    type Budgets: Budgets;
+    /// Incident Manager.
+    type Incidents: Incidents;
+    /// Cost Explorer.
+    type Costs: Costs;
+    /// The reports bucket.
+    type Objects: Objects;
+    /// SSM SecureString and Secrets Manager.
+    type Secrets: Secrets;
+    /// Chat webhooks.
+    type Webhooks: Webhooks;
+    /// E-mail.
+    type Mail: Mail;
 
     /// Organizations.
     fn organization(&self) -> &Self::Organization;
@@ -365,4 +418,18 @@ pub trait Platform: Send + Sync {
     fn commands(&self) -> &Self::Commands;
     /// The time.
     fn clock(&self) -> &Self::Clock;
+    /// Budgets in member accounts.
+    fn budgets(&self) -> &Self::Budgets;
+    /// Incident Manager.
+    fn incidents(&self) -> &Self::Incidents;
+    /// Cost Explorer.
+    fn costs(&self) -> &Self::Costs;
+    /// The reports bucket.
+    fn objects(&self) -> &Self::Objects;
+    /// SSM SecureString and Secrets Manager.
+    fn secrets(&self) -> &Self::Secrets;
+    /// Chat webhooks.
+    fn webhooks(&self) -> &Self::Webhooks;
+    /// E-mail.
+    fn mail(&self) -> &Self::Mail;
 }

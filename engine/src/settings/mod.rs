@@ -287,7 +287,21 @@ fn cross_checks(
     {
         warnings.push(Diagnostic::warning(file, node.pos, "features.incident_manager", "no `features.response_plan_arn`: spa opens incidents with the response plan it deploys"));
     }
+    if let Some(node) = features.and_then(|f| f.get("cost_link_expiry"))
+        && let Value::Str(text) = &node.value
+        && values::parse_duration(text).is_ok_and(|d| d > MAX_PRESIGNED_LINK)
+    {
+        errors.push(Diagnostic::error(
+            file,
+            node.pos,
+            "features.cost_link_expiry",
+            "a presigned S3 link lives at most 7d: a duration up to 7d",
+        ));
+    }
 }
+
+/// S3 refuses presigned URLs valid longer than this.
+const MAX_PRESIGNED_LINK: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
 /// The tag prefix and cost-center key make a valid tag codec, and no item sets or
 /// removes a tag that the lifecycle owns (its state, holder, build...): spa would

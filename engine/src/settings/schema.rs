@@ -517,6 +517,9 @@ pub struct Routes {
     /// An account differs from what spa expects.
     #[serde(default, rename = "Drift")]
     pub drift: Option<Route>,
+    /// An account was quarantined after its builds kept failing.
+    #[serde(default, rename = "AccountQuarantined")]
+    pub account_quarantined: Option<Route>,
 }
 
 impl Routes {
@@ -532,6 +535,7 @@ impl Routes {
             "StaleAccessKey" => &self.stale_access_key,
             "ResidualCost" => &self.residual_cost,
             "Drift" => &self.drift,
+            "AccountQuarantined" => &self.account_quarantined,
             _ => &None,
         };
         own.as_ref().or(self.default.as_ref())
@@ -547,6 +551,11 @@ pub struct Route {
     /// Whether the holder of the account is told too (by e-mail).
     #[serde(default)]
     pub notify_holder: bool,
+    /// Impact of the Incident Manager incident, 1 (critical) to 5 (no impact);
+    /// default: spa's impact of the label (see the workbooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5))]
+    pub impact: Option<u8>,
 }
 
 /// A notification channel.
@@ -572,6 +581,11 @@ pub struct Features {
     /// Response plan of the incidents (needed with `incident_manager`).
     #[serde(default)]
     pub response_plan_arn: Option<String>,
+    /// How long the link to an account's cost report in an incident stays valid
+    /// (a presigned S3 URL; at most 7d, and no longer than the function's session).
+    #[serde(default = "default_cost_link_expiry", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub cost_link_expiry: Duration,
     /// Run functions and builds on ARM (Graviton).
     #[serde(default = "yes")]
     pub arm_architecture: bool,
@@ -596,6 +610,9 @@ pub struct Features {
 fn yes() -> bool {
     true
 }
+fn default_cost_link_expiry() -> Duration {
+    Duration::from_secs(12 * 3_600)
+}
 fn default_stale_access_key_age() -> Duration {
     Duration::from_secs(90 * 86_400)
 }
@@ -605,6 +622,7 @@ impl Default for Features {
         Self {
             incident_manager: false,
             response_plan_arn: None,
+            cost_link_expiry: default_cost_link_expiry(),
             arm_architecture: true,
             console_login_alerts: true,
             access_key_scan: false,
