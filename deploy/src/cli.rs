@@ -44,6 +44,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         tree: Option<PathBuf>,
     },
+    /// Write the CloudFormation templates of the deployment (artifacts, automation,
+    /// management-account stacks), checked against spa's rules.
+    Synth {
+        /// The settings file; CSV overlays it names are read beside it.
+        #[arg(long, short, value_name = "FILE", default_value = "settings.yaml")]
+        settings: PathBuf,
+        /// Where to write the templates.
+        #[arg(long, value_name = "DIR", default_value = "target/templates")]
+        out: PathBuf,
+        /// Also the functions whose handlers are being written (budget-alerts, exceptions).
+        #[arg(long, hide = true)]
+        upcoming: bool,
+    },
     /// The managed accounts, live: id, name, OU path, state, holder, since.
     Status {
         #[command(flatten)]

@@ -13,6 +13,7 @@ mod local;
 mod operate;
 mod plan;
 mod schema;
+mod synth;
 mod validate;
 
 /// Runs a parsed command line.
@@ -27,6 +28,15 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
             tree,
         } => plan::run(&settings, tree.as_deref(), json),
+        Command::Synth {
+            settings,
+            out,
+            upcoming,
+        } => synth::run(
+            &settings,
+            &out,
+            spa_deploy::synth::SynthOptions { upcoming },
+        ),
         Command::Status { live, json } => operate::status(&live, json),
         Command::Check { live, json } => operate::check(&live, json),
         Command::Expire { live, bulk } => operate::bulk(&live, &bulk, Action::Expire),

@@ -1,0 +1,6 @@
+//! The library half of the `spa` command line: what its commands and its tests share
+//! without going through the binary.
+//!
+//! - [`synth`]: the CloudFormation templates of a deployment, and the checks they keep.
+
+pub mod synth;
