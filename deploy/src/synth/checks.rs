@@ -180,12 +180,6 @@ pub fn dead_letters(template: &Value) -> Vec<Violation> {
     };
     // functions invoked asynchronously, and whether they keep failed events
     let mut async_functions: Vec<(String, String)> = Vec::new();
-    let mut dlq_ids: Vec<String> = Vec::new();
-    let remember = |value: Option<&Value>, dlq_ids: &mut Vec<String>| {
-        if let Some(id) = value.and_then(target_id) {
-            dlq_ids.push(id.to_owned());
-        }
-    };
     for (id, resource) in &all {
         let p = props(resource);
         match kind(resource) {
@@ -197,7 +191,6 @@ pub fn dead_letters(template: &Value) -> Vec<Violation> {
                     .unwrap_or_default();
                 for target in targets {
                     let dlq = target.pointer("/DeadLetterConfig/Arn");
-                    remember(dlq, &mut dlq_ids);
                     if !is_queue(&all, dlq) {
                         violation(
                             id,
@@ -214,7 +207,6 @@ pub fn dead_letters(template: &Value) -> Vec<Violation> {
             }
             "AWS::Scheduler::Schedule" => {
                 let dlq = p.pointer("/Target/DeadLetterConfig/Arn");
-                remember(dlq, &mut dlq_ids);
                 if !is_queue(&all, dlq) {
                     violation(id, "the schedule's target has no dead-letter queue".into());
                 }
@@ -224,7 +216,6 @@ pub fn dead_letters(template: &Value) -> Vec<Violation> {
             }
             "AWS::SNS::Subscription" => {
                 let dlq = p.pointer("/RedrivePolicy/deadLetterTargetArn");
-                remember(dlq, &mut dlq_ids);
                 if !is_queue(&all, dlq) {
                     violation(
                         id,
@@ -257,17 +248,6 @@ pub fn dead_letters(template: &Value) -> Vec<Violation> {
                     );
                 }
             }
-            "AWS::SQS::Queue" => remember(
-                p.pointer("/RedrivePolicy/deadLetterTargetArn"),
-                &mut dlq_ids,
-            ),
-            "AWS::Lambda::Function" => {
-                remember(p.pointer("/DeadLetterConfig/TargetArn"), &mut dlq_ids)
-            }
-            "AWS::Lambda::EventInvokeConfig" => remember(
-                p.pointer("/DestinationConfig/OnFailure/Destination"),
-                &mut dlq_ids,
-            ),
             _ => {}
         }
     }
@@ -292,17 +272,6 @@ pub fn dead_letters(template: &Value) -> Vec<Violation> {
                 format!(
                     "invoked asynchronously by `{invoker}` but keeps no failed event (DeadLetterConfig or an on-failure destination)"
                 ),
-            );
-        }
-    }
-    for (id, resource) in &all {
-        if kind(resource) == "AWS::SQS::Queue"
-            && props(resource).get("RedrivePolicy").is_none()
-            && !dlq_ids.iter().any(|d| d == id)
-        {
-            violation(
-                id,
-                "a queue that is no dead-letter queue has no RedrivePolicy".into(),
             );
         }
     }
