@@ -6,13 +6,16 @@ VENV ?= .venv
 SETTINGS ?= settings.yaml
 export SPA_VENV := $(abspath $(VENV))
 
-.PHONY: test demo venv fmt lint unit validate clean-venv
+TEMPLATES ?= target/templates
+SPA := cargo run --quiet -p spa-deploy --bin spa --
 
-## make venv: the Python tools the tests need (moto server), pinned, in .venv
+.PHONY: test demo venv fmt lint unit validate templates clean-venv
+
+## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
 venv: $(VENV)/.installed
-$(VENV)/.installed: scripts/requirements-test.txt
+$(VENV)/.installed: scripts/requirements-test.txt scripts/requirements-lint.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt -r scripts/requirements-lint.txt
 	touch $@
 
 ## make test: formatting, lints, every test (unit, emulator-backed, features), the shipped settings
@@ -27,8 +30,21 @@ lint:
 unit: venv
 	cargo test --workspace --no-fail-fast
 
-validate:
-	cargo run --quiet -p spa-deploy --bin spa -- validate --settings $(SETTINGS)
+## make validate: the shipped settings, and the CloudFormation templates they synthesize, linted
+validate: venv
+	$(SPA) validate --settings $(SETTINGS)
+	$(synth-and-lint)
+
+## make templates: `spa synth` into $(TEMPLATES) (and the upcoming functions into $(TEMPLATES)/upcoming), cfn-lint with zero errors
+templates: venv
+	$(synth-and-lint)
+
+define synth-and-lint
+$(SPA) synth --settings $(SETTINGS) --out $(TEMPLATES)
+$(SPA) synth --settings $(SETTINGS) --out $(TEMPLATES)/upcoming --upcoming
+$(VENV)/bin/cfn-lint $(TEMPLATES)/*.json $(TEMPLATES)/upcoming/*.json
+@echo "cfn-lint: every template of $(TEMPLATES) passes"
+endef
 
 ## make demo: the main job end to end against the emulator
 demo: venv
