@@ -2,5 +2,7 @@
 //! without going through the binary.
 //!
 //! - [`synth`]: the CloudFormation templates of a deployment, and the checks they keep.
+//! - [`package`]: the Lambda zip (`bootstrap` and the buildspecs), checked for its architecture.
 
+pub mod package;
 pub mod synth;

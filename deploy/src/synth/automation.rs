@@ -76,6 +76,7 @@ pub fn artifacts(settings: &Settings, names: &Names) -> Result<Template, Templat
         Resource::raw(
             "AWS::S3::Bucket",
             json!({
+                "BucketName": names.artifacts_bucket,
                 "BucketEncryption": sse_s3(),
                 "PublicAccessBlockConfiguration": block_public(),
                 "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
@@ -747,16 +748,13 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                 }
             }
             Grant::Incidents => {
-                let plan = if settings.features.incident_manager {
-                    r(RESPONSE_PLAN)
-                } else {
-                    json!(
-                        settings
-                            .features
-                            .response_plan_arn
-                            .clone()
-                            .unwrap_or_default()
-                    )
+                // by its ARN, not a reference: the role does not wait for the plan
+                let plan = match &settings.features.response_plan_arn {
+                    Some(arn) => json!(arn),
+                    None => sub(format!(
+                        "arn:${{AWS::Partition}}:ssm-incidents::${{AWS::AccountId}}:response-plan/{}",
+                        names.response_plan
+                    )),
                 };
                 out.push(
                     Statement::allow(&["ssm-incidents:StartIncident"], vec![plan])

@@ -60,6 +60,8 @@ pub struct Names {
     pub command_queue: String,
     /// The reports bucket: `reporting.bucket`, else `<env>-reports-<account>-<region>`.
     pub reports_bucket: String,
+    /// The bucket of the function code: `<env>-artifacts-<account>-<region>`.
+    pub artifacts_bucket: String,
     /// The response plan's name: the last part of `features.response_plan_arn`, else `<env>-spa`.
     pub response_plan: String,
     /// The role spa assumes in the management account (from `automation.management_role_arn`).
@@ -75,7 +77,7 @@ impl Names {
             .bucket
             .as_ref()
             .map(|b| b.as_str().to_owned())
-            .unwrap_or_else(|| default_bucket(settings));
+            .unwrap_or_else(|| bucket_name(settings, "reports"));
         let response_plan = settings
             .features
             .response_plan_arn
@@ -100,6 +102,7 @@ impl Names {
             bus: spa_engine::aws::local::bus_name(settings),
             command_queue: spa_engine::aws::local::queue_name(settings),
             reports_bucket,
+            artifacts_bucket: bucket_name(settings, "artifacts"),
             response_plan,
             management_role,
             environment: env,
@@ -107,10 +110,10 @@ impl Names {
     }
 }
 
-/// `<env>-reports-<account>-<region>`, lowercase, cut to S3's 63 characters.
-fn default_bucket(settings: &Settings) -> String {
+/// `<env>-<what>-<account>-<region>`, lowercase, cut to S3's 63 characters.
+fn bucket_name(settings: &Settings, what: &str) -> String {
     let suffix = format!(
-        "-reports-{}-{}",
+        "-{what}-{}-{}",
         settings.automation.account_id.as_str(),
         settings.automation.region.as_str()
     );
@@ -222,6 +225,10 @@ pub(crate) mod tests {
         assert_eq!(names.response_plan, "spa-demo");
         assert_eq!(names.management_role, "SpaAccountsManagementRole");
         assert_eq!(names.bus, "SpaDemo");
+        assert_eq!(
+            names.artifacts_bucket,
+            "spademo-artifacts-123456789012-eu-west-1"
+        );
         assert_eq!(names.command_queue, "SpaDemo-commands");
     }
 
