@@ -9,7 +9,7 @@ export SPA_VENV := $(abspath $(VENV))
 TEMPLATES ?= target/templates
 SPA := cargo run --quiet -p spa-deploy --bin spa --
 
-.PHONY: test demo venv fmt lint unit validate templates clean-venv
+.PHONY: test demo venv fmt lint unit validate templates package-tools package clean-venv
 
 ## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
 venv: $(VENV)/.installed
@@ -45,6 +45,17 @@ $(SPA) synth --settings $(SETTINGS) --out $(TEMPLATES)/upcoming --upcoming
 $(VENV)/bin/cfn-lint $(TEMPLATES)/*.json $(TEMPLATES)/upcoming/*.json
 @echo "cfn-lint: every template of $(TEMPLATES) passes"
 endef
+
+## make package-tools: cargo-lambda (PyPI, prebuilt with zig) in .venv, for `spa package`
+package-tools: $(VENV)/.package-tools
+$(VENV)/.package-tools: scripts/requirements-package.txt | venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-package.txt
+	touch $@
+
+## make package: the Lambda zip for ARCH (arm64 or x86_64) in target/lambda
+ARCH ?= arm64
+package: package-tools
+	$(SPA) package --arch $(ARCH) --out target/lambda
 
 ## make demo: the main job end to end against the emulator
 demo: venv

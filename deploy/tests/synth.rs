@@ -586,3 +586,17 @@ fn spa_synth_refuses_settings_that_do_not_load() {
     assert!(!dir.join("out").exists(), "nothing written");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn the_committed_templates_are_current() {
+    for (file, template) in stacks(&settings(), false).files() {
+        let expected = serde_json::to_string_pretty(&template.to_json().unwrap()).unwrap() + "\n";
+        let path = repo().join("deploy/templates").join(file);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == expected,
+            "{} is out of date: run `spa synth --settings settings.yaml --out deploy/templates`",
+            path.display()
+        );
+    }
+}
