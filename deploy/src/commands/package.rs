@@ -14,7 +14,8 @@ fn cargo_lambda() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".venv"));
     let candidate = venv.join("bin").join("cargo-lambda");
     if candidate.is_file() {
-        candidate
+        // absolute: build scripts run elsewhere and find zig through the PATH
+        std::fs::canonicalize(&candidate).unwrap_or(candidate)
     } else {
         PathBuf::from("cargo-lambda")
     }
