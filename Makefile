@@ -9,7 +9,7 @@ export SPA_VENV := $(abspath $(VENV))
 TEMPLATES ?= target/templates
 SPA := cargo run --quiet -p spa-deploy --bin spa --
 
-.PHONY: test demo venv fmt lint unit validate templates package-tools package clean-venv
+.PHONY: test demo venv fmt lint unit validate templates package-tools package package-test clean-venv
 
 ## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
 venv: $(VENV)/.installed
@@ -56,6 +56,10 @@ $(VENV)/.package-tools: scripts/requirements-package.txt | venv
 ARCH ?= arm64
 package: package-tools
 	$(SPA) package --arch $(ARCH) --out target/lambda
+
+## make package-test: build both architectures with cargo-lambda (dev profile) and check each zip's bootstrap
+package-test: package-tools
+	cargo test -p spa-deploy --test package -- --ignored
 
 ## make demo: the main job end to end against the emulator
 demo: venv

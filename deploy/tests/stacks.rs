@@ -106,11 +106,23 @@ async fn the_automation_stack_deploys_updates_and_deletes_on_the_emulator() {
         ("ArtifactKey", key.as_str()),
         ("OrganizationId", "o-a1b2c3d4e5"),
     ];
-    let plan = stacks
-        .plan(&request("SpaDemo-automation", &filtered, &parameters))
+    // the first time through S3, as templates over 51,200 bytes go
+    let template_key = "templates/SpaDemo-automation.json";
+    S3Objects::new(config.s3(), &bucket)
+        .put(
+            template_key,
+            filtered.to_string().into_bytes(),
+            "application/json",
+        )
         .await
-        .unwrap()
-        .expect("a change set");
+        .unwrap();
+    let mut by_url = request("SpaDemo-automation", &filtered, &parameters);
+    by_url.template = TemplateSource::Url(spa_deploy::release::object_url(
+        &bucket,
+        "eu-west-1",
+        template_key,
+    ));
+    let plan = stacks.plan(&by_url).await.unwrap().expect("a change set");
     assert_eq!(plan.kind, ChangeSetKind::Create);
     assert!(
         plan.changes
