@@ -50,10 +50,10 @@ use eventbridge::EventBridgeBus;
 use metrics::ApiCalls;
 use organizations::AwsOrganization;
 use s3::{ReportsBucket, S3Objects};
-use unwired::Unwired;
 use sqs::SqsCommands;
 use ssm::SsmParameters;
 use sts::{RoleOptions, Roles, partition_of};
+use unwired::Unwired;
 
 /// What the settings do not say about where spa runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,7 +21,11 @@ fn unwired<T>(what: &str) -> Result<T, PortError> {
 }
 
 impl Budgets for Unwired {
-    async fn ensure_budget(&self, _: &AccountId, _: &BudgetPlan) -> Result<BudgetChange, PortError> {
+    async fn ensure_budget(
+        &self,
+        _: &AccountId,
+        _: &BudgetPlan,
+    ) -> Result<BudgetChange, PortError> {
         unwired("budgets")
     }
 }

@@ -117,6 +117,28 @@ impl<'a, P: Platform> Engine<'a, P> {
         self
     }
 
+    /// The central SNS topic of budget alerts, in the automation account
+    /// (`<environment>-BudgetAlerts`, made by the automation stack or `spa local init`).
+    pub fn budget_alerts_topic_arn(&self) -> String {
+        let automation = &self.settings.automation;
+        format!(
+            "arn:aws:sns:{}:{}:{}-BudgetAlerts",
+            automation.region, automation.account_id, self.settings.environment_identifier
+        )
+    }
+
+    /// The response plan of incidents: `features.response_plan_arn`, else the one the
+    /// automation stack deploys (`<environment>`).
+    pub fn response_plan_arn(&self) -> String {
+        match &self.settings.features.response_plan_arn {
+            Some(arn) => arn.clone(),
+            None => format!(
+                "arn:aws:ssm-incidents::{}:response-plan/{}",
+                self.settings.automation.account_id, self.settings.environment_identifier
+            ),
+        }
+    }
+
     /// The ARN of the engine's bus (the target of the member accounts' forwarding rules).
     pub fn with_engine_bus_arn(mut self, arn: impl Into<String>) -> Self {
         self.engine_bus_arn = arn.into();
