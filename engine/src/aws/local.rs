@@ -1,10 +1,12 @@
 //! The engine's own resources, created in the emulator (`spa local init`): what the
-//! automation stack creates on AWS (tables, bus, command queue, reports bucket).
+//! automation stack creates on AWS (tables, bus, command queue, reports bucket, and
+//! the budget alerts path: topic, queue and subscription).
 
 use super::config::AwsConfig;
 use super::dynamodb::{ensure_tables, table_definitions};
 use super::error::port_error;
 use super::s3::ensure_bucket;
+use super::sns::ensure_budget_alerts;
 use super::sqs::ensure_queue;
 use crate::ports::PortError;
 use crate::settings::Settings;
@@ -24,6 +26,10 @@ pub struct LocalResources {
     pub queue_arn: String,
     /// The reports bucket, when the settings name one.
     pub bucket: Option<String>,
+    /// The SNS topic members' budgets notify.
+    pub budget_alerts_topic_arn: String,
+    /// The queue the `budget-alerts` function reads (subscribed to the topic).
+    pub budget_alerts_queue_url: String,
 }
 
 /// The name of the engine's bus: the environment identifier.
@@ -79,6 +85,7 @@ pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResour
     if let Some(bucket) = &bucket {
         ensure_bucket(config, bucket).await?;
     }
+    let alerts = ensure_budget_alerts(config, settings).await?;
     Ok(LocalResources {
         tables: definitions.iter().map(|d| d.name.clone()).collect(),
         bus_name,
@@ -86,6 +93,8 @@ pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResour
         queue_url,
         queue_arn,
         bucket,
+        budget_alerts_topic_arn: alerts.topic_arn,
+        budget_alerts_queue_url: alerts.queue_url,
     })
 }
 
