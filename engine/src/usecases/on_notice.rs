@@ -229,7 +229,9 @@ fn notice<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent, known: &Account
 
 fn default_reason(label: Label) -> &'static str {
     match label {
-        Label::AccountQuarantined => "the account was quarantined: its builds kept failing",
+        Label::AccountQuarantined => {
+            "the account was quarantined (its history says why: failed builds, a deadline, unreadable tags)"
+        }
         Label::AccountAssigned => "the account was assigned",
         _ => "see the account's history (`spa events list`)",
     }
@@ -245,7 +247,7 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
             vec![
                 "Open the cost report linked to the incident: which services cost".to_owned(),
                 "Ask the holder whether the spending is expected".to_owned(),
-                format!("If it must stop now: `spa expire {account}` purges the account"),
+                format!("If it must stop now and the account is assigned: `spa expire {account}` purges it"),
             ],
         ),
         Label::ConsoleLoginWithRoot => (
@@ -253,7 +255,7 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
             vec![
                 "Ask the holder who signed in with the root user, and why".to_owned(),
                 "If nobody should have: reset the root password from the account's root e-mail, check CloudTrail in the account".to_owned(),
-                format!("If the account is compromised: `spa expire {account}` purges it"),
+                format!("If the account is compromised and assigned: `spa expire {account}` purges it"),
             ],
         ),
         Label::ConsoleLoginWithIamUser => (
@@ -265,7 +267,7 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
             ],
         ),
         Label::BuildFailed => (
-            "Recorded the failure. spa retries the build up to `max_attempts`, then quarantines the account.",
+            "Recorded the failure: the build failed on its last attempt (the account is quarantined), or could not be started.",
             vec![
                 "Read the build's logs in CodeBuild in the account (project `<environment>-Prepare` or `-Purge`)".to_owned(),
                 events,
@@ -289,7 +291,7 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
             ],
         ),
         Label::Drift => (
-            "Left the account as it is: spa does not guess.",
+            "Changed nothing it could not read: spa does not guess (the sweeper quarantines an account whose tags it cannot read).",
             vec![
                 "`spa check` lists what differs from what spa expects".to_owned(),
                 format!("Fix the tags by hand, or `spa reset {account}`"),
@@ -307,7 +309,7 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
             "Recorded the cost seen after the purge.",
             vec![
                 "Open the cost report: what still costs after the purge".to_owned(),
-                format!("`spa expire {account}` purges the account again"),
+                format!("If the account is assigned: `spa expire {account}` purges it again"),
             ],
         ),
         _ => ("Recorded it.", vec![status]),
