@@ -145,9 +145,9 @@ pub struct AwsPlatform<B> {
     parameters: SsmParameters,
     objects: ReportsBucket,
     clock: SystemClock,
-    budgets: Unwired,
-    incidents: Unwired,
-    costs: Unwired,
+    budgets: budgets::MemberBudgets<Arc<Roles>>,
+    incidents: incidents::SsmIncidents,
+    costs: costs::MemberCosts<Arc<Roles>>,
     secrets: Unwired,
     webhooks: Unwired,
     mail: Unwired,
@@ -200,9 +200,9 @@ impl AwsPlatform<()> {
             parameters: SsmParameters::new(automation.ssm()),
             objects: ReportsBucket(bucket.map(|b| S3Objects::new(automation.s3(), b))),
             clock: SystemClock,
-            budgets: Unwired,
-            incidents: Unwired,
-            costs: Unwired,
+            budgets: budgets::MemberBudgets::new(Arc::clone(&roles)),
+            incidents: incidents::SsmIncidents::new(automation.ssm_incidents()),
+            costs: costs::MemberCosts::new(Arc::clone(&roles)),
             secrets: Unwired,
             webhooks: Unwired,
             mail: Unwired,
@@ -300,9 +300,9 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Bus = EventBridgeBus;
     type Commands = SqsCommands;
     type Clock = SystemClock;
-    type Budgets = Unwired;
-    type Incidents = Unwired;
-    type Costs = Unwired;
+    type Budgets = budgets::MemberBudgets<Arc<Roles>>;
+    type Incidents = incidents::SsmIncidents;
+    type Costs = costs::MemberCosts<Arc<Roles>>;
     type Objects = ReportsBucket;
     type Secrets = Unwired;
     type Webhooks = Unwired;

@@ -601,9 +601,8 @@ fn incident_summary(notice: &Notice) -> String {
     if let Some(url) = &notice.workbook_url {
         text.push_str(&format!("\n**Workbook**: {url}\n"));
     }
-    if let Some(url) = &notice.cost_report_url {
-        text.push_str(&format!("\n**Month-to-date costs**: {url}\n"));
-    }
+    // the cost report's link is a related item (the adapter moves a link too long for
+    // one into the summary)
     crate::events::redact_emails(&text)
 }
 
@@ -626,13 +625,13 @@ async fn cost_report<P: Platform>(
         .await
         .map_err(|e| format!("costs not read: {e}"))?;
     let heading = crate::reports::account::AccountHeading {
-        account: account.as_str().to_owned(),
-        name: known.name.clone().unwrap_or_default(),
-        holder: known.holder.as_ref().map(Holder::masked),
+        account: account.clone(),
+        account_name: known.name.clone().unwrap_or_default(),
+        holder: known.holder.as_ref().map(|h| h.as_str().to_owned()),
         cost_center: known.cost_center.clone(),
-        ou_path: known.ou_path.clone(),
-        start,
-        end,
+        ou_path: known.ou_path.join(" / "),
+        period_start: start,
+        period_end: end,
         currency: costs
             .first()
             .map_or_else(|| "USD".to_owned(), |c| c.currency.clone()),
