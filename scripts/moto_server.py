@@ -188,11 +188,49 @@ def complete_budgets() -> None:
     BudgetsResponse.delete_subscriber = respond_subscriber("delete_subscriber")
 
 
+def keep_subscriptions_with_their_topic() -> None:
+    """On AWS a topic's subscriptions belong to the topic, whoever made them: when the
+    owner of a queue subscribes it to a topic of another account (spa's automation
+    account subscribes its budget alerts queue to each member's topic), the topic's
+    owner lists that subscription (ListSubscriptionsByTopic) and what is published on
+    the topic reaches the queue. Moto 5.2 keeps a subscription in the backend of the
+    account that made it and looks for a topic's subscriptions in the topic's account
+    only, so such a subscription is neither listed nor delivered to, and outlives the
+    topic. Look for them, and delete them with the topic, in every account's backend
+    of the topic's region."""
+    from moto.sns.models import SNSBackend, sns_backends
+
+    def backends_of_region(region):
+        for account_id in list(dict.keys(sns_backends)):
+            regions = dict.__getitem__(sns_backends, account_id)
+            if dict.__contains__(regions, region):
+                yield dict.__getitem__(regions, region)
+
+    def topic_subscriptions(self, topic):
+        return [
+            s
+            for backend in backends_of_region(self.region_name)
+            for s in list(backend.subscriptions.values())
+            if s.topic == topic
+        ]
+
+    def delete_topic_subscriptions(self, topic):
+        # the topic's subscriptions go with it, whichever account made them
+        for backend in backends_of_region(self.region_name):
+            for arn, s in list(backend.subscriptions.items()):
+                if s.topic == topic:
+                    backend.subscriptions.pop(arn, None)
+
+    SNSBackend._get_topic_subscriptions = topic_subscriptions
+    SNSBackend.delete_topic_subscriptions = delete_topic_subscriptions
+
+
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     accept_projects_without_source()
     hold_the_managed_policies_spa_attaches()
     complete_budgets()
+    keep_subscriptions_with_their_topic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _, bound = server.get_host_and_port()

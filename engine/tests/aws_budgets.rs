@@ -1,10 +1,22 @@
-//! AWS Budgets in member accounts and the central budget alerts path (SNS → SQS).
+//! AWS Budgets in member accounts and the budget alerts path (member topic → central
+//! queue → the decoder).
 //!
-//! Against the emulator (moto server): budgets are created, left alone (read calls
-//! only), and converge on amount, thresholds and subscribers; the topic, queue and
-//! subscription are made idempotently and carry a Budgets message to the decoder.
-//! Moto 5.2 lacks `UpdateBudget` and the subscriber operations: the emulator launcher
-//! (`scripts/moto_server.py`, `complete_budgets`) adds them.
+//! Against the emulator (moto server), with real, distinct accounts: the automation
+//! account is moto's default (`123456789012`, the dummy keys), the member is reached
+//! as spa reaches it, through its member role (`sts::Roles`): moto maps the keys of an
+//! assumed role to the role's account, so the member's topic and budget live in
+//! `222222222222` and the central queue in `123456789012`. Budgets are created, left
+//! alone (read calls only), and converge on amount, thresholds and subscribers; the
+//! member's topic, its policy and the automation account's subscription of the queue
+//! are made idempotently and carry a Budgets message from the member's topic to the
+//! central queue and the decoder.
+//!
+//! Moto 5.2 lacks `UpdateBudget` and the subscriber operations, and keeps a
+//! subscription made by another account than the topic's away from the topic (neither
+//! listed nor delivered to): the emulator launcher (`scripts/moto_server.py`,
+//! `complete_budgets`, `keep_subscriptions_with_their_topic`) adds them. Moto does
+//! not evaluate topic or queue policies: they are read back and compared, and their
+//! meaning is unit-tested in `aws::sns`.
 //!
 //! With `aws-smithy-mocks`: the exact `CreateBudget` and `UpdateBudget` requests on
 //! the wire (AWS's field names and values), and AWS's refusals.
@@ -37,15 +49,19 @@ use spa_engine::aws::budgets::{MemberBudgets, ensure_budget};
 use spa_engine::aws::codebuild::MemberConfigs;
 use spa_engine::aws::metrics::ApiCalls;
 use spa_engine::aws::sns::{
-    PublishScope, budget_alerts_name, budget_alerts_topic_arn, ensure_budget_alerts, queue_policy,
-    topic_policy,
+    BudgetAlerts, Senders, budget_alerts_name, ensure_budget_alerts, member_topic_policy,
+    member_topics_pattern, queue_policy,
 };
+use spa_engine::aws::sts::{RoleOptions, Roles};
 use spa_engine::events::{AccountId, Amount, Incoming, Threshold};
+use spa_engine::footprint::member_budget_topic_arn;
 use spa_engine::ports::{BudgetChange, BudgetPlan, Budgets, PortError};
 use spa_engine::settings::{MemorySources, Settings};
 
+const AUTOMATION: &str = "123456789012";
 const MEMBER: &str = "222222222222";
-const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:SpaDemo-BudgetAlerts";
+const TOPIC: &str = "arn:aws:sns:eu-west-1:222222222222:SpaDemo-BudgetAlerts";
+const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:SpaDemo-BudgetAlerts";
 
 fn member() -> AccountId {
     AccountId::parse(MEMBER).unwrap()
@@ -62,14 +78,17 @@ fn plan() -> BudgetPlan {
     }
 }
 
-/// Every member account is the emulator (moto keeps budgets per `AccountId`).
-#[derive(Clone)]
-struct Emulator(AwsConfig);
-
-impl MemberConfigs for Emulator {
-    async fn member_config(&self, _: &AccountId) -> Result<AwsConfig, PortError> {
-        Ok(self.0.clone())
-    }
+fn settings() -> Settings {
+    let text = "environment_identifier: SpaDemo
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: rate(7 days)
+  management_role_arn: arn:aws:iam::111111111111:role/SpaManagement
+";
+    spa_engine::settings::load("settings.yaml", text, &MemorySources::new())
+        .unwrap()
+        .settings
 }
 
 /// A member whose role cannot be assumed.
@@ -85,6 +104,7 @@ impl MemberConfigs for NoRole {
     }
 }
 
+/// The automation account of the emulator (moto's default account).
 async fn emulator(scenario: &spa_testkit::Scenario<'_>) -> AwsConfig {
     let sdk = scenario
         .sdk_config()
@@ -93,6 +113,46 @@ async fn emulator(scenario: &spa_testkit::Scenario<'_>) -> AwsConfig {
         .region(Region::new("eu-west-1"))
         .build();
     AwsConfig::from_sdk(&sdk, ApiCalls::new())
+}
+
+/// The two accounts, the central queue and the adapter, as deployed: the member
+/// reached through its member role, calls of both accounts counted together.
+struct World {
+    automation: AwsConfig,
+    member: AwsConfig,
+    alerts: BudgetAlerts,
+    budgets: MemberBudgets<Arc<Roles>>,
+}
+
+impl World {
+    async fn new(scenario: &spa_testkit::Scenario<'_>) -> Self {
+        let automation = emulator(scenario).await;
+        let alerts = ensure_budget_alerts(&automation, &settings())
+            .await
+            .unwrap();
+        assert_eq!(alerts.queue_arn, QUEUE);
+        let roles = Arc::new(Roles::new(
+            automation.clone(),
+            "aws",
+            "SpaMember",
+            RoleOptions::new("spa-test"),
+        ));
+        let member = roles.member(&member()).await.unwrap();
+        let identity = member.sts().get_caller_identity().send().await.unwrap();
+        assert_eq!(identity.account(), Some(MEMBER), "a distinct account");
+        let budgets = MemberBudgets::new(roles, automation.clone(), alerts.queue_arn.clone());
+        automation.calls().reset();
+        Self {
+            automation,
+            member,
+            alerts,
+            budgets,
+        }
+    }
+
+    fn calls(&self) -> Vec<(String, u64)> {
+        self.automation.calls().snapshot().into_iter().collect()
+    }
 }
 
 /// What moto holds: limit, time unit, type, and per threshold its subscribers.
@@ -104,8 +164,9 @@ struct Held {
     notifications: Vec<(String, BTreeSet<(String, String)>)>,
 }
 
-async fn held(config: &AwsConfig, name: &str) -> Held {
-    let client = config.budgets();
+/// The budget as the member account holds it.
+async fn held(member: &AwsConfig, name: &str) -> Held {
+    let client = member.budgets();
     let budget = client
         .describe_budget()
         .account_id(MEMBER)
@@ -176,17 +237,24 @@ fn actual(threshold: f64) -> String {
     format!("ACTUAL GREATER_THAN {threshold} PERCENTAGE")
 }
 
+fn calls(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+    list.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()
+}
+
 #[tokio::test]
 async fn a_budget_is_created_then_left_alone_with_reads_only() {
     let scenario = spa_testkit::scenario();
-    let config = emulator(&scenario).await;
-    let budgets = MemberBudgets::new(Emulator(config.clone()));
+    let world = World::new(&scenario).await;
 
-    let change = budgets.ensure_budget(&member(), &plan()).await.unwrap();
+    let change = world
+        .budgets
+        .ensure_budget(&member(), &plan())
+        .await
+        .unwrap();
     assert_eq!(change, BudgetChange::Created);
-    assert_eq!(config.calls().count("Budgets:CreateBudget"), 1);
+    assert_eq!(world.automation.calls().count("Budgets:CreateBudget"), 1);
     assert_eq!(
-        held(&config, "SpaDemo-Budget").await,
+        held(&world.member, "SpaDemo-Budget").await,
         Held {
             amount: "500".into(),
             unit: "USD".into(),
@@ -198,17 +266,23 @@ async fn a_budget_is_created_then_left_alone_with_reads_only() {
         }
     );
 
-    config.calls().reset();
-    let again = budgets.ensure_budget(&member(), &plan()).await.unwrap();
+    world.automation.calls().reset();
+    let again = world
+        .budgets
+        .ensure_budget(&member(), &plan())
+        .await
+        .unwrap();
     assert_eq!(again, BudgetChange::Unchanged);
-    let calls = config.calls().snapshot();
     assert_eq!(
-        calls.into_iter().collect::<Vec<_>>(),
-        vec![
-            ("Budgets:DescribeBudget".to_owned(), 1),
-            ("Budgets:DescribeNotificationsForBudget".to_owned(), 1),
-            ("Budgets:DescribeSubscribersForNotification".to_owned(), 2),
-        ],
+        world.calls(),
+        calls(&[
+            ("Budgets:DescribeBudget", 1),
+            ("Budgets:DescribeNotificationsForBudget", 1),
+            ("Budgets:DescribeSubscribersForNotification", 2),
+            ("SNS:GetSubscriptionAttributes", 1),
+            ("SNS:GetTopicAttributes", 1),
+            ("SNS:ListSubscriptionsByTopic", 1),
+        ]),
         "a second ensure only reads"
     );
 }
@@ -216,11 +290,11 @@ async fn a_budget_is_created_then_left_alone_with_reads_only() {
 #[tokio::test]
 async fn a_new_amount_or_currency_is_one_update_budget() {
     let scenario = spa_testkit::scenario();
-    let config = emulator(&scenario).await;
-    let budgets = MemberBudgets::new(Emulator(config.clone()));
+    let world = World::new(&scenario).await;
+    let budgets = &world.budgets;
     budgets.ensure_budget(&member(), &plan()).await.unwrap();
 
-    config.calls().reset();
+    world.automation.calls().reset();
     let mut bigger = plan();
     bigger.amount = 1500.0;
     let change = budgets.ensure_budget(&member(), &bigger).await.unwrap();
@@ -228,9 +302,12 @@ async fn a_new_amount_or_currency_is_one_update_budget() {
         change,
         BudgetChange::Updated(vec!["amount 500 → 1500 USD".into()])
     );
-    assert_eq!(config.calls().count("Budgets:UpdateBudget"), 1);
-    assert_eq!(config.calls().count("Budgets:CreateNotification"), 0);
-    let now = held(&config, "SpaDemo-Budget").await;
+    assert_eq!(world.automation.calls().count("Budgets:UpdateBudget"), 1);
+    assert_eq!(
+        world.automation.calls().count("Budgets:CreateNotification"),
+        0
+    );
+    let now = held(&world.member, "SpaDemo-Budget").await;
     assert_eq!((now.amount.as_str(), now.unit.as_str()), ("1500", "USD"));
     assert!(now.monthly_cost);
     assert_eq!(now.notifications.len(), 2, "notifications kept");
@@ -242,14 +319,14 @@ async fn a_new_amount_or_currency_is_one_update_budget() {
         change,
         BudgetChange::Updated(vec!["amount 1500 USD → 1500 EUR".into()])
     );
-    assert_eq!(held(&config, "SpaDemo-Budget").await.unit, "EUR");
+    assert_eq!(held(&world.member, "SpaDemo-Budget").await.unit, "EUR");
 }
 
 #[tokio::test]
 async fn thresholds_are_added_and_removed() {
     let scenario = spa_testkit::scenario();
-    let config = emulator(&scenario).await;
-    let budgets = MemberBudgets::new(Emulator(config.clone()));
+    let world = World::new(&scenario).await;
+    let budgets = &world.budgets;
     budgets.ensure_budget(&member(), &plan()).await.unwrap();
 
     let mut other = plan();
@@ -262,9 +339,9 @@ async fn thresholds_are_added_and_removed() {
             "threshold 120% added".into()
         ])
     );
-    assert_eq!(config.calls().count("Budgets:UpdateBudget"), 0);
+    assert_eq!(world.automation.calls().count("Budgets:UpdateBudget"), 0);
     assert_eq!(
-        held(&config, "SpaDemo-Budget").await.notifications,
+        held(&world.member, "SpaDemo-Budget").await.notifications,
         vec![
             (actual(120.0), subs(&["alice@example.com"])),
             (actual(80.0), subs(&["alice@example.com"])),
@@ -279,8 +356,8 @@ async fn thresholds_are_added_and_removed() {
 #[tokio::test]
 async fn subscribers_follow_the_holder() {
     let scenario = spa_testkit::scenario();
-    let config = emulator(&scenario).await;
-    let budgets = MemberBudgets::new(Emulator(config.clone()));
+    let world = World::new(&scenario).await;
+    let budgets = &world.budgets;
     budgets.ensure_budget(&member(), &plan()).await.unwrap();
 
     let mut bob = plan();
@@ -294,10 +371,16 @@ async fn subscribers_follow_the_holder() {
         ]),
         "said once for all thresholds, addresses masked"
     );
-    assert_eq!(config.calls().count("Budgets:CreateSubscriber"), 2);
-    assert_eq!(config.calls().count("Budgets:DeleteSubscriber"), 2);
     assert_eq!(
-        held(&config, "SpaDemo-Budget").await.notifications,
+        world.automation.calls().count("Budgets:CreateSubscriber"),
+        2
+    );
+    assert_eq!(
+        world.automation.calls().count("Budgets:DeleteSubscriber"),
+        2
+    );
+    assert_eq!(
+        held(&world.member, "SpaDemo-Budget").await.notifications,
         vec![
             (actual(100.0), subs(&["bob@example.com"])),
             (actual(80.0), subs(&["bob@example.com"])),
@@ -313,7 +396,7 @@ async fn subscribers_follow_the_holder() {
         BudgetChange::Updated(vec!["subscriber b***@example.com removed".into()])
     );
     assert_eq!(
-        held(&config, "SpaDemo-Budget").await.notifications,
+        held(&world.member, "SpaDemo-Budget").await.notifications,
         vec![(actual(100.0), subs(&[])), (actual(80.0), subs(&[]))]
     );
 }
@@ -321,9 +404,9 @@ async fn subscribers_follow_the_holder() {
 #[tokio::test]
 async fn a_new_topic_replaces_the_old_one_and_hand_made_notifications_go() {
     let scenario = spa_testkit::scenario();
-    let config = emulator(&scenario).await;
-    let budgets = MemberBudgets::new(Emulator(config.clone()));
-    budgets.ensure_budget(&member(), &plan()).await.unwrap();
+    let world = World::new(&scenario).await;
+    let client = world.member.budgets();
+    ensure_budget(&client, &member(), &plan()).await.unwrap();
     // a forecast alert added by hand in the console
     let forecast = Notification::builder()
         .notification_type(NotificationType::Forecasted)
@@ -332,8 +415,7 @@ async fn a_new_topic_replaces_the_old_one_and_hand_made_notifications_go() {
         .threshold_type(ThresholdType::Percentage)
         .build()
         .unwrap();
-    config
-        .budgets()
+    client
         .create_notification()
         .account_id(MEMBER)
         .budget_name("SpaDemo-Budget")
@@ -349,10 +431,11 @@ async fn a_new_topic_replaces_the_old_one_and_hand_made_notifications_go() {
         .await
         .unwrap();
 
+    // the budget alone (`ensure_budget`): another topic of the member account
     let mut moved = plan();
     moved.thresholds = vec![80.0];
-    moved.topic_arn = "arn:aws:sns:eu-west-1:123456789012:Other-BudgetAlerts".into();
-    let change = budgets.ensure_budget(&member(), &moved).await.unwrap();
+    moved.topic_arn = "arn:aws:sns:eu-west-1:222222222222:Other-BudgetAlerts".into();
+    let change = ensure_budget(&client, &member(), &moved).await.unwrap();
     let BudgetChange::Updated(words) = change else {
         panic!("expected an update, got {change:?}");
     };
@@ -366,7 +449,7 @@ async fn a_new_topic_replaces_the_old_one_and_hand_made_notifications_go() {
     );
     assert!(
         words.contains(
-            &"subscriber topic arn:aws:sns:eu-west-1:123456789012:Other-BudgetAlerts added".into()
+            &"subscriber topic arn:aws:sns:eu-west-1:222222222222:Other-BudgetAlerts added".into()
         ),
         "{words:?}"
     );
@@ -376,11 +459,11 @@ async fn a_new_topic_replaces_the_old_one_and_hand_made_notifications_go() {
     ]
     .into();
     assert_eq!(
-        held(&config, "SpaDemo-Budget").await.notifications,
+        held(&world.member, "SpaDemo-Budget").await.notifications,
         vec![(actual(80.0), expected)]
     );
     assert_eq!(
-        budgets.ensure_budget(&member(), &moved).await.unwrap(),
+        ensure_budget(&client, &member(), &moved).await.unwrap(),
         BudgetChange::Unchanged
     );
 }
@@ -388,12 +471,15 @@ async fn a_new_topic_replaces_the_old_one_and_hand_made_notifications_go() {
 #[tokio::test]
 async fn a_bad_plan_is_refused_before_any_call() {
     let scenario = spa_testkit::scenario();
-    let config = emulator(&scenario).await;
-    let budgets = MemberBudgets::new(Emulator(config.clone()));
+    let world = World::new(&scenario).await;
     let mut bad = plan();
     bad.amount = 0.0;
     bad.thresholds = vec![80.0, 80.0, 2000.0];
-    let error = budgets.ensure_budget(&member(), &bad).await.unwrap_err();
+    let error = world
+        .budgets
+        .ensure_budget(&member(), &bad)
+        .await
+        .unwrap_err();
     let PortError::Rejected { message, .. } = &error else {
         panic!("expected a rejection, got {error:?}");
     };
@@ -409,14 +495,55 @@ async fn a_bad_plan_is_refused_before_any_call() {
         message.contains("threshold 2000% is out of 0 to 1000%"),
         "{message}"
     );
-    assert_eq!(config.calls().total(), 0);
+    assert_eq!(world.automation.calls().total(), 0);
+}
+
+#[tokio::test]
+async fn a_topic_of_another_account_is_refused_before_any_call() {
+    let scenario = spa_testkit::scenario();
+    let world = World::new(&scenario).await;
+    // the design AWS does not support: every budget notifying the automation account
+    let mut central = plan();
+    central.topic_arn = "arn:aws:sns:eu-west-1:123456789012:SpaDemo-BudgetAlerts".into();
+    let error = world
+        .budgets
+        .ensure_budget(&member(), &central)
+        .await
+        .unwrap_err();
+    let PortError::Rejected { message, .. } = &error else {
+        panic!("expected a rejection, got {error:?}");
+    };
+    assert!(
+        message.contains("AWS Budgets notifies only a topic of the budget's account"),
+        "{message}"
+    );
+    // a topic the central queue would not admit
+    let mut elsewhere = plan();
+    elsewhere.topic_arn = "arn:aws:sns:us-east-1:222222222222:SpaDemo-BudgetAlerts".into();
+    let error = world
+        .budgets
+        .ensure_budget(&member(), &elsewhere)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("admits `arn:aws:sns:eu-west-1:*:SpaDemo-BudgetAlerts` only"),
+        "{error}"
+    );
+    assert_eq!(world.automation.calls().total(), 0);
 }
 
 #[tokio::test]
 async fn a_member_without_its_role_is_denied() {
-    let budgets = MemberBudgets::new(NoRole);
+    let sdk = aws_config::SdkConfig::builder()
+        .region(Region::new("eu-west-1"))
+        .build();
+    let automation = AwsConfig::from_sdk(&sdk, ApiCalls::new());
+    let budgets = MemberBudgets::new(NoRole, automation.clone(), QUEUE);
     let error = budgets.ensure_budget(&member(), &plan()).await.unwrap_err();
     assert!(matches!(error, PortError::Denied { .. }), "{error:?}");
+    assert_eq!(automation.calls().total(), 0);
 }
 
 // ---- the requests on the wire (aws-smithy-mocks) ----
@@ -676,20 +803,7 @@ async fn access_denied_by_budgets_is_denied() {
     assert!(message.contains("budgets:ViewBudget"), "{message}");
 }
 
-// ---- the central path: SNS topic → SQS queue → the decoder ----
-
-fn settings() -> Settings {
-    let text = "environment_identifier: SpaDemo
-automation:
-  account_id: '123456789012'
-  region: eu-west-1
-  maintenance_window: rate(7 days)
-  management_role_arn: arn:aws:iam::111111111111:role/SpaManagement
-";
-    spa_engine::settings::load("settings.yaml", text, &MemorySources::new())
-        .unwrap()
-        .settings
-}
+// ---- the alerts path: member topic → central queue → the decoder ----
 
 /// The Budgets message of the reference sample, with its subject.
 fn budgets_message() -> (String, String) {
@@ -706,33 +820,63 @@ fn budgets_message() -> (String, String) {
     )
 }
 
+async fn queue_attributes(
+    automation: &AwsConfig,
+    queue_url: &str,
+) -> std::collections::HashMap<aws_sdk_sqs::types::QueueAttributeName, String> {
+    automation
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn topic_names(config: &AwsConfig) -> Vec<String> {
+    config
+        .sns()
+        .list_topics()
+        .send()
+        .await
+        .unwrap()
+        .topics()
+        .iter()
+        .filter_map(|t| t.topic_arn())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[tokio::test]
-async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decoder() {
+async fn the_central_queue_is_made_once_and_no_central_topic() {
     let scenario = spa_testkit::scenario();
     let config = emulator(&scenario).await;
     let settings = settings();
     assert_eq!(budget_alerts_name(&settings), "SpaDemo-BudgetAlerts");
-    assert_eq!(budget_alerts_topic_arn(&settings), TOPIC);
 
     let first = ensure_budget_alerts(&config, &settings).await.unwrap();
-    assert_eq!(first.topic_arn, TOPIC, "where the budgets of members point");
+    assert_eq!(first.name, "SpaDemo-BudgetAlerts");
+    assert_eq!(first.queue_arn, QUEUE);
     assert!(
         first
             .queue_url
             .ends_with("/123456789012/SpaDemo-BudgetAlerts")
     );
-    // no organization in this emulator: AWS's same-account policy
-    assert_eq!(first.scope, PublishScope::Account("123456789012".into()));
+    // no organization in this emulator: the topics' name and region only
+    assert_eq!(first.senders, Senders::AnyAccount);
+    assert!(
+        topic_names(&config).await.is_empty(),
+        "no topic in the automation account: members' budgets could not notify it"
+    );
 
     config.calls().reset();
     let second = ensure_budget_alerts(&config, &settings).await.unwrap();
     assert_eq!(second, first);
-    for write in [
-        "SNS:SetTopicAttributes",
-        "SNS:Subscribe",
-        "SNS:SetSubscriptionAttributes",
-        "SQS:SetQueueAttributes",
-    ] {
+    for write in ["SQS:SetQueueAttributes", "SNS:CreateTopic", "SNS:Subscribe"] {
         assert_eq!(
             config.calls().count(write),
             0,
@@ -740,8 +884,93 @@ async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decod
         );
     }
 
-    let sns = config.sns();
-    let policy = sns
+    let attributes = queue_attributes(&config, &first.queue_url).await;
+    let policy = attributes
+        .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .unwrap();
+    let topics = member_topics_pattern("aws", "eu-west-1", "SpaDemo-BudgetAlerts");
+    assert_eq!(
+        serde_json::from_str::<Value>(policy).unwrap(),
+        queue_policy(QUEUE, &topics, &Senders::AnyAccount)
+    );
+    assert!(
+        attributes
+            .get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+            .is_some_and(|r| r.contains("SpaDemo-BudgetAlerts-dlq")),
+        "failed alerts end in the dead-letter queue"
+    );
+}
+
+#[tokio::test]
+async fn in_an_organization_only_its_members_topics_may_send() {
+    let scenario = spa_testkit::scenario();
+    let config = emulator(&scenario).await;
+    let settings = settings();
+    let alone = ensure_budget_alerts(&config, &settings).await.unwrap();
+    assert_eq!(alone.senders, Senders::AnyAccount);
+
+    let organization = config
+        .organizations()
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let id = organization
+        .organization()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    config.calls().reset();
+    let member_of = ensure_budget_alerts(&config, &settings).await.unwrap();
+    assert_eq!(member_of.senders, Senders::Organization(id.clone()));
+    assert_eq!(
+        config.calls().count("SQS:SetQueueAttributes"),
+        1,
+        "the policy follows"
+    );
+    let attributes = queue_attributes(&config, &member_of.queue_url).await;
+    let policy: Value = serde_json::from_str(
+        attributes
+            .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
+            .unwrap(),
+    )
+    .unwrap();
+    let condition = &policy["Statement"][0]["Condition"];
+    assert_eq!(condition["StringEquals"]["aws:SourceOrgID"], id.as_str());
+    assert_eq!(
+        condition["ArnLike"]["aws:SourceArn"],
+        "arn:aws:sns:eu-west-1:*:SpaDemo-BudgetAlerts"
+    );
+}
+
+/// The subscriptions of the member's topic, as its owner (the member) lists them:
+/// (protocol, endpoint, owner, subscription ARN).
+async fn subscriptions(member: &AwsConfig) -> Vec<(String, String, String, String)> {
+    member
+        .sns()
+        .list_subscriptions_by_topic()
+        .topic_arn(TOPIC)
+        .send()
+        .await
+        .unwrap()
+        .subscriptions()
+        .iter()
+        .map(|s| {
+            (
+                s.protocol().unwrap_or_default().to_owned(),
+                s.endpoint().unwrap_or_default().to_owned(),
+                s.owner().unwrap_or_default().to_owned(),
+                s.subscription_arn().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn topic_policy_of(member: &AwsConfig) -> Value {
+    let text = member
+        .sns()
         .get_topic_attributes()
         .topic_arn(TOPIC)
         .send()
@@ -750,47 +979,66 @@ async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decod
         .attributes()
         .and_then(|a| a.get("Policy").cloned())
         .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn the_member_topic_carries_a_budgets_message_to_the_central_queue_and_the_decoder() {
+    let scenario = spa_testkit::scenario();
+    let world = World::new(&scenario).await;
+    // the use case names the topic the adapter makes
     assert_eq!(
-        serde_json::from_str::<Value>(&policy).unwrap(),
-        topic_policy(TOPIC, &first.scope)
+        member_budget_topic_arn("aws", "eu-west-1", &member(), "SpaDemo"),
+        TOPIC
     );
-    let sqs = config.sqs();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&first.queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+    let change = world
+        .budgets
+        .ensure_budget(&member(), &plan())
+        .await
+        .unwrap();
+    assert_eq!(change, BudgetChange::Created);
+    assert_eq!(world.automation.calls().count("SNS:CreateTopic"), 1);
+    assert_eq!(world.automation.calls().count("SNS:Subscribe"), 1);
+
+    // in the member account: the topic, its policy, one subscription of the queue
+    assert_eq!(topic_names(&world.member).await, [TOPIC]);
+    assert_eq!(
+        topic_policy_of(&world.member).await,
+        member_topic_policy(TOPIC, MEMBER, QUEUE)
+    );
+    let listed = subscriptions(&world.member).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let (protocol, endpoint, owner, subscription) = &listed[0];
+    assert_eq!(
+        (protocol.as_str(), endpoint.as_str()),
+        ("sqs", QUEUE),
+        "the central queue"
+    );
+    assert_eq!(
+        owner, AUTOMATION,
+        "made by the queue's owner: no confirmation needed"
+    );
+    let attributes = world
+        .automation
+        .sns()
+        .get_subscription_attributes()
+        .subscription_arn(subscription)
         .send()
         .await
         .unwrap();
     let attributes = attributes.attributes().unwrap();
-    let queue_arn = attributes
-        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap();
-    assert_eq!(*queue_arn, first.queue_arn);
-    let queue_policy_text = attributes
-        .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
-        .unwrap();
-    assert_eq!(
-        serde_json::from_str::<Value>(queue_policy_text).unwrap(),
-        queue_policy(queue_arn, TOPIC)
-    );
+    assert_eq!(attributes["RawMessageDelivery"], "false");
+    assert_eq!(attributes["PendingConfirmation"], "false");
     assert!(
-        attributes
-            .get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
-            .is_some_and(|r| r.contains("SpaDemo-BudgetAlerts-dlq")),
-        "failed alerts end in the dead-letter queue"
+        topic_names(&world.automation).await.is_empty(),
+        "nothing in the automation account but the queue"
     );
-    let subscriptions = sns
-        .list_subscriptions_by_topic()
-        .topic_arn(TOPIC)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(subscriptions.subscriptions().len(), 1, "subscribed once");
 
-    // AWS Budgets publishes; SNS delivers to the queue in its envelope
+    // AWS Budgets publishes in the member account; SNS delivers to the central queue
     let (subject, message) = budgets_message();
-    let published = sns
+    let published = world
+        .member
+        .sns()
         .publish()
         .topic_arn(TOPIC)
         .subject(&subject)
@@ -799,9 +1047,11 @@ async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decod
         .await
         .unwrap();
     let sns_id = published.message_id().unwrap().to_owned();
-    let received = sqs
+    let received = world
+        .automation
+        .sqs()
         .receive_message()
-        .queue_url(&first.queue_url)
+        .queue_url(&world.alerts.queue_url)
         .max_number_of_messages(10)
         .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
         .send()
@@ -810,6 +1060,8 @@ async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decod
     let messages = received.messages();
     assert_eq!(messages.len(), 1);
     let m = &messages[0];
+    let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+    assert_eq!(envelope["TopicArn"], TOPIC, "from the member's topic");
     let attributes: serde_json::Map<String, Value> = m
         .attributes()
         .map(|a| {
@@ -828,7 +1080,7 @@ async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decod
             "messageAttributes": {},
             "md5OfBody": m.md5_of_body().unwrap_or_default(),
             "eventSource": "aws:sqs",
-            "eventSourceARN": first.queue_arn,
+            "eventSourceARN": world.alerts.queue_arn,
             "awsRegion": "eu-west-1",
         }]
     });
@@ -839,7 +1091,7 @@ async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decod
     assert_eq!(batch.records.len(), 1);
     assert!(batch.failed_message_ids().is_empty());
     let alert = batch.records[0].alert.as_ref().unwrap();
-    assert_eq!(alert.account.as_str(), "222222222222");
+    assert_eq!(alert.account.as_str(), MEMBER);
     assert_eq!(alert.budget_name, "spa-budget");
     assert_eq!(
         alert.event_id.as_str(),
@@ -857,47 +1109,108 @@ async fn the_alerts_path_is_made_once_and_carries_a_budgets_message_to_the_decod
 }
 
 #[tokio::test]
-async fn in_an_organization_budgets_of_every_member_may_publish() {
+async fn a_member_topic_changed_by_hand_is_put_back() {
     let scenario = spa_testkit::scenario();
-    let config = emulator(&scenario).await;
-    let settings = settings();
-    let alone = ensure_budget_alerts(&config, &settings).await.unwrap();
-    assert_eq!(alone.scope, PublishScope::Account("123456789012".into()));
+    let world = World::new(&scenario).await;
+    world
+        .budgets
+        .ensure_budget(&member(), &plan())
+        .await
+        .unwrap();
+    let subscription = subscriptions(&world.member).await[0].3.clone();
 
-    let organization = config
-        .organizations()
-        .create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+    // someone opens the topic to everyone and turns raw delivery on
+    let open = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": "*", "Action": "SNS:Publish", "Resource": TOPIC}]});
+    world
+        .member
+        .sns()
+        .set_topic_attributes()
+        .topic_arn(TOPIC)
+        .attribute_name("Policy")
+        .attribute_value(open.to_string())
         .send()
         .await
         .unwrap();
-    let id = organization
-        .organization()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    config.calls().reset();
-    let member_of = ensure_budget_alerts(&config, &settings).await.unwrap();
-    assert_eq!(member_of.scope, PublishScope::Organization(id.clone()));
-    assert_eq!(
-        config.calls().count("SNS:SetTopicAttributes"),
-        1,
-        "the policy follows"
-    );
-    let policy = config
+    world
+        .automation
         .sns()
-        .get_topic_attributes()
+        .set_subscription_attributes()
+        .subscription_arn(&subscription)
+        .attribute_name("RawMessageDelivery")
+        .attribute_value("true")
+        .send()
+        .await
+        .unwrap();
+    let change = world
+        .budgets
+        .ensure_budget(&member(), &plan())
+        .await
+        .unwrap();
+    assert_eq!(
+        change,
+        BudgetChange::Updated(vec![
+            "policy of topic SpaDemo-BudgetAlerts restored".into(),
+            "raw delivery to the queue turned off on topic SpaDemo-BudgetAlerts".into(),
+        ])
+    );
+    assert_eq!(
+        topic_policy_of(&world.member).await,
+        member_topic_policy(TOPIC, MEMBER, QUEUE)
+    );
+
+    // the subscription removed: made again, once
+    world
+        .automation
+        .sns()
+        .unsubscribe()
+        .subscription_arn(&subscription)
+        .send()
+        .await
+        .unwrap();
+    assert!(subscriptions(&world.member).await.is_empty());
+    let change = world
+        .budgets
+        .ensure_budget(&member(), &plan())
+        .await
+        .unwrap();
+    assert_eq!(
+        change,
+        BudgetChange::Updated(vec![
+            "budget alerts queue subscribed to topic SpaDemo-BudgetAlerts".into()
+        ])
+    );
+    assert_eq!(subscriptions(&world.member).await.len(), 1);
+
+    // the topic deleted (a purge): made again with its policy and subscription
+    world
+        .member
+        .sns()
+        .delete_topic()
         .topic_arn(TOPIC)
         .send()
         .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| a.get("Policy").cloned())
         .unwrap();
-    let policy: Value = serde_json::from_str(&policy).unwrap();
+    let change = world
+        .budgets
+        .ensure_budget(&member(), &plan())
+        .await
+        .unwrap();
     assert_eq!(
-        policy["Statement"][0]["Condition"]["StringEquals"]["aws:SourceOrgID"],
-        id.as_str()
+        change,
+        BudgetChange::Updated(vec![
+            "topic SpaDemo-BudgetAlerts created".into(),
+            "budget alerts queue subscribed to topic SpaDemo-BudgetAlerts".into(),
+        ])
+    );
+    assert_eq!(subscriptions(&world.member).await.len(), 1);
+    world.automation.calls().reset();
+    assert_eq!(
+        world
+            .budgets
+            .ensure_budget(&member(), &plan())
+            .await
+            .unwrap(),
+        BudgetChange::Unchanged
     );
 }

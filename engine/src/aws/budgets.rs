@@ -1,6 +1,10 @@
 //! AWS Budgets in member accounts: [`MemberBudgets`], the [`Budgets`] port, keeps one
 //! monthly cost budget per account exactly as its [`BudgetPlan`] says.
 //!
+//! Its notifications go to the member's own SNS topic (AWS Budgets notifies no topic
+//! of another account), which [`MemberBudgets`] ensures first, with the subscription
+//! of the central budget alerts queue of the automation account (`aws::sns`).
+//!
 //! [`ensure_budget`] reads first (`DescribeBudget`, `DescribeNotificationsForBudget`,
 //! `DescribeSubscribersForNotification`) and writes only what differs:
 //!
@@ -35,7 +39,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::codebuild::MemberConfigs;
+use super::config::AwsConfig;
 use super::error::port_error;
+use super::sns::{check_member_topic, ensure_member_topic};
 use crate::events::{AccountId, Amount, mask};
 use crate::ports::{BudgetChange, BudgetPlan, Budgets, PortError};
 
@@ -61,15 +67,33 @@ const SERVICE: &str = "budgets";
 /// The [`Budgets`] port on AWS Budgets, in the member accounts `configs` reaches
 /// (the member role, through STS). Budgets is global: its client answers in
 /// `us-east-1` whatever the configuration's region.
+///
+/// Before the budget, the member's own budget alerts topic (the plan's `topic_arn`)
+/// is ensured with its policy, and the automation account (`automation`) subscribes
+/// the central budget alerts queue (`queue_arn`) to it: see `aws::sns`,
+/// [`ensure_member_topic`]. What changed there is said with the budget's changes.
 #[derive(Debug, Clone)]
 pub struct MemberBudgets<F> {
     configs: F,
+    automation: AwsConfig,
+    queue_arn: String,
 }
 
 impl<F: MemberConfigs> MemberBudgets<F> {
-    /// Budgets reached through `configs`.
-    pub fn new(configs: F) -> Self {
-        Self { configs }
+    /// Budgets reached through `configs`; their alerts reach the queue `queue_arn`
+    /// (made by `aws::sns::ensure_budget_alerts`) of the account of `automation`,
+    /// which subscribes it to each member's topic.
+    pub fn new(configs: F, automation: AwsConfig, queue_arn: impl Into<String>) -> Self {
+        Self {
+            configs,
+            automation,
+            queue_arn: queue_arn.into(),
+        }
+    }
+
+    /// The central queue the members' topics feed.
+    pub fn queue_arn(&self) -> &str {
+        &self.queue_arn
     }
 }
 
@@ -80,8 +104,25 @@ impl<F: MemberConfigs> Budgets for MemberBudgets<F> {
         plan: &BudgetPlan,
     ) -> Result<BudgetChange, PortError> {
         validate(plan)?;
+        check_member_topic(account, &plan.topic_arn, &self.queue_arn)?;
         let member = self.configs.member_config(account).await?;
-        ensure_budget(&member.budgets(), account, plan).await
+        let topic = ensure_member_topic(
+            &member,
+            &self.automation,
+            account,
+            &plan.topic_arn,
+            &self.queue_arn,
+        )
+        .await?;
+        let budget = ensure_budget(&member.budgets(), account, plan).await?;
+        Ok(match budget {
+            BudgetChange::Created => BudgetChange::Created,
+            BudgetChange::Unchanged if topic.is_empty() => BudgetChange::Unchanged,
+            BudgetChange::Unchanged => BudgetChange::Updated(topic),
+            BudgetChange::Updated(words) => {
+                BudgetChange::Updated(topic.into_iter().chain(words).collect())
+            }
+        })
     }
 }
 

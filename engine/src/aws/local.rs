@@ -1,6 +1,6 @@
 //! The engine's own resources, created in the emulator (`spa local init`): what the
 //! automation stack creates on AWS (tables, bus, command queue, reports bucket, and
-//! the budget alerts path: topic, queue and subscription).
+//! the budget alerts queue, which the members' own topics feed).
 
 use super::config::AwsConfig;
 use super::dynamodb::{ensure_tables, table_definitions};
@@ -26,10 +26,11 @@ pub struct LocalResources {
     pub queue_arn: String,
     /// The reports bucket, when the settings name one.
     pub bucket: Option<String>,
-    /// The SNS topic members' budgets notify.
-    pub budget_alerts_topic_arn: String,
-    /// The queue the `budget-alerts` function reads (subscribed to the topic).
+    /// The queue the `budget-alerts` function reads (fed by every member's
+    /// `<environment>-BudgetAlerts` topic).
     pub budget_alerts_queue_url: String,
+    /// That queue's ARN (what members' topics are subscribed to).
+    pub budget_alerts_queue_arn: String,
 }
 
 /// The name of the engine's bus: the environment identifier.
@@ -93,8 +94,8 @@ pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResour
         queue_url,
         queue_arn,
         bucket,
-        budget_alerts_topic_arn: alerts.topic_arn,
         budget_alerts_queue_url: alerts.queue_url,
+        budget_alerts_queue_arn: alerts.queue_arn,
     })
 }
 

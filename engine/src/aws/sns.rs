@@ -1,114 +1,184 @@
-//! The central path of budget alerts: members' AWS Budgets notify one SNS topic in
-//! the automation account, the topic feeds an SQS queue (with its dead-letter queue),
-//! and the queue feeds spa's `budget-alerts` function.
+//! The path of budget alerts: the budget of each member account notifies that
+//! account's own SNS topic, every such topic feeds one SQS queue in the automation
+//! account (with its dead-letter queue), and the queue feeds spa's `budget-alerts`
+//! function.
 //!
-//! [`ensure_budget_alerts`] makes that path, idempotently (reads first, writes what
-//! differs): the topic `<environment>-BudgetAlerts` with a policy that lets only AWS
-//! Budgets publish ([`topic_policy`]), the queue of the same name with a policy that
-//! lets only this topic send ([`queue_policy`]), and the subscription of the queue to
-//! the topic **without** raw message delivery: the decoder (`events::budgets`) reads
-//! the SNS envelope (its `MessageId` de-duplicates re-deliveries, its `Timestamp`
-//! dates the alert).
+//! Why a topic per member: AWS Budgets notifies only a topic of the budget's own
+//! account ("Amazon SNS topics must be in the same account as the Budgets you're
+//! configuring. Cross-account Amazon SNS isn't supported"), and spa's budgets live in
+//! member accounts. SNS delivers to a queue of another account, so the alerts still
+//! meet in one queue. There is no central topic: nothing could publish to it.
 //!
-//! Who may publish: AWS documents the Budgets → SNS policy with `aws:SourceAccount`
-//! and `aws:SourceArn` (`arn:aws:budgets::<account>:*`), for a topic in the budget's
-//! own account, and says that a topic in another account is not supported. spa's
-//! budgets live in member accounts, so the topic's policy admits Budgets on behalf of
-//! any account of the organization (`aws:SourceOrgID`) when the organization can be
-//! read, and falls back to AWS's documented same-account policy otherwise (the
-//! emulator without an organization; an automation role without
-//! `organizations:DescribeOrganization`). See [`PublishScope`].
+//! - [`ensure_budget_alerts`] (automation account: `spa local init`, the automation
+//!   stack) makes the queue `<environment>-BudgetAlerts` with a policy
+//!   ([`queue_policy`]) that lets SNS send from the topics of that name in the queue's
+//!   region ([`member_topics_pattern`]), of the organization's accounts only
+//!   (`aws:SourceOrgID`) when the organization can be read. See [`Senders`].
+//! - [`ensure_member_topic`] (with each budget, `aws::budgets`) makes, in the member
+//!   account, the topic `<environment>-BudgetAlerts` with a policy
+//!   ([`member_topic_policy`]) that lets AWS Budgets publish for that account only
+//!   (AWS's documented `aws:SourceAccount` and `aws:SourceArn` conditions) and the
+//!   automation account subscribe the central queue (and nothing else) to it; then the
+//!   automation account, the queue's owner, subscribes the queue: a subscription made
+//!   by the endpoint's owner needs no confirmation. Raw message delivery stays **off**:
+//!   the decoder (`events::budgets`) reads the SNS envelope (its `MessageId`
+//!   de-duplicates re-deliveries, its `Timestamp` dates the alert).
+//!
+//! Both read first and write only what differs: a second ensure makes read calls only.
+//! The subscriptions of a member's topic are listed by the member (the topic's owner
+//! may list them all); the subscription's attributes are read and set by the automation
+//! account (its owner).
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::config::AwsConfig;
 use super::error::port_error;
 use super::sqs::ensure_queue;
-use super::sts::partition_of;
+use crate::events::AccountId;
+use crate::footprint::budget_alerts_topic_name;
 use crate::ports::PortError;
 use crate::settings::Settings;
 
-/// The name of the budget alerts topic and of its queue: `<environment>-BudgetAlerts`.
+/// What ListSubscriptionsByTopic says of a subscription not yet confirmed.
+const PENDING: &str = "PendingConfirmation";
+
+/// The name of the budget alerts queue and of every member's budget alerts topic:
+/// `<environment>-BudgetAlerts`.
 pub fn budget_alerts_name(settings: &Settings) -> String {
-    format!("{}-BudgetAlerts", settings.environment_identifier)
+    budget_alerts_topic_name(&settings.environment_identifier)
 }
 
-/// The ARN of the budget alerts topic in the automation account and region, as the
-/// budgets of member accounts name it.
-pub fn budget_alerts_topic_arn(settings: &Settings) -> String {
-    format!(
-        "arn:{}:sns:{}:{}:{}",
-        partition_of(settings.automation.management_role_arn.as_str()),
-        settings.automation.region.as_str(),
-        settings.automation.account_id.as_str(),
-        budget_alerts_name(settings)
-    )
-}
-
-/// The budget alerts path, as made.
+/// The budget alerts queue, as made.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BudgetAlerts {
-    /// The topic members' budgets notify.
-    pub topic_arn: String,
+    /// The queue's name, which the members' topics bear too.
+    pub name: String,
     /// The queue the `budget-alerts` function reads.
     pub queue_url: String,
-    /// The queue's ARN (the function's event source).
+    /// The queue's ARN (the function's event source, the members' subscriptions'
+    /// endpoint).
     pub queue_arn: String,
-    /// On whose behalf AWS Budgets may publish to the topic.
-    pub scope: PublishScope,
+    /// Whose topics may send to the queue.
+    pub senders: Senders,
 }
 
-/// On whose behalf AWS Budgets may publish to the topic.
+/// Whose budget alerts topics may send to the central queue.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub enum PublishScope {
-    /// Budgets of any account of this organization (`aws:SourceOrgID`).
+pub enum Senders {
+    /// The topics of the accounts of this organization (`aws:SourceOrgID`).
     Organization(String),
-    /// Budgets of this account only (`aws:SourceAccount`), AWS's documented policy.
-    Account(String),
+    /// The topics of that name in any account: the organization cannot be read (the
+    /// emulator without an organization; an automation role without
+    /// `organizations:DescribeOrganization`). Only the topics' name and region are
+    /// checked; a warning says so.
+    AnyAccount,
 }
 
-/// The topic's policy: AWS Budgets (`budgets.amazonaws.com`) may `SNS:Publish` to
-/// `topic_arn` only, on behalf of `scope`, and only from a budget
-/// (`aws:SourceArn` `arn:<partition>:budgets::<account or *>:*`).
-pub fn topic_policy(topic_arn: &str, scope: &PublishScope) -> serde_json::Value {
-    let partition = partition_of(topic_arn);
-    let condition = match scope {
-        PublishScope::Organization(id) => serde_json::json!({
-            "StringEquals": { "aws:SourceOrgID": id },
-            "ArnLike": { "aws:SourceArn": format!("arn:{partition}:budgets::*:*") },
-        }),
-        PublishScope::Account(account) => serde_json::json!({
-            "StringEquals": { "aws:SourceAccount": account },
-            "ArnLike": { "aws:SourceArn": format!("arn:{partition}:budgets::{account}:*") },
-        }),
+/// The parts of an ARN (`arn:<partition>:<service>:<region>:<account>:<resource>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Arn<'a> {
+    partition: &'a str,
+    service: &'a str,
+    region: &'a str,
+    account: &'a str,
+    resource: &'a str,
+}
+
+fn parse_arn(arn: &str) -> Option<Arn<'_>> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
     };
+    let filled = [partition, service, region, account, resource]
+        .iter()
+        .all(|p| !p.is_empty());
+    (filled && AccountId::parse(account).is_some()).then_some(Arn {
+        partition,
+        service,
+        region,
+        account,
+        resource,
+    })
+}
+
+/// The ARNs of every member's topic that may send to a queue: `name` in any account
+/// of `region` (`arn:<partition>:sns:<region>:*:<name>`).
+pub fn member_topics_pattern(partition: &str, region: &str, name: &str) -> String {
+    format!("arn:{partition}:sns:{region}:*:{name}")
+}
+
+/// The queue's policy: SNS may `sqs:SendMessage` to `queue_arn` only for a topic whose
+/// ARN matches `topics` ([`member_topics_pattern`]), and of the organization when
+/// `senders` names it.
+pub fn queue_policy(queue_arn: &str, topics: &str, senders: &Senders) -> serde_json::Value {
+    let mut condition = serde_json::json!({
+        "ArnLike": { "aws:SourceArn": topics },
+    });
+    if let (Senders::Organization(id), Some(fields)) = (senders, condition.as_object_mut()) {
+        fields.insert(
+            "StringEquals".into(),
+            serde_json::json!({ "aws:SourceOrgID": id }),
+        );
+    }
     serde_json::json!({
         "Version": "2012-10-17",
-        "Id": "SpaBudgetAlerts",
+        "Id": "SpaBudgetAlertsQueue",
         "Statement": [{
-            "Sid": "AWSBudgetsPublish",
+            "Sid": "MemberBudgetTopicsSend",
             "Effect": "Allow",
-            "Principal": { "Service": "budgets.amazonaws.com" },
-            "Action": "SNS:Publish",
-            "Resource": topic_arn,
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
             "Condition": condition,
         }],
     })
 }
 
-/// The queue's policy: SNS may `sqs:SendMessage` to `queue_arn` for `topic_arn` only.
-pub fn queue_policy(queue_arn: &str, topic_arn: &str) -> serde_json::Value {
+/// The policy of a member's topic `topic_arn` (in account `member`):
+///
+/// - AWS Budgets (`budgets.amazonaws.com`) may `SNS:Publish`, on behalf of `member`
+///   only (`aws:SourceAccount`) and from a budget (`aws:SourceArn`
+///   `arn:<partition>:budgets::<member>:*`), as AWS documents;
+/// - the account of `queue_arn` (the automation account) may `SNS:Subscribe` that
+///   queue over `sqs`, and nothing else (`sns:Protocol`, `sns:Endpoint`).
+pub fn member_topic_policy(topic_arn: &str, member: &str, queue_arn: &str) -> serde_json::Value {
+    let partition = parse_arn(topic_arn).map_or("aws", |a| a.partition);
+    let automation = parse_arn(queue_arn).map_or("", |a| a.account);
     serde_json::json!({
         "Version": "2012-10-17",
-        "Id": "SpaBudgetAlertsQueue",
-        "Statement": [{
-            "Sid": "BudgetAlertsTopicSends",
-            "Effect": "Allow",
-            "Principal": { "Service": "sns.amazonaws.com" },
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } },
-        }],
+        "Id": "SpaBudgetAlerts",
+        "Statement": [
+            {
+                "Sid": "AWSBudgetsPublish",
+                "Effect": "Allow",
+                "Principal": { "Service": "budgets.amazonaws.com" },
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": { "aws:SourceAccount": member },
+                    "ArnLike": {
+                        "aws:SourceArn": format!("arn:{partition}:budgets::{member}:*"),
+                    },
+                },
+            },
+            {
+                "Sid": "AutomationSubscribesQueue",
+                "Effect": "Allow",
+                "Principal": { "AWS": format!("arn:{partition}:iam::{automation}:root") },
+                "Action": "SNS:Subscribe",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": { "sns:Protocol": "sqs", "sns:Endpoint": queue_arn },
+                },
+            },
+        ],
     })
 }
 
@@ -120,53 +190,14 @@ fn same_policy(current: Option<&str>, wanted: &serde_json::Value) -> bool {
         .is_some_and(|current| current == *wanted)
 }
 
-/// Makes the topic, the queue (and its dead-letter queue), their policies and the
-/// subscription; what exists and is right is left alone.
+/// Makes the queue (and its dead-letter queue) and its policy; what exists and is
+/// right is left alone. The members' topics and their subscriptions are made with
+/// their budgets ([`ensure_member_topic`]).
 pub async fn ensure_budget_alerts(
     config: &AwsConfig,
     settings: &Settings,
 ) -> Result<BudgetAlerts, PortError> {
     let name = budget_alerts_name(settings);
-    let sns = config.sns();
-    let topic_arn = sns
-        .create_topic()
-        .name(&name)
-        .send()
-        .await
-        .map_err(|e| port_error("sns", "CreateTopic", &name, e))?
-        .topic_arn()
-        .map(str::to_owned)
-        .ok_or_else(|| PortError::Rejected {
-            service: "sns".into(),
-            action: "CreateTopic".into(),
-            message: format!("no TopicArn for `{name}`"),
-        })?;
-
-    let scope = match organization_id(config).await? {
-        Some(id) => PublishScope::Organization(id),
-        None => PublishScope::Account(settings.automation.account_id.as_str().to_owned()),
-    };
-    let wanted = topic_policy(&topic_arn, &scope);
-    let attributes = sns
-        .get_topic_attributes()
-        .topic_arn(&topic_arn)
-        .send()
-        .await
-        .map_err(|e| port_error("sns", "GetTopicAttributes", &topic_arn, e))?;
-    let current = attributes
-        .attributes()
-        .and_then(|a| a.get("Policy"))
-        .map(String::as_str);
-    if !same_policy(current, &wanted) {
-        sns.set_topic_attributes()
-            .topic_arn(&topic_arn)
-            .attribute_name("Policy")
-            .attribute_value(wanted.to_string())
-            .send()
-            .await
-            .map_err(|e| port_error("sns", "SetTopicAttributes", &topic_arn, e))?;
-    }
-
     let queue_url = ensure_queue(config, &name).await?;
     let sqs = config.sqs();
     let attributes = sqs
@@ -186,7 +217,18 @@ pub async fn ensure_budget_alerts(
             action: "GetQueueAttributes".into(),
             message: format!("no QueueArn for `{name}`"),
         })?;
-    let wanted = queue_policy(&queue_arn, &topic_arn);
+    let parsed = parse_arn(&queue_arn).ok_or_else(|| PortError::Rejected {
+        service: "sqs".into(),
+        action: "GetQueueAttributes".into(),
+        message: format!("`{queue_arn}` is not a queue ARN"),
+    })?;
+    let topics = member_topics_pattern(parsed.partition, parsed.region, &name);
+
+    let senders = match organization_id(config).await? {
+        Some(id) => Senders::Organization(id),
+        None => Senders::AnyAccount,
+    };
+    let wanted = queue_policy(&queue_arn, &topics, &senders);
     let current = attributes
         .and_then(|a| a.get(&QueueAttributeName::Policy))
         .map(String::as_str);
@@ -198,19 +240,17 @@ pub async fn ensure_budget_alerts(
             .await
             .map_err(|e| port_error("sqs", "SetQueueAttributes", &queue_url, e))?;
     }
-
-    ensure_subscription(config, &topic_arn, &queue_arn).await?;
-    tracing::debug!(topic = %topic_arn, queue = %queue_url, "budget alerts path ensured");
+    tracing::debug!(queue = %queue_url, topics = %topics, "budget alerts queue ensured");
     Ok(BudgetAlerts {
-        topic_arn,
+        name,
         queue_url,
         queue_arn,
-        scope,
+        senders,
     })
 }
 
 /// The organization's id, or `None` when this account is in no organization or may
-/// not read it (the topic policy then falls back to this account).
+/// not read it (the queue policy then checks the topics' name and region only).
 async fn organization_id(config: &AwsConfig) -> Result<Option<String>, PortError> {
     match config.organizations().describe_organization().send().await {
         Ok(output) => Ok(output
@@ -224,7 +264,7 @@ async fn organization_id(config: &AwsConfig) -> Result<Option<String>, PortError
             other => {
                 tracing::warn!(
                     error = %other,
-                    "the organization cannot be read: AWS Budgets may publish to the budget alerts topic for this account only"
+                    "the organization cannot be read: the budget alerts queue accepts the topics of its name from any account"
                 );
                 Ok(None)
             }
@@ -232,14 +272,162 @@ async fn organization_id(config: &AwsConfig) -> Result<Option<String>, PortError
     }
 }
 
-/// Subscribes the queue to the topic unless it is already, with raw message delivery
-/// off (turned off if someone turned it on).
-async fn ensure_subscription(
-    config: &AwsConfig,
+fn rejected(action: &str, message: String) -> PortError {
+    PortError::Rejected {
+        service: "sns".into(),
+        action: action.into(),
+        message,
+    }
+}
+
+/// Checks, before any call, that `topic_arn` can carry the budget alerts of `account`
+/// to `queue_arn`: an SNS topic of `account` (AWS Budgets notifies no other), in the
+/// queue's partition and region and named like the queue (the queue's policy admits
+/// those only: [`member_topics_pattern`]); `queue_arn` an SQS queue ARN.
+pub fn check_member_topic(
+    account: &AccountId,
     topic_arn: &str,
     queue_arn: &str,
 ) -> Result<(), PortError> {
-    let sns = config.sns();
+    let mut problems = Vec::new();
+    let topic = parse_arn(topic_arn).filter(|a| a.service == "sns");
+    let queue = parse_arn(queue_arn).filter(|a| a.service == "sqs");
+    if topic.is_none() {
+        problems.push(format!("`{topic_arn}` is not an SNS topic ARN"));
+    }
+    if queue.is_none() {
+        problems.push(format!(
+            "the budget alerts queue `{queue_arn}` is not an SQS queue ARN"
+        ));
+    }
+    if let Some(topic) = topic {
+        if topic.account != account.as_str() {
+            problems.push(format!(
+                "the topic `{topic_arn}` is not in account {account}: AWS Budgets notifies only a topic of the budget's account"
+            ));
+        }
+        if let Some(queue) = queue {
+            let admitted = member_topics_pattern(queue.partition, queue.region, queue.resource);
+            if (topic.partition, topic.region, topic.resource)
+                != (queue.partition, queue.region, queue.resource)
+            {
+                problems.push(format!(
+                    "the topic `{topic_arn}` would not reach the budget alerts queue, which admits `{admitted}` only"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(rejected("EnsureMemberTopic", problems.join("; ")))
+    }
+}
+
+/// Makes the budget alerts topic `topic_arn` of member `account` (`member` is its
+/// configuration, through the member role) with its policy
+/// ([`member_topic_policy`]), and the subscription of the central queue `queue_arn`
+/// made by `automation` (the queue's account), raw delivery off. Reads first; returns
+/// what changed, in words (empty when nothing did). `topic_arn` is checked first
+/// ([`check_member_topic`]).
+pub async fn ensure_member_topic(
+    member: &AwsConfig,
+    automation: &AwsConfig,
+    account: &AccountId,
+    topic_arn: &str,
+    queue_arn: &str,
+) -> Result<Vec<String>, PortError> {
+    check_member_topic(account, topic_arn, queue_arn)?;
+    let Some(topic) = parse_arn(topic_arn) else {
+        return Err(rejected(
+            "EnsureMemberTopic",
+            format!("`{topic_arn}` is not an SNS topic ARN"),
+        ));
+    };
+    let name = topic.resource;
+    let sns = member.sns_in(topic.region);
+    let mut changes = Vec::new();
+
+    let current = match sns.get_topic_attributes().topic_arn(topic_arn).send().await {
+        Ok(output) => Some(
+            output
+                .attributes()
+                .and_then(|a| a.get("Policy"))
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        Err(e) => match port_error("sns", "GetTopicAttributes", topic_arn, e) {
+            PortError::NotFound { .. } => None,
+            other => return Err(other),
+        },
+    };
+    if current.is_none() {
+        let made = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| port_error("sns", "CreateTopic", name, e))?;
+        if made.topic_arn() != Some(topic_arn) {
+            return Err(rejected(
+                "CreateTopic",
+                format!(
+                    "the topic `{name}` was made as `{}`, not `{topic_arn}`: the member role is not of account {account}",
+                    made.topic_arn().unwrap_or("(no ARN)")
+                ),
+            ));
+        }
+        changes.push(format!("topic {name} created"));
+    }
+    let wanted = member_topic_policy(topic_arn, account.as_str(), queue_arn);
+    if !same_policy(current.as_deref(), &wanted) {
+        sns.set_topic_attributes()
+            .topic_arn(topic_arn)
+            .attribute_name("Policy")
+            .attribute_value(wanted.to_string())
+            .send()
+            .await
+            .map_err(|e| port_error("sns", "SetTopicAttributes", topic_arn, e))?;
+        if current.is_some() {
+            changes.push(format!("policy of topic {name} restored"));
+        }
+    }
+
+    let automation_sns = automation.sns_in(topic.region);
+    match queue_subscription(&sns, topic_arn, queue_arn).await? {
+        None => {
+            automation_sns
+                .subscribe()
+                .topic_arn(topic_arn)
+                .protocol("sqs")
+                .endpoint(queue_arn)
+                .return_subscription_arn(true)
+                .send()
+                .await
+                .map_err(|e| port_error("sns", "Subscribe", topic_arn, e))?;
+            changes.push(format!("budget alerts queue subscribed to topic {name}"));
+        }
+        Some(subscription) => {
+            if raw_delivery_turned_off(&automation_sns, &subscription).await? {
+                changes.push(format!(
+                    "raw delivery to the queue turned off on topic {name}"
+                ));
+            }
+        }
+    }
+    if !changes.is_empty() {
+        tracing::info!(%account, topic = %topic_arn, changes = %changes.join(", "), "budget alerts topic ensured");
+    }
+    Ok(changes)
+}
+
+/// The confirmed subscription of the queue to the topic, as the topic's owner lists it
+/// (one pending confirmation counts as none: the queue's owner subscribing confirms it).
+async fn queue_subscription(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue_arn: &str,
+) -> Result<Option<String>, PortError> {
     let mut pages = sns
         .list_subscriptions_by_topic()
         .topic_arn(topic_arn)
@@ -251,42 +439,40 @@ async fn ensure_subscription(
         existing = existing.or_else(|| {
             page.subscriptions()
                 .iter()
-                .find(|s| s.protocol() == Some("sqs") && s.endpoint() == Some(queue_arn))
-                .and_then(|s| s.subscription_arn())
+                .filter(|s| s.protocol() == Some("sqs") && s.endpoint() == Some(queue_arn))
+                .filter_map(|s| s.subscription_arn())
+                .find(|arn| *arn != PENDING && arn.starts_with("arn:"))
                 .map(str::to_owned)
         });
     }
-    let Some(subscription) = existing else {
-        sns.subscribe()
-            .topic_arn(topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .return_subscription_arn(true)
-            .send()
-            .await
-            .map_err(|e| port_error("sns", "Subscribe", topic_arn, e))?;
-        return Ok(());
-    };
+    Ok(existing)
+}
+
+/// Turns raw message delivery off if someone turned it on; whether it did.
+async fn raw_delivery_turned_off(
+    sns: &aws_sdk_sns::Client,
+    subscription: &str,
+) -> Result<bool, PortError> {
     let attributes = sns
         .get_subscription_attributes()
-        .subscription_arn(&subscription)
+        .subscription_arn(subscription)
         .send()
         .await
-        .map_err(|e| port_error("sns", "GetSubscriptionAttributes", &subscription, e))?;
+        .map_err(|e| port_error("sns", "GetSubscriptionAttributes", subscription, e))?;
     let raw = attributes
         .attributes()
         .and_then(|a| a.get("RawMessageDelivery"))
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if raw {
         sns.set_subscription_attributes()
-            .subscription_arn(&subscription)
+            .subscription_arn(subscription)
             .attribute_name("RawMessageDelivery")
             .attribute_value("false")
             .send()
             .await
-            .map_err(|e| port_error("sns", "SetSubscriptionAttributes", &subscription, e))?;
+            .map_err(|e| port_error("sns", "SetSubscriptionAttributes", subscription, e))?;
     }
-    Ok(())
+    Ok(raw)
 }
 
 #[cfg(test)]
@@ -294,56 +480,156 @@ async fn ensure_subscription(
 mod tests {
     use super::*;
 
+    const TOPIC: &str = "arn:aws:sns:eu-west-1:222222222222:SpaDemo-BudgetAlerts";
+    const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:SpaDemo-BudgetAlerts";
+
+    fn member() -> AccountId {
+        AccountId::parse("222222222222").unwrap()
+    }
+
     #[test]
-    fn budgets_may_publish_for_the_organization_only() {
-        let topic = "arn:aws:sns:eu-west-1:123456789012:SpaDemo-BudgetAlerts";
-        let policy = topic_policy(topic, &PublishScope::Organization("o-abc123".into()));
+    fn budgets_publish_for_the_member_only_and_the_automation_account_subscribes_the_queue() {
+        let policy = member_topic_policy(TOPIC, "222222222222", QUEUE);
+        let publish = &policy["Statement"][0];
+        assert_eq!(publish["Principal"]["Service"], "budgets.amazonaws.com");
+        assert_eq!(publish["Action"], "SNS:Publish");
+        assert_eq!(publish["Resource"], TOPIC);
+        assert_eq!(
+            publish["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "222222222222"
+        );
+        assert_eq!(
+            publish["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws:budgets::222222222222:*"
+        );
+        let subscribe = &policy["Statement"][1];
+        assert_eq!(
+            subscribe["Principal"]["AWS"],
+            "arn:aws:iam::123456789012:root"
+        );
+        assert_eq!(subscribe["Action"], "SNS:Subscribe");
+        assert_eq!(subscribe["Resource"], TOPIC);
+        assert_eq!(
+            subscribe["Condition"]["StringEquals"]["sns:Protocol"],
+            "sqs"
+        );
+        assert_eq!(
+            subscribe["Condition"]["StringEquals"]["sns:Endpoint"],
+            QUEUE
+        );
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 2);
+
+        let gov = member_topic_policy(
+            "arn:aws-us-gov:sns:us-gov-west-1:222222222222:SpaDemo-BudgetAlerts",
+            "222222222222",
+            "arn:aws-us-gov:sqs:us-gov-west-1:123456789012:SpaDemo-BudgetAlerts",
+        );
+        assert_eq!(
+            gov["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws-us-gov:budgets::222222222222:*"
+        );
+        assert_eq!(
+            gov["Statement"][1]["Principal"]["AWS"],
+            "arn:aws-us-gov:iam::123456789012:root"
+        );
+    }
+
+    #[test]
+    fn the_members_topics_of_the_organization_may_send_to_the_queue() {
+        let topics = member_topics_pattern("aws", "eu-west-1", "SpaDemo-BudgetAlerts");
+        assert_eq!(topics, "arn:aws:sns:eu-west-1:*:SpaDemo-BudgetAlerts");
+        let policy = queue_policy(QUEUE, &topics, &Senders::Organization("o-abc123".into()));
         let statement = &policy["Statement"][0];
-        assert_eq!(statement["Principal"]["Service"], "budgets.amazonaws.com");
-        assert_eq!(statement["Action"], "SNS:Publish");
-        assert_eq!(statement["Resource"], topic);
+        assert_eq!(statement["Principal"]["Service"], "sns.amazonaws.com");
+        assert_eq!(statement["Action"], "sqs:SendMessage");
+        assert_eq!(statement["Resource"], QUEUE);
+        assert_eq!(statement["Condition"]["ArnLike"]["aws:SourceArn"], topics);
         assert_eq!(
             statement["Condition"]["StringEquals"]["aws:SourceOrgID"],
             "o-abc123"
         );
-        assert_eq!(
-            statement["Condition"]["ArnLike"]["aws:SourceArn"],
-            "arn:aws:budgets::*:*"
-        );
-        let policy = topic_policy(topic, &PublishScope::Account("123456789012".into()));
-        let condition = &policy["Statement"][0]["Condition"];
-        assert_eq!(
-            condition["StringEquals"]["aws:SourceAccount"],
-            "123456789012"
-        );
-        assert_eq!(
-            condition["ArnLike"]["aws:SourceArn"],
-            "arn:aws:budgets::123456789012:*"
-        );
-    }
-
-    #[test]
-    fn only_the_topic_may_send_to_the_queue() {
-        let policy = queue_policy("arn:aws:sqs:eu-west-1:1:q", "arn:aws:sns:eu-west-1:1:t");
-        let statement = &policy["Statement"][0];
-        assert_eq!(statement["Principal"]["Service"], "sns.amazonaws.com");
-        assert_eq!(statement["Action"], "sqs:SendMessage");
-        assert_eq!(
-            statement["Condition"]["ArnEquals"]["aws:SourceArn"],
-            "arn:aws:sns:eu-west-1:1:t"
-        );
+        let anyone = queue_policy(QUEUE, &topics, &Senders::AnyAccount);
+        let condition = anyone["Statement"][0]["Condition"].as_object().unwrap();
+        assert_eq!(condition.len(), 1, "{condition:?}");
+        assert_eq!(condition["ArnLike"]["aws:SourceArn"], topics);
     }
 
     #[test]
     fn policies_compare_as_json() {
-        let wanted = queue_policy("q", "t");
+        let wanted = queue_policy("q", "t", &Senders::AnyAccount);
         let spaced = serde_json::to_string_pretty(&wanted).unwrap();
         assert!(same_policy(Some(&spaced), &wanted));
         assert!(!same_policy(None, &wanted));
         assert!(!same_policy(Some("not json"), &wanted));
         assert!(!same_policy(
-            Some(&queue_policy("q", "other").to_string()),
+            Some(&queue_policy("q", "other", &Senders::AnyAccount).to_string()),
             &wanted
         ));
+    }
+
+    #[test]
+    fn a_topic_that_cannot_reach_the_queue_is_refused() {
+        assert!(check_member_topic(&member(), TOPIC, QUEUE).is_ok());
+        let message = |topic: &str, queue: &str| match check_member_topic(&member(), topic, queue) {
+            Err(PortError::Rejected { message, .. }) => message,
+            other => panic!("expected a rejection, got {other:?}"),
+        };
+        let other_account = message(
+            "arn:aws:sns:eu-west-1:123456789012:SpaDemo-BudgetAlerts",
+            QUEUE,
+        );
+        assert!(
+            other_account.contains("not in account 222222222222"),
+            "{other_account}"
+        );
+        let other_region = message(
+            "arn:aws:sns:us-east-1:222222222222:SpaDemo-BudgetAlerts",
+            QUEUE,
+        );
+        assert!(
+            other_region.contains("admits `arn:aws:sns:eu-west-1:*:SpaDemo-BudgetAlerts` only"),
+            "{other_region}"
+        );
+        let other_name = message("arn:aws:sns:eu-west-1:222222222222:Other", QUEUE);
+        assert!(other_name.contains("would not reach"), "{other_name}");
+        let not_a_topic = message("SpaDemo-BudgetAlerts", "arn:aws:sns:eu-west-1:1:x");
+        assert!(
+            not_a_topic.contains("`SpaDemo-BudgetAlerts` is not an SNS topic ARN"),
+            "{not_a_topic}"
+        );
+        assert!(
+            not_a_topic.contains("is not an SQS queue ARN"),
+            "{not_a_topic}"
+        );
+    }
+
+    #[test]
+    fn arns_are_read_in_parts() {
+        let arn = parse_arn(QUEUE).unwrap();
+        assert_eq!(
+            (
+                arn.partition,
+                arn.service,
+                arn.region,
+                arn.account,
+                arn.resource
+            ),
+            (
+                "aws",
+                "sqs",
+                "eu-west-1",
+                "123456789012",
+                "SpaDemo-BudgetAlerts"
+            )
+        );
+        assert!(
+            parse_arn("arn:aws:sqs:eu-west-1:123:q").is_none(),
+            "short account"
+        );
+        assert!(
+            parse_arn("arn:aws:sqs::123456789012:q").is_none(),
+            "no region"
+        );
+        assert!(parse_arn("not:an:arn").is_none());
     }
 }

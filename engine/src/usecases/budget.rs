@@ -1,6 +1,7 @@
 //! The account's AWS Budget, ensured when the account is prepared or assigned
 //! (`Command::EnsureBudget`): amount, currency and thresholds from the resolved
-//! settings, alerts to the central budget-alerts topic and to the holder.
+//! settings, alerts to the account's own budget-alerts topic (which feeds the central
+//! budget alerts queue) and to the holder.
 //!
 //! A budget that cannot be ensured does not undo the transition (the tags are
 //! written): it raises `Drift`, so that a person looks at it, and the next
@@ -10,7 +11,7 @@ use super::apply::Run;
 use super::context::Engine;
 use super::error::UseCaseError;
 use super::exceptions;
-use crate::events::Label;
+use crate::events::{AccountId, Label};
 use crate::ports::{BudgetChange, BudgetPlan, Budgets, Platform};
 use crate::settings::Resolved;
 
@@ -19,9 +20,10 @@ pub fn budget_name(environment: &str) -> String {
     format!("{environment}-Budget")
 }
 
-/// The plan of an account's budget: `None` when its settings give no amount.
+/// The plan of the budget of `account`: `None` when its settings give no amount.
 pub fn plan<P: Platform>(
     engine: &Engine<'_, P>,
+    account: &AccountId,
     resolved: &Resolved,
     holder: Option<&str>,
 ) -> Option<BudgetPlan> {
@@ -31,7 +33,7 @@ pub fn plan<P: Platform>(
         amount: budget.amount,
         currency: budget.currency.as_str().to_owned(),
         thresholds: budget.thresholds.clone(),
-        topic_arn: engine.budget_alerts_topic_arn(),
+        topic_arn: engine.member_budget_topic_arn(account),
         emails: holder.map(str::to_owned).into_iter().collect(),
     })
 }
@@ -44,7 +46,7 @@ pub(crate) async fn ensure<P: Platform>(
 ) -> Result<(), UseCaseError> {
     let account = run.account;
     let holder = run.holder.as_ref().map(|h| h.as_str().to_owned());
-    let Some(plan) = resolved.and_then(|r| plan(engine, r, holder.as_deref())) else {
+    let Some(plan) = resolved.and_then(|r| plan(engine, account, r, holder.as_deref())) else {
         return Ok(());
     };
     let budgets = engine.platform().budgets();

@@ -137,7 +137,8 @@ async fn preparing_an_account_ensures_its_budget_and_assigning_it_adds_the_holde
     assert_eq!(budget.thresholds, vec![80.0, 100.0]);
     assert_eq!(
         budget.topic_arn,
-        "arn:aws:sns:eu-west-1:123456789012:SpaTest-BudgetAlerts"
+        format!("arn:aws:sns:eu-west-1:{NESTED}:SpaTest-BudgetAlerts"),
+        "the member's own topic: Budgets notifies no topic of another account"
     );
     assert!(budget.emails.is_empty(), "no holder yet");
 
