@@ -133,6 +133,17 @@ impl ConnectOptions {
     }
 }
 
+/// The central budget alerts queue (`<environment>-BudgetAlerts`, made by the
+/// automation stack or `spa local init`) that every member's topic delivers to.
+fn budget_alerts_queue_arn(settings: &Settings, region: &str) -> String {
+    format!(
+        "arn:{}:sqs:{region}:{}:{}",
+        partition_of(settings.automation.management_role_arn.as_str()),
+        settings.automation.account_id.as_str(),
+        sns::budget_alerts_name(settings)
+    )
+}
+
 /// Every adapter on AWS; `B` is the builds adapter (`()` until one is given).
 #[derive(Debug)]
 pub struct AwsPlatform<B> {
@@ -200,7 +211,11 @@ impl AwsPlatform<()> {
             parameters: SsmParameters::new(automation.ssm()),
             objects: ReportsBucket(bucket.map(|b| S3Objects::new(automation.s3(), b))),
             clock: SystemClock,
-            budgets: budgets::MemberBudgets::new(Arc::clone(&roles)),
+            budgets: budgets::MemberBudgets::new(
+                Arc::clone(&roles),
+                automation.clone(),
+                budget_alerts_queue_arn(settings, &region),
+            ),
             incidents: incidents::SsmIncidents::new(automation.ssm_incidents()),
             costs: costs::MemberCosts::new(Arc::clone(&roles)),
             secrets: Unwired,
