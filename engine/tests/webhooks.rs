@@ -150,7 +150,7 @@ async fn a_500_then_a_200_is_delivered_on_the_second_try() {
 async fn always_500_is_unavailable_after_exactly_the_tries() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("upstream down"))
         .mount(&server)
         .await;
     let url = url(&server);
@@ -165,7 +165,7 @@ async fn always_500_is_unavailable_after_exactly_the_tries() {
     assert_eq!(service, "webhook 127.0.0.1");
     assert!(message.contains("gave up after 4 tries"), "{message}");
     assert!(
-        message.contains("503 Service Unavailable: upstream down"),
+        message.contains("last HTTP 500 Internal Server Error: upstream down"),
         "{message}"
     );
     assert!(error.is_transient());

@@ -79,7 +79,7 @@ pub fn slack(notice: &Notice) -> Value {
         let more = if omitted == 1 { "fact" } else { "facts" };
         context.push(json!({
             "type": "mrkdwn",
-            "text": format!("{omitted} more {more} in the incident and the e-mail"),
+            "text": format!("{omitted} more {more} not shown here"),
         }));
     }
     blocks.push(json!({ "type": "context", "elements": context }));
@@ -334,9 +334,7 @@ mod tests {
         // account, holder, OU path, cost center, then F0..F5; F6..F14 are told as a count
         let context = texts(&payload["blocks"][2]);
         assert!(
-            context
-                .iter()
-                .any(|t| t == "9 more facts in the incident and the e-mail"),
+            context.iter().any(|t| t == "9 more facts not shown here"),
             "{context:?}"
         );
     }
