@@ -87,6 +87,10 @@ pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResour
         ensure_bucket(config, bucket).await?;
     }
     let alerts = ensure_budget_alerts(config, settings).await?;
+    // the emulator, like SES in its sandbox, sends only from verified identities
+    if let Some(sender) = &settings.notifications.email_sender {
+        super::ses::ensure_identity(config, sender.as_str()).await?;
+    }
     Ok(LocalResources {
         tables: definitions.iter().map(|d| d.name.clone()).collect(),
         bus_name,

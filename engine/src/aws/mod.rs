@@ -42,7 +42,6 @@ pub mod sns;
 pub mod sqs;
 pub mod ssm;
 pub mod sts;
-pub mod unwired;
 
 pub use config::{AwsConfig, BaseCredentials};
 use dynamodb::DynamoStore;
@@ -53,7 +52,6 @@ use s3::{ReportsBucket, S3Objects};
 use sqs::SqsCommands;
 use ssm::SsmParameters;
 use sts::{RoleOptions, Roles, partition_of};
-use unwired::Unwired;
 
 /// What the settings do not say about where spa runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,9 +157,9 @@ pub struct AwsPlatform<B> {
     budgets: budgets::MemberBudgets<Arc<Roles>>,
     incidents: incidents::SsmIncidents,
     costs: costs::MemberCosts<Arc<Roles>>,
-    secrets: Unwired,
-    webhooks: Unwired,
-    mail: Unwired,
+    secrets: secrets::AwsSecrets,
+    webhooks: crate::webhooks::HttpWebhooks,
+    mail: ses::SesMail,
     builds: B,
 }
 
@@ -218,9 +216,9 @@ impl AwsPlatform<()> {
             ),
             incidents: incidents::SsmIncidents::new(automation.ssm_incidents()),
             costs: costs::MemberCosts::new(Arc::clone(&roles)),
-            secrets: Unwired,
-            webhooks: Unwired,
-            mail: Unwired,
+            secrets: secrets::AwsSecrets::new(&automation),
+            webhooks: crate::webhooks::HttpWebhooks::new()?,
+            mail: ses::SesMail::from_config(&automation),
             builds: (),
             roles,
             automation,
@@ -319,9 +317,9 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Incidents = incidents::SsmIncidents;
     type Costs = costs::MemberCosts<Arc<Roles>>;
     type Objects = ReportsBucket;
-    type Secrets = Unwired;
-    type Webhooks = Unwired;
-    type Mail = Unwired;
+    type Secrets = secrets::AwsSecrets;
+    type Webhooks = crate::webhooks::HttpWebhooks;
+    type Mail = ses::SesMail;
 
     fn organization(&self) -> &AwsOrganization {
         &self.organization

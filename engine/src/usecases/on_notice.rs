@@ -22,7 +22,7 @@ use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use crate::events::{AccountId, Label, SpaEvent};
 use crate::lifecycle::Holder;
-use crate::notify::{self, Audience, Notice};
+use crate::notify::{self, Audience, Notice, RenderedEmail, Welcome};
 use crate::ports::{
     Claim, Costs, Email, IncidentRequest, IncidentStatus, Incidents, Mail, Objects, Organization,
     OrganizationTree, Platform, PortError, RelatedLink, Secrets, Store, Webhooks,
@@ -49,6 +49,8 @@ struct Account {
     cost_center: Option<String>,
     /// Names of the organizational units, root first.
     ou_path: Vec<String>,
+    /// The longest assignment, from the account's settings.
+    lease: Option<Duration>,
 }
 
 /// Handles one of spa's own events on the `exceptions` function.
@@ -169,6 +171,10 @@ async fn describe<P: Platform>(
             organization.ancestors(account.as_str())
         })
         .await?;
+    let lease = engine
+        .settings()
+        .resolve_account(account.as_str(), &ancestors)
+        .and_then(|resolved| resolved.lease);
     let mut ou_path = Vec::new();
     for id in ancestors.iter().rev() {
         if id.starts_with("r-") {
@@ -185,6 +191,7 @@ async fn describe<P: Platform>(
         holder,
         cost_center,
         ou_path,
+        lease,
     })
 }
 
@@ -203,8 +210,11 @@ fn notice<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent, known: &Account
     Notice {
         label,
         environment: domain.environment.clone(),
-        account: id.to_owned(),
-        account_name: known.name.clone(),
+        account: domain.account.clone(),
+        account_name: known
+            .name
+            .clone()
+            .unwrap_or_else(|| "(no longer in the organization)".to_owned()),
         holder: known.holder.as_ref().map(Holder::masked),
         ou_path: known.ou_path.clone(),
         cost_center: known.cost_center.clone(),
@@ -451,12 +461,36 @@ async fn welcome<P: Platform>(
     }
     let result = match &known.holder {
         Some(holder) => {
-            let notice = notice(engine, event, known);
-            send(
+            let domain = &event.event;
+            let welcome = Welcome {
+                environment: domain.environment.clone(),
+                account: domain.account.clone(),
+                account_name: known.name.clone().unwrap_or_default(),
+                ou_path: known.ou_path.clone(),
+                cost_center: known.cost_center.clone(),
+                at: domain.at,
+                lease: known.lease.map(|lease| {
+                    let days = lease.as_secs() / 86_400;
+                    let until = domain.at
+                        + TimeDelta::days(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000));
+                    format!(
+                        "until {} ({days} days), then the account is purged and given back",
+                        until.format("%Y-%m-%d")
+                    )
+                }),
+                access_url: None,
+                help: engine
+                    .settings()
+                    .notifications
+                    .workbooks_url
+                    .iter()
+                    .map(|url| format!("What spa tells you and why: {url}"))
+                    .collect(),
+            };
+            mail_to(
                 engine,
                 vec![holder.as_str().to_owned()],
-                &notice,
-                Audience::Welcome,
+                notify::welcome(&welcome),
             )
             .await
         }
@@ -576,11 +610,7 @@ fn incident_summary(notice: &Notice) -> String {
     let mut text = format!("**What happened**: {}\n\n", notice.what_happened);
     text.push_str(&format!(
         "**Account**: {} ({})",
-        notice
-            .account_name
-            .as_deref()
-            .unwrap_or("no longer in the organization"),
-        notice.account
+        notice.account_name, notice.account
     ));
     if let Some(holder) = &notice.holder {
         text.push_str(&format!(", holder {holder}"));
@@ -709,14 +739,25 @@ async fn send<P: Platform>(
     notice: &Notice,
     audience: Audience,
 ) -> Result<String, String> {
-    let Some(from) = &engine.settings().notifications.email_sender else {
+    if engine.settings().notifications.email_sender.is_none() {
         return Err("routed, but `notifications.email_sender` is not set".into());
-    };
+    }
     if to.is_empty() {
         return Err("routed, but `notifications.email_recipients` is empty".into());
     }
+    mail_to(engine, to, notify::email(notice, audience)).await
+}
+
+/// Sends a rendered e-mail from `notifications.email_sender`.
+async fn mail_to<P: Platform>(
+    engine: &Engine<'_, P>,
+    to: Vec<String>,
+    rendered: RenderedEmail,
+) -> Result<String, String> {
+    let Some(from) = &engine.settings().notifications.email_sender else {
+        return Err("`notifications.email_sender` is not set".into());
+    };
     let count = to.len();
-    let rendered = notify::email(notice, audience);
     let email = Email {
         from: from.as_str().to_owned(),
         to,
