@@ -195,3 +195,36 @@ async fn a_binary_secret_is_rejected() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn stored_secrets_read_back_through_their_reference() {
+    use spa_engine::aws::secrets::{AwsSecrets, store_secret};
+    use spa_engine::ports::Secrets;
+    let scenario = spa_testkit::scenario();
+    let config = AwsConfig::from_sdk(
+        &scenario.sdk_config().await,
+        spa_engine::aws::metrics::ApiCalls::new(),
+    );
+    for (reference, value) in [
+        ("ssm:/spa/test/slack", "https://hooks.example/one"),
+        ("secretsmanager:spa/test/teams", "https://teams.example/one"),
+    ] {
+        store_secret(&config, reference, value)
+            .await
+            .expect("stored");
+        // a second store gives the new value (the secret exists now)
+        let newer = value.replace("one", "two");
+        store_secret(&config, reference, &newer)
+            .await
+            .expect("again");
+        let read = AwsSecrets::new(&config)
+            .secret(reference)
+            .await
+            .expect("read");
+        assert_eq!(read.expose(), newer);
+    }
+    assert!(matches!(
+        store_secret(&config, "https://hooks.example/x", "v").await,
+        Err(spa_engine::ports::PortError::Rejected { .. })
+    ));
+}

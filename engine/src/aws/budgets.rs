@@ -413,6 +413,51 @@ pub async fn ensure_budget(
     }
 }
 
+/// The budget `name` of `account` as AWS has it, in the shape of a plan (amount,
+/// unit, thresholds in percent sorted, the topic and e-mails of its notifications):
+/// `None` when absent. For `spa status`-like reads and the features.
+pub async fn read_budget<F: MemberConfigs>(
+    budgets: &MemberBudgets<F>,
+    account: &AccountId,
+    name: &str,
+) -> Result<Option<BudgetPlan>, PortError> {
+    let member = budgets.configs.member_config(account).await?;
+    let client = member.budgets();
+    let probe = BudgetPlan {
+        name: name.to_owned(),
+        amount: 0.0,
+        currency: String::new(),
+        thresholds: Vec::new(),
+        topic_arn: String::new(),
+        emails: Vec::new(),
+    };
+    let Some(budget) = describe_budget(&client, account, &probe).await? else {
+        return Ok(None);
+    };
+    let limit = budget.budget_limit();
+    let mut plan = BudgetPlan {
+        amount: limit
+            .and_then(|l| l.amount().parse::<f64>().ok())
+            .unwrap_or_default(),
+        currency: limit.map(|l| l.unit().to_owned()).unwrap_or_default(),
+        ..probe
+    };
+    for notification in notifications(&client, account, &plan).await? {
+        plan.thresholds.push(notification.threshold());
+        for sub in subscribers(&client, account, &plan, &notification).await? {
+            match sub {
+                Sub::Topic(arn) => plan.topic_arn = arn,
+                Sub::Email(address) if !plan.emails.contains(&address) => {
+                    plan.emails.push(address);
+                }
+                Sub::Email(_) | Sub::Other(..) => {}
+            }
+        }
+    }
+    plan.thresholds.sort_by(f64::total_cmp);
+    Ok(Some(plan))
+}
+
 async fn describe_budget(
     client: &Client,
     account: &AccountId,

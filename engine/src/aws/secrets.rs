@@ -42,6 +42,62 @@ fn parse(reference: &str) -> Option<Reference<'_>> {
     None
 }
 
+/// Stores `value` where `reference` says (an SSM SecureString, overwritten; a Secrets
+/// Manager secret, created or given a new value): `spa demo` points the settings'
+/// webhooks at its local recorder this way; operators use the console or their IaC.
+pub async fn store_secret(
+    config: &AwsConfig,
+    reference: &str,
+    value: &str,
+) -> Result<(), PortError> {
+    let shown: String = reference.chars().take(6).collect();
+    match parse(reference) {
+        Some(Reference::Parameter(name)) => {
+            config
+                .ssm()
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .overwrite(true)
+                .send()
+                .await
+                .map_err(|e| port_error("ssm", "PutParameter", name, e))?;
+        }
+        Some(Reference::Secret(name)) => {
+            let client = config.secretsmanager();
+            let put = client
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value)
+                .send()
+                .await;
+            if let Err(error) = put {
+                match port_error("secretsmanager", "PutSecretValue", name, error) {
+                    PortError::NotFound { .. } => {
+                        client
+                            .create_secret()
+                            .name(name)
+                            .secret_string(value)
+                            .send()
+                            .await
+                            .map_err(|e| port_error("secretsmanager", "CreateSecret", name, e))?;
+                    }
+                    other => return Err(other),
+                }
+            }
+        }
+        None => {
+            return Err(PortError::Rejected {
+                service: "spa".into(),
+                action: "store a secret".into(),
+                message: format!("`{shown}…`: {EXPECTED}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Secrets from SSM Parameter Store and Secrets Manager, cached.
 #[derive(Clone)]
 pub struct AwsSecrets {

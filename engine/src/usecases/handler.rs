@@ -136,6 +136,18 @@ pub fn summary(outcome: &Outcome) -> String {
         .map_or_else(String::new, |a| format!("{a} "));
     let state = |s: Option<crate::lifecycle::State>| crate::lifecycle::state_name(s);
     let text = match &outcome.verdict {
+        // a signal (sign-in, budget alert): recorded, maybe raised
+        Verdict::Applied
+            if outcome.trigger.is_none() && outcome.from.is_none() && outcome.to.is_none() =>
+        {
+            match outcome.events.as_slice() {
+                [] => format!("{who}recorded"),
+                labels => {
+                    let labels: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
+                    format!("{who}recorded, {} raised", labels.join(", "))
+                }
+            }
+        }
         Verdict::Applied | Verdict::Resumed => {
             let mut text = if outcome.from == outcome.to {
                 format!("{who}stays {}", state(outcome.to))
