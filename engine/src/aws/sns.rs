@@ -475,6 +475,31 @@ async fn raw_delivery_turned_off(
     Ok(raw)
 }
 
+/// Publishes a message on a topic (as AWS Budgets does on a member's budget alerts
+/// topic): the demo and the features stand in for Budgets this way.
+pub async fn publish(
+    config: &AwsConfig,
+    topic_arn: &str,
+    subject: &str,
+    message: &str,
+) -> Result<String, PortError> {
+    let published = config
+        .sns_in(region_of(topic_arn).unwrap_or("us-east-1"))
+        .publish()
+        .topic_arn(topic_arn)
+        .subject(subject)
+        .message(message)
+        .send()
+        .await
+        .map_err(|e| port_error("sns", "Publish", topic_arn, e))?;
+    Ok(published.message_id().unwrap_or_default().to_owned())
+}
+
+/// The region of an ARN.
+fn region_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -632,29 +657,4 @@ mod tests {
         );
         assert!(parse_arn("not:an:arn").is_none());
     }
-}
-
-/// Publishes a message on a topic (as AWS Budgets does on a member's budget alerts
-/// topic): the demo and the features stand in for Budgets this way.
-pub async fn publish(
-    config: &AwsConfig,
-    topic_arn: &str,
-    subject: &str,
-    message: &str,
-) -> Result<String, PortError> {
-    let published = config
-        .sns_in(region_of(topic_arn).unwrap_or("us-east-1"))
-        .publish()
-        .topic_arn(topic_arn)
-        .subject(subject)
-        .message(message)
-        .send()
-        .await
-        .map_err(|e| port_error("sns", "Publish", topic_arn, e))?;
-    Ok(published.message_id().unwrap_or_default().to_owned())
-}
-
-/// The region of an ARN.
-fn region_of(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
