@@ -134,16 +134,14 @@ impl Live {
         let topic =
             spa_engine::footprint::member_budget_topic_arn("aws", &region, &account, &environment);
         let budget = format!("{environment}-Budget");
-        let message = format!(
-            "AWS Budget Notification {}\nAWS Account {account}\n\nDear AWS Customer,\n\n\
-             You requested that we alert you when the ACTUAL Cost associated with your {budget} \
-             budget is greater than $80.00 for the current month. The ACTUAL Cost associated \
-             with this budget is ${spent}.\n\nBudget Name: {budget}\nBudget Type: Cost\n\
-             Budgeted Amount: ${budgeted}\nAlert Type: ACTUAL\nAlert Threshold: > $80.00\n\
-             ACTUAL Amount: ${spent}\n",
-            Utc::now().format("%B %d, %Y")
+        let (subject, message) = spa_engine::local::synth::budget_alert_message(
+            &account,
+            &budget,
+            "80.00",
+            spent,
+            budgeted,
+            Utc::now(),
         );
-        let subject = format!("AWS Budgets: {budget} has exceeded your alert threshold");
         spa_engine::aws::sns::publish(&member, &topic, &subject, &message)
             .await
             .unwrap_or_else(|e| panic!("the alert could not be published on {topic}: {e}"));
