@@ -55,10 +55,182 @@ def hold_the_managed_policies_spa_attaches() -> None:
     iam.IAMBackend._init_aws_policies = init_aws_policies
 
 
+def complete_budgets() -> None:
+    """Moto 5.2 has only create/describe/delete budget, create/delete notification and
+    describe notifications. spa keeps budgets converged, so add what AWS Budgets has
+    and spa calls: UpdateBudget, DescribeSubscribersForNotification, CreateSubscriber
+    and DeleteSubscriber. Make notifications behave as on AWS too: one is named by its
+    type, operator, threshold and threshold type (not by the exact dict moto stored,
+    nor by NotificationState); a missing budget or notification is NotFoundException
+    (moto answers a 500, or deletes nothing, silently); a notification or subscriber
+    that exists already is DuplicateRecordException."""
+    import json
+
+    from moto.budgets.exceptions import (
+        BudgetMissingLimit,
+        DuplicateRecordException,
+        NotFoundException,
+    )
+    from moto.budgets.models import BudgetsBackend
+    from moto.budgets.responses import BudgetsResponse
+    from moto.core.utils import unix_time
+
+    def same_notification(a, b):
+        return (
+            a.get("NotificationType") == b.get("NotificationType")
+            and a.get("ComparisonOperator") == b.get("ComparisonOperator")
+            and a.get("ThresholdType", "PERCENTAGE") == b.get("ThresholdType", "PERCENTAGE")
+            and float(a.get("Threshold", 0)) == float(b.get("Threshold", 0))
+        )
+
+    def budget(backend, account_id, name, doing):
+        found = backend.budgets[account_id].get(name)
+        if found is None:
+            raise NotFoundException(f"Unable to {doing} - the budget {name} doesn't exist.")
+        return found
+
+    def find_notification(found, details, doing):
+        for n in found.notifications:
+            if same_notification(n.details, details):
+                return n
+        raise NotFoundException(f"Unable to {doing} - the notification doesn't exist.")
+
+    def update_budget(self, account_id, new_budget):
+        found = budget(self, account_id, new_budget.get("BudgetName"), "update budget")
+        if "BudgetLimit" not in new_budget and "PlannedBudgetLimits" not in new_budget:
+            raise BudgetMissingLimit()
+        replaced = dict(new_budget)
+        replaced.setdefault("TimePeriod", found.budget["TimePeriod"])
+        replaced["LastUpdatedTime"] = unix_time()
+        found.budget = replaced
+
+    # keyword names as moto's responses call them
+    def create_notification(self, account_id, budget_name, notification, subscribers):
+        found = budget(self, account_id, budget_name, "create notification")
+        if any(same_notification(n.details, notification) for n in found.notifications):
+            raise DuplicateRecordException("notification", budget_name)
+        found.add_notification(details=notification, subscribers=list(subscribers))
+
+    def delete_notification(self, account_id, budget_name, notification):
+        found = budget(self, account_id, budget_name, "delete notification")
+        gone = find_notification(found, notification, "delete notification")
+        found.notifications = [n for n in found.notifications if n is not gone]
+
+    def describe_notifications_for_budget(self, account_id, budget_name):
+        found = budget(self, account_id, budget_name, "describe notifications")
+        return found.get_notifications()
+
+    def describe_subscribers(self, account_id, budget_name, details):
+        found = budget(self, account_id, budget_name, "describe subscribers")
+        return list(find_notification(found, details, "describe subscribers").subscribers)
+
+    def same_subscriber(a, b):
+        return a.get("SubscriptionType") == b.get("SubscriptionType") and a.get(
+            "Address"
+        ) == b.get("Address")
+
+    def create_subscriber(self, account_id, budget_name, details, subscriber):
+        found = budget(self, account_id, budget_name, "create subscriber")
+        n = find_notification(found, details, "create subscriber")
+        if any(same_subscriber(s, subscriber) for s in n.subscribers):
+            raise DuplicateRecordException("subscriber", subscriber.get("Address", ""))
+        n.subscribers = list(n.subscribers) + [subscriber]
+
+    def delete_subscriber(self, account_id, budget_name, details, subscriber):
+        found = budget(self, account_id, budget_name, "delete subscriber")
+        n = find_notification(found, details, "delete subscriber")
+        if not any(same_subscriber(s, subscriber) for s in n.subscribers):
+            raise NotFoundException("Unable to delete subscriber - the subscriber doesn't exist.")
+        n.subscribers = [s for s in n.subscribers if not same_subscriber(s, subscriber)]
+
+    BudgetsBackend.update_budget = update_budget
+    BudgetsBackend.create_notification = create_notification
+    BudgetsBackend.delete_notification = delete_notification
+    BudgetsBackend.describe_notifications_for_budget = describe_notifications_for_budget
+    BudgetsBackend.describe_subscribers_for_notification = describe_subscribers
+    BudgetsBackend.create_subscriber = create_subscriber
+    BudgetsBackend.delete_subscriber = delete_subscriber
+
+    def respond_update_budget(self):
+        self.backend.update_budget(self._get_param("AccountId"), self._get_param("NewBudget"))
+        return json.dumps({})
+
+    def respond_describe_subscribers(self):
+        subscribers = self.backend.describe_subscribers_for_notification(
+            self._get_param("AccountId"),
+            self._get_param("BudgetName"),
+            self._get_param("Notification"),
+        )
+        # pages as on AWS: MaxResults (1 to 100, default 100), NextToken
+        start = int(self._get_param("NextToken") or 0)
+        size = int(self._get_param("MaxResults") or 100)
+        page = subscribers[start : start + size]
+        more = start + size < len(subscribers)
+        return json.dumps(
+            {"Subscribers": page, "NextToken": str(start + size) if more else None}
+        )
+
+    def respond_subscriber(method):
+        def respond(self):
+            getattr(self.backend, method)(
+                self._get_param("AccountId"),
+                self._get_param("BudgetName"),
+                self._get_param("Notification"),
+                self._get_param("Subscriber"),
+            )
+            return json.dumps({})
+
+        return respond
+
+    BudgetsResponse.update_budget = respond_update_budget
+    BudgetsResponse.describe_subscribers_for_notification = respond_describe_subscribers
+    BudgetsResponse.create_subscriber = respond_subscriber("create_subscriber")
+    BudgetsResponse.delete_subscriber = respond_subscriber("delete_subscriber")
+
+
+def keep_subscriptions_with_their_topic() -> None:
+    """On AWS a topic's subscriptions belong to the topic, whoever made them: when the
+    owner of a queue subscribes it to a topic of another account (spa's automation
+    account subscribes its budget alerts queue to each member's topic), the topic's
+    owner lists that subscription (ListSubscriptionsByTopic) and what is published on
+    the topic reaches the queue. Moto 5.2 keeps a subscription in the backend of the
+    account that made it and looks for a topic's subscriptions in the topic's account
+    only, so such a subscription is neither listed nor delivered to, and outlives the
+    topic. Look for them, and delete them with the topic, in every account's backend
+    of the topic's region."""
+    from moto.sns.models import SNSBackend, sns_backends
+
+    def backends_of_region(region):
+        for account_id in list(dict.keys(sns_backends)):
+            regions = dict.__getitem__(sns_backends, account_id)
+            if dict.__contains__(regions, region):
+                yield dict.__getitem__(regions, region)
+
+    def topic_subscriptions(self, topic):
+        return [
+            s
+            for backend in backends_of_region(self.region_name)
+            for s in list(backend.subscriptions.values())
+            if s.topic == topic
+        ]
+
+    def delete_topic_subscriptions(self, topic):
+        # the topic's subscriptions go with it, whichever account made them
+        for backend in backends_of_region(self.region_name):
+            for arn, s in list(backend.subscriptions.items()):
+                if s.topic == topic:
+                    backend.subscriptions.pop(arn, None)
+
+    SNSBackend._get_topic_subscriptions = topic_subscriptions
+    SNSBackend.delete_topic_subscriptions = delete_topic_subscriptions
+
+
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     accept_projects_without_source()
     hold_the_managed_policies_spa_attaches()
+    complete_budgets()
+    keep_subscriptions_with_their_topic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _, bound = server.get_host_and_port()

@@ -147,7 +147,8 @@ pub enum Command {
         /// The event: a JSON file as Lambda receives it, or `-` for standard input.
         event: PathBuf,
         /// The function that receives it (account-events, build-events, sign-ins,
-        /// commands, scheduler); by default, found from the event's shape.
+        /// commands, scheduler, budget-alerts, exceptions); by default, found from the
+        /// event's shape.
         #[arg(long, value_name = "NAME")]
         function: Option<String>,
         /// Route every event it causes through the local runtime, builds included,
@@ -197,16 +198,21 @@ pub struct Live {
 }
 
 /// Which accounts a bulk action is for, and how.
+///
+/// The target is one of: account ids, `--ou`, `--all` (a group of those three only:
+/// the options that say how combine with any of them).
 #[derive(Debug, Clone, Args)]
-#[group(id = "target", required = true, multiple = false, args = ["accounts", "ou", "all"])]
+#[group(skip)]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(false))]
 pub struct Bulk {
     /// Account ids.
+    #[arg(group = "target")]
     pub accounts: Vec<String>,
     /// Every managed account of this organizational unit, nested units included.
-    #[arg(long, value_name = "OU")]
+    #[arg(long, value_name = "OU", group = "target")]
     pub ou: Option<String>,
     /// Every managed account.
-    #[arg(long)]
+    #[arg(long, group = "target")]
     pub all: bool,
     /// Show what would be done to each account, change nothing.
     #[arg(long)]
@@ -314,4 +320,38 @@ pub struct DeployArgs {
     /// Do not ask for confirmation (required when standard input is not a terminal).
     #[arg(long, short)]
     pub yes: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parses(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(line.split_whitespace())
+    }
+
+    #[test]
+    fn a_bulk_target_combines_with_the_options_that_say_how() {
+        for line in [
+            "spa expire --all --dry-run",
+            "spa reset --ou ou-ab12-sandbox1 --dry-run --json",
+            "spa release --all --yes --direct",
+            "spa expire 111111111111 222222222222 --yes",
+        ] {
+            assert!(parses(line).is_ok(), "{line}: {:?}", parses(line).err());
+        }
+    }
+
+    #[test]
+    fn a_bulk_action_needs_exactly_one_target() {
+        for line in [
+            "spa expire --dry-run",
+            "spa expire --all --ou ou-ab12-sandbox1",
+            "spa reset 111111111111 --all",
+        ] {
+            assert!(parses(line).is_err(), "{line} was accepted");
+        }
+    }
 }

@@ -49,6 +49,10 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     assert_eq!(summary["events_failed"], 0, "{summary}");
     // 8 preparations, then 5 assigned accounts maintained; the data unit skips its purge
     assert_eq!(summary["builds_started"], 8 + 4 * 2 + 1, "{summary}");
+    // a root sign-in (routed to slack, teams) and a budget alert (slack) reached the
+    // demo's local webhook server
+    assert_eq!(summary["chat"]["slack"], 2, "{summary}");
+    assert_eq!(summary["chat"]["teams"], 1, "{summary}");
 
     // what the demo did is in the activity log, newest first
     let out = spa(
@@ -61,6 +65,17 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     assert!(
         !text(&out.stdout).contains("@example.com\""),
         "no address in clear"
+    );
+    let labels: Vec<&str> = activities
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["label"].as_str())
+        .collect();
+    assert_eq!(
+        labels[..2],
+        ["BudgetAlert", "ConsoleLoginWithRoot"],
+        "the exceptions come last: {activities}"
     );
 }
 

@@ -371,3 +371,87 @@ async fn objects_round_trip_in_the_reports_bucket() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_presigned_link_serves_the_object_until_it_expires() {
+    use spa_engine::aws::s3::{S3Objects, ensure_bucket};
+    use spa_engine::ports::Objects;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    ensure_bucket(&config, "spa-reports").await.expect("bucket");
+    let objects = S3Objects::new(config.s3(), "spa-reports");
+    let key = "reports/exceptions/111111111111/2026/2026-11-111111111111-costs.xlsx";
+    objects
+        .put(key, b"workbook".to_vec(), "application/octet-stream")
+        .await
+        .expect("put");
+    let url = objects
+        .presigned_url(key, std::time::Duration::from_secs(3600))
+        .await
+        .expect("link");
+    assert!(url.contains("X-Amz-Expires=3600"), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    let body = reqwest::get(&url)
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(body.as_ref(), b"workbook");
+    // S3 refuses links valid longer than 7 days
+    let refused = objects
+        .presigned_url(key, std::time::Duration::from_secs(8 * 86_400))
+        .await;
+    assert!(
+        matches!(refused, Err(PortError::Rejected { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn open_incidents_and_last_sign_ins_are_remembered() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await.with_page_size(2);
+    let arn = "arn:aws:ssm-incidents::123456789012:incident-record/spa/1";
+    assert_eq!(
+        store.incident(&account(1), Label::BudgetAlert).await,
+        Ok(None)
+    );
+    store
+        .set_incident(&account(1), Label::BudgetAlert, arn, at(0))
+        .await
+        .expect("remembered");
+    assert_eq!(
+        store.incident(&account(1), Label::BudgetAlert).await,
+        Ok(Some(arn.to_owned()))
+    );
+    assert_eq!(
+        store
+            .incident(&account(1), Label::ConsoleLoginWithRoot)
+            .await,
+        Ok(None),
+        "one per account and label"
+    );
+
+    for n in 0..5u64 {
+        store
+            .stamp_login(&account(n), at(n as i64 * 10))
+            .await
+            .expect("stamped");
+    }
+    // a late, older sign-in does not move the stamp back; a newer one moves it
+    store
+        .stamp_login(&account(0), at(-60))
+        .await
+        .expect("older");
+    store
+        .stamp_login(&account(1), at(100))
+        .await
+        .expect("newer");
+    let logins = store.last_logins().await.expect("every page");
+    assert_eq!(logins.len(), 5);
+    assert_eq!(logins[&account(0)], at(0));
+    assert_eq!(logins[&account(1)], at(100));
+    assert_eq!(logins[&account(4)], at(40));
+}

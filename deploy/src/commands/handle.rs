@@ -130,8 +130,7 @@ fn follow_through(
                     eprintln!("error: the event does not decode: {e}");
                     ExitCode::FAILURE
                 })?;
-                let function = spa_engine::usecases::function_for(&incoming)
-                    .unwrap_or(Function::AccountEvents);
+                let function = spa_engine::usecases::function_for(&incoming);
                 runtime.deliver(function, event, "the event");
             }
         }

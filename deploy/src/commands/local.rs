@@ -133,7 +133,12 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 eprintln!("error: cannot seed the organization: {e}");
                 ExitCode::FAILURE
             })?;
-        let settings = seed::remap(&loaded.settings, &seeded);
+        let mut settings = seed::remap(&loaded.settings, &seeded);
+        if settings.features.incident_manager {
+            // the emulator has no Incident Manager: exceptions still go to chat and e-mail
+            settings.features.incident_manager = false;
+            say("Incident Manager is off in the demo (the emulator lacks it)".to_owned());
+        }
         let (runtime, resources) = spa_engine::aws::local::runtime(&settings, &endpoint)
             .await
             .map_err(|e| {
@@ -188,17 +193,47 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             .map_err(fail)?
             .with_buildspecs(loaded.buildspecs.clone());
         let lines = operator::status(&engine).await.map_err(fail)?;
+        say("\nExceptions: the root user signs in, a budget is exceeded; chat and e-mail are told".to_owned());
+        let chat = chat_sink(runtime.inner().automation(), &settings)
+            .await
+            .map_err(port_failed)?;
+        let mut exceptions = RunSummary::default();
+        if let Some(line) = lines.iter().find(|l| l.state == "assigned") {
+            let at = runtime.platform().clock().now();
+            let id = &line.account;
+            let login = synth::root_console_login(&format!("demo-root-{id}"), id, "203.0.113.10", at);
+            runtime.inject(login, format!("root signs in to {id}"));
+            budget_alert(&runtime, &resources, &settings, id)
+                .await
+                .map_err(port_failed)?;
+            exceptions = runtime
+                .run_until_idle(&handler, limits, &mut record)
+                .await
+                .map_err(|e| {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                })?;
+        }
+        let received = chat.received_requests().await.unwrap_or_default();
+        let posted = |channel: &str| {
+            received
+                .iter()
+                .filter(|r| r.url.path() == format!("/{channel}"))
+                .count()
+        };
+        let (slack, teams) = (posted("slack"), posted("teams"));
         let mut per_state: BTreeMap<String, usize> = BTreeMap::new();
         for line in &lines {
             *per_state.entry(line.state.clone()).or_default() += 1;
         }
-        let failed = onboarding.failed + maintenance.failed;
+        let failed = onboarding.failed + maintenance.failed + exceptions.failed;
         if json {
             let summary = json!({
                 "accounts": lines.len(),
                 "accounts_per_state": per_state,
                 "builds_started": onboarding.builds_started + maintenance.builds_started,
-                "events_handled": onboarding.handled + maintenance.handled,
+                "events_handled": onboarding.handled + maintenance.handled + exceptions.handled,
+                "chat": { "slack": slack, "teams": teams },
                 "events_failed": failed,
                 "events_published": onboarding.events_published + maintenance.events_published,
                 "commands_sent": onboarding.commands_sent + maintenance.commands_sent,
@@ -210,8 +245,11 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             print!("{}", super::operate::status_table(&lines));
             let states: Vec<String> = per_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
             println!(
+                "\nChat received {slack} Slack message(s) and {teams} Teams card(s) (a local webhook server stands in for them; e-mails went through the emulator's SES)"
+            );
+            println!(
                 "\n{} events handled ({} failed), {} builds started, {} API calls: {}",
-                onboarding.handled + maintenance.handled,
+                onboarding.handled + maintenance.handled + exceptions.handled,
                 failed,
                 onboarding.builds_started + maintenance.builds_started,
                 runtime.inner().calls().total(),
@@ -226,4 +264,76 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
     })
     .and_then(|r| r)
     .unwrap_or_else(|code| code)
+}
+
+/// The demo's chat: a local HTTP server that records what it receives (Slack answers
+/// 200 `ok`, Teams 202), its URLs kept where the settings' webhook references say.
+async fn chat_sink(
+    automation: &AwsConfig,
+    settings: &spa_engine::settings::Settings,
+) -> Result<wiremock::MockServer, spa_engine::ports::PortError> {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    for (channel, status, body) in [("slack", 200, "ok"), ("teams", 202, "")] {
+        Mock::given(method("POST"))
+            .and(path(format!("/{channel}")))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .mount(&server)
+            .await;
+    }
+    let notifications = &settings.notifications;
+    for (reference, channel) in [
+        (notifications.slack_webhook.as_ref(), "slack"),
+        (notifications.teams_webhook.as_ref(), "teams"),
+    ] {
+        if let Some(reference) = reference {
+            let url = format!("{}/{channel}", server.uri());
+            spa_engine::aws::secrets::store_secret(automation, reference.as_str(), &url).await?;
+        }
+    }
+    Ok(server)
+}
+
+/// An AWS Budgets alert on the account's own topic, received from the central queue
+/// and handed to the `budget-alerts` function as its event source mapping would.
+async fn budget_alert(
+    runtime: &spa_engine::local::Runtime<spa_engine::aws::Connected>,
+    resources: &spa_engine::aws::local::LocalResources,
+    settings: &spa_engine::settings::Settings,
+    account: &AccountId,
+) -> Result<(), spa_engine::ports::PortError> {
+    let member = runtime.inner().member_config(account).await?;
+    let member = AwsConfig::from_sdk(&member, ApiCalls::new());
+    let environment = settings.environment_identifier.as_str();
+    let topic = spa_engine::footprint::member_budget_topic_arn(
+        "aws",
+        settings.automation.region.as_str(),
+        account,
+        environment,
+    );
+    let budget = format!("{environment}-Budget");
+    let now = runtime.platform().clock().now();
+    let (subject, message) =
+        synth::budget_alert_message(account, &budget, "400.00", "412.37", "500.00", now);
+    spa_engine::aws::sns::publish(&member, &topic, &subject, &message).await?;
+    let event = spa_engine::aws::sqs::receive_as_lambda_event(
+        runtime.inner().automation(),
+        &resources.budget_alerts_queue_url,
+        &resources.budget_alerts_queue_arn,
+    )
+    .await?;
+    if let Some(event) = event {
+        runtime.deliver(
+            spa_engine::rules::Function::BudgetAlerts,
+            event,
+            format!("budget alert of {account}"),
+        );
+    }
+    Ok(())
+}
+
+fn port_failed(error: spa_engine::ports::PortError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
 }

@@ -89,6 +89,8 @@ const LIFECYCLE: [Grant; 3] = [Grant::ManagementRole, Grant::Store, Grant::Publi
 /// may do.
 pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
     match function {
+        Function::BudgetAlerts => budget_alerts_spec(),
+        Function::Exceptions => exceptions_spec(settings),
         Function::AccountEvents => FunctionSpec {
             name: Function::AccountEvents.as_str(),
             description: "Organizations events: accounts created, moved, tagged, closed",
@@ -144,43 +146,46 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
 
 /// Functions whose handler is being written, keyed by name: synthesized with
 /// [`super::SynthOptions::upcoming`], or once their `Function` variant exists.
-pub const UPCOMING: [&str; 2] = ["budget-alerts", "exceptions"];
+/// (None today: `budget-alerts` and `exceptions` are functions now.)
+pub const UPCOMING: [&str; 0] = [];
 
 /// The deployment of an upcoming function, by name (`None`: not an upcoming function).
-pub fn upcoming_spec(name: &str, settings: &Settings) -> Option<FunctionSpec> {
-    match name {
-        "budget-alerts" => Some(FunctionSpec {
-            name: "budget-alerts",
-            description: "AWS Budgets alerts of member accounts, through SNS and SQS",
-            trigger: Trigger::Queue(QueueSource::BudgetAlerts),
-            grants: LIFECYCLE.to_vec(),
-            timeout_seconds: 60,
-            memory_mb: 256,
-        }),
-        "exceptions" => {
-            let mut grants = vec![
-                Grant::ManagementRole,
-                Grant::Store,
-                Grant::ReadReports,
-                Grant::WriteReports,
-                Grant::Secrets,
-            ];
-            if settings.features.incident_manager {
-                grants.push(Grant::Incidents);
-            }
-            if settings.notifications.email_sender.is_some() {
-                grants.push(Grant::Mail);
-            }
-            Some(FunctionSpec {
-                name: "exceptions",
-                description: "Exceptions: incidents, chat and e-mail notifications",
-                trigger: Trigger::SpaEvents(exception_detail_types()),
-                grants,
-                timeout_seconds: 60,
-                memory_mb: 256,
-            })
-        }
-        _ => None,
+pub fn upcoming_spec(_name: &str, _settings: &Settings) -> Option<FunctionSpec> {
+    None
+}
+
+fn budget_alerts_spec() -> FunctionSpec {
+    FunctionSpec {
+        name: "budget-alerts",
+        description: "AWS Budgets alerts of member accounts, through SNS and SQS",
+        trigger: Trigger::Queue(QueueSource::BudgetAlerts),
+        grants: LIFECYCLE.to_vec(),
+        timeout_seconds: 60,
+        memory_mb: 256,
+    }
+}
+
+fn exceptions_spec(settings: &Settings) -> FunctionSpec {
+    let mut grants = vec![
+        Grant::ManagementRole,
+        Grant::Store,
+        Grant::ReadReports,
+        Grant::WriteReports,
+        Grant::Secrets,
+    ];
+    if settings.features.incident_manager {
+        grants.push(Grant::Incidents);
+    }
+    if settings.notifications.email_sender.is_some() {
+        grants.push(Grant::Mail);
+    }
+    FunctionSpec {
+        name: "exceptions",
+        description: "Exceptions: incidents, chat and e-mail notifications",
+        trigger: Trigger::BusRules,
+        grants,
+        timeout_seconds: 120,
+        memory_mb: 256,
     }
 }
 
@@ -226,9 +231,6 @@ mod tests {
         for function in Function::ALL {
             assert_eq!(spec(function, &settings).name, function.as_str());
         }
-        for name in UPCOMING {
-            assert_eq!(upcoming_spec(name, &settings).map(|s| s.name), Some(name));
-        }
         assert_eq!(upcoming_spec("slack", &settings), None);
     }
 
@@ -237,11 +239,8 @@ mod tests {
         let settings = crate::synth::tests::settings();
         assert_eq!(deployed(&settings, false).len(), Function::ALL.len());
         let all = deployed(&settings, true);
-        assert_eq!(all.len(), Function::ALL.len() + UPCOMING.len());
-        let exceptions = all.iter().find(|s| s.name == "exceptions");
-        let Some(Trigger::SpaEvents(types)) = exceptions.map(|s| &s.trigger) else {
-            panic!("exceptions listens to spa's events");
-        };
+        assert_eq!(all.len(), Function::ALL.len());
+        let types = exception_detail_types();
         assert!(types.contains(&"BudgetAlert".to_owned()));
         assert!(types.contains(&"AccountQuarantined".to_owned()));
         assert!(types.contains(&"AccountAssigned".to_owned()));

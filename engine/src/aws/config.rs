@@ -245,6 +245,16 @@ impl AwsConfig {
         aws_sdk_costexplorer::Client::from_conf(config)
     }
 
+    /// An SNS client in `region` (a member's budget alerts topic lives in the
+    /// automation region, whatever region the member's configuration has).
+    pub fn sns_in(&self, region: &str) -> aws_sdk_sns::Client {
+        let config = aws_sdk_sns::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_sns::Client::from_conf(config)
+    }
+
     /// An EventBridge client in another region of the same account (forwarding rules
     /// live where the events are emitted, e.g. console sign-ins in us-east-1).
     pub fn eventbridge_in(&self, region: &str) -> aws_sdk_eventbridge::Client {

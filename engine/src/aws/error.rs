@@ -31,6 +31,7 @@ const TRANSIENT: &[&str] = &[
     "InternalFailure",
     "InternalServerError",
     "InternalError",
+    "InternalServerException",
     "ServiceException",
     "ConcurrentModificationException",
     "SlowDown",
@@ -142,5 +143,37 @@ mod tests {
             c("InvalidInputException"),
             PortError::Rejected { .. }
         ));
+    }
+
+    #[test]
+    fn incident_manager_codes_are_classified() {
+        let c = |code: &str| {
+            classify(
+                "ssm-incidents",
+                "StartIncident",
+                "arn:aws:ssm-incidents::123456789012:response-plan/spa",
+                code,
+                "m".into(),
+            )
+        };
+        assert!(matches!(
+            c("AccessDeniedException"),
+            PortError::Denied { .. }
+        ));
+        assert!(c("ThrottlingException").is_transient());
+        // its HTTP 500: "the request processing has failed because of an unknown error"
+        assert!(c("InternalServerException").is_transient());
+        assert_eq!(
+            c("ResourceNotFoundException"),
+            PortError::NotFound {
+                id: "arn:aws:ssm-incidents::123456789012:response-plan/spa".into()
+            }
+        );
+        // a bad request, and a request in conflict with the record's state: not retried
+        assert!(matches!(
+            c("ValidationException"),
+            PortError::Rejected { .. }
+        ));
+        assert!(matches!(c("ConflictException"), PortError::Rejected { .. }));
     }
 }

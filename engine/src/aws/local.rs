@@ -1,10 +1,12 @@
 //! The engine's own resources, created in the emulator (`spa local init`): what the
-//! automation stack creates on AWS (tables, bus, command queue, reports bucket).
+//! automation stack creates on AWS (tables, bus, command queue, reports bucket, and
+//! the budget alerts queue, which the members' own topics feed).
 
 use super::config::AwsConfig;
 use super::dynamodb::{ensure_tables, table_definitions};
 use super::error::port_error;
 use super::s3::ensure_bucket;
+use super::sns::ensure_budget_alerts;
 use super::sqs::ensure_queue;
 use crate::ports::PortError;
 use crate::settings::Settings;
@@ -24,6 +26,11 @@ pub struct LocalResources {
     pub queue_arn: String,
     /// The reports bucket, when the settings name one.
     pub bucket: Option<String>,
+    /// The queue the `budget-alerts` function reads (fed by every member's
+    /// `<environment>-BudgetAlerts` topic).
+    pub budget_alerts_queue_url: String,
+    /// That queue's ARN (what members' topics are subscribed to).
+    pub budget_alerts_queue_arn: String,
 }
 
 /// The name of the engine's bus: the environment identifier.
@@ -79,6 +86,11 @@ pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResour
     if let Some(bucket) = &bucket {
         ensure_bucket(config, bucket).await?;
     }
+    let alerts = ensure_budget_alerts(config, settings).await?;
+    // the emulator, like SES in its sandbox, sends only from verified identities
+    if let Some(sender) = &settings.notifications.email_sender {
+        super::ses::ensure_identity(config, sender.as_str()).await?;
+    }
     Ok(LocalResources {
         tables: definitions.iter().map(|d| d.name.clone()).collect(),
         bus_name,
@@ -86,6 +98,8 @@ pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResour
         queue_url,
         queue_arn,
         bucket,
+        budget_alerts_queue_url: alerts.queue_url,
+        budget_alerts_queue_arn: alerts.queue_arn,
     })
 }
 

@@ -43,7 +43,6 @@ pub mod sns;
 pub mod sqs;
 pub mod ssm;
 pub mod sts;
-pub mod unwired;
 
 pub use config::{AwsConfig, BaseCredentials};
 use dynamodb::DynamoStore;
@@ -51,7 +50,6 @@ use eventbridge::EventBridgeBus;
 use metrics::ApiCalls;
 use organizations::AwsOrganization;
 use s3::{ReportsBucket, S3Objects};
-use unwired::Unwired;
 use sqs::SqsCommands;
 use ssm::SsmParameters;
 use sts::{RoleOptions, Roles, partition_of};
@@ -134,6 +132,17 @@ impl ConnectOptions {
     }
 }
 
+/// The central budget alerts queue (`<environment>-BudgetAlerts`, made by the
+/// automation stack or `spa local init`) that every member's topic delivers to.
+fn budget_alerts_queue_arn(settings: &Settings, region: &str) -> String {
+    format!(
+        "arn:{}:sqs:{region}:{}:{}",
+        partition_of(settings.automation.management_role_arn.as_str()),
+        settings.automation.account_id.as_str(),
+        sns::budget_alerts_name(settings)
+    )
+}
+
 /// Every adapter on AWS; `B` is the builds adapter (`()` until one is given).
 #[derive(Debug)]
 pub struct AwsPlatform<B> {
@@ -146,12 +155,12 @@ pub struct AwsPlatform<B> {
     parameters: SsmParameters,
     objects: ReportsBucket,
     clock: SystemClock,
-    budgets: Unwired,
-    incidents: Unwired,
-    costs: Unwired,
-    secrets: Unwired,
-    webhooks: Unwired,
-    mail: Unwired,
+    budgets: budgets::MemberBudgets<Arc<Roles>>,
+    incidents: incidents::SsmIncidents,
+    costs: costs::MemberCosts<Arc<Roles>>,
+    secrets: secrets::AwsSecrets,
+    webhooks: crate::webhooks::HttpWebhooks,
+    mail: ses::SesMail,
     builds: B,
 }
 
@@ -201,12 +210,16 @@ impl AwsPlatform<()> {
             parameters: SsmParameters::new(automation.ssm()),
             objects: ReportsBucket(bucket.map(|b| S3Objects::new(automation.s3(), b))),
             clock: SystemClock,
-            budgets: Unwired,
-            incidents: Unwired,
-            costs: Unwired,
-            secrets: Unwired,
-            webhooks: Unwired,
-            mail: Unwired,
+            budgets: budgets::MemberBudgets::new(
+                Arc::clone(&roles),
+                automation.clone(),
+                budget_alerts_queue_arn(settings, &region),
+            ),
+            incidents: incidents::SsmIncidents::new(automation.ssm_incidents()),
+            costs: costs::MemberCosts::new(Arc::clone(&roles)),
+            secrets: secrets::AwsSecrets::new(&automation),
+            webhooks: crate::webhooks::HttpWebhooks::new()?,
+            mail: ses::SesMail::from_config(&automation),
             builds: (),
             roles,
             automation,
@@ -301,13 +314,13 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Bus = EventBridgeBus;
     type Commands = SqsCommands;
     type Clock = SystemClock;
-    type Budgets = Unwired;
-    type Incidents = Unwired;
-    type Costs = Unwired;
+    type Budgets = budgets::MemberBudgets<Arc<Roles>>;
+    type Incidents = incidents::SsmIncidents;
+    type Costs = costs::MemberCosts<Arc<Roles>>;
     type Objects = ReportsBucket;
-    type Secrets = Unwired;
-    type Webhooks = Unwired;
-    type Mail = Unwired;
+    type Secrets = secrets::AwsSecrets;
+    type Webhooks = crate::webhooks::HttpWebhooks;
+    type Mail = ses::SesMail;
 
     fn organization(&self) -> &AwsOrganization {
         &self.organization

@@ -233,10 +233,7 @@ impl Organization for AwsOrganization {
         let unit = output.organizational_unit();
         Ok(Unit {
             id: id.to_owned(),
-            name: unit
-                .and_then(|u| u.name())
-                .unwrap_or_default()
-                .to_owned(),
+            name: unit.and_then(|u| u.name()).unwrap_or_default().to_owned(),
         })
     }
 

@@ -76,13 +76,12 @@ impl Objects for S3Objects {
         key: &str,
         expires_in: std::time::Duration,
     ) -> Result<String, PortError> {
-        let presigning = PresigningConfig::expires_in(expires_in).map_err(|e| {
-            PortError::Rejected {
+        let presigning =
+            PresigningConfig::expires_in(expires_in).map_err(|e| PortError::Rejected {
                 service: SERVICE.into(),
                 action: "presign GetObject".into(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let request = self
             .client
             .get_object()

@@ -194,3 +194,59 @@ async fn create_queue(
         Err(e) => Err(port_error("sqs", "CreateQueue", name, e)),
     }
 }
+
+/// Receives up to 10 messages of `queue_url` and deletes them, handing them back as
+/// the Lambda SQS event the queue's event source mapping would deliver (`None`: the
+/// queue is empty). The local runtime's stand-in for an event source mapping.
+pub async fn receive_as_lambda_event(
+    config: &AwsConfig,
+    queue_url: &str,
+    queue_arn: &str,
+) -> Result<Option<serde_json::Value>, PortError> {
+    let client = config.sqs();
+    let received = client
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| port_error("sqs", "ReceiveMessage", queue_url, e))?;
+    let messages = received.messages();
+    if messages.is_empty() {
+        return Ok(None);
+    }
+    let region = config.region().unwrap_or("us-east-1").to_owned();
+    let mut records = Vec::new();
+    for message in messages {
+        let attributes: serde_json::Map<String, serde_json::Value> = message
+            .attributes()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        records.push(serde_json::json!({
+            "messageId": message.message_id().unwrap_or_default(),
+            "receiptHandle": message.receipt_handle().unwrap_or_default(),
+            "body": message.body().unwrap_or_default(),
+            "attributes": attributes,
+            "messageAttributes": {},
+            "md5OfBody": message.md5_of_body().unwrap_or_default(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": region,
+        }));
+        if let Some(handle) = message.receipt_handle() {
+            client
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .map_err(|e| port_error("sqs", "DeleteMessage", queue_url, e))?;
+        }
+    }
+    Ok(Some(serde_json::json!({ "Records": records })))
+}

@@ -109,6 +109,15 @@ pub enum Threshold {
     Percentage(Amount),
 }
 
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Threshold::Absolute(money) => write!(f, "{money}"),
+            Threshold::Percentage(percent) => write!(f, "{percent}%"),
+        }
+    }
+}
+
 /// An exact decimal amount, kept in millionths (no float rounding on money).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount {

@@ -125,6 +125,19 @@ impl Label {
     pub const fn is_exception(self) -> bool {
         matches!(self.kind(), LabelKind::Exception)
     }
+
+    /// Whether this label needs a person: an exception, or a quarantine (a lifecycle
+    /// label that SRE must act on). It opens or updates an incident and is routed to
+    /// the chat and e-mail channels of `notifications.routes`.
+    pub const fn needs_attention(self) -> bool {
+        self.is_exception() || matches!(self, Label::AccountQuarantined)
+    }
+
+    /// Whether the `exceptions` function receives this label: what needs attention,
+    /// and an assignment (the holder is told by e-mail).
+    pub const fn is_noticed(self) -> bool {
+        self.needs_attention() || matches!(self, Label::AccountAssigned)
+    }
 }
 
 impl LabelKind {

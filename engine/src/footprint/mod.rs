@@ -13,6 +13,23 @@
 //! | IAM role EventBridge assumes to put events on the engine's bus | `SpaDemo-EventsToEngine` |
 //! | EventBridge rule, build results | `SpaDemo-ForwardBuilds` |
 //! | EventBridge rule, console sign-ins | `SpaDemo-ForwardSignIns` |
+//! | SNS topic of the account's budget alerts (automation region) | `SpaDemo-BudgetAlerts` |
+//!
+//! # Budget alerts
+//!
+//! AWS Budgets notifies only an SNS topic of the budget's own account ("cross-account
+//! Amazon SNS isn't supported"), so each member account has its own topic
+//! ([`member_budget_topic_arn`]), made with the budget (`aws::budgets`), not before a
+//! build. Its policy lets AWS Budgets publish for this account only (`aws:SourceAccount`
+//! and `aws:SourceArn` `arn:<partition>:budgets::<member>:*`, as AWS documents) and the
+//! automation account subscribe the central budget alerts queue to it (`sns:Subscribe`,
+//! protocol `sqs`, that queue only). The subscription belongs to the automation account
+//! (the queue's owner, so it needs no confirmation) and keeps the SNS envelope (raw
+//! delivery off); the central queue accepts messages from the topics of this name in
+//! the automation region, of the organization's accounts when spa can read the
+//! organization. The purge's aws-nuke configuration ([`nuke`]) does not keep the
+//! topic yet: a purge may delete it, and the preparation that follows (which ensures
+//! the budget) makes it again.
 //!
 //! The event patterns of the rules are functions ([`build_state_change_pattern`],
 //! [`console_sign_in_pattern`]) so that the CloudFormation templates and the local
@@ -258,6 +275,29 @@ pub struct Names {
     pub forward_builds: String,
     /// The rule that forwards console sign-ins.
     pub forward_sign_ins: String,
+    /// The SNS topic the account's budget notifies ([`budget_alerts_topic_name`]).
+    pub budget_alerts_topic: String,
+}
+
+/// The name of a member account's budget alerts topic, `<environment>-BudgetAlerts`;
+/// also the name of the central queue those topics feed.
+pub fn budget_alerts_topic_name(environment: &str) -> String {
+    format!("{environment}-BudgetAlerts")
+}
+
+/// The ARN of the budget alerts topic of member `account`
+/// (`arn:<partition>:sns:<region>:<account>:<environment>-BudgetAlerts`): the topic its
+/// budget notifies, in the automation region.
+pub fn member_budget_topic_arn(
+    partition: &str,
+    region: &str,
+    account: &AccountId,
+    environment: &str,
+) -> String {
+    format!(
+        "arn:{partition}:sns:{region}:{account}:{}",
+        budget_alerts_topic_name(environment)
+    )
 }
 
 impl Names {
@@ -270,6 +310,7 @@ impl Names {
             events_role: format!("{environment}-EventsToEngine"),
             forward_builds: format!("{environment}-ForwardBuilds"),
             forward_sign_ins: format!("{environment}-ForwardSignIns"),
+            budget_alerts_topic: budget_alerts_topic_name(environment),
         };
         for project in [&names.prepare, &names.purge] {
             check_name(
@@ -298,6 +339,13 @@ impl Names {
                 "1 to 64 letters, digits or `. - _`",
             )?;
         }
+        check_name(
+            "SNS topic",
+            &names.budget_alerts_topic,
+            1..=256,
+            |c| c.is_ascii_alphanumeric() || "-_".contains(c),
+            "1 to 256 letters, digits, `-` or `_`",
+        )?;
         Ok(names)
     }
 }

@@ -99,6 +99,11 @@ impl NukeConfig {
     }
 }
 
+/// An ARN glob matching a resource named `name` in any region.
+fn glob_of_name(name: &str) -> String {
+    format!("arn:*:sns:*:*:{name}")
+}
+
 /// The aws-nuke configuration of the purge of `account`.
 pub fn config(
     settings: &Settings,
@@ -193,6 +198,21 @@ pub fn config(
             .iter()
             .map(|name| json!({"property": "RuleName", "value": name}))
             .collect(),
+    );
+    // the budget and the topic its alerts go through (made again by each preparation,
+    // kept so that alerts flow between a purge and the next preparation)
+    let topic = glob_of_name(&super::budget_alerts_topic_name(&footprint.environment));
+    filters.insert(
+        "SNSTopic".into(),
+        json!([{"property": "TopicARN", "type": "glob", "value": topic}]),
+    );
+    filters.insert(
+        "SNSSubscription".into(),
+        json!([{"property": "TopicARN", "type": "glob", "value": topic}]),
+    );
+    filters.insert(
+        "BudgetsBudget".into(),
+        json!([{"property": "Name", "value": format!("{}-Budget", settings.environment_identifier)}]),
     );
     for legacy in ["CloudWatchEventsRule", "CloudWatchEventsTarget"] {
         filters.insert(

@@ -462,3 +462,20 @@ fn buildspecs_outside_the_settings_folder_are_refused() {
         lines[1]
     );
 }
+
+#[test]
+fn each_member_has_its_budget_alerts_topic() {
+    let member = AccountId::parse("333333333333").unwrap();
+    assert_eq!(
+        member_budget_topic_arn("aws", "eu-west-1", &member, "SpaDemo"),
+        "arn:aws:sns:eu-west-1:333333333333:SpaDemo-BudgetAlerts"
+    );
+    assert_eq!(
+        member_budget_topic_arn("aws-cn", "cn-north-1", &member, "SpaDemo"),
+        "arn:aws-cn:sns:cn-north-1:333333333333:SpaDemo-BudgetAlerts"
+    );
+    assert_eq!(
+        Names::new("SpaDemo").unwrap().budget_alerts_topic,
+        budget_alerts_topic_name("SpaDemo")
+    );
+}

@@ -561,6 +561,10 @@ impl<'a> Plan<'a> {
             self.push(Command::SetHolder(holder.clone()));
         }
         self.push(Command::StartAssignment(self.at));
+        // the holder joins the budget's subscribers
+        if self.policy.budget {
+            self.push(Command::EnsureBudget);
+        }
         self.enter(Some(State::Assigned), Label::AccountAssigned);
         self.push(Command::NotifyHolder {
             holder: holder.clone(),

@@ -107,6 +107,70 @@ pub fn build_state_change(
     })
 }
 
+/// "AWS Console Sign In via CloudTrail" of the root user of `account`, as the member
+/// account's forwarding rule sends it (what moto never emits).
+pub fn root_console_login(
+    id: &str,
+    account: &AccountId,
+    source_ip: &str,
+    at: DateTime<Utc>,
+) -> Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "AWS Console Sign In via CloudTrail",
+        "source": "aws.signin",
+        "account": account.as_str(),
+        "time": time(at),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.08",
+            "userIdentity": {
+                "type": "Root",
+                "principalId": account.as_str(),
+                "arn": format!("arn:aws:iam::{}:root", account.as_str()),
+                "accountId": account.as_str()
+            },
+            "eventTime": time(at),
+            "eventSource": "signin.amazonaws.com",
+            "eventName": "ConsoleLogin",
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": source_ip,
+            "userAgent": "Mozilla/5.0",
+            "requestParameters": null,
+            "responseElements": { "ConsoleLogin": "Success" },
+            "additionalEventData": { "MFAUsed": "No", "MobileVersion": "No" },
+            "eventID": format!("{id}-trail"),
+            "eventType": "AwsConsoleSignIn",
+            "recipientAccountId": account.as_str()
+        }
+    })
+}
+
+/// The subject and text of an AWS Budgets alert (actual cost over an absolute
+/// threshold), worded as Budgets words it on SNS.
+pub fn budget_alert_message(
+    account: &AccountId,
+    budget: &str,
+    threshold: &str,
+    spent: &str,
+    budgeted: &str,
+    at: DateTime<Utc>,
+) -> (String, String) {
+    let subject = format!("AWS Budgets: {budget} has exceeded your alert threshold");
+    let message = format!(
+        "AWS Budget Notification {}\nAWS Account {account}\n\nDear AWS Customer,\n\n\
+         You requested that we alert you when the ACTUAL Cost associated with your {budget} \
+         budget is greater than ${threshold} for the current month. The ACTUAL Cost associated \
+         with this budget is ${spent}.\n\nBudget Name: {budget}\nBudget Type: Cost\n\
+         Budgeted Amount: ${budgeted}\nAlert Type: ACTUAL\nAlert Threshold: > ${threshold}\n\
+         ACTUAL Amount: ${spent}\n",
+        at.format("%B %d, %Y")
+    );
+    (subject, message)
+}
+
 /// The input an EventBridge Scheduler schedule hands to the function.
 pub fn scheduled(job: Job, at: DateTime<Utc>) -> Value {
     json!({ "job": job.as_str(), "scheduled_time": time(at) })
@@ -175,5 +239,13 @@ mod tests {
         }
         let window = scheduled(Job::MaintenanceWindow, at());
         assert!(matches!(decode_value(&window), Ok(Incoming::Scheduled(_))));
+        let root = root_console_login("e3", &account, "203.0.113.10", at());
+        match decode_value(&root) {
+            Ok(Incoming::ConsoleLogin(login)) => {
+                assert_eq!(login.label(), crate::events::Label::ConsoleLoginWithRoot);
+                assert_eq!(login.account, account);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -119,9 +119,10 @@ async fn accounts_are_onboarded_then_maintained_by_the_events_they_cause() {
             Function::AccountEvents,
             Function::AccountEvents,
             Function::BuildEvents,
-            Function::BuildEvents
+            Function::BuildEvents,
+            Function::Exceptions,
         ],
-        "the builds' ends come back through the rules"
+        "the builds' ends come back through the rules, the assignment goes to the exceptions function"
     );
 
     runtime.fire(crate::events::Job::MaintenanceWindow, t0());

@@ -51,7 +51,8 @@ pub struct BudgetPlan {
     pub currency: String,
     /// One notification per threshold, in percent of the amount, on the actual cost.
     pub thresholds: Vec<f64>,
-    /// The central SNS topic every alert goes to (the budget alerts queue reads it).
+    /// The member account's own SNS topic every alert goes to (AWS Budgets notifies
+    /// only a topic of the budget's account); it feeds the central budget alerts queue.
     pub topic_arn: String,
     /// E-mail subscribers (the holder), at most 9 besides the topic.
     pub emails: Vec<String>,

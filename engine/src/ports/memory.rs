@@ -764,7 +764,11 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn incident(&self, account: &AccountId, label: Label) -> Result<Option<String>, PortError> {
+    async fn incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+    ) -> Result<Option<String>, PortError> {
         self.enter("incident")?;
         Ok(lock(&self.state)
             .incidents

@@ -1,1 +1,30 @@
-//! (being written)
+//! reports: cost rows + accounts + settings → bytes.
+//!
+//! Pure: every report is built in memory from what the caller gives (cost rows read
+//! through the `Costs` port, the account's heading, the instant of generation); no
+//! I/O, no clock, no SDK type. The caller stores the bytes (S3) or mails them.
+//!
+//! - [`account`]: the cost of one account per service, as an Excel workbook (formulas
+//!   for the total and the shares) and as CSV.
+
+pub mod account;
+
+pub use account::{AccountHeading, account_costs_csv, account_costs_workbook};
+
+/// Why a report could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The workbook writer failed (a limit of the XLSX format, a bad format string).
+    #[error("the workbook could not be written: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    /// A cost row is in another currency than the report's.
+    #[error("`{service}` costs are in {found}, the report is in {expected}")]
+    Currency {
+        /// The service of the row.
+        service: String,
+        /// Its currency.
+        found: String,
+        /// The report's.
+        expected: String,
+    },
+}

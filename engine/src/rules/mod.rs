@@ -11,6 +11,8 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
+use crate::events::Label;
+
 pub use pattern::{PatternError, check, matches};
 
 /// The functions of spa (one `bootstrap` binary serves them all, routing by name).
@@ -26,16 +28,22 @@ pub enum Function {
     Commands,
     /// EventBridge Scheduler runs (maintenance window, sweeper, ...).
     Scheduler,
+    /// AWS Budgets alerts, through the central SNS topic and its SQS queue.
+    BudgetAlerts,
+    /// spa's own exception events (and assignments): incidents and notifications.
+    Exceptions,
 }
 
 impl Function {
     /// Every function.
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 7] = [
         Function::AccountEvents,
         Function::BuildEvents,
         Function::SignIns,
         Function::Commands,
         Function::Scheduler,
+        Function::BudgetAlerts,
+        Function::Exceptions,
     ];
 
     /// The short name: the deployed function is `<environment>-<name>`.
@@ -46,6 +54,8 @@ impl Function {
             Function::SignIns => "sign-ins",
             Function::Commands => "commands",
             Function::Scheduler => "scheduler",
+            Function::BudgetAlerts => "budget-alerts",
+            Function::Exceptions => "exceptions",
         }
     }
 
@@ -140,7 +150,27 @@ pub fn automation_rules(environment: &str) -> Vec<Rule> {
             }),
             target: Function::SignIns,
         },
+        Rule {
+            name: format!("{environment}-Exceptions"),
+            description: "spa's exceptions, quarantines and assignments of this environment: incidents and notifications",
+            pattern: json!({
+                "source": [crate::events::SOURCE],
+                "detail-type": noticed_labels(),
+                "detail": { "environment": [environment] }
+            }),
+            target: Function::Exceptions,
+        },
     ]
+}
+
+/// The labels of spa's own events that the `exceptions` function receives: every
+/// exception, a quarantine (it needs a person), and an assignment (the holder is told).
+pub fn noticed_labels() -> Vec<&'static str> {
+    Label::ALL
+        .into_iter()
+        .filter(|label| label.is_noticed())
+        .map(Label::as_str)
+        .collect()
 }
 
 /// The functions an event on the bus goes to.

@@ -482,6 +482,11 @@ pub struct Notifications {
     /// Which channels each exception label goes to, and whether the holder is told.
     #[serde(default)]
     pub routes: Routes,
+    /// Where the workbooks are published (e.g. the `workbooks/exceptions` folder of
+    /// your copy of the repository); an exception links `<url>/<Label>.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://\S+$"))]
+    pub workbooks_url: Option<String>,
 }
 
 /// Routing of exception labels; a label without a route uses `default`.

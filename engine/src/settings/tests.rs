@@ -85,7 +85,7 @@ fn unknown_key_suggests_the_right_one() {
     );
     let text = format!("{MINIMAL}colour: blue\n");
     let shown = errors(&text);
-    assert!(shown[0].starts_with("settings.yaml:7:1: error: unknown key `colour`; expected one of `accounts`, `accounts_csv`"), "{shown:?}");
+    assert!(shown[0].starts_with("settings.yaml:7:1: error: unknown key `colour`; expected one of `environment_identifier`, `automation`"), "{shown:?}");
 }
 
 #[test]

@@ -58,6 +58,8 @@ pub enum Verdict {
     Ignored(String),
     /// A fan-out: this many commands were sent.
     Dispatched(usize),
+    /// An exception or assignment was told (incident, channels, holder): what was done.
+    Notified(String),
 }
 
 /// What a use case did, for the CLI, the local runtime and the tests.
@@ -145,7 +147,7 @@ pub(crate) struct Run<'r> {
     note: Option<String>,
     /// The state as the events go (a decision may pass several states).
     state: Option<State>,
-    holder: Option<Holder>,
+    pub(crate) holder: Option<Holder>,
     /// The states before and after each lifecycle label emitted.
     transitions: BTreeMap<Label, (Option<State>, Option<State>)>,
     events: Vec<DomainEvent>,
@@ -516,6 +518,7 @@ impl<P: Platform> Engine<'_, P> {
             })
             .or(view.since)
             .unwrap_or(run.at);
+        let mut ensure_budget = false;
         for command in decision.commands {
             match &command {
                 Command::StartBuild { kind, attempt } => {
@@ -545,11 +548,8 @@ impl<P: Platform> Engine<'_, P> {
                     );
                     run.notifications.push((holder.clone(), *label));
                 }
-                Command::EnsureBudget => {
-                    // Hook of the budgets issue: create or update the account's budget
-                    // from the resolved settings here.
-                    tracing::debug!(%account, "ensure budget: not implemented yet (budgets issue)");
-                }
+                // after the other commands: the budget's subscriber is the final holder
+                Command::EnsureBudget => ensure_budget = true,
                 Command::SetHolder(holder) => run.holder = Some(holder.clone()),
                 Command::RemoveHolder => run.holder = None,
                 Command::RemoveTags(_)
@@ -563,6 +563,9 @@ impl<P: Platform> Engine<'_, P> {
                 | Command::CloseTransaction(_) => {}
             }
             run.outcome.commands.push(command);
+        }
+        if ensure_budget {
+            super::budget::ensure(self, run, resolved).await?;
         }
         let before = expected_deadlines(view, policy);
         let after = match self.codec().decode(&run.tags) {

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 
 use super::error::UseCaseError;
 use crate::events::{AccountId, Principal};
-use crate::footprint::{BuildInput, Footprint, FootprintError, build_variables};
+use crate::footprint::{
+    BuildInput, Footprint, FootprintError, build_variables, member_budget_topic_arn,
+};
 use crate::lifecycle::{BuildKind, TagCodec};
 use crate::ports::{Clock, Platform, PortError};
 use crate::settings::{Resolved, Settings};
@@ -117,6 +119,32 @@ impl<'a, P: Platform> Engine<'a, P> {
         self
     }
 
+    /// The SNS topic the budget of member `account` notifies: its own
+    /// `<environment>-BudgetAlerts` in the automation region (AWS Budgets notifies only a
+    /// topic of the budget's account), made with the budget; the automation account
+    /// subscribes the central budget alerts queue to it.
+    pub fn member_budget_topic_arn(&self, account: &AccountId) -> String {
+        let automation = &self.settings.automation;
+        member_budget_topic_arn(
+            partition_of(automation.management_role_arn.as_str()),
+            automation.region.as_str(),
+            account,
+            self.environment(),
+        )
+    }
+
+    /// The response plan of incidents: `features.response_plan_arn`, else the one the
+    /// automation stack deploys (`<environment>`).
+    pub fn response_plan_arn(&self) -> String {
+        match &self.settings.features.response_plan_arn {
+            Some(arn) => arn.clone(),
+            None => format!(
+                "arn:aws:ssm-incidents::{}:response-plan/{}",
+                self.settings.automation.account_id, self.settings.environment_identifier
+            ),
+        }
+    }
+
     /// The ARN of the engine's bus (the target of the member accounts' forwarding rules).
     pub fn with_engine_bus_arn(mut self, arn: impl Into<String>) -> Self {
         self.engine_bus_arn = arn.into();
@@ -217,6 +245,15 @@ impl<'a, P: Platform> Engine<'a, P> {
 }
 
 /// The role name of a role ARN (`arn:aws:iam::1:role/path/Name` -> `Name`).
+/// The partition of an ARN (`arn:aws-cn:...` → `aws-cn`), `aws` when unreadable; as
+/// `aws::sts::partition_of`, which the use cases may not name.
+fn partition_of(arn: &str) -> &str {
+    arn.split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+}
+
 fn role_name(arn: &str) -> Option<&str> {
     arn.split_once(":role/")
         .and_then(|(_, path)| path.rsplit('/').next())
@@ -235,5 +272,12 @@ mod tests {
         );
         assert_eq!(role_name("arn:aws:iam::2:role/path/to/Name"), Some("Name"));
         assert_eq!(role_name("arn:aws:iam::2:user/Name"), None);
+    }
+
+    #[test]
+    fn partitions_come_from_arns() {
+        assert_eq!(partition_of("arn:aws-us-gov:iam::2:role/x"), "aws-us-gov");
+        assert_eq!(partition_of("arn:aws:iam::2:role/x"), "aws");
+        assert_eq!(partition_of("not an arn"), "aws");
     }
 }

@@ -4,13 +4,15 @@
 
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
-use super::error::{Context, PortResultExt, UseCaseError};
+use super::error::{Context, UseCaseError};
 use super::fanout::{on_maintenance_window, on_sweep};
 use super::on_build_finished::on_build_finished;
 use super::on_command::on_command;
+use super::on_notice::on_notice;
 use super::on_organization_event::on_organization_event;
-use crate::events::{AccountId, Incoming, Job, Label, LoginOutcome};
-use crate::ports::{Activity, Claim, Platform, Store};
+use super::on_signal::{on_budget_alert, on_console_login};
+use crate::events::{Incoming, Job};
+use crate::ports::Platform;
 
 /// What a dispatch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,67 +69,43 @@ pub async fn dispatch<P: Platform>(
                 )))
             }
         },
-        Incoming::Spa(event) => {
-            tracing::debug!(cause = event.event_id.as_str(), label = %event.event.label, "spa's own event: never reacted to");
-            Ok(Dispatched::one(Outcome::new(
-                event.event_id.as_str(),
-                Some(&event.event.account),
-                Verdict::Ignored("spa's own event".into()),
-            )))
-        }
-        Incoming::ConsoleLogin(login) => {
-            let mut detail = format!("{} signed in", login.principal.masked());
-            if let LoginOutcome::Failure { .. } = login.outcome {
-                detail = format!("{} failed to sign in", login.principal.masked());
-            }
-            if let Some(ip) = &login.source_ip {
-                detail.push_str(&format!(" from {ip}"));
-            }
-            if let Some(mfa) = login.mfa_used {
-                detail.push_str(if mfa { " with MFA" } else { " without MFA" });
-            }
-            let outcome = note(
-                engine,
-                login.event_id.as_str(),
-                &login.account,
-                login.at,
-                login.label(),
-                &detail,
-            )
-            .await?;
-            Ok(Dispatched::one(outcome))
-        }
+        Incoming::Spa(event) => on_notice(engine, event).await.map(Dispatched::one),
+        Incoming::ConsoleLogin(login) => on_console_login(engine, login).await.map(Dispatched::one),
         Incoming::BudgetAlerts(batch) => {
             let mut dispatched = Dispatched::default();
             for record in &batch.records {
                 let Ok(alert) = &record.alert else { continue };
-                let detail = format!(
-                    "budget `{}`: {} {} amount over {:?}",
-                    alert.budget_name, alert.alert_type, alert.amount, alert.threshold
-                );
-                let at = alert.notified_at.unwrap_or_else(|| engine.now());
-                match note(
-                    engine,
-                    alert.event_id.as_str(),
-                    &alert.account,
-                    at,
-                    Label::BudgetAlert,
-                    &detail,
-                )
-                .await
-                {
+                match on_budget_alert(engine, alert).await {
                     Ok(outcome) => dispatched.outcomes.push(outcome),
                     Err(error) if error.is_transient() => {
-                        if let Some(id) = &record.message_id {
-                            dispatched.batch_item_failures.push(id.clone());
+                        tracing::warn!(%error, "budget alert to retry");
+                        match &record.message_id {
+                            Some(id) => dispatched.batch_item_failures.push(id.clone()),
+                            None => return Err(error),
                         }
                     }
+                    // refused for good (bad input): logged, acknowledged
                     Err(error) => tracing::error!(%error, "budget alert not recorded"),
+                }
+            }
+            for record in &batch.records {
+                if let Err(error) = &record.alert {
+                    if error.is_ignorable() {
+                        tracing::info!(message = record.message_id.as_deref(), %error, "message ignored");
+                    } else {
+                        tracing::error!(message = record.message_id.as_deref(), %error, "undecodable budget message: retried, then dead-lettered");
+                    }
                 }
             }
             dispatched
                 .batch_item_failures
                 .extend(batch.failed_message_ids().into_iter().map(str::to_owned));
+            if batch.has_unidentified_failure() {
+                return Err(UseCaseError::bad_input(
+                    Context::step("report a failed record"),
+                    "a failed SQS record has no message id: the whole batch must be retried",
+                ));
+            }
             Ok(dispatched)
         }
         Incoming::Commands(batch) => {
@@ -168,47 +146,4 @@ pub async fn dispatch<P: Platform>(
             Ok(dispatched)
         }
     }
-}
-
-/// Records an activity that moves no account (a console sign-in, a budget alert),
-/// once per cause.
-pub async fn note<P: Platform>(
-    engine: &Engine<'_, P>,
-    cause: &str,
-    account: &AccountId,
-    at: chrono::DateTime<chrono::Utc>,
-    label: Label,
-    detail: &str,
-) -> Result<Outcome, UseCaseError> {
-    let store = engine.platform().store();
-    let context = || {
-        Context::step("record an activity")
-            .account(account)
-            .cause(cause)
-    };
-    if store.claim(cause, engine.now()).await.within(context)? == Claim::Seen {
-        return Ok(Outcome::new(cause, Some(account), Verdict::Seen));
-    }
-    let activity = Activity {
-        at,
-        account: account.clone(),
-        label,
-        from: None,
-        to: None,
-        detail: crate::events::redact_emails(detail),
-        cause: Some(cause.to_owned()),
-    };
-    let recorded = engine
-        .retry()
-        .run("record activity", || store.record(&activity))
-        .await
-        .within(context);
-    if let Err(error) = recorded {
-        if error.is_transient() {
-            let _ = store.release(cause).await;
-        }
-        return Err(error);
-    }
-    tracing::info!(%account, cause, %label, "activity recorded");
-    Ok(Outcome::new(cause, Some(account), Verdict::Applied))
 }

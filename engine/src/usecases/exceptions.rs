@@ -1,9 +1,10 @@
 //! The exception step: every exception of a transition goes through [`raise`].
 //!
-//! Today it writes the activity record and adds the domain event (label, reason) to
-//! the events of the run, published once at the end. The incidents issue opens or
-//! updates the Incident Manager record and the routed chat and e-mail channels here,
-//! and only here; nothing in this module claims to notify anybody yet.
+//! It writes the activity record and adds the domain event (label, reason) to the
+//! events of the run, published once at the end. The bus's `Exceptions` rule hands
+//! that event to the `exceptions` function ([`super::on_notice`]), which opens or
+//! updates the incident and tells the routed channels: the lifecycle never waits on
+//! Incident Manager, Slack, Teams or SES.
 
 use super::apply::Run;
 use super::context::Engine;

@@ -80,15 +80,15 @@ impl Handled {
 }
 
 /// The function that takes an input of this shape.
-pub fn function_for(incoming: &Incoming) -> Option<Function> {
+pub fn function_for(incoming: &Incoming) -> Function {
     match incoming {
-        Incoming::Organizations(_) => Some(Function::AccountEvents),
-        Incoming::Build(_) => Some(Function::BuildEvents),
-        Incoming::ConsoleLogin(_) => Some(Function::SignIns),
-        Incoming::Commands(_) => Some(Function::Commands),
-        Incoming::Scheduled(_) => Some(Function::Scheduler),
-        // budget alerts and spa's own events have no function of their own yet
-        Incoming::BudgetAlerts(_) | Incoming::Spa(_) => None,
+        Incoming::Organizations(_) => Function::AccountEvents,
+        Incoming::Build(_) => Function::BuildEvents,
+        Incoming::ConsoleLogin(_) => Function::SignIns,
+        Incoming::Commands(_) => Function::Commands,
+        Incoming::Scheduled(_) => Function::Scheduler,
+        Incoming::BudgetAlerts(_) => Function::BudgetAlerts,
+        Incoming::Spa(_) => Function::Exceptions,
     }
 }
 
@@ -112,18 +112,15 @@ pub async fn handle<P: Platform>(
 ) -> Result<Handled, HandleError> {
     let incoming = decode_value(event)?;
     let expected = function_for(&incoming);
-    let function = match (function, expected) {
-        (Some(given), Some(wanted)) if given != wanted => {
-            return Err(HandleError::WrongFunction {
-                function: given,
-                found: shape(&incoming),
-            });
-        }
-        (Some(given), _) => given,
-        (None, Some(wanted)) => wanted,
-        // spa's own events and budget alerts: dispatch still records or ignores them
-        (None, None) => Function::AccountEvents,
-    };
+    if let Some(given) = function
+        && given != expected
+    {
+        return Err(HandleError::WrongFunction {
+            function: given,
+            found: shape(&incoming),
+        });
+    }
+    let function = expected;
     let dispatched = dispatch(engine, &incoming).await?;
     Ok(Handled {
         function,
@@ -139,6 +136,18 @@ pub fn summary(outcome: &Outcome) -> String {
         .map_or_else(String::new, |a| format!("{a} "));
     let state = |s: Option<crate::lifecycle::State>| crate::lifecycle::state_name(s);
     let text = match &outcome.verdict {
+        // a signal (sign-in, budget alert): recorded, maybe raised
+        Verdict::Applied
+            if outcome.trigger.is_none() && outcome.from.is_none() && outcome.to.is_none() =>
+        {
+            match outcome.events.as_slice() {
+                [] => format!("{who}recorded"),
+                labels => {
+                    let labels: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
+                    format!("{who}recorded, {} raised", labels.join(", "))
+                }
+            }
+        }
         Verdict::Applied | Verdict::Resumed => {
             let mut text = if outcome.from == outcome.to {
                 format!("{who}stays {}", state(outcome.to))
@@ -159,6 +168,7 @@ pub fn summary(outcome: &Outcome) -> String {
         Verdict::Drift(why) => format!("{who}drift: {why}"),
         Verdict::Ignored(why) => format!("{who}ignored: {why}"),
         Verdict::Dispatched(n) => format!("{n} command(s) sent"),
+        Verdict::Notified(what) => format!("{who}notified: {what}"),
     };
     redact_emails(&text)
 }

@@ -7,6 +7,7 @@
 //! function was handed to the right reaction.
 
 pub mod apply;
+pub mod budget;
 pub mod context;
 pub mod error;
 mod exceptions;
@@ -22,7 +23,9 @@ pub mod handler;
 pub mod managed;
 pub mod on_build_finished;
 pub mod on_command;
+pub mod on_notice;
 pub mod on_organization_event;
+pub mod on_signal;
 
 pub use dispatch::{Dispatched, dispatch};
 pub use fanout::{SWEEP_INLINE, on_maintenance_window, on_sweep};
@@ -30,6 +33,7 @@ pub use handler::{HandleError, Handled, LocalHandler, function_for, handle};
 pub use managed::{ManagedAccount, managed_accounts};
 pub use on_build_finished::on_build_finished;
 pub use on_command::on_command;
+pub use on_notice::on_notice;
 pub use on_organization_event::on_organization_event;
 pub mod operator;
 

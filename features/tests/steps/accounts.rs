@@ -51,31 +51,41 @@ pub struct Emulated {
     accounts: Vec<(String, String, Option<String>)>,
     /// Whether the scenario reports the ends of builds itself.
     reports_builds: bool,
+    /// `notifications.routes` of the settings (YAML body), with every channel set up.
+    pub(super) routes: Option<String>,
+    /// Whether chat webhooks record what they receive (a local HTTP server).
+    pub(super) chat: bool,
     /// The scenario on the emulator, once started.
     live: Option<Live>,
 }
 
 /// A scenario running on the emulator.
 pub struct Live {
-    runtime: Runtime<Connected>,
-    settings: Settings,
-    bus_arn: String,
+    pub(super) runtime: Runtime<Connected>,
+    pub(super) settings: Settings,
+    pub(super) bus_arn: String,
     /// Account names to moto's ids.
-    accounts: BTreeMap<String, AccountId>,
+    pub(super) accounts: BTreeMap<String, AccountId>,
     /// Unit keys (and `root`) to moto's ids.
-    units: BTreeMap<String, String>,
-    reports_builds: bool,
+    pub(super) units: BTreeMap<String, String>,
+    pub(super) reports_builds: bool,
     /// The deliveries handled, for failure messages.
-    timeline: Vec<String>,
+    pub(super) timeline: Vec<String>,
     /// Whether a `Then` step came since the last `When`: the next `When` takes a new mark.
-    checked: bool,
+    pub(super) checked: bool,
     /// Each account's tags at the mark.
-    before: BTreeMap<String, BTreeMap<String, String>>,
+    pub(super) before: BTreeMap<String, BTreeMap<String, String>>,
     /// Each account's `BuildStarted` activities at the mark.
-    builds_before: BTreeMap<String, Vec<Activity>>,
-    sequence: u64,
+    pub(super) builds_before: BTreeMap<String, Vec<Activity>>,
+    pub(super) sequence: u64,
+    /// The engine's resources on the emulator (queues, bus).
+    pub(super) resources: spa_engine::aws::local::LocalResources,
+    /// The chat webhooks' recorder, when the scenario has one.
+    pub(super) chat: Option<wiremock::MockServer>,
+    /// What the function answered to an unreadable message, when a scenario sent one.
+    pub(super) garbage: Option<Result<String, String>>,
     /// moto, held for the scenario; declared last, so dropped after the runtime.
-    _moto: spa_testkit::Scenario<'static>,
+    pub(super) _moto: spa_testkit::Scenario<'static>,
 }
 
 impl std::fmt::Debug for Live {
@@ -106,6 +116,12 @@ impl Emulated {
         for (unit, body) in &self.managed {
             text.push_str(&format!("  - identifier: {unit}\n"));
             for line in body.lines() {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
+        if let Some(routes) = &self.routes {
+            text.push_str(super::exceptions::NOTIFICATIONS);
+            for line in routes.lines() {
                 text.push_str(&format!("    {line}\n"));
             }
         }
@@ -169,10 +185,18 @@ impl Emulated {
             .collect();
         let mut units = seeded.units.clone();
         units.insert("root".into(), seeded.root.clone());
+        let chat = if self.chat {
+            Some(super::exceptions::chat(runtime.inner().automation(), &settings).await)
+        } else {
+            None
+        };
         Live {
             runtime,
             settings,
-            bus_arn: resources.bus_arn,
+            bus_arn: resources.bus_arn.clone(),
+            resources,
+            chat,
+            garbage: None,
             accounts,
             units,
             reports_builds: self.reports_builds,
@@ -210,26 +234,26 @@ fn is_preparation(build: &BuildId) -> bool {
 }
 
 impl Live {
-    fn id(&self, name: &str) -> AccountId {
+    pub(super) fn id(&self, name: &str) -> AccountId {
         self.accounts
             .get(name)
             .cloned()
             .unwrap_or_else(|| panic!("no account is named `{name}` in this scenario"))
     }
 
-    fn unit(&self, key: &str) -> String {
+    pub(super) fn unit(&self, key: &str) -> String {
         self.units
             .get(key)
             .cloned()
             .unwrap_or_else(|| panic!("no unit `{key}` in this scenario"))
     }
 
-    fn next_id(&mut self, what: &str) -> String {
+    pub(super) fn next_id(&mut self, what: &str) -> String {
         self.sequence += 1;
         format!("features-{what}-{:04}", self.sequence)
     }
 
-    async fn tags(&self, name: &str) -> BTreeMap<String, String> {
+    pub(super) async fn tags(&self, name: &str) -> BTreeMap<String, String> {
         self.runtime
             .platform()
             .organization()
@@ -238,7 +262,7 @@ impl Live {
             .unwrap_or_else(|e| panic!("the tags of `{name}` could not be read: {e}"))
     }
 
-    async fn history(&self, name: &str) -> Vec<Activity> {
+    pub(super) async fn history(&self, name: &str) -> Vec<Activity> {
         let query = ActivityQuery {
             account: Some(self.id(name)),
             ..ActivityQuery::default()
@@ -292,7 +316,7 @@ impl Live {
     /// Handles what the events cause: everything until idle (the builds' ends
     /// polled from moto), or only what is pending when the scenario reports the ends
     /// of builds itself.
-    async fn run(&mut self) {
+    pub(super) async fn run(&mut self) {
         let handler = LocalHandler::new(&self.settings).with_engine_bus_arn(self.bus_arn.clone());
         let limits = Limits {
             poll_interval: std::time::Duration::from_millis(20),
@@ -330,19 +354,19 @@ impl Live {
         );
     }
 
-    fn inject(&self, event: Value, summary: String) {
+    pub(super) fn inject(&self, event: Value, summary: String) {
         let reached = self.runtime.inject(event, summary.clone());
         assert_eq!(reached, 1, "`{summary}` reached {reached} functions, not 1");
     }
 
-    fn created(&mut self, name: &str) -> Value {
+    pub(super) fn created(&mut self, name: &str) -> Value {
         let id = self.next_id("created");
         synth::create_account_result(&id, &management(), &self.id(name), Utc::now())
     }
 
     /// A CloudTrail event from `shared/fixtures/events/`, made this scenario's: a new
     /// id, the management account, now.
-    fn fixture(&mut self, file: &str, parameters: Value) -> Value {
+    pub(super) fn fixture(&mut self, file: &str, parameters: Value) -> Value {
         let path = format!("{FIXTURES}{file}");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("the fixture {path} could not be read: {e}"));
@@ -383,7 +407,7 @@ impl SpaWorld {
     /// The scenario on the emulator, before a step acts: a `When` step marks what
     /// the accounts look like (the first of a row of `When` steps); a `Given` step
     /// acts before the mark, so the next `When` marks again.
-    async fn acting(&mut self, step: &Step) -> &mut Live {
+    pub(super) async fn acting(&mut self, step: &Step) -> &mut Live {
         let live = self.emulated.live().await;
         if step.ty == StepType::Given {
             live.checked = true;
@@ -394,7 +418,7 @@ impl SpaWorld {
     }
 
     /// The scenario on the emulator, for a `Then` step.
-    async fn checking(&mut self) -> &mut Live {
+    pub(super) async fn checking(&mut self) -> &mut Live {
         let live = self.emulated.live().await;
         live.checked = true;
         live

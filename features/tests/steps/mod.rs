@@ -9,6 +9,7 @@
 use cucumber::gherkin::Step;
 
 mod accounts;
+mod exceptions;
 mod lifecycle;
 mod settings;
 
