@@ -66,17 +66,22 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
         !text(&out.stdout).contains("@example.com\""),
         "no address in clear"
     );
-    let labels: Vec<&str> = activities
+    // the exceptions stage is recorded (its sign-in carries a time to the second, so
+    // it may tie with the maintenance's last activities: no order is asserted)
+    let out = spa(
+        &["events", "list", "--json", "--limit", "60"],
+        Some(&endpoint),
+    );
+    let recent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let labels: Vec<&str> = recent
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|a| a["label"].as_str())
         .collect();
-    assert_eq!(
-        labels[..2],
-        ["BudgetAlert", "ConsoleLoginWithRoot"],
-        "the exceptions come last: {activities}"
-    );
+    for label in ["BudgetAlert", "ConsoleLoginWithRoot"] {
+        assert!(labels.contains(&label), "{label} not recorded: {recent}");
+    }
 }
 
 #[test]

@@ -20,12 +20,14 @@ use crate::footprint::Footprint;
 use crate::lifecycle::{BuildId, BuildKind, BuildStatus, State, TagChanges};
 
 mod alerting;
+mod finops;
 pub mod memory;
 
 pub use alerting::{
     Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
     Incidents, Mail, RelatedLink, Secret, Secrets, ServiceCost, Webhooks,
 };
+pub use finops::CostSource;
 
 /// Why a port could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

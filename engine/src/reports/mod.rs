@@ -6,10 +6,16 @@
 //!
 //! - [`account`]: the cost of one account per service, as an Excel workbook (formulas
 //!   for the total and the shares) and as CSV.
+//! - [`model`]: the month, the cost breakdowns, the accounts reports are about.
 
 pub mod account;
+pub mod model;
 
 pub use account::{AccountHeading, account_costs_csv, account_costs_workbook};
+pub use model::{
+    AccountCost, CostBreakdowns, DailyCost, Forecast, Month, MonthError, NO_COST_CENTER,
+    NOT_CHARGES, PeriodCosts, ReportAccount,
+};
 
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]

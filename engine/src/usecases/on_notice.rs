@@ -739,9 +739,6 @@ async fn send<P: Platform>(
     notice: &Notice,
     audience: Audience,
 ) -> Result<String, String> {
-    if engine.settings().notifications.email_sender.is_none() {
-        return Err("routed, but `notifications.email_sender` is not set".into());
-    }
     if to.is_empty() {
         return Err("routed, but `notifications.email_recipients` is empty".into());
     }
@@ -755,7 +752,7 @@ async fn mail_to<P: Platform>(
     rendered: RenderedEmail,
 ) -> Result<String, String> {
     let Some(from) = &engine.settings().notifications.email_sender else {
-        return Err("`notifications.email_sender` is not set".into());
+        return Err("routed, but `notifications.email_sender` is not set".into());
     };
     let count = to.len();
     let email = Email {

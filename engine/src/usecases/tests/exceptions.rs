@@ -564,3 +564,23 @@ async fn organizations_unavailable_sends_the_event_back_and_the_retry_notifies()
     );
     assert_eq!(posted_to(&world, SLACK).len(), 1);
 }
+
+#[tokio::test]
+async fn a_routed_email_without_a_sender_is_reported_and_chat_still_goes() {
+    let mut world = world();
+    world.settings.notifications.email_sender = None;
+    world.onboard(NESTED).await;
+    world.dispatch(&budget_alert(&world, NESTED, "sns-8")).await;
+    let event = noticed(&world, Label::BudgetAlert).remove(0);
+    let outcome = world.outcome(&event).await;
+    assert!(
+        outcome
+            .warnings
+            .iter()
+            .any(|w| w == "email: routed, but `notifications.email_sender` is not set"),
+        "{:?}",
+        outcome.warnings
+    );
+    assert!(world.platform.mail.sent().is_empty());
+    assert_eq!(posted_to(&world, SLACK).len(), 1);
+}
