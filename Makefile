@@ -9,7 +9,7 @@ export SPA_VENV := $(abspath $(VENV))
 TEMPLATES ?= target/templates
 SPA := cargo run --quiet -p spa-deploy --bin spa --
 
-.PHONY: test demo venv fmt lint unit validate templates package-tools package package-test clean-venv
+.PHONY: test demo venv fmt lint unit validate templates package-tools package package-check package-test clean-venv
 
 ## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
 venv: $(VENV)/.installed
@@ -19,7 +19,8 @@ $(VENV)/.installed: scripts/requirements-test.txt scripts/requirements-lint.txt
 	touch $@
 
 ## make test: formatting, lints, every test (unit, emulator-backed, features), the shipped settings
-test: venv fmt lint unit validate
+## and their templates (cfn-lint), one real Lambda package (x86_64, dev profile)
+test: venv fmt lint unit validate package-check
 
 fmt:
 	cargo fmt --all -- --check
@@ -35,14 +36,13 @@ validate: venv
 	$(SPA) validate --settings $(SETTINGS)
 	$(synth-and-lint)
 
-## make templates: `spa synth` into $(TEMPLATES) (and the upcoming functions into $(TEMPLATES)/upcoming), cfn-lint with zero errors
+## make templates: `spa synth` into $(TEMPLATES), cfn-lint with zero errors
 templates: venv
 	$(synth-and-lint)
 
 define synth-and-lint
 $(SPA) synth --settings $(SETTINGS) --out $(TEMPLATES)
-$(SPA) synth --settings $(SETTINGS) --out $(TEMPLATES)/upcoming --upcoming
-$(VENV)/bin/cfn-lint $(TEMPLATES)/*.json $(TEMPLATES)/upcoming/*.json
+$(VENV)/bin/cfn-lint $(TEMPLATES)/*.json
 @echo "cfn-lint: every template of $(TEMPLATES) passes"
 endef
 
@@ -56,6 +56,10 @@ $(VENV)/.package-tools: scripts/requirements-package.txt | venv
 ARCH ?= arm64
 package: package-tools
 	$(SPA) package --arch $(ARCH) --out target/lambda
+
+## make package-check: one real cross build (x86_64, dev profile: minutes) and its zip checked
+package-check: package-tools
+	cargo test -p spa-deploy --test package -- --ignored x86_64_package_holds_an_x86_64_bootstrap
 
 ## make package-test: build both architectures with cargo-lambda (dev profile) and check each zip's bootstrap
 package-test: package-tools

@@ -3,7 +3,8 @@
 //!
 //! Building is a cross build of the whole engine with cargo-lambda (minutes: see the
 //! figures in `workbooks/deployment/README.md`), so the build tests are ignored by
-//! `cargo test` and run by `make package-test` (cargo-lambda from `make package-tools`),
+//! `cargo test` and run by `make test` (x86_64, through `make package-check`) and
+//! `make package-test` (both architectures), with cargo-lambda from `make package-tools`,
 //! in the `dev` profile unless `SPA_PACKAGE_PROFILE` says otherwise.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -61,7 +62,7 @@ fn builds(arch: Arch) {
 }
 
 #[test]
-#[ignore = "cross builds the engine with cargo-lambda (minutes): make package-test"]
+#[ignore = "cross builds the engine with cargo-lambda (minutes): make package-check (part of make test)"]
 fn x86_64_package_holds_an_x86_64_bootstrap() {
     builds(Arch::X86_64);
 }

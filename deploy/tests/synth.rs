@@ -174,18 +174,54 @@ fn every_async_target_without_a_dead_letter_queue_is_caught() {
 }
 
 #[test]
-fn the_budget_alerts_subscription_needs_its_dead_letter_queue() {
-    let mut template = automation(true);
-    template["Resources"]["BudgetAlertsSubscription"]["Properties"]
-        .as_object_mut()
-        .unwrap()
-        .remove("RedrivePolicy");
-    let broken = rules_broken(&template, "dead-letter");
+fn budget_alerts_come_from_the_member_topics_of_the_organization_into_a_queue_with_dead_letters() {
+    let template = automation(true);
+    let r = &template["Resources"];
     assert!(
-        broken
+        of_type(&template, "AWS::SNS::Topic")
             .iter()
-            .any(|b| b.starts_with("BudgetAlertsSubscription")),
-        "{broken:#?}"
+            .all(|(id, _)| !id.contains("Budget")),
+        "no central budget topic: Budgets notifies only topics of its own account"
+    );
+    assert_eq!(
+        r["BudgetAlertsQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["BudgetAlertsDeadLetters", "Arn"]})
+    );
+    let statement = &r["BudgetAlertsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        statement["Principal"],
+        json!({"Service": "sns.amazonaws.com"})
+    );
+    assert_eq!(statement["Action"], json!(["sqs:SendMessage"]));
+    assert_eq!(
+        statement["Condition"]["ArnLike"]["aws:SourceArn"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:*:SpaDemo-BudgetAlerts"})
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["aws:SourceOrgID"],
+        json!({"Ref": "OrganizationId"})
+    );
+    // the functions that ensure budgets may subscribe the queue to those topics only
+    let role = &r["CommandsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let subscribe = role
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "SubscribeBudgetQueue")
+        .expect("the commands function subscribes the queue to member topics");
+    assert_eq!(subscribe["Action"], json!(["sns:Subscribe"]));
+    assert_eq!(
+        subscribe["Resource"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:*:SpaDemo-BudgetAlerts"}])
+    );
+    let sign_ins = &r["SignInsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    assert!(
+        sign_ins
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["Sid"] != "SubscribeBudgetQueue"),
+        "sign-ins never ensure a budget"
     );
 }
 
@@ -352,7 +388,7 @@ fn each_function_has_its_own_role_and_log_group() {
         settings.features.arm_architecture = arm;
         let template = stacks(&settings, true).automation.to_json().unwrap();
         let functions = of_type(&template, "AWS::Lambda::Function");
-        assert_eq!(functions.len(), Function::ALL.len() + 2);
+        assert_eq!(functions.len(), Function::ALL.len());
         let mut roles = Vec::new();
         for (_, function) in functions {
             let p = &function["Properties"];
@@ -387,11 +423,7 @@ fn each_function_has_its_own_role_and_log_group() {
         }
         roles.sort();
         roles.dedup();
-        assert_eq!(
-            roles.len(),
-            Function::ALL.len() + 2,
-            "one role per function"
-        );
+        assert_eq!(roles.len(), Function::ALL.len(), "one role per function");
     }
 }
 
@@ -506,7 +538,9 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
             "SpaDemo-build-events",
             "SpaDemo-sign-ins",
             "SpaDemo-commands",
-            "SpaDemo-scheduler"
+            "SpaDemo-scheduler",
+            "SpaDemo-budget-alerts",
+            "SpaDemo-exceptions"
         ]
     );
     let actions: Vec<&str> = role["Policies"][0]["PolicyDocument"]["Statement"]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use spa_engine::aws::dynamodb::{TableDefinition, table_definitions};
+use spa_engine::aws::sns::member_topics_pattern;
 use spa_engine::aws::sqs::{MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS};
 use spa_engine::events::{Job, Label};
 use spa_engine::rules::{Rule, automation_rules};
@@ -27,8 +28,6 @@ pub const BUS: &str = "Bus";
 pub const COMMAND_QUEUE: &str = "CommandQueue";
 /// Logical id of the budget alerts queue.
 pub const BUDGET_QUEUE: &str = "BudgetAlertsQueue";
-/// Logical id of the budget alerts topic.
-pub const BUDGET_TOPIC: &str = "BudgetAlertsTopic";
 /// Logical id of the dead-letter queue of EventBridge rule and schedule deliveries.
 pub const DELIVERY_DLQ: &str = "DeliveryDeadLetters";
 /// Logical id of the reports bucket.
@@ -229,9 +228,9 @@ pub fn automation(
     );
     if consumes(&specs, QueueSource::BudgetAlerts) {
         t.output(
-            "BudgetAlertsTopicArn",
-            "The topic the budgets of member accounts notify",
-            r(BUDGET_TOPIC),
+            "BudgetAlertsQueueArn",
+            "The queue the budget topics of member accounts deliver to",
+            att(BUDGET_QUEUE, "Arn"),
         );
     }
     Ok(t)
@@ -371,53 +370,22 @@ fn queues(
                 tags,
             ),
         )?;
-        let publish = Statement::allow(&["sns:Publish"], vec![r(BUDGET_TOPIC)])
-            .sid("BudgetsOfTheOrganization")
-            .to(json!({"Service": "budgets.amazonaws.com"}))
-            .when(json!({"StringEquals": {"aws:SourceOrgID": r("OrganizationId")}}));
-        t.add(
-            BUDGET_TOPIC,
-            Resource::raw(
-                "AWS::SNS::Topic",
-                json!({"TopicName": name, "Tags": tag_list(tags)}),
-            ),
-        )?;
-        t.add(
-            "BudgetAlertsTopicPolicy",
-            Resource::raw(
-                "AWS::SNS::TopicPolicy",
-                json!({"Topics": [r(BUDGET_TOPIC)], "PolicyDocument": PolicyDocument::new(vec![publish])}),
-            ),
-        )?;
-        t.add(
-            "BudgetAlertsSubscription",
-            Resource::raw(
-                "AWS::SNS::Subscription",
-                json!({
-                    "TopicArn": r(BUDGET_TOPIC),
-                    "Protocol": "sqs",
-                    "Endpoint": att(BUDGET_QUEUE, "Arn"),
-                    "RawMessageDelivery": false,
-                    "RedrivePolicy": {"deadLetterTargetArn": att("BudgetAlertsDeadLetters", "Arn")},
-                }),
-            ),
-        )?;
-        let from_topic = |queue: &str| {
+        // No central topic: AWS Budgets notifies only topics of the budget's own
+        // account, so each member account has its `<env>-BudgetAlerts` topic (ensured
+        // by the engine with the budget) and SNS delivers from every such topic of the
+        // organization, in this region, to this one queue (see `aws::sns`).
+        let from_member_topics = |queue: &str| {
             Statement::allow(&["sqs:SendMessage"], vec![att(queue, "Arn")])
-                .sid("FromTheBudgetAlertsTopic")
+                .sid("MemberBudgetTopicsSend")
                 .to(json!({"Service": "sns.amazonaws.com"}))
-                .when(json!({"ArnEquals": {"aws:SourceArn": r(BUDGET_TOPIC)}}))
+                .when(json!({
+                    "ArnLike": {"aws:SourceArn": sub(member_topics_pattern("${AWS::Partition}", "${AWS::Region}", &name))},
+                    "StringEquals": {"aws:SourceOrgID": r("OrganizationId")},
+                }))
         };
         t.add(
             "BudgetAlertsQueuePolicy",
-            queue_policy(&[BUDGET_QUEUE], vec![from_topic(BUDGET_QUEUE)]),
-        )?;
-        t.add(
-            "BudgetAlertsDeadLettersPolicy",
-            queue_policy(
-                &["BudgetAlertsDeadLetters"],
-                vec![from_topic("BudgetAlertsDeadLetters")],
-            ),
+            queue_policy(&[BUDGET_QUEUE], vec![from_member_topics(BUDGET_QUEUE)]),
         )?;
     }
     let _ = settings;
@@ -691,6 +659,27 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
             Grant::PublishEvents => out.push(
                 Statement::allow(&["events:PutEvents"], vec![att(BUS, "Arn")]).sid("PublishEvents"),
             ),
+            Grant::BudgetTopics => {
+                let topics = member_topics_pattern(
+                    "${AWS::Partition}",
+                    "${AWS::Region}",
+                    &format!("{}-BudgetAlerts", names.environment),
+                );
+                out.push(
+                    Statement::allow(&["sns:Subscribe"], vec![sub(topics.clone())])
+                        .sid("SubscribeBudgetQueue"),
+                );
+                out.push(
+                    Statement::allow(
+                        &[
+                            "sns:GetSubscriptionAttributes",
+                            "sns:SetSubscriptionAttributes",
+                        ],
+                        vec![sub(format!("{topics}:*"))],
+                    )
+                    .sid("BudgetSubscriptions"),
+                );
+            }
             Grant::SendCommands => out.push(
                 Statement::allow(&["sqs:SendMessage"], vec![att(COMMAND_QUEUE, "Arn")])
                     .sid("SendCommands"),
@@ -1264,8 +1253,9 @@ fn alarms(
     Ok(())
 }
 
-/// The EMF metric of raised exceptions, with dimensions `Environment` and `Label`.
-pub const EXCEPTIONS_METRIC: &str = "Exceptions";
+/// The EMF metric of raised exceptions, with dimensions `Environment` and `Label`
+/// (written by the handlers, see `spa_engine::emf::EXCEPTIONS`).
+pub const EXCEPTIONS_METRIC: &str = spa_engine::emf::EXCEPTIONS;
 
 fn dashboard(t: &mut Template, names: &Names, specs: &[FunctionSpec]) -> Result<(), TemplateError> {
     let env = &names.environment;

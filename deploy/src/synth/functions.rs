@@ -64,6 +64,10 @@ pub enum Grant {
     Mail,
     /// Start, update, tag incidents of the response plan; add timeline events.
     Incidents,
+    /// Subscribe the central budget alerts queue to the `<env>-BudgetAlerts` topics of
+    /// member accounts, and keep those subscriptions' attributes (budgets are ensured
+    /// with every preparation and assignment).
+    BudgetTopics,
 }
 
 /// How one function is deployed.
@@ -84,6 +88,13 @@ pub struct FunctionSpec {
 }
 
 const LIFECYCLE: [Grant; 3] = [Grant::ManagementRole, Grant::Store, Grant::PublishEvents];
+/// The lifecycle functions that prepare or assign accounts, so ensure their budgets.
+const PREPARING: [Grant; 4] = [
+    Grant::ManagementRole,
+    Grant::Store,
+    Grant::PublishEvents,
+    Grant::BudgetTopics,
+];
 
 /// The deployment of `function`: every variant must say what triggers it and what it
 /// may do.
@@ -95,7 +106,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             name: Function::AccountEvents.as_str(),
             description: "Organizations events: accounts created, moved, tagged, closed",
             trigger: Trigger::BusRules,
-            grants: LIFECYCLE.to_vec(),
+            grants: PREPARING.to_vec(),
             timeout_seconds: 60,
             memory_mb: 256,
         },
@@ -103,7 +114,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             name: Function::BuildEvents.as_str(),
             description: "Ends of preparation and purge builds in member accounts",
             trigger: Trigger::BusRules,
-            grants: LIFECYCLE.to_vec(),
+            grants: PREPARING.to_vec(),
             timeout_seconds: 60,
             memory_mb: 256,
         },
@@ -119,7 +130,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             name: Function::Commands.as_str(),
             description: "Account commands of the command queue (maintenance fan-out, operator actions)",
             trigger: Trigger::Queue(QueueSource::Commands),
-            grants: LIFECYCLE.to_vec(),
+            grants: PREPARING.to_vec(),
             timeout_seconds: 60,
             memory_mb: 256,
         },
