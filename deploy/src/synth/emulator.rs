@@ -156,7 +156,8 @@ mod tests {
             "Here": {"Value": {"Ref": "Kept"}},
         }});
         let (filtered, left_out) = for_moto(&template);
-        let kept: Vec<&String> = filtered["Resources"].as_object().unwrap().keys().collect();
+        let mut kept: Vec<&String> = filtered["Resources"].as_object().unwrap().keys().collect();
+        kept.sort();
         assert_eq!(kept, ["Kept", "Queue"]);
         let why: Vec<(&str, &str)> = left_out
             .iter()

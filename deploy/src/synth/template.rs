@@ -81,9 +81,28 @@ impl Template {
         );
     }
 
-    /// The template as JSON.
+    /// The template as JSON, every object's keys in order.
+    ///
+    /// The order of a `serde_json` map depends on a cargo feature (`preserve_order`)
+    /// that another crate of the build may turn on: the templates (and the committed
+    /// copies) must not change with what else is compiled.
     pub fn to_json(&self) -> Result<Value, TemplateError> {
-        serde_json::to_value(self).map_err(|e| TemplateError::Serialize(e.to_string()))
+        serde_json::to_value(self)
+            .map(sorted)
+            .map_err(|e| TemplateError::Serialize(e.to_string()))
+    }
+}
+
+/// `value` with the keys of every object inserted in order (sorted whatever the map type).
+pub fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        leaf => leaf,
     }
 }
 
