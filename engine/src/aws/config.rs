@@ -214,6 +214,11 @@ impl AwsConfig {
         cloudformation,
         aws_sdk_cloudformation
     );
+    client!(
+        /// Athena (CUR 2.0 queries, in the region of the CUR table).
+        athena,
+        aws_sdk_athena
+    );
 
     /// S3; path-style addressing behind an endpoint override (the emulator has no
     /// per-bucket host names).

@@ -399,6 +399,8 @@ pub trait Platform: Send + Sync {
     type Incidents: Incidents;
     /// Cost Explorer.
     type Costs: Costs;
+    /// The organization's costs (Cost Explorer in the management account, or CUR 2.0).
+    type CostSource: CostSource;
     /// The reports bucket.
     type Objects: Objects;
     /// SSM SecureString and Secrets Manager.
@@ -426,6 +428,8 @@ pub trait Platform: Send + Sync {
     fn incidents(&self) -> &Self::Incidents;
     /// Cost Explorer.
     fn costs(&self) -> &Self::Costs;
+    /// The organization's costs (Cost Explorer in the management account, or CUR 2.0).
+    fn cost_source(&self) -> &Self::CostSource;
     /// The reports bucket.
     fn objects(&self) -> &Self::Objects;
     /// SSM SecureString and Secrets Manager.
