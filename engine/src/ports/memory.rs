@@ -1581,4 +1581,81 @@ mod tests {
             Ok(BuildStatus::InProgress)
         );
     }
+
+    #[tokio::test]
+    async fn the_cost_source_computes_periods_and_days_from_its_daily_rows() {
+        let costs = MemoryCostSource::default();
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let a = AccountId::parse("111111111111").unwrap();
+        let b = AccountId::parse("222222222222").unwrap();
+        costs.add_daily(day("2026-10-05"), "111111111111", "Amazon S3", 1.0);
+        costs.add_daily(day("2026-10-05"), "111111111111", "AWS Lambda", 2.0);
+        costs.add_daily(day("2026-10-06"), "222222222222", "Amazon S3", 5.0);
+        costs.add_daily(day("2026-10-07"), "111111111111", "Amazon S3", 9.0);
+        let period = costs
+            .period_costs(day("2026-10-05"), day("2026-10-07"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            period.by_service,
+            [
+                ("Amazon S3".to_owned(), 6.0),
+                ("AWS Lambda".to_owned(), 2.0)
+            ]
+        );
+        assert_eq!(period.by_account, [(b.clone(), 5.0), (a.clone(), 3.0)]);
+        let one = costs
+            .period_costs(day("2026-10-01"), day("2026-11-01"), Some(&a))
+            .await
+            .unwrap();
+        assert_eq!(one.by_account, [(a.clone(), 12.0)]);
+        let days = costs
+            .daily_costs(
+                std::slice::from_ref(&a),
+                day("2026-10-05"),
+                day("2026-10-08"),
+            )
+            .await
+            .unwrap();
+        let amounts: Vec<f64> = days.iter().map(|d| d.amount).collect();
+        assert_eq!(amounts, [3.0, 9.0]);
+
+        let month: Month = "2026-10".parse().unwrap();
+        assert!(
+            costs
+                .monthly_costs(month)
+                .await
+                .unwrap()
+                .by_service
+                .is_empty()
+        );
+        let forecast = Forecast {
+            month,
+            amount: 42.0,
+            currency: "USD".into(),
+        };
+        costs.set_forecast(Some(forecast.clone()));
+        assert_eq!(
+            costs.forecast(month, day("2026-10-10")).await.unwrap(),
+            Some(forecast)
+        );
+        assert_eq!(
+            costs
+                .forecast(month.next(), day("2026-11-10"))
+                .await
+                .unwrap(),
+            None
+        );
+        costs.faults.fail(
+            "monthly_costs",
+            PortError::Unavailable {
+                service: "ce".into(),
+                message: "down".into(),
+            },
+            1,
+        );
+        assert!(costs.monthly_costs(month).await.is_err());
+        assert!(costs.monthly_costs(month).await.is_ok());
+        assert_eq!(costs.calls.of("monthly_costs"), 3);
+    }
 }
