@@ -36,9 +36,10 @@ pub enum PortError {
     /// does not exist.
     #[error("`{id}` is not in the organization")]
     NotFound { id: String },
-    /// The organization answered something that cannot be right (a cycle, a tree
-    /// deeper than AWS allows).
-    #[error("the organization tree is inconsistent at `{id}`: {why}")]
+    /// A service answered something that cannot be right (a cycle or a tree deeper
+    /// than AWS allows in the organization; costs in two currencies, an amount that
+    /// is not a number).
+    #[error("inconsistent answer at `{id}`: {why}")]
     Inconsistent { id: String, why: String },
     /// The service could not be reached or refused the call after retries
     /// (throttling, 5xx, network).
