@@ -47,7 +47,7 @@ use spa_engine::aws::metrics::ApiCalls;
 use spa_engine::events::AccountId;
 use spa_engine::ports::{CostSource, PortError};
 use spa_engine::reports::{AccountCost, Month};
-use spa_engine::settings::{AthenaName, AthenaSource, S3Url};
+use spa_engine::settings::{AthenaName, AthenaSource, Region, S3Url};
 
 /// Moto's default account: the management account of these tests.
 const PAYER: &str = "123456789012";
@@ -349,6 +349,7 @@ async fn daily_costs_come_per_day_and_account_without_zero_days() {
 
 fn athena_source(timeout: Duration) -> AthenaSource {
     AthenaSource {
+        region: None,
         workgroup: AthenaName("primary".into()),
         database: AthenaName("cur_db".into()),
         table: AthenaName("cur2".into()),
@@ -385,7 +386,8 @@ async fn the_cur_table_gives_the_month_through_athena() {
         "athena/query-results",
         json!({
             "account_id": PAYER,
-            "region": "us-east-1",
+            // the CUR table's region, not the configuration's (us-east-1)
+            "region": "eu-west-1",
             "results": [{
                 "rows": [
                     athena_row(&HEADER),
@@ -401,7 +403,9 @@ async fn the_cur_table_gives_the_month_through_athena() {
     .await;
     let calls = ApiCalls::new();
     let config = AwsConfig::from_sdk(&scenario.sdk_config().await, calls.clone());
-    let cur = CurCosts::new(&config, athena_source(Duration::from_secs(60))).with_polling(fast());
+    let mut source = athena_source(Duration::from_secs(60));
+    source.region = Some(Region("eu-west-1".into()));
+    let cur = CurCosts::new(&config, source).with_polling(fast());
     let sources = CostSources::from_parts(OrganizationCosts::new(&config), Some(cur));
     assert!(sources.uses_athena());
 

@@ -105,9 +105,13 @@ pub struct CurCosts {
 }
 
 impl CurCosts {
-    /// Queries in `config`'s account and region (the account of the CUR table).
+    /// Queries in `config`'s account, in the source's region (default: `config`'s).
     pub fn new(config: &AwsConfig, source: AthenaSource) -> Self {
-        Self::from_client(config.athena(), source)
+        let client = match &source.region {
+            Some(region) => config.athena_in(region.as_str()),
+            None => config.athena(),
+        };
+        Self::from_client(client, source)
     }
 
     /// Queries with `client` (tests).

@@ -260,6 +260,15 @@ impl AwsConfig {
         aws_sdk_sns::Client::from_conf(config)
     }
 
+    /// An Athena client in `region` (where the CUR table is).
+    pub fn athena_in(&self, region: &str) -> aws_sdk_athena::Client {
+        let config = aws_sdk_athena::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_athena::Client::from_conf(config)
+    }
+
     /// An EventBridge client in another region of the same account (forwarding rules
     /// live where the events are emitted, e.g. console sign-ins in us-east-1).
     pub fn eventbridge_in(&self, region: &str) -> aws_sdk_eventbridge::Client {

@@ -414,6 +414,9 @@ pub enum CostSourceSettings {
 /// A CUR 2.0 table queried with Athena (in the manner of Kubecost's cloud integration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AthenaSource {
+    /// The region of the CUR table (and of the workgroup); default: `automation.region`.
+    #[serde(default)]
+    pub region: Option<Region>,
     /// The Athena workgroup the queries run in.
     #[serde(default = "default_athena_workgroup")]
     pub workgroup: AthenaName,

@@ -723,6 +723,7 @@ fn cost_source_is_cost_explorer_unless_athena_is_configured() {
         panic!("athena expected");
     };
     assert_eq!(athena.workgroup.as_str(), "primary");
+    assert_eq!(athena.region, None);
     assert_eq!(athena.database.as_str(), "cur_db");
     assert_eq!(athena.table.as_str(), "cur-2");
     assert_eq!(athena.output_location.as_str(), "s3://athena-results/spa/");
