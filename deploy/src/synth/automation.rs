@@ -18,7 +18,7 @@ use spa_engine::settings::{LogLevel, SecretRef, Settings};
 use super::functions::{FunctionSpec, Grant, QueueSource, Trigger, deployed};
 use super::iam::{PolicyDocument, Statement};
 use super::template::{
-    Parameter, Resource, Template, TemplateError, att, if_, logical, r, sub, tag_list,
+    Parameter, Resource, Template, TemplateError, att, if_, logical, r, sorted, sub, tag_list,
 };
 use super::{LOG_RETENTION_DAYS, Names, SynthOptions};
 
@@ -1066,7 +1066,7 @@ pub fn schedule_input(spec: &ScheduleSpec) -> String {
     if let Some(report) = spec.report {
         input["report"] = json!(report);
     }
-    input.to_string()
+    sorted(input).to_string()
 }
 
 fn schedules(
@@ -1350,7 +1350,7 @@ fn dashboard(t: &mut Template, names: &Names, specs: &[FunctionSpec]) -> Result<
             .collect(),
         "Maximum",
     );
-    let body = json!({ "widgets": widgets }).to_string();
+    let body = sorted(json!({ "widgets": widgets })).to_string();
     t.add(
         "Dashboard",
         Resource::raw(
