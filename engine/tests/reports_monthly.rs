@@ -674,6 +674,17 @@ fn each_cost_center_has_its_services_and_usage_types() {
     assert_eq!(text(&usage, last, 0), center::TOTAL);
     assert!(close(number(&usage, last, 4), 175.75));
 
+    // the account's name and OU path are on its total row
+    assert_eq!(text(&values, account_total, 1), "alice-sandbox");
+    assert_eq!(text(&values, account_total, 2), "Root/Sandboxes/Team A");
+    let amount_format = book
+        .worksheet_style(center::SERVICES_SHEET)
+        .unwrap()
+        .get((header + 1, 4))
+        .and_then(|s| s.number_format.as_ref())
+        .map(|f| f.format_code.clone());
+    assert_eq!(amount_format.as_deref(), Some("#,##0.00 \"USD\""));
+
     // the left account is listed with its last known name in its cost center
     let mut book = open(&file(&files, "R-D---Paris", "xlsx").bytes);
     let values = book.worksheet_range(center::SERVICES_SHEET).unwrap();

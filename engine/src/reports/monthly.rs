@@ -23,8 +23,9 @@
 //! - **per cost center** (scope: the cost center as an S3-safe name, [`scope_of`];
 //!   label `costs`):
 //!   - XLSX: sheets `Services` and `Usage types`: one row per account × service (or
-//!     usage type), highest first, grouped per account with a `SUBTOTAL` row, and a
-//!     grand total. Charges only: credits and refunds are in the summary.
+//!     usage type), highest first, grouped per account with a `SUBTOTAL` row (which
+//!     carries the account's name and OU path), and a grand total. Charges only:
+//!     credits and refunds are in the summary.
 //!   - CSV: `cost_center, account_id, account_name, ou_path, service, amount,
 //!     currency, month`, one line per account × service (charges only). Usage types
 //!     are in the workbook only: a CSV holding both would count every charge twice.

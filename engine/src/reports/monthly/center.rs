@@ -1,5 +1,10 @@
 //! The report of one cost center: workbook (`Services`, `Usage types`) and CSV (one
 //! line per account × service). Charges only. See the parent module's doc.
+//!
+//! In the workbook, every detail row carries the account id (so that a filter on it
+//! keeps the account's rows); the account's name and OU path are on its total row,
+//! below its details. These are the largest sheets of the month: a row has three
+//! cells and the amounts take their column's format (no format per cell).
 
 use std::fmt::Write as _;
 
@@ -71,6 +76,7 @@ fn table(
     sheet.set_column_width(2, 32)?;
     sheet.set_column_width(3, 50)?;
     sheet.set_column_width(4, 18)?;
+    sheet.set_column_format(4, &style.amount)?;
     title_block(
         sheet,
         style,
@@ -114,17 +120,18 @@ fn table(
         let first = row;
         let mut total = 0.0;
         for line in &lines[start..end] {
+            // the account id on every row (filters); its name and OU path on its total
             outline(sheet, row, 1)?;
             sheet.write_string(row, 0, a.id.as_str())?;
-            sheet.write_string(row, 1, shown.as_str())?;
-            sheet.write_string(row, 2, a.ou_path)?;
             sheet.write_string(row, 3, rows.keys[line.key as usize])?;
-            sheet.write_number_with_format(row, 4, line.amount, &style.amount)?;
+            // the column's format: no format looked up per cell
+            sheet.write_number(row, 4, line.amount)?;
             total += line.amount;
             row += 1;
         }
         sheet.write_string_with_format(row, 0, a.id.as_str(), &style.subtotal_text)?;
         sheet.write_string_with_format(row, 1, shown, &style.subtotal_text)?;
+        sheet.write_string_with_format(row, 2, a.ou_path, &style.subtotal_text)?;
         sheet.write_string_with_format(row, 3, ACCOUNT_TOTAL, &style.subtotal_text)?;
         let text = format!("=SUBTOTAL(9,E{}:E{})", first + 1, row);
         sheet.write_formula_with_format(row, 4, formula(text, total), &style.subtotal_amount)?;
