@@ -7,15 +7,19 @@
 //! - [`account`]: the cost of one account per service, as an Excel workbook (formulas
 //!   for the total and the shares) and as CSV.
 //! - [`model`]: the month, the cost breakdowns, the accounts reports are about.
+//! - [`monthly`]: the monthly cost reports of the organization (a summary and one
+//!   report per cost center, XLSX and CSV) and the FinOps e-mail.
 
 pub mod account;
 pub mod model;
+pub mod monthly;
 
 pub use account::{AccountHeading, account_costs_csv, account_costs_workbook};
 pub use model::{
     AccountCost, CostBreakdowns, DailyCost, Forecast, Month, MonthError, NO_COST_CENTER,
     NOT_CHARGES, PeriodCosts, ReportAccount,
 };
+pub use monthly::{CostReportInput, FinopsEmail, ReportFile, cost_reports, finops_email, scope_of};
 
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -33,4 +37,8 @@ pub enum ReportError {
         /// The report's.
         expected: String,
     },
+    /// The caller's sink refused a finished file (storage down, permission denied):
+    /// the run stops there.
+    #[error("a report file could not be handed over: {0}")]
+    Output(String),
 }
