@@ -937,6 +937,36 @@ mod tests {
     }
 
     #[test]
+    fn hostile_names_stay_within_slack_limits_and_show_no_address() {
+        let mut digest = sample(None);
+        for service in &mut digest.top_services {
+            service.service = "<&>".repeat(2_000);
+        }
+        for account in &mut digest.top_accounts {
+            account.name = format!("{} eve@example.com\n*bold*", "&".repeat(3_000));
+        }
+        digest.environment = "e".repeat(1_000);
+        let payload = slack(&digest);
+        for block in payload["blocks"].as_array().unwrap() {
+            if let Some(text) = block["text"]["text"].as_str() {
+                assert!(
+                    text::units(text) <= SECTION_TEXT_MAX,
+                    "{}",
+                    text::units(text)
+                );
+            }
+        }
+        assert!(text::units(payload["text"].as_str().unwrap()) <= FALLBACK_MAX);
+        let serialized = payload.to_string();
+        assert!(!serialized.contains("eve@"), "{serialized}");
+        assert!(!serialized.contains("<&>"), "escaped");
+        let card = teams(&digest).to_string();
+        assert!(!card.contains("eve@"));
+        assert!(card.len() < 28_000, "{}", card.len());
+        assert!(!table(&digest).contains("eve@"));
+    }
+
+    #[test]
     fn teams_is_an_adaptive_card_with_the_same_figures() {
         let payload = teams(&sample(None));
         let card = &payload["attachments"][0]["content"];
