@@ -40,6 +40,18 @@ pub struct ResidualPolicy {
     pub currency: String,
 }
 
+impl ResidualPolicy {
+    /// The policy of `features.residual_cost` (threshold in the cost source's currency).
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        let residual = &settings.features.residual_cost;
+        Self {
+            threshold: residual.threshold,
+            days: residual.days,
+            currency: "USD".to_owned(),
+        }
+    }
+}
+
 /// A purge found in the history.
 #[derive(Debug, Clone, PartialEq)]
 struct Purge {

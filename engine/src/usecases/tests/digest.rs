@@ -516,3 +516,32 @@ async fn the_digest_job_runs_the_check_even_with_the_digest_off_and_fails_for_a_
     assert_eq!(outcomes[1].verdict, Verdict::Seen, "{outcomes:#?}");
     assert_eq!(world.platform.webhooks.posted().len(), 2);
 }
+
+#[tokio::test]
+async fn the_scheduled_digest_job_runs_the_check_and_the_digest_on_the_platform_cost_source() {
+    let mut world = world(true);
+    world.settings.features.residual_cost.threshold = 5.0;
+    purged(&world).await;
+    let costs = &world.platform.cost_source;
+    costs.add_daily(day("2025-03-02"), NESTED, "Amazon EC2", 9.0);
+    costs.add_daily(day("2025-03-02"), OUTSIDE, "Amazon S3", 1.0);
+    world
+        .platform
+        .clock
+        .set(Utc.with_ymd_and_hms(2025, 3, 3, 7, 0, 0).unwrap());
+    let dispatched = world.dispatch(&world.job(Job::Digest)).await;
+    assert_eq!(dispatched.outcomes.len(), 2, "{dispatched:#?}");
+    assert_eq!(dispatched.outcomes[0].events, [Label::ResidualCost]);
+    assert_eq!(
+        dispatched.outcomes[1].verdict,
+        Verdict::Notified("slack: posted, teams: posted".into())
+    );
+    let slack = posted_to(&world, SLACK);
+    assert!(
+        slack[0]
+            .to_string()
+            .contains("*Yesterday* (2025-03-02)\\n*10.00 USD* new vs 0.00 USD"),
+        "{}",
+        slack[0]
+    );
+}
