@@ -6,10 +6,11 @@ Feature: The daily cost digest and the residual cost check
   the month. The same job checks that purged accounts stopped spending: one that
   still costs more than the threshold on a full day after its purge raises
   `ResidualCost`.
-  spa runs on the emulator (moto) as in exceptions.feature: Organizations, DynamoDB,
-  the secrets of the webhooks, the bus; the chat webhooks are a local HTTP server that
-  records what it receives. The costs come from a cost source the scenario fills
-  (the digest use case is generic over the `CostSource` port).
+  spa runs on the emulator (moto) as in exceptions.feature, the job fired as
+  EventBridge Scheduler would: Cost Explorer, Organizations, DynamoDB, the secrets of
+  the webhooks, the bus; the chat webhooks are a local HTTP server that records what
+  it receives. Moto tracks no cost: Cost Explorer answers what the scenario registers,
+  computed from the daily costs it gives.
 
   Background:
     Given the organizational units:

@@ -1,123 +1,42 @@
-//! Steps of `digest.feature`: the `digest` job on the emulator's platform (as in
-//! `exceptions.feature`: Organizations, DynamoDB, the webhooks' secrets, the bus, chat
-//! on a recording local HTTP server), with the costs from a cost source the scenario
-//! fills with daily rows.
+//! Steps of `digest.feature`: the `digest` job on the emulator, fired as EventBridge
+//! Scheduler would and handled by the local runtime like every other delivery: the
+//! residual cost check and the digest read Cost Explorer (moto answers what the
+//! scenario registers), the history (DynamoDB), the names (Organizations), the
+//! webhooks' URLs (SSM, Secrets Manager), post to chat (a recording local HTTP
+//! server), and what they raise goes on the bus to the `exceptions` function.
 //!
-//! The job is run through its use case, `on_digest_job`, on the local runtime's
-//! platform; what it publishes (`ResidualCost`) is then handled by the runtime like
-//! any event (the `exceptions` function tells Slack).
+//! Moto tracks no cost: `GetCostAndUsage` answers, in order, what was registered on
+//! `/moto-api/static/ce/cost-and-usage-results`, one answer per distinct request.
+//! Before each run the scenario registers the answers of the requests the job makes,
+//! in the order it makes them, computed from the scenario's daily rows: the residual
+//! check's daily costs of the purged accounts (when a purge has a full day behind
+//! it), then for each period of the digest (yesterday, last 7 days, month to date,
+//! last month), its own costs and those of the period before, each by service then
+//! by account.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use serde_json::Value;
-use spa_engine::events::{AccountId, Incoming, Job, Label};
-use spa_engine::ports::{CostSource, PortError};
-use spa_engine::reports::{CostBreakdowns, DailyCost, Forecast, Month, PeriodCosts};
-use spa_engine::usecases::{Engine, Outcome, ResidualPolicy, Verdict, on_digest_job};
+use serde_json::{Value, json};
+use spa_engine::events::{AccountId, Job, Label};
+use spa_engine::notify::digest::digest_periods;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use super::SpaWorld;
 use super::accounts::Live;
 
-/// What a digest scenario builds up: the costs, the residual policy, the outcomes.
+/// What a digest scenario builds up.
 #[derive(Debug, Default)]
 pub struct Digests {
-    /// The costs the source answers with.
-    costs: RowCosts,
+    /// Daily charges: (day, account, service, amount).
+    rows: Vec<(NaiveDate, AccountId, String, f64)>,
     /// Costs given relative to the purge day: (account, days after the purge, amount).
     after_purge: Vec<(AccountId, i64, f64)>,
-    /// The residual cost check's threshold and days, when the scenario sets them.
-    policy: Option<ResidualPolicy>,
-    /// The outcomes of the last run.
-    outcomes: Vec<Outcome>,
-}
-
-/// A cost source of daily rows (day, account, service, amount); every answer is
-/// summed from them, as Cost Explorer would.
-#[derive(Debug, Default)]
-struct RowCosts {
-    rows: Mutex<Vec<(NaiveDate, AccountId, String, f64)>>,
-}
-
-impl RowCosts {
-    fn add(&self, day: NaiveDate, account: &AccountId, service: &str, amount: f64) {
-        self.rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((day, account.clone(), service.to_owned(), amount));
-    }
-
-    fn rows(&self) -> Vec<(NaiveDate, AccountId, String, f64)> {
-        self.rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl CostSource for RowCosts {
-    async fn monthly_costs(&self, _month: Month) -> Result<CostBreakdowns, PortError> {
-        Ok(CostBreakdowns::default())
-    }
-
-    async fn period_costs(
-        &self,
-        start: NaiveDate,
-        end: NaiveDate,
-        account: Option<&AccountId>,
-    ) -> Result<PeriodCosts, PortError> {
-        let mut services: BTreeMap<String, f64> = BTreeMap::new();
-        let mut accounts: BTreeMap<AccountId, f64> = BTreeMap::new();
-        for (day, who, service, amount) in self.rows() {
-            if day < start || day >= end || account.is_some_and(|a| *a != who) {
-                continue;
-            }
-            *services.entry(service).or_default() += amount;
-            *accounts.entry(who).or_default() += amount;
-        }
-        Ok(PeriodCosts {
-            start,
-            end,
-            currency: "USD".into(),
-            by_service: services.into_iter().collect(),
-            by_account: accounts.into_iter().collect(),
-        })
-    }
-
-    async fn daily_costs(
-        &self,
-        accounts: &[AccountId],
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<Vec<DailyCost>, PortError> {
-        let mut sums: BTreeMap<(NaiveDate, AccountId), f64> = BTreeMap::new();
-        for (day, who, _, amount) in self.rows() {
-            if day >= start && day < end && accounts.contains(&who) {
-                *sums.entry((day, who)).or_default() += amount;
-            }
-        }
-        Ok(sums
-            .into_iter()
-            .map(|((day, account), amount)| DailyCost {
-                day,
-                account,
-                amount,
-            })
-            .collect())
-    }
-
-    async fn forecast(
-        &self,
-        _month: Month,
-        _today: NaiveDate,
-    ) -> Result<Option<Forecast>, PortError> {
-        Ok(None)
-    }
+    /// The accounts purged in the scenario, once their purge ran.
+    purged: Vec<AccountId>,
 }
 
 fn date(text: &str) -> NaiveDate {
@@ -132,29 +51,123 @@ fn amount(text: &str) -> f64 {
         .unwrap_or_else(|_| panic!("`{text}` is not an amount"))
 }
 
-/// Runs the `digest` job scheduled at `at` on the emulator's platform, then lets the
-/// runtime handle what it published.
-async fn run_digest(world: &mut SpaWorld, at: DateTime<Utc>, times: usize, step: &Step) {
-    let mut digest = std::mem::take(&mut world.digest);
+fn groups(sums: BTreeMap<String, f64>) -> Vec<Value> {
+    sums.into_iter()
+        .map(|(key, amount)| {
+            json!({
+                "Keys": [key],
+                "Metrics": { "UnblendedCost": { "Amount": format!("{amount:.10}"), "Unit": "USD" } }
+            })
+        })
+        .collect()
+}
+
+/// One `GetCostAndUsage` answer: one page of results by time.
+fn answer(results: Vec<Value>) -> Value {
+    json!({ "ResultsByTime": results, "DimensionValueAttributes": [] })
+}
+
+fn by_time(start: NaiveDate, end: NaiveDate, groups: Vec<Value>) -> Value {
+    json!({
+        "TimePeriod": { "Start": start.to_string(), "End": end.to_string() },
+        "Total": {},
+        "Groups": groups,
+        "Estimated": false
+    })
+}
+
+impl Digests {
+    /// The totals of `[start, end)` by service or by account.
+    fn totals(&self, start: NaiveDate, end: NaiveDate, by_account: bool) -> Value {
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        for (day, account, service, amount) in &self.rows {
+            if *day >= start && *day < end {
+                let key = if by_account {
+                    account.to_string()
+                } else {
+                    service.clone()
+                };
+                *sums.entry(key).or_default() += amount;
+            }
+        }
+        answer(vec![by_time(start, end, groups(sums))])
+    }
+
+    /// The daily costs of `accounts` in `[start, end)`, one result a day.
+    fn daily(&self, accounts: &[AccountId], start: NaiveDate, end: NaiveDate) -> Value {
+        let mut results = Vec::new();
+        let mut day = start;
+        while day < end {
+            let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+            for (d, account, _, amount) in &self.rows {
+                if *d == day && accounts.contains(account) {
+                    *sums.entry(account.to_string()).or_default() += amount;
+                }
+            }
+            results.push(by_time(day, day + TimeDelta::days(1), groups(sums)));
+            day += TimeDelta::days(1);
+        }
+        answer(results)
+    }
+
+    /// The answers of the run of `today`, in the order the job asks.
+    fn answers(&self, today: NaiveDate, purge_day: Option<NaiveDate>) -> Vec<Value> {
+        let mut answers = Vec::new();
+        if let Some(purge_day) = purge_day.filter(|d| *d + TimeDelta::days(1) < today) {
+            let mut accounts = self.purged.clone();
+            accounts.sort();
+            answers.push(self.daily(&accounts, purge_day + TimeDelta::days(1), today));
+        }
+        for period in digest_periods(today) {
+            for (start, end) in [
+                (period.start, period.end),
+                (period.previous_start, period.previous_end),
+            ] {
+                answers.push(self.totals(start, end, false));
+                answers.push(self.totals(start, end, true));
+            }
+        }
+        answers
+    }
+}
+
+/// Registers Cost Explorer's answers in the management account, in order.
+async fn register(live: &Live, answers: Vec<Value>) {
+    let url = format!(
+        "{}/moto-api/static/ce/cost-and-usage-results",
+        live._moto.endpoint()
+    );
+    let body = json!({
+        "account_id": live.settings.automation.account_id.as_str(),
+        "results": answers,
+    });
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the costs could not be registered on moto: {e}"));
+    assert!(
+        response.status().is_success(),
+        "moto refused the costs: {}",
+        response.status()
+    );
+}
+
+/// Fires the `digest` job scheduled at `at` (`times` deliveries of the same run) and
+/// lets the runtime handle it and what it causes.
+async fn run_digest(
+    world: &mut SpaWorld,
+    at: DateTime<Utc>,
+    purge_day: Option<NaiveDate>,
+    times: usize,
+    step: &Step,
+) {
+    let digest = std::mem::take(&mut world.digest);
     let live = world.acting(step).await;
-    // as EventBridge Scheduler hands it to the function
-    let input = spa_engine::local::synth::scheduled(Job::Digest, at);
-    let job = match spa_engine::events::decode_value(&input) {
-        Ok(Incoming::Scheduled(job)) => job,
-        other => panic!("the scheduler's input is not a scheduled job: {other:?}"),
-    };
+    register(live, digest.answers(at.date_naive(), purge_day)).await;
     for _ in 0..times {
-        let engine = Engine::new(live.runtime.platform(), &live.settings)
-            .unwrap_or_else(|e| panic!("no engine on these settings: {e}"))
-            .with_engine_bus_arn(live.bus_arn.clone());
-        let outcomes = on_digest_job(&engine, &digest.costs, &job, digest.policy.as_ref())
-            .await
-            .unwrap_or_else(|e| panic!("the digest run failed: {e}"));
-        live.timeline.push(format!(
-            "digest {at}: {:?}",
-            outcomes.iter().map(|o| &o.verdict).collect::<Vec<_>>()
-        ));
-        digest.outcomes = outcomes;
+        live.runtime.fire(Job::Digest, at);
     }
     live.run().await;
     world.digest = digest;
@@ -181,14 +194,16 @@ async fn digest_on(world: &mut SpaWorld, step: &Step) {
 #[given("the daily costs:")]
 async fn daily_costs(world: &mut SpaWorld, step: &Step) {
     let rows = super::rows(step, 5);
-    let digest = std::mem::take(&mut world.digest);
+    let mut digest = std::mem::take(&mut world.digest);
     let live = world.acting(step).await;
     for row in rows {
         let account = live.id(&row[0]);
         let (from, to) = (date(&row[2]), date(&row[3]));
         let mut day = from;
         while day <= to {
-            digest.costs.add(day, &account, &row[1], amount(&row[4]));
+            digest
+                .rows
+                .push((day, account.clone(), row[1].clone(), amount(&row[4])));
             day += TimeDelta::days(1);
         }
     }
@@ -205,20 +220,20 @@ async fn costs_after_purge(world: &mut SpaWorld, step: &Step) {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("`{}` is not a number of days", row[1]));
-        digest
-            .after_purge
-            .push((live.id(&row[0]), days, amount(&row[2])));
+        let account = live.id(&row[0]);
+        if !digest.purged.contains(&account) {
+            digest.purged.push(account.clone());
+        }
+        digest.after_purge.push((account, days, amount(&row[2])));
     }
     world.digest = digest;
 }
 
 #[given(regex = r"^the residual cost threshold is ([\d.]+) USD a day over (\d+) days$")]
-fn residual_policy(world: &mut SpaWorld, threshold: String, days: u32) {
-    world.digest.policy = Some(ResidualPolicy {
-        threshold: amount(&threshold),
-        days,
-        currency: "USD".into(),
-    });
+async fn residual_policy(world: &mut SpaWorld, threshold: String, days: u32, step: &Step) {
+    let live = world.acting(step).await;
+    live.settings.features.residual_cost.threshold = amount(&threshold);
+    live.settings.features.residual_cost.days = days;
 }
 
 #[given(regex = r"^the Teams webhook answers (\d{3})$")]
@@ -247,7 +262,7 @@ async fn teams_answers(world: &mut SpaWorld, status: u16, step: &Step) {
 async fn digest_of(world: &mut SpaWorld, day: String, twice: String, step: &Step) {
     let at = Utc.from_utc_datetime(&date(&day).and_hms_opt(7, 0, 0).unwrap_or_default());
     let times = if twice.is_empty() { 1 } else { 2 };
-    run_digest(world, at, times, step).await;
+    run_digest(world, at, None, times, step).await;
 }
 
 #[when(regex = r"^EventBridge Scheduler runs the digest (\d+) days after the purge$")]
@@ -256,15 +271,15 @@ async fn digest_after_purge(world: &mut SpaWorld, days: i64, step: &Step) {
     let purge_day = Utc::now().date_naive();
     let rows = std::mem::take(&mut world.digest.after_purge);
     for (account, after, amount) in rows {
-        world.digest.costs.add(
+        world.digest.rows.push((
             purge_day + TimeDelta::days(after),
-            &account,
-            "Amazon EC2",
+            account,
+            "Amazon EC2".to_owned(),
             amount,
-        );
+        ));
     }
     let at = Utc::now() + TimeDelta::days(days);
-    run_digest(world, at, 1, step).await;
+    run_digest(world, at, Some(purge_day), 1, step).await;
 }
 
 // ----------------------------------------------------------------------------- then
@@ -320,15 +335,15 @@ async fn received_digest(world: &mut SpaWorld, channel: String, count: usize, st
 
 #[then(regex = r#"^the digest run says "([^"]+)"$"#)]
 async fn run_says(world: &mut SpaWorld, text: String) {
-    let outcome = world
-        .digest
-        .outcomes
-        .last()
-        .unwrap_or_else(|| panic!("no digest ran"));
-    match &outcome.verdict {
-        Verdict::Notified(said) => assert_eq!(said, &text, "{outcome:#?}"),
-        other => panic!("the digest run says {other:?}, not {text:?}"),
-    }
+    let live = world.checking().await;
+    let said = format!("notified: {text}");
+    assert!(
+        live.timeline
+            .iter()
+            .any(|line| line.starts_with("scheduler ") && line.contains(&said)),
+        "no digest run says {said:?}\ntimeline:\n{}",
+        live.timeline.join("\n")
+    );
 }
 
 #[then(regex = r#"^the history of "([^"]+)" does not include ([A-Za-z]+)$"#)]
