@@ -353,11 +353,13 @@ pub fn digest(input: &DigestInput<'_>) -> Digest {
 
 /// The period's total (by service; by account when there is no service breakdown).
 fn total(costs: &PeriodCosts) -> f64 {
-    if costs.by_service.is_empty() {
-        costs.by_account.iter().map(|(_, a)| a).sum()
+    let rows = if costs.by_service.is_empty() {
+        &costs.by_account.iter().map(|(_, a)| *a).collect::<Vec<_>>()
     } else {
-        costs.by_service.iter().map(|(_, a)| a).sum()
-    }
+        &costs.by_service.iter().map(|(_, a)| *a).collect::<Vec<_>>()
+    };
+    // an empty sum of floats is -0.0: shown and serialized as 0
+    rows.iter().sum::<f64>() + 0.0
 }
 
 /// The [`TOP`] highest keys of `current` (summed per key), with the previous amounts.
@@ -1019,5 +1021,10 @@ ACCOUNT       NAME                                 COST  CHANGE
         assert_eq!(json["periods"][0]["start"], "2026-11-20");
         assert_eq!(json["periods"][0]["change"], "+23.4%");
         assert_eq!(json["top_accounts"][0]["account"], "111111111111");
+        assert_eq!(
+            json["periods"][3]["previous"].to_string(),
+            "0.0",
+            "never -0.0"
+        );
     }
 }
