@@ -1,8 +1,8 @@
 //! The monthly cost reports of the organization: a summary and one report per cost
 //! center, each as an Excel workbook and as CSV, and the FinOps e-mail.
 //!
-//! Files (each handed to the caller's sink as soon as it is complete, one at a time,
-//! in this order; see [`cost_reports`]):
+//! Files (each handed to the caller's sink, on the calling thread, as soon as it and
+//! the files before it are complete, in this order; see [`cost_reports`]):
 //!
 //! - **summary** (scope `summary`, label `costs`):
 //!   - XLSX: sheet `Summary`, a title block (month, environment, currency, generation
@@ -36,8 +36,9 @@
 //! others. A report is never refused for its data.
 //!
 //! Large organizations: rows refer to accounts and keys by index (no string cloned
-//! per row), CSVs are written straight into the file's buffer, and files are built
-//! one at a time. The extra-currency sheets, the largest that need no outline, use
+//! per row), CSVs are written straight into the file's buffer, and the summary and
+//! the cost centers are built by up to [`MAX_WORKERS`] threads, a few jobs ahead of
+//! the sink at most ([`WINDOW_PER_WORKER`]). The extra-currency sheets, the largest that need no outline, use
 //! `rust_xlsxwriter`'s constant-memory mode (rows flushed to a temporary file as they
 //! are written); sheets with outline levels are standard worksheets, because
 //! `rust_xlsxwriter` 0.94 does not write row outline levels in constant-memory mode.
@@ -153,30 +154,173 @@ pub fn scope_of(cost_center: &str) -> String {
     }
 }
 
-/// Builds every file of the month one after the other (summary then each cost
-/// center, XLSX then CSV) and hands each to `out` as soon as it is complete (memory:
-/// one file at a time). An error of `out` stops the run and is returned, naming the
-/// file.
+/// Builds every file of the month (summary then each cost center, XLSX then CSV) and
+/// hands each to `out`, in that order, as soon as it and every file before it are
+/// complete. The files are built by up to [`MAX_WORKERS`] threads (the cost centers
+/// are independent); `out` is called on the calling thread only, and at most a few
+/// cost centers' files are in memory at once (a worker starts a cost center only
+/// when fewer than [`WINDOW_PER_WORKER`] per worker wait to be handed over). An error
+/// of `out` stops the run and is returned, naming the file; an error building a file
+/// is returned after every file before it is handed over, as if the files were
+/// built one after the other.
 pub fn cost_reports(
     input: &CostReportInput<'_>,
     out: &mut dyn FnMut(ReportFile) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_WORKERS);
+    cost_reports_with(input, workers, out)
+}
+
+/// [`cost_reports`] with `workers` threads (1: on the calling thread).
+fn cost_reports_with(
+    input: &CostReportInput<'_>,
+    workers: usize,
+    out: &mut dyn FnMut(ReportFile) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     let index = Index::new(input);
+    let month = input.month.to_string();
     let mut hand = |file: ReportFile| {
-        let name = file.file_name(&input.month.to_string());
+        let name = file.file_name(&month);
         out(file).map_err(|error| match error {
             ReportError::Output(why) => ReportError::Output(format!("{name}: {why}")),
             other => ReportError::Output(format!("{name}: {other}")),
         })
     };
-    hand(xlsx(SUMMARY_SCOPE, summary::workbook(input, &index)?))?;
-    hand(csv(SUMMARY_SCOPE, summary::csv(input, &index)?))?;
-    for center in 0..index.centers.len() {
-        let scope = index.scopes[center].clone();
-        hand(xlsx(&scope, center::workbook(input, &index, center)?))?;
-        hand(csv(&scope, center::csv(input, &index, center)?))?;
+    let jobs = index.centers.len() + 1;
+    let workers = workers.clamp(1, jobs);
+    if workers == 1 {
+        for job in 0..jobs {
+            for file in build(input, &index, job) {
+                hand(file?)?;
+            }
+        }
+        return Ok(());
     }
-    Ok(())
+    parallel(input, &index, jobs, workers, &mut hand)
+}
+
+/// At most this many threads build the files.
+pub const MAX_WORKERS: usize = 4;
+/// Jobs (the summary, a cost center) started but not yet handed over, per worker: the
+/// summary takes as long as several cost centers, which the other workers build
+/// meanwhile (a cost center's finished files are about 1 MiB).
+pub const WINDOW_PER_WORKER: usize = 4;
+
+/// The files of job `job`: 0 is the summary, `c + 1` the cost center `c`; XLSX then
+/// CSV. An error ends the list (the files after it are not built).
+fn build(input: &CostReportInput<'_>, index: &Index<'_>, job: usize) -> Built {
+    let (scope, workbook) = match job.checked_sub(1) {
+        None => (SUMMARY_SCOPE.to_owned(), summary::workbook(input, index)),
+        Some(center) => (
+            index.scopes[center].clone(),
+            center::workbook(input, index, center),
+        ),
+    };
+    let workbook = match workbook {
+        Ok(bytes) => xlsx(&scope, bytes),
+        Err(error) => return vec![Err(error)],
+    };
+    let text = match job.checked_sub(1) {
+        None => summary::csv(input, index),
+        Some(center) => center::csv(input, index, center),
+    };
+    vec![Ok(workbook), text.map(|bytes| csv(&scope, bytes))]
+}
+
+/// The files of one job, sent by the worker that built them.
+type Built = Vec<Result<ReportFile, ReportError>>;
+
+/// Workers take jobs in order from a queue the calling thread fills as it hands
+/// files over (at most `workers * WINDOW_PER_WORKER` jobs ahead); each job's files
+/// come back through its own one-place channel, read in job order.
+fn parallel(
+    input: &CostReportInput<'_>,
+    index: &Index<'_>,
+    jobs: usize,
+    workers: usize,
+    hand: &mut dyn FnMut(ReportFile) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{SyncSender, sync_channel};
+    use std::sync::{Arc, Mutex};
+
+    let window = workers * WINDOW_PER_WORKER;
+    // jobs after this one are not built: the first job whose file failed, or 0 once
+    // the calling thread stops
+    let stop = AtomicUsize::new(usize::MAX);
+    let (queue, taken) = sync_channel::<(usize, SyncSender<Built>)>(window);
+    let taken = Arc::new(Mutex::new(taken));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let taken = Arc::clone(&taken);
+            let stop = &stop;
+            scope.spawn(move || {
+                loop {
+                    let next = match taken.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((job, reply)) = next else {
+                        return; // the calling thread is done
+                    };
+                    if job > stop.load(Ordering::Relaxed) {
+                        continue; // dropping `reply`: nobody waits for it
+                    }
+                    let files = build(input, index, job);
+                    if files.iter().any(Result::is_err) {
+                        // the jobs before it still run (the error is returned after
+                        // their files, as when built one after the other)
+                        stop.fetch_min(job, Ordering::Relaxed);
+                    }
+                    if reply.send(files).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+
+        let result = hand_in_order(jobs, window, &stop, &queue, hand);
+        if result.is_err() {
+            stop.store(0, Ordering::Relaxed);
+        }
+        drop(queue); // the workers end once the queue is empty
+        result
+    })
+}
+
+/// The calling thread's side of [`parallel`]: queues the jobs, `window` ahead at
+/// most (none after `stop`), and hands their files over in job order.
+fn hand_in_order(
+    jobs: usize,
+    window: usize,
+    stop: &std::sync::atomic::AtomicUsize,
+    queue: &std::sync::mpsc::SyncSender<(usize, std::sync::mpsc::SyncSender<Built>)>,
+    hand: &mut dyn FnMut(ReportFile) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    use std::sync::atomic::Ordering;
+    let mut pending = std::collections::VecDeque::with_capacity(window);
+    let mut next = 0;
+    loop {
+        while next < jobs && pending.len() < window && next <= stop.load(Ordering::Relaxed) {
+            let (reply, files) = std::sync::mpsc::sync_channel::<Built>(1);
+            if queue.send((next, reply)).is_err() {
+                break;
+            }
+            pending.push_back(files);
+            next += 1;
+        }
+        let Some(files) = pending.pop_front() else {
+            return Ok(());
+        };
+        let files = files.recv().map_err(|_| {
+            ReportError::Output("a report worker stopped before its files were built".into())
+        })?;
+        for file in files {
+            hand(file?)?;
+        }
+    }
 }
 
 fn xlsx(scope: &str, bytes: Vec<u8>) -> ReportFile {
@@ -542,6 +686,114 @@ mod tests {
             unique_scopes(&["A B", "A-B", "A/B", "summary"]),
             ["A-B", "A-B-2", "A-B-3", "summary-2"]
         );
+    }
+
+    /// A month of `n` accounts over 7 cost centers.
+    fn month_of(n: u32) -> (CostBreakdowns, Vec<ReportAccount>) {
+        let mut costs = CostBreakdowns {
+            currency: "USD".into(),
+            ..CostBreakdowns::default()
+        };
+        let mut accounts = Vec::new();
+        for a in 0..n {
+            let id = AccountId::parse(&format!("{:012}", 100_000_000_000u64 + u64::from(a)))
+                .expect("a valid id");
+            let mut account = ReportAccount::new(id.clone(), format!("sandbox-{a}"));
+            account.cost_center = (a % 8 != 0).then(|| format!("CC-{}", a % 8));
+            account.ou_path = format!("Root/Team {}", a % 3);
+            accounts.push(account);
+            for s in 0..4 {
+                let amount = f64::from(a * 7 + s) / 10.0;
+                let cost = |key: String| super::super::model::AccountCost {
+                    account: id.clone(),
+                    key,
+                    amount,
+                };
+                costs.by_service.push(cost(format!("Service {s}")));
+                costs.by_usage_type.push(cost(format!("Usage type {s}")));
+            }
+            costs.by_record_type.push(super::super::model::AccountCost {
+                account: id.clone(),
+                key: USAGE.into(),
+                amount: f64::from(a),
+            });
+        }
+        (costs, accounts)
+    }
+
+    fn input<'a>(
+        costs: &'a CostBreakdowns,
+        accounts: &'a [ReportAccount],
+        rates: &'a BTreeMap<String, f64>,
+    ) -> CostReportInput<'a> {
+        CostReportInput {
+            month: "2026-10".parse().expect("a month"),
+            environment: "test",
+            generated_at: "2026-11-06T07:00:00Z".parse().expect("a time"),
+            costs,
+            previous: None,
+            accounts,
+            extra_currencies: rates,
+            forecast: None,
+        }
+    }
+
+    fn built(input: &CostReportInput<'_>, workers: usize) -> Vec<ReportFile> {
+        let mut files = Vec::new();
+        cost_reports_with(input, workers, &mut |file| {
+            files.push(file);
+            Ok(())
+        })
+        .expect("files built");
+        files
+    }
+
+    #[test]
+    fn workers_hand_over_the_same_files_in_the_same_order() {
+        let (costs, accounts) = month_of(60);
+        let rates = BTreeMap::from([("EUR".to_owned(), 0.9)]);
+        let input = input(&costs, &accounts, &rates);
+        let alone = built(&input, 1);
+        assert_eq!(alone.len(), 2 + 8 * 2, "the summary and 8 cost centers");
+        for workers in [2, 3, 4] {
+            let together = built(&input, workers);
+            let names = |files: &[ReportFile]| -> Vec<String> {
+                files.iter().map(|f| f.file_name("2026-10")).collect()
+            };
+            assert_eq!(names(&together), names(&alone), "{workers} workers");
+            for (a, b) in together.iter().zip(&alone) {
+                assert!(
+                    a == b,
+                    "{} differs with {workers} workers",
+                    a.file_name("2026-10")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_output_stops_the_workers_with_the_same_error() {
+        let (costs, accounts) = month_of(60);
+        let rates = BTreeMap::new();
+        let input = input(&costs, &accounts, &rates);
+        for workers in [1, 3] {
+            let mut handed = Vec::new();
+            let error = cost_reports_with(&input, workers, &mut |file| {
+                handed.push(file.file_name("2026-10"));
+                if handed.len() == 5 {
+                    Err(ReportError::Output("bucket gone".into()))
+                } else {
+                    Ok(())
+                }
+            })
+            .expect_err("the sink failed");
+            assert_eq!(handed.len(), 5, "nothing handed after the failure");
+            assert_eq!(
+                error.to_string(),
+                ReportError::Output("2026-10-CC-2-costs.xlsx: bucket gone".into()).to_string(),
+                "{workers} workers"
+            );
+        }
     }
 
     #[test]

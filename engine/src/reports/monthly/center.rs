@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use rust_xlsxwriter::{Workbook, Worksheet};
 
 use super::super::ReportError;
-use super::style::{Style, formula, generated, outline, properties, title_block};
+use super::style::{Style, formula, generated, properties, title_block};
 use super::{CostReportInput, CsvOut, Index, Rows};
 
 /// The sheet of charges per account × service.
@@ -121,13 +121,16 @@ fn table(
         let mut total = 0.0;
         for line in &lines[start..end] {
             // the account id on every row (filters); its name and OU path on its total
-            outline(sheet, row, 1)?;
             sheet.write_string(row, 0, a.id.as_str())?;
             sheet.write_string(row, 3, rows.keys[line.key as usize])?;
             // the column's format: no format looked up per cell
             sheet.write_number(row, 4, line.amount)?;
             total += line.amount;
             row += 1;
+        }
+        if row > first {
+            // the account's details at outline level 1, in one call
+            sheet.group_rows(first, row - 1)?;
         }
         sheet.write_string_with_format(row, 0, a.id.as_str(), &style.subtotal_text)?;
         sheet.write_string_with_format(row, 1, shown, &style.subtotal_text)?;
