@@ -13,8 +13,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
     BuildRequest, Builds, Bus, Claim, Clock, Commands, Costs, Deadline, DeadlineKind, Email,
-    IncidentRequest, IncidentStatus, Incidents, Mail, Objects, Organization, OrganizationTree,
-    Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
+    IncidentRequest, IncidentStatus, Incidents, KnownAccount, Mail, Objects, Organization,
+    OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
 };
 use crate::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
 use crate::footprint::Footprint;
@@ -644,6 +644,7 @@ struct StoreState {
     deadlines: BTreeMap<(AccountId, DeadlineKind), DateTime<Utc>>,
     incidents: BTreeMap<(AccountId, Label), String>,
     logins: BTreeMap<AccountId, DateTime<Utc>>,
+    known: BTreeMap<AccountId, KnownAccount>,
 }
 
 impl MemoryStore {
@@ -803,6 +804,24 @@ impl Store for MemoryStore {
     async fn last_logins(&self) -> Result<BTreeMap<AccountId, DateTime<Utc>>, PortError> {
         self.enter("last_logins")?;
         Ok(lock(&self.state).logins.clone())
+    }
+
+    async fn remember_accounts(&self, accounts: &[KnownAccount]) -> Result<(), PortError> {
+        self.enter("remember_accounts")?;
+        let mut state = lock(&self.state);
+        for account in accounts {
+            state.known.insert(account.account.clone(), account.clone());
+        }
+        Ok(())
+    }
+
+    async fn known_accounts(&self, accounts: &[AccountId]) -> Result<Vec<KnownAccount>, PortError> {
+        self.enter("known_accounts")?;
+        let state = lock(&self.state);
+        Ok(accounts
+            .iter()
+            .filter_map(|id| state.known.get(id).cloned())
+            .collect())
     }
 }
 

@@ -236,6 +236,7 @@ impl World {
         Incoming::Scheduled(ScheduledJob {
             event_id: EventId::schedule(job.as_str(), &at),
             job,
+            report: None,
             scheduled_time: at,
         })
     }
