@@ -1086,6 +1086,11 @@ impl MemoryObjects {
     pub fn keys(&self) -> Vec<String> {
         lock(&self.objects).keys().cloned().collect()
     }
+
+    /// The bytes stored under a key (no call counted).
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        lock(&self.objects).get(key).map(|(body, _)| body.clone())
+    }
 }
 
 impl Objects for MemoryObjects {

@@ -35,7 +35,9 @@ pub use on_build_finished::on_build_finished;
 pub use on_command::on_command;
 pub use on_notice::on_notice;
 pub use on_organization_event::on_organization_event;
+pub use reports::{Output, Period, ReportRun, on_report_job, report_accounts, run_report};
 pub mod operator;
+pub mod reports;
 
 #[cfg(test)]
 mod tests;

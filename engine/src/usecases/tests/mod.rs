@@ -5,6 +5,7 @@ mod delivery;
 mod exceptions;
 mod fanout;
 mod lifecycle;
+mod reports;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
