@@ -12,6 +12,7 @@ mod live;
 mod local;
 mod operate;
 mod plan;
+mod report;
 mod schema;
 mod validate;
 
@@ -46,6 +47,14 @@ pub fn run(cli: Cli) -> ExitCode {
             follow,
             json,
         } => handle::run(&live, &event, function.as_deref(), follow, json),
+        Command::Report {
+            live,
+            report,
+            month,
+            week,
+            out,
+            json,
+        } => report::run(&live, report, month, week, out.as_ref(), json),
         Command::Events {
             command:
                 EventsCommand::List {
