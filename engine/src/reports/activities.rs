@@ -82,7 +82,19 @@ pub fn activity_reports(
     let within = |at: DateTime<Utc>| start <= at && at < end;
 
     let mut ordered: Vec<&Activity> = activities.iter().filter(|a| a.at < end).collect();
-    ordered.sort_by(|a, b| a.account.cmp(&b.account).then_with(|| a.at.cmp(&b.at)));
+    // records of the same instant (times are often to the second; an account vended
+    // without preparation is ready at once): starts first, completions last
+    let rank = |label: Label| match label {
+        Label::AccountVended | Label::AccountExpired => 0,
+        Label::OnboardingCompleted | Label::MaintenanceCompleted => 2,
+        _ => 1,
+    };
+    ordered.sort_by(|a, b| {
+        a.account
+            .cmp(&b.account)
+            .then_with(|| a.at.cmp(&b.at))
+            .then_with(|| rank(a.label).cmp(&rank(b.label)))
+    });
 
     let mut lines = Vec::new();
     let mut onboarding: HashMap<&AccountId, Open> = HashMap::new();
@@ -438,6 +450,32 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn a_start_and_its_end_in_the_same_second_in_any_order_make_one_line() {
+        let same = "2026-11-03T08:00:00Z";
+        // the store reads newest first: the completion may come before the start
+        let activities = vec![
+            activity(
+                "111111111111",
+                same,
+                Label::OnboardingCompleted,
+                Some(State::Prepared),
+            ),
+            activity(
+                "111111111111",
+                same,
+                Label::AccountVended,
+                Some(State::Vended),
+            ),
+        ];
+        let reports = activity_reports(november(), &activities, &accounts()).unwrap();
+        let it = rows(&reports[1]);
+        assert_eq!(it.len(), 1, "{it:?}");
+        assert_eq!(it[0][4], same);
+        assert_eq!(it[0][5], same);
+        assert_eq!(it[0][6], "0");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use cucumber::gherkin::Step;
 mod accounts;
 mod exceptions;
 mod lifecycle;
+mod reports;
 mod settings;
 
 pub use accounts::Emulated;
