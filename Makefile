@@ -6,17 +6,21 @@ VENV ?= .venv
 SETTINGS ?= settings.yaml
 export SPA_VENV := $(abspath $(VENV))
 
-.PHONY: test demo venv fmt lint unit validate clean-venv
+TEMPLATES ?= target/templates
+SPA := cargo run --quiet -p spa-deploy --bin spa --
 
-## make venv: the Python tools the tests need (moto server), pinned, in .venv
+.PHONY: test demo venv fmt lint unit validate templates package-tools package package-check package-test clean-venv
+
+## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
 venv: $(VENV)/.installed
-$(VENV)/.installed: scripts/requirements-test.txt
+$(VENV)/.installed: scripts/requirements-test.txt scripts/requirements-lint.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt -r scripts/requirements-lint.txt
 	touch $@
 
 ## make test: formatting, lints, every test (unit, emulator-backed, features), the shipped settings
-test: venv fmt lint unit validate
+## and their templates (cfn-lint), one real Lambda package (x86_64, dev profile)
+test: venv fmt lint unit validate package-check
 
 fmt:
 	cargo fmt --all -- --check
@@ -27,8 +31,39 @@ lint:
 unit: venv
 	cargo test --workspace --no-fail-fast
 
-validate:
-	cargo run --quiet -p spa-deploy --bin spa -- validate --settings $(SETTINGS)
+## make validate: the shipped settings, and the CloudFormation templates they synthesize, linted
+validate: venv
+	$(SPA) validate --settings $(SETTINGS)
+	$(synth-and-lint)
+
+## make templates: `spa synth` into $(TEMPLATES), cfn-lint with zero errors
+templates: venv
+	$(synth-and-lint)
+
+define synth-and-lint
+$(SPA) synth --settings $(SETTINGS) --out $(TEMPLATES)
+$(VENV)/bin/cfn-lint $(TEMPLATES)/*.json
+@echo "cfn-lint: every template of $(TEMPLATES) passes"
+endef
+
+## make package-tools: cargo-lambda (PyPI, prebuilt with zig) in .venv, for `spa package`
+package-tools: $(VENV)/.package-tools
+$(VENV)/.package-tools: scripts/requirements-package.txt | venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-package.txt
+	touch $@
+
+## make package: the Lambda zip for ARCH (arm64 or x86_64) in target/lambda
+ARCH ?= arm64
+package: package-tools
+	$(SPA) package --arch $(ARCH) --out target/lambda
+
+## make package-check: one real cross build (x86_64, dev profile: minutes) and its zip checked
+package-check: package-tools
+	cargo test -p spa-deploy --test package -- --ignored x86_64_package_holds_an_x86_64_bootstrap
+
+## make package-test: build both architectures with cargo-lambda (dev profile) and check each zip's bootstrap
+package-test: package-tools
+	cargo test -p spa-deploy --test package -- --ignored
 
 ## make demo: the main job end to end against the emulator
 demo: venv

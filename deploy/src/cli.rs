@@ -44,6 +44,47 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         tree: Option<PathBuf>,
     },
+    /// Write the CloudFormation templates of the deployment (artifacts, automation,
+    /// management-account stacks), checked against spa's rules.
+    Synth {
+        /// The settings file; CSV overlays it names are read beside it.
+        #[arg(long, short, value_name = "FILE", default_value = "settings.yaml")]
+        settings: PathBuf,
+        /// Where to write the templates.
+        #[arg(long, value_name = "DIR", default_value = "target/templates")]
+        out: PathBuf,
+        /// Also the functions whose handlers are being written (budget-alerts, exceptions).
+        #[arg(long, hide = true)]
+        upcoming: bool,
+    },
+    /// Build the `bootstrap` binary for Lambda with cargo-lambda and zip it
+    /// (`<out>/spa-<arch>.zip`, what `spa deploy` uploads).
+    Package {
+        /// The Lambda architecture (`features.arm_architecture` says which is deployed).
+        #[arg(long, value_enum, default_value = "arm64")]
+        arch: ArchChoice,
+        /// Where to write the zip.
+        #[arg(long, value_name = "DIR", default_value = "target/lambda")]
+        out: PathBuf,
+        /// The cargo profile: `release` is deployed; `dev` builds faster, for tests.
+        #[arg(long, value_name = "PROFILE", default_value = "release")]
+        profile: String,
+    },
+    /// Deploy the stacks through change sets: shows each change set and asks before
+    /// executing it (unless --yes), uploads the package, pushes the resolved settings to
+    /// SSM Parameter Store, and waits with progress.
+    Deploy(DeployArgs),
+    /// Delete the stacks (tables, buckets and the settings parameter are kept).
+    Destroy {
+        #[command(flatten)]
+        live: Live,
+        /// Which stacks: `automation` (automation and artifacts stacks) or `management`.
+        #[arg(long, value_enum, default_value = "automation")]
+        stack: StackChoice,
+        /// Do not ask for confirmation (required when standard input is not a terminal).
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// The managed accounts, live: id, name, OU path, state, holder, since.
     Status {
         #[command(flatten)]
@@ -255,6 +296,67 @@ pub enum LocalCommand {
 pub enum SettingsCommand {
     /// Print the JSON Schema of settings files (for editors: `# yaml-language-server: $schema=...`).
     Schema,
+}
+
+/// Which stacks a deployment is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StackChoice {
+    /// The automation account: the artifacts stack, then the automation stack.
+    Automation,
+    /// The management account (us-east-1): the role spa assumes, the forwarding rule.
+    Management,
+}
+
+/// A Lambda architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchChoice {
+    /// Graviton.
+    Arm64,
+    /// Intel and AMD.
+    #[value(name = "x86_64")]
+    X86_64,
+}
+
+/// Whether the automation stack creates Incident Manager's replication set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReplicationSet {
+    /// First on-boarding: the stack creates it.
+    Create,
+    /// The account has one already.
+    Existing,
+}
+
+impl ReplicationSet {
+    /// As the template's parameter takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicationSet::Create => "create",
+            ReplicationSet::Existing => "existing",
+        }
+    }
+}
+
+/// What `spa deploy` needs.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub live: Live,
+    /// Which stacks: `automation` (automation account) or `management` (management
+    /// account, us-east-1; run with its credentials).
+    #[arg(long, value_enum, default_value = "automation")]
+    pub stack: StackChoice,
+    /// The package made by `spa package`; default `target/lambda/spa-<arch>.zip`.
+    #[arg(long, value_name = "FILE")]
+    pub zip: Option<PathBuf>,
+    /// The id of the organization (`o-...`): its accounts may put events on the bus.
+    #[arg(long, value_name = "ID", env = "SPA_ORGANIZATION_ID")]
+    pub organization_id: Option<String>,
+    /// `create` the Incident Manager replication set, or use the `existing` one.
+    #[arg(long, value_enum, default_value = "create")]
+    pub incident_replication_set: ReplicationSet,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[cfg(test)]

@@ -10,6 +10,10 @@ use serde_json::{Map, Value, json};
 /// The namespace of spa's metrics.
 pub const NAMESPACE: &str = "spa";
 
+/// The metric of exceptions raised, one line per label with the dimensions
+/// `Environment` and `Label`: the alarms "exceptions by label" read it.
+pub const EXCEPTIONS: &str = "Exceptions";
+
 /// The unit of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {

@@ -117,6 +117,7 @@ pub async fn invoke<P: Platform>(
     let started = Instant::now();
     let engine = Engine::new(platform, settings)?.with_buildspecs(buildspecs.clone());
     let result = handle(&engine, function, event).await;
+    let mut exception_lines = Vec::new();
     let mut metrics = Metrics::new()
         .dimension("Environment", &settings.environment_identifier)
         .dimension("Function", function.map_or("any", Function::as_str));
@@ -145,14 +146,43 @@ pub async fn invoke<P: Platform>(
                 Unit::Count,
             );
             tracing::info!(function = %handled.function, summary = %handled.summary(), "handled");
+            exception_lines = exception_metrics(&settings.environment_identifier, outcomes);
         }
         Err(error) => {
             metrics.add("Errors", 1.0, Unit::Count);
             tracing::error!(error = %spa_engine::events::redact_emails(&error.to_string()), "the invocation failed");
         }
     }
-    println!("{}", metrics.to_line(platform.clock().now()));
+    let now = platform.clock().now();
+    println!("{}", metrics.to_line(now));
+    for line in &exception_lines {
+        println!("{}", line.to_line(now));
+    }
     result.map(|handled| handled.response())
+}
+
+/// One metrics line per exception label raised by `outcomes` (the label as a
+/// dimension, which an invocation's own line cannot carry: it may raise several).
+pub fn exception_metrics(
+    environment: &str,
+    outcomes: &[spa_engine::usecases::Outcome],
+) -> Vec<Metrics> {
+    let mut counts: std::collections::BTreeMap<&'static str, f64> = Default::default();
+    for label in outcomes.iter().flat_map(|o| &o.events) {
+        if label.is_exception() {
+            *counts.entry(label.as_str()).or_default() += 1.0;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(label, count)| {
+            let mut metrics = Metrics::new()
+                .dimension("Environment", environment)
+                .dimension("Label", label);
+            metrics.add(spa_engine::emf::EXCEPTIONS, count, Unit::Count);
+            metrics
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -130,3 +130,43 @@ fn the_function_comes_from_the_environment() {
         }
     );
 }
+
+#[test]
+fn exceptions_are_counted_per_label_on_lines_of_their_own() {
+    use spa_engine::events::Label;
+    use spa_engine::usecases::Outcome;
+    let mut first = Outcome::new("e1", None, Verdict::Seen);
+    first.events = vec![Label::BuildFailed, Label::AccountAssigned];
+    let mut second = Outcome::new("e2", None, Verdict::Seen);
+    second.events = vec![Label::BuildFailed, Label::ConsoleLoginWithRoot];
+    let lines: Vec<Value> = exception_metrics("SpaDemo", &[first, second])
+        .iter()
+        .map(|m| serde_json::from_str(&m.to_line(chrono::Utc::now())).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one line per exception label, none for AccountAssigned"
+    );
+    let by_label: std::collections::BTreeMap<&str, f64> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["Label"].as_str().unwrap(),
+                l["Exceptions"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(by_label.get("BuildFailed"), Some(&2.0));
+    assert_eq!(by_label.get("ConsoleLoginWithRoot"), Some(&1.0));
+    for line in &lines {
+        assert_eq!(line["Environment"], "SpaDemo");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], spa_engine::emf::NAMESPACE);
+        assert_eq!(
+            directive["Dimensions"][0],
+            serde_json::json!(["Environment", "Label"])
+        );
+        assert_eq!(directive["Metrics"][0]["Name"], "Exceptions");
+    }
+}

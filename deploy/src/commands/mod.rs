@@ -4,16 +4,19 @@ use std::process::ExitCode;
 
 use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
 
-use crate::cli::{Cli, Command, EventsCommand, LocalCommand, SettingsCommand};
+use crate::cli::{ArchChoice, Cli, Command, EventsCommand, LocalCommand, SettingsCommand};
 use spa_engine::events::Action;
 
+mod deploy;
 mod handle;
 mod live;
 mod local;
 mod operate;
+mod package;
 mod plan;
 mod report;
 mod schema;
+mod synth;
 mod validate;
 
 /// Runs a parsed command line.
@@ -28,6 +31,27 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
             tree,
         } => plan::run(&settings, tree.as_deref(), json),
+        Command::Synth {
+            settings,
+            out,
+            upcoming,
+        } => synth::run(
+            &settings,
+            &out,
+            spa_deploy::synth::SynthOptions { upcoming },
+        ),
+        Command::Package { arch, out, profile } => package::run(
+            match arch {
+                ArchChoice::Arm64 => spa_deploy::package::Arch::Arm64,
+                ArchChoice::X86_64 => spa_deploy::package::Arch::X86_64,
+            },
+            &out,
+            &profile,
+        ),
+        Command::Deploy(args) => deploy::deploy(&args),
+        Command::Destroy { live, stack, yes } => {
+            deploy::destroy(&live.settings, live.endpoint_url, stack, yes)
+        }
         Command::Status { live, json } => operate::status(&live, json),
         Command::Check { live, json } => operate::check(&live, json),
         Command::Expire { live, bulk } => operate::bulk(&live, &bulk, Action::Expire),

@@ -214,6 +214,11 @@ impl AwsConfig {
         cloudformation,
         aws_sdk_cloudformation
     );
+    client!(
+        /// Athena (CUR 2.0 queries, in the region of the CUR table).
+        athena,
+        aws_sdk_athena
+    );
 
     /// S3; path-style addressing behind an endpoint override (the emulator has no
     /// per-bucket host names).
@@ -253,6 +258,15 @@ impl AwsConfig {
             .interceptor(self.calls.clone())
             .build();
         aws_sdk_sns::Client::from_conf(config)
+    }
+
+    /// An Athena client in `region` (where the CUR table is).
+    pub fn athena_in(&self, region: &str) -> aws_sdk_athena::Client {
+        let config = aws_sdk_athena::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_athena::Client::from_conf(config)
     }
 
     /// An EventBridge client in another region of the same account (forwarding rules

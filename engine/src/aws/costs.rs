@@ -12,11 +12,15 @@
 //! the service: a report must not show a wrong total. Cost Explorer's own throttling
 //! error (`LimitExceededException`, "too many calls in a short period") is
 //! `Unavailable`, to be tried again; other errors go through [`port_error`].
+//!
+//! The request, pagination, amount and error helpers here are shared with the
+//! organization's cost source ([`super::cost_explorer`]).
 
 use std::collections::{BTreeMap, HashSet};
 
-use aws_sdk_costexplorer::error::SdkError;
-use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageError;
+use aws_sdk_costexplorer::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
+use aws_sdk_costexplorer::operation::get_cost_and_usage::builders::GetCostAndUsageFluentBuilder;
 use aws_sdk_costexplorer::types::{
     DateInterval, Granularity, GroupDefinition, GroupDefinitionType, ResultByTime,
 };
@@ -27,8 +31,8 @@ use super::error::port_error;
 use crate::events::AccountId;
 use crate::ports::{Costs, PortError, ServiceCost};
 
-const SERVICE: &str = "ce";
-const ACTION: &str = "GetCostAndUsage";
+pub(crate) const SERVICE: &str = "ce";
+pub(crate) const ACTION: &str = "GetCostAndUsage";
 /// The metric read: what the account was charged, before any discount sharing.
 pub const METRIC: &str = "UnblendedCost";
 /// The dimension costs are grouped by.
@@ -53,7 +57,7 @@ pub struct ServiceTotals {
     totals: BTreeMap<String, (f64, String)>,
 }
 
-fn inconsistent(service: &str, why: String) -> PortError {
+pub(crate) fn inconsistent(service: &str, why: String) -> PortError {
     PortError::Inconsistent {
         id: service.to_owned(),
         why,
@@ -95,19 +99,7 @@ impl ServiceTotals {
         amount: &str,
         unit: &str,
     ) -> Result<(), PortError> {
-        let value = amount
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| {
-                inconsistent(
-                    service,
-                    format!(
-                        "Cost Explorer gave the {METRIC} amount `{amount}` for `{service}` in account {account}, not a number"
-                    ),
-                )
-            })?;
+        let value = parse_amount(amount, service, account.as_str())?;
         let entry = self
             .totals
             .entry(service.to_owned())
@@ -146,20 +138,91 @@ impl ServiceTotals {
     }
 }
 
-fn ce_error<R: std::fmt::Debug>(
-    account: &AccountId,
-    error: SdkError<GetCostAndUsageError, R>,
-) -> PortError {
-    if let Some(GetCostAndUsageError::LimitExceededException(e)) = error.as_service_error() {
+/// A Cost Explorer error of `action` about `id`: its own throttling error
+/// (`LimitExceededException`, "too many calls in a short period") is `Unavailable`,
+/// to be tried again; the rest goes through [`port_error`].
+pub(crate) fn ce_error<E, R>(action: &str, id: &str, error: SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    if let Some(e) = error.as_service_error()
+        && e.code() == Some("LimitExceededException")
+    {
         return PortError::Unavailable {
             service: SERVICE.into(),
             message: format!(
-                "{ACTION}: LimitExceededException: {}",
+                "{action}: LimitExceededException: {}",
                 e.message().unwrap_or("too many calls")
             ),
         };
     }
-    port_error(SERVICE, ACTION, account.as_str(), error)
+    port_error(SERVICE, action, id, error)
+}
+
+/// The interval `start` (inclusive) to `end` (exclusive) as Cost Explorer reads it.
+pub(crate) fn interval(
+    action: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<DateInterval, PortError> {
+    DateInterval::builder()
+        .start(start.format("%Y-%m-%d").to_string())
+        .end(end.format("%Y-%m-%d").to_string())
+        .build()
+        .map_err(|e| PortError::Rejected {
+            service: SERVICE.into(),
+            action: action.into(),
+            message: e.to_string(),
+        })
+}
+
+/// Sends `request` and every next page (`NextPageToken` followed to the last page,
+/// a token given twice is [`PortError::Inconsistent`]), handing each page to `page`.
+pub(crate) async fn each_page(
+    request: GetCostAndUsageFluentBuilder,
+    id: &str,
+    mut page: impl FnMut(&GetCostAndUsageOutput) -> Result<(), PortError>,
+) -> Result<(), PortError> {
+    let mut token: Option<String> = None;
+    let mut seen = HashSet::new();
+    loop {
+        let output = request
+            .clone()
+            .set_next_page_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| ce_error(ACTION, id, e))?;
+        page(&output)?;
+        match output.next_page_token().filter(|t| !t.is_empty()) {
+            Some(next) if !seen.insert(next.to_owned()) => {
+                return Err(PortError::Inconsistent {
+                    id: id.to_owned(),
+                    why: format!("Cost Explorer gave the page token `{next}` twice"),
+                });
+            }
+            Some(next) => token = Some(next.to_owned()),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Cost Explorer's decimal text as a number; anything else is
+/// [`PortError::Inconsistent`] about `key` (a report must not show a wrong total).
+pub(crate) fn parse_amount(amount: &str, key: &str, account: &str) -> Result<f64, PortError> {
+    amount
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            inconsistent(
+                key,
+                format!(
+                    "Cost Explorer gave the {METRIC} amount `{amount}` for `{key}` in account {account}, not a number"
+                ),
+            )
+        })
 }
 
 impl<F: MemberConfigs> Costs for MemberCosts<F> {
@@ -183,47 +246,25 @@ impl<F: MemberConfigs> Costs for MemberCosts<F> {
         }
         let member = self.configs.member_config(account).await?;
         let client = member.cost_explorer();
-        let period = DateInterval::builder()
-            .start(start.format("%Y-%m-%d").to_string())
-            .end(end.format("%Y-%m-%d").to_string())
-            .build()
-            .map_err(|e| PortError::Rejected {
-                service: SERVICE.into(),
-                action: ACTION.into(),
-                message: e.to_string(),
-            })?;
+        let period = interval(ACTION, start, end)?;
         let by_service = GroupDefinition::builder()
             .r#type(GroupDefinitionType::Dimension)
             .key(GROUP_BY)
             .build();
         let mut totals = ServiceTotals::default();
-        let mut token: Option<String> = None;
-        let mut seen = HashSet::new();
-        loop {
-            let page = client
-                .get_cost_and_usage()
-                .time_period(period.clone())
-                .granularity(Granularity::Monthly)
-                .metrics(METRIC)
-                .group_by(by_service.clone())
-                .set_next_page_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| ce_error(account, e))?;
+        let request = client
+            .get_cost_and_usage()
+            .time_period(period)
+            .granularity(Granularity::Monthly)
+            .metrics(METRIC)
+            .group_by(by_service);
+        each_page(request, account.as_str(), |page| {
             for result in page.results_by_time() {
                 totals.add(account, result)?;
             }
-            match page.next_page_token().filter(|t| !t.is_empty()) {
-                Some(next) if !seen.insert(next.to_owned()) => {
-                    return Err(PortError::Inconsistent {
-                        id: account.as_str().to_owned(),
-                        why: format!("Cost Explorer gave the page token `{next}` twice"),
-                    });
-                }
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(totals.into_costs())
     }
 }

@@ -21,10 +21,13 @@ use crate::events::AccountId;
 use crate::ports::{Builds, Platform, PortError, SystemClock};
 use crate::settings::Settings;
 
+pub mod athena;
 pub mod batch;
 pub mod budgets;
+pub mod cloudformation;
 pub mod codebuild;
 pub mod config;
+pub mod cost_explorer;
 pub mod costs;
 pub mod dynamodb;
 pub mod error;
@@ -157,6 +160,7 @@ pub struct AwsPlatform<B> {
     budgets: budgets::MemberBudgets<Arc<Roles>>,
     incidents: incidents::SsmIncidents,
     costs: costs::MemberCosts<Arc<Roles>>,
+    cost_source: athena::CostSources,
     secrets: secrets::AwsSecrets,
     webhooks: crate::webhooks::HttpWebhooks,
     mail: ses::SesMail,
@@ -216,6 +220,11 @@ impl AwsPlatform<()> {
             ),
             incidents: incidents::SsmIncidents::new(automation.ssm_incidents()),
             costs: costs::MemberCosts::new(Arc::clone(&roles)),
+            cost_source: athena::CostSources::new(
+                &management,
+                &automation,
+                &settings.reporting.cost_source,
+            ),
             secrets: secrets::AwsSecrets::new(&automation),
             webhooks: crate::webhooks::HttpWebhooks::new()?,
             mail: ses::SesMail::from_config(&automation),
@@ -242,6 +251,7 @@ impl<B> AwsPlatform<B> {
             budgets: self.budgets,
             incidents: self.incidents,
             costs: self.costs,
+            cost_source: self.cost_source,
             secrets: self.secrets,
             webhooks: self.webhooks,
             mail: self.mail,
@@ -316,6 +326,7 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Budgets = budgets::MemberBudgets<Arc<Roles>>;
     type Incidents = incidents::SsmIncidents;
     type Costs = costs::MemberCosts<Arc<Roles>>;
+    type CostSource = athena::CostSources;
     type Objects = ReportsBucket;
     type Secrets = secrets::AwsSecrets;
     type Webhooks = crate::webhooks::HttpWebhooks;
@@ -347,6 +358,9 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     }
     fn costs(&self) -> &Self::Costs {
         &self.costs
+    }
+    fn cost_source(&self) -> &Self::CostSource {
+        &self.cost_source
     }
     fn objects(&self) -> &Self::Objects {
         &self.objects

@@ -260,6 +260,7 @@ impl<P: Platform> Platform for LocalPlatform<P> {
     type Budgets = P::Budgets;
     type Incidents = P::Incidents;
     type Costs = P::Costs;
+    type CostSource = P::CostSource;
     type Objects = P::Objects;
     type Secrets = P::Secrets;
     type Webhooks = P::Webhooks;
@@ -291,6 +292,9 @@ impl<P: Platform> Platform for LocalPlatform<P> {
     }
     fn costs(&self) -> &Self::Costs {
         self.inner.costs()
+    }
+    fn cost_source(&self) -> &Self::CostSource {
+        self.inner.cost_source()
     }
     fn objects(&self) -> &Self::Objects {
         self.inner.objects()

@@ -8,17 +8,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
-    BuildRequest, Builds, Bus, Claim, Clock, Commands, Costs, Deadline, DeadlineKind, Email,
-    IncidentRequest, IncidentStatus, Incidents, KnownAccount, Mail, Objects, Organization,
+    BuildRequest, Builds, Bus, Claim, Clock, Commands, CostSource, Costs, Deadline, DeadlineKind,
+    Email, IncidentRequest, IncidentStatus, Incidents, KnownAccount, Mail, Objects, Organization,
     OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
 };
 use crate::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
 use crate::footprint::Footprint;
 use crate::lifecycle::{BuildId, BuildStatus, TagChanges};
+use crate::reports::{CostBreakdowns, DailyCost, Forecast, Month, PeriodCosts};
 
 /// AWS nests organizational units five deep under the root; with the root and the
 /// account itself no chain is longer than this.
@@ -1073,6 +1074,131 @@ impl Costs for MemoryCosts {
     }
 }
 
+/// The organization's costs held in memory: each month's breakdowns as set, and
+/// daily charges per account and service from which periods and days are computed.
+#[derive(Debug, Default)]
+pub struct MemoryCostSource {
+    months: Mutex<BTreeMap<Month, CostBreakdowns>>,
+    daily: Mutex<Vec<(NaiveDate, AccountId, String, f64)>>,
+    forecast: Mutex<Option<Forecast>>,
+    currency: Mutex<Option<String>>,
+    /// Failures to inject (`monthly_costs`, `period_costs`, `daily_costs`, `forecast`).
+    pub faults: Faults,
+    /// Calls made.
+    pub calls: Calls,
+}
+
+impl MemoryCostSource {
+    /// Sets the breakdowns of `month`.
+    pub fn set_month(&self, month: Month, costs: CostBreakdowns) {
+        lock(&self.months).insert(month, costs);
+    }
+
+    /// Adds what `account` was charged for `service` on `day`.
+    pub fn add_daily(&self, day: NaiveDate, account: &str, service: &str, amount: f64) {
+        if let Some(account) = AccountId::parse(account) {
+            lock(&self.daily).push((day, account, service.to_owned(), amount));
+        }
+    }
+
+    /// Sets the forecast (answered for its month only).
+    pub fn set_forecast(&self, forecast: Option<Forecast>) {
+        *lock(&self.forecast) = forecast;
+    }
+
+    /// Sets the currency of periods (default `USD`).
+    pub fn set_currency(&self, currency: &str) {
+        *lock(&self.currency) = Some(currency.to_owned());
+    }
+
+    fn currency(&self) -> String {
+        lock(&self.currency)
+            .clone()
+            .unwrap_or_else(|| "USD".to_owned())
+    }
+}
+
+fn highest_first<K: Ord>(totals: BTreeMap<K, f64>) -> Vec<(K, f64)> {
+    let mut rows: Vec<(K, f64)> = totals.into_iter().filter(|(_, a)| *a != 0.0).collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows
+}
+
+impl CostSource for MemoryCostSource {
+    async fn monthly_costs(&self, month: Month) -> Result<CostBreakdowns, PortError> {
+        self.calls.count("monthly_costs");
+        self.faults.check("monthly_costs")?;
+        Ok(lock(&self.months)
+            .get(&month)
+            .cloned()
+            .unwrap_or_else(|| CostBreakdowns {
+                currency: self.currency(),
+                ..CostBreakdowns::default()
+            }))
+    }
+
+    async fn period_costs(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+        account: Option<&AccountId>,
+    ) -> Result<PeriodCosts, PortError> {
+        self.calls.count("period_costs");
+        self.faults.check("period_costs")?;
+        let mut by_service: BTreeMap<String, f64> = BTreeMap::new();
+        let mut by_account: BTreeMap<AccountId, f64> = BTreeMap::new();
+        for (day, id, service, amount) in lock(&self.daily).iter() {
+            if *day < start || *day >= end || account.is_some_and(|a| a != id) {
+                continue;
+            }
+            *by_service.entry(service.clone()).or_default() += amount;
+            *by_account.entry(id.clone()).or_default() += amount;
+        }
+        Ok(PeriodCosts {
+            start,
+            end,
+            currency: self.currency(),
+            by_service: highest_first(by_service),
+            by_account: highest_first(by_account),
+        })
+    }
+
+    async fn daily_costs(
+        &self,
+        accounts: &[AccountId],
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<DailyCost>, PortError> {
+        self.calls.count("daily_costs");
+        self.faults.check("daily_costs")?;
+        let mut days: BTreeMap<(NaiveDate, AccountId), f64> = BTreeMap::new();
+        for (day, id, _, amount) in lock(&self.daily).iter() {
+            if *day >= start && *day < end && accounts.contains(id) {
+                *days.entry((*day, id.clone())).or_default() += amount;
+            }
+        }
+        Ok(days
+            .into_iter()
+            .filter(|(_, amount)| *amount != 0.0)
+            .map(|((day, account), amount)| DailyCost {
+                day,
+                account,
+                amount,
+            })
+            .collect())
+    }
+
+    async fn forecast(
+        &self,
+        month: Month,
+        _today: NaiveDate,
+    ) -> Result<Option<Forecast>, PortError> {
+        self.calls.count("forecast");
+        self.faults.check("forecast")?;
+        Ok(lock(&self.forecast).clone().filter(|f| f.month == month))
+    }
+}
+
 /// Objects held in memory (the reports bucket).
 #[derive(Debug, Default)]
 pub struct MemoryObjects {
@@ -1256,6 +1382,8 @@ pub struct MemoryPlatform {
     pub incidents: MemoryIncidents,
     /// Cost Explorer.
     pub costs: MemoryCosts,
+    /// The organization's costs.
+    pub cost_source: MemoryCostSource,
     /// The reports bucket.
     pub objects: MemoryObjects,
     /// Secrets.
@@ -1279,6 +1407,7 @@ impl MemoryPlatform {
             budgets: MemoryBudgets::default(),
             incidents: MemoryIncidents::default(),
             costs: MemoryCosts::default(),
+            cost_source: MemoryCostSource::default(),
             objects: MemoryObjects::default(),
             secrets: MemorySecrets::default(),
             webhooks: MemoryWebhooks::default(),
@@ -1297,6 +1426,7 @@ impl Platform for MemoryPlatform {
     type Budgets = MemoryBudgets;
     type Incidents = MemoryIncidents;
     type Costs = MemoryCosts;
+    type CostSource = MemoryCostSource;
     type Objects = MemoryObjects;
     type Secrets = MemorySecrets;
     type Webhooks = MemoryWebhooks;
@@ -1328,6 +1458,9 @@ impl Platform for MemoryPlatform {
     }
     fn costs(&self) -> &MemoryCosts {
         &self.costs
+    }
+    fn cost_source(&self) -> &MemoryCostSource {
+        &self.cost_source
     }
     fn objects(&self) -> &MemoryObjects {
         &self.objects
@@ -1471,5 +1604,82 @@ mod tests {
             builds.build_status(&request.account, &first).await,
             Ok(BuildStatus::InProgress)
         );
+    }
+
+    #[tokio::test]
+    async fn the_cost_source_computes_periods_and_days_from_its_daily_rows() {
+        let costs = MemoryCostSource::default();
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let a = AccountId::parse("111111111111").unwrap();
+        let b = AccountId::parse("222222222222").unwrap();
+        costs.add_daily(day("2026-10-05"), "111111111111", "Amazon S3", 1.0);
+        costs.add_daily(day("2026-10-05"), "111111111111", "AWS Lambda", 2.0);
+        costs.add_daily(day("2026-10-06"), "222222222222", "Amazon S3", 5.0);
+        costs.add_daily(day("2026-10-07"), "111111111111", "Amazon S3", 9.0);
+        let period = costs
+            .period_costs(day("2026-10-05"), day("2026-10-07"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            period.by_service,
+            [
+                ("Amazon S3".to_owned(), 6.0),
+                ("AWS Lambda".to_owned(), 2.0)
+            ]
+        );
+        assert_eq!(period.by_account, [(b.clone(), 5.0), (a.clone(), 3.0)]);
+        let one = costs
+            .period_costs(day("2026-10-01"), day("2026-11-01"), Some(&a))
+            .await
+            .unwrap();
+        assert_eq!(one.by_account, [(a.clone(), 12.0)]);
+        let days = costs
+            .daily_costs(
+                std::slice::from_ref(&a),
+                day("2026-10-05"),
+                day("2026-10-08"),
+            )
+            .await
+            .unwrap();
+        let amounts: Vec<f64> = days.iter().map(|d| d.amount).collect();
+        assert_eq!(amounts, [3.0, 9.0]);
+
+        let month: Month = "2026-10".parse().unwrap();
+        assert!(
+            costs
+                .monthly_costs(month)
+                .await
+                .unwrap()
+                .by_service
+                .is_empty()
+        );
+        let forecast = Forecast {
+            month,
+            amount: 42.0,
+            currency: "USD".into(),
+        };
+        costs.set_forecast(Some(forecast.clone()));
+        assert_eq!(
+            costs.forecast(month, day("2026-10-10")).await.unwrap(),
+            Some(forecast)
+        );
+        assert_eq!(
+            costs
+                .forecast(month.next(), day("2026-11-10"))
+                .await
+                .unwrap(),
+            None
+        );
+        costs.faults.fail(
+            "monthly_costs",
+            PortError::Unavailable {
+                service: "ce".into(),
+                message: "down".into(),
+            },
+            1,
+        );
+        assert!(costs.monthly_costs(month).await.is_err());
+        assert!(costs.monthly_costs(month).await.is_ok());
+        assert_eq!(costs.calls.of("monthly_costs"), 3);
     }
 }

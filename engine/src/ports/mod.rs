@@ -36,9 +36,10 @@ pub enum PortError {
     /// does not exist.
     #[error("`{id}` is not in the organization")]
     NotFound { id: String },
-    /// The organization answered something that cannot be right (a cycle, a tree
-    /// deeper than AWS allows).
-    #[error("the organization tree is inconsistent at `{id}`: {why}")]
+    /// A service answered something that cannot be right (a cycle or a tree deeper
+    /// than AWS allows in the organization; costs in two currencies, an amount that
+    /// is not a number).
+    #[error("inconsistent answer at `{id}`: {why}")]
     Inconsistent { id: String, why: String },
     /// The service could not be reached or refused the call after retries
     /// (throttling, 5xx, network).
@@ -426,6 +427,8 @@ pub trait Platform: Send + Sync {
     type Incidents: Incidents;
     /// Cost Explorer.
     type Costs: Costs;
+    /// The organization's costs (Cost Explorer in the management account, or CUR 2.0).
+    type CostSource: CostSource;
     /// The reports bucket.
     type Objects: Objects;
     /// SSM SecureString and Secrets Manager.
@@ -453,6 +456,8 @@ pub trait Platform: Send + Sync {
     fn incidents(&self) -> &Self::Incidents;
     /// Cost Explorer.
     fn costs(&self) -> &Self::Costs;
+    /// The organization's costs (Cost Explorer in the management account, or CUR 2.0).
+    fn cost_source(&self) -> &Self::CostSource;
     /// The reports bucket.
     fn objects(&self) -> &Self::Objects;
     /// SSM SecureString and Secrets Manager.

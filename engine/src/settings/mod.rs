@@ -33,10 +33,10 @@ pub use diagnostic::{Diagnostic, Place, SettingsError, Severity};
 pub use node::MAX_FILE_BYTES;
 pub use resolve::{Budget, BuildPlan, DEFAULT_MAX_ATTEMPTS, DEFAULT_THRESHOLDS, Kind, Resolved};
 pub use schema::{
-    Account, AccountId, Automation, Bucket, BudgetSpec, Build, Channel, Currency, Email, Feature,
-    Features, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent, Rate,
-    Region, ReportSchedules, Reporting, RoleArn, RoleName, Route, Routes, Schedule, SecretRef,
-    Settings,
+    Account, AccountId, AthenaName, AthenaSource, Automation, Bucket, BudgetSpec, Build, Channel,
+    CostSourceSettings, Currency, Email, Feature, Features, Item, LogLevel, Metering,
+    Notifications, OrganizationalUnit, OuId, Percent, Rate, Region, ReportSchedules, Reporting,
+    ResidualCost, RoleArn, RoleName, Route, Routes, S3Url, Schedule, SecretRef, Settings,
 };
 pub use sources::{MemorySources, Sources};
 

@@ -39,6 +39,10 @@ pub mod check {
     pub const BUCKET: &str = "bucket";
     /// Environment identifier.
     pub const ENVIRONMENT: &str = "environment";
+    /// Athena workgroup, database or table name.
+    pub const ATHENA_NAME: &str = "athena-name";
+    /// `s3://bucket/prefix/`.
+    pub const S3_URL: &str = "s3-url";
 }
 
 macro_rules! checked_string {
@@ -132,6 +136,15 @@ checked_string!(
 checked_string!(
     /// An S3 bucket name.
     Bucket, check::BUCKET, "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "An S3 bucket name."
+);
+
+checked_string!(
+    /// The name of an Athena workgroup, database or table.
+    AthenaName, check::ATHENA_NAME, "^[A-Za-z0-9_-]{1,128}$", "An Athena workgroup, database or table name: letters, digits, '_' and '-'."
+);
+checked_string!(
+    /// An S3 location.
+    S3Url, check::S3_URL, "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", "An S3 location, e.g. 's3://cur-query-results/spa/'."
 );
 
 /// Only for the JSON Schema of `std::time::Duration` fields.
@@ -385,6 +398,49 @@ pub struct Reporting {
     /// When reports are produced.
     #[serde(default)]
     pub schedules: ReportSchedules,
+    /// Where monthly costs are read: `cost_explorer` (the default), or CUR 2.0 through Athena for large organizations.
+    #[serde(default)]
+    pub cost_source: CostSourceSettings,
+}
+
+/// Where monthly costs are read. The daily digest, the forecast and the residual
+/// cost check always read Cost Explorer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CostSourceSettings {
+    /// Cost Explorer in the management (payer) account.
+    #[default]
+    CostExplorer,
+    /// A CUR 2.0 data export queried with Athena.
+    Athena(AthenaSource),
+}
+
+/// A CUR 2.0 table queried with Athena (in the manner of Kubecost's cloud integration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AthenaSource {
+    /// The region of the CUR table (and of the workgroup); default: `automation.region`.
+    #[serde(default)]
+    pub region: Option<Region>,
+    /// The Athena workgroup the queries run in.
+    #[serde(default = "default_athena_workgroup")]
+    pub workgroup: AthenaName,
+    /// The Glue database of the CUR 2.0 table.
+    pub database: AthenaName,
+    /// The CUR 2.0 table (its `billing_period` partition is read).
+    pub table: AthenaName,
+    /// Where Athena writes query results.
+    pub output_location: S3Url,
+    /// How long a query may run before spa stops it and reports the month as failed.
+    #[serde(default = "default_athena_query_timeout", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub query_timeout: Duration,
+}
+
+fn default_athena_workgroup() -> AthenaName {
+    AthenaName("primary".to_owned())
+}
+fn default_athena_query_timeout() -> Duration {
+    Duration::from_secs(5 * 60)
 }
 
 /// An exchange rate from USD (greater than 0).
@@ -421,6 +477,7 @@ impl Default for Reporting {
             extra_currencies: BTreeMap::new(),
             cost_owners: BTreeMap::new(),
             schedules: ReportSchedules::default(),
+            cost_source: CostSourceSettings::default(),
         }
     }
 }
@@ -618,6 +675,38 @@ pub struct Features {
     /// Post the daily cost digest to chat.
     #[serde(default)]
     pub daily_digest: bool,
+    /// Watch the daily cost of accounts after their purge: above the threshold, `ResidualCost`.
+    #[serde(default)]
+    pub residual_cost: ResidualCost,
+}
+
+/// The residual cost check: a purge must stop the spending.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResidualCost {
+    /// Daily cost (in the budget's currency) above which a purged account raises `ResidualCost`.
+    #[serde(default = "default_residual_threshold")]
+    #[schemars(range(min = 0))]
+    pub threshold: f64,
+    /// How many days after a purge are watched.
+    #[serde(default = "default_residual_days")]
+    #[schemars(range(min = 1, max = 31))]
+    pub days: u32,
+}
+
+fn default_residual_threshold() -> f64 {
+    1.0
+}
+fn default_residual_days() -> u32 {
+    3
+}
+
+impl Default for ResidualCost {
+    fn default() -> Self {
+        Self {
+            threshold: default_residual_threshold(),
+            days: default_residual_days(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -642,6 +731,7 @@ impl Default for Features {
             stale_access_key_age: default_stale_access_key_age(),
             slack_commands: false,
             daily_digest: false,
+            residual_cost: ResidualCost::default(),
         }
     }
 }

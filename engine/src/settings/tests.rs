@@ -708,3 +708,105 @@ fn a_tag_prefix_that_cannot_name_tags_is_refused_where_it_is_written() {
         errors[0]
     );
 }
+
+#[test]
+fn cost_source_is_cost_explorer_unless_athena_is_configured() {
+    let s = ok(MINIMAL).settings;
+    assert_eq!(s.reporting.cost_source, CostSourceSettings::CostExplorer);
+    assert_eq!(s.features.residual_cost.threshold, 1.0);
+    assert_eq!(s.features.residual_cost.days, 3);
+    let text = format!(
+        "{MINIMAL}reporting:\n  cost_source:\n    athena:\n      database: cur_db\n      table: cur-2\n      output_location: s3://athena-results/spa/\nfeatures:\n  residual_cost:\n    threshold: 2.5\n    days: 5\n"
+    );
+    let s = ok(&text).settings;
+    let CostSourceSettings::Athena(athena) = s.reporting.cost_source else {
+        panic!("athena expected");
+    };
+    assert_eq!(athena.workgroup.as_str(), "primary");
+    assert_eq!(athena.region, None);
+    assert_eq!(athena.database.as_str(), "cur_db");
+    assert_eq!(athena.table.as_str(), "cur-2");
+    assert_eq!(athena.output_location.as_str(), "s3://athena-results/spa/");
+    assert_eq!(athena.query_timeout, Duration::from_secs(300));
+    assert_eq!(s.features.residual_cost.threshold, 2.5);
+    assert_eq!(s.features.residual_cost.days, 5);
+    let explicit = format!("{MINIMAL}reporting:\n  cost_source: cost_explorer\n");
+    assert_eq!(
+        ok(&explicit).settings.reporting.cost_source,
+        CostSourceSettings::CostExplorer
+    );
+}
+
+#[test]
+fn a_bad_cost_source_says_where_and_what_was_expected() {
+    let text = format!(
+        "{MINIMAL}reporting:\n  cost_source:\n    athena:\n      workgroup: primary\n      database: cur db\n      table: \"cur; DROP TABLE x\"\n      output_location: athena-results/spa\n      query_timeout: 5 minutes\n"
+    );
+    let shown = errors(&text);
+    assert_eq!(
+        shown,
+        [
+            "settings.yaml:11:17: error: reporting.cost_source.athena.database: expected an Athena name (1 to 128 of `A-Za-z0-9_-`), found \"cur db\"",
+            "settings.yaml:12:14: error: reporting.cost_source.athena.table: expected an Athena name (1 to 128 of `A-Za-z0-9_-`), found \"cur; DROP TABLE x\"",
+            "settings.yaml:13:24: error: reporting.cost_source.athena.output_location: expected an S3 location `s3://bucket/prefix/`, found \"athena-results/spa\"",
+            "settings.yaml:14:22: error: reporting.cost_source.athena.query_timeout: expected a duration such as `30s`, `90m`, `2h`, `7d` or `2w`, found \"5 minutes\"",
+        ],
+        "{shown:#?}"
+    );
+    let missing =
+        format!("{MINIMAL}reporting:\n  cost_source:\n    athena:\n      database: cur\n");
+    let shown = errors(&missing);
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.contains("reporting.cost_source.athena: missing key `table`")),
+        "{shown:#?}"
+    );
+    let word = format!("{MINIMAL}reporting:\n  cost_source: athena\n");
+    let shown = errors(&word);
+    assert!(
+        shown[0].starts_with(
+            "settings.yaml:8:16: error: reporting.cost_source: expected one of `cost_explorer`"
+        ),
+        "{shown:#?}"
+    );
+    let residual =
+        format!("{MINIMAL}features:\n  residual_cost:\n    threshold: -1\n    days: 0\n");
+    let shown = errors(&residual);
+    assert_eq!(shown.len(), 2, "{shown:#?}");
+    assert!(
+        shown[0].contains("features.residual_cost.threshold: expected a number"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown[1].contains("features.residual_cost.days: expected a whole number from 1 to 31"),
+        "{shown:#?}"
+    );
+}
+
+#[test]
+fn athena_names_and_s3_locations_are_checked() {
+    for good in ["primary", "cur_db", "CUR-2", "a"] {
+        assert!(values::check_athena_name(good).is_ok(), "{good}");
+    }
+    for bad in ["", "a.b", "a b", "x\"y", "t;--", &"a".repeat(129)] {
+        assert!(values::check_athena_name(bad).is_err(), "{bad}");
+    }
+    for good in [
+        "s3://results",
+        "s3://results/",
+        "s3://my.results/spa/athena/",
+    ] {
+        assert!(values::check_s3_url(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "results/spa",
+        "s3://",
+        "s3://UPPER/",
+        "https://b/x",
+        "s3://b/a b",
+        "s3://bucket//x",
+    ] {
+        assert!(values::check_s3_url(bad).is_err(), "{bad}");
+    }
+}

@@ -157,7 +157,15 @@ impl<'a> Validator<'a> {
         if matches!(node.value, Value::Null) && resolved.iter().any(is_null) {
             return Some(Json::Null);
         }
-        let others: Vec<&'a Json> = resolved.iter().copied().filter(|c| !is_null(c)).collect();
+        let mut others: Vec<&'a Json> = resolved.iter().copied().filter(|c| !is_null(c)).collect();
+        // the form of the node's own kind first: its errors are the ones to report
+        // (`cost_source: {athena: ...}` is told about athena, not about `cost_explorer`)
+        let kind = match node.value {
+            Value::Map(_) => "object",
+            Value::Seq(_) => "array",
+            _ => "string",
+        };
+        others.sort_by_key(|c| c.get("type").and_then(Json::as_str) != Some(kind));
         if let [only] = others.as_slice() {
             return self.check(node, only, path);
         }
@@ -397,6 +405,8 @@ fn run_check(check: &str, text: &str) -> Result<(), String> {
         c::ROLE_NAME => values::check_role_name(text),
         c::BUCKET => values::check_bucket(text),
         c::ENVIRONMENT => values::check_environment(text),
+        c::ATHENA_NAME => values::check_athena_name(text),
+        c::S3_URL => values::check_s3_url(text),
         _ => Ok(()),
     }
 }

@@ -190,6 +190,37 @@ pub fn check_bucket(text: &str) -> Result<(), String> {
     }
 }
 
+/// The name of an Athena workgroup, database or table: 1 to 128 of `A-Za-z0-9_-`
+/// (spa quotes it in its SQL; anything else could change the query).
+pub fn check_athena_name(text: &str) -> Result<(), String> {
+    let ok = (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err("an Athena name (1 to 128 of `A-Za-z0-9_-`)".to_owned())
+    }
+}
+
+/// An S3 location: `s3://bucket/` or `s3://bucket/prefix/`.
+pub fn check_s3_url(text: &str) -> Result<(), String> {
+    const EXPECTED: &str = "an S3 location `s3://bucket/prefix/`";
+    let Some(rest) = text.strip_prefix("s3://") else {
+        return Err(EXPECTED.to_owned());
+    };
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let key_ok = key
+        .chars()
+        .all(|c| !c.is_control() && !c.is_whitespace() && c != '\\');
+    if check_bucket(bucket).is_ok() && key_ok && !key.starts_with('/') && !key.contains("//") {
+        Ok(())
+    } else {
+        Err(EXPECTED.to_owned())
+    }
+}
+
 /// A reference to a secret: `ssm:/path/to/parameter` or `secretsmanager:name-or-arn`.
 pub fn check_secret_ref(text: &str) -> Result<(), String> {
     const EXPECTED: &str = "a secret reference `ssm:/path/to/parameter` or `secretsmanager:name`";

@@ -1,0 +1,260 @@
+//! What each function of spa needs deployed: its trigger and its grants.
+//!
+//! [`spec`] matches every [`Function`] exhaustively: a new variant does not compile
+//! until its trigger and grants are declared here. Functions whose handler is not
+//! merged yet wait in [`UPCOMING`], keyed by their name; the lead switches one on by
+//! adding its `Function` variant and the arm `Function::X => upcoming_spec("x", settings)`
+//! (or synthesizes them now with [`super::SynthOptions::upcoming`]).
+
+use spa_engine::events::Label;
+use spa_engine::rules::Function;
+use spa_engine::settings::Settings;
+
+/// What invokes a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The rules of `rules::automation_rules` whose target is the function.
+    BusRules,
+    /// A rule of the engine's bus on spa's own events of these detail-types, in this
+    /// environment (`detail.environment`).
+    SpaEvents(Vec<String>),
+    /// An SQS queue (event source mapping, partial batch responses).
+    Queue(QueueSource),
+    /// EventBridge Scheduler schedules (see `automation::schedules`).
+    Schedules,
+}
+
+impl Trigger {
+    /// Whether the function is invoked asynchronously (EventBridge, Scheduler), so that
+    /// it needs a dead-letter queue of its own for invocations that keep failing.
+    pub fn is_async(&self) -> bool {
+        !matches!(self, Trigger::Queue(_))
+    }
+}
+
+/// The queues spa consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueSource {
+    /// The command queue (`<env>-commands`): one account command a message.
+    Commands,
+    /// Budget alerts (`<env>-BudgetAlerts`), subscribed to the SNS topic of the same
+    /// name that AWS Budgets in member accounts publish to.
+    BudgetAlerts,
+}
+
+/// A permission a function needs; each becomes the narrowest statements the settings
+/// allow (see `automation::statements`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Grant {
+    /// Assume the management role (Organizations, Cost Explorer; member roles through it).
+    ManagementRole,
+    /// Read and write the tables (claims, activities, deadlines, incidents, sign-ins).
+    Store,
+    /// Put domain events on the engine's bus.
+    PublishEvents,
+    /// Send account commands to the command queue.
+    SendCommands,
+    /// Write reports to the reports bucket.
+    WriteReports,
+    /// Read reports from the reports bucket (presigned links, per-account reports).
+    ReadReports,
+    /// Read the secrets the settings name under `notifications`.
+    Secrets,
+    /// Send e-mail from `notifications.email_sender` (SES v2).
+    Mail,
+    /// Start, update, tag incidents of the response plan; add timeline events.
+    Incidents,
+    /// Subscribe the central budget alerts queue to the `<env>-BudgetAlerts` topics of
+    /// member accounts, and keep those subscriptions' attributes (budgets are ensured
+    /// with every preparation and assignment).
+    BudgetTopics,
+}
+
+/// How one function is deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSpec {
+    /// The short name (`account-events`); deployed as `<env>-<name>`.
+    pub name: &'static str,
+    /// For humans.
+    pub description: &'static str,
+    /// What invokes it.
+    pub trigger: Trigger,
+    /// What it may do, besides logging to its log group and reading the settings.
+    pub grants: Vec<Grant>,
+    /// Timeout in seconds.
+    pub timeout_seconds: u32,
+    /// Memory in MB.
+    pub memory_mb: u32,
+}
+
+const LIFECYCLE: [Grant; 3] = [Grant::ManagementRole, Grant::Store, Grant::PublishEvents];
+/// The lifecycle functions that prepare or assign accounts, so ensure their budgets.
+const PREPARING: [Grant; 4] = [
+    Grant::ManagementRole,
+    Grant::Store,
+    Grant::PublishEvents,
+    Grant::BudgetTopics,
+];
+
+/// The deployment of `function`: every variant must say what triggers it and what it
+/// may do.
+pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
+    match function {
+        Function::BudgetAlerts => budget_alerts_spec(),
+        Function::Exceptions => exceptions_spec(settings),
+        Function::AccountEvents => FunctionSpec {
+            name: Function::AccountEvents.as_str(),
+            description: "Organizations events: accounts created, moved, tagged, closed",
+            trigger: Trigger::BusRules,
+            grants: PREPARING.to_vec(),
+            timeout_seconds: 60,
+            memory_mb: 256,
+        },
+        Function::BuildEvents => FunctionSpec {
+            name: Function::BuildEvents.as_str(),
+            description: "Ends of preparation and purge builds in member accounts",
+            trigger: Trigger::BusRules,
+            grants: PREPARING.to_vec(),
+            timeout_seconds: 60,
+            memory_mb: 256,
+        },
+        Function::SignIns => FunctionSpec {
+            name: Function::SignIns.as_str(),
+            description: "Console sign-ins in member accounts",
+            trigger: Trigger::BusRules,
+            grants: LIFECYCLE.to_vec(),
+            timeout_seconds: 60,
+            memory_mb: 256,
+        },
+        Function::Commands => FunctionSpec {
+            name: Function::Commands.as_str(),
+            description: "Account commands of the command queue (maintenance fan-out, operator actions)",
+            trigger: Trigger::Queue(QueueSource::Commands),
+            grants: PREPARING.to_vec(),
+            timeout_seconds: 60,
+            memory_mb: 256,
+        },
+        Function::Scheduler => {
+            let mut grants = LIFECYCLE.to_vec();
+            grants.extend([Grant::SendCommands, Grant::WriteReports]);
+            if settings.notifications.email_sender.is_some() {
+                grants.push(Grant::Mail);
+            }
+            if settings.features.daily_digest {
+                grants.push(Grant::Secrets);
+            }
+            FunctionSpec {
+                name: Function::Scheduler.as_str(),
+                description: "Scheduled jobs: maintenance window, sweeper, reports, digest, access-key scan",
+                trigger: Trigger::Schedules,
+                grants,
+                timeout_seconds: 300,
+                memory_mb: 512,
+            }
+        }
+    }
+}
+
+/// Functions whose handler is being written, keyed by name: synthesized with
+/// [`super::SynthOptions::upcoming`], or once their `Function` variant exists.
+/// (None today: `budget-alerts` and `exceptions` are functions now.)
+pub const UPCOMING: [&str; 0] = [];
+
+/// The deployment of an upcoming function, by name (`None`: not an upcoming function).
+pub fn upcoming_spec(_name: &str, _settings: &Settings) -> Option<FunctionSpec> {
+    None
+}
+
+fn budget_alerts_spec() -> FunctionSpec {
+    FunctionSpec {
+        name: "budget-alerts",
+        description: "AWS Budgets alerts of member accounts, through SNS and SQS",
+        trigger: Trigger::Queue(QueueSource::BudgetAlerts),
+        grants: LIFECYCLE.to_vec(),
+        timeout_seconds: 60,
+        memory_mb: 256,
+    }
+}
+
+fn exceptions_spec(settings: &Settings) -> FunctionSpec {
+    let mut grants = vec![
+        Grant::ManagementRole,
+        Grant::Store,
+        Grant::ReadReports,
+        Grant::WriteReports,
+        Grant::Secrets,
+    ];
+    if settings.features.incident_manager {
+        grants.push(Grant::Incidents);
+    }
+    if settings.notifications.email_sender.is_some() {
+        grants.push(Grant::Mail);
+    }
+    FunctionSpec {
+        name: "exceptions",
+        description: "Exceptions: incidents, chat and e-mail notifications",
+        trigger: Trigger::BusRules,
+        grants,
+        timeout_seconds: 120,
+        memory_mb: 256,
+    }
+}
+
+/// The detail-types the exceptions function receives: every exception label, and the
+/// lifecycle labels that notify (`AccountQuarantined`, `AccountAssigned`).
+pub fn exception_detail_types() -> Vec<String> {
+    let mut types: Vec<String> = Label::ALL
+        .into_iter()
+        .filter(|l| l.is_exception())
+        .map(|l| l.as_str().to_owned())
+        .collect();
+    types.extend([
+        Label::AccountQuarantined.as_str().to_owned(),
+        Label::AccountAssigned.as_str().to_owned(),
+    ]);
+    types
+}
+
+/// Every function deployed: each `Function`, then the upcoming ones when asked (those
+/// that have become a `Function` are not added twice).
+pub fn deployed(settings: &Settings, upcoming: bool) -> Vec<FunctionSpec> {
+    let mut specs: Vec<FunctionSpec> = Function::ALL
+        .into_iter()
+        .map(|f| spec(f, settings))
+        .collect();
+    if upcoming {
+        for name in UPCOMING {
+            if !specs.iter().any(|s| s.name == name) {
+                specs.extend(upcoming_spec(name, settings));
+            }
+        }
+    }
+    specs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_spec_is_named_after_its_function() {
+        let settings = crate::synth::tests::settings();
+        for function in Function::ALL {
+            assert_eq!(spec(function, &settings).name, function.as_str());
+        }
+        assert_eq!(upcoming_spec("slack", &settings), None);
+    }
+
+    #[test]
+    fn upcoming_functions_join_once() {
+        let settings = crate::synth::tests::settings();
+        assert_eq!(deployed(&settings, false).len(), Function::ALL.len());
+        let all = deployed(&settings, true);
+        assert_eq!(all.len(), Function::ALL.len());
+        let types = exception_detail_types();
+        assert!(types.contains(&"BudgetAlert".to_owned()));
+        assert!(types.contains(&"AccountQuarantined".to_owned()));
+        assert!(types.contains(&"AccountAssigned".to_owned()));
+        assert!(!types.contains(&"AccountVended".to_owned()));
+    }
+}

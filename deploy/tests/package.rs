@@ -1,0 +1,88 @@
+//! `spa package`: the zip holds an executable `bootstrap`, an ELF binary for the chosen
+//! architecture.
+//!
+//! Building is a cross build of the whole engine with cargo-lambda (minutes: see the
+//! figures in `workbooks/deployment/README.md`), so the build tests are ignored by
+//! `cargo test` and run by `make test` (x86_64, through `make package-check`) and
+//! `make package-test` (both architectures), with cargo-lambda from `make package-tools`,
+//! in the `dev` profile unless `SPA_PACKAGE_PROFILE` says otherwise.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use spa_deploy::package::{Arch, bootstrap_of, entries};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn package(arch: &str, out: &Path, venv: Option<&Path>) -> Output {
+    let profile = std::env::var("SPA_PACKAGE_PROFILE").unwrap_or_else(|_| "dev".into());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spa"));
+    command
+        .args(["package", "--arch", arch, "--profile", &profile, "--out"])
+        .arg(out)
+        .current_dir(repo());
+    if let Some(venv) = venv {
+        command.env("SPA_VENV", venv).env("PATH", "/usr/bin:/bin");
+    }
+    command.output().expect("spa runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spa-package-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn builds(arch: Arch) {
+    let out = scratch(arch.as_str());
+    let result = package(arch.as_str(), &out, None);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let zip = std::fs::read(out.join(format!("spa-{}.zip", arch.as_str()))).unwrap();
+    let bootstrap = bootstrap_of(&zip, arch).expect("an executable bootstrap for the architecture");
+    assert_eq!(bootstrap.mode.map(|m| m & 0o777), Some(0o755));
+    let other = if arch == Arch::Arm64 {
+        Arch::X86_64
+    } else {
+        Arch::Arm64
+    };
+    assert!(bootstrap_of(&zip, other).is_err(), "not for the other one");
+    assert_eq!(entries(&zip).unwrap().len(), 1, "the bootstrap only");
+    assert!(stdout.contains("built in"), "{stdout}");
+    std::fs::remove_dir_all(out).ok();
+}
+
+#[test]
+#[ignore = "cross builds the engine with cargo-lambda (minutes): make package-check (part of make test)"]
+fn x86_64_package_holds_an_x86_64_bootstrap() {
+    builds(Arch::X86_64);
+}
+
+#[test]
+#[ignore = "cross builds the engine with cargo-lambda (minutes), needs the aarch64 Rust standard library: make package-test"]
+fn arm64_package_holds_an_arm64_bootstrap() {
+    builds(Arch::Arm64);
+}
+
+#[test]
+fn without_cargo_lambda_package_says_how_to_get_it() {
+    let venv = scratch("no-venv");
+    let out = scratch("no-venv-out");
+    let result = package("arm64", &out, Some(&venv));
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("cannot run `cargo-lambda`") && stderr.contains("make package-tools"),
+        "{stderr}"
+    );
+    assert!(!out.join("spa-arm64.zip").exists());
+}

@@ -1,0 +1,636 @@
+//! The synthesized templates keep spa's rules: least privilege, a dead-letter queue
+//! behind every asynchronous target, no public endpoint, and the very rules, tables
+//! and schedules the engine defines. Each check is also shown to catch what it guards
+//! against.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use spa_deploy::synth::checks::{self, PUBLIC_FUNCTION};
+use spa_deploy::synth::iam::ANY_RESOURCE_ACTIONS;
+use spa_deploy::synth::{Stacks, SynthOptions, synth};
+use spa_engine::aws::dynamodb::table_definitions;
+use spa_engine::rules::{Function, automation_rules};
+use spa_engine::settings::Settings;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn settings() -> Settings {
+    spa_engine::files::load_settings(&repo().join("settings.yaml"))
+        .expect("the shipped settings load")
+        .settings
+}
+
+fn stacks(settings: &Settings, upcoming: bool) -> Stacks {
+    synth(settings, SynthOptions { upcoming }).expect("the templates synthesize")
+}
+
+fn json(stacks: &Stacks) -> [(String, Value); 3] {
+    stacks
+        .files()
+        .map(|(file, template)| (file.to_owned(), template.to_json().unwrap()))
+}
+
+fn automation(upcoming: bool) -> Value {
+    stacks(&settings(), upcoming).automation.to_json().unwrap()
+}
+
+fn of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+fn rules_broken(template: &Value, rule: &str) -> Vec<String> {
+    checks::check(template)
+        .into_iter()
+        .filter(|v| v.rule == rule)
+        .map(|v| v.to_string())
+        .collect()
+}
+
+#[test]
+fn the_shipped_templates_keep_every_rule() {
+    for upcoming in [false, true] {
+        for (file, template) in json(&stacks(&settings(), upcoming)) {
+            let broken = checks::check(&template);
+            assert!(
+                broken.is_empty(),
+                "{file} (upcoming {upcoming}): {broken:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wildcard_action_or_resource_is_caught() {
+    let mut template = automation(false);
+    let role = &mut template["Resources"]["CommandsRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"];
+    role.as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::x"}));
+    role.as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}));
+    role.as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "arn:aws:s3:::x"}));
+    // AWS requires `*` for Cost Explorer: listed, so allowed
+    role.as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Allow", "Action": ["ce:GetCostAndUsage"], "Resource": "*"}));
+    let broken = rules_broken(&template, "iam-wildcard");
+    assert_eq!(broken.len(), 3, "{broken:#?}");
+    assert!(
+        broken[0].contains("CommandsRole") && broken.iter().any(|b| b.contains("`s3:*`")),
+        "{broken:#?}"
+    );
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("`sqs:SendMessage` on every resource")),
+        "{broken:#?}"
+    );
+    assert!(
+        broken.iter().any(|b| b.contains("NotAction")),
+        "{broken:#?}"
+    );
+}
+
+#[test]
+fn wildcard_resources_are_only_the_listed_ones_and_each_is_justified() {
+    let template = stacks(&settings(), true).management.to_json().unwrap();
+    let statements = &template["Resources"]["ManagementRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"];
+    let any: Vec<&Value> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["Resource"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!("*")))
+        })
+        .collect();
+    assert_eq!(any.len(), 1, "one statement holds the `*` resources");
+    let actions: Vec<&str> = any[0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let listed: Vec<&str> = ANY_RESOURCE_ACTIONS.iter().map(|(a, _)| *a).collect();
+    assert_eq!(actions, listed);
+}
+
+#[test]
+fn every_async_target_without_a_dead_letter_queue_is_caught() {
+    let mut template = automation(false);
+    let r = &mut template["Resources"];
+    r["SignInsRule"]["Properties"]["Targets"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("DeadLetterConfig");
+    r["SweeperSchedule"]["Properties"]["Target"]
+        .as_object_mut()
+        .unwrap()
+        .remove("DeadLetterConfig");
+    r["BuildEventsFunction"]["Properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("DeadLetterConfig");
+    r["CommandQueue"]["Properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("RedrivePolicy");
+    let broken = rules_broken(&template, "dead-letter");
+    let has = |needle: &str| broken.iter().any(|b| b.contains(needle));
+    assert!(
+        has("SignInsRule: dead-letter: the target `function` has no dead-letter queue"),
+        "{broken:#?}"
+    );
+    assert!(
+        has("SweeperSchedule: dead-letter: the schedule's target"),
+        "{broken:#?}"
+    );
+    assert!(
+        has("BuildEventsFunction: dead-letter: invoked asynchronously by `BuildEventsRule`"),
+        "{broken:#?}"
+    );
+    assert!(
+        has("CommandsSource: dead-letter: the queue `CommandQueue` has no dead-letter queue"),
+        "{broken:#?}"
+    );
+    assert_eq!(broken.len(), 4, "{broken:#?}");
+}
+
+#[test]
+fn budget_alerts_come_from_the_member_topics_of_the_organization_into_a_queue_with_dead_letters() {
+    let template = automation(true);
+    let r = &template["Resources"];
+    assert!(
+        of_type(&template, "AWS::SNS::Topic")
+            .iter()
+            .all(|(id, _)| !id.contains("Budget")),
+        "no central budget topic: Budgets notifies only topics of its own account"
+    );
+    assert_eq!(
+        r["BudgetAlertsQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["BudgetAlertsDeadLetters", "Arn"]})
+    );
+    let statement = &r["BudgetAlertsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        statement["Principal"],
+        json!({"Service": "sns.amazonaws.com"})
+    );
+    assert_eq!(statement["Action"], json!(["sqs:SendMessage"]));
+    assert_eq!(
+        statement["Condition"]["ArnLike"]["aws:SourceArn"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:*:SpaDemo-BudgetAlerts"})
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["aws:SourceOrgID"],
+        json!({"Ref": "OrganizationId"})
+    );
+    // the functions that ensure budgets may subscribe the queue to those topics only
+    let role = &r["CommandsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let subscribe = role
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "SubscribeBudgetQueue")
+        .expect("the commands function subscribes the queue to member topics");
+    assert_eq!(subscribe["Action"], json!(["sns:Subscribe"]));
+    assert_eq!(
+        subscribe["Resource"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:*:SpaDemo-BudgetAlerts"}])
+    );
+    let sign_ins = &r["SignInsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    assert!(
+        sign_ins
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["Sid"] != "SubscribeBudgetQueue"),
+        "sign-ins never ensure a budget"
+    );
+}
+
+fn with_function_url(template: &mut Value, name: &str, auth: &str) {
+    let r = template["Resources"].as_object_mut().unwrap();
+    let mut function = r["CommandsFunction"].clone();
+    function["Properties"]["FunctionName"] = json!(format!("SpaDemo-{name}"));
+    r.insert("ExtraFunction".into(), function);
+    r.insert(
+        "ExtraUrl".into(),
+        json!({"Type": "AWS::Lambda::Url", "Properties": {"AuthType": auth, "TargetFunctionArn": {"Fn::GetAtt": ["ExtraFunction", "Arn"]}}}),
+    );
+    r.insert(
+        "ExtraUrlPermission".into(),
+        json!({"Type": "AWS::Lambda::Permission", "Properties": {
+            "Action": "lambda:InvokeFunctionUrl", "FunctionName": {"Ref": "ExtraFunction"},
+            "Principal": if auth == "NONE" { "*" } else { "123456789012" }, "FunctionUrlAuthType": auth}}),
+    );
+}
+
+#[test]
+fn only_the_slack_command_endpoint_may_be_public() {
+    let mut slack = automation(false);
+    with_function_url(&mut slack, PUBLIC_FUNCTION, "NONE");
+    assert_eq!(
+        rules_broken(&slack, "public-endpoint"),
+        Vec::<String>::new()
+    );
+
+    let mut other = automation(false);
+    with_function_url(&mut other, "commands-url", "NONE");
+    let broken = rules_broken(&other, "public-endpoint");
+    assert_eq!(broken.len(), 2, "{broken:#?}");
+    assert!(broken[0].starts_with("ExtraUrl: public-endpoint: the function URL of `SpaDemo-commands-url` has AuthType NONE"), "{broken:#?}");
+
+    let mut iam = automation(false);
+    with_function_url(&mut iam, "commands-url", "AWS_IAM");
+    assert_eq!(rules_broken(&iam, "public-endpoint"), Vec::<String>::new());
+
+    let mut api = automation(false);
+    api["Resources"].as_object_mut().unwrap().insert(
+        "Method".into(),
+        json!({"Type": "AWS::ApiGateway::Method", "Properties": {"HttpMethod": "POST", "AuthorizationType": "NONE"}}),
+    );
+    api["Resources"].as_object_mut().unwrap().insert(
+        "AnyInvoke".into(),
+        json!({"Type": "AWS::Lambda::Permission", "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "CommandsFunction"}, "Principal": "*"}}),
+    );
+    let broken = rules_broken(&api, "public-endpoint");
+    assert_eq!(broken.len(), 2, "{broken:#?}");
+}
+
+#[test]
+fn the_rules_are_the_engines_rules() {
+    let settings = settings();
+    let env = &settings.environment_identifier;
+    let template = automation(false);
+    let deployed = of_type(&template, "AWS::Events::Rule");
+    let expected = automation_rules(env);
+    assert_eq!(deployed.len(), expected.len());
+    for rule in expected {
+        let (_, found) = deployed
+            .iter()
+            .find(|(_, r)| r["Properties"]["Name"] == rule.name.as_str())
+            .unwrap_or_else(|| panic!("rule {} is deployed", rule.name));
+        assert_eq!(
+            found["Properties"]["EventPattern"], rule.pattern,
+            "{}",
+            rule.name
+        );
+        let target = found["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            template["Resources"][target]["Properties"]["FunctionName"],
+            rule.target.deployed_name(env)
+        );
+    }
+    // the management account forwards exactly what the account-events rule matches
+    let management = stacks(&settings, false).management.to_json().unwrap();
+    let account_events = automation_rules(env)
+        .into_iter()
+        .find(|r| r.target == Function::AccountEvents)
+        .unwrap();
+    assert_eq!(
+        management["Resources"]["ForwardOrganizationEvents"]["Properties"]["EventPattern"],
+        account_events.pattern
+    );
+}
+
+#[test]
+fn the_exceptions_rule_filters_its_environment() {
+    let template = automation(true);
+    let pattern = &template["Resources"]["ExceptionsRule"]["Properties"]["EventPattern"];
+    assert_eq!(pattern["source"], json!(["spa"]));
+    assert_eq!(pattern["detail"]["environment"], json!(["SpaDemo"]));
+    let types = pattern["detail-type"].as_array().unwrap();
+    assert_eq!(types.len(), 9 + 2, "{types:?}");
+    assert!(
+        template["Resources"]["AccountEventsRule"]["Properties"]["EventPattern"]["detail"]
+            .get("environment")
+            .is_none()
+    );
+}
+
+#[test]
+fn the_tables_are_the_engines_tables() {
+    let settings = settings();
+    let template = automation(false);
+    let tables = of_type(&template, "AWS::DynamoDB::Table");
+    let definitions = table_definitions(&settings);
+    assert_eq!(tables.len(), definitions.len());
+    for definition in definitions {
+        let (_, table) = tables
+            .iter()
+            .find(|(_, t)| t["Properties"]["TableName"] == definition.name.as_str())
+            .unwrap_or_else(|| panic!("{} is deployed", definition.name));
+        let p = &table["Properties"];
+        let mut keys = vec![json!({"AttributeName": definition.partition_key, "KeyType": "HASH"})];
+        keys.extend(
+            definition
+                .sort_key
+                .iter()
+                .map(|s| json!({"AttributeName": s, "KeyType": "RANGE"})),
+        );
+        assert_eq!(p["KeySchema"], json!(keys));
+        let indexes: Vec<Value> = definition
+            .indexes
+            .iter()
+            .map(|i| json!([i.name, i.partition_key, i.sort_key]))
+            .collect();
+        let deployed: Vec<Value> = p["GlobalSecondaryIndexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                json!([
+                    i["IndexName"],
+                    i["KeySchema"][0]["AttributeName"],
+                    i["KeySchema"][1]["AttributeName"]
+                ])
+            })
+            .collect();
+        assert_eq!(deployed, indexes);
+        assert_eq!(
+            p["TimeToLiveSpecification"]["AttributeName"],
+            json!(definition.ttl_attribute)
+        );
+        assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+        assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+        assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+        assert_eq!(
+            p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+            true
+        );
+        assert_eq!(table["DeletionPolicy"], "Retain");
+    }
+}
+
+#[test]
+fn each_function_has_its_own_role_and_log_group() {
+    let mut settings = settings();
+    for (arm, arch) in [(true, "arm64"), (false, "x86_64")] {
+        settings.features.arm_architecture = arm;
+        let template = stacks(&settings, true).automation.to_json().unwrap();
+        let functions = of_type(&template, "AWS::Lambda::Function");
+        assert_eq!(functions.len(), Function::ALL.len());
+        let mut roles = Vec::new();
+        for (_, function) in functions {
+            let p = &function["Properties"];
+            let name = p["FunctionName"].as_str().unwrap();
+            assert_eq!(p["Runtime"], "provided.al2023");
+            assert_eq!(p["Architectures"], json!([arch]));
+            assert_eq!(
+                p["Environment"]["Variables"]["SPA_SETTINGS"],
+                "ssm:/SpaDemo/settings"
+            );
+            assert_eq!(
+                format!(
+                    "SpaDemo-{}",
+                    p["Environment"]["Variables"]["SPA_FUNCTION"]
+                        .as_str()
+                        .unwrap()
+                ),
+                name
+            );
+            let role = p["Role"]["Fn::GetAtt"][0].as_str().unwrap();
+            assert_eq!(template["Resources"][role]["Properties"]["RoleName"], name);
+            roles.push(role.to_owned());
+            let logs = function["DependsOn"][0].as_str().unwrap();
+            assert_eq!(
+                template["Resources"][logs]["Properties"]["LogGroupName"],
+                format!("/aws/lambda/{name}")
+            );
+            assert_eq!(
+                template["Resources"][logs]["Properties"]["RetentionInDays"],
+                90
+            );
+        }
+        roles.sort();
+        roles.dedup();
+        assert_eq!(roles.len(), Function::ALL.len(), "one role per function");
+    }
+}
+
+#[test]
+fn only_the_functions_that_need_them_get_secrets_mail_and_incidents() {
+    let template = automation(true);
+    let actions = |role: &str| -> Vec<String> {
+        template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned())
+            })
+            .collect()
+    };
+    let commands = actions("CommandsRole");
+    assert!(
+        !commands.iter().any(|a| a.starts_with("ses:")
+            || a.starts_with("ssm-incidents:")
+            || a.starts_with("secretsmanager:")
+            || a.starts_with("s3:")),
+        "{commands:?}"
+    );
+    assert!(commands.contains(&"sqs:ReceiveMessage".to_owned()));
+    let exceptions = actions("ExceptionsRole");
+    for needed in [
+        "ssm-incidents:StartIncident",
+        "ssm-incidents:UpdateIncidentRecord",
+        "ssm-incidents:TagResource",
+        "ssm-incidents:GetIncidentRecord",
+        "ssm-incidents:CreateTimelineEvent",
+        "ses:SendEmail",
+        "secretsmanager:GetSecretValue",
+        "s3:GetObject",
+        "s3:PutObject",
+        "sts:AssumeRole",
+    ] {
+        assert!(
+            exceptions.contains(&needed.to_owned()),
+            "{needed}: {exceptions:?}"
+        );
+    }
+}
+
+#[test]
+fn schedules_come_from_the_settings() {
+    let settings = settings();
+    let template = automation(false);
+    let schedules = of_type(&template, "AWS::Scheduler::Schedule");
+    let by_name = |name: &str| {
+        schedules
+            .iter()
+            .find(|(_, s)| s["Properties"]["Name"] == name)
+            .map(|(_, s)| &s["Properties"])
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let window = by_name("SpaDemo-maintenance-window");
+    assert_eq!(
+        window["ScheduleExpression"],
+        settings.automation.maintenance_window.as_str()
+    );
+    assert_eq!(window["ScheduleExpressionTimezone"], "UTC");
+    let input: Value = serde_json::from_str(window["Target"]["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(input["job"], "maintenance-window");
+    assert_eq!(
+        by_name("SpaDemo-digest")["ScheduleExpression"],
+        settings.reporting.schedules.digest.as_str()
+    );
+    assert_eq!(
+        by_name("SpaDemo-reports-costs")["ScheduleExpression"],
+        settings.reporting.schedules.costs.as_str()
+    );
+    assert_eq!(schedules.len(), 7);
+}
+
+#[test]
+fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions() {
+    let stacks = stacks(&settings(), false);
+    let automation = stacks.automation.to_json().unwrap();
+    let policy = &automation["Resources"]["BusPolicy"]["Properties"]["Statement"];
+    assert_eq!(
+        policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        json!({"Ref": "OrganizationId"})
+    );
+    let management = stacks.management.to_json().unwrap();
+    let role = &management["Resources"]["ManagementRole"]["Properties"];
+    assert_eq!(role["RoleName"], "SpaAccountsManagementRole");
+    let trusted = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+        .as_array()
+        .unwrap();
+    let names: Vec<String> = trusted
+        .iter()
+        .map(|t| {
+            t["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "SpaDemo-account-events",
+            "SpaDemo-build-events",
+            "SpaDemo-sign-ins",
+            "SpaDemo-commands",
+            "SpaDemo-scheduler",
+            "SpaDemo-budget-alerts",
+            "SpaDemo-exceptions"
+        ]
+    );
+    let actions: Vec<&str> = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+        })
+        .collect();
+    assert!(
+        !actions
+            .iter()
+            .any(|a| a.contains("MoveAccount") || a.contains("Create") || a.contains("Delete")),
+        "read and tag only: {actions:?}"
+    );
+}
+
+fn spa(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spa"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("spa runs")
+}
+
+#[test]
+fn spa_synth_writes_the_three_templates() {
+    let out = std::env::temp_dir().join(format!("spa-synth-{}", std::process::id()));
+    let result = spa(&[
+        "synth",
+        "--settings",
+        "settings.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    for file in ["artifacts.json", "automation.json", "management.json"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        let template: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(template["AWSTemplateFormatVersion"], "2010-09-09");
+        assert!(stdout.contains(file), "{stdout}");
+    }
+    std::fs::remove_dir_all(out).ok();
+}
+
+#[test]
+fn spa_synth_refuses_settings_that_do_not_load() {
+    let dir = std::env::temp_dir().join(format!("spa-synth-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("settings.yaml");
+    std::fs::write(
+        &bad,
+        "environment_identifier: Spa\nautomation:\n  region: nowhere\n",
+    )
+    .unwrap();
+    let result = spa(&[
+        "synth",
+        "--settings",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("settings.yaml:"), "{stderr}");
+    assert!(!dir.join("out").exists(), "nothing written");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn the_committed_templates_are_current() {
+    for (file, template) in stacks(&settings(), false).files() {
+        let expected = serde_json::to_string_pretty(&template.to_json().unwrap()).unwrap() + "\n";
+        let path = repo().join("deploy/templates").join(file);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == expected,
+            "{} is out of date: run `spa synth --settings settings.yaml --out deploy/templates`",
+            path.display()
+        );
+    }
+}
