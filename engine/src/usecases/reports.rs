@@ -131,11 +131,11 @@ impl std::fmt::Debug for Output<'_> {
 }
 
 /// A key segment from a cost center: letters, digits, `.`, `_` and `-` kept, anything
-/// else (`/`, spaces, ...) turned into `-`, so that a cost center cannot reach
-/// another prefix.
+/// else (`/`, spaces, ...) turned into `-`; a name of dots only (or empty) becomes
+/// dashes, so that a cost center can neither reach another prefix nor read as `.` or
+/// `..` (the same rule as the cost reports' scopes).
 pub fn key_segment(text: &str) -> String {
     let segment: String = text
-        .trim()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
@@ -145,9 +145,10 @@ pub fn key_segment(text: &str) -> String {
             }
         })
         .collect();
-    match segment.as_str() {
-        "" | "." | ".." => "_".to_owned(),
-        _ => segment,
+    if segment.chars().all(|c| c == '.') {
+        "-".repeat(segment.len().max(1))
+    } else {
+        segment
     }
 }
 
@@ -529,8 +530,9 @@ mod tests {
             ),
             "reports/activities/..-R-D-x/2026/2026-11-..-R-D-x-activities.csv"
         );
-        assert_eq!(key_segment(".."), "_");
-        assert_eq!(key_segment(" "), "_");
+        assert_eq!(key_segment(".."), "--");
+        assert_eq!(key_segment(""), "-");
+        assert_eq!(key_segment("a b"), "a-b");
         assert_eq!(key_segment("IT-001"), "IT-001");
     }
 }
