@@ -634,3 +634,61 @@ fn the_committed_templates_are_current() {
         );
     }
 }
+
+fn statements_of(template: &Value, role: &str) -> Vec<Value> {
+    template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn with_athena_as_cost_source_the_scheduler_may_query_that_table_only() {
+    let without = automation(false);
+    assert!(
+        statements_of(&without, "SchedulerRole")
+            .iter()
+            .all(|s| !s["Sid"].as_str().unwrap_or("").starts_with("Cur")),
+        "Cost Explorer needs no Athena grant"
+    );
+    let mut settings = settings();
+    settings.reporting.cost_source = serde_json::from_value(json!({"athena": {
+        "region": "us-east-1",
+        "database": "cur_db",
+        "table": "cur2",
+        "data_location": "s3://cur-exports/cur2/",
+        "output_location": "s3://athena-results/spa/",
+    }}))
+    .unwrap();
+    let template = stacks(&settings, false).automation.to_json().unwrap();
+    let statements = statements_of(&template, "SchedulerRole");
+    let sid = |name: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == name)
+            .unwrap_or_else(|| panic!("{name} in {statements:#?}"))
+            .clone()
+    };
+    assert_eq!(
+        sid("CurQueries")["Resource"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:athena:us-east-1:${AWS::AccountId}:workgroup/primary"}])
+    );
+    assert_eq!(
+        sid("CurTable")["Resource"][2],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:glue:us-east-1:${AWS::AccountId}:table/cur_db/cur2"})
+    );
+    assert_eq!(sid("CurData")["Action"], json!(["s3:GetObject"]));
+    assert_eq!(
+        sid("CurData")["Resource"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:s3:::cur-exports/cur2/*"}])
+    );
+    assert_eq!(
+        sid("CurResults")["Resource"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:s3:::athena-results/spa/*"}])
+    );
+    assert!(
+        checks::check(&template).is_empty(),
+        "{:#?}",
+        checks::check(&template)
+    );
+}

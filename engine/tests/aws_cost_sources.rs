@@ -353,6 +353,7 @@ fn athena_source(timeout: Duration) -> AthenaSource {
         workgroup: AthenaName("primary".into()),
         database: AthenaName("cur_db".into()),
         table: AthenaName("cur2".into()),
+        data_location: S3Url("s3://cur-exports/cur2/".into()),
         output_location: S3Url("s3://athena-results/spa/".into()),
         query_timeout: timeout,
     }

@@ -13,7 +13,7 @@ use spa_engine::aws::sns::member_topics_pattern;
 use spa_engine::aws::sqs::{MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS};
 use spa_engine::events::{Job, Label};
 use spa_engine::rules::{Rule, automation_rules};
-use spa_engine::settings::{LogLevel, SecretRef, Settings};
+use spa_engine::settings::{AthenaSource, CostSourceSettings, LogLevel, SecretRef, Settings};
 
 use super::functions::{FunctionSpec, Grant, QueueSource, Trigger, deployed};
 use super::iam::{PolicyDocument, Statement};
@@ -680,6 +680,11 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                     .sid("BudgetSubscriptions"),
                 );
             }
+            Grant::CurQueries => {
+                if let CostSourceSettings::Athena(athena) = &settings.reporting.cost_source {
+                    out.extend(cur_statements(settings, athena));
+                }
+            }
             Grant::SendCommands => out.push(
                 Statement::allow(&["sqs:SendMessage"], vec![att(COMMAND_QUEUE, "Arn")])
                     .sid("SendCommands"),
@@ -991,6 +996,70 @@ fn rules(t: &mut Template, env: &str, specs: &[FunctionSpec]) -> Result<(), Temp
         "DeliveryDeadLettersPolicy",
         queue_policy(&[DELIVERY_DLQ], vec![delivery]),
     )
+}
+
+/// The bucket and the key prefix of an `s3://bucket/prefix` location.
+fn s3_parts(url: &str) -> (&str, &str) {
+    let rest = url.strip_prefix("s3://").unwrap_or(url);
+    rest.split_once('/').unwrap_or((rest, ""))
+}
+
+/// What Athena needs of its caller for one CUR 2.0 query (Athena runs the query with
+/// the caller's permissions): the workgroup, the Glue catalog entries of the table,
+/// the export's data (read only) and the results' location.
+fn cur_statements(settings: &Settings, athena: &AthenaSource) -> Vec<Statement> {
+    let region = athena
+        .region
+        .as_ref()
+        .map_or_else(|| settings.automation.region.as_str(), |r| r.as_str());
+    let glue = |what: &str| {
+        sub(format!(
+            "arn:${{AWS::Partition}}:glue:{region}:${{AWS::AccountId}}:{what}"
+        ))
+    };
+    let (data_bucket, data_prefix) = s3_parts(athena.data_location.as_str());
+    let (out_bucket, out_prefix) = s3_parts(athena.output_location.as_str());
+    let bucket = |b: &str| sub(format!("arn:${{AWS::Partition}}:s3:::{b}"));
+    let objects = |b: &str, p: &str| sub(format!("arn:${{AWS::Partition}}:s3:::{b}/{p}*"));
+    vec![
+        Statement::allow(
+            &[
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+            ],
+            vec![sub(format!(
+                "arn:${{AWS::Partition}}:athena:{region}:${{AWS::AccountId}}:workgroup/{}",
+                athena.workgroup.as_str()
+            ))],
+        )
+        .sid("CurQueries"),
+        Statement::allow(
+            &["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+            vec![
+                glue("catalog"),
+                glue(&format!("database/{}", athena.database.as_str())),
+                glue(&format!(
+                    "table/{}/{}",
+                    athena.database.as_str(),
+                    athena.table.as_str()
+                )),
+            ],
+        )
+        .sid("CurTable"),
+        Statement::allow(
+            &["s3:GetBucketLocation", "s3:ListBucket"],
+            vec![bucket(data_bucket), bucket(out_bucket)],
+        )
+        .sid("CurBuckets"),
+        Statement::allow(&["s3:GetObject"], vec![objects(data_bucket, data_prefix)]).sid("CurData"),
+        Statement::allow(
+            &["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            vec![objects(out_bucket, out_prefix)],
+        )
+        .sid("CurResults"),
+    ]
 }
 
 /// One schedule of the scheduler function.

@@ -68,6 +68,10 @@ pub enum Grant {
     /// member accounts, and keep those subscriptions' attributes (budgets are ensured
     /// with every preparation and assignment).
     BudgetTopics,
+    /// Query the CUR 2.0 table with Athena (`reporting.cost_source: athena`): the
+    /// workgroup, the Glue database and table, the export's data (read), the query
+    /// results' location (read and write).
+    CurQueries,
 }
 
 /// How one function is deployed.
@@ -143,13 +147,21 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             if settings.features.daily_digest {
                 grants.push(Grant::Secrets);
             }
+            if matches!(
+                settings.reporting.cost_source,
+                spa_engine::settings::CostSourceSettings::Athena(_)
+            ) {
+                grants.push(Grant::CurQueries);
+            }
             FunctionSpec {
                 name: Function::Scheduler.as_str(),
                 description: "Scheduled jobs: maintenance window, sweeper, reports, digest, access-key scan",
                 trigger: Trigger::Schedules,
                 grants,
-                timeout_seconds: 300,
-                memory_mb: 512,
+                // Lambda's longest: a month of 10,000 accounts, an Athena query
+                // (`query_timeout`, 5 minutes by default) and the e-mail fit in it
+                timeout_seconds: 900,
+                memory_mb: 1024,
             }
         }
     }

@@ -119,12 +119,20 @@ fn cell(column: char, row: u32) -> String {
     format!("{column}{}", row + 1)
 }
 
-fn excel_time(at: DateTime<Utc>) -> Result<ExcelDateTime, ReportError> {
+pub(super) fn excel_time(at: DateTime<Utc>) -> Result<ExcelDateTime, ReportError> {
     let year = u16::try_from(at.year())
         .map_err(|_| rust_xlsxwriter::XlsxError::DateTimeRangeError(at.to_rfc3339()))?;
     // month, day, hour, minute and second fit their types by construction
     let date = ExcelDateTime::from_ymd(year, at.month() as u8, at.day() as u8)?;
     Ok(date.and_hms(at.hour() as u16, at.minute() as u8, at.second())?)
+}
+
+/// The house style of a table's header row: bold, filled, bordered.
+pub(super) fn header_format() -> Format {
+    Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0x00D9_E1F2))
+        .set_border(FormatBorder::Thin)
 }
 
 struct Formats {
@@ -142,10 +150,7 @@ struct Formats {
 impl Formats {
     fn new(currency: &str) -> Self {
         let money = amount_format(currency);
-        let header = Format::new()
-            .set_bold()
-            .set_background_color(Color::RGB(0x00D9_E1F2))
-            .set_border(FormatBorder::Thin);
+        let header = header_format();
         let total = Format::new()
             .set_bold()
             .set_border_top(FormatBorder::Thin)

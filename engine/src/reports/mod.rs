@@ -10,11 +10,14 @@
 //! - [`activities`]: the monthly activities CSV of a cost center (on-boardings,
 //!   maintenances with their durations, console sign-ins).
 //! - [`model`]: the month, the cost breakdowns, the accounts reports are about.
+//! - [`monthly`]: the monthly cost reports of the organization (a summary and one
+//!   report per cost center, XLSX and CSV) and the FinOps e-mail.
 
 pub mod account;
 pub mod activities;
 pub mod inventory;
 pub mod model;
+pub mod monthly;
 
 pub use account::{AccountHeading, account_costs_csv, account_costs_workbook};
 pub use activities::{ACTIVITIES_HEADER, ActivityReport, activity_reports};
@@ -25,6 +28,7 @@ pub use model::{
     AccountCost, CostBreakdowns, DailyCost, Forecast, Month, MonthError, NO_COST_CENTER,
     NOT_CHARGES, PeriodCosts, ReportAccount,
 };
+pub use monthly::{CostReportInput, FinopsEmail, ReportFile, cost_reports, finops_email, scope_of};
 
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,10 @@ pub enum ReportError {
         /// The report's.
         expected: String,
     },
+    /// The caller's sink refused a finished file (storage down, permission denied):
+    /// the run stops there.
+    #[error("a report file could not be handed over: {0}")]
+    Output(String),
     /// A CSV line could not be written.
     #[error("the CSV could not be written: {0}")]
     Csv(String),

@@ -428,6 +428,9 @@ pub struct AthenaSource {
     pub database: AthenaName,
     /// The CUR 2.0 table (its `billing_period` partition is read).
     pub table: AthenaName,
+    /// Where the CUR 2.0 export's data lies (the table's location): spa's role may
+    /// read there and nowhere else.
+    pub data_location: S3Url,
     /// Where Athena writes query results.
     pub output_location: S3Url,
     /// How long a query may run before spa stops it and reports the month as failed.

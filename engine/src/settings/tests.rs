@@ -716,7 +716,7 @@ fn cost_source_is_cost_explorer_unless_athena_is_configured() {
     assert_eq!(s.features.residual_cost.threshold, 1.0);
     assert_eq!(s.features.residual_cost.days, 3);
     let text = format!(
-        "{MINIMAL}reporting:\n  cost_source:\n    athena:\n      database: cur_db\n      table: cur-2\n      output_location: s3://athena-results/spa/\nfeatures:\n  residual_cost:\n    threshold: 2.5\n    days: 5\n"
+        "{MINIMAL}reporting:\n  cost_source:\n    athena:\n      database: cur_db\n      table: cur-2\n      data_location: s3://cur-exports/cur2/\n      output_location: s3://athena-results/spa/\nfeatures:\n  residual_cost:\n    threshold: 2.5\n    days: 5\n"
     );
     let s = ok(&text).settings;
     let CostSourceSettings::Athena(athena) = s.reporting.cost_source else {
@@ -726,6 +726,7 @@ fn cost_source_is_cost_explorer_unless_athena_is_configured() {
     assert_eq!(athena.region, None);
     assert_eq!(athena.database.as_str(), "cur_db");
     assert_eq!(athena.table.as_str(), "cur-2");
+    assert_eq!(athena.data_location.as_str(), "s3://cur-exports/cur2/");
     assert_eq!(athena.output_location.as_str(), "s3://athena-results/spa/");
     assert_eq!(athena.query_timeout, Duration::from_secs(300));
     assert_eq!(s.features.residual_cost.threshold, 2.5);
@@ -740,7 +741,7 @@ fn cost_source_is_cost_explorer_unless_athena_is_configured() {
 #[test]
 fn a_bad_cost_source_says_where_and_what_was_expected() {
     let text = format!(
-        "{MINIMAL}reporting:\n  cost_source:\n    athena:\n      workgroup: primary\n      database: cur db\n      table: \"cur; DROP TABLE x\"\n      output_location: athena-results/spa\n      query_timeout: 5 minutes\n"
+        "{MINIMAL}reporting:\n  cost_source:\n    athena:\n      workgroup: primary\n      database: cur db\n      table: \"cur; DROP TABLE x\"\n      data_location: s3://cur-exports/\n      output_location: athena-results/spa\n      query_timeout: 5 minutes\n"
     );
     let shown = errors(&text);
     assert_eq!(
@@ -748,8 +749,8 @@ fn a_bad_cost_source_says_where_and_what_was_expected() {
         [
             "settings.yaml:11:17: error: reporting.cost_source.athena.database: expected an Athena name (1 to 128 of `A-Za-z0-9_-`), found \"cur db\"",
             "settings.yaml:12:14: error: reporting.cost_source.athena.table: expected an Athena name (1 to 128 of `A-Za-z0-9_-`), found \"cur; DROP TABLE x\"",
-            "settings.yaml:13:24: error: reporting.cost_source.athena.output_location: expected an S3 location `s3://bucket/prefix/`, found \"athena-results/spa\"",
-            "settings.yaml:14:22: error: reporting.cost_source.athena.query_timeout: expected a duration such as `30s`, `90m`, `2h`, `7d` or `2w`, found \"5 minutes\"",
+            "settings.yaml:14:24: error: reporting.cost_source.athena.output_location: expected an S3 location `s3://bucket/prefix/`, found \"athena-results/spa\"",
+            "settings.yaml:15:22: error: reporting.cost_source.athena.query_timeout: expected a duration such as `30s`, `90m`, `2h`, `7d` or `2w`, found \"5 minutes\"",
         ],
         "{shown:#?}"
     );
