@@ -15,20 +15,22 @@
 //! every account ([`Store::remember_accounts`]), so that an account that left the
 //! organization is still named in the cost reports of its months.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use crate::events::{AccountId, Report, ScheduledJob};
+use crate::events::{AccountId, Report, ScheduledJob, mask};
 use crate::ports::{
-    ActivityQuery, Claim, KnownAccount, Objects, Organization, OrganizationTree, Platform,
-    PortError, Store,
+    ActivityQuery, Attachment, Claim, CostSource, Email, KnownAccount, Mail, Objects, Organization,
+    OrganizationTree, Platform, PortError, Store,
 };
+use crate::reports::monthly::SUMMARY_SCOPE;
 use crate::reports::{
-    INVENTORY_SCOPE, Month, ReportAccount, Week, activity_reports, inventory_csv,
+    CostReportInput, INVENTORY_SCOPE, Month, ReportAccount, Week, activity_reports, cost_reports,
+    finops_email, inventory_csv,
 };
 
 /// `text/csv` with its charset, for S3 and attachments.
@@ -135,21 +137,7 @@ impl std::fmt::Debug for Output<'_> {
 /// dashes, so that a cost center can neither reach another prefix nor read as `.` or
 /// `..` (the same rule as the cost reports' scopes).
 pub fn key_segment(text: &str) -> String {
-    let segment: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if segment.chars().all(|c| c == '.') {
-        "-".repeat(segment.len().max(1))
-    } else {
-        segment
-    }
+    crate::reports::scope_of(text)
 }
 
 /// `<prefix>/<scope>/<YYYY>/<period>-<scope>-<label>.<ext>` (DESIGN.md §5).
@@ -374,12 +362,164 @@ pub async fn run_report<P: Platform>(
             }
         }
         Report::Costs => {
-            return Err(UseCaseError::Settings {
-                reason: "the cost reports are not built by this version of spa yet".into(),
-            });
+            let month = period.month();
+            run.period = month.to_string();
+            costs(engine, month, output, &mut run).await?;
         }
     }
     Ok(run)
+}
+
+/// The monthly cost reports: the month's costs (and the month before's, for the top
+/// movers), the current month's forecast when the month reported is the last one or
+/// the current one, every file written, then the summary mailed to FinOps.
+async fn costs<P: Platform>(
+    engine: &Engine<'_, P>,
+    month: Month,
+    output: &mut Output<'_>,
+    run: &mut ReportRun,
+) -> Result<(), UseCaseError> {
+    let reporting = &engine.settings().reporting;
+    let source = engine.platform().cost_source();
+    let retry = engine.retry();
+    let costs = retry
+        .run("read the month's costs", || source.monthly_costs(month))
+        .await
+        .within(|| Context::step("read the month's costs"))?;
+    let previous = match retry
+        .run("read the costs of the month before", || {
+            source.monthly_costs(month.previous())
+        })
+        .await
+    {
+        Ok(previous) => Some(previous),
+        Err(error) if error.is_transient() => {
+            return Err(UseCaseError::port(
+                Context::step("read the costs of the month before"),
+                error,
+            ));
+        }
+        Err(error) => {
+            run.notes.push(format!(
+                "no movers: the costs of {} could not be read: {error}",
+                month.previous()
+            ));
+            None
+        }
+    };
+    let now = engine.now();
+    let today = now.date_naive();
+    let current = Month::of(today);
+    let forecast = if month == current || month.next() == current {
+        match retry
+            .run("read the forecast", || source.forecast(current, today))
+            .await
+        {
+            Ok(forecast) => forecast,
+            Err(error) => {
+                run.notes.push(format!("no forecast of {current}: {error}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut ids: Vec<AccountId> = costs
+        .by_service
+        .iter()
+        .chain(&costs.by_usage_type)
+        .chain(&costs.by_record_type)
+        .chain(previous.iter().flat_map(|p| p.by_record_type.iter()))
+        .map(|c| c.account.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let accounts = report_accounts(engine, &ids).await?;
+    let extra: BTreeMap<String, f64> = reporting
+        .extra_currencies
+        .iter()
+        .map(|(code, rate)| (code.as_str().to_owned(), rate.0))
+        .collect();
+    let input = CostReportInput {
+        month,
+        environment: engine.environment(),
+        generated_at: now,
+        costs: &costs,
+        previous: previous.as_ref(),
+        accounts: &accounts,
+        extra_currencies: &extra,
+        forecast: forecast.as_ref(),
+    };
+    // the builder hands files over one by one through a plain callback; the writes
+    // are async, so the files of the month are kept until written (a few MiB for
+    // 10,000 accounts)
+    let mut files = Vec::new();
+    cost_reports(&input, &mut |file| {
+        files.push(file);
+        Ok(())
+    })
+    .map_err(|e| built("build the cost reports", &e))?;
+    let mut attachments = Vec::new();
+    for file in files {
+        let key = file.key(&reporting.costs_prefix, &run.period, month.year());
+        if file.scope == SUMMARY_SCOPE {
+            attachments.push(Attachment {
+                file_name: file.file_name(&run.period),
+                content_type: file.content_type.to_owned(),
+                bytes: file.bytes.clone(),
+            });
+        }
+        write(engine, output, run, key, file.bytes, file.content_type).await?;
+    }
+    if matches!(output, Output::Bucket) {
+        mail_finops(engine, &input, attachments, run).await?;
+    }
+    Ok(())
+}
+
+/// Mails the summary to `reporting.recipients`, once every file is written. No
+/// recipient, or no sender: said in the run's notes, not an error (the files are in
+/// the bucket). SES failing fails the run, which can be run again (the same keys).
+async fn mail_finops<P: Platform>(
+    engine: &Engine<'_, P>,
+    input: &CostReportInput<'_>,
+    attachments: Vec<Attachment>,
+    run: &mut ReportRun,
+) -> Result<(), UseCaseError> {
+    let settings = engine.settings();
+    let recipients: Vec<String> = settings
+        .reporting
+        .recipients
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    if recipients.is_empty() {
+        run.notes
+            .push("not mailed: `reporting.recipients` is empty".into());
+        return Ok(());
+    }
+    let Some(from) = &settings.notifications.email_sender else {
+        run.notes
+            .push("not mailed: `notifications.email_sender` is not set".into());
+        return Ok(());
+    };
+    let body = finops_email(input, &settings.reporting.email_template);
+    let email = Email {
+        from: from.as_str().to_owned(),
+        to: recipients.clone(),
+        subject: body.subject,
+        text: body.text,
+        html: body.html,
+        attachments,
+    };
+    let mail = engine.platform().mail();
+    engine
+        .retry()
+        .run("mail the cost report", || mail.send_email(&email))
+        .await
+        .within(|| Context::step("mail the cost report to FinOps"))?;
+    run.mailed = recipients.iter().map(|r| mask(r)).collect();
+    Ok(())
 }
 
 fn midnight(day: NaiveDate) -> DateTime<Utc> {

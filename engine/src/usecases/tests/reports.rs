@@ -282,3 +282,198 @@ async fn organizations_down_fails_the_run_as_transient() {
     assert!(error.is_transient(), "{error}");
     assert!(world.platform.objects.keys().is_empty());
 }
+
+fn cost(account: &str, key: &str, amount: f64) -> crate::reports::AccountCost {
+    crate::reports::AccountCost {
+        account: id(account),
+        key: key.into(),
+        amount,
+    }
+}
+
+/// February's costs: the tagged account, an untagged one and one that left.
+fn costs_world() -> World {
+    let mut world = tagged_world();
+    world.settings.reporting.recipients = vec![crate::settings::Email("finops@example.com".into())];
+    world.settings.notifications.email_sender =
+        Some(crate::settings::Email("spa@example.com".into()));
+    let february: crate::reports::Month = "2025-02".parse().unwrap();
+    let breakdowns = |scale: f64| crate::reports::CostBreakdowns {
+        currency: "USD".into(),
+        by_service: vec![
+            cost(
+                NESTED,
+                "Amazon Elastic Compute Cloud - Compute",
+                120.0 * scale,
+            ),
+            cost(OUTSIDE, "Amazon Simple Storage Service", 3.5 * scale),
+            cost("444444444444", "AWS Lambda", 1.25 * scale),
+        ],
+        by_usage_type: vec![
+            cost(NESTED, "EU-BoxUsage:t3.micro", 120.0 * scale),
+            cost(OUTSIDE, "EU-TimedStorage-ByteHrs", 3.5 * scale),
+            cost("444444444444", "EU-Lambda-GB-Second", 1.25 * scale),
+        ],
+        by_record_type: vec![
+            cost(NESTED, "Usage", 120.0 * scale),
+            cost(OUTSIDE, "Usage", 3.5 * scale),
+            cost("444444444444", "Usage", 1.25 * scale),
+            cost(NESTED, "Credit", -10.0),
+        ],
+    };
+    world
+        .platform
+        .cost_source
+        .set_month(february, breakdowns(1.0));
+    world
+        .platform
+        .cost_source
+        .set_month(february.previous(), breakdowns(0.5));
+    world
+}
+
+async fn remember_gone(world: &World) {
+    world
+        .platform
+        .store
+        .remember_accounts(&[crate::ports::KnownAccount {
+            account: id("444444444444"),
+            name: "gone".into(),
+            cost_center: Some("HR-002".into()),
+            ou_path: "Root/Sandboxes".into(),
+            seen: t0(),
+        }])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_monthly_cost_reports_go_to_the_bucket_and_the_summary_to_finops() {
+    let world = costs_world();
+    remember_gone(&world).await;
+    // day 6, the early run: February
+    let at = Utc.with_ymd_and_hms(2025, 3, 6, 6, 0, 0).unwrap();
+    let outcome = world.outcome(&report_job(&world, Report::Costs, at)).await;
+    let Verdict::Notified(summary) = &outcome.verdict else {
+        panic!("{outcome:?}")
+    };
+    assert!(summary.contains("f***@example.com"), "masked: {summary}");
+    assert!(!summary.contains("finops@example.com"), "{summary}");
+    let keys = world.platform.objects.keys();
+    for key in [
+        "reports/costs/summary/2025/2025-02-summary-costs.xlsx",
+        "reports/costs/summary/2025/2025-02-summary-costs.csv",
+        "reports/costs/IT-001/2025/2025-02-IT-001-costs.csv",
+        "reports/costs/HR-002/2025/2025-02-HR-002-costs.xlsx",
+        "reports/costs/NoCostCenter/2025/2025-02-NoCostCenter-costs.csv",
+    ] {
+        assert!(keys.contains(&key.to_owned()), "{key} not in {keys:#?}");
+    }
+    // the account that left is named in its cost center's report
+    let hr = text(&world, "reports/costs/HR-002/2025/2025-02-HR-002-costs.csv");
+    assert!(hr.contains("gone"), "{hr}");
+    let sent = world.platform.mail.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, ["finops@example.com"]);
+    assert!(sent[0].subject.contains("2025-02"), "{}", sent[0].subject);
+    let names: Vec<&str> = sent[0]
+        .attachments
+        .iter()
+        .map(|a| a.file_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["2025-02-summary-costs.xlsx", "2025-02-summary-costs.csv"]
+    );
+    // day 14, the final run: the same keys again, mailed again
+    let files = keys.len();
+    let at = Utc.with_ymd_and_hms(2025, 3, 14, 6, 0, 0).unwrap();
+    world.outcome(&report_job(&world, Report::Costs, at)).await;
+    assert_eq!(
+        world.platform.objects.keys().len(),
+        files,
+        "overwritten, not added"
+    );
+    assert_eq!(world.platform.mail.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn costs_that_cannot_be_read_fail_the_run_and_nothing_is_mailed() {
+    let world = costs_world();
+    world.platform.cost_source.faults.fail(
+        "monthly_costs",
+        PortError::Denied {
+            service: "ce".into(),
+            action: "GetCostAndUsage".into(),
+            message: "not the payer account".into(),
+        },
+        1,
+    );
+    let at = Utc.with_ymd_and_hms(2025, 3, 6, 6, 0, 0).unwrap();
+    let error = dispatch(&world.engine(), &report_job(&world, Report::Costs, at))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("not the payer account"),
+        "{error}"
+    );
+    assert!(!error.is_transient());
+    assert!(world.platform.objects.keys().is_empty());
+    assert!(world.platform.mail.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_cost_file_stops_the_run_before_the_mail_and_names_the_key() {
+    let world = costs_world();
+    // the summary XLSX goes through, its CSV fails
+    let mut written = 0;
+    let mut sink = |key: &str, _: &[u8]| {
+        written += 1;
+        if key.ends_with("summary-costs.csv") {
+            Err("disk full".to_owned())
+        } else {
+            Ok(())
+        }
+    };
+    let error = run_report(
+        &world.engine(),
+        Report::Costs,
+        Period::Month("2025-02".parse().unwrap()),
+        &mut Output::Files(&mut sink),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("reports/costs/summary/2025/2025-02-summary-costs.csv"),
+        "{error}"
+    );
+    assert_eq!(written, 2, "stopped at the failed file");
+    assert!(
+        world.platform.mail.sent().is_empty(),
+        "an on-demand run mails nothing"
+    );
+}
+
+#[tokio::test]
+async fn no_recipient_is_a_note_not_a_failure() {
+    let mut world = costs_world();
+    world.settings.reporting.recipients.clear();
+    let run = run_report(
+        &world.engine(),
+        Report::Costs,
+        Period::Month("2025-02".parse().unwrap()),
+        &mut Output::Bucket,
+    )
+    .await
+    .unwrap();
+    assert!(run.mailed.is_empty());
+    assert!(
+        run.notes.iter().any(|n| n.contains("reporting.recipients")),
+        "{:?}",
+        run.notes
+    );
+    assert!(world.platform.mail.sent().is_empty());
+    assert!(!run.files.is_empty());
+}
