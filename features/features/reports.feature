@@ -20,6 +20,7 @@ Feature: Reports for FinOps and the cost owners
     And the reporting settings:
       """
       bucket: spa-features-reports
+      recipients: [finops@example.com]
       cost_owners:
         IT-001: finops-it@example.com
       """
@@ -77,3 +78,23 @@ Feature: Reports for FinOps and the cost owners
       {"job": "reports", "report": "salaries", "scheduled_time": "2026-11-23T06:00:00Z"}
       """
     Then the scheduler function refuses it with "unknown report `salaries` at `report`; known reports: costs, inventory, activities"
+
+  Scenario: the monthly cost reports reach the bucket, and the summary reaches FinOps
+    Given the notification routes:
+      """
+      default:
+        channels: []
+      """
+    And Cost Explorer answers for last month:
+      | account | service                                | usage type              | amount |
+      | jane    | Amazon Elastic Compute Cloud - Compute | EU-BoxUsage:t3.micro    | 120.5  |
+      | stray   | Amazon Simple Storage Service          | EU-TimedStorage-ByteHrs | 3.25   |
+    When a person tags "jane" with:
+      | key         | value  |
+      | cost-center | IT-001 |
+    And EventBridge Scheduler runs the costs report on the 6th of this month
+    Then the bucket holds the cost reports of last month for: summary, IT-001, NoCostCenter
+    And the summary workbook of last month has the sheets: Summary, Cost centers, Services
+    And its subtotals and total are formulas, never numbers
+    And the summary CSV of last month says "jane" cost 120.5 USD in "IT-001"
+    And the cost reports of last month were mailed to "finops@example.com" with 2 attachments

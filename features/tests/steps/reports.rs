@@ -120,6 +120,55 @@ async fn bucket_gone(world: &mut SpaWorld, step: &Step) {
         .unwrap_or_else(|e| panic!("the bucket `{bucket}` could not be deleted: {e}"));
 }
 
+/// moto answers `GetCostAndUsage` with what is registered, in order: last month by
+/// service, by usage type, by record type, then the month before (nothing).
+#[given("Cost Explorer answers for last month:")]
+async fn cost_explorer(world: &mut SpaWorld, step: &Step) {
+    let live = world.acting(step).await;
+    let last = Month::of(Utc::now().date_naive()).previous();
+    let page = |month: Month, groups: Vec<serde_json::Value>| {
+        serde_json::json!({
+            "ResultsByTime": [{
+                "TimePeriod": { "Start": month.first_day().to_string(), "End": month.end().to_string() },
+                "Total": {},
+                "Groups": groups,
+                "Estimated": false
+            }],
+            "DimensionValueAttributes": []
+        })
+    };
+    let group = |account: &str, key: &str, amount: &str| {
+        serde_json::json!({
+            "Keys": [account, key],
+            "Metrics": { "UnblendedCost": { "Amount": amount, "Unit": "USD" } }
+        })
+    };
+    let rows = rows(step, 4);
+    let mut breakdowns = vec![Vec::new(), Vec::new(), Vec::new()];
+    for row in &rows {
+        let id = live.id(&row[0]).to_string();
+        breakdowns[0].push(group(&id, &row[1], &row[3]));
+        breakdowns[1].push(group(&id, &row[2], &row[3]));
+        breakdowns[2].push(group(&id, "Usage", &row[3]));
+    }
+    let mut results: Vec<serde_json::Value> =
+        breakdowns.into_iter().map(|g| page(last, g)).collect();
+    for _ in 0..3 {
+        results.push(page(last.previous(), Vec::new()));
+    }
+    let url = format!(
+        "{}/moto-api/static/ce/cost-and-usage-results",
+        live._moto.endpoint()
+    );
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&serde_json::json!({ "account_id": "123456789012", "results": results }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("moto did not take the costs: {e}"));
+    assert_eq!(response.status().as_u16(), 201);
+}
+
 // ----------------------------------------------------------------------------- when
 
 #[when("the reports bucket is back")]
@@ -147,6 +196,18 @@ async fn scheduled_inventory_again(world: &mut SpaWorld, step: &Step) {
         Utc::now() + chrono::TimeDelta::minutes(1),
     )
     .await;
+}
+
+#[when("EventBridge Scheduler runs the costs report on the 6th of this month")]
+async fn scheduled_costs(world: &mut SpaWorld, step: &Step) {
+    let live = world.acting(step).await;
+    let month = Month::of(Utc::now().date_naive());
+    let at = NaiveDate::from_ymd_opt(month.year(), month.first_day().month(), 6)
+        .unwrap_or(month.first_day())
+        .and_hms_opt(6, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    live.schedule(Report::Costs, at).await;
 }
 
 #[when("EventBridge Scheduler runs the activities report on the 2nd of next month")]
@@ -325,4 +386,120 @@ async fn refused(world: &mut SpaWorld, message: String) {
         Some(Err(error)) => assert!(error.contains(&message), "{error}"),
         other => panic!("the input was not refused: {other:?}"),
     }
+}
+
+fn last_month() -> Month {
+    Month::of(Utc::now().date_naive()).previous()
+}
+
+impl Live {
+    fn cost_key(&self, scope: &str, ext: &str) -> String {
+        let month = last_month();
+        spa_engine::usecases::reports::report_key(
+            &self.settings.reporting.costs_prefix,
+            scope,
+            month.year(),
+            &month.to_string(),
+            "costs",
+            ext,
+        )
+    }
+
+    async fn summary_workbook(&self) -> calamine::Xlsx<std::io::Cursor<Vec<u8>>> {
+        let key = self.cost_key("summary", "xlsx");
+        let bytes = self
+            .runtime
+            .platform()
+            .objects()
+            .get(&key)
+            .await
+            .unwrap_or_else(|e| panic!("no `{key}`: {e}\n{:#?}", self.timeline));
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+            .unwrap_or_else(|e| panic!("`{key}` is not a workbook: {e}"))
+    }
+}
+
+#[then(regex = r"^the bucket holds the cost reports of last month for: (.+)$")]
+async fn cost_reports_held(world: &mut SpaWorld, scopes: String) {
+    let live = world.checking().await;
+    let prefix = format!("{}/", live.settings.reporting.costs_prefix);
+    let keys = live.keys(&prefix).await;
+    for scope in super::list(&scopes) {
+        for ext in ["xlsx", "csv"] {
+            let key = live.cost_key(&scope, ext);
+            assert!(
+                keys.contains(&key),
+                "`{key}` not in {keys:#?}\n{:#?}",
+                live.timeline
+            );
+        }
+    }
+}
+
+#[then(regex = r"^the summary workbook of last month has the sheets: (.+)$")]
+async fn summary_sheets(world: &mut SpaWorld, sheets: String) {
+    use calamine::Reader;
+    let live = world.checking().await;
+    let workbook = live.summary_workbook().await;
+    assert_eq!(workbook.sheet_names(), super::list(&sheets));
+}
+
+#[then("its subtotals and total are formulas, never numbers")]
+async fn summary_formulas(world: &mut SpaWorld) {
+    use calamine::Reader;
+    let live = world.checking().await;
+    let mut workbook = live.summary_workbook().await;
+    let formulas = workbook
+        .worksheet_formula("Summary")
+        .unwrap_or_else(|e| panic!("no formulas in `Summary`: {e}"));
+    let all: Vec<&String> = formulas.used_cells().map(|(_, _, f)| f).collect();
+    assert!(
+        all.iter().any(|f| f.contains("SUBTOTAL(9,")),
+        "no SUBTOTAL formula: {all:?}"
+    );
+}
+
+#[then(regex = r#"^the summary CSV of last month says "([^"]+)" cost ([\d.]+) USD in "([^"]+)"$"#)]
+async fn summary_csv(world: &mut SpaWorld, name: String, amount: String, center: String) {
+    let live = world.checking().await;
+    let key = live.cost_key("summary", "csv");
+    let csv = live.csv(&key).await;
+    let id = live.id(&name).to_string();
+    let line = csv
+        .iter()
+        .find(|l| l.get(2) == Some(&id) && l.get(4).map(String::as_str) == Some("Usage"))
+        .unwrap_or_else(|| panic!("no usage of `{name}` in {csv:?}"));
+    assert_eq!(line[0], center, "{line:?}");
+    assert_eq!(line[3], name, "{line:?}");
+    assert_eq!(line[5], amount, "{line:?}");
+    assert_eq!(line[6], "USD", "{line:?}");
+}
+
+#[then(
+    regex = r#"^the cost reports of last month were mailed to "([^"]+)" with (\d+) attachments$"#
+)]
+async fn mailed(world: &mut SpaWorld, to: String, count: usize) {
+    let live = world.checking().await;
+    let url = format!("{}/moto-api/data.json", live._moto.endpoint());
+    let data: serde_json::Value = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("moto's model dump could not be read: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("moto's model dump is not JSON: {e}"));
+    let raw = data["ses"]["RawMessage"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let month = last_month().to_string();
+    let mail = raw
+        .iter()
+        .find(|m| {
+            m["destinations"].to_string().contains(&to)
+                && m["raw_data"].as_str().is_some_and(|r| r.contains(&month))
+        })
+        .unwrap_or_else(|| panic!("no raw e-mail to {to} about {month}: {raw:#?}"));
+    let text = mail["raw_data"].as_str().unwrap_or_default();
+    let attachments = text.matches("Content-Disposition: attachment").count();
+    assert_eq!(attachments, count, "{text:.2000}");
 }
