@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use spa_engine::events::AccountId;
 
 /// spa keeps personal sandbox AWS accounts sustainable across an AWS Organization.
 #[derive(Debug, Parser)]
@@ -89,6 +90,20 @@ pub enum Command {
     Status {
         #[command(flatten)]
         live: Live,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The costs of the organization, or of one account: yesterday, the last 7 days,
+    /// the month to date and last month against the period before of the same
+    /// length, and the top services (and accounts) of the month, as the daily digest
+    /// tells them in chat.
+    Costs {
+        #[command(flatten)]
+        live: Live,
+        /// Of this account only.
+        #[arg(long, value_name = "ACCOUNT", value_parser = account_id)]
+        account: Option<AccountId>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -265,6 +280,16 @@ pub enum ReportKind {
     Activities,
 }
 
+/// An account id, for clap: 12 digits.
+fn account_id(text: &str) -> Result<AccountId, String> {
+    AccountId::parse(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not an account id: expected {}",
+            AccountId::EXPECTED
+        )
+    })
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
     /// The most recent activities, newest first.
@@ -403,6 +428,38 @@ mod tests {
         ] {
             let error = parses(line).expect_err(line).to_string();
             assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn costs_take_one_account_id_or_none() {
+        for line in [
+            "spa costs",
+            "spa costs --json",
+            "spa costs --account 111111111111 --json",
+        ] {
+            assert!(parses(line).is_ok(), "{line}: {:?}", parses(line).err());
+        }
+        let Ok(Cli {
+            command: Command::Costs { account, .. },
+        }) = parses("spa costs --account 111111111111")
+        else {
+            panic!("`spa costs --account` does not parse as costs");
+        };
+        assert_eq!(
+            account.as_ref().map(AccountId::as_str),
+            Some("111111111111")
+        );
+        for bad in ["1234", "11111111111a", "alice"] {
+            let error = parses(&format!("spa costs --account {bad}"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.contains(&format!("invalid value '{bad}' for '--account <ACCOUNT>'"))
+                    && error.contains("is not an account id: expected"),
+                "{bad}: {error}"
+            );
         }
     }
 

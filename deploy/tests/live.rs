@@ -270,3 +270,69 @@ fn spa_report_writes_the_inventory_to_a_folder_or_the_bucket_and_refuses_a_bad_p
         text(&out.stderr)
     );
 }
+
+#[test]
+fn costs_show_the_digest_of_an_account_from_cost_explorer() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    // moto answers Cost Explorer's requests in order: yesterday by service, by account
+    let answer = |key: &str| {
+        serde_json::json!({
+            "ResultsByTime": [{
+                "TimePeriod": { "Start": "2026-11-20", "End": "2026-11-21" },
+                "Total": {},
+                "Groups": [{ "Keys": [key], "Metrics": { "UnblendedCost": { "Amount": "12.5", "Unit": "USD" } } }],
+                "Estimated": false
+            }],
+            "DimensionValueAttributes": []
+        })
+    };
+    let body = serde_json::json!({
+        "account_id": "123456789012",
+        "results": [answer("Amazon EC2"), answer("111111111111")],
+    });
+    let status = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(body.to_string())
+        .arg(format!(
+            "{endpoint}/moto-api/static/ce/cost-and-usage-results"
+        ))
+        .status()
+        .expect("curl runs");
+    assert!(status.success(), "the costs could not be registered");
+    let out = spa(&["costs", "--account", "111111111111"], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.starts_with("Cloud costs of 111111111111 on "),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Yesterday") && l.contains("12.50 USD") && l.ends_with("new")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Last 7 days") && l.contains("0.00 USD")),
+        "a request without a registered answer costs nothing: {table}"
+    );
+
+    let out = spa(&["costs", "--account", "12"], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(2));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("invalid value '12' for '--account <ACCOUNT>'")
+            && error.contains("expected a 12-digit AWS account id"),
+        "{error}"
+    );
+}

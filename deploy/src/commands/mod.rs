@@ -7,6 +7,7 @@ use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
 use crate::cli::{ArchChoice, Cli, Command, EventsCommand, LocalCommand, SettingsCommand};
 use spa_engine::events::Action;
 
+mod costs;
 mod deploy;
 mod handle;
 mod live;
@@ -53,6 +54,11 @@ pub fn run(cli: Cli) -> ExitCode {
             deploy::destroy(&live.settings, live.endpoint_url, stack, yes)
         }
         Command::Status { live, json } => operate::status(&live, json),
+        Command::Costs {
+            live,
+            account,
+            json,
+        } => costs::run(&live, account.as_ref(), json),
         Command::Check { live, json } => operate::check(&live, json),
         Command::Expire { live, bulk } => operate::bulk(&live, &bulk, Action::Expire),
         Command::Reset { live, bulk } => operate::bulk(&live, &bulk, Action::Reset),

@@ -7,6 +7,7 @@
 //!   (header 150, section text 3000, at most 10 fields of 2000), `mrkdwn` escaped;
 //! - [`teams`]: a Microsoft Teams Workflows webhook payload carrying an Adaptive Card
 //!   1.4 (not the retired Office 365 connector MessageCard);
+//! - [`digest`]: the daily cost digest (Slack, Teams, a terminal table, JSON);
 //! - [`email`]: subject, plain text and HTML for the team or for the holder, and
 //!   [`welcome`], the holder's e-mail when an account is assigned to them.
 //!
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 use crate::events::{AccountId, Label, mask};
 
+pub mod digest;
 mod email;
 mod slack;
 mod teams;

@@ -4,6 +4,7 @@
 
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
+use super::digest::on_digest_job;
 use super::error::{Context, UseCaseError};
 use super::fanout::{on_maintenance_window, on_sweep};
 use super::on_build_finished::on_build_finished;
@@ -12,6 +13,7 @@ use super::on_notice::on_notice;
 use super::on_organization_event::on_organization_event;
 use super::on_signal::{on_budget_alert, on_console_login};
 use super::reports::on_report_job;
+use super::residual::ResidualPolicy;
 use crate::events::{Incoming, Job};
 use crate::ports::Platform;
 
@@ -57,8 +59,16 @@ pub async fn dispatch<P: Platform>(
                 outcomes: on_sweep(engine, job).await?,
                 batch_item_failures: Vec::new(),
             }),
+            Job::Digest => {
+                let policy = ResidualPolicy::from_settings(engine.settings());
+                let costs = engine.platform().cost_source();
+                Ok(Dispatched {
+                    outcomes: on_digest_job(engine, costs, job, Some(&policy)).await?,
+                    batch_item_failures: Vec::new(),
+                })
+            }
             Job::Reports => on_report_job(engine, job).await.map(Dispatched::one),
-            Job::Digest | Job::AccessKeyScan => {
+            Job::AccessKeyScan => {
                 let why = format!(
                     "the `{}` job is not handled by the lifecycle use cases yet",
                     job.job

@@ -17,6 +17,7 @@ pub mod resolve;
 pub use apply::{Outcome, Verdict, idempotency_token};
 pub use context::{Buildspecs, Engine, Retry};
 pub use error::{Context, UseCaseError};
+pub mod digest;
 pub mod dispatch;
 pub mod fanout;
 pub mod handler;
@@ -27,6 +28,7 @@ pub mod on_notice;
 pub mod on_organization_event;
 pub mod on_signal;
 
+pub use digest::{daily_digest, on_digest_job, read_digest};
 pub use dispatch::{Dispatched, dispatch};
 pub use fanout::{SWEEP_INLINE, on_maintenance_window, on_sweep};
 pub use handler::{HandleError, Handled, LocalHandler, function_for, handle};
@@ -36,8 +38,10 @@ pub use on_command::on_command;
 pub use on_notice::on_notice;
 pub use on_organization_event::on_organization_event;
 pub use reports::{Output, Period, ReportRun, on_report_job, report_accounts, run_report};
+pub use residual::{ResidualPolicy, residual_costs};
 pub mod operator;
 pub mod reports;
+pub mod residual;
 
 #[cfg(test)]
 mod tests;

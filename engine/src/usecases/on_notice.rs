@@ -118,7 +118,7 @@ pub async fn on_notice<P: Platform>(
 }
 
 /// `incident opened, slack, email; teams failed` in a few words.
-fn summary(deliveries: &[Delivery]) -> String {
+pub(super) fn summary(deliveries: &[Delivery]) -> String {
     let done: Vec<String> = deliveries
         .iter()
         .filter_map(|d| d.result.as_ref().ok().map(|r| format!("{}: {r}", d.step)))
@@ -698,7 +698,7 @@ fn month_to_date(at: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
 }
 
 /// Posts to the webhook whose secret `reference` names.
-async fn post<P: Platform>(
+pub(super) async fn post<P: Platform>(
     engine: &Engine<'_, P>,
     reference: Option<&str>,
     setting: &str,

@@ -9,6 +9,7 @@
 use cucumber::gherkin::Step;
 
 mod accounts;
+mod digest;
 mod exceptions;
 mod lifecycle;
 mod reports;
@@ -27,6 +28,8 @@ pub struct SpaWorld {
     pub account: Account,
     /// The organization and the engine on the emulator (`accounts.feature`).
     pub emulated: Emulated,
+    /// The costs, the residual policy and the outcomes of `digest.feature`.
+    pub digest: digest::Digests,
 }
 
 /// The docstring of a step, without the line break that follows the opening `"""`.

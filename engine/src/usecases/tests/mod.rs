@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod delivery;
+mod digest;
 mod exceptions;
 mod fanout;
 mod lifecycle;
