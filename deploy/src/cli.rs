@@ -174,6 +174,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a report now, as the schedule does: to the reports bucket (and the cost
+    /// report mailed to FinOps), or with `--out DIR` to files under DIR, sending nothing.
+    ///
+    /// Costs and activities take `--month YYYY-MM` (default: the month before); the
+    /// inventory, a snapshot of the accounts as they are now, takes `--week YYYY-Www`
+    /// (default: the current ISO week), which names its file.
+    Report {
+        #[command(flatten)]
+        live: Live,
+        /// Which report.
+        #[arg(value_enum)]
+        report: ReportKind,
+        /// The month reported (costs, activities).
+        #[arg(long, value_name = "YYYY-MM")]
+        month: Option<spa_engine::reports::Month>,
+        /// The ISO week the inventory is named after.
+        #[arg(long, value_name = "YYYY-Www", conflicts_with = "month")]
+        week: Option<spa_engine::reports::Week>,
+        /// Write the files under this folder (same relative keys) instead of the
+        /// bucket; nothing is mailed.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Recent activities of the accounts.
     Events {
         #[command(subcommand)]
@@ -241,6 +267,17 @@ pub struct Bulk {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The reports of `spa report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// Monthly cost reports (CSV and Excel, summary and per cost center), mailed to FinOps.
+    Costs,
+    /// The inventory of accounts (weekly).
+    Inventory,
+    /// Monthly activities per cost center.
+    Activities,
 }
 
 /// An account id, for clap: 12 digits.
@@ -366,6 +403,31 @@ mod tests {
             "spa expire 111111111111 222222222222 --yes",
         ] {
             assert!(parses(line).is_ok(), "{line}: {:?}", parses(line).err());
+        }
+    }
+
+    #[test]
+    fn a_report_takes_a_month_or_a_week_in_their_shape() {
+        for line in [
+            "spa report costs --month 2026-10",
+            "spa report activities --month 2026-10 --out /tmp/reports",
+            "spa report inventory --week 2026-W47 --json",
+            "spa report costs",
+        ] {
+            assert!(parses(line).is_ok(), "{line}: {:?}", parses(line).err());
+        }
+        for (line, expected) in [
+            ("spa report costs --month 2026-13", "expected YYYY-MM"),
+            ("spa report costs --month 10/2026", "expected YYYY-MM"),
+            ("spa report inventory --week 2026-47", "expected YYYY-Www"),
+            ("spa report salaries", "invalid value 'salaries'"),
+            (
+                "spa report inventory --week 2026-W47 --month 2026-10",
+                "cannot be used with",
+            ),
+        ] {
+            let error = parses(line).expect_err(line).to_string();
+            assert!(error.contains(expected), "{line}: {error}");
         }
     }
 

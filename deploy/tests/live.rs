@@ -207,6 +207,71 @@ fn bulk_actions_ask_before_changing_many_accounts() {
 }
 
 #[test]
+fn spa_report_writes_the_inventory_to_a_folder_or_the_bucket_and_refuses_a_bad_period() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    assert_eq!(
+        spa(&["local", "init"], Some(&endpoint)).status.code(),
+        Some(0)
+    );
+    let dir = std::env::temp_dir().join(format!("spa-live-{}-report", std::process::id()));
+    let out = spa(
+        &[
+            "report",
+            "inventory",
+            "--week",
+            "2026-W47",
+            "--out",
+            dir.to_str().unwrap(),
+            "--json",
+        ],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let key = "reports/inventories/organization/2026/2026-W47-organization-inventory.csv";
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["files"][0]["key"], key, "{summary}");
+    let csv = std::fs::read_to_string(dir.join(key)).expect("the file under --out");
+    assert!(
+        csv.starts_with("cost center,cost owner,OU path,account,"),
+        "{csv}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+
+    // without --out: the reports bucket, at the same key
+    let out = spa(
+        &["report", "inventory", "--week", "2026-W47"],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(key), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("to the reports bucket"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // a period that does not fit the report, or is not one: one clear error, exit 2
+    let out = spa(
+        &["report", "inventory", "--month", "2026-10"],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--week"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = spa(&["report", "costs", "--month", "2026-13"], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("expected YYYY-MM"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn costs_show_the_digest_of_an_account_from_cost_explorer() {
     let scenario = spa_testkit::scenario();
     let endpoint = scenario.endpoint();

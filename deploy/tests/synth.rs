@@ -686,5 +686,9 @@ fn with_athena_as_cost_source_the_scheduler_may_query_that_table_only() {
         sid("CurResults")["Resource"],
         json!([{"Fn::Sub": "arn:${AWS::Partition}:s3:::athena-results/spa/*"}])
     );
-    assert!(checks::check(&template).is_empty(), "{:#?}", checks::check(&template));
+    assert!(
+        checks::check(&template).is_empty(),
+        "{:#?}",
+        checks::check(&template)
+    );
 }

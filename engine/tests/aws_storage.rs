@@ -7,7 +7,9 @@ use spa_engine::aws::dynamodb::{DynamoStore, ensure_tables, table_definitions};
 use spa_engine::aws::metrics::ApiCalls;
 use spa_engine::events::{AccountId, Label};
 use spa_engine::lifecycle::State;
-use spa_engine::ports::{Activity, ActivityQuery, Claim, Deadline, DeadlineKind, PortError, Store};
+use spa_engine::ports::{
+    Activity, ActivityQuery, Claim, Deadline, DeadlineKind, KnownAccount, PortError, Store,
+};
 use spa_engine::settings::{MemorySources, Settings};
 
 const SETTINGS: &str = r#"
@@ -454,4 +456,59 @@ async fn open_incidents_and_last_sign_ins_are_remembered() {
     assert_eq!(logins[&account(0)], at(0));
     assert_eq!(logins[&account(1)], at(100));
     assert_eq!(logins[&account(4)], at(40));
+}
+
+fn known(n: u64, name: &str, cost_center: Option<&str>, minutes: i64) -> KnownAccount {
+    KnownAccount {
+        account: account(n),
+        name: name.to_owned(),
+        cost_center: cost_center.map(str::to_owned),
+        ou_path: "Root/Sandboxes".to_owned(),
+        seen: at(minutes),
+    }
+}
+
+#[tokio::test]
+async fn known_accounts_are_remembered_in_batches_and_read_back_by_id() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    // more than one write batch (25) and one read batch (100)
+    let run: Vec<KnownAccount> = (0..130)
+        .map(|n| known(n, &format!("account {n}"), Some("IT-001"), 0))
+        .collect();
+    store.remember_accounts(&run).await.expect("remembered");
+    // the next run renames one, loses a cost center, and sees the same account twice
+    store
+        .remember_accounts(&[
+            known(7, "renamed", None, 60),
+            known(8, "first", None, 60),
+            known(8, "second", Some("HR-002"), 60),
+        ])
+        .await
+        .expect("overwritten");
+    let mut ids: Vec<AccountId> = (0..130).rev().map(account).collect();
+    ids.push(account(999)); // never remembered
+    ids.push(account(3)); // asked twice
+    let back = store.known_accounts(&ids).await.expect("read back");
+    assert_eq!(back.len(), 130, "one per remembered account, none invented");
+    assert_eq!(back[0], known(0, "account 0", Some("IT-001"), 0));
+    assert_eq!(back[7], known(7, "renamed", None, 60));
+    assert_eq!(back[8], known(8, "second", Some("HR-002"), 60));
+    assert_eq!(back[129].name, "account 129");
+    assert!(store.known_accounts(&[]).await.expect("nothing").is_empty());
+
+    let missing = DynamoStore::new(
+        config.dynamodb(),
+        spa_engine::aws::dynamodb::StoreTables {
+            activities: "Nope-Activities".into(),
+            transactions: "Nope-Transactions".into(),
+            activities_ttl: std::time::Duration::from_secs(60),
+        },
+    );
+    let error = missing
+        .remember_accounts(&run[..1])
+        .await
+        .expect_err("no table");
+    assert!(error.to_string().contains("Nope-Transactions"), "{error}");
 }

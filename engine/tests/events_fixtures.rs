@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use spa_engine::events::{
     AccountId, AlertType, BuildStatus, CreateAccountOutcome, DecodeError, DomainEvent, Incoming,
     Job, Label, LoginOutcome, OrganizationsCall, OrganizationsEventName, ParentId, Principal,
-    ResourceId, Threshold, decode, decode_str, decode_value,
+    Report, ResourceId, Threshold, decode, decode_str, decode_value,
 };
 use spa_engine::lifecycle::State;
 
@@ -730,13 +730,66 @@ fn every_job() {
         ("digest", Job::Digest),
         ("access-key-scan", Job::AccessKeyScan),
     ] {
-        let input = json!({"job": name, "scheduled_time": "2026-11-21T18:00:00+01:00"});
+        let input =
+            json!({"job": name, "report": "costs", "scheduled_time": "2026-11-21T18:00:00+01:00"});
         let Incoming::Scheduled(run) = decode_value(&input).unwrap() else {
             panic!()
         };
         assert_eq!(run.job, job);
         assert_eq!(run.scheduled_time.to_rfc3339(), "2026-11-21T17:00:00+00:00");
+        assert_eq!(run.report.is_some(), job == Job::Reports, "{name}");
     }
+}
+
+#[test]
+fn a_reports_run_names_its_report_and_each_report_is_its_own_run() {
+    let mut ids = Vec::new();
+    for (name, report) in [
+        ("costs", Report::Costs),
+        ("inventory", Report::Inventory),
+        ("activities", Report::Activities),
+    ] {
+        let input =
+            json!({"job": "reports", "report": name, "scheduled_time": "2026-12-07T06:00:00Z"});
+        let Incoming::Scheduled(run) = decode_value(&input).unwrap() else {
+            panic!()
+        };
+        assert_eq!(run.report, Some(report));
+        ids.push(run.event_id.as_str().to_owned());
+    }
+    assert_eq!(
+        ids,
+        [
+            "schedule:reports/costs@2026-12-07T06:00:00Z",
+            "schedule:reports/inventory@2026-12-07T06:00:00Z",
+            "schedule:reports/activities@2026-12-07T06:00:00Z"
+        ],
+        "a Monday 7th runs the inventory and the costs: two runs, two claims"
+    );
+}
+
+#[test]
+fn an_unknown_or_missing_report_is_a_clear_error() {
+    let err = decode_str(
+        r#"{"job": "reports", "report": "salaries", "scheduled_time": "2026-11-21T18:00:00Z"}"#,
+    )
+    .unwrap_err();
+    assert!(matches!(err, DecodeError::UnknownReport { .. }));
+    assert_eq!(
+        err.to_string(),
+        "unknown report `salaries` at `report`; known reports: costs, inventory, activities"
+    );
+    let err =
+        decode_str(r#"{"job": "reports", "scheduled_time": "2026-11-21T18:00:00Z"}"#).unwrap_err();
+    assert_eq!(err.path(), Some("report"));
+    assert!(
+        err.to_string().contains("costs, inventory, activities"),
+        "{err}"
+    );
+    let err =
+        decode_str(r#"{"job": "reports", "report": 5, "scheduled_time": "2026-11-21T18:00:00Z"}"#)
+            .unwrap_err();
+    assert_eq!(err.path(), Some("report"));
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod local;
 mod operate;
 mod package;
 mod plan;
+mod report;
 mod schema;
 mod synth;
 mod validate;
@@ -76,6 +77,14 @@ pub fn run(cli: Cli) -> ExitCode {
             follow,
             json,
         } => handle::run(&live, &event, function.as_deref(), follow, json),
+        Command::Report {
+            live,
+            report,
+            month,
+            week,
+            out,
+            json,
+        } => report::run(&live, report, month, week, out.as_ref(), json),
         Command::Events {
             command:
                 EventsCommand::List {

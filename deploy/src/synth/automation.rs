@@ -651,6 +651,8 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                         "dynamodb:DeleteItem",
                         "dynamodb:Query",
                         "dynamodb:BatchWriteItem",
+                        // report runs read back the accounts that left
+                        "dynamodb:BatchGetItem",
                     ],
                     tables.clone(),
                 )

@@ -34,6 +34,13 @@
 //! | deadline | `deadline#<account>` | `<kind>` | `due`, `due_shard` = `due`, `due_key` = `<due>#<account>#<kind>` |
 //! | open incident | `incident#<account>` | `<label>` | `arn`, `at`, `expires` = at + 90 days |
 //! | last sign-in | `login` | `<account>` | `at` (only ever moves forward) |
+//! | known account | `known#<account>` | `account` | `name`, `cost_center`, `ou_path`, `seen` |
+//!
+//! Known accounts are what each report run saw of every account (overwritten at each
+//! run, `BatchWriteItem` by 25, no TTL: an account that left is named in the reports
+//! of its months as long as they are re-run); they are read back by id with
+//! `BatchGetItem` (100 keys a call), one partition per account so that 10,000 writes
+//! spread.
 //!
 //! A claim is a conditional `PutItem` (absent, or expired but not yet removed by
 //! TTL). Deadlines are found by the sparse index `due` (partition `due_shard`, sort
@@ -48,8 +55,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -57,7 +64,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::config::AwsConfig;
 use super::error::port_error;
 use crate::events::{AccountId, Label};
-use crate::ports::{Activity, ActivityQuery, Claim, Deadline, DeadlineKind, PortError, Store};
+use crate::ports::{
+    Activity, ActivityQuery, Claim, Deadline, DeadlineKind, KnownAccount, PortError, Store,
+};
 use crate::settings::Settings;
 
 const SERVICE: &str = "dynamodb";
@@ -725,6 +734,159 @@ impl Store for DynamoStore {
                 _ => return Ok(logins),
             }
         }
+    }
+
+    async fn remember_accounts(&self, accounts: &[KnownAccount]) -> Result<(), PortError> {
+        for chunk in accounts.chunks(WRITE_BATCH) {
+            // one write per account in a batch (DynamoDB refuses a key twice)
+            let mut unique: BTreeMap<&AccountId, &KnownAccount> = BTreeMap::new();
+            for known in chunk {
+                unique.insert(&known.account, known);
+            }
+            let requests = unique
+                .values()
+                .map(|known| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(known_item(known)))
+                        .build()
+                        .map_err(|e| rejected("BatchWriteItem", e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, PortError>>()?;
+            self.write_batch(requests).await?;
+        }
+        Ok(())
+    }
+
+    async fn known_accounts(&self, accounts: &[AccountId]) -> Result<Vec<KnownAccount>, PortError> {
+        let mut ids: Vec<&AccountId> = accounts.iter().collect();
+        ids.sort();
+        ids.dedup();
+        let mut known = Vec::new();
+        for chunk in ids.chunks(READ_BATCH) {
+            let keys = chunk.iter().map(|id| known_key(id)).collect();
+            for item in self.read_batch(keys).await? {
+                known.push(known_of(&item)?);
+            }
+        }
+        known.sort_by(|a, b| a.account.cmp(&b.account));
+        Ok(known)
+    }
+}
+
+/// Items of one `BatchWriteItem` (DynamoDB's limit).
+const WRITE_BATCH: usize = 25;
+/// Keys of one `BatchGetItem` (DynamoDB's limit).
+const READ_BATCH: usize = 100;
+/// Tries of a batch whose items DynamoDB left unprocessed (throttling).
+const BATCH_TRIES: u32 = 8;
+
+fn known_key(account: &AccountId) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(format!("known#{account}"))),
+        ("sk".to_owned(), s("account")),
+    ])
+}
+
+fn known_item(known: &KnownAccount) -> Item {
+    let mut item = known_key(&known.account);
+    item.insert("account".into(), s(known.account.as_str()));
+    item.insert("name".into(), s(&known.name));
+    item.insert("ou_path".into(), s(&known.ou_path));
+    item.insert("seen".into(), s(instant(known.seen)));
+    if let Some(center) = &known.cost_center {
+        item.insert("cost_center".into(), s(center));
+    }
+    item
+}
+
+fn known_of(item: &Item) -> Result<KnownAccount, PortError> {
+    let key = text(item, "pk", "known")?;
+    let bad = |why: &str| PortError::Inconsistent {
+        id: key.to_owned(),
+        why: why.to_owned(),
+    };
+    Ok(KnownAccount {
+        account: AccountId::parse(text(item, "account", key)?)
+            .ok_or_else(|| bad("stored account of an invalid id"))?,
+        name: text(item, "name", key)?.to_owned(),
+        cost_center: item.get("cost_center").and_then(|v| v.as_s().ok()).cloned(),
+        ou_path: text(item, "ou_path", key).unwrap_or_default().to_owned(),
+        seen: parse_instant(text(item, "seen", key)?)
+            .ok_or_else(|| bad("stored account with an unreadable time"))?,
+    })
+}
+
+/// Waits before the next try of unprocessed batch items: 50 ms, doubled each time.
+async fn batch_backoff(tried: u32) {
+    let wait = Duration::from_millis(50).saturating_mul(1 << tried.min(6));
+    tokio::time::sleep(wait).await;
+}
+
+impl DynamoStore {
+    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        for tried in 0..BATCH_TRIES {
+            if tried > 0 {
+                batch_backoff(tried).await;
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(table, requests)
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "BatchWriteItem", table, e))?;
+            match output
+                .unprocessed_items()
+                .and_then(|items| items.get(table.as_str()))
+            {
+                Some(left) if !left.is_empty() => requests = left.clone(),
+                _ => return Ok(()),
+            }
+        }
+        Err(PortError::Unavailable {
+            service: SERVICE.into(),
+            message: format!(
+                "{} items of `{table}` left unprocessed after {BATCH_TRIES} tries",
+                requests.len()
+            ),
+        })
+    }
+
+    async fn read_batch(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        let table = &self.tables.transactions;
+        let mut items = Vec::new();
+        let mut keys = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .build()
+            .map_err(|e| rejected("BatchGetItem", e.to_string()))?;
+        for tried in 0..BATCH_TRIES {
+            if tried > 0 {
+                batch_backoff(tried).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(table, keys)
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "BatchGetItem", table, e))?;
+            if let Some(found) = output.responses().and_then(|r| r.get(table.as_str())) {
+                items.extend(found.iter().cloned());
+            }
+            match output
+                .unprocessed_keys()
+                .and_then(|left| left.get(table.as_str()))
+            {
+                Some(left) if !left.keys().is_empty() => keys = left.clone(),
+                _ => return Ok(items),
+            }
+        }
+        Err(PortError::Unavailable {
+            service: SERVICE.into(),
+            message: format!("keys of `{table}` left unprocessed after {BATCH_TRIES} tries"),
+        })
     }
 }
 

@@ -47,6 +47,13 @@ pub enum DecodeError {
         found: String,
         known: &'static [&'static str],
     },
+    /// A `reports` job naming a report that does not exist.
+    #[error("unknown report `{found}` at `{path}`; known reports: {}", .known.join(", "))]
+    UnknownReport {
+        path: String,
+        found: String,
+        known: &'static [&'static str],
+    },
     /// JSON that is neither an EventBridge event, an SQS batch nor a Scheduler input.
     #[error(
         "unrecognized event shape: expected an EventBridge event (`source`, `detail-type`), \
@@ -61,7 +68,8 @@ impl DecodeError {
         match self {
             DecodeError::Missing { path, .. }
             | DecodeError::Invalid { path, .. }
-            | DecodeError::UnknownJob { path, .. } => Some(path),
+            | DecodeError::UnknownJob { path, .. }
+            | DecodeError::UnknownReport { path, .. } => Some(path),
             _ => None,
         }
     }

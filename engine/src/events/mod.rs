@@ -33,7 +33,7 @@ pub use organizations::{
     CreateAccountOutcome, CreateAccountResult, FailedCall, OrganizationsCall, OrganizationsEvent,
     OrganizationsEventName, ParentId, ResourceId, Tag,
 };
-pub use scheduler::{Job, ScheduledJob};
+pub use scheduler::{Job, Report, ScheduledJob};
 pub use signin::{ConsoleLogin, LoginOutcome};
 
 use envelope::{Envelope, Route};

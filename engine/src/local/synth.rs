@@ -176,6 +176,11 @@ pub fn scheduled(job: Job, at: DateTime<Utc>) -> Value {
     json!({ "job": job.as_str(), "scheduled_time": time(at) })
 }
 
+/// The input of a `reports` schedule: `{"job": "reports", "report": ...}`.
+pub fn scheduled_report(report: crate::events::Report, at: DateTime<Utc>) -> Value {
+    json!({ "job": Job::Reports.as_str(), "report": report.as_str(), "scheduled_time": time(at) })
+}
+
 /// A Lambda SQS event of account commands, as the command queue's event source
 /// mapping hands it to the function.
 pub fn command_batch(

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
     BuildRequest, Builds, Bus, Claim, Clock, Commands, CostSource, Costs, Deadline, DeadlineKind,
-    Email, IncidentRequest, IncidentStatus, Incidents, Mail, Objects, Organization,
+    Email, IncidentRequest, IncidentStatus, Incidents, KnownAccount, Mail, Objects, Organization,
     OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
 };
 use crate::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
@@ -645,6 +645,7 @@ struct StoreState {
     deadlines: BTreeMap<(AccountId, DeadlineKind), DateTime<Utc>>,
     incidents: BTreeMap<(AccountId, Label), String>,
     logins: BTreeMap<AccountId, DateTime<Utc>>,
+    known: BTreeMap<AccountId, KnownAccount>,
 }
 
 impl MemoryStore {
@@ -804,6 +805,24 @@ impl Store for MemoryStore {
     async fn last_logins(&self) -> Result<BTreeMap<AccountId, DateTime<Utc>>, PortError> {
         self.enter("last_logins")?;
         Ok(lock(&self.state).logins.clone())
+    }
+
+    async fn remember_accounts(&self, accounts: &[KnownAccount]) -> Result<(), PortError> {
+        self.enter("remember_accounts")?;
+        let mut state = lock(&self.state);
+        for account in accounts {
+            state.known.insert(account.account.clone(), account.clone());
+        }
+        Ok(())
+    }
+
+    async fn known_accounts(&self, accounts: &[AccountId]) -> Result<Vec<KnownAccount>, PortError> {
+        self.enter("known_accounts")?;
+        let state = lock(&self.state);
+        Ok(accounts
+            .iter()
+            .filter_map(|id| state.known.get(id).cloned())
+            .collect())
     }
 }
 
@@ -1192,6 +1211,11 @@ impl MemoryObjects {
     /// The keys stored.
     pub fn keys(&self) -> Vec<String> {
         lock(&self.objects).keys().cloned().collect()
+    }
+
+    /// The bytes stored under a key (no call counted).
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        lock(&self.objects).get(key).map(|(body, _)| body.clone())
     }
 }
 

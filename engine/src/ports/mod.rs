@@ -256,6 +256,22 @@ pub struct Deadline {
     pub due: DateTime<Utc>,
 }
 
+/// What the reports last knew of an account: an account that left the organization
+/// is still named in the cost reports of the months it cost something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownAccount {
+    /// The account.
+    pub account: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Its cost center tag, if it had one.
+    pub cost_center: Option<String>,
+    /// `Root/Sandboxes/Team A`.
+    pub ou_path: String,
+    /// When a report run last saw it in the organization.
+    pub seen: DateTime<Utc>,
+}
+
 /// History and bookkeeping (DynamoDB): never the truth about an account, which lives
 /// in its tags.
 pub trait Store: Send + Sync {
@@ -316,6 +332,17 @@ pub trait Store: Send + Sync {
     fn last_logins(
         &self,
     ) -> impl Future<Output = Result<BTreeMap<AccountId, DateTime<Utc>>, PortError>> + Send;
+    /// Remembers what a report run saw of each account (one record per account,
+    /// overwritten at each run; written in batches).
+    fn remember_accounts(
+        &self,
+        accounts: &[KnownAccount],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// What was last remembered of `accounts`; an account never remembered is left out.
+    fn known_accounts(
+        &self,
+        accounts: &[AccountId],
+    ) -> impl Future<Output = Result<Vec<KnownAccount>, PortError>> + Send;
 }
 
 /// The engine's event bus (EventBridge).

@@ -6,15 +6,24 @@
 //!
 //! - [`account`]: the cost of one account per service, as an Excel workbook (formulas
 //!   for the total and the shares) and as CSV.
+//! - [`inventory`]: the weekly inventory CSV of every account.
+//! - [`activities`]: the monthly activities CSV of a cost center (on-boardings,
+//!   maintenances with their durations, console sign-ins).
 //! - [`model`]: the month, the cost breakdowns, the accounts reports are about.
 //! - [`monthly`]: the monthly cost reports of the organization (a summary and one
 //!   report per cost center, XLSX and CSV) and the FinOps e-mail.
 
 pub mod account;
+pub mod activities;
+pub mod inventory;
 pub mod model;
 pub mod monthly;
 
 pub use account::{AccountHeading, account_costs_csv, account_costs_workbook};
+pub use activities::{ACTIVITIES_HEADER, ActivityReport, activity_reports};
+pub use inventory::{
+    INVENTORY_HEADER, INVENTORY_SCOPE, Week, WeekError, inventory_csv, report_time,
+};
 pub use model::{
     AccountCost, CostBreakdowns, DailyCost, Forecast, Month, MonthError, NO_COST_CENTER,
     NOT_CHARGES, PeriodCosts, ReportAccount,
@@ -41,4 +50,14 @@ pub enum ReportError {
     /// the run stops there.
     #[error("a report file could not be handed over: {0}")]
     Output(String),
+    /// A CSV line could not be written.
+    #[error("the CSV could not be written: {0}")]
+    Csv(String),
+}
+
+impl ReportError {
+    /// A CSV writer's error.
+    pub(crate) fn csv(error: &csv::Error) -> Self {
+        ReportError::Csv(error.to_string())
+    }
 }

@@ -391,6 +391,10 @@ pub struct Reporting {
         extend("propertyNames" = {"type": "string", "pattern": "^[A-Z]{3}$", "x-spa-check": "currency"})
     )]
     pub extra_currencies: BTreeMap<Currency, Rate>,
+    /// Who answers for each cost center's spending (an e-mail address or a name), by
+    /// cost center: the inventory's `cost owner` column.
+    #[serde(default)]
+    pub cost_owners: BTreeMap<String, String>,
     /// When reports are produced.
     #[serde(default)]
     pub schedules: ReportSchedules,
@@ -474,6 +478,7 @@ impl Default for Reporting {
             email_template: default_email_template(),
             recipients: Vec::new(),
             extra_currencies: BTreeMap::new(),
+            cost_owners: BTreeMap::new(),
             schedules: ReportSchedules::default(),
             cost_source: CostSourceSettings::default(),
         }
@@ -483,7 +488,10 @@ impl Default for Reporting {
 /// When reports are produced (EventBridge Scheduler expressions, UTC).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReportSchedules {
-    /// Monthly cost reports of the previous month.
+    /// Monthly cost reports of the previous month. Cost Explorer's figures of a month
+    /// keep changing for days after it ends (late usage, credits, refunds, the invoice
+    /// closes around day 5): the default runs on day 6 (an early report) and again on
+    /// day 14 (the final one, overwriting the same files).
     #[serde(default = "default_costs_schedule")]
     pub costs: Schedule,
     /// Weekly inventory.
@@ -498,7 +506,7 @@ pub struct ReportSchedules {
 }
 
 fn default_costs_schedule() -> Schedule {
-    Schedule("cron(0 6 2 * ? *)".to_owned())
+    Schedule("cron(0 6 6,14 * ? *)".to_owned())
 }
 fn default_inventory_schedule() -> Schedule {
     Schedule("cron(0 6 ? * MON *)".to_owned())

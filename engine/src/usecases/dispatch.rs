@@ -12,6 +12,7 @@ use super::on_command::on_command;
 use super::on_notice::on_notice;
 use super::on_organization_event::on_organization_event;
 use super::on_signal::{on_budget_alert, on_console_login};
+use super::reports::on_report_job;
 use super::residual::ResidualPolicy;
 use crate::events::{Incoming, Job};
 use crate::ports::Platform;
@@ -66,7 +67,8 @@ pub async fn dispatch<P: Platform>(
                     batch_item_failures: Vec::new(),
                 })
             }
-            Job::Reports | Job::AccessKeyScan => {
+            Job::Reports => on_report_job(engine, job).await.map(Dispatched::one),
+            Job::AccessKeyScan => {
                 let why = format!(
                     "the `{}` job is not handled by the lifecycle use cases yet",
                     job.job

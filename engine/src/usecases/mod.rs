@@ -37,8 +37,10 @@ pub use on_build_finished::on_build_finished;
 pub use on_command::on_command;
 pub use on_notice::on_notice;
 pub use on_organization_event::on_organization_event;
+pub use reports::{Output, Period, ReportRun, on_report_job, report_accounts, run_report};
 pub use residual::{ResidualPolicy, residual_costs};
 pub mod operator;
+pub mod reports;
 pub mod residual;
 
 #[cfg(test)]

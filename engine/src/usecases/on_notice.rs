@@ -175,17 +175,8 @@ async fn describe<P: Platform>(
         .settings()
         .resolve_account(account.as_str(), &ancestors)
         .and_then(|resolved| resolved.lease);
-    let mut ou_path = Vec::new();
-    for id in ancestors.iter().rev() {
-        if id.starts_with("r-") {
-            ou_path.push("Root".to_owned());
-            continue;
-        }
-        let unit = retry
-            .run("describe unit", || organization.describe_unit(id))
-            .await?;
-        ou_path.push(unit.name);
-    }
+    let ou_path =
+        super::reports::ou_names(engine, &ancestors, &mut std::collections::HashMap::new()).await?;
     Ok(Account {
         name: Some(record.name),
         holder,

@@ -55,6 +55,8 @@ pub struct Emulated {
     pub(super) routes: Option<String>,
     /// Whether chat webhooks record what they receive (a local HTTP server).
     pub(super) chat: bool,
+    /// `reporting` of the settings (YAML body).
+    pub(super) reporting: Option<String>,
     /// The scenario on the emulator, once started.
     live: Option<Live>,
 }
@@ -117,6 +119,12 @@ impl Emulated {
             text.push_str(&format!("  - identifier: {unit}\n"));
             for line in body.lines() {
                 text.push_str(&format!("    {line}\n"));
+            }
+        }
+        if let Some(reporting) = &self.reporting {
+            text.push_str("reporting:\n");
+            for line in reporting.lines() {
+                text.push_str(&format!("  {line}\n"));
             }
         }
         if let Some(routes) = &self.routes {

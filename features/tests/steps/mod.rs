@@ -12,6 +12,7 @@ mod accounts;
 mod digest;
 mod exceptions;
 mod lifecycle;
+mod reports;
 mod settings;
 
 pub use accounts::Emulated;

@@ -157,6 +157,7 @@ fn run_at(at: chrono::DateTime<Utc>) -> ScheduledJob {
     ScheduledJob {
         event_id: EventId::schedule("digest", &at),
         job: Job::Digest,
+        report: None,
         scheduled_time: at,
     }
 }

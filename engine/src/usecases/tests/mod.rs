@@ -6,6 +6,7 @@ mod digest;
 mod exceptions;
 mod fanout;
 mod lifecycle;
+mod reports;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
@@ -237,6 +238,7 @@ impl World {
         Incoming::Scheduled(ScheduledJob {
             event_id: EventId::schedule(job.as_str(), &at),
             job,
+            report: None,
             scheduled_time: at,
         })
     }
