@@ -158,7 +158,7 @@ async fn the_automation_stack_deploys_updates_and_deletes_on_the_emulator() {
 
     // a change: an update change set, executed
     let mut changed = filtered.clone();
-    changed["Resources"]["SchedulerFunction"]["Properties"]["MemorySize"] = Value::from(1024);
+    changed["Resources"]["SchedulerFunction"]["Properties"]["MemorySize"] = Value::from(1536);
     let plan = stacks
         .plan(&request("SpaDemo-automation", &changed, &parameters))
         .await
