@@ -24,7 +24,7 @@ pub mod digest;
 mod email;
 mod slack;
 mod teams;
-mod text;
+pub(crate) mod text;
 
 pub use email::{email, welcome};
 pub use slack::slack;

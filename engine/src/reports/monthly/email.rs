@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use super::super::model::{CostBreakdowns, NO_COST_CENTER};
 use super::summary::extra_currencies;
 use super::{CostReportInput, known_accounts};
+use crate::notify::text::html_escape as escape;
 
 /// How many accounts the movers list shows.
 pub const MOVERS: usize = 5;
@@ -337,21 +338,6 @@ fn render_template(template: &str, html: &mut String) {
     flush(&mut paragraph, html);
 }
 
-/// HTML text: `& < > " '` escaped.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// One line: control characters (line breaks included) become spaces.
 fn one_line(text: &str) -> String {
