@@ -4,7 +4,9 @@
 # Starts moto server on a free loopback port, validates the settings, creates the
 # engine's resources in the emulator (`spa local init`), then `spa demo`: seeds an
 # organization from the settings and examples/organization.csv, on-boards every
-# account, runs a maintenance window, and prints the timeline and the final table.
+# account, runs a maintenance window, raises exceptions (to a local chat server and the
+# emulator's SES), runs last month's cost reports and the inventory (to the emulator's
+# S3, the summary mailed to FinOps), and prints the timeline and the final table.
 # moto stops when this script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -53,6 +53,11 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     // demo's local webhook server
     assert_eq!(summary["chat"]["slack"], 2, "{summary}");
     assert_eq!(summary["chat"]["teams"], 1, "{summary}");
+    // last month's cost reports (the summary and each cost center, XLSX and CSV) and
+    // this week's inventory are in the bucket; the summary went to FinOps
+    // (cost centers IT-001, FIN-042, DATA-007 and NoCostCenter for the generated accounts)
+    assert_eq!(summary["reports"]["files"], 2 + 4 * 2 + 1, "{summary}");
+    assert_eq!(summary["reports"]["mailed"], 1, "{summary}");
 
     // what the demo did is in the activity log, newest first
     let out = spa(

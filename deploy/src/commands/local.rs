@@ -8,11 +8,13 @@ use serde_json::json;
 use spa_engine::aws::BaseCredentials;
 use spa_engine::aws::config::AwsConfig;
 use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::events::{AccountId, Job};
+use spa_engine::events::{AccountId, Job, Report};
 use spa_engine::local::{Limits, RunSummary, Step, seed, synth};
 use spa_engine::ports::memory::MemoryOrganization;
 use spa_engine::ports::{Clock, Platform};
-use spa_engine::usecases::{LocalHandler, operator};
+use spa_engine::reports::{AccountCost, CostBreakdowns, Month, Week};
+use spa_engine::usecases::reports::{Written, run_report};
+use spa_engine::usecases::{LocalHandler, Output, Period, ReportRun, operator};
 
 use super::emit;
 use super::live::{self, block_on, fail};
@@ -214,6 +216,22 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                     ExitCode::FAILURE
                 })?;
         }
+        say("\nFinOps: last month's cost reports (Cost Explorer's answers registered in the emulator), mailed to FinOps; this week's inventory".to_owned());
+        let today = runtime.platform().clock().now().date_naive();
+        let reports = finops(&engine, runtime.inner().automation(), &endpoint, &lines, today)
+            .await
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            })?;
+        let files: Vec<&Written> = reports.iter().flat_map(|r| &r.files).collect();
+        let mailed: Vec<&String> = reports.iter().flat_map(|r| &r.mailed).collect();
+        for file in &files {
+            say(format!("  {} ({} bytes)", file.key, file.bytes));
+        }
+        for note in reports.iter().flat_map(|r| &r.notes) {
+            say(format!("  note: {note}"));
+        }
         let received = chat.received_requests().await.unwrap_or_default();
         let posted = |channel: &str| {
             received
@@ -234,6 +252,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 "builds_started": onboarding.builds_started + maintenance.builds_started,
                 "events_handled": onboarding.handled + maintenance.handled + exceptions.handled,
                 "chat": { "slack": slack, "teams": teams },
+                "reports": { "files": files.len(), "mailed": mailed.len() },
                 "events_failed": failed,
                 "events_published": onboarding.events_published + maintenance.events_published,
                 "commands_sent": onboarding.commands_sent + maintenance.commands_sent,
@@ -246,6 +265,16 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             let states: Vec<String> = per_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
             println!(
                 "\nChat received {slack} Slack message(s) and {teams} Teams card(s) (a local webhook server stands in for them; e-mails went through the emulator's SES)"
+            );
+            println!(
+                "{} report file(s) in s3://{}, the cost summary mailed to {}",
+                files.len(),
+                bucket_of(&settings),
+                mailed
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             println!(
                 "\n{} events handled ({} failed), {} builds started, {} API calls: {}",
@@ -331,6 +360,87 @@ async fn budget_alert(
         );
     }
     Ok(())
+}
+
+/// The demo's FinOps stage: last month's costs of the accounts (made up, a few
+/// services each, tax, one credit) registered as Cost Explorer's answers in the
+/// emulator, the monthly cost reports run as their schedule would (files in the
+/// reports bucket, the summary mailed to FinOps), then this week's inventory.
+async fn finops<P: Platform>(
+    engine: &spa_engine::usecases::Engine<'_, P>,
+    payer: &AwsConfig,
+    endpoint: &str,
+    lines: &[operator::StatusLine],
+    today: chrono::NaiveDate,
+) -> Result<Vec<ReportRun>, String> {
+    let month = Month::of(today).previous();
+    let mut costs = CostBreakdowns {
+        currency: "USD".to_owned(),
+        ..CostBreakdowns::default()
+    };
+    let cost = |account: &AccountId, key: &str, amount: f64| AccountCost {
+        account: account.clone(),
+        key: key.to_owned(),
+        amount: (amount * 100.0).round() / 100.0,
+    };
+    for (i, line) in lines.iter().enumerate() {
+        let n = i as f64;
+        let mut usage = 0.0;
+        for (service, usage_type, amount) in [
+            (
+                "Amazon Elastic Compute Cloud - Compute",
+                "EU-BoxUsage:t3.micro",
+                40.0 + 7.5 * n,
+            ),
+            (
+                "Amazon Simple Storage Service",
+                "EU-TimedStorage-ByteHrs",
+                3.2 + 0.8 * n,
+            ),
+            ("AWS Lambda", "EU-Request", 0.45),
+        ] {
+            costs.by_service.push(cost(&line.account, service, amount));
+            costs
+                .by_usage_type
+                .push(cost(&line.account, usage_type, amount));
+            usage += amount;
+        }
+        costs
+            .by_record_type
+            .push(cost(&line.account, "Usage", usage));
+        costs
+            .by_record_type
+            .push(cost(&line.account, "Tax", usage * 0.2));
+        if i == 0 {
+            costs
+                .by_record_type
+                .push(cost(&line.account, "Credit", -10.0));
+        }
+    }
+    // on the emulator the management side (Cost Explorer) runs on the base credentials
+    spa_engine::aws::seed::register_month_costs(payer, endpoint, month, &costs)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut runs = Vec::new();
+    for (report, period) in [
+        (Report::Costs, Period::Month(month)),
+        (Report::Inventory, Period::Week(Week::of(today))),
+    ] {
+        let run = run_report(engine, report, period, &mut Output::Bucket)
+            .await
+            .map_err(|e| e.to_string())?;
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+fn bucket_of(settings: &spa_engine::settings::Settings) -> String {
+    settings
+        .reporting
+        .bucket
+        .as_ref()
+        .map(|b| b.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 fn port_failed(error: spa_engine::ports::PortError) -> ExitCode {

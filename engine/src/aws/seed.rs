@@ -9,6 +9,7 @@ use aws_sdk_organizations::types::{CreateAccountState, OrganizationFeatureSet, T
 use super::error::port_error;
 use crate::local::seed::{SeedPlan, Seeded};
 use crate::ports::PortError;
+use crate::reports::{AccountCost, CostBreakdowns, Month};
 
 const SERVICE: &str = "organizations";
 
@@ -131,4 +132,70 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
         seeded.created.push(id);
     }
     Ok(seeded)
+}
+
+/// Registers in the emulator at `endpoint` what Cost Explorer answers for a monthly
+/// report of `month` (`spa demo`), in the account whose credentials `payer` holds (on
+/// the emulator the management side runs on the base credentials): moto tracks no
+/// cost and answers
+/// `GetCostAndUsage` with registered results, one per distinct request, in order. The
+/// organization's source asks the month by service, by usage type, by record type
+/// ([`super::cost_explorer`]), then the same for the month before (the movers): those
+/// three come back empty.
+pub async fn register_month_costs(
+    payer: &super::config::AwsConfig,
+    endpoint: &str,
+    month: Month,
+    costs: &CostBreakdowns,
+) -> Result<(), PortError> {
+    let identity = aws_sdk_sts::Client::new(payer.sdk())
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| port_error("sts", "GetCallerIdentity", "caller", e))?;
+    let account = identity.account().unwrap_or_default();
+    let page = |month: Month, groups: &[AccountCost]| {
+        let groups: Vec<serde_json::Value> = groups
+            .iter()
+            .map(|cost| {
+                serde_json::json!({
+                    "Keys": [cost.account.as_str(), cost.key],
+                    "Metrics": {"UnblendedCost": {"Amount": format!("{:.2}", cost.amount), "Unit": costs.currency}},
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "ResultsByTime": [{
+                "TimePeriod": {"Start": month.first_day().to_string(), "End": month.end().to_string()},
+                "Total": {},
+                "Groups": groups,
+                "Estimated": false,
+            }],
+            "DimensionValueAttributes": [],
+        })
+    };
+    let mut results = vec![
+        page(month, &costs.by_service),
+        page(month, &costs.by_usage_type),
+        page(month, &costs.by_record_type),
+    ];
+    results.extend((0..3).map(|_| page(month.previous(), &[])));
+    let url = format!(
+        "{}/moto-api/static/ce/cost-and-usage-results",
+        endpoint.trim_end_matches('/')
+    );
+    let unavailable = |message: String| PortError::Unavailable {
+        service: "moto (cost-and-usage-results)".into(),
+        message,
+    };
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&serde_json::json!({"account_id": account, "results": results}))
+        .send()
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(unavailable(format!("answered {}", response.status())));
+    }
+    Ok(())
 }

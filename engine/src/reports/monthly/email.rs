@@ -338,7 +338,6 @@ fn render_template(template: &str, html: &mut String) {
     flush(&mut paragraph, html);
 }
 
-
 /// One line: control characters (line breaks included) become spaces.
 fn one_line(text: &str) -> String {
     text.chars()
