@@ -41,33 +41,41 @@ impl Dispatched {
 /// An error means the whole input should be retried (transient) or was refused
 /// (permanent); SQS batches never fail as a whole for one record: the failed records
 /// are listed in [`Dispatched::batch_item_failures`].
+///
+/// Each reaction's future is boxed: their state machines are large (the report and
+/// digest jobs above all), and one future holding every arm's state inline
+/// overflowed a 2 MiB thread stack in debug builds.
 pub async fn dispatch<P: Platform>(
     engine: &Engine<'_, P>,
     incoming: &Incoming,
 ) -> Result<Dispatched, UseCaseError> {
     match incoming {
         Incoming::Organizations(event) => Ok(Dispatched {
-            outcomes: on_organization_event(engine, event).await?,
+            outcomes: Box::pin(on_organization_event(engine, event)).await?,
             batch_item_failures: Vec::new(),
         }),
-        Incoming::Build(change) => on_build_finished(engine, change).await.map(Dispatched::one),
+        Incoming::Build(change) => Box::pin(on_build_finished(engine, change))
+            .await
+            .map(Dispatched::one),
         Incoming::Scheduled(job) => match job.job {
-            Job::MaintenanceWindow => on_maintenance_window(engine, job)
+            Job::MaintenanceWindow => Box::pin(on_maintenance_window(engine, job))
                 .await
                 .map(Dispatched::one),
             Job::Sweeper => Ok(Dispatched {
-                outcomes: on_sweep(engine, job).await?,
+                outcomes: Box::pin(on_sweep(engine, job)).await?,
                 batch_item_failures: Vec::new(),
             }),
             Job::Digest => {
                 let policy = ResidualPolicy::from_settings(engine.settings());
                 let costs = engine.platform().cost_source();
                 Ok(Dispatched {
-                    outcomes: on_digest_job(engine, costs, job, Some(&policy)).await?,
+                    outcomes: Box::pin(on_digest_job(engine, costs, job, Some(&policy))).await?,
                     batch_item_failures: Vec::new(),
                 })
             }
-            Job::Reports => on_report_job(engine, job).await.map(Dispatched::one),
+            Job::Reports => Box::pin(on_report_job(engine, job))
+                .await
+                .map(Dispatched::one),
             Job::AccessKeyScan => {
                 let why = format!(
                     "the `{}` job is not handled by the lifecycle use cases yet",
@@ -81,13 +89,17 @@ pub async fn dispatch<P: Platform>(
                 )))
             }
         },
-        Incoming::Spa(event) => on_notice(engine, event).await.map(Dispatched::one),
-        Incoming::ConsoleLogin(login) => on_console_login(engine, login).await.map(Dispatched::one),
+        Incoming::Spa(event) => Box::pin(on_notice(engine, event))
+            .await
+            .map(Dispatched::one),
+        Incoming::ConsoleLogin(login) => Box::pin(on_console_login(engine, login))
+            .await
+            .map(Dispatched::one),
         Incoming::BudgetAlerts(batch) => {
             let mut dispatched = Dispatched::default();
             for record in &batch.records {
                 let Ok(alert) = &record.alert else { continue };
-                match on_budget_alert(engine, alert).await {
+                match Box::pin(on_budget_alert(engine, alert)).await {
                     Ok(outcome) => dispatched.outcomes.push(outcome),
                     Err(error) if error.is_transient() => {
                         tracing::warn!(%error, "budget alert to retry");
@@ -135,7 +147,7 @@ pub async fn dispatch<P: Platform>(
                         tracing::error!(message = record.message_id.as_deref(), %error, "undecodable command: retried, then dead-lettered");
                         failed(&mut dispatched)
                     }
-                    Ok(command) => match on_command(engine, command).await {
+                    Ok(command) => match Box::pin(on_command(engine, command)).await {
                         Ok(outcome) => {
                             dispatched.outcomes.push(outcome);
                             Ok(())
