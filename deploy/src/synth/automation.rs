@@ -1114,9 +1114,9 @@ pub fn schedule_specs(settings: &Settings) -> Vec<ScheduleSpec> {
             s.activities.as_str(),
         ),
     ];
-    if settings.features.daily_digest {
-        specs.push(one("digest", Job::Digest, None, s.digest.as_str()));
-    }
+    // always: the digest job also runs the residual cost check after purges, and
+    // skips only the chat digest when `features.daily_digest` is off
+    specs.push(one("digest", Job::Digest, None, s.digest.as_str()));
     if settings.features.access_key_scan {
         specs.push(one(
             "access-key-scan",
@@ -1456,7 +1456,13 @@ mod tests {
         assert_eq!(specs[0].expression, "cron(0 18 ? * SAT *)");
         settings.features.daily_digest = false;
         settings.features.access_key_scan = false;
-        assert_eq!(schedule_specs(&settings).len(), 5);
+        // the digest job stays: it runs the residual cost check too
+        let names: Vec<String> = schedule_specs(&settings)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names.len(), 6);
+        assert!(names.contains(&"SpaDemo-digest".to_owned()), "{names:?}");
     }
 
     #[test]
