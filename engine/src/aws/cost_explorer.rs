@@ -399,15 +399,7 @@ impl CostSource for OrganizationCosts {
             })
             .await?;
         }
-        Ok(days
-            .into_iter()
-            .filter(|(_, amount)| *amount != 0.0)
-            .map(|((day, account), amount)| DailyCost {
-                day,
-                account,
-                amount,
-            })
-            .collect())
+        Ok(DailyCost::from_sums(days))
     }
 
     async fn forecast(

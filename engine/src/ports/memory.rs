@@ -1177,15 +1177,7 @@ impl CostSource for MemoryCostSource {
                 *days.entry((*day, id.clone())).or_default() += amount;
             }
         }
-        Ok(days
-            .into_iter()
-            .filter(|(_, amount)| *amount != 0.0)
-            .map(|((day, account), amount)| DailyCost {
-                day,
-                account,
-                amount,
-            })
-            .collect())
+        Ok(DailyCost::from_sums(days))
     }
 
     async fn forecast(

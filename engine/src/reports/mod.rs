@@ -28,7 +28,9 @@ pub use model::{
     AccountCost, CostBreakdowns, DailyCost, Forecast, Month, MonthError, NO_COST_CENTER,
     NOT_CHARGES, PeriodCosts, ReportAccount,
 };
-pub use monthly::{CostReportInput, FinopsEmail, ReportFile, cost_reports, finops_email, scope_of};
+pub use monthly::{
+    CostReportInput, FinopsEmail, ReportFile, cost_reports, finops_email, report_key, scope_of,
+};
 
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]

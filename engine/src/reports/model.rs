@@ -8,6 +8,7 @@
 //! `Refund`); the record-type breakdown holds everything, credits and refunds as
 //! negative amounts.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -149,6 +150,20 @@ pub struct DailyCost {
     pub account: AccountId,
     /// Charges only, unblended.
     pub amount: f64,
+}
+
+impl DailyCost {
+    /// One line per day and account of `sums`, in their order, days without charges left out.
+    pub fn from_sums(sums: BTreeMap<(NaiveDate, AccountId), f64>) -> Vec<Self> {
+        sums.into_iter()
+            .filter(|(_, amount)| *amount != 0.0)
+            .map(|((day, account), amount)| Self {
+                day,
+                account,
+                amount,
+            })
+            .collect()
+    }
 }
 
 /// The forecast of the current month's cost (Cost Explorer `GetCostForecast`).

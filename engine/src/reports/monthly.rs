@@ -110,22 +110,39 @@ pub struct ReportFile {
     pub bytes: Vec<u8>,
 }
 
+/// `<prefix>/<scope>/<YYYY>/<period>-<scope>-<label>.<ext>` (DESIGN.md §5): the one
+/// key of every report file; the scope goes through [`scope_of`], so a cost center can
+/// neither reach another prefix nor read as `.` or `..`.
+pub fn report_key(
+    prefix: &str,
+    scope: &str,
+    year: i32,
+    period: &str,
+    label: &str,
+    ext: &str,
+) -> String {
+    let prefix = prefix.trim_matches('/');
+    let scope = scope_of(scope);
+    let name = format!("{year:04}/{period}-{scope}-{label}.{ext}");
+    if prefix.is_empty() {
+        format!("{scope}/{name}")
+    } else {
+        format!("{prefix}/{scope}/{name}")
+    }
+}
+
 impl ReportFile {
     /// `<prefix>/<scope>/<YYYY>/<period>-<scope>-<label>.<ext>` (no leading `/` when
     /// the prefix is empty; trailing `/` of the prefix ignored).
     pub fn key(&self, prefix: &str, period: &str, year: i32) -> String {
-        let name = format!(
-            "{scope}/{year:04}/{period}-{scope}-{label}.{ext}",
-            scope = self.scope,
-            label = self.label,
-            ext = self.extension
-        );
-        let prefix = prefix.trim_end_matches('/');
-        if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        }
+        report_key(
+            prefix,
+            &self.scope,
+            year,
+            period,
+            self.label,
+            self.extension,
+        )
     }
 
     /// The file name: `<period>-<scope>-<label>.<ext>`.

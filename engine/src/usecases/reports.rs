@@ -132,32 +132,7 @@ impl std::fmt::Debug for Output<'_> {
     }
 }
 
-/// A key segment from a cost center: letters, digits, `.`, `_` and `-` kept, anything
-/// else (`/`, spaces, ...) turned into `-`; a name of dots only (or empty) becomes
-/// dashes, so that a cost center can neither reach another prefix nor read as `.` or
-/// `..` (the same rule as the cost reports' scopes).
-pub fn key_segment(text: &str) -> String {
-    crate::reports::scope_of(text)
-}
-
-/// `<prefix>/<scope>/<YYYY>/<period>-<scope>-<label>.<ext>` (DESIGN.md §5).
-pub fn report_key(
-    prefix: &str,
-    scope: &str,
-    year: i32,
-    period: &str,
-    label: &str,
-    ext: &str,
-) -> String {
-    let prefix = prefix.trim_matches('/');
-    let scope = key_segment(scope);
-    let name = format!("{year:04}/{period}-{scope}-{label}.{ext}");
-    if prefix.is_empty() {
-        format!("{scope}/{name}")
-    } else {
-        format!("{prefix}/{scope}/{name}")
-    }
-}
+pub use crate::reports::report_key;
 
 /// The names of the OUs of `ancestors` (nearest first, as the `OrganizationTree`
 /// port gives them), root first: `["Root", "Sandboxes", "Team A"]`. Unit names are
@@ -670,9 +645,9 @@ mod tests {
             ),
             "reports/activities/..-R-D-x/2026/2026-11-..-R-D-x-activities.csv"
         );
-        assert_eq!(key_segment(".."), "--");
-        assert_eq!(key_segment(""), "-");
-        assert_eq!(key_segment("a b"), "a-b");
-        assert_eq!(key_segment("IT-001"), "IT-001");
+        assert_eq!(
+            report_key("/r/", "..", 2026, "2026-11", "costs", "csv"),
+            "r/--/2026/2026-11----costs.csv"
+        );
     }
 }
