@@ -108,6 +108,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find EC2 instances by id, private IPv4 address or instance ARN in every managed
+    /// account and enabled region, in parallel (`features.find_concurrency` at once,
+    /// `features.find_timeout` per call). Accounts or regions that did not answer are
+    /// listed under the table; exit 1 when nothing was found, 2 when the query is not one.
+    Find {
+        #[command(flatten)]
+        live: Live,
+        /// `i-0123456789abcdef0`, `10.0.1.23` or `arn:aws:ec2:<region>:<account>:instance/i-...`.
+        #[arg(value_name = "QUERY")]
+        query: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scan the managed accounts.
+    Scan {
+        #[command(subcommand)]
+        command: ScanCommand,
+    },
     /// Look for drift: missing or unknown state tags, lifecycle tags on unmanaged
     /// accounts, accounts stuck past their deadline. Exit 1 when something is found.
     Check {
@@ -267,6 +286,30 @@ pub struct Bulk {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `spa scan` scans.
+#[derive(Debug, Subcommand)]
+pub enum ScanCommand {
+    /// The access keys and console passwords of every managed account's IAM users,
+    /// through the member role: active keys older than
+    /// `features.stale_access_key_age`, or unused (never used: since their creation)
+    /// for longer than `features.unused_access_key_age`, and users with a console
+    /// password. Prints a table (account, user, key masked, age, last used, finding);
+    /// raises nothing unless `--raise`. Exit 1 when something is found or an account
+    /// could not be read.
+    Keys {
+        #[command(flatten)]
+        live: Live,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also raise `StaleAccessKey` for each account with findings, as the
+        /// scheduled scan does (once per account and day: a scheduled scan the same
+        /// day raises nothing twice).
+        #[arg(long)]
+        raise: bool,
+    },
 }
 
 /// The reports of `spa report`.

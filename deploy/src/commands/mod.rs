@@ -4,11 +4,14 @@ use std::process::ExitCode;
 
 use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
 
-use crate::cli::{ArchChoice, Cli, Command, EventsCommand, LocalCommand, SettingsCommand};
+use crate::cli::{
+    ArchChoice, Cli, Command, EventsCommand, LocalCommand, ScanCommand, SettingsCommand,
+};
 use spa_engine::events::Action;
 
 mod costs;
 mod deploy;
+mod find;
 mod handle;
 mod live;
 mod local;
@@ -59,6 +62,10 @@ pub fn run(cli: Cli) -> ExitCode {
             account,
             json,
         } => costs::run(&live, account.as_ref(), json),
+        Command::Find { live, query, json } => find::find(&live, &query, json),
+        Command::Scan {
+            command: ScanCommand::Keys { live, json, raise },
+        } => find::scan_keys(&live, json, raise),
         Command::Check { live, json } => operate::check(&live, json),
         Command::Expire { live, bulk } => operate::bulk(&live, &bulk, Action::Expire),
         Command::Reset { live, bulk } => operate::bulk(&live, &bulk, Action::Reset),

@@ -215,6 +215,11 @@ impl AwsConfig {
         aws_sdk_cloudformation
     );
     client!(
+        /// EC2 (the enabled regions and the instances of member accounts).
+        ec2,
+        aws_sdk_ec2
+    );
+    client!(
         /// Athena (CUR 2.0 queries, in the region of the CUR table).
         athena,
         aws_sdk_athena
@@ -267,6 +272,15 @@ impl AwsConfig {
             .interceptor(self.calls.clone())
             .build();
         aws_sdk_athena::Client::from_conf(config)
+    }
+
+    /// An EC2 client in `region` (a search looks at instances region by region).
+    pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
+        let config = aws_sdk_ec2::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_ec2::Client::from_conf(config)
     }
 
     /// An EventBridge client in another region of the same account (forwarding rules

@@ -38,6 +38,7 @@ pub mod local;
 pub mod metrics;
 pub mod organizations;
 pub mod s3;
+pub mod scans;
 pub mod secrets;
 pub mod seed;
 pub mod ses;
@@ -164,6 +165,7 @@ pub struct AwsPlatform<B> {
     secrets: secrets::AwsSecrets,
     webhooks: crate::webhooks::HttpWebhooks,
     mail: ses::SesMail,
+    scans: scans::MemberScans<Arc<Roles>>,
     builds: B,
 }
 
@@ -228,6 +230,7 @@ impl AwsPlatform<()> {
             secrets: secrets::AwsSecrets::new(&automation),
             webhooks: crate::webhooks::HttpWebhooks::new()?,
             mail: ses::SesMail::from_config(&automation),
+            scans: scans::MemberScans::new(Arc::clone(&roles)),
             builds: (),
             roles,
             automation,
@@ -255,6 +258,7 @@ impl<B> AwsPlatform<B> {
             secrets: self.secrets,
             webhooks: self.webhooks,
             mail: self.mail,
+            scans: self.scans,
             builds,
         }
     }
@@ -331,6 +335,7 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Secrets = secrets::AwsSecrets;
     type Webhooks = crate::webhooks::HttpWebhooks;
     type Mail = ses::SesMail;
+    type Scans = scans::MemberScans<Arc<Roles>>;
 
     fn organization(&self) -> &AwsOrganization {
         &self.organization
@@ -373,5 +378,8 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     }
     fn mail(&self) -> &Self::Mail {
         &self.mail
+    }
+    fn scans(&self) -> &Self::Scans {
+        &self.scans
     }
 }

@@ -265,6 +265,7 @@ impl<P: Platform> Platform for LocalPlatform<P> {
     type Secrets = P::Secrets;
     type Webhooks = P::Webhooks;
     type Mail = P::Mail;
+    type Scans = P::Scans;
 
     fn organization(&self) -> &Self::Organization {
         self.inner.organization()
@@ -307,6 +308,9 @@ impl<P: Platform> Platform for LocalPlatform<P> {
     }
     fn mail(&self) -> &Self::Mail {
         self.inner.mail()
+    }
+    fn scans(&self) -> &Self::Scans {
+        self.inner.scans()
     }
 }
 

@@ -16,6 +16,7 @@ use super::{
     Email, IncidentRequest, IncidentStatus, Incidents, KnownAccount, Mail, Objects, Organization,
     OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
 };
+use super::{IamUser, Instance, InstanceFilter, Scans};
 use crate::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
 use crate::footprint::Footprint;
 use crate::lifecycle::{BuildId, BuildStatus, TagChanges};
@@ -1353,6 +1354,194 @@ impl Clock for FixedClock {
     }
 }
 
+/// What the scans read, held in memory: regions, instances and IAM users per account;
+/// an account can fail every call, or never answer (a hung region, for timeouts);
+/// each call can yield to the runtime before it answers (so that calls overlap), and
+/// the calls in flight at once are counted.
+#[derive(Debug, Default)]
+pub struct MemoryScans {
+    state: Mutex<ScansState>,
+    /// Failures to inject, one call each (`regions`, `instances`, `iam_users`).
+    pub faults: Faults,
+    /// Calls made.
+    pub calls: Calls,
+}
+
+#[derive(Debug, Default)]
+struct ScansState {
+    regions: BTreeMap<AccountId, Vec<String>>,
+    instances: BTreeMap<(AccountId, String), Vec<Instance>>,
+    users: BTreeMap<AccountId, Vec<IamUser>>,
+    failing: BTreeMap<AccountId, PortError>,
+    hung: BTreeSet<AccountId>,
+    yields: usize,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+/// Counts a call in flight until dropped.
+struct InFlight<'a>(&'a Mutex<ScansState>);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a Mutex<ScansState>) -> Self {
+        let mut guard = lock(state);
+        guard.in_flight += 1;
+        guard.max_in_flight = guard.max_in_flight.max(guard.in_flight);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut guard = lock(self.0);
+        guard.in_flight = guard.in_flight.saturating_sub(1);
+    }
+}
+
+fn account_of(account: &str) -> Option<AccountId> {
+    AccountId::parse(account)
+}
+
+impl MemoryScans {
+    /// The enabled regions of `account` (default: the regions it has instances in,
+    /// else `us-east-1`).
+    pub fn set_regions(&self, account: &str, regions: &[&str]) {
+        if let Some(account) = account_of(account) {
+            lock(&self.state)
+                .regions
+                .insert(account, regions.iter().map(|r| (*r).to_owned()).collect());
+        }
+    }
+
+    /// Adds an instance in `account` and `region`.
+    pub fn add_instance(&self, account: &str, region: &str, instance: Instance) {
+        if let Some(account) = account_of(account) {
+            lock(&self.state)
+                .instances
+                .entry((account, region.to_owned()))
+                .or_default()
+                .push(instance);
+        }
+    }
+
+    /// Adds an IAM user to `account`.
+    pub fn add_user(&self, account: &str, user: IamUser) {
+        if let Some(account) = account_of(account) {
+            lock(&self.state)
+                .users
+                .entry(account)
+                .or_default()
+                .push(user);
+        }
+    }
+
+    /// Every call about `account` fails with `error` (a missing member role: `Denied`).
+    pub fn fail_account(&self, account: &str, error: PortError) {
+        if let Some(account) = account_of(account) {
+            lock(&self.state).failing.insert(account, error);
+        }
+    }
+
+    /// Calls about `account` never answer (a hung endpoint: only a timeout ends them).
+    pub fn hang_account(&self, account: &str) {
+        if let Some(account) = account_of(account) {
+            lock(&self.state).hung.insert(account);
+        }
+    }
+
+    /// Each call yields `times` to the runtime before it answers: concurrent calls
+    /// overlap, without any timing.
+    pub fn set_yields(&self, times: usize) {
+        lock(&self.state).yields = times;
+    }
+
+    /// The most calls that were in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        lock(&self.state).max_in_flight
+    }
+
+    async fn enter(
+        &self,
+        operation: &'static str,
+        account: &AccountId,
+    ) -> Result<InFlight<'_>, PortError> {
+        self.calls.count(operation);
+        let flight = InFlight::enter(&self.state);
+        let (yields, hung, failing) = {
+            let state = lock(&self.state);
+            (
+                state.yields,
+                state.hung.contains(account),
+                state.failing.get(account).cloned(),
+            )
+        };
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        if hung {
+            std::future::pending::<()>().await;
+        }
+        self.faults.check(operation)?;
+        match failing {
+            Some(error) => Err(error),
+            None => Ok(flight),
+        }
+    }
+}
+
+impl Scans for MemoryScans {
+    async fn regions(&self, account: &AccountId) -> Result<Vec<String>, PortError> {
+        let _flight = self.enter("regions", account).await?;
+        let state = lock(&self.state);
+        if let Some(regions) = state.regions.get(account) {
+            return Ok(regions.clone());
+        }
+        let mut regions: Vec<String> = state
+            .instances
+            .keys()
+            .filter(|(a, _)| a == account)
+            .map(|(_, region)| region.clone())
+            .collect();
+        if regions.is_empty() {
+            regions.push("us-east-1".to_owned());
+        }
+        Ok(regions)
+    }
+
+    async fn instances(
+        &self,
+        account: &AccountId,
+        region: &str,
+        filter: &InstanceFilter,
+    ) -> Result<Vec<Instance>, PortError> {
+        let _flight = self.enter("instances", account).await?;
+        let state = lock(&self.state);
+        let all = state
+            .instances
+            .get(&(account.clone(), region.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        Ok(all
+            .into_iter()
+            .filter(|i| match filter {
+                InstanceFilter::Id(id) => &i.instance_id == id,
+                InstanceFilter::PrivateIp(ip) => {
+                    i.private_ip.as_deref() == Some(ip.to_string().as_str())
+                }
+            })
+            .collect())
+    }
+
+    async fn iam_users(&self, account: &AccountId) -> Result<Vec<IamUser>, PortError> {
+        let _flight = self.enter("iam_users", account).await?;
+        Ok(lock(&self.state)
+            .users
+            .get(account)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
 /// Every in-memory port, as one [`Platform`].
 #[derive(Debug)]
 pub struct MemoryPlatform {
@@ -1384,6 +1573,8 @@ pub struct MemoryPlatform {
     pub webhooks: MemoryWebhooks,
     /// E-mail.
     pub mail: MemoryMail,
+    /// Regions, instances and IAM users of member accounts.
+    pub scans: MemoryScans,
 }
 
 impl MemoryPlatform {
@@ -1404,6 +1595,7 @@ impl MemoryPlatform {
             secrets: MemorySecrets::default(),
             webhooks: MemoryWebhooks::default(),
             mail: MemoryMail::default(),
+            scans: MemoryScans::default(),
         }
     }
 }
@@ -1423,6 +1615,7 @@ impl Platform for MemoryPlatform {
     type Secrets = MemorySecrets;
     type Webhooks = MemoryWebhooks;
     type Mail = MemoryMail;
+    type Scans = MemoryScans;
 
     fn organization(&self) -> &MemoryOrganization {
         &self.organization
@@ -1465,6 +1658,9 @@ impl Platform for MemoryPlatform {
     }
     fn mail(&self) -> &MemoryMail {
         &self.mail
+    }
+    fn scans(&self) -> &MemoryScans {
+        &self.scans
     }
 }
 

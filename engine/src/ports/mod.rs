@@ -22,12 +22,14 @@ use crate::lifecycle::{BuildId, BuildKind, BuildStatus, State, TagChanges};
 mod alerting;
 mod finops;
 pub mod memory;
+mod scans;
 
 pub use alerting::{
     Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
     Incidents, Mail, RelatedLink, Secret, Secrets, ServiceCost, Webhooks,
 };
 pub use finops::CostSource;
+pub use scans::{AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, mask_key_id};
 
 /// Why a port could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -437,6 +439,8 @@ pub trait Platform: Send + Sync {
     type Webhooks: Webhooks;
     /// E-mail.
     type Mail: Mail;
+    /// What the scans read in member accounts (regions, instances, IAM users).
+    type Scans: Scans;
 
     /// Organizations.
     fn organization(&self) -> &Self::Organization;
@@ -466,4 +470,6 @@ pub trait Platform: Send + Sync {
     fn webhooks(&self) -> &Self::Webhooks;
     /// E-mail.
     fn mail(&self) -> &Self::Mail;
+    /// What the scans read in member accounts (regions, instances, IAM users).
+    fn scans(&self) -> &Self::Scans;
 }

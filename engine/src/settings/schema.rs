@@ -672,6 +672,24 @@ pub struct Features {
     #[serde(default = "default_stale_access_key_age", with = "duration")]
     #[schemars(with = "DurationText")]
     pub stale_access_key_age: Duration,
+    /// Time without use past which an access key is reported (a key never used counts
+    /// from its creation).
+    #[serde(default = "default_unused_access_key_age", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub unused_access_key_age: Duration,
+    /// How many account × region searches (`spa find`, `/spa find`) and account scans
+    /// run at once.
+    #[serde(default = "default_find_concurrency")]
+    #[schemars(range(min = 1, max = 256))]
+    pub find_concurrency: u32,
+    /// How long a search waits for one account (its regions included) before it lists
+    /// the account as failed and answers with the others.
+    #[serde(default = "default_find_timeout", with = "duration")]
+    #[schemars(with = "DurationText")]
+    pub find_timeout: Duration,
+    /// The regions a search looks in; empty: every region enabled in each account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub find_regions: Vec<String>,
     /// Serve the Slack slash command (needs `notifications.slack_signing_secret`).
     #[serde(default)]
     pub slack_commands: bool,
@@ -721,6 +739,15 @@ fn default_cost_link_expiry() -> Duration {
 fn default_stale_access_key_age() -> Duration {
     Duration::from_secs(90 * 86_400)
 }
+fn default_unused_access_key_age() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+fn default_find_concurrency() -> u32 {
+    16
+}
+fn default_find_timeout() -> Duration {
+    Duration::from_secs(10)
+}
 
 impl Default for Features {
     fn default() -> Self {
@@ -732,6 +759,10 @@ impl Default for Features {
             console_login_alerts: true,
             access_key_scan: false,
             stale_access_key_age: default_stale_access_key_age(),
+            unused_access_key_age: default_unused_access_key_age(),
+            find_concurrency: default_find_concurrency(),
+            find_timeout: default_find_timeout(),
+            find_regions: Vec::new(),
             slack_commands: false,
             daily_digest: false,
             residual_cost: ResidualCost::default(),

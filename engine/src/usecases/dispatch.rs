@@ -2,11 +2,12 @@
 //! its reaction and returns the outcomes and, for SQS batches, the message ids to
 //! report as `batchItemFailures` (partial batch response).
 
-use super::apply::{Outcome, Verdict};
+use super::apply::Outcome;
 use super::context::Engine;
 use super::digest::on_digest_job;
 use super::error::{Context, UseCaseError};
 use super::fanout::{on_maintenance_window, on_sweep};
+use super::keys::on_access_key_scan;
 use super::on_build_finished::on_build_finished;
 use super::on_command::on_command;
 use super::on_notice::on_notice;
@@ -76,18 +77,9 @@ pub async fn dispatch<P: Platform>(
             Job::Reports => Box::pin(on_report_job(engine, job))
                 .await
                 .map(Dispatched::one),
-            Job::AccessKeyScan => {
-                let why = format!(
-                    "the `{}` job is not handled by the lifecycle use cases yet",
-                    job.job
-                );
-                tracing::info!(cause = job.event_id.as_str(), why, "scheduled job skipped");
-                Ok(Dispatched::one(Outcome::new(
-                    job.event_id.as_str(),
-                    None,
-                    Verdict::Ignored(why),
-                )))
-            }
+            Job::AccessKeyScan => Box::pin(on_access_key_scan(engine, job))
+                .await
+                .map(Dispatched::one),
         },
         Incoming::Spa(event) => Box::pin(on_notice(engine, event))
             .await

@@ -7,6 +7,7 @@
 //! function was handed to the right reaction.
 
 pub mod apply;
+mod bounded;
 pub mod budget;
 pub mod context;
 pub mod error;
@@ -20,7 +21,9 @@ pub use error::{Context, UseCaseError};
 pub mod digest;
 pub mod dispatch;
 pub mod fanout;
+pub mod find;
 pub mod handler;
+pub mod keys;
 pub mod managed;
 pub mod on_build_finished;
 pub mod on_command;
@@ -31,7 +34,14 @@ pub mod on_signal;
 pub use digest::{daily_digest, on_digest_job, read_digest};
 pub use dispatch::{Dispatched, dispatch};
 pub use fanout::{SWEEP_INLINE, on_maintenance_window, on_sweep};
+pub use find::{
+    FindQuery, FindQueryError, FindReport, Found, SearchFailure, find_instances,
+    find_instances_with,
+};
 pub use handler::{HandleError, Handled, LocalHandler, function_for, handle};
+pub use keys::{
+    KeyFinding, KeyScanReport, on_access_key_scan, scan_access_keys, scan_access_keys_with,
+};
 pub use managed::{ManagedAccount, managed_accounts};
 pub use on_build_finished::on_build_finished;
 pub use on_command::on_command;
