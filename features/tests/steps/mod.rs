@@ -13,6 +13,7 @@ mod digest;
 mod exceptions;
 mod lifecycle;
 mod reports;
+mod scans;
 mod settings;
 
 pub use accounts::Emulated;
@@ -30,6 +31,8 @@ pub struct SpaWorld {
     pub emulated: Emulated,
     /// The costs, the residual policy and the outcomes of `digest.feature`.
     pub digest: digest::Digests,
+    /// The member accounts, searches and access-key scans of `scans.feature`.
+    pub scans: scans::Scans,
 }
 
 /// The docstring of a step, without the line break that follows the opening `"""`.
