@@ -227,3 +227,14 @@ fn a_bad_tree_file_names_its_rows_and_fails() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("nowhere.csv: error: cannot read"));
 }
+
+#[test]
+fn find_refuses_a_query_that_is_not_one_before_reading_anything() {
+    let out = spa(&["find", "web-server", "--settings", "no-such-settings.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("`web-server` is not a query") && stderr.contains("instance ARN"),
+        "{stderr}"
+    );
+}

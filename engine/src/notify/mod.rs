@@ -148,7 +148,9 @@ fn holder_lead(label: Label) -> &'static str {
             "The maintenance of your sandbox account takes longer than expected."
         }
         Label::Drift => "Your sandbox account no longer matches its expected configuration.",
-        Label::StaleAccessKey => "An access key in your sandbox account is older than allowed.",
+        Label::StaleAccessKey => {
+            "An access key in your sandbox account is too old or unused for too long, or an IAM user in it can sign in with a password."
+        }
         Label::ResidualCost => "Your sandbox account still costs money after its clean-up.",
         _ => "Something about your sandbox account needs attention.",
     }
