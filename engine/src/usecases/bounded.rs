@@ -3,50 +3,19 @@
 //! accounts never mean 10,000 calls in flight.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
+
+use futures_util::StreamExt as _;
 
 /// Runs every future of `futures`, at most `limit` (at least 1) at once; the outputs
-/// come back in the order of `futures`.
+/// come back in the order of `futures` (`futures-util`'s `buffered`).
 pub(crate) async fn bounded<F>(futures: impl IntoIterator<Item = F>, limit: usize) -> Vec<F::Output>
 where
     F: Future,
 {
-    let limit = limit.max(1);
-    let mut waiting = futures.into_iter().enumerate();
-    let mut running: Vec<(usize, Pin<Box<F>>)> = Vec::new();
-    let mut done: Vec<(usize, F::Output)> = Vec::new();
-    std::future::poll_fn(|cx| {
-        loop {
-            while running.len() < limit {
-                match waiting.next() {
-                    Some((index, future)) => running.push((index, Box::pin(future))),
-                    None => break,
-                }
-            }
-            if running.is_empty() {
-                return Poll::Ready(());
-            }
-            let before = running.len();
-            let mut i = 0;
-            while i < running.len() {
-                match running[i].1.as_mut().poll(cx) {
-                    Poll::Ready(output) => {
-                        let (index, _) = running.swap_remove(i);
-                        done.push((index, output));
-                    }
-                    Poll::Pending => i += 1,
-                }
-            }
-            // nothing finished: wait for a wake-up; else start the next ones at once
-            if running.len() == before {
-                return Poll::Pending;
-            }
-        }
-    })
-    .await;
-    done.sort_by_key(|(index, _)| *index);
-    done.into_iter().map(|(_, output)| output).collect()
+    futures_util::stream::iter(futures)
+        .buffered(limit.max(1))
+        .collect()
+        .await
 }
 
 #[cfg(test)]
