@@ -8,6 +8,7 @@ pub mod emf;
 pub mod events;
 pub mod files;
 pub mod footprint;
+pub mod fuzz;
 pub mod lifecycle;
 pub mod local;
 pub mod notify;
