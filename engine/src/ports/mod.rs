@@ -20,6 +20,7 @@ use crate::footprint::Footprint;
 use crate::lifecycle::{BuildId, BuildKind, BuildStatus, State, TagChanges};
 
 mod alerting;
+mod chat;
 mod finops;
 pub mod memory;
 
@@ -27,6 +28,7 @@ pub use alerting::{
     Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
     Incidents, Mail, RelatedLink, Secret, Secrets, ServiceCost, Webhooks,
 };
+pub use chat::{MemorySlackUsers, SlackUsers};
 pub use finops::CostSource;
 
 /// Why a port could not answer.
