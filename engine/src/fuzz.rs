@@ -10,10 +10,16 @@
 //!   every error has a place inside the file or a key path;
 //! - a CSV overlay applied twice leaves the accounts as once; its errors name a row;
 //! - an event decodes the same from its re-serialized JSON (its id is stable); an error about
-//!   a field names its path; no error text shows an e-mail address in clear.
+//!   a field names its path; no error text shows an e-mail address in clear;
+//! - a Slack request verifies only with the signature of its body, the right signature
+//!   fails only for its time or size, and one changed byte of the body never verifies.
 //!
 //! Pure: no I/O, no clock.
 
+use chrono::DateTime;
+
+use crate::chatops::command::{Request, parse_form};
+use crate::chatops::verify::{MAX_BODY, Rejection, sign, verify};
 use crate::events::{self, DecodeError, Incoming, redact_emails};
 use crate::settings::{self, Diagnostic, MemorySources, Place, Settings};
 
@@ -280,5 +286,90 @@ fn check_decode_error(error: &DecodeError) {
         }
         DecodeError::Json { line, .. } => assert!(*line >= 1, "JSON error on line 0: {error}"),
         _ => {}
+    }
+}
+
+/// The signing secret of [`slack_request`] (Slack's documentation example).
+pub const SLACK_SECRET: &[u8] = b"8f742231b10e8888abcd99yyyzzz85a5";
+/// The instant [`slack_request`] verifies at (2026-11-21 12:00:00 UTC).
+pub const SLACK_NOW: i64 = 1_795_348_800;
+
+/// A Slack request: the first line is the timestamp header, the second the signature
+/// header (an empty line: the header is absent), the rest the body, verified at
+/// [`SLACK_NOW`] with [`SLACK_SECRET`].
+///
+/// A request verifies only when its signature is the body's; the body signed right fails
+/// only for its timestamp or its size (never as a mismatch); one byte of the body
+/// changed after signing never verifies. A body that verifies parses as a slash command
+/// or is refused, and its text reads as a request, without a panic.
+pub fn slack_request(data: &[u8]) {
+    let mut parts = data.splitn(3, |b| *b == b'\n');
+    let timestamp = parts.next().map(String::from_utf8_lossy);
+    let signature = parts.next().map(String::from_utf8_lossy);
+    let body = parts.next().unwrap_or_default();
+    let timestamp = timestamp.as_deref().filter(|t| !t.is_empty());
+    let signature = signature.as_deref().filter(|s| !s.is_empty());
+    let Some(now) = DateTime::from_timestamp(SLACK_NOW, 0) else {
+        return;
+    };
+
+    if let Ok(verified) = verify(SLACK_SECRET, timestamp, signature, body, now) {
+        let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+            panic!("verified without both headers");
+        };
+        let expected = sign(SLACK_SECRET, timestamp.trim(), body);
+        assert_eq!(
+            signature.trim().to_ascii_lowercase(),
+            expected,
+            "verified a signature that is not the body's"
+        );
+        assert_eq!(format!("v0={}", verified.signature), expected);
+    }
+
+    // the same body, signed right
+    let timestamp = timestamp.unwrap_or("1795348800");
+    let signed = sign(SLACK_SECRET, timestamp.trim(), body);
+    match verify(SLACK_SECRET, Some(timestamp), Some(&signed), body, now) {
+        Ok(_) => {
+            if let Some(last) = body.len().checked_sub(1) {
+                let mut tampered = body.to_vec();
+                tampered[last] ^= 0x01;
+                assert_eq!(
+                    verify(SLACK_SECRET, Some(timestamp), Some(&signed), &tampered, now),
+                    Err(Rejection::Mismatch),
+                    "a changed body verified with the original signature"
+                );
+            }
+            if let Ok(command) = parse_form(body, None) {
+                if let Request::Unknown(shown) = Request::parse(&command.text) {
+                    assert!(
+                        shown.chars().count() <= 101,
+                        "an echo of {} characters",
+                        shown.chars().count()
+                    );
+                }
+                let url = command.response_url.expose();
+                let shown = [
+                    &command.command,
+                    &command.text,
+                    &command.user_id,
+                    &command.team_id,
+                    &command.channel_id,
+                ];
+                if !shown.iter().any(|field| field.contains(url)) {
+                    assert!(
+                        !format!("{command:?}").contains(url),
+                        "a slash command shows its response URL in logs"
+                    );
+                }
+            }
+        }
+        Err(Rejection::Mismatch) => panic!("the body's own signature does not match"),
+        Err(Rejection::TooLarge) => assert!(body.len() > MAX_BODY),
+        Err(Rejection::MissingTimestamp | Rejection::MissingSignature) => {
+            panic!("both headers were given")
+        }
+        Err(Rejection::GarbledSignature) => panic!("the signature made by `sign` is garbled"),
+        Err(Rejection::GarbledTimestamp | Rejection::Stale | Rejection::Future) => {}
     }
 }

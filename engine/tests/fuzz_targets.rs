@@ -115,7 +115,34 @@ const JSON: &[&str] = &[
     "alice@example.com",
 ];
 
-const TARGETS: [Target; 4] = [
+const FORM: &[&str] = &[
+    "\n",
+    "&",
+    "=",
+    "%",
+    "%2F",
+    "%ZZ",
+    "+",
+    "command=%2Fspa",
+    "&text=",
+    "status",
+    "costs",
+    "me",
+    "help",
+    "&user_id=",
+    "&team_id=",
+    "&response_url=",
+    "https%3A%2F%2Fhooks.slack.com%2F",
+    "v0=",
+    "0",
+    "f",
+    "1795348800",
+    "1795349100",
+    "1795348499",
+    "\u{fffd}",
+];
+
+const TARGETS: [Target; 5] = [
     Target {
         name: "settings",
         check: fuzz::settings,
@@ -135,6 +162,11 @@ const TARGETS: [Target; 4] = [
         name: "sqs_body",
         check: fuzz::sqs_body,
         tokens: JSON,
+    },
+    Target {
+        name: "slack_request",
+        check: fuzz::slack_request,
+        tokens: FORM,
     },
 ];
 
@@ -218,6 +250,26 @@ fn the_seeds_reach_the_checks_behind_the_parsers() {
             "seed {name} does not decode"
         );
     }
+    let signed = seeds("slack_request")
+        .into_iter()
+        .find(|(name, _)| name == "status-me")
+        .unwrap()
+        .1;
+    let mut parts = signed.splitn(3, |b| *b == b'\n');
+    let (timestamp, signature, body) = (
+        std::str::from_utf8(parts.next().unwrap()).unwrap(),
+        std::str::from_utf8(parts.next().unwrap()).unwrap(),
+        parts.next().unwrap(),
+    );
+    let now = chrono::DateTime::from_timestamp(fuzz::SLACK_NOW, 0).unwrap();
+    let verified = spa_engine::chatops::verify(
+        fuzz::SLACK_SECRET,
+        Some(timestamp),
+        Some(signature),
+        body,
+        now,
+    );
+    assert!(verified.is_ok(), "the signed seed verifies: {verified:?}");
 }
 
 /// Every input a fuzzer found a fault with stays fixed.
@@ -325,5 +377,10 @@ proptest! {
     #[test]
     fn mutated_sqs_bodies_keep_the_checks(bytes in mutated_seeds("sqs_body")) {
         fuzz::sqs_body(&bytes);
+    }
+
+    #[test]
+    fn mutated_slack_requests_keep_the_checks(bytes in mutated_seeds("slack_request")) {
+        fuzz::slack_request(&bytes);
     }
 }
