@@ -130,6 +130,8 @@ def machine():
         ("rustc", run(["rustc", "--version"])),
         ("git commit", commit + (" (with uncommitted changes)" if dirty else "")),
         ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("bench variables", ", ".join(f"`{k}={v}`" for k, v in sorted(os.environ.items())
+                                      if k.startswith("SPA_BENCH_")) or "none set: each bench's defaults"),
     ]
 
 

@@ -237,13 +237,17 @@ fn check_place(diagnostic: &Diagnostic, file: &str, lines: u64) {
     }
 }
 
-/// Lines of a text as an editor counts them (a last line without its newline counts;
-/// a position just after a final newline is on the line that follows).
+/// Lines of a text as YAML and editors count them: `\n`, `\r\n` and a lone `\r` each end
+/// a line (the last line counts without its break; a position just after a final break
+/// is on the line that follows).
 fn line_count(text: &str) -> u64 {
-    let newlines = text.bytes().filter(|b| *b == b'\n').count();
-    u64::try_from(newlines)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1)
+    let bytes = text.as_bytes();
+    let breaks = bytes
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| **b == b'\n' || (**b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count();
+    u64::try_from(breaks).unwrap_or(u64::MAX).saturating_add(1)
 }
 
 fn check_records(incoming: &Incoming) {
