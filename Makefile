@@ -10,6 +10,7 @@ TEMPLATES ?= target/templates
 SPA := cargo run --quiet -p spa-deploy --bin spa --
 
 .PHONY: test demo venv fmt lint unit validate templates package-tools package package-check package-test clean-venv
+.PHONY: fuzz fuzz-smoke benchmarks
 
 ## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
 venv: $(VENV)/.installed
@@ -19,7 +20,10 @@ $(VENV)/.installed: scripts/requirements-test.txt scripts/requirements-lint.txt
 	touch $@
 
 ## make test: formatting, lints, every test (unit, emulator-backed, features), the shipped settings
-## and their templates (cfn-lint), one real Lambda package (x86_64, dev profile)
+## and their templates (cfn-lint), one real Lambda package (x86_64, dev profile).
+## The fuzz targets' checks run in `unit` (engine/tests/fuzz_targets.rs: seeds, regressions,
+## mutated seeds, a few seconds each); cargo-fuzz itself runs in `make fuzz` (its instrumented
+## build of the engine and the AWS SDK would add about 16 CPU-minutes to every CI run)
 test: venv fmt lint unit validate package-check
 
 fmt:
@@ -71,3 +75,16 @@ demo: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+## make fuzz: every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (cargo-fuzz pinned, in .tools/)
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+## make fuzz-smoke: the same, 10 seconds each (the instrumented build is most of its time)
+fuzz-smoke:
+	FUZZ_SECONDS=10 scripts/fuzz.sh
+
+## make benchmarks: every bench of the workspace, figures written to BENCHMARKS.md
+benchmarks: venv
+	scripts/benchmarks.sh BENCHMARKS.md

@@ -4,10 +4,12 @@
 //! never read the clock; `ports` names what the use cases need from the outside world.
 
 pub mod aws;
+pub mod chatops;
 pub mod emf;
 pub mod events;
 pub mod files;
 pub mod footprint;
+pub mod fuzz;
 pub mod lifecycle;
 pub mod local;
 pub mod notify;
@@ -15,5 +17,6 @@ pub mod ports;
 pub mod reports;
 pub mod rules;
 pub mod settings;
+pub mod slack_api;
 pub mod usecases;
 pub mod webhooks;

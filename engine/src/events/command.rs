@@ -31,6 +31,23 @@ pub enum Action {
     },
     /// Look at the account's deadlines and lease now.
     Sweep,
+    /// A Slack slash command answered later (`/spa costs`, `/spa status`): the
+    /// `commands` function works the answer out and posts it to Slack's response URL.
+    /// `account` is the account asked about, else the automation account.
+    SlackReply {
+        /// The Slack user who asked (for logs).
+        user: String,
+        /// Their e-mail address as Slack gave it (the message body is not logged).
+        #[serde(default)]
+        email: Option<String>,
+        /// Whether they are in `features.slack_admins`.
+        #[serde(default)]
+        admin: bool,
+        /// The command's text (`costs 123456789012`).
+        text: String,
+        /// Where the answer goes (a credential for 30 minutes: never logged).
+        response_url: String,
+    },
 }
 
 impl Action {
@@ -43,6 +60,7 @@ impl Action {
             Action::Release => "release",
             Action::Assign { .. } => "assign",
             Action::Sweep => "sweep",
+            Action::SlackReply { .. } => "slack-reply",
         }
     }
 }
@@ -179,6 +197,13 @@ mod tests {
                 holder: "jane@example.com".into(),
             },
             Action::Sweep,
+            Action::SlackReply {
+                user: "U1".into(),
+                email: Some("jane@example.com".into()),
+                admin: false,
+                text: "costs".into(),
+                response_url: "https://hooks.slack.com/commands/1/2/3".into(),
+            },
         ] {
             let command =
                 AccountCommand::new("window-1", "Spa", account.clone(), action, at, "operator");

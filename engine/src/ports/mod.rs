@@ -20,6 +20,7 @@ use crate::footprint::Footprint;
 use crate::lifecycle::{BuildId, BuildKind, BuildStatus, State, TagChanges};
 
 mod alerting;
+mod chat;
 mod finops;
 pub mod memory;
 mod scans;
@@ -28,6 +29,7 @@ pub use alerting::{
     Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
     Incidents, Mail, RelatedLink, Secret, Secrets, ServiceCost, Webhooks,
 };
+pub use chat::{MemorySlackUsers, SlackUsers};
 pub use finops::CostSource;
 pub use scans::{AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, mask_key_id};
 

@@ -14,7 +14,7 @@
 mod diagnostic;
 mod legacy;
 mod node;
-mod overlay;
+pub(crate) mod overlay;
 mod resolve;
 mod schema;
 mod sources;

@@ -99,7 +99,22 @@ pub fn overlay(file: &str, text: &str, accounts: &mut Vec<Account>) -> Vec<Diagn
         }
     };
     let mut columns = Vec::new();
-    for header in headers.iter() {
+    for (index, header) in headers.iter().enumerate() {
+        if header.is_empty() {
+            // a spreadsheet's stray column: name it by its number, since it has no name
+            let number = index + 1;
+            errors.push(Diagnostic::error(
+                file,
+                Place::Cell {
+                    row: 1,
+                    column: format!("column {number}"),
+                },
+                "",
+                format!("column {number} has no name in the header row; name it (`Note`, `Tag: KEY`, ...) or remove it"),
+            ));
+            columns.push(None);
+            continue;
+        }
         match classify(header) {
             Ok(column) => columns.push(Some(column)),
             Err(message) => {
@@ -336,6 +351,21 @@ mod tests {
                 "a.csv:1:Hodler: error: unknown column `Hodler`; did you mean `Holder`?",
                 "a.csv:1:Tags: owner: error: unknown column `Tags: owner`; did you mean `Tag: owner`?",
                 "a.csv:1:Colour: error: unknown column `Colour`; expected one of `Account`, `Note`, `Holder`, `Budget`, `Cost center`, `Tag: KEY`, `Preparation: VAR`, `Purge: VAR`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_column_without_a_name_is_named_by_its_number() {
+        // found by the csv_overlay fuzz target: the error named the column ``
+        let mut accounts = Vec::new();
+        let text = include_str!("../../tests/fuzz_regressions/csv_overlay/empty-header.csv");
+        let errors = overlay("a.csv", text, &mut accounts);
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "a.csv:1:column 3: error: column 3 has no name in the header row; name it (`Note`, `Tag: KEY`, ...) or remove it"
             ]
         );
     }

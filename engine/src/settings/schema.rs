@@ -538,6 +538,10 @@ pub struct Notifications {
     /// Where the Slack signing secret of the slash command is stored.
     #[serde(default)]
     pub slack_signing_secret: Option<SecretRef>,
+    /// Where the Slack bot token of the slash command is stored (scopes `users:read`,
+    /// `users:read.email`): it tells which holder a Slack user is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_bot_token: Option<SecretRef>,
     /// Where the Microsoft Teams Workflows webhook URL is stored.
     #[serde(default)]
     pub teams_webhook: Option<SecretRef>,
@@ -693,6 +697,11 @@ pub struct Features {
     /// Serve the Slack slash command (needs `notifications.slack_signing_secret`).
     #[serde(default)]
     pub slack_commands: bool,
+    /// Who may ask the slash command about any account: Slack user ids (`U0123ABCD`)
+    /// or e-mail addresses. Anyone else may ask about the accounts they hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^([UW][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+)$")))]
+    pub slack_admins: Vec<String>,
     /// Post the daily cost digest to chat.
     #[serde(default)]
     pub daily_digest: bool,
@@ -764,6 +773,7 @@ impl Default for Features {
             find_timeout: default_find_timeout(),
             find_regions: Vec::new(),
             slack_commands: false,
+            slack_admins: Vec::new(),
             daily_digest: false,
             residual_cost: ResidualCost::default(),
         }

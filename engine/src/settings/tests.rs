@@ -634,24 +634,23 @@ mod never_panics {
 
         #[test]
         fn on_any_text(text in "\\PC{0,300}") {
-            let _ = load("settings.yaml", &text, &MemorySources::new());
+            crate::fuzz::settings(text.as_bytes());
         }
 
         #[test]
         fn on_yaml_like_text(text in "[a-z_:\\- \\n\\[\\]{}&*!|>'\"#,0-9]{0,300}") {
-            let _ = load("settings.yaml", &text, &MemorySources::new());
+            crate::fuzz::settings(text.as_bytes());
         }
 
         #[test]
         fn on_any_value_of_any_key(key in "[a-z_]{1,12}", value in "[ -~]{0,40}") {
             let text = format!("{MINIMAL}defaults:\n  {key}: {value}\naccounts:\n  - identifier: {value}\n    {key}: [{value}]\n");
-            let _ = load("settings.yaml", &text, &MemorySources::new());
+            crate::fuzz::settings(text.as_bytes());
         }
 
         #[test]
         fn on_any_csv(csv in "[A-Za-z0-9:, \\n\"@.-]{0,300}") {
-            let text = format!("{MINIMAL}accounts_csv: [a.csv]\n");
-            let _ = load("settings.yaml", &text, &MemorySources::new().with("a.csv", csv));
+            crate::fuzz::csv_overlay(csv.as_bytes());
         }
     }
 }

@@ -52,6 +52,7 @@ pub use residual::{ResidualPolicy, residual_costs};
 pub mod operator;
 pub mod reports;
 pub mod residual;
+pub mod slack;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! One account command from the queue (maintenance window fan-out, bulk operator
-//! actions, sweeper fan-out) -> one trigger applied to one account.
+//! actions, sweeper fan-out) -> one trigger applied to one account; a slash command
+//! job (`SlackReply`) -> its answer posted to Slack (`usecases::slack`).
 
 use super::apply::Outcome;
 use super::context::Engine;
@@ -21,6 +22,9 @@ pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
             })?)
         }
         Action::Sweep => TriggerKind::Sweep,
+        Action::SlackReply { .. } => {
+            return Err("a slash command job is not a lifecycle trigger".to_owned());
+        }
     })
 }
 
@@ -46,6 +50,9 @@ pub async fn on_command<P: Platform>(
                 engine.environment()
             ),
         ));
+    }
+    if let Action::SlackReply { .. } = command.action {
+        return super::slack::answer_later(engine, command, None).await;
     }
     let kind = trigger_kind(&command.action)
         .map_err(|reason| UseCaseError::bad_input(context(), reason))?;

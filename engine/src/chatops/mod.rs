@@ -1,0 +1,17 @@
+//! Chat operations: the Slack slash command `/spa`, its pure core.
+//!
+//! - [`verify`]: Slack's request signature (HMAC-SHA256, 5-minute window,
+//!   constant-time comparison) and the body size budget, checked before anything else;
+//! - [`command`]: the form body → a [`SlashCommand`], its text → a [`Request`], the
+//!   response URL held to Slack's;
+//! - [`reply`]: the answers as ephemeral Block Kit messages, addresses masked.
+//!
+//! No I/O and no clock: `now` is passed in. The use case that runs a command is
+//! `usecases::slack`.
+
+pub mod command;
+pub mod reply;
+pub mod verify;
+
+pub use command::{FormError, Request, ResponseUrl, SlashCommand, Target, parse_form};
+pub use verify::{Rejection, Verified, sign, verify};

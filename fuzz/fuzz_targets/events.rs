@@ -1,0 +1,4 @@
+//! Fuzz target: what a Lambda function may be handed, into the event decoders (checks in `spa_engine::fuzz::events`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| spa_engine::fuzz::events(data));

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the workspace and writes BENCHMARKS.md (`make benchmarks`).
+#
+#   scripts/benchmarks.sh [OUT]          OUT defaults to BENCHMARKS.md
+#
+# The benches are found with `cargo metadata` (every target of kind `bench`), built with
+# `cargo bench --no-run` (the bench profile: release), then run one at a time as
+# `<executable> --bench` from their package's folder, as `cargo bench` runs them, so that
+# the script measures the bench process itself: wall time and peak RSS (the process and
+# the children it waited for, such as the emulator). Each bench prints its figures as
+#
+#   bench: <bench name> | <metric> | <value> | <unit>
+#
+# and they become one table per bench; a bench that prints none is listed as "no figures".
+# Its whole output is kept in target/benchmarks/<bench>.log. A bench that fails is listed
+# with its exit status and the script exits non-zero after writing the file.
+# BENCH_TIMEOUT (seconds, default 3600) bounds each run; benches read their own
+# variables (SPA_BENCH_ACCOUNTS, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec python3 - "${1:-BENCHMARKS.md}" <<'PY'
+import json, os, platform, re, subprocess, sys, threading, time
+from datetime import datetime, timezone
+
+out = sys.argv[1]
+timeout = float(os.environ.get("BENCH_TIMEOUT", "3600"))
+LINE = re.compile(r"^bench:\s*(.+?)\s*\|\s*(.+?)\s*\|\s*(.+?)\s*\|\s*(.+?)\s*$")
+
+
+def run(args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout.strip()
+
+
+META = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"]))
+# the logs beside the build, in the target dir cargo uses (shared when CARGO_TARGET_DIR says so)
+logs = os.path.join(META["target_directory"], "benchmarks")
+os.makedirs(logs, exist_ok=True)
+
+
+def benches():
+    meta = META
+    found = []
+    for package in meta["packages"]:
+        for target in package["targets"]:
+            if "bench" in target["kind"]:
+                found.append((package["name"], target["name"], os.path.dirname(package["manifest_path"])))
+    return sorted(found)
+
+
+def build(package, bench):
+    """The executable of one bench, built by cargo in the bench profile."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["cargo", "bench", "-p", package, "--bench", bench, "--no-run", "--message-format=json-render-diagnostics"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    executable = None
+    for line in proc.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("reason") == "compiler-artifact" and message.get("executable") \
+                and message["target"]["name"] == bench and "bench" in message["target"]["kind"]:
+            executable = message["executable"]
+    if proc.returncode != 0 or executable is None:
+        raise SystemExit(f"benchmarks: cargo could not build the bench `{bench}` of {package}")
+    return executable, time.monotonic() - started
+
+
+def measure(name, executable, folder):
+    """Runs the bench; its exit status, wall time, peak RSS (KiB) and output.
+
+    The peak RSS is wait4's: the bench process, or the largest child it waited for."""
+    log_path = os.path.join(logs, f"{name}.log")
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([executable, "--bench"], cwd=folder, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        _, wait_status, usage = os.wait4(proc.pid, 0)
+        timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(wait_status)
+    wall = time.monotonic() - started
+    status = proc.returncode
+    if status != 0 and wall >= timeout:
+        status = f"killed after {timeout:.0f} s"
+    with open(log_path) as log:
+        text = log.read()
+    return status, wall, usage.ru_maxrss, text, log_path
+
+
+def machine():
+    cpus, model = 0, "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("processor"):
+                    cpus += 1
+                elif line.startswith("model name") and model == "unknown":
+                    model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    os_name = platform.system()
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    os_name = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    commit = run(["git", "rev-parse", "--short=12", "HEAD"])
+    dirty = run(["git", "status", "--porcelain", "--untracked-files=no"])
+    return [
+        ("CPU", f"{model} × {cpus} logical CPUs (`/proc/cpuinfo`)"),
+        ("memory", memory),
+        ("OS", f"{os_name}, Linux {platform.release()}"),
+        ("rustc", run(["rustc", "--version"])),
+        ("git commit", commit + (" (with uncommitted changes)" if dirty else "")),
+        ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("bench variables", ", ".join(f"`{k}={v}`" for k, v in sorted(os.environ.items())
+                                      if k.startswith("SPA_BENCH_")) or "none set: each bench's defaults"),
+    ]
+
+
+def cell(text):
+    return str(text).replace("|", "\\|")
+
+
+def main():
+    found = benches()
+    if not found:
+        raise SystemExit("benchmarks: cargo metadata lists no bench target")
+    results = []
+    for package, bench, folder in found:
+        print(f"benchmarks: building {package} --bench {bench}", file=sys.stderr)
+        executable, built = build(package, bench)
+        print(f"benchmarks: running {bench}", file=sys.stderr)
+        status, wall, rss, text, log_path = measure(bench, executable, folder)
+        figures = [m.groups() for m in map(LINE.match, text.splitlines()) if m]
+        results.append(dict(package=package, bench=bench, folder=folder, status=status, wall=wall,
+                            rss=rss, built=built, figures=figures, log=f"target/benchmarks/{bench}.log"))
+
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Written by scripts/benchmarks.sh (`make benchmarks`); do not edit: run it again. -->",
+        "",
+        "Every benchmark of the workspace (the `[[bench]]` targets `cargo metadata` lists), how to",
+        "run it, and the figures of its last run with the machine they came from. Each bench prints",
+        "its figures as `bench: <bench name> | <metric> | <value> | <unit>`; the script adds the",
+        "wall time and peak RSS of each bench process. Figures from a shared or loaded machine",
+        "vary: compare runs on the same machine.",
+        "",
+        "Run them all and rewrite this file: `make benchmarks` (or `scripts/benchmarks.sh`).",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {cell(v)} |" for k, v in machine()]
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| bench | command | result | wall time | peak RSS | figures |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        result = "ok" if r["status"] == 0 else f"failed ({r['status']})"
+        rss = f"{r['rss'] / 1024:.1f} MiB" if r["rss"] else "not measured"
+        lines.append(
+            f"| {r['bench']} | `cargo bench -p {r['package']} --bench {r['bench']}` | {result} "
+            f"| {r['wall']:.1f} s | {rss} | {len(r['figures']) or 'no figures'} |"
+        )
+    for r in results:
+        folder = os.path.relpath(r["folder"])
+        lines += ["", f"## {r['bench']} ({r['package']})", "",
+                  f"`cargo bench -p {r['package']} --bench {r['bench']}` (source: `{folder}/benches/{r['bench']}.rs`; "
+                  f"output of the last run: `{r['log']}`).", ""]
+        if not r["figures"]:
+            lines.append("No figures: this bench printed no `bench:` line.")
+            continue
+        lines += ["| bench name | metric | value | unit |", "|---|---|---|---|"]
+        lines += [f"| {cell(n)} | {cell(m)} | {cell(v)} | {cell(u)} |" for n, m, v, u in r["figures"]]
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    failed = [r["bench"] for r in results if r["status"] != 0]
+    print(f"benchmarks: {len(results) - len(failed)} passed, {len(failed)} failed; wrote {out}", file=sys.stderr)
+    if failed:
+        sys.exit(1)
+
+
+main()
+PY
