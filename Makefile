@@ -10,7 +10,7 @@ TEMPLATES ?= target/templates
 SPA := cargo run --quiet -p spa-deploy --bin spa --
 
 .PHONY: test demo venv fmt lint unit validate templates package-tools package package-check package-test clean-venv
-.PHONY: fuzz fuzz-smoke benchmarks
+.PHONY: fuzz fuzz-smoke benchmarks resilience
 
 ## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
 venv: $(VENV)/.installed
@@ -34,6 +34,11 @@ lint:
 
 unit: venv
 	cargo test --workspace --no-fail-fast
+
+## make resilience: the lifecycle of 1,000 accounts on moto through the fault proxy
+## (10% throttled, 5% server errors; tens of minutes in a debug build); SPA_SEED to replay
+resilience: venv
+	cargo test -p spa-engine --test resilience -- --ignored --nocapture
 
 ## make validate: the shipped settings, and the CloudFormation templates they synthesize, linted
 validate: venv

@@ -8,6 +8,10 @@
 //! Tests that use it take a [`Scenario`]: a guard that resets the emulator
 //! (`/moto-api/reset`) and holds it for one test at a time, since moto's state is
 //! global to the server.
+//!
+//! [`faults`] has the fault-injecting proxy to put between the SDK and the emulator.
+
+pub mod faults;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

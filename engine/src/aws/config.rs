@@ -33,6 +33,16 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(10))
 }
 
+/// The same policy without the adaptive client-side rate limiter: for a test whose
+/// throttling is a random share rather than a rate (the limiter would keep slowing
+/// the one process down to half a request per second), never for AWS.
+pub fn standard_retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(10))
+}
+
 /// Timeouts: a connection in 3 s, an attempt in 20 s, a whole call (retries included)
 /// in 60 s, well under a Lambda function's timeout.
 pub fn timeout_config() -> TimeoutConfig {
@@ -125,6 +135,16 @@ impl AwsConfig {
     pub fn with_credentials(&self, provider: SharedCredentialsProvider) -> Self {
         Self {
             sdk: self.sdk.to_builder().credentials_provider(provider).build(),
+            calls: self.calls.clone(),
+        }
+    }
+
+    /// The same configuration with another retry policy (a test that must see the
+    /// first answer, or the SDK's retries counted); the calls are counted by the same
+    /// counter.
+    pub fn with_retry(&self, retry: RetryConfig) -> Self {
+        Self {
+            sdk: self.sdk.to_builder().retry_config(retry).build(),
             calls: self.calls.clone(),
         }
     }

@@ -110,6 +110,16 @@ pub async fn runtime(
     settings: &Settings,
     endpoint: &str,
 ) -> Result<(crate::local::Runtime<super::Connected>, LocalResources), PortError> {
+    runtime_with_retries(settings, endpoint, true).await
+}
+
+/// [`runtime`], with adaptive retries or not (see
+/// [`ConnectOptions::adaptive_retries`](super::ConnectOptions::adaptive_retries)).
+pub async fn runtime_with_retries(
+    settings: &Settings,
+    endpoint: &str,
+    adaptive_retries: bool,
+) -> Result<(crate::local::Runtime<super::Connected>, LocalResources), PortError> {
     let calls = super::metrics::ApiCalls::new();
     let config = AwsConfig::load(
         settings.automation.region.as_str(),
@@ -118,12 +128,20 @@ pub async fn runtime(
         calls,
     )
     .await;
+    let config = if adaptive_retries {
+        config
+    } else {
+        config.with_retry(super::config::standard_retry_config())
+    };
     let resources = init(&config, settings).await?;
-    let options = super::ConnectOptions::emulator(
-        endpoint,
-        resources.bus_arn.clone(),
-        resources.queue_url.clone(),
-    );
+    let options = super::ConnectOptions {
+        adaptive_retries,
+        ..super::ConnectOptions::emulator(
+            endpoint,
+            resources.bus_arn.clone(),
+            resources.queue_url.clone(),
+        )
+    };
     let platform = super::AwsPlatform::connect_with_builds(settings, &options).await?;
     let account = crate::events::AccountId::parse(settings.automation.account_id.as_str())
         .ok_or_else(|| PortError::Rejected {

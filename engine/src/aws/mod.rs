@@ -78,6 +78,10 @@ pub struct ConnectOptions {
     pub command_queue_url: String,
     /// The reports bucket; default: `reporting.bucket`.
     pub reports_bucket: Option<String>,
+    /// Adaptive retries (the default): the SDK slows its own rate on throttling.
+    /// Off, standard retries with the same attempts and backoff (fault-injection
+    /// tests, whose throttling is a share, not a rate).
+    pub adaptive_retries: bool,
 }
 
 impl ConnectOptions {
@@ -91,6 +95,7 @@ impl ConnectOptions {
             bus: bus.into(),
             command_queue_url: command_queue_url.into(),
             reports_bucket: None,
+            adaptive_retries: true,
         }
     }
 
@@ -180,13 +185,16 @@ impl AwsPlatform<()> {
             .region
             .clone()
             .unwrap_or_else(|| settings.automation.region.as_str().to_owned());
-        let automation = AwsConfig::load(
+        let mut automation = AwsConfig::load(
             &region,
             options.endpoint.as_deref(),
             options.credentials,
             calls,
         )
         .await;
+        if !options.adaptive_retries {
+            automation = automation.with_retry(config::standard_retry_config());
+        }
         let session = format!("spa-{}", settings.environment_identifier);
         let management_arn = settings.automation.management_role_arn.as_str();
         let management = if options.assume_management_role {

@@ -560,16 +560,28 @@ impl<P: Platform> Runtime<P> {
             }
             let mut ended = 0;
             for (build, account) in watched {
-                let status = self
+                let status = match self
                     .platform
                     .inner
                     .builds()
                     .build_status(&account, &build)
                     .await
-                    .map_err(|error| RunError::Watch {
-                        build: build.to_string(),
-                        error,
-                    })?;
+                {
+                    Ok(status) => status,
+                    // a throttled or failed poll is tried again next round, as
+                    // CodeBuild's event would still come: one transient error
+                    // must not end the run (and lose every other build's end)
+                    Err(error) if error.is_transient() => {
+                        tracing::info!(%build, %error, "build status unavailable, polling again");
+                        continue;
+                    }
+                    Err(error) => {
+                        return Err(RunError::Watch {
+                            build: build.to_string(),
+                            error,
+                        });
+                    }
+                };
                 if status.is_terminal() {
                     ended += 1;
                     self.pending.lock().watched.remove(&build);

@@ -200,6 +200,53 @@ async fn a_build_that_never_ends_stops_the_run_with_a_reason() {
 }
 
 #[tokio::test]
+async fn a_throttled_build_status_is_polled_again_not_the_end_of_the_run() {
+    let runtime = runtime();
+    let settings = settings();
+    runtime
+        .inner()
+        .builds
+        .set_default_status(BuildStatus::Succeeded);
+    runtime.inner().builds.fail_status(
+        crate::ports::PortError::Unavailable {
+            service: "codebuild".into(),
+            message: "BatchGetBuilds: ThrottlingException: Rate exceeded".into(),
+        },
+        2,
+    );
+    created(&runtime, POOL);
+    let (summary, steps) = run(&runtime, &settings).await;
+    assert_eq!(
+        state(&runtime, POOL).as_deref(),
+        Some("prepared"),
+        "{steps:#?}"
+    );
+    assert_eq!(summary.failed, 0);
+    assert!(runtime.pending().is_idle());
+}
+
+#[tokio::test]
+async fn a_build_status_denied_still_stops_the_run() {
+    let runtime = runtime();
+    let settings = settings();
+    runtime.inner().builds.fail_status(
+        crate::ports::PortError::Denied {
+            service: "codebuild".into(),
+            action: "BatchGetBuilds".into(),
+            message: "AccessDenied".into(),
+        },
+        1,
+    );
+    created(&runtime, POOL);
+    let handler = LocalHandler::new(&settings).with_retry(Retry::immediate(1));
+    let error = runtime
+        .run_until_idle(&handler, Limits::default(), |_| {})
+        .await
+        .expect_err("denied");
+    assert!(matches!(error, RunError::Watch { .. }), "{error:?}");
+}
+
+#[tokio::test]
 async fn pending_deliveries_are_handled_without_waiting_for_builds() {
     let runtime = runtime();
     let settings = settings();

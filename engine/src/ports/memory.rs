@@ -554,6 +554,11 @@ impl MemoryBuilds {
         self.faults.fail("start_build", error, times);
     }
 
+    /// The next status reads fail with `error`, `times` times.
+    pub fn fail_status(&self, error: PortError, times: usize) {
+        self.faults.fail("build_status", error, times);
+    }
+
     /// What `build_status` answers for a build from now on (in progress until told).
     pub fn set_status(&self, build: &BuildId, status: BuildStatus) {
         lock(&self.state).statuses.insert(build.clone(), status);
