@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
 
-use crate::cli::{ArchChoice, Cli, Command, EventsCommand, LocalCommand, SettingsCommand};
+use crate::cli::{
+    ArchChoice, Cli, Command, EventsCommand, LocalCommand, SettingsCommand, SlackCommand,
+};
 use spa_engine::events::Action;
 
 mod costs;
@@ -17,6 +19,7 @@ mod package;
 mod plan;
 mod report;
 mod schema;
+mod slack;
 mod synth;
 mod validate;
 
@@ -70,6 +73,9 @@ pub fn run(cli: Cli) -> ExitCode {
             dry_run,
             json,
         } => operate::assign(&live, &account, &holder, dry_run, json),
+        Command::Slack {
+            command: SlackCommand::Serve { live, port },
+        } => slack::serve(&live, port),
         Command::Handle {
             live,
             event,
