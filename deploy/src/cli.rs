@@ -174,6 +174,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The Slack slash command.
+    Slack {
+        #[command(subcommand)]
+        command: SlackCommand,
+    },
     /// Run the handler routing on one event, locally (replay from a DLQ, debugging).
     Handle {
         #[command(flatten)]
@@ -357,6 +362,20 @@ pub enum LocalCommand {
     Init {
         #[command(flatten)]
         live: Live,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlackCommand {
+    /// Serve the slash command endpoint on 127.0.0.1 (for tests, or through a tunnel):
+    /// the handler of the deployed function URL. `SLACK_SIGNING_SECRET`, when set,
+    /// stands in for `notifications.slack_signing_secret`.
+    Serve {
+        #[command(flatten)]
+        live: Live,
+        /// The local port (0: any free port, printed).
+        #[arg(long, value_name = "N")]
+        port: u16,
     },
 }
 

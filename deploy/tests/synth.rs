@@ -540,7 +540,8 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
             "SpaDemo-commands",
             "SpaDemo-scheduler",
             "SpaDemo-budget-alerts",
-            "SpaDemo-exceptions"
+            "SpaDemo-exceptions",
+            "SpaDemo-slack-commands",
         ]
     );
     let actions: Vec<&str> = role["Policies"][0]["PolicyDocument"]["Statement"]
@@ -691,4 +692,61 @@ fn with_athena_as_cost_source_the_scheduler_may_query_that_table_only() {
         "{:#?}",
         checks::check(&template)
     );
+}
+
+#[test]
+fn the_slack_command_endpoint_is_the_one_public_function_url() {
+    let template = automation(false);
+    let urls = of_type(&template, "AWS::Lambda::Url");
+    assert_eq!(urls.len(), 1, "one function URL");
+    let (_, url) = urls[0];
+    assert_eq!(url["Properties"]["AuthType"], "NONE");
+    assert_eq!(
+        url["Properties"]["TargetFunctionArn"],
+        json!({"Fn::GetAtt": ["SlackCommandsFunction", "Arn"]})
+    );
+    let function = &template["Resources"]["SlackCommandsFunction"]["Properties"];
+    assert_eq!(
+        function["FunctionName"],
+        format!("SpaDemo-{PUBLIC_FUNCTION}")
+    );
+    assert!(
+        function.get("DeadLetterConfig").is_none(),
+        "a synchronous function"
+    );
+    let public: Vec<&Value> = of_type(&template, "AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, p)| &p["Properties"])
+        .filter(|p| p["Principal"] == "*")
+        .collect();
+    assert_eq!(public.len(), 2, "{public:#?}");
+    assert!(
+        public
+            .iter()
+            .all(|p| p["FunctionName"] == json!({"Ref": "SlackCommandsFunction"}))
+    );
+    assert_eq!(
+        template["Outputs"]["SlackCommandsUrl"]["Value"],
+        json!({"Fn::GetAtt": ["SlackCommandsUrl", "FunctionUrl"]})
+    );
+    assert_eq!(
+        rules_broken(&template, "public-endpoint"),
+        Vec::<String>::new()
+    );
+
+    // the `InvokeFunction` half of a public URL on another function is refused
+    let mut other = template.clone();
+    other["Resources"].as_object_mut().unwrap().insert(
+        "SneakyInvoke".into(),
+        json!({"Type": "AWS::Lambda::Permission", "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "CommandsFunction"}, "Principal": "*", "InvokedViaFunctionUrl": true}}),
+    );
+    let broken = rules_broken(&other, "public-endpoint");
+    assert_eq!(broken.len(), 1, "{broken:#?}");
+
+    // turned off: no URL at all
+    let mut settings = settings();
+    settings.features.slack_commands = false;
+    let off = stacks(&settings, false).automation.to_json().unwrap();
+    assert!(of_type(&off, "AWS::Lambda::Url").is_empty());
+    assert!(off["Outputs"].get("SlackCommandsUrl").is_none());
 }

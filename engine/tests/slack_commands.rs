@@ -409,3 +409,70 @@ async fn a_user_without_an_address_or_slack_down_gets_a_polite_answer() {
     let _ = Secret::new("unused");
     let _: Value = answer.body;
 }
+
+#[test]
+fn the_settings_check_admins_and_keep_the_bot_token_a_reference() {
+    let settings = settings();
+    assert_eq!(
+        settings.features.slack_admins,
+        ["UADMIN1", "boss@example.com"]
+    );
+    assert_eq!(
+        settings
+            .notifications
+            .slack_bot_token
+            .as_ref()
+            .map(|r| r.as_str()),
+        Some("ssm:/spa/slack-bot-token")
+    );
+    let bad = SETTINGS.replace("[UADMIN1, boss@example.com]", "[UADMIN1, 'not an admin']");
+    let Err(error) = load("settings.yaml", &bad, &MemorySources::new()) else {
+        panic!("refused")
+    };
+    let error = error.to_string();
+    assert!(
+        error.contains("features.slack_admins[1]")
+            && error.contains("a Slack user id (`U0123ABCD`) or an e-mail address"),
+        "{error}"
+    );
+    let literal = SETTINGS.replace("ssm:/spa/slack-bot-token", "xoxb-1234-5678");
+    assert!(load("settings.yaml", &literal, &MemorySources::new()).is_err());
+}
+
+#[tokio::test]
+async fn a_function_url_event_is_answered_and_its_job_queued() {
+    use base64::Engine as _;
+    let platform = platform();
+    let settings = settings();
+    let engine = Engine::new(&platform, &settings).unwrap();
+    let body = form("UJANE", "costs");
+    let timestamp = now().timestamp().to_string();
+    let event = serde_json::json!({
+        "version": "2.0",
+        "headers": {
+            "x-slack-request-timestamp": timestamp,
+            "x-slack-signature": sign(SECRET.as_bytes(), &timestamp, body.as_bytes()),
+        },
+        "body": base64::engine::general_purpose::STANDARD.encode(&body),
+        "isBase64Encoded": true,
+    });
+    let answer = spa_engine::usecases::slack::on_function_url(
+        &engine,
+        &users(),
+        &SlackOptions::default(),
+        &event,
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.later.is_none(), "queued before answering");
+    assert_eq!(platform.commands.sent().len(), 1);
+    let replay = spa_engine::usecases::slack::on_function_url(
+        &engine,
+        &users(),
+        &SlackOptions::default(),
+        &event,
+    )
+    .await;
+    assert_eq!(replay.status, 401);
+    assert_eq!(platform.commands.sent().len(), 1);
+}

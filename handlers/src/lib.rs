@@ -161,6 +161,46 @@ pub async fn invoke<P: Platform>(
     result.map(|handled| handled.response())
 }
 
+/// One invocation of the `slack-commands` function (a function URL event): the HTTP
+/// response (never an error: Slack shows the status, the body tells nothing), and a
+/// metrics line with the status.
+pub async fn invoke_slack<P: Platform, U: spa_engine::ports::SlackUsers>(
+    platform: &P,
+    settings: &Settings,
+    users: &U,
+    options: &spa_engine::usecases::slack::SlackOptions,
+    event: &Value,
+) -> Value {
+    let started = Instant::now();
+    let answer = match Engine::new(platform, settings) {
+        Ok(engine) => {
+            spa_engine::usecases::slack::on_function_url(&engine, users, options, event).await
+        }
+        Err(error) => {
+            tracing::error!(%error, "the engine cannot start");
+            spa_engine::usecases::slack::SlashAnswer {
+                status: 500,
+                body: serde_json::json!({"error": "internal error"}),
+                later: None,
+            }
+        }
+    };
+    let mut metrics = Metrics::new()
+        .dimension("Environment", &settings.environment_identifier)
+        .dimension("Function", Function::SlackCommands.as_str());
+    metrics.add("Invocations", 1.0, Unit::Count);
+    metrics.add(
+        "Duration",
+        started.elapsed().as_secs_f64() * 1000.0,
+        Unit::Milliseconds,
+    );
+    if answer.status >= 400 {
+        metrics.add("Refused", 1.0, Unit::Count);
+    }
+    println!("{}", metrics.to_line(platform.clock().now()));
+    spa_engine::chatops::http::function_url_response(answer.status, &answer.body)
+}
+
 /// One metrics line per exception label raised by `outcomes` (the label as a
 /// dimension, which an invocation's own line cannot carry: it may raise several).
 pub fn exception_metrics(

@@ -3,7 +3,8 @@
 //! At cold start: read the settings (`SPA_SETTINGS`: a packaged file, or
 //! `ssm:/name`), connect every adapter, find which function this is
 //! (`SPA_FUNCTION` or the Lambda function's name, else from each event's shape).
-//! Each invocation goes through `spa_handlers::invoke`. Logs are JSON lines.
+//! Each invocation goes through `spa_handlers::invoke` (`spa_handlers::invoke_slack`
+//! for the Slack slash command's function URL). Logs are JSON lines.
 
 use std::process::ExitCode;
 
@@ -14,8 +15,11 @@ use spa_engine::aws::metrics::ApiCalls;
 use spa_engine::aws::ssm::SsmParameters;
 use spa_engine::aws::{AwsPlatform, BaseCredentials, ConnectOptions};
 use spa_engine::ports::Parameters;
+use spa_engine::rules::Function;
+use spa_engine::slack_api::SlackApi;
+use spa_engine::usecases::slack::SlackOptions;
 use spa_handlers::{
-    SettingsSource, function_from_env, invoke, settings_from_file, settings_from_text,
+    SettingsSource, function_from_env, invoke, invoke_slack, settings_from_file, settings_from_text,
 };
 
 fn env(name: &str) -> Option<String> {
@@ -79,6 +83,20 @@ async fn serve() -> Result<(), String> {
     let platform = &platform;
     let settings = &settings;
     let buildspecs = &buildspecs;
+    if function == Some(Function::SlackCommands) {
+        // Slack's Web API (users.info); another base only for tests
+        let users =
+            SlackApi::new(env("SPA_SLACK_API_URL").as_deref()).map_err(|e| e.to_string())?;
+        let users = &users;
+        let options = &SlackOptions::default();
+        return lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+            Ok::<Value, lambda_runtime::Error>(
+                invoke_slack(platform, settings, users, options, &event.payload).await,
+            )
+        }))
+        .await
+        .map_err(|e| e.to_string());
+    }
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         invoke(platform, settings, buildspecs, function, &event.payload)
             .await

@@ -170,3 +170,31 @@ fn exceptions_are_counted_per_label_on_lines_of_their_own() {
         assert_eq!(directive["Metrics"][0]["Name"], "Exceptions");
     }
 }
+
+#[tokio::test]
+async fn the_slack_function_answers_an_http_response_and_refuses_what_is_not_signed() {
+    let (platform, mut settings) = world();
+    settings.features.slack_commands = true;
+    let function = function_from_env(None, Some("SpaLambda-slack-commands".to_owned()));
+    assert_eq!(function, Some(Function::SlackCommands));
+    let options = spa_engine::usecases::slack::SlackOptions {
+        signing_secret: Some(spa_engine::ports::Secret::new("secret")),
+        local_response_base: None,
+    };
+    let users = spa_engine::ports::MemorySlackUsers::new();
+    let body = "command=%2Fspa&text=help&user_id=U1&team_id=T1&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1";
+    let timestamp = platform.clock.now_at().timestamp().to_string();
+    let event = |signature: &str| {
+        json!({"version": "2.0", "headers": {
+            "x-slack-request-timestamp": timestamp, "x-slack-signature": signature},
+            "body": body, "isBase64Encoded": false})
+    };
+    let good = spa_engine::chatops::sign(b"secret", &timestamp, body.as_bytes());
+    let response = invoke_slack(&platform, &settings, &users, &options, &event(&good)).await;
+    assert_eq!(response["statusCode"], 200);
+    assert!(response["body"].as_str().unwrap().contains("ephemeral"));
+    let bad = spa_engine::chatops::sign(b"other", &timestamp, body.as_bytes());
+    let response = invoke_slack(&platform, &settings, &users, &options, &event(&bad)).await;
+    assert_eq!(response["statusCode"], 401);
+    assert_eq!(response["body"], "{\"error\":\"unauthorized\"}");
+}

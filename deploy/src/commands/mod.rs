@@ -6,6 +6,7 @@ use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
 
 use crate::cli::{
     ArchChoice, Cli, Command, EventsCommand, LocalCommand, ScanCommand, SettingsCommand,
+    SlackCommand,
 };
 use spa_engine::events::Action;
 
@@ -20,6 +21,7 @@ mod package;
 mod plan;
 mod report;
 mod schema;
+mod slack;
 mod synth;
 mod validate;
 
@@ -77,6 +79,9 @@ pub fn run(cli: Cli) -> ExitCode {
             dry_run,
             json,
         } => operate::assign(&live, &account, &holder, dry_run, json),
+        Command::Slack {
+            command: SlackCommand::Serve { live, port },
+        } => slack::serve(&live, port),
         Command::Handle {
             live,
             event,

@@ -707,7 +707,12 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
             ),
             Grant::Secrets => {
                 let n = &settings.notifications;
-                let refs = [&n.slack_webhook, &n.slack_signing_secret, &n.teams_webhook];
+                let refs = [
+                    &n.slack_webhook,
+                    &n.slack_signing_secret,
+                    &n.slack_bot_token,
+                    &n.teams_webhook,
+                ];
                 let mut ssm = Vec::new();
                 let mut manager = Vec::new();
                 for statement in refs.into_iter().flatten().filter_map(secret_statement) {
@@ -859,6 +864,50 @@ fn function(
         Resource::raw("AWS::Lambda::Function", properties).after(&[&ids.logs]),
     )?;
     match &spec.trigger {
+        Trigger::FunctionUrl => {
+            let url = format!("{}Url", logical(spec.name));
+            t.add(
+                &url,
+                Resource::raw(
+                    "AWS::Lambda::Url",
+                    json!({
+                        "AuthType": "NONE",
+                        "TargetFunctionArn": att(&ids.function, "Arn"),
+                        "InvokeMode": "BUFFERED",
+                    }),
+                ),
+            )?;
+            // since October 2025 a public URL needs both permissions
+            t.add(
+                format!("{}UrlPermission", logical(spec.name)),
+                Resource::raw(
+                    "AWS::Lambda::Permission",
+                    json!({
+                        "Action": "lambda:InvokeFunctionUrl",
+                        "FunctionName": r(&ids.function),
+                        "Principal": "*",
+                        "FunctionUrlAuthType": "NONE",
+                    }),
+                ),
+            )?;
+            t.add(
+                format!("{}UrlInvokePermission", logical(spec.name)),
+                Resource::raw(
+                    "AWS::Lambda::Permission",
+                    json!({
+                        "Action": "lambda:InvokeFunction",
+                        "FunctionName": r(&ids.function),
+                        "Principal": "*",
+                        "InvokedViaFunctionUrl": true,
+                    }),
+                ),
+            )?;
+            t.output(
+                &format!("{}Url", logical(spec.name)),
+                "The Slack slash command's Request URL (the app's slash command settings)",
+                att(&url, "FunctionUrl"),
+            );
+        }
         Trigger::Queue(source) => {
             let queue = match source {
                 QueueSource::Commands => COMMAND_QUEUE,

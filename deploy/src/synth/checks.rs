@@ -314,7 +314,9 @@ pub fn public_endpoints(template: &Value) -> Vec<Violation> {
             "AWS::Lambda::Permission" => {
                 let function = function_name(&all, p.get("FunctionName"));
                 let principal = p.get("Principal").and_then(Value::as_str).unwrap_or("");
-                let url_none = p.get("FunctionUrlAuthType").and_then(Value::as_str) == Some("NONE");
+                // `InvokedViaFunctionUrl`: the `lambda:InvokeFunction` half of a public URL
+                let url_none = p.get("FunctionUrlAuthType").and_then(Value::as_str) == Some("NONE")
+                    || p.get("InvokedViaFunctionUrl").and_then(Value::as_bool) == Some(true);
                 let scoped = p.get("SourceArn").is_some() || p.get("SourceAccount").is_some();
                 if url_none && !is_public_function(function) {
                     Some(format!(

@@ -22,13 +22,16 @@ pub enum Trigger {
     Queue(QueueSource),
     /// EventBridge Scheduler schedules (see `automation::schedules`).
     Schedules,
+    /// A public function URL (`AuthType: NONE`) that Slack calls: the handler checks
+    /// Slack's signature first. Only `slack-commands` may have one (`checks.rs`).
+    FunctionUrl,
 }
 
 impl Trigger {
     /// Whether the function is invoked asynchronously (EventBridge, Scheduler), so that
     /// it needs a dead-letter queue of its own for invocations that keep failing.
     pub fn is_async(&self) -> bool {
-        !matches!(self, Trigger::Queue(_))
+        !matches!(self, Trigger::Queue(_) | Trigger::FunctionUrl)
     }
 }
 
@@ -130,12 +133,35 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             timeout_seconds: 60,
             memory_mb: 256,
         },
-        Function::Commands => FunctionSpec {
-            name: Function::Commands.as_str(),
-            description: "Account commands of the command queue (maintenance fan-out, operator actions)",
-            trigger: Trigger::Queue(QueueSource::Commands),
-            grants: PREPARING.to_vec(),
-            timeout_seconds: 60,
+        Function::Commands => {
+            let mut grants = PREPARING.to_vec();
+            // the answers of slash commands read the costs
+            if settings.features.slack_commands && athena(settings) {
+                grants.push(Grant::CurQueries);
+            }
+            FunctionSpec {
+                name: Function::Commands.as_str(),
+                description: "Account commands of the command queue (maintenance fan-out, operator actions, slash command answers)",
+                trigger: Trigger::Queue(QueueSource::Commands),
+                grants,
+                timeout_seconds: 60,
+                memory_mb: 256,
+            }
+        }
+        Function::SlackCommands => FunctionSpec {
+            name: Function::SlackCommands.as_str(),
+            description: "The Slack slash command /spa (function URL; Slack's signature checked first)",
+            trigger: Trigger::FunctionUrl,
+            // tags of the account asked about, the replay claims, the signing secret
+            // and bot token, the queue that answers the longer questions
+            grants: vec![
+                Grant::ManagementRole,
+                Grant::Store,
+                Grant::SendCommands,
+                Grant::Secrets,
+            ],
+            // Slack waits 3 seconds
+            timeout_seconds: 10,
             memory_mb: 256,
         },
         Function::Scheduler => {
@@ -147,10 +173,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             if settings.features.daily_digest {
                 grants.push(Grant::Secrets);
             }
-            if matches!(
-                settings.reporting.cost_source,
-                spa_engine::settings::CostSourceSettings::Athena(_)
-            ) {
+            if athena(settings) {
                 grants.push(Grant::CurQueries);
             }
             FunctionSpec {
@@ -165,6 +188,13 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             }
         }
     }
+}
+
+fn athena(settings: &Settings) -> bool {
+    matches!(
+        settings.reporting.cost_source,
+        spa_engine::settings::CostSourceSettings::Athena(_)
+    )
 }
 
 /// Functions whose handler is being written, keyed by name: synthesized with
@@ -227,11 +257,13 @@ pub fn exception_detail_types() -> Vec<String> {
     types
 }
 
-/// Every function deployed: each `Function`, then the upcoming ones when asked (those
-/// that have become a `Function` are not added twice).
+/// Every function deployed: each `Function` (`slack-commands` only with
+/// `features.slack_commands`: no public URL otherwise), then the upcoming ones when
+/// asked (those that have become a `Function` are not added twice).
 pub fn deployed(settings: &Settings, upcoming: bool) -> Vec<FunctionSpec> {
     let mut specs: Vec<FunctionSpec> = Function::ALL
         .into_iter()
+        .filter(|f| *f != Function::SlackCommands || settings.features.slack_commands)
         .map(|f| spec(f, settings))
         .collect();
     if upcoming {
@@ -255,6 +287,24 @@ mod tests {
             assert_eq!(spec(function, &settings).name, function.as_str());
         }
         assert_eq!(upcoming_spec("slack", &settings), None);
+    }
+
+    #[test]
+    fn the_slack_command_endpoint_is_deployed_only_when_turned_on() {
+        let mut settings = crate::synth::tests::settings();
+        settings.features.slack_commands = true;
+        let on = deployed(&settings, false);
+        let slack = on
+            .iter()
+            .find(|s| s.name == "slack-commands")
+            .expect("deployed");
+        assert_eq!(slack.trigger, Trigger::FunctionUrl);
+        assert!(!slack.trigger.is_async());
+        assert!(slack.grants.contains(&Grant::SendCommands));
+        settings.features.slack_commands = false;
+        let off = deployed(&settings, false);
+        assert_eq!(off.len(), on.len() - 1);
+        assert!(off.iter().all(|s| s.trigger != Trigger::FunctionUrl));
     }
 
     #[test]

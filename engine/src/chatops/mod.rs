@@ -4,12 +4,14 @@
 //!   constant-time comparison) and the body size budget, checked before anything else;
 //! - [`command`]: the form body → a [`SlashCommand`], its text → a [`Request`], the
 //!   response URL held to Slack's;
+//! - [`http`]: the Lambda function URL event in, its response out;
 //! - [`reply`]: the answers as ephemeral Block Kit messages, addresses masked.
 //!
 //! No I/O and no clock: `now` is passed in. The use case that runs a command is
 //! `usecases::slack`.
 
 pub mod command;
+pub mod http;
 pub mod reply;
 pub mod verify;
 

@@ -32,11 +32,14 @@ pub enum Function {
     BudgetAlerts,
     /// spa's own exception events (and assignments): incidents and notifications.
     Exceptions,
+    /// The Slack slash command `/spa` (a public function URL; Slack's signature is
+    /// checked before anything else).
+    SlackCommands,
 }
 
 impl Function {
     /// Every function.
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 8] = [
         Function::AccountEvents,
         Function::BuildEvents,
         Function::SignIns,
@@ -44,6 +47,7 @@ impl Function {
         Function::Scheduler,
         Function::BudgetAlerts,
         Function::Exceptions,
+        Function::SlackCommands,
     ];
 
     /// The short name: the deployed function is `<environment>-<name>`.
@@ -56,15 +60,18 @@ impl Function {
             Function::Scheduler => "scheduler",
             Function::BudgetAlerts => "budget-alerts",
             Function::Exceptions => "exceptions",
+            Function::SlackCommands => "slack-commands",
         }
     }
 
     /// The function a deployed Lambda function name stands for (`SpaDemo-commands`
-    /// or `commands`), whatever its environment prefix.
+    /// or `commands`), whatever its environment prefix; the longest name that fits
+    /// wins (`SpaDemo-slack-commands` is not `commands`).
     pub fn from_function_name(name: &str) -> Option<Function> {
         Function::ALL
             .into_iter()
-            .find(|f| name == f.as_str() || name.ends_with(&format!("-{}", f.as_str())))
+            .filter(|f| name == f.as_str() || name.ends_with(&format!("-{}", f.as_str())))
+            .max_by_key(|f| f.as_str().len())
     }
 
     /// The deployed name of the function in an environment.

@@ -280,6 +280,24 @@ fn cross_checks(
             "the Slack slash command needs `notifications.slack_signing_secret`, which is not set",
         ));
     }
+    if let Some(admins) = features.and_then(|f| f.get("slack_admins"))
+        && let Value::Seq(items) = &admins.value
+    {
+        for (n, item) in items.iter().enumerate() {
+            let fine = match &item.value {
+                Value::Str(text) => is_slack_user_id(text) || values::check_email(text).is_ok(),
+                _ => false,
+            };
+            if !fine {
+                errors.push(Diagnostic::error(
+                    file,
+                    item.pos,
+                    format!("features.slack_admins[{n}]"),
+                    "a Slack user id (`U0123ABCD`) or an e-mail address",
+                ));
+            }
+        }
+    }
     if let Some(node) = on("incident_manager")
         && features
             .and_then(|f| f.get("response_plan_arn"))
@@ -446,4 +464,13 @@ fn budget_warnings(root: &Node, settings: &Settings, file: &str, warnings: &mut 
             }
         }
     }
+}
+
+/// A Slack user id: `U` or `W` and upper-case letters or digits.
+fn is_slack_user_id(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some('U' | 'W'))
+        && text.len() >= 3
+        && text.len() <= 24
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }

@@ -262,6 +262,36 @@ pub async fn defer_to_queue<P: Platform>(
     }
 }
 
+/// One function URL invocation (Lambda): the event read, the request answered, the
+/// job of a longer answer queued before the response is returned.
+pub async fn on_function_url<P: Platform, U: SlackUsers>(
+    engine: &Engine<'_, P>,
+    users: &U,
+    options: &SlackOptions,
+    event: &Value,
+) -> SlashAnswer {
+    let request = crate::chatops::http::from_function_url(event);
+    let Some(body) = &request.body else {
+        tracing::warn!(
+            rejection = "body too large or undecodable",
+            "slash command refused"
+        );
+        return SlashAnswer::error(401);
+    };
+    let answer = on_slash_command(
+        engine,
+        users,
+        options,
+        &SlashRequest {
+            timestamp: request.timestamp.as_deref(),
+            signature: request.signature.as_deref(),
+            body,
+        },
+    )
+    .await;
+    defer_to_queue(engine, answer).await
+}
+
 /// The asker's address and whether they are an admin; one `users.info` call.
 async fn asker<P: Platform, U: SlackUsers>(
     engine: &Engine<'_, P>,
