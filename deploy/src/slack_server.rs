@@ -141,14 +141,25 @@ where
     .await;
     if let Some(job) = answer.later {
         let server = Arc::clone(server);
-        tokio::spawn(async move {
-            let Ok(engine) = Engine::new(server.platform.as_ref(), server.settings.as_ref()) else {
+        // its own thread and runtime: the answer outlives the response, and the
+        // future of a search is not `Send` for every lifetime `tokio::spawn` asks
+        std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
-            let base = server.options.local_response_base.as_deref();
-            if let Err(error) = answer_later(&engine, &job, base).await {
-                tracing::error!(error = %spa_engine::events::redact_emails(&error.to_string()), "the slash command answer failed");
-            }
+            runtime.block_on(async {
+                let Ok(engine) = Engine::new(server.platform.as_ref(), server.settings.as_ref())
+                else {
+                    return;
+                };
+                let base = server.options.local_response_base.as_deref();
+                if let Err(error) = answer_later(&engine, &job, base).await {
+                    tracing::error!(error = %spa_engine::events::redact_emails(&error.to_string()), "the slash command answer failed");
+                }
+            });
         });
     }
     json(

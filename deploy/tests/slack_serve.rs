@@ -74,6 +74,7 @@ mod platform {
         type Secrets = MemorySecrets;
         type Webhooks = HttpWebhooks;
         type Mail = MemoryMail;
+        type Scans = MemoryScans;
 
         fn organization(&self) -> &MemoryOrganization {
             &self.memory.organization
@@ -116,6 +117,9 @@ mod platform {
         }
         fn mail(&self) -> &MemoryMail {
             &self.memory.mail
+        }
+        fn scans(&self) -> &MemoryScans {
+            &self.memory.scans
         }
     }
 

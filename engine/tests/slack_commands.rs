@@ -476,3 +476,54 @@ async fn a_function_url_event_is_answered_and_its_job_queued() {
     assert_eq!(replay.status, 401);
     assert_eq!(platform.commands.sent().len(), 1);
 }
+
+#[tokio::test]
+async fn find_searches_the_askers_accounts_and_an_admin_every_managed_one() {
+    use spa_engine::ports::Instance;
+    let platform = platform();
+    let settings = settings();
+    let engine = Engine::new(&platform, &settings).unwrap();
+    for (account, id) in [
+        (JANES, "i-0123456789abcdef0"),
+        (JOHNS, "i-0fedcba9876543210"),
+    ] {
+        platform.scans.set_regions(account, &["eu-west-1"]);
+        platform.scans.add_instance(
+            account,
+            "eu-west-1",
+            Instance {
+                instance_id: id.into(),
+                private_ip: Some("10.0.0.5".into()),
+                state: "running".into(),
+                name: Some(format!("box-{account}")),
+                instance_type: None,
+            },
+        );
+    }
+    let answer_of = |user: &'static str| {
+        let platform = &platform;
+        let engine = &engine;
+        async move {
+            let answer = ask(platform, &users(), &form(user, "find 10.0.0.5")).await;
+            assert!(shown(&answer).contains("Working on `find 10.0.0.5`"));
+            answer_later(engine, &answer.later.expect("deferred"), None)
+                .await
+                .unwrap();
+            platform.webhooks.posted().last().unwrap().1.to_string()
+        }
+    };
+    let janes = answer_of("UJANE").await;
+    assert!(janes.contains("i-0123456789abcdef0"), "{janes}");
+    assert!(!janes.contains("i-0fedcba9876543210"), "{janes}");
+    let admins = answer_of("UADMIN1").await;
+    assert!(
+        admins.contains("i-0123456789abcdef0") && admins.contains("i-0fedcba9876543210"),
+        "{admins}"
+    );
+    let answer = ask(&platform, &users(), &form("UJANE", "find i-zz")).await;
+    answer_later(&engine, &answer.later.expect("deferred"), None)
+        .await
+        .unwrap();
+    let bad = platform.webhooks.posted().last().unwrap().1.to_string();
+    assert!(bad.contains("I cannot search for that"), "{bad}");
+}

@@ -1,5 +1,5 @@
 //! A slash command as Slack posts it (`application/x-www-form-urlencoded`), and what
-//! its text asks: `status [ACCOUNT|me]`, `costs [ACCOUNT|me]`, `help`.
+//! its text asks: `status [ACCOUNT|me]`, `costs [ACCOUNT|me]`, `find QUERY`, `help`.
 //!
 //! Parsing never panics (property-tested); a body that is not a slash command is a
 //! [`FormError`] (answered 400 without detail); a text that is not understood is
@@ -168,6 +168,9 @@ pub enum Request {
     Status(Target),
     /// `costs [ACCOUNT|me]`: yesterday, last 7 days, month to date, last month.
     Costs(Target),
+    /// `find QUERY`: an EC2 instance by id, private IP or ARN (the query as typed,
+    /// checked by `usecases::find::FindQuery::parse`).
+    Find(String),
     /// `help`, or nothing.
     Help,
     /// Anything else: what was not understood (at most 100 characters).
@@ -199,6 +202,7 @@ impl Request {
             "help" if rest.is_empty() => Request::Help,
             "status" => target(rest).map_or_else(unknown, Request::Status),
             "costs" | "cost" => target(rest).map_or_else(unknown, Request::Costs),
+            "find" if !rest.is_empty() => Request::Find(rest.join(" ")),
             _ => unknown(),
         }
     }
@@ -207,7 +211,10 @@ impl Request {
     /// posted to the response URL later: costs, and the state of every account of
     /// the asker (one tag read per managed account).
     pub fn is_deferred(&self) -> bool {
-        matches!(self, Request::Costs(_) | Request::Status(Target::Mine))
+        matches!(
+            self,
+            Request::Costs(_) | Request::Status(Target::Mine) | Request::Find(_)
+        )
     }
 
     /// A short name for logs.
@@ -215,6 +222,7 @@ impl Request {
         match self {
             Request::Status(_) => "status",
             Request::Costs(_) => "costs",
+            Request::Find(_) => "find",
             Request::Help => "help",
             Request::Unknown(_) => "unknown",
         }
@@ -342,6 +350,12 @@ mod tests {
             panic!("unknown")
         };
         assert_eq!(shown.chars().count(), 101);
+        assert_eq!(
+            Request::parse("find  10.0.1.23"),
+            Request::Find("10.0.1.23".into())
+        );
+        assert_eq!(Request::parse("find"), Request::Unknown("find".into()));
+        assert!(Request::parse("find i-0123456789abcdef0").is_deferred());
         assert!(Request::parse("costs").is_deferred());
         assert!(Request::parse("status").is_deferred());
         assert!(!Request::parse("status 123456789012").is_deferred());

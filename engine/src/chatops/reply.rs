@@ -54,6 +54,7 @@ pub fn help(command: &str, not_understood: Option<&str>) -> Value {
         "Ask spa about your sandbox accounts:\n\
          • `{command} status [ACCOUNT|me]`: the state of an account, or of yours\n\
          • `{command} costs [ACCOUNT|me]`: yesterday, the last 7 days, the month to date and last month\n\
+         • `{command} find i-…|PRIVATE-IP|ARN`: where an EC2 instance is, across your accounts and regions\n\
          • `{command} help`: this help\n\
          ACCOUNT is a 12-digit account id. You may ask about the accounts you hold."
     ));
@@ -117,6 +118,42 @@ pub fn status(states: &[AccountState]) -> Value {
         ));
     }
     message(&lines.join("\n"))
+}
+
+/// The answer of `find`: one line per instance found (at most [`STATUS_LINES_MAX`]),
+/// then how many places could not be searched.
+pub fn found(lines: &[String], searched: usize, failed: &[String]) -> Value {
+    let mut text = if lines.is_empty() {
+        format!("No instance found ({searched} account-regions searched).")
+    } else {
+        let mut shown: Vec<String> = lines
+            .iter()
+            .take(STATUS_LINES_MAX)
+            .map(|l| format!("• {}", one_line(l)))
+            .collect();
+        if lines.len() > STATUS_LINES_MAX {
+            shown.push(format!("… and {} more", lines.len() - STATUS_LINES_MAX));
+        }
+        shown.join("\n")
+    };
+    if !failed.is_empty() {
+        text.push_str(&format!(
+            "\n_Not searched ({}): {}_",
+            failed.len(),
+            failed
+                .iter()
+                .take(5)
+                .map(|f| one_line(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    message(&text)
+}
+
+/// A `find` query that is not one: what was expected.
+pub fn bad_query(why: &str) -> Value {
+    message(&format!("I cannot search for that: {why}"))
 }
 
 /// Costs: one digest per account (or the organization's), as the daily digest shows them.
@@ -188,7 +225,7 @@ mod tests {
         );
         assert!(shown.contains("/spa status [ACCOUNT|me]"));
         assert!(shown.contains("/spa costs"));
-        assert!(!shown.contains("find"), "find is not offered: {shown}");
+        assert!(shown.contains("/spa find"), "{shown}");
         assert!(!text(&help("/sandbox", None)).contains("Sorry"));
         assert!(text(&help("/sandbox", None)).contains("/sandbox help"));
     }

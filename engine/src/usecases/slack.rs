@@ -16,7 +16,8 @@
 //! their address, and a refusal never tells whether the account exists.
 //!
 //! `help` and `status ACCOUNT` (one tag read) are answered in the response;
-//! `status [me]` (a tag read per managed account) and `costs` answer "working on it"
+//! `status [me]` (a tag read per managed account), `costs` and `find` (every
+//! account and region: `usecases::find`) answer "working on it"
 //! and hand a [`SlackReply`](crate::events::Action::SlackReply) command on: on
 //! Lambda to the command queue (nothing may run after the handler returns), where
 //! the `commands` function runs [`answer_later`] and posts to the response URL
@@ -186,6 +187,7 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
             return SlashAnswer::ok(reply::help(&command.command, Some(text)));
         }
         Request::Status(target) | Request::Costs(target) => target,
+        Request::Find(_) => &Target::Mine,
     };
     let asker = match asker(engine, users, &command.user_id).await {
         Ok(asker) => asker,
@@ -489,6 +491,62 @@ pub async fn answer_later<P: Platform>(
     }
 }
 
+/// `find`: admins search every managed account, holders the accounts they hold.
+async fn find<P: Platform>(
+    engine: &Engine<'_, P>,
+    asker: &Asker,
+    text: &str,
+) -> Result<Value, UseCaseError> {
+    let query = match super::find::FindQuery::parse(text) {
+        Ok(query) => query,
+        Err(error) => return Ok(reply::bad_query(&error.to_string())),
+    };
+    let accounts: Vec<AccountId> = if asker.admin {
+        managed_accounts(engine, None)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    } else {
+        match &asker.email {
+            Some(email) => accounts_of(engine, email)
+                .await?
+                .into_iter()
+                .map(|a| a.account)
+                .collect(),
+            None => Vec::new(),
+        }
+    };
+    let report = super::find::find_instances(engine, &query, &accounts).await?;
+    let lines: Vec<String> = report
+        .found
+        .iter()
+        .map(|f| {
+            format!(
+                "*{}* {} in {} {}: {}{}",
+                f.instance_id,
+                f.name.as_deref().unwrap_or(""),
+                f.account,
+                f.region,
+                f.state,
+                f.private_ip
+                    .as_deref()
+                    .map(|ip| format!(", {ip}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let failed: Vec<String> = report
+        .failed
+        .iter()
+        .map(|f| match &f.region {
+            Some(region) => format!("{} {region}", f.account),
+            None => f.account.to_string(),
+        })
+        .collect();
+    Ok(reply::found(&lines, report.searched, &failed))
+}
+
 /// The answer of a deferred request.
 async fn compute<P: Platform>(
     engine: &Engine<'_, P>,
@@ -508,6 +566,7 @@ async fn compute<P: Platform>(
         },
         Request::Help => return Ok(reply::help("/spa", None)),
         Request::Unknown(text) => return Ok(reply::help("/spa", Some(text))),
+        Request::Find(text) => return find(engine, asker, text).await,
     };
     if let Request::Status(_) = request {
         return Ok(reply::status(&accounts));
