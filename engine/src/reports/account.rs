@@ -19,7 +19,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use rust_xlsxwriter::{
-    Color, DocProperties, ExcelDateTime, Format, FormatBorder, Formula, Workbook, Worksheet,
+    Color, DocProperties, ExcelDateTime, Format, FormatBorder, Formula, Worksheet,
 };
 
 use super::ReportError;
@@ -214,7 +214,7 @@ pub fn account_costs_workbook(
 ) -> Result<Vec<u8>, ReportError> {
     check_currencies(heading, costs)?;
     let formats = Formats::new(&heading.currency);
-    let mut workbook = Workbook::new();
+    let mut workbook = crate::reports::new_workbook();
     // the creation time is the caller's, so that the same input gives the same bytes
     workbook.set_properties(
         &DocProperties::new()

@@ -32,6 +32,19 @@ pub use monthly::{
     CostReportInput, FinopsEmail, ReportFile, cost_reports, finops_email, report_key, scope_of,
 };
 
+/// The zip compression level of every workbook spa writes: level 3, the level Excel 365
+/// itself uses. rust_xlsxwriter's default (6) spends twice the time for files about 5%
+/// smaller; deflating the worksheets' XML is the largest part of building the month's
+/// reports (see `engine/benches/reports.rs`).
+pub const WORKBOOK_COMPRESSION: u8 = 3;
+
+/// A new workbook with spa's compression level.
+pub(crate) fn new_workbook() -> rust_xlsxwriter::Workbook {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    workbook.set_zip_compression_level(WORKBOOK_COMPRESSION);
+    workbook
+}
+
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

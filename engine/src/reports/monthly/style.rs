@@ -87,6 +87,15 @@ pub(crate) fn formula(text: String, value: f64) -> Formula {
 
 /// Puts `row` at outline `level` (0: not grouped). Standard worksheets only:
 /// rust_xlsxwriter 0.94 does not write row outline levels in constant-memory mode.
+/// A worksheet written in row order and spooled to an anonymous temporary file as each
+/// row ends (rust_xlsxwriter's low-memory mode: strings stay shared): a large sheet
+/// costs a few rows of memory, not all its cells, and is written faster than a
+/// standard one. Every write must be at or below the last row written, and the sheet
+/// can carry no outline (rust_xlsxwriter 0.102 writes no `outlineLevel` there).
+pub(crate) fn streamed_sheet(workbook: &mut Workbook) -> Result<&mut Worksheet, ReportError> {
+    Ok(workbook.add_worksheet_with_low_memory()?)
+}
+
 pub(crate) fn outline(sheet: &mut Worksheet, row: u32, level: u8) -> Result<(), ReportError> {
     for _ in 0..level {
         sheet.group_rows(row, row)?;

@@ -5,10 +5,10 @@
 use std::fmt::Write as _;
 
 use rust_xlsxwriter::utility::{row_col_to_cell, row_col_to_cell_absolute};
-use rust_xlsxwriter::{Chart, Workbook, Worksheet};
+use rust_xlsxwriter::{Chart, Worksheet};
 
 use super::super::ReportError;
-use super::style::{Style, formula, generated, outline, properties, title_block};
+use super::style::{Style, formula, generated, outline, properties, streamed_sheet, title_block};
 use super::{CostReportInput, CsvOut, Index, excel_row};
 
 /// The main sheet.
@@ -82,7 +82,7 @@ pub(super) fn workbook(
 ) -> Result<Vec<u8>, ReportError> {
     let currency = input.costs.currency.as_str();
     let month = input.month.to_string();
-    let mut workbook = Workbook::new();
+    let mut workbook = crate::reports::new_workbook();
     properties(
         &mut workbook,
         &format!("AWS costs of {month}"),
@@ -91,15 +91,15 @@ pub(super) fn workbook(
     )?;
 
     let style = Style::new(currency);
-    // outline levels need a standard worksheet: rust_xlsxwriter 0.94 does not write
-    // them in constant-memory mode
+    // outline levels need a standard worksheet: rust_xlsxwriter (0.102) writes none
+    // in its streaming modes
     let sheet = workbook.add_worksheet();
     sheet.set_name(SHEET)?;
     let (centers, grand) = summary_sheet(sheet, input, index, &style, Amounts::Base)?;
 
     for (code, rate) in extra_currencies(input) {
-        // converted sheets carry no outline: they stream in constant memory
-        let sheet = workbook.add_worksheet_with_constant_memory();
+        // converted sheets carry no outline: they stream
+        let sheet = streamed_sheet(&mut workbook)?;
         sheet.set_name(format!("{SHEET} {code}"))?;
         let cell = row_col_to_cell_absolute(RATE_ROW, 1);
         summary_sheet(
