@@ -15,6 +15,7 @@ mod lifecycle;
 mod reports;
 mod scans;
 mod settings;
+mod slack;
 
 pub use accounts::Emulated;
 pub use lifecycle::Account;
@@ -33,6 +34,8 @@ pub struct SpaWorld {
     pub digest: digest::Digests,
     /// The member accounts, searches and access-key scans of `scans.feature`.
     pub scans: scans::Scans,
+    /// The Slack users, requests and answers of `slack.feature`.
+    pub slack: slack::Slack,
 }
 
 /// The docstring of a step, without the line break that follows the opening `"""`.
