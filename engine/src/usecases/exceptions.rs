@@ -8,9 +8,9 @@
 
 use super::apply::Run;
 use super::context::Engine;
-use super::error::UseCaseError;
-use crate::events::Label;
-use crate::ports::Platform;
+use super::error::{Context, PortResultExt, UseCaseError};
+use crate::events::{DomainEvent, Label};
+use crate::ports::{Activity, Bus, Claim, Platform, Store};
 
 /// Records an exception of the run's account and queues its domain event.
 pub(crate) async fn raise<P: Platform>(
@@ -29,4 +29,53 @@ pub(crate) async fn raise<P: Platform>(
     );
     run.emit_with_reason(engine.environment(), label, Some(&reason));
     engine.record(run, label, &reason).await
+}
+
+/// Records and publishes an exception a job found (not a transition), under the claim
+/// `key` its caller has just taken, so that it is raised once. On a transient failure
+/// the claim is released and the error returned: the next run raises it again.
+/// `what` names the finding in the log ("the residual cost").
+pub(crate) async fn publish_claimed<P: Platform>(
+    engine: &Engine<'_, P>,
+    key: &str,
+    cause: &str,
+    activity: &Activity,
+    event: DomainEvent,
+    what: &str,
+) -> Result<Claim, UseCaseError> {
+    let platform = engine.platform();
+    let store = platform.store();
+    let account = &activity.account;
+    let context = |step| Context::step(step).account(account).cause(cause);
+    let label = event.label;
+    let reason = event.reason.clone().unwrap_or_default();
+    let result = async {
+        engine
+            .retry()
+            .run("record activity", || store.record(activity))
+            .await
+            .within(|| context("record the exception"))?;
+        let bus = platform.bus();
+        let events = [event];
+        engine
+            .retry()
+            .run("publish the exception", || bus.publish(&events))
+            .await
+            .within(|| context("publish the exception"))
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tracing::warn!(%account, cause, %label, reason, "exception raised");
+            Ok(Claim::New)
+        }
+        Err(error) => {
+            if error.is_transient()
+                && let Err(release) = store.release(key).await
+            {
+                tracing::error!(%account, cause, %release, "could not release the claim: {what} will not be raised again");
+            }
+            Err(error)
+        }
+    }
 }

@@ -30,10 +30,11 @@ use super::apply::{Outcome, Verdict};
 use super::bounded::bounded;
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
+use super::exceptions::publish_claimed;
 use super::find::aligned;
 use super::managed::managed_accounts;
 use crate::events::{AccountId, DomainEvent, Label, ScheduledJob};
-use crate::ports::{Activity, Bus, Claim, IamUser, KeyStatus, Platform, Scans, Store, mask_key_id};
+use crate::ports::{Activity, Claim, IamUser, KeyStatus, Platform, Scans, Store, mask_key_id};
 
 /// What the scan reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -345,35 +346,15 @@ async fn raise_stale_keys<P: Platform>(
         detail: format!("{reason}: {}", lines.join("; ")),
         cause: Some(cause.to_owned()),
     };
-    let result = async {
-        engine
-            .retry()
-            .run("record activity", || store.record(&activity))
-            .await
-            .within(|| context("record the access-key findings"))?;
-        let bus = platform.bus();
-        let events = [event];
-        engine
-            .retry()
-            .run("publish the exception", || bus.publish(&events))
-            .await
-            .within(|| context("publish the access-key findings"))
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            tracing::warn!(%account, cause, label = %Label::StaleAccessKey, reason, "exception raised");
-            Ok(Claim::New)
-        }
-        Err(error) => {
-            if error.is_transient()
-                && let Err(release) = store.release(&key).await
-            {
-                tracing::error!(%account, cause, %release, "could not release the claim: the findings will not be raised again today");
-            }
-            Err(error)
-        }
-    }
+    publish_claimed(
+        engine,
+        &key,
+        cause,
+        &activity,
+        event,
+        "the access-key findings",
+    )
+    .await
 }
 
 /// The scheduled `access-key-scan` job: every managed account scanned at the job's

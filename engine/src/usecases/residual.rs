@@ -25,9 +25,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
+use super::exceptions::publish_claimed;
 use crate::events::{AccountId, DomainEvent, Label, ScheduledJob};
 use crate::notify::digest::money;
-use crate::ports::{Activity, ActivityQuery, Bus, Claim, CostSource, Platform, Store};
+use crate::ports::{Activity, ActivityQuery, Claim, CostSource, Platform, Store};
 
 /// What the residual cost check compares.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,33 +253,5 @@ async fn raise<P: Platform>(
         detail: reason.clone(),
         cause: Some(cause.to_owned()),
     };
-    let result = async {
-        engine
-            .retry()
-            .run("record activity", || store.record(&activity))
-            .await
-            .within(|| context("record the residual cost"))?;
-        let bus = platform.bus();
-        let events = [event];
-        engine
-            .retry()
-            .run("publish the exception", || bus.publish(&events))
-            .await
-            .within(|| context("publish the residual cost"))
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            tracing::warn!(%account, cause, label = %Label::ResidualCost, reason, "exception raised");
-            Ok(Claim::New)
-        }
-        Err(error) => {
-            if error.is_transient()
-                && let Err(release) = store.release(&key).await
-            {
-                tracing::error!(%account, cause, %release, "could not release the claim: the residual cost will not be raised again");
-            }
-            Err(error)
-        }
-    }
+    publish_claimed(engine, &key, cause, &activity, event, "the residual cost").await
 }
