@@ -673,6 +673,22 @@ fn each_cost_center_has_its_services_and_usage_types() {
     let last = usage.end().unwrap().0;
     assert_eq!(text(&usage, last, 0), center::TOTAL);
     assert!(close(number(&usage, last, 4), 175.75));
+    // the usage types are streamed, flat: each account's total row is a SUBTOTAL of its
+    // details, the grand total a SUBTOTAL of the whole column; no outline
+    let usage_formulas = book.worksheet_formula(center::USAGE_TYPES_SHEET).unwrap();
+    let totals: Vec<u32> = (header + 1..last)
+        .filter(|r| text(&usage, *r, 3) == center::ACCOUNT_TOTAL)
+        .collect();
+    assert_eq!(totals.len(), 2, "one total row per account");
+    assert_eq!(
+        formula(&usage_formulas, totals[0], 4),
+        format!("SUBTOTAL(9,E{first}:E{})", totals[0])
+    );
+    assert_eq!(
+        formula(&usage_formulas, last, 4),
+        format!("SUBTOTAL(9,E{first}:E{})", last)
+    );
+    assert!(outline_levels(&part(bytes, "xl/worksheets/sheet2.xml")).is_empty());
 
     // the account's name and OU path are on its total row
     assert_eq!(text(&values, account_total, 1), "alice-sandbox");

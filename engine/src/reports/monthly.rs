@@ -23,8 +23,11 @@
 //! - **per cost center** (scope: the cost center as an S3-safe name, [`scope_of`];
 //!   label `costs`):
 //!   - XLSX: sheets `Services` and `Usage types`: one row per account × service (or
-//!     usage type), highest first, grouped per account with a `SUBTOTAL` row (which
-//!     carries the account's name and OU path), and a grand total. Charges only:
+//!     usage type), highest first, each account closed by a `SUBTOTAL` row (which
+//!     carries the account's name and OU path), and a grand total. `Services` groups
+//!     each account's details (outline level 1); `Usage types`, twice as long, is a
+//!     flat streamed sheet (the autofilter on the account id stands in for the
+//!     outline: rust_xlsxwriter 0.102 streams no outline level). Charges only:
 //!     credits and refunds are in the summary.
 //!   - CSV: `cost_center, account_id, account_name, ou_path, service, amount,
 //!     currency, month`, one line per account × service (charges only). Usage types
@@ -38,13 +41,13 @@
 //! Large organizations: rows refer to accounts and keys by index (no string cloned
 //! per row), CSVs are written straight into the file's buffer, and the summary and
 //! the cost centers are built by up to [`MAX_WORKERS`] threads, a few jobs ahead of
-//! the sink at most ([`WINDOW_PER_WORKER`]). The extra-currency sheets, the largest that need no outline, use
-//! `rust_xlsxwriter`'s constant-memory mode (rows flushed to a temporary file as they
-//! are written); sheets with outline levels are standard worksheets, because
-//! `rust_xlsxwriter` 0.94 does not write row outline levels in constant-memory mode.
-//! A workbook writer needs a writable temporary directory (`TMPDIR`, `/tmp` on
-//! Lambda): with its `constant_memory` feature on, every worksheet opens a temporary
-//! file.
+//! the sink at most ([`WINDOW_PER_WORKER`]). The sheets that need no outline (a cost
+//! center's `Usage types`, the extra-currency sheets) use `rust_xlsxwriter`'s low-memory mode (rows flushed to a
+//! temporary file as they are written); sheets with outline levels are standard
+//! worksheets, because `rust_xlsxwriter` 0.102 writes no row outline level in its
+//! streaming modes. A workbook writer needs a writable temporary directory (`TMPDIR`,
+//! `/tmp` on Lambda) for those sheets. Every workbook is deflated at
+//! [`super::WORKBOOK_COMPRESSION`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;

@@ -8,10 +8,10 @@
 
 use std::fmt::Write as _;
 
-use rust_xlsxwriter::{Workbook, Worksheet};
+use rust_xlsxwriter::Worksheet;
 
 use super::super::ReportError;
-use super::style::{Style, formula, generated, properties, title_block};
+use super::style::{Style, formula, generated, properties, streamed_sheet, title_block};
 use super::{CostReportInput, CsvOut, Index, Rows};
 
 /// The sheet of charges per account × service.
@@ -35,7 +35,7 @@ pub(super) fn workbook(
 ) -> Result<Vec<u8>, ReportError> {
     let name = index.centers[center];
     let month = input.month.to_string();
-    let mut workbook = Workbook::new();
+    let mut workbook = crate::reports::new_workbook();
     properties(
         &mut workbook,
         &format!("AWS costs of {name}, {month}"),
@@ -43,17 +43,26 @@ pub(super) fn workbook(
         input.generated_at,
     )?;
     let style = Style::new(&input.costs.currency);
-    for (sheet_name, what, rows) in [
-        (SERVICES_SHEET, "Service", &index.services),
-        (USAGE_TYPES_SHEET, "Usage type", &index.usage_types),
-    ] {
-        // outline levels need a standard worksheet: rust_xlsxwriter 0.94 does not
-        // write them in constant-memory mode
-        let sheet = workbook.add_worksheet();
-        sheet.set_name(sheet_name)?;
-        table(sheet, input, index, center, &style, what, rows)?;
-    }
+    // `Services`: a standard worksheet, each account's details grouped (outline
+    // levels need one: rust_xlsxwriter 0.102 writes none in its streaming modes)
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(SERVICES_SHEET)?;
+    table(sheet, input, index, center, &style, Sheet::Services)?;
+    // `Usage types`: twice as many rows, streamed, not grouped (the account total rows
+    // and the autofilter on the account id stand in for the outline)
+    let sheet = streamed_sheet(&mut workbook)?;
+    sheet.set_name(USAGE_TYPES_SHEET)?;
+    table(sheet, input, index, center, &style, Sheet::UsageTypes)?;
     Ok(workbook.save_to_buffer()?)
+}
+
+/// The two sheets of a cost center's workbook.
+#[derive(Debug, Clone, Copy)]
+enum Sheet {
+    /// Per account × service, each account's details grouped.
+    Services,
+    /// Per account × usage type, streamed, flat.
+    UsageTypes,
 }
 
 /// One sheet: title block, then per account its keys highest first (outline level
@@ -64,9 +73,12 @@ fn table(
     index: &Index<'_>,
     center: usize,
     style: &Style,
-    what: &str,
-    rows: &Rows<'_>,
+    kind: Sheet,
 ) -> Result<(), ReportError> {
+    let (what, rows, grouped): (&str, &Rows<'_>, bool) = match kind {
+        Sheet::Services => ("Service", &index.services, true),
+        Sheet::UsageTypes => ("Usage type", &index.usage_types, false),
+    };
     let name = index.centers[center];
     let currency = input.costs.currency.as_str();
     let month = input.month.to_string();
@@ -119,6 +131,11 @@ fn table(
         let shown = index.display_name(account);
         let first = row;
         let mut total = 0.0;
+        let details = super::excel_row(end - start)?;
+        if grouped && details > 0 {
+            // the account's details at outline level 1, in one call
+            sheet.group_rows(first, first + details - 1)?;
+        }
         for line in &lines[start..end] {
             // the account id on every row (filters); its name and OU path on its total
             sheet.write_string(row, 0, a.id.as_str())?;
@@ -127,10 +144,6 @@ fn table(
             sheet.write_number(row, 4, line.amount)?;
             total += line.amount;
             row += 1;
-        }
-        if row > first {
-            // the account's details at outline level 1, in one call
-            sheet.group_rows(first, row - 1)?;
         }
         sheet.write_string_with_format(row, 0, a.id.as_str(), &style.subtotal_text)?;
         sheet.write_string_with_format(row, 1, shown, &style.subtotal_text)?;

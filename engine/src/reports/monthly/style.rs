@@ -85,8 +85,6 @@ pub(crate) fn formula(text: String, value: f64) -> Formula {
     Formula::new(text).set_result(value.to_string())
 }
 
-/// Puts `row` at outline `level` (0: not grouped). Standard worksheets only:
-/// rust_xlsxwriter 0.94 does not write row outline levels in constant-memory mode.
 /// A worksheet written in row order and spooled to an anonymous temporary file as each
 /// row ends (rust_xlsxwriter's low-memory mode: strings stay shared): a large sheet
 /// costs a few rows of memory, not all its cells, and is written faster than a
@@ -96,6 +94,8 @@ pub(crate) fn streamed_sheet(workbook: &mut Workbook) -> Result<&mut Worksheet, 
     Ok(workbook.add_worksheet_with_low_memory()?)
 }
 
+/// Puts `row` at outline `level` (0: not grouped). Standard worksheets only:
+/// rust_xlsxwriter 0.102 writes no row outline level in its streaming modes.
 pub(crate) fn outline(sheet: &mut Worksheet, row: u32, level: u8) -> Result<(), ReportError> {
     for _ in 0..level {
         sheet.group_rows(row, row)?;
