@@ -404,3 +404,192 @@ async fn the_commands_function_refuses_a_dead_letter_batch() {
     assert!(error.to_string().contains("dead-letter queue"), "{error}");
     assert!(platform.objects.keys().is_empty());
 }
+
+/// On the emulator: a command that fails every receive moves to the command queue's
+/// real dead-letter queue (redrive policy), is received as the Lambda event its event
+/// source mapping would hand over, and ends archived in S3 and raised in DynamoDB.
+#[tokio::test]
+async fn on_the_emulator_a_command_redriven_to_its_dead_letter_queue_is_archived_and_raised() {
+    use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+    use spa_engine::aws::sqs::{MAX_RECEIVES, receive_as_lambda_event};
+    use spa_engine::ports::{ActivityQuery, Objects, Platform, Store};
+    use spa_engine::usecases::LocalHandler;
+
+    let scenario = spa_testkit::scenario();
+    let settings = settings();
+    let (runtime, resources) = spa_engine::aws::local::runtime(&settings, &scenario.endpoint())
+        .await
+        .expect("runtime");
+    // in the settings' region, where the runtime made the queues
+    let sdk = scenario
+        .sdk_config()
+        .await
+        .into_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let config = spa_engine::aws::config::AwsConfig::from_sdk(
+        &sdk,
+        spa_engine::aws::metrics::ApiCalls::new(),
+    );
+    let sqs = config.sqs();
+    let dlq_name = format!("{}-dlq", spa_engine::aws::local::queue_name(&settings));
+    let dlq_url = sqs
+        .get_queue_url()
+        .queue_name(&dlq_name)
+        .send()
+        .await
+        .expect("dlq")
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("dlq arn")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap();
+
+    // the command fails every receive: never deleted, visible again at once
+    let body = expire_janes().to_json();
+    sqs.send_message()
+        .queue_url(&resources.queue_url)
+        .message_body(&body)
+        .send()
+        .await
+        .expect("sent");
+    for _ in 0..=MAX_RECEIVES + 1 {
+        sqs.receive_message()
+            .queue_url(&resources.queue_url)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("received");
+    }
+    // and a delivery EventBridge gave up on, with its error attributes
+    let text = |value: &str| {
+        MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .unwrap()
+    };
+    sqs.send_message()
+        .queue_url(&dlq_url)
+        .message_body(r#"{"job": "sweeper", "scheduled_time": "2026-11-21T18:00:00Z"}"#)
+        .message_attributes("ERROR_CODE", text("SDK_CLIENT_ERROR"))
+        .message_attributes("ERROR_MESSAGE", text("Lambda was throttled"))
+        .send()
+        .await
+        .expect("sent");
+
+    let mut records = Vec::new();
+    for _ in 0..5 {
+        if records.len() >= 2 {
+            break;
+        }
+        if let Some(event) = receive_as_lambda_event(&config, &dlq_url, &dlq_arn)
+            .await
+            .expect("received")
+        {
+            records.extend(event["Records"].as_array().unwrap().iter().cloned());
+        }
+    }
+    assert_eq!(records.len(), 2, "the command was redriven: {records:#?}");
+    let event = json!({ "Records": records });
+
+    let handler = LocalHandler::new(&settings).with_engine_bus_arn(resources.bus_arn.clone());
+    let engine = handler.engine(runtime.platform()).unwrap();
+    let handled = handle(&engine, Some(Function::DeadLetters), &event)
+        .await
+        .expect("handled");
+    assert!(
+        failures(&handled.response()).is_empty(),
+        "{}",
+        handled.summary()
+    );
+
+    let platform = runtime.platform();
+    let command_id = records
+        .iter()
+        .find(|r| r["body"] == body.as_str())
+        .and_then(|r| r["messageId"].as_str())
+        .unwrap()
+        .to_owned();
+    let command_record = records.iter().find(|r| r["body"] == body.as_str()).unwrap();
+    let sent_ms: i64 = command_record["attributes"]["SentTimestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let key = spa_engine::usecases::archive_key(
+        &dlq_name,
+        &command_id,
+        DateTime::from_timestamp_millis(sent_ms).unwrap(),
+    );
+    let archived = platform.objects().get(&key).await.expect("archived in S3");
+    assert_eq!(archived, body.as_bytes());
+
+    let janes = platform
+        .store()
+        .activities(&ActivityQuery {
+            account: AccountId::parse(JANES),
+            ..ActivityQuery::default()
+        })
+        .await
+        .expect("history");
+    let raised: Vec<_> = janes
+        .iter()
+        .filter(|a| a.label == Label::DeadLetter)
+        .collect();
+    assert_eq!(raised.len(), 1, "{janes:#?}");
+    assert!(
+        raised[0]
+            .detail
+            .contains(&format!("s3://spa-test-reports/{key}")),
+        "{}",
+        raised[0].detail
+    );
+    assert!(
+        raised[0].detail.contains("command `expire`"),
+        "{}",
+        raised[0].detail
+    );
+
+    let automation = platform
+        .store()
+        .activities(&ActivityQuery {
+            account: AccountId::parse(AUTOMATION),
+            ..ActivityQuery::default()
+        })
+        .await
+        .expect("history");
+    let sweeper: Vec<_> = automation
+        .iter()
+        .filter(|a| a.label == Label::DeadLetter)
+        .collect();
+    assert_eq!(sweeper.len(), 1, "{automation:#?}");
+    assert!(
+        sweeper[0].detail.contains("scheduled job `sweeper`"),
+        "{}",
+        sweeper[0].detail
+    );
+    assert!(
+        sweeper[0]
+            .detail
+            .contains("SDK_CLIENT_ERROR: Lambda was throttled"),
+        "{}",
+        sweeper[0].detail
+    );
+    // the dead-letter queue is empty: every record was archived and acknowledged
+    assert!(
+        receive_as_lambda_event(&config, &dlq_url, &dlq_arn)
+            .await
+            .expect("received")
+            .is_none()
+    );
+}
