@@ -341,12 +341,56 @@ fn organizations(event: &OrganizationsEvent) -> (Option<AccountId>, String) {
 mod tests {
     use super::*;
 
+    /// The shared fixtures, embedded (a pure module reads no file, even in tests).
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/../../shared/fixtures/events/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap()
+        match name {
+            "codebuild-build-state-change.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/codebuild-build-state-change.json"
+            )),
+            "organizations-close-account.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/organizations-close-account.json"
+            )),
+            "organizations-create-account-result.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/organizations-create-account-result.json"
+            )),
+            "organizations-move-account.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/organizations-move-account.json"
+            )),
+            "organizations-tag-resource.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/organizations-tag-resource.json"
+            )),
+            "organizations-untag-resource.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/organizations-untag-resource.json"
+            )),
+            "scheduler-maintenance-window.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/scheduler-maintenance-window.json"
+            )),
+            "signin-console-login-assumed-role.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/signin-console-login-assumed-role.json"
+            )),
+            "signin-console-login-iam-user.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/signin-console-login-iam-user.json"
+            )),
+            "signin-console-login-root.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/signin-console-login-root.json"
+            )),
+            "sqs-budget-alert.json" => include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/fixtures/events/sqs-budget-alert.json"
+            )),
+            other => panic!("no fixture {other}"),
+        }
+        .to_owned()
     }
 
     fn none() -> BTreeMap<String, String> {
