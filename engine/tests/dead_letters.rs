@@ -593,3 +593,34 @@ async fn on_the_emulator_a_command_redriven_to_its_dead_letter_queue_is_archived
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_lost_dead_letter_exception_is_archived_and_recorded_but_not_raised_again() {
+    let (platform, settings) = (platform(), settings());
+    let engine = engine(&platform, &settings);
+    let janes = AccountId::parse(JANES).unwrap();
+    let body =
+        spa_engine::events::DomainEvent::new(Label::DeadLetter, "SpaTest", janes.clone(), now())
+            .with_reason("gave up on command `expire`")
+            .to_entry()
+            .delivered("e-1", &janes, "eu-west-1")
+            .unwrap()
+            .to_string();
+    let queue = "arn:aws:sqs:eu-west-1:123456789012:SpaTest-exceptions-dlq";
+    let event = batch(vec![record(
+        "m-11",
+        queue,
+        &body,
+        json!({"ErrorCode": {"stringValue": "200"}}),
+    )]);
+    let handled = handle(&engine, None, &event).await.unwrap();
+    assert!(failures(&handled.response()).is_empty());
+    assert_eq!(platform.objects.keys().len(), 1);
+    assert_eq!(dead_letters_of(&platform, JANES).len(), 1);
+    assert!(
+        platform.bus.published().is_empty(),
+        "no loop through the exceptions function: {body} {:?} {:?}",
+        spa_engine::events::decode_str(&body),
+        platform.bus.published()
+    );
+}

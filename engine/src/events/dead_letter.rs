@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use super::ids::AccountId;
 use super::json::Node;
-use super::{Incoming, OrganizationsCall, OrganizationsEvent, decode_value};
+use super::label::Label;
+use super::{Incoming, OrganizationsCall, OrganizationsEvent, decode_str, decode_value};
 
 /// The suffix of the names of every dead-letter queue spa creates.
 pub const DEAD_LETTER_QUEUE_SUFFIX: &str = "-dlq";
@@ -41,6 +42,9 @@ pub struct DeadLetter {
     pub error: Option<String>,
     /// Whether the body was understood.
     pub readable: bool,
+    /// Whether the lost message is itself a `DeadLetter` exception (the `exceptions`
+    /// function gave up on it): raising it again could loop, so it is only recorded.
+    pub about_a_dead_letter: bool,
 }
 
 impl DeadLetter {
@@ -51,12 +55,17 @@ impl DeadLetter {
             Some((account, lost)) => (account, lost, true),
             None => (None, UNREADABLE.to_owned(), false),
         };
+        let about_a_dead_letter = matches!(
+            decode_str(body),
+            Ok(Incoming::Spa(event)) if event.event.label == Label::DeadLetter
+        );
         DeadLetter {
             queue: queue_name.to_owned(),
             account,
             lost,
             error: error_of(attributes),
             readable,
+            about_a_dead_letter,
         }
     }
 }
@@ -577,6 +586,29 @@ mod tests {
         let mut live = event.clone();
         live["Records"][0]["eventSourceARN"] = json!("arn:aws:sqs:eu-west-1:1:SpaDemo-commands");
         assert!(!matches!(decode_value(&live), Ok(Incoming::DeadLetters(_))));
+    }
+
+    #[test]
+    fn a_dead_letter_exception_that_was_lost_is_told_apart() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let account = AccountId::parse("222222222222").unwrap();
+        let event = |label| {
+            crate::events::DomainEvent::new(label, "SpaDemo", account.clone(), at)
+                .to_entry()
+                .delivered("e-1", &account, "eu-west-1")
+                .unwrap()
+                .to_string()
+        };
+        let lost = DeadLetter::decode("SpaDemo-exceptions-dlq", &event(Label::DeadLetter), &none());
+        assert!(lost.about_a_dead_letter);
+        assert_eq!(lost.lost, "spa event `DeadLetter`");
+        let other = DeadLetter::decode(
+            "SpaDemo-exceptions-dlq",
+            &event(Label::BuildFailed),
+            &none(),
+        );
+        assert!(!other.about_a_dead_letter);
+        assert_eq!(other.account, Some(account));
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //!    schedule run, an unreadable body) and the domain event, which the `exceptions`
 //!    function turns into an incident, routed messages and the holder's e-mail.
 //!
+//! A lost `DeadLetter` exception (the `exceptions` function gave up on it) is archived
+//! and recorded, never raised again: that would loop through the same function.
+//!
 //! A record whose archive, claim or raise fails is reported in `batchItemFailures`:
 //! it stays in its queue and comes back after the visibility timeout (a dead-letter
 //! queue keeps messages 14 days and has no dead-letter queue of its own). A record is
@@ -158,6 +161,32 @@ pub async fn on_dead_letter<P: Platform>(
         "gave up on {} after every retry (queue {}): {}; archived at {}, replay it with `spa handle`",
         letter.lost, letter.queue, error, archive
     ));
+    if letter.about_a_dead_letter {
+        // the `exceptions` function gave up on a DeadLetter: raising it again would
+        // loop through the same function, so it is recorded (and archived) only
+        let activity = Activity {
+            at: now,
+            account: account.clone(),
+            label: Label::DeadLetter,
+            from: None,
+            to: None,
+            detail: reason,
+            cause: Some(cause.clone()),
+        };
+        let recorded = engine
+            .retry()
+            .run("record the dead letter", || store.record(&activity))
+            .await
+            .within(|| context("record the dead letter"));
+        if let Err(error) = recorded {
+            if let Err(release) = store.release(&cause).await {
+                tracing::error!(%account, cause, %release, "could not release the claim: the dead letter will not be recorded again");
+            }
+            return Err(error);
+        }
+        tracing::error!(%account, cause, "a DeadLetter exception was itself dead-lettered: recorded and archived, not raised again");
+        return Ok(Outcome::new(&cause, Some(&account), Verdict::Applied));
+    }
     let mut event = DomainEvent::new(
         Label::DeadLetter,
         engine.environment(),
