@@ -186,8 +186,10 @@ pub enum Command {
         /// The event: a JSON file as Lambda receives it, or `-` for standard input.
         event: PathBuf,
         /// The function that receives it (account-events, build-events, sign-ins,
-        /// commands, scheduler, budget-alerts, exceptions); by default, found from the
-        /// event's shape.
+        /// commands, scheduler, budget-alerts, exceptions, slack-commands,
+        /// dead-letters); by default, found from the event's shape. An archived dead
+        /// letter (a bare account command or budget alert) is handed over as its
+        /// queue would.
         #[arg(long, value_name = "NAME")]
         function: Option<String>,
         /// Route every event it causes through the local runtime, builds included,

@@ -341,3 +341,31 @@ fn costs_show_the_digest_of_an_account_from_cost_explorer() {
         "{error}"
     );
 }
+
+#[test]
+fn handle_replays_an_archived_dead_letter_as_is() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    assert_eq!(
+        spa(&["local", "init"], Some(&endpoint)).status.code(),
+        Some(0)
+    );
+    // the body of a command-queue message, as the dead-letters function archives it
+    let command = r#"{"id":"operator-1/222222222222","environment":"SpaDemo","account":"222222222222","action":"expire","at":"2026-11-21T10:00:00Z","origin":"operator"}"#;
+    let path = scratch("dead-letter", "m-1.json", command);
+    let out = spa(
+        &["handle", path.to_str().unwrap(), "--json"],
+        Some(&endpoint),
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("does not decode"), "{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("one JSON answer ({e}): {stdout} {stderr}"));
+    assert_eq!(answer["function"], "commands", "{answer}");
+    assert_eq!(
+        answer["response"]["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
+}

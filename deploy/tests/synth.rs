@@ -319,7 +319,8 @@ fn the_exceptions_rule_filters_its_environment() {
     assert_eq!(pattern["source"], json!(["spa"]));
     assert_eq!(pattern["detail"]["environment"], json!(["SpaDemo"]));
     let types = pattern["detail-type"].as_array().unwrap();
-    assert_eq!(types.len(), 9 + 2, "{types:?}");
+    assert_eq!(types.len(), 10 + 2, "{types:?}");
+    assert!(types.contains(&json!("DeadLetter")), "{types:?}");
     assert!(
         template["Resources"]["AccountEventsRule"]["Properties"]["EventPattern"]["detail"]
             .get("environment")
@@ -749,4 +750,117 @@ fn the_slack_command_endpoint_is_the_one_public_function_url() {
     let off = stacks(&settings, false).automation.to_json().unwrap();
     assert!(of_type(&off, "AWS::Lambda::Url").is_empty());
     assert!(off["Outputs"].get("SlackCommandsUrl").is_none());
+}
+
+#[test]
+fn every_dead_letter_queue_is_read_by_the_dead_letters_function_and_nothing_more() {
+    let template = automation(false);
+    let dlqs: Vec<String> = of_type(&template, "AWS::SQS::Queue")
+        .into_iter()
+        .filter(|(_, q)| {
+            q["Properties"]["QueueName"]
+                .as_str()
+                .unwrap()
+                .ends_with("-dlq")
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(dlqs.len() >= 4, "{dlqs:?}");
+    let mappings: Vec<&Value> = of_type(&template, "AWS::Lambda::EventSourceMapping")
+        .into_iter()
+        .map(|(_, m)| &m["Properties"])
+        .filter(|p| p["FunctionName"] == json!({"Ref": checks::DEAD_LETTERS_FUNCTION}))
+        .collect();
+    let sources: Vec<String> = mappings
+        .iter()
+        .map(|p| {
+            p["EventSourceArn"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let mut expected = dlqs.clone();
+    expected.sort();
+    let mut found = sources.clone();
+    found.sort();
+    assert_eq!(found, expected);
+    for mapping in &mappings {
+        assert_eq!(
+            mapping["FunctionResponseTypes"],
+            json!(["ReportBatchItemFailures"])
+        );
+    }
+    // the function keeps no dead-letter queue of its own (it would read itself)
+    let function = &template["Resources"][checks::DEAD_LETTERS_FUNCTION]["Properties"];
+    assert!(function.get("DeadLetterConfig").is_none());
+    assert!(
+        function["Timeout"].as_u64().unwrap() <= 30,
+        "within the queues' visibility timeout"
+    );
+    // least privilege: read those queues, write under dead-letters/, store and bus only
+    let statements = statements_of(&template, "DeadLettersRole");
+    let by_sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{sid}: {statements:#?}"))
+    };
+    let consume = by_sid("ConsumeDeadLetters");
+    assert_eq!(
+        consume["Action"],
+        json!([
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes"
+        ])
+    );
+    let mut readable: Vec<String> = consume["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Fn::GetAtt"][0].as_str().unwrap().to_owned())
+        .collect();
+    readable.sort();
+    assert_eq!(readable, expected);
+    assert_eq!(
+        by_sid("ArchiveDeadLetters")["Resource"],
+        json!([{"Fn::Sub": "${ReportsBucket.Arn}/dead-letters/*"}])
+    );
+    let sids: Vec<&str> = statements
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sids,
+        [
+            "OwnLogs",
+            "Settings",
+            "Store",
+            "PublishEvents",
+            "ArchiveDeadLetters",
+            "ConsumeDeadLetters"
+        ]
+    );
+    // the queues' alarms stay
+    for dlq in &dlqs {
+        assert_eq!(
+            template["Resources"][format!("{dlq}Alarm")]["Type"],
+            "AWS::CloudWatch::Alarm"
+        );
+    }
+}
+
+#[test]
+fn a_queue_without_dead_letters_is_still_caught_when_another_function_reads_it() {
+    let mut template = automation(false);
+    let r = &mut template["Resources"];
+    r["CommandQueue"]["Properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("RedrivePolicy");
+    // the dead-letters function reading a queue is fine; the commands function is not
+    let broken = rules_broken(&template, "dead-letter");
+    assert_eq!(broken.len(), 1, "{broken:#?}");
+    assert!(broken[0].contains("CommandsSource"), "{broken:#?}");
 }

@@ -6,7 +6,10 @@
 //! Deliveries are driven here (the local runtime's router and build watcher feed
 //! them): a delivery that fails is delivered again, twice, as Lambda retries an
 //! asynchronous invocation (or SQS a message); one that still fails is a give-up,
-//! listed with its account. Every account must end in its expected state, each
+//! listed with its account, and handed as production does to the `dead-letters`
+//! function as a message of the matching dead-letter queue (retried while the faults
+//! go on): each must end archived once and raised once as `DeadLetter` for its
+//! account. Every account must end in its expected state, each
 //! build-starting transition must start one build (one idempotency token, one build
 //! id), and every give-up must name an account that did not silently end well.
 //!
@@ -23,16 +26,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use spa_engine::aws::Connected;
-use spa_engine::events::{AccountId, Job};
+use spa_engine::events::{AccountId, Job, Label};
 use spa_engine::lifecycle::{Rejection, State};
 use spa_engine::local::seed::{AccountSeed, SeedPlan, UnitSeed, remap};
 use spa_engine::local::{Handler, Limits, LocalPlatform, Runtime, synth};
-use spa_engine::ports::{Organization, Platform};
+use spa_engine::ports::{ActivityQuery, Objects, Organization, Platform, Store};
 use spa_engine::rules::Function;
 use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::{LocalHandler, Verdict, handle};
+use spa_engine::usecases::{LocalHandler, Verdict, archive_key, handle};
 use spa_testkit::faults::{Fault, FaultCounts, FaultPlan, FaultProxy};
 
 const SETTINGS: &str = "\
@@ -42,6 +45,8 @@ automation:
   region: eu-west-1
   maintenance_window: cron(0 18 ? * SAT *)
   management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
+reporting:
+  bucket: spa-faults-reports
 defaults:
   preparation: {feature: enabled}
   purge: {feature: enabled}
@@ -95,6 +100,13 @@ struct Log {
 struct Probe<'s> {
     inner: LocalHandler<'s>,
     log: Mutex<Log>,
+    /// The records the last delivery reported failed (`None`: it failed whole).
+    last_failures: Mutex<Option<Vec<String>>>,
+    /// `environment_identifier`: names the dead-letter queues.
+    environment: String,
+    /// Deliveries of this function about this account always fail (a handler double
+    /// that cannot succeed), so that give-ups certainly happen.
+    doomed: Option<(Function, String)>,
 }
 
 impl Handler<Connected> for Probe<'_> {
@@ -105,7 +117,49 @@ impl Handler<Connected> for Probe<'_> {
         event: &Value,
     ) -> Result<String, String> {
         let engine = self.inner.engine(platform).map_err(|e| e.to_string())?;
-        let handled = handle(&engine, Some(function), event).await;
+        // the records about the doomed account fail; the others are handled
+        let mut doomed_ids = Vec::new();
+        let mut reduced = None;
+        if let Some((doomed_function, account)) = &self.doomed
+            && *doomed_function == function
+        {
+            let about = |record: &Value| record.to_string().contains(account.as_str());
+            match event.get("Records").and_then(Value::as_array) {
+                Some(records) => {
+                    doomed_ids = records
+                        .iter()
+                        .filter(|r| about(r))
+                        .filter_map(|r| r["messageId"].as_str().map(str::to_owned))
+                        .collect();
+                    let kept: Vec<Value> = records.iter().filter(|r| !about(r)).cloned().collect();
+                    reduced = Some(json!({ "Records": kept }));
+                }
+                None if about(event) => {
+                    let mut log = self.log.lock().unwrap();
+                    log.handled += 1;
+                    log.failed += 1;
+                    *self.last_failures.lock().unwrap() = None;
+                    return Err(format!("doomed: every delivery about {account} fails"));
+                }
+                None => {}
+            }
+        }
+        let event = reduced.as_ref().unwrap_or(event);
+        let mut handled = if event["Records"].as_array().is_some_and(Vec::is_empty) {
+            Ok(spa_engine::usecases::Handled {
+                function,
+                dispatched: spa_engine::usecases::Dispatched::default(),
+            })
+        } else {
+            handle(&engine, Some(function), event).await
+        };
+        if let Ok(handled) = &mut handled {
+            handled.dispatched.batch_item_failures.extend(doomed_ids);
+        }
+        *self.last_failures.lock().unwrap() = match &handled {
+            Ok(handled) => Some(handled.dispatched.batch_item_failures.clone()),
+            Err(_) => None,
+        };
         let mut log = self.log.lock().unwrap();
         log.handled += 1;
         match handled {
@@ -186,6 +240,157 @@ struct Driven {
     redeliveries: u64,
     /// Deliveries that failed every try: what, and why.
     give_ups: Vec<String>,
+    /// What each give-up became: a message of a dead-letter queue, handed to the
+    /// `dead-letters` function.
+    dead_letters: Vec<Lost>,
+}
+
+/// One message of a dead-letter queue, as production would have it.
+#[derive(Debug, Clone)]
+struct Lost {
+    queue: String,
+    message_id: String,
+    body: String,
+    sent_at: chrono::DateTime<chrono::Utc>,
+    /// The account it concerns, read from the message here (not by the engine's
+    /// decoder): the automation account when it concerns none.
+    account: String,
+    /// Tries the `dead-letters` function needed.
+    tries: u32,
+}
+
+/// Most tries of the `dead-letters` function on one message (its queue redelivers it
+/// after each visibility timeout, for 14 days).
+const DEAD_LETTER_TRIES: u32 = 30;
+
+/// The automation account of the settings.
+const AUTOMATION: &str = "123456789012";
+
+/// The account a lost message concerns, read from its JSON.
+fn concerned(body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<Value>(body) else {
+        return AUTOMATION.to_owned();
+    };
+    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+    let found = if value.get("action").is_some() {
+        text("/account")
+    } else if value.get("source").and_then(Value::as_str) == Some("aws.organizations") {
+        text("/detail/serviceEventDetails/createAccountStatus/accountId")
+    } else if value.get("source").and_then(Value::as_str) == Some("spa") {
+        text("/detail/account")
+    } else if value.get("source").is_some() {
+        text("/account")
+    } else {
+        None
+    };
+    found.unwrap_or(AUTOMATION).to_owned()
+}
+
+/// The messages a given-up delivery leaves in its dead-letter queue: the failed
+/// records of an SQS batch (their queue's redrive keeps body and message id), or the
+/// event itself for an asynchronous invocation (Lambda's on-failure DLQ, with
+/// `ErrorCode` / `ErrorMessage` / `RequestID`).
+fn dead_letters_of(
+    environment: &str,
+    function: Function,
+    event: &Value,
+    failed: Option<&[String]>,
+    why: &str,
+    serial: usize,
+) -> Vec<(Lost, Value)> {
+    let now = chrono::Utc::now();
+    let sent = now.timestamp_millis().to_string();
+    if let Some(records) = event.get("Records").and_then(Value::as_array) {
+        let queue = match function {
+            Function::BudgetAlerts => format!("{environment}-BudgetAlerts-dlq"),
+            _ => format!("{environment}-commands-dlq"),
+        };
+        return records
+            .iter()
+            .filter(|r| {
+                let id = r["messageId"].as_str().unwrap_or_default();
+                failed.is_none_or(|failed| failed.iter().any(|f| f == id))
+            })
+            .map(|r| {
+                let body = r["body"].as_str().unwrap_or_default().to_owned();
+                let message_id = r["messageId"].as_str().unwrap_or_default().to_owned();
+                let record = json!({
+                    "messageId": message_id,
+                    "receiptHandle": "AQEB",
+                    "body": body,
+                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": sent},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": format!("arn:aws:sqs:eu-west-1:{AUTOMATION}:{queue}"),
+                    "awsRegion": "eu-west-1",
+                });
+                let lost = Lost {
+                    queue: queue.clone(),
+                    account: concerned(&body),
+                    message_id,
+                    body,
+                    sent_at: chrono::DateTime::from_timestamp_millis(now.timestamp_millis())
+                        .unwrap(),
+                    tries: 0,
+                };
+                (lost, record)
+            })
+            .collect();
+    }
+    let queue = format!("{environment}-{}-dlq", function.as_str());
+    let body = event.to_string();
+    let message_id = format!("lambda-dlq-{serial}");
+    let attribute = |value: &str| json!({"stringValue": value, "dataType": "String"});
+    let record = json!({
+        "messageId": message_id,
+        "receiptHandle": "AQEB",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": sent},
+        "messageAttributes": {
+            "ErrorCode": attribute("200"),
+            "ErrorMessage": attribute(&why.chars().take(200).collect::<String>()),
+            "RequestID": attribute(&format!("request-{serial}")),
+        },
+        "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:eu-west-1:{AUTOMATION}:{queue}"),
+        "awsRegion": "eu-west-1",
+    });
+    let lost = Lost {
+        queue,
+        account: concerned(&body),
+        message_id,
+        body,
+        sent_at: chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap(),
+        tries: 0,
+    };
+    vec![(lost, record)]
+}
+
+/// Hands a dead letter to the `dead-letters` function until it is archived and raised,
+/// as its queue would redeliver it; the proxy's faults are still on.
+async fn hand_to_dead_letters(
+    runtime: &Runtime<Connected>,
+    probe: &Probe<'_>,
+    lost: &mut Lost,
+    record: Value,
+) {
+    let engine = probe.inner.engine(runtime.platform()).unwrap();
+    let event = json!({ "Records": [record] });
+    loop {
+        lost.tries += 1;
+        match handle(&engine, Some(Function::DeadLetters), &event).await {
+            Ok(handled) if handled.dispatched.batch_item_failures.is_empty() => return,
+            Ok(handled) => {
+                assert!(
+                    lost.tries < DEAD_LETTER_TRIES,
+                    "the dead letter {} was not archived and raised in {DEAD_LETTER_TRIES} tries: {}",
+                    lost.message_id,
+                    handled.summary()
+                );
+            }
+            Err(error) => panic!("a dead-letter batch failed whole: {error}"),
+        }
+    }
 }
 
 fn describe(function: Function, event: &Value) -> String {
@@ -244,6 +449,19 @@ async fn drive(runtime: &Runtime<Connected>, probe: &Probe<'_>, mode: Delivery) 
                     driven
                         .give_ups
                         .push(format!("{}: {why}", describe(function, &event)));
+                    let failed = probe.last_failures.lock().unwrap().clone();
+                    let serial = driven.dead_letters.len();
+                    for (mut lost, record) in dead_letters_of(
+                        &probe.environment,
+                        function,
+                        &event,
+                        failed.as_deref(),
+                        &why,
+                        serial,
+                    ) {
+                        hand_to_dead_letters(runtime, probe, &mut lost, record).await;
+                        driven.dead_letters.push(lost);
+                    }
                     break;
                 }
                 tries += 1;
@@ -338,6 +556,12 @@ struct Report {
     emulator_builds: BTreeMap<String, u64>,
     /// Account id → expected final state.
     expected: BTreeMap<String, &'static str>,
+    /// Dead letters archived byte for byte under their key.
+    archived: usize,
+    /// Dead letters with exactly one `DeadLetter` activity for their account.
+    raised: usize,
+    /// What a dead letter lacks (no archive, no activity, two activities...).
+    dead_letter_problems: Vec<String>,
 }
 
 impl Report {
@@ -375,13 +599,47 @@ impl Report {
             "builds: {builds} build ids, {tokens} idempotency tokens, {in_emulator} StartBuild reaching the emulator | accounts in a wrong state {}",
             self.wrong_states.len()
         );
+        println!(
+            "dead letters: {} archived, {} raised ({} messages, {} tries of the dead-letters function)",
+            self.archived,
+            self.raised,
+            self.driven.dead_letters.len(),
+            self.driven
+                .dead_letters
+                .iter()
+                .map(|l| l.tries)
+                .sum::<u32>()
+        );
         for give_up in &self.driven.give_ups {
             println!("give-up: {give_up}");
         }
     }
 
+    /// Every give-up surfaced: each of its dead letters archived once and raised once
+    /// as `DeadLetter` for its account.
+    fn check_dead_letters(&self) {
+        assert!(
+            self.dead_letter_problems.is_empty(),
+            "dead letters not surfaced: {:#?}",
+            self.dead_letter_problems
+        );
+        assert!(
+            self.driven.dead_letters.len() >= self.driven.give_ups.len(),
+            "a give-up left no dead letter: {:#?}",
+            self.driven.give_ups
+        );
+        assert_eq!(self.archived, self.driven.dead_letters.len());
+        assert_eq!(self.raised, self.driven.dead_letters.len());
+    }
+
+    /// Whether no delivery met an illegal state.
+    fn illegal_free(&self) -> bool {
+        self.log.illegal.is_empty()
+    }
+
     /// The checks every run must pass.
     fn check(&self) {
+        self.check_dead_letters();
         assert!(
             self.log.illegal.is_empty(),
             "illegal states: {:#?}",
@@ -438,6 +696,18 @@ impl Report {
 /// Seeds, on-boards every account, runs the maintenance window until idle; `plan`
 /// is in force throughout (the seeding goes straight to the emulator).
 async fn cycle(name: &str, accounts: usize, plan: FaultPlan, mode: Delivery) -> Report {
+    cycle_with(name, accounts, plan, mode, None).await
+}
+
+/// [`cycle`], with the deliveries of one function about the `doomed` account (its
+/// index among the seeded accounts) always failing.
+async fn cycle_with(
+    name: &str,
+    accounts: usize,
+    plan: FaultPlan,
+    mode: Delivery,
+    doomed: Option<(Function, usize)>,
+) -> Report {
     let scenario = spa_testkit::scenario();
     let organization = seed(&scenario, accounts).await;
     let proxy = FaultProxy::start(&scenario.endpoint(), plan).expect("proxy");
@@ -449,9 +719,16 @@ async fn cycle(name: &str, accounts: usize, plan: FaultPlan, mode: Delivery) -> 
         spa_engine::aws::local::runtime_with_retries(settings, proxy.url(), adaptive)
             .await
             .expect("runtime");
+    let doomed = doomed.map(|(function, index)| {
+        let id = organization.expected.keys().nth(index).unwrap().clone();
+        (function, id)
+    });
     let probe = Probe {
         inner: LocalHandler::new(settings).with_engine_bus_arn(resources.bus_arn.clone()),
         log: Mutex::new(Log::default()),
+        last_failures: Mutex::new(None),
+        environment: settings.environment_identifier.clone(),
+        doomed,
     };
     let start = Instant::now();
     let management = AccountId::parse("123456789012").unwrap();
@@ -471,6 +748,7 @@ async fn cycle(name: &str, accounts: usize, plan: FaultPlan, mode: Delivery) -> 
     driven.deliveries += window.deliveries;
     driven.redeliveries += window.redeliveries;
     driven.give_ups.extend(window.give_ups);
+    driven.dead_letters.extend(window.dead_letters);
     let seconds = start.elapsed().as_secs_f64();
     // the final states, read without faults
     proxy.set_plan(FaultPlan::none());
@@ -485,6 +763,38 @@ async fn cycle(name: &str, accounts: usize, plan: FaultPlan, mode: Delivery) -> 
         let state = tags.get(STATE).map(String::as_str).unwrap_or("none");
         if state != *expected {
             wrong_states.push(format!("{id}: {state}, expected {expected}"));
+        }
+    }
+    // every dead letter archived once and raised once, read without faults
+    let (mut archived, mut raised, mut dead_letter_problems) = (0, 0, Vec::new());
+    let platform = runtime.platform();
+    for lost in &driven.dead_letters {
+        let key = archive_key(&lost.queue, &lost.message_id, lost.sent_at);
+        match platform.objects().get(&key).await {
+            Ok(bytes) if bytes == lost.body.as_bytes() => archived += 1,
+            Ok(_) => dead_letter_problems.push(format!("{key}: archived bytes differ")),
+            Err(error) => dead_letter_problems.push(format!("{key}: not archived: {error}")),
+        }
+        let history = platform
+            .store()
+            .activities(&ActivityQuery {
+                account: AccountId::parse(&lost.account),
+                ..ActivityQuery::default()
+            })
+            .await
+            .expect("history");
+        let cause = format!("dead-letter:{}", lost.message_id);
+        let found = history
+            .iter()
+            .filter(|a| a.label == Label::DeadLetter && a.cause.as_deref() == Some(cause.as_str()))
+            .count();
+        if found == 1 {
+            raised += 1;
+        } else {
+            dead_letter_problems.push(format!(
+                "{cause}: {found} DeadLetter activities for {}",
+                lost.account
+            ));
         }
     }
     let faults = proxy.counts();
@@ -509,6 +819,9 @@ async fn cycle(name: &str, accounts: usize, plan: FaultPlan, mode: Delivery) -> 
         wrong_states,
         tokens_per_account,
         expected: organization.expected.clone(),
+        archived,
+        raised,
+        dead_letter_problems,
     };
     report.print();
     report
@@ -619,4 +932,43 @@ async fn without_the_token_a_lost_answer_would_start_a_second_build() {
         report.emulator_builds
     );
     assert!(report.wrong_states.is_empty(), "{:?}", report.wrong_states);
+}
+
+#[tokio::test]
+async fn every_give_up_is_archived_and_raised_for_its_account() {
+    let seed = seed_from_env();
+    println!("SPA_SEED={seed}");
+    // the maintenance window's command for the first account (it has a holder) fails
+    // every delivery, while the proxy keeps throttling and failing calls
+    let report = cycle_with(
+        "the window's command for one account always fails; 10% throttled, 5% server errors",
+        6,
+        throttling_plan(seed),
+        Delivery::Once,
+        Some((Function::Commands, 0)),
+    )
+    .await;
+    let doomed = report.expected.keys().next().unwrap().clone();
+    assert!(
+        report.driven.give_ups.iter().any(|g| g.contains(&doomed)),
+        "the doomed command was given up: {:#?}",
+        report.driven.give_ups
+    );
+    let lost: Vec<&Lost> = report
+        .driven
+        .dead_letters
+        .iter()
+        .filter(|l| l.account == doomed)
+        .collect();
+    assert!(!lost.is_empty(), "{:#?}", report.driven.dead_letters);
+    assert!(
+        lost.iter().all(|l| l.queue == "SpaFaults-commands-dlq"),
+        "{lost:#?}"
+    );
+    report.check_dead_letters();
+    assert!(
+        report.illegal_free(),
+        "illegal states: {:#?}",
+        report.log.illegal
+    );
 }

@@ -72,6 +72,41 @@ async fn a_batch_answers_with_the_records_to_retry_only() {
 }
 
 #[tokio::test]
+async fn a_dead_letter_batch_is_archived_raised_and_answered_with_partial_failures() {
+    let (platform, settings) = world();
+    assert_eq!(
+        function_from_env(None, Some("SpaLambda-dead-letters".into())),
+        Some(Function::DeadLetters)
+    );
+    let mut record = command("m-1", "444444444444");
+    record["eventSourceARN"] = json!("arn:aws:sqs:eu-west-1:123456789012:SpaLambda-commands-dlq");
+    platform.objects.faults.fail(
+        "put",
+        spa_engine::ports::PortError::Unavailable {
+            service: "s3".into(),
+            message: "down".into(),
+        },
+        10,
+    );
+    let event = json!({"Records": [record]});
+    let response = invoke(
+        &platform,
+        &settings,
+        &Buildspecs::new(),
+        Some(Function::DeadLetters),
+        &event,
+    )
+    .await
+    .expect("a batch never fails whole");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}),
+        "not archived: kept in its queue"
+    );
+    assert!(platform.bus.published().is_empty());
+}
+
+#[tokio::test]
 async fn an_event_that_does_not_decode_fails_the_invocation_with_its_path() {
     let (platform, settings) = world();
     let event = json!({"version": "0", "id": "e-1", "source": "aws.codebuild",

@@ -206,8 +206,9 @@ pub fn automation(
     if settings.features.incident_manager {
         incidents(&mut t, names, &tags)?;
     }
+    let dlqs = dead_letter_queues(&specs);
     for spec in &specs {
-        function(&mut t, settings, names, spec, &tags)?;
+        function(&mut t, settings, names, spec, &dlqs, &tags)?;
     }
     rules(&mut t, env, &specs)?;
     schedules(&mut t, settings, names, &specs)?;
@@ -698,6 +699,16 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                 )
                 .sid("WriteReports"),
             ),
+            Grant::ArchiveDeadLetters => out.push(
+                Statement::allow(
+                    &["s3:PutObject"],
+                    vec![sub(format!(
+                        "${{{REPORTS_BUCKET}.Arn}}/{}/*",
+                        spa_engine::usecases::ARCHIVE_PREFIX
+                    ))],
+                )
+                .sid("ArchiveDeadLetters"),
+            ),
             Grant::ReadReports => out.push(
                 Statement::allow(
                     &["s3:GetObject"],
@@ -806,9 +817,14 @@ fn function(
     settings: &Settings,
     names: &Names,
     spec: &FunctionSpec,
+    dlqs: &[(String, String)],
     tags: &BTreeMap<String, String>,
 ) -> Result<(), TemplateError> {
     let ids = FunctionIds::of(spec.name);
+    let mut policy = statements(settings, names, spec);
+    if spec.trigger == Trigger::DeadLetterQueues {
+        policy.push(consume_dead_letters(dlqs));
+    }
     let name = format!("{}-{}", names.environment, spec.name);
     t.add(
         &ids.logs,
@@ -831,7 +847,7 @@ fn function(
                 "AssumeRolePolicyDocument": PolicyDocument::trust_service("lambda.amazonaws.com", None),
                 "Policies": [{
                     "PolicyName": "spa",
-                    "PolicyDocument": PolicyDocument::new(statements(settings, names, spec)),
+                    "PolicyDocument": PolicyDocument::new(policy),
                 }],
                 "Tags": tag_list(tags),
             }),
@@ -927,6 +943,24 @@ fn function(
                     }),
                 ),
             )?;
+        }
+        Trigger::DeadLetterQueues => {
+            for (queue, _) in dlqs {
+                t.add(
+                    format!("{}From{queue}", logical(spec.name)),
+                    Resource::raw(
+                        "AWS::Lambda::EventSourceMapping",
+                        json!({
+                            "EventSourceArn": att(queue, "Arn"),
+                            "FunctionName": r(&ids.function),
+                            "BatchSize": 10,
+                            "MaximumBatchingWindowInSeconds": 1,
+                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                            "ScalingConfig": {"MaximumConcurrency": 2},
+                        }),
+                    ),
+                )?;
+            }
         }
         _ => {
             t.add(
@@ -1248,6 +1282,20 @@ fn schedules(
         )?;
     }
     Ok(())
+}
+
+/// The `dead-letters` function reads and deletes the messages of every dead-letter
+/// queue of the stack, and nothing else.
+pub fn consume_dead_letters(dlqs: &[(String, String)]) -> Statement {
+    Statement::allow(
+        &[
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        ],
+        dlqs.iter().map(|(queue, _)| att(queue, "Arn")).collect(),
+    )
+    .sid("ConsumeDeadLetters")
 }
 
 /// The dead-letter queues of the stack (logical ids), with what they keep.

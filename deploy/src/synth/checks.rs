@@ -167,6 +167,10 @@ fn is_queue(all: &BTreeMap<&str, &Value>, value: Option<&Value>) -> bool {
     }
 }
 
+/// The logical id of the `dead-letters` function, whose sources are the dead-letter
+/// queues themselves.
+pub const DEAD_LETTERS_FUNCTION: &str = "DeadLettersFunction";
+
 /// Every asynchronous target has a dead-letter queue.
 pub fn dead_letters(template: &Value) -> Vec<Violation> {
     let all = resources(template);
@@ -233,7 +237,12 @@ pub fn dead_letters(template: &Value) -> Vec<Violation> {
                 let queue = source
                     .and_then(|s| all.get(s))
                     .filter(|r| kind(r) == "AWS::SQS::Queue");
+                // the `dead-letters` function consumes the dead-letter queues, which
+                // have none of their own: their retention keeps what it fails on
+                let is_dead_letter_queue =
+                    p.get("FunctionName").and_then(target_id) == Some(DEAD_LETTERS_FUNCTION);
                 if let Some(queue) = queue
+                    && !is_dead_letter_queue
                     && !is_queue(
                         &all,
                         props(queue).pointer("/RedrivePolicy/deadLetterTargetArn"),

@@ -25,13 +25,19 @@ pub enum Trigger {
     /// A public function URL (`AuthType: NONE`) that Slack calls: the handler checks
     /// Slack's signature first. Only `slack-commands` may have one (`checks.rs`).
     FunctionUrl,
+    /// Every dead-letter queue of the stack (`automation::dead_letter_queues`), one
+    /// event source mapping each, partial batch responses.
+    DeadLetterQueues,
 }
 
 impl Trigger {
     /// Whether the function is invoked asynchronously (EventBridge, Scheduler), so that
     /// it needs a dead-letter queue of its own for invocations that keep failing.
     pub fn is_async(&self) -> bool {
-        !matches!(self, Trigger::Queue(_) | Trigger::FunctionUrl)
+        !matches!(
+            self,
+            Trigger::Queue(_) | Trigger::FunctionUrl | Trigger::DeadLetterQueues
+        )
     }
 }
 
@@ -75,6 +81,8 @@ pub enum Grant {
     /// workgroup, the Glue database and table, the export's data (read), the query
     /// results' location (read and write).
     CurQueries,
+    /// Archive dead letters to the reports bucket, under `dead-letters/` only.
+    ArchiveDeadLetters,
 }
 
 /// How one function is deployed.
@@ -148,6 +156,19 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
                 memory_mb: 256,
             }
         }
+        Function::DeadLetters => FunctionSpec {
+            name: Function::DeadLetters.as_str(),
+            description: "Dead-letter queues: every give-up archived for replay and raised as a DeadLetter exception",
+            trigger: Trigger::DeadLetterQueues,
+            grants: vec![
+                Grant::Store,
+                Grant::PublishEvents,
+                Grant::ArchiveDeadLetters,
+            ],
+            // within the dead-letter queues' visibility timeout (30 seconds)
+            timeout_seconds: 30,
+            memory_mb: 256,
+        },
         Function::SlackCommands => FunctionSpec {
             name: Function::SlackCommands.as_str(),
             description: "The Slack slash command /spa (function URL; Slack's signature checked first)",

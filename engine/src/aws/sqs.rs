@@ -209,6 +209,7 @@ pub async fn receive_as_lambda_event(
         .queue_url(queue_url)
         .max_number_of_messages(10)
         .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .message_attribute_names("All")
         .send()
         .await
         .map_err(|e| port_error("sqs", "ReceiveMessage", queue_url, e))?;
@@ -227,12 +228,32 @@ pub async fn receive_as_lambda_event(
                     .collect()
             })
             .unwrap_or_default();
+        // as Lambda hands them (`stringValue` and `dataType`): EventBridge and Lambda
+        // give the error of a dead letter there
+        let message_attributes: serde_json::Map<String, serde_json::Value> = message
+            .message_attributes()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            serde_json::json!({
+                                "stringValue": v.string_value(),
+                                "stringListValues": [],
+                                "binaryListValues": [],
+                                "dataType": v.data_type(),
+                            }),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         records.push(serde_json::json!({
             "messageId": message.message_id().unwrap_or_default(),
             "receiptHandle": message.receipt_handle().unwrap_or_default(),
             "body": message.body().unwrap_or_default(),
             "attributes": attributes,
-            "messageAttributes": {},
+            "messageAttributes": message_attributes,
             "md5OfBody": message.md5_of_body().unwrap_or_default(),
             "eventSource": "aws:sqs",
             "eventSourceARN": queue_arn,

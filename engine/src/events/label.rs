@@ -31,6 +31,7 @@ pub enum Label {
     StaleAccessKey,
     ResidualCost,
     Drift,
+    DeadLetter,
 }
 
 /// The three families of labels: they are routed and stored differently.
@@ -46,7 +47,7 @@ pub enum LabelKind {
 
 impl Label {
     /// Every label, lifecycle first, then activities, then exceptions.
-    pub const ALL: [Label; 20] = [
+    pub const ALL: [Label; 21] = [
         Label::AccountVended,
         Label::AccountPrepared,
         Label::AccountAssigned,
@@ -67,6 +68,7 @@ impl Label {
         Label::StaleAccessKey,
         Label::ResidualCost,
         Label::Drift,
+        Label::DeadLetter,
     ];
 
     /// The label as written in DESIGN.md, in settings and in the EventBridge `detail-type`.
@@ -92,6 +94,7 @@ impl Label {
             Label::StaleAccessKey => "StaleAccessKey",
             Label::ResidualCost => "ResidualCost",
             Label::Drift => "Drift",
+            Label::DeadLetter => "DeadLetter",
         }
     }
 
@@ -117,7 +120,8 @@ impl Label {
             | Label::MaintenanceTimedOut
             | Label::StaleAccessKey
             | Label::ResidualCost
-            | Label::Drift => LabelKind::Exception,
+            | Label::Drift
+            | Label::DeadLetter => LabelKind::Exception,
         }
     }
 
@@ -225,7 +229,9 @@ mod tests {
         let count = |k| Label::ALL.iter().filter(|l| l.kind() == k).count();
         assert_eq!(count(LabelKind::Lifecycle), 8);
         assert_eq!(count(LabelKind::Activity), 3);
-        assert_eq!(count(LabelKind::Exception), 9);
+        assert_eq!(count(LabelKind::Exception), 10);
+        assert!(Label::DeadLetter.is_exception());
+        assert!(Label::DeadLetter.needs_attention());
         assert!(Label::Drift.is_exception());
         assert_eq!(Label::BuildStarted.kind().as_str(), "lifecycle");
     }

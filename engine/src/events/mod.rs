@@ -9,6 +9,7 @@ mod budgets;
 mod cloudtrail;
 mod codebuild;
 mod command;
+mod dead_letter;
 mod domain;
 mod envelope;
 mod error;
@@ -25,6 +26,10 @@ pub use budgets::{AlertType, Amount, BudgetAlert, Money, SqsBatch, SqsRecord, Th
 pub use cloudtrail::{Principal, TrailRecord};
 pub use codebuild::{BuildStateChange, BuildStatus};
 pub use command::{AccountCommand, Action, CommandBatch, CommandRecord};
+pub use dead_letter::{
+    DEAD_LETTER_QUEUE_SUFFIX, DeadLetter, DeadLetterBatch, DeadLetterRecord, UNREADABLE,
+    queue_name, replay_event,
+};
 pub use domain::{DomainEvent, MAX_FACT_CHARS, MAX_REASON_CHARS, PutEventsEntry, SOURCE, SpaEvent};
 pub use error::DecodeError;
 pub use ids::{AccountId, EventId, Sensitive, mask, redact_emails};
@@ -57,6 +62,9 @@ pub enum Incoming {
     /// An SQS batch of account commands (the command queue); each record decoded on
     /// its own.
     Commands(CommandBatch),
+    /// An SQS batch taken from one of spa's dead-letter queues (`...-dlq`): what
+    /// spa gave up on after every retry; each record read on its own.
+    DeadLetters(DeadLetterBatch),
 }
 
 impl Incoming {
@@ -67,7 +75,7 @@ impl Incoming {
             Incoming::Organizations(e) => Some(&e.record.event_id),
             Incoming::Build(e) => Some(&e.event_id),
             Incoming::ConsoleLogin(e) => Some(&e.event_id),
-            Incoming::BudgetAlerts(_) | Incoming::Commands(_) => None,
+            Incoming::BudgetAlerts(_) | Incoming::Commands(_) | Incoming::DeadLetters(_) => None,
             Incoming::Scheduled(e) => Some(&e.event_id),
             Incoming::Spa(e) => Some(&e.event_id),
         }
@@ -110,6 +118,9 @@ pub fn decode_value(value: &Value) -> Result<Incoming, DecodeError> {
     }
     if map.contains_key("Records") {
         budgets::check_batch_source(&root)?;
+        if dead_letter::is_dead_letter_batch(&root) {
+            return dead_letter::decode_batch(&root).map(Incoming::DeadLetters);
+        }
         if command::is_command_batch(&root) {
             return command::decode_batch(&root).map(Incoming::Commands);
         }

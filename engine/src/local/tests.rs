@@ -277,3 +277,45 @@ async fn pending_deliveries_are_handled_without_waiting_for_builds() {
     assert_eq!(state(&runtime, POOL).as_deref(), Some("prepared"));
     assert!(runtime.pending().is_idle());
 }
+
+#[tokio::test]
+async fn a_dead_letter_is_archived_raised_and_handed_on_to_the_exceptions_function() {
+    let runtime = runtime();
+    let settings = settings();
+    let command = crate::events::AccountCommand::new(
+        "operator-1",
+        "SpaLocal",
+        AccountId::parse(JANE).unwrap(),
+        crate::events::Action::Expire,
+        t0(),
+        "operator",
+    );
+    let event = serde_json::json!({"Records": [{
+        "messageId": "m-1",
+        "body": command.to_json(),
+        "attributes": {"SentTimestamp": t0().timestamp_millis().to_string()},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:SpaLocal-commands-dlq",
+    }]});
+    runtime.deliver(Function::DeadLetters, event, "dead letter m-1");
+    let (summary, steps) = run(&runtime, &settings).await;
+    assert_eq!(summary.failed, 0, "{steps:#?}");
+    let functions: Vec<Function> = steps.iter().map(|s| s.function).collect();
+    assert_eq!(
+        functions,
+        vec![Function::DeadLetters, Function::Exceptions],
+        "the DeadLetter goes through the bus's rule to the exceptions function"
+    );
+    assert_eq!(
+        runtime.inner().objects.keys(),
+        ["dead-letters/2026/11/21/SpaLocal-commands-dlq/m-1.json"]
+    );
+    assert!(
+        runtime
+            .inner()
+            .store
+            .labels_for(JANE)
+            .contains(&crate::events::Label::DeadLetter)
+    );
+}

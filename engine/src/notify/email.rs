@@ -378,6 +378,7 @@ mod tests {
             Label::Drift,
             Label::StaleAccessKey,
             Label::ResidualCost,
+            Label::DeadLetter,
         ];
         let leads: std::collections::BTreeSet<&str> =
             exceptions.iter().map(|l| holder_lead(*l)).collect();

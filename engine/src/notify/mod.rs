@@ -122,6 +122,7 @@ fn title(label: Label) -> &'static str {
         Label::Drift => "Configuration drift",
         Label::StaleAccessKey => "Stale access key",
         Label::ResidualCost => "Residual cost",
+        Label::DeadLetter => "Given up after every retry",
         Label::AccountAssigned => "Account assigned",
         other => other.as_str(),
     }
@@ -152,6 +153,9 @@ fn holder_lead(label: Label) -> &'static str {
             "An access key in your sandbox account is too old or unused for too long, or an IAM user in it can sign in with a password."
         }
         Label::ResidualCost => "Your sandbox account still costs money after its clean-up.",
+        Label::DeadLetter => {
+            "spa could not complete an action on your sandbox account, even after retrying; the team that runs it will replay it."
+        }
         _ => "Something about your sandbox account needs attention.",
     }
 }

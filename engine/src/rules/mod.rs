@@ -35,11 +35,13 @@ pub enum Function {
     /// The Slack slash command `/spa` (a public function URL; Slack's signature is
     /// checked before anything else).
     SlackCommands,
+    /// The dead-letter queues: every give-up archived and raised as `DeadLetter`.
+    DeadLetters,
 }
 
 impl Function {
     /// Every function.
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 9] = [
         Function::AccountEvents,
         Function::BuildEvents,
         Function::SignIns,
@@ -48,6 +50,7 @@ impl Function {
         Function::BudgetAlerts,
         Function::Exceptions,
         Function::SlackCommands,
+        Function::DeadLetters,
     ];
 
     /// The short name: the deployed function is `<environment>-<name>`.
@@ -61,6 +64,7 @@ impl Function {
             Function::BudgetAlerts => "budget-alerts",
             Function::Exceptions => "exceptions",
             Function::SlackCommands => "slack-commands",
+            Function::DeadLetters => "dead-letters",
         }
     }
 

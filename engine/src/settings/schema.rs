@@ -597,6 +597,9 @@ pub struct Routes {
     /// An account was quarantined after its builds kept failing.
     #[serde(default, rename = "AccountQuarantined")]
     pub account_quarantined: Option<Route>,
+    /// spa gave up on an event or a command after every retry (a dead-letter queue).
+    #[serde(default, rename = "DeadLetter")]
+    pub dead_letter: Option<Route>,
 }
 
 impl Routes {
@@ -613,6 +616,7 @@ impl Routes {
             "ResidualCost" => &self.residual_cost,
             "Drift" => &self.drift,
             "AccountQuarantined" => &self.account_quarantined,
+            "DeadLetter" => &self.dead_letter,
             _ => &None,
         };
         own.as_ref().or(self.default.as_ref())

@@ -4,6 +4,7 @@
 
 use super::apply::Outcome;
 use super::context::Engine;
+use super::dead_letters::on_dead_letters;
 use super::digest::on_digest_job;
 use super::error::{Context, UseCaseError};
 use super::fanout::{on_maintenance_window, on_sweep};
@@ -124,6 +125,7 @@ pub async fn dispatch<P: Platform>(
             }
             Ok(dispatched)
         }
+        Incoming::DeadLetters(batch) => Box::pin(on_dead_letters(engine, batch)).await,
         Incoming::Commands(batch) => {
             let mut dispatched = Dispatched::default();
             for record in &batch.records {

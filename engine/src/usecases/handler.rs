@@ -9,7 +9,7 @@ use super::apply::{Outcome, Verdict};
 use super::context::{Buildspecs, Engine, Retry};
 use super::dispatch::{Dispatched, dispatch};
 use super::error::UseCaseError;
-use crate::events::{DecodeError, Incoming, decode_value, redact_emails};
+use crate::events::{DecodeError, Incoming, decode_value, redact_emails, replay_event};
 use crate::local::{Handler, LocalPlatform};
 use crate::ports::Platform;
 use crate::rules::Function;
@@ -48,7 +48,7 @@ impl Handled {
     /// records to retry), a summary otherwise.
     pub fn response(&self) -> Value {
         match self.function {
-            Function::Commands => json!({
+            Function::Commands | Function::DeadLetters => json!({
                 "batchItemFailures": self
                     .dispatched
                     .batch_item_failures
@@ -86,6 +86,7 @@ pub fn function_for(incoming: &Incoming) -> Function {
         Incoming::Build(_) => Function::BuildEvents,
         Incoming::ConsoleLogin(_) => Function::SignIns,
         Incoming::Commands(_) => Function::Commands,
+        Incoming::DeadLetters(_) => Function::DeadLetters,
         Incoming::Scheduled(_) => Function::Scheduler,
         Incoming::BudgetAlerts(_) => Function::BudgetAlerts,
         Incoming::Spa(_) => Function::Exceptions,
@@ -99,18 +100,24 @@ fn shape(incoming: &Incoming) -> &'static str {
         Incoming::ConsoleLogin(_) => "a console sign-in event",
         Incoming::BudgetAlerts(_) => "a batch of budget alerts",
         Incoming::Commands(_) => "a batch of account commands",
+        Incoming::DeadLetters(_) => "a batch from a dead-letter queue",
         Incoming::Scheduled(_) => "a scheduled job",
         Incoming::Spa(_) => "one of spa's own events",
     }
 }
 
 /// Handles one invocation of `function` (`None`: found from the event's shape).
+///
+/// A bare queue message (an account command, a budget alert's SNS notification, as
+/// archived from a dead-letter queue) is handled as the one-record SQS batch its
+/// queue would deliver ([`replay_event`]).
 pub async fn handle<P: Platform>(
     engine: &Engine<'_, P>,
     function: Option<Function>,
     event: &Value,
 ) -> Result<Handled, HandleError> {
-    let incoming = decode_value(event)?;
+    let replayed = replay_event(event);
+    let incoming = decode_value(replayed.as_ref().unwrap_or(event))?;
     let expected = function_for(&incoming);
     if let Some(given) = function
         && given != expected

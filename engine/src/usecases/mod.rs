@@ -10,6 +10,7 @@ pub mod apply;
 mod bounded;
 pub mod budget;
 pub mod context;
+pub mod dead_letters;
 pub mod error;
 mod exceptions;
 pub mod holders;
@@ -31,6 +32,7 @@ pub mod on_notice;
 pub mod on_organization_event;
 pub mod on_signal;
 
+pub use dead_letters::{ARCHIVE_PREFIX, archive_key, on_dead_letter, on_dead_letters};
 pub use digest::{daily_digest, on_digest_job, read_digest};
 pub use dispatch::{Dispatched, dispatch};
 pub use fanout::{SWEEP_INLINE, on_maintenance_window, on_sweep};

@@ -313,6 +313,14 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
                 format!("If the account is assigned: `spa expire {account}` purges it again"),
             ],
         ),
+        Label::DeadLetter => (
+            "Gave up on an event or a command after every retry; archived the message as received (the reason names its S3 key). Nothing was replayed.",
+            vec![
+                "Read the reason: the queue, what was lost and the last error".to_owned(),
+                "Fix the cause, then replay the archived message: `spa handle <file>`".to_owned(),
+                events,
+            ],
+        ),
         _ => ("Recorded it.", vec![status]),
     }
 }

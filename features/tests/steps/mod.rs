@@ -9,6 +9,7 @@
 use cucumber::gherkin::Step;
 
 mod accounts;
+mod dead_letters;
 mod digest;
 mod exceptions;
 mod lifecycle;
@@ -36,6 +37,8 @@ pub struct SpaWorld {
     pub scans: scans::Scans,
     /// The Slack users, requests and answers of `slack.feature`.
     pub slack: slack::Slack,
+    /// The command, its dead-letter queue and the archive of `dead_letters.feature`.
+    pub dead: dead_letters::DeadLetters,
 }
 
 /// The docstring of a step, without the line break that follows the opening `"""`.

@@ -52,6 +52,7 @@ fn labels_cover_design_section_3() {
         "StaleAccessKey",
         "ResidualCost",
         "Drift",
+        "DeadLetter",
     ];
     assert_eq!(Label::ALL.len(), design.len());
     for word in design {
