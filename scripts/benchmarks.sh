@@ -73,6 +73,7 @@ def measure(name, executable, folder):
 
     The peak RSS is wait4's: the bench process, or the largest child it waited for."""
     log_path = os.path.join(logs, f"{name}.log")
+    load = loadavg()
     started = time.monotonic()
     with open(log_path, "w") as log:
         proc = subprocess.Popen([executable, "--bench"], cwd=folder, stdout=subprocess.PIPE,
@@ -91,7 +92,17 @@ def measure(name, executable, folder):
         status = f"killed after {timeout:.0f} s"
     with open(log_path) as log:
         text = log.read()
-    return status, wall, usage.ru_maxrss, text, log_path
+    return status, wall, usage.ru_maxrss, text, log_path, load
+
+
+def loadavg():
+    """The 1-minute load average as the bench starts (`/proc/loadavg`): other work on the
+    machine slows what the bench measures."""
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except (OSError, IndexError):
+        return "unknown"
 
 
 def machine():
@@ -148,10 +159,10 @@ def main():
         print(f"benchmarks: building {package} --bench {bench}", file=sys.stderr)
         executable, built = build(package, bench)
         print(f"benchmarks: running {bench}", file=sys.stderr)
-        status, wall, rss, text, log_path = measure(bench, executable, folder)
+        status, wall, rss, text, log_path, load = measure(bench, executable, folder)
         figures = [m.groups() for m in map(LINE.match, text.splitlines()) if m]
         results.append(dict(package=package, bench=bench, folder=folder, status=status, wall=wall,
-                            rss=rss, built=built, figures=figures, log=f"target/benchmarks/{bench}.log"))
+                            rss=rss, load=load, built=built, figures=figures, log=f"target/benchmarks/{bench}.log"))
 
     lines = [
         "# Benchmarks",
@@ -176,15 +187,15 @@ def main():
         "",
         "## Runs",
         "",
-        "| bench | command | result | wall time | peak RSS | figures |",
-        "|---|---|---|---|---|---|",
+        "| bench | command | result | wall time | peak RSS | load average (1 min) at start | figures |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         result = "ok" if r["status"] == 0 else f"failed ({r['status']})"
         rss = f"{r['rss'] / 1024:.1f} MiB" if r["rss"] else "not measured"
         lines.append(
             f"| {r['bench']} | `cargo bench -p {r['package']} --bench {r['bench']}` | {result} "
-            f"| {r['wall']:.1f} s | {rss} | {len(r['figures']) or 'no figures'} |"
+            f"| {r['wall']:.1f} s | {rss} | {r['load']} on {os.cpu_count()} CPUs | {len(r['figures']) or 'no figures'} |"
         )
     for r in results:
         folder = os.path.relpath(r["folder"])
