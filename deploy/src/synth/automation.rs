@@ -931,34 +931,14 @@ fn function(
             };
             t.add(
                 format!("{}Source", logical(spec.name)),
-                Resource::raw(
-                    "AWS::Lambda::EventSourceMapping",
-                    json!({
-                        "EventSourceArn": att(queue, "Arn"),
-                        "FunctionName": r(&ids.function),
-                        "BatchSize": 10,
-                        "MaximumBatchingWindowInSeconds": 1,
-                        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                        "ScalingConfig": {"MaximumConcurrency": QUEUE_CONCURRENCY},
-                    }),
-                ),
+                queue_source(queue, &ids.function, QUEUE_CONCURRENCY),
             )?;
         }
         Trigger::DeadLetterQueues => {
             for (queue, _) in dlqs {
                 t.add(
                     format!("{}From{queue}", logical(spec.name)),
-                    Resource::raw(
-                        "AWS::Lambda::EventSourceMapping",
-                        json!({
-                            "EventSourceArn": att(queue, "Arn"),
-                            "FunctionName": r(&ids.function),
-                            "BatchSize": 10,
-                            "MaximumBatchingWindowInSeconds": 1,
-                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                            "ScalingConfig": {"MaximumConcurrency": 2},
-                        }),
-                    ),
+                    queue_source(queue, &ids.function, 2),
                 )?;
             }
         }
@@ -1296,6 +1276,23 @@ pub fn consume_dead_letters(dlqs: &[(String, String)]) -> Statement {
         dlqs.iter().map(|(queue, _)| att(queue, "Arn")).collect(),
     )
     .sid("ConsumeDeadLetters")
+}
+
+/// An SQS event source mapping from `queue` to `function` (logical ids): batches of 10,
+/// partial batch responses, at most `concurrency` invocations at once (2 is Lambda's
+/// floor).
+fn queue_source(queue: &str, function: &str, concurrency: u32) -> Resource {
+    Resource::raw(
+        "AWS::Lambda::EventSourceMapping",
+        json!({
+            "EventSourceArn": att(queue, "Arn"),
+            "FunctionName": r(function),
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": concurrency},
+        }),
+    )
 }
 
 /// The dead-letter queues of the stack (logical ids), with what they keep.

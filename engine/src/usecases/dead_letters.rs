@@ -161,18 +161,18 @@ pub async fn on_dead_letter<P: Platform>(
         "gave up on {} after every retry (queue {}): {}; archived at {}, replay it with `spa handle`",
         letter.lost, letter.queue, error, archive
     ));
+    let activity = Activity {
+        at: now,
+        account: account.clone(),
+        label: Label::DeadLetter,
+        from: None,
+        to: None,
+        detail: reason.clone(),
+        cause: Some(cause.clone()),
+    };
     if letter.about_a_dead_letter {
         // the `exceptions` function gave up on a DeadLetter: raising it again would
         // loop through the same function, so it is recorded (and archived) only
-        let activity = Activity {
-            at: now,
-            account: account.clone(),
-            label: Label::DeadLetter,
-            from: None,
-            to: None,
-            detail: reason,
-            cause: Some(cause.clone()),
-        };
         let recorded = engine
             .retry()
             .run("record the dead letter", || store.record(&activity))
@@ -202,15 +202,6 @@ pub async fn on_dead_letter<P: Platform>(
     if letter.account.is_none() {
         event = event.with_fact("concerns", "no account: raised on the automation account");
     }
-    let activity = Activity {
-        at: now,
-        account: account.clone(),
-        label: Label::DeadLetter,
-        from: None,
-        to: None,
-        detail: reason,
-        cause: Some(cause.clone()),
-    };
     match publish_claimed(engine, &cause, &cause, &activity, event, "the dead letter").await {
         Ok(_) => {
             let mut outcome = Outcome::new(&cause, Some(&account), Verdict::Applied);
