@@ -1101,6 +1101,59 @@ async fn bench(accounts: usize, handle_runs: usize) {
         Err(_) => println!("  spa handle: not measured (see above)"),
     }
 
+    // the lines `scripts/benchmarks.sh` collects into BENCHMARKS.md
+    let name = format!("lifecycle ({accounts} accounts on moto)");
+    let bench = |metric: &str, value: String, unit: &str| {
+        println!("bench: {name} | {metric} | {value} | {unit}");
+    };
+    bench(
+        "on-boarding, wall time",
+        format!("{:.1}", onboarding.wall.as_secs_f64()),
+        "s",
+    );
+    bench(
+        "on-boarding, API calls of the functions per account",
+        format!("{:.2}", onboarding.per_account(onboarding.function_calls())),
+        "calls",
+    );
+    bench(
+        "maintenance window dispatch through SQS, wall time",
+        format!("{:.1}", ms(sqs_wall)),
+        "ms",
+    );
+    bench(
+        "maintenance window dispatch, API calls per account",
+        format!("{sqs_per_account:.3}"),
+        "calls",
+    );
+    bench(
+        "maintenance cycle in the local runtime, wall time",
+        format!("{:.1}", cycle.wall.as_secs_f64()),
+        "s",
+    );
+    bench(
+        "maintenance cycle, API calls of the functions per maintained account",
+        format!("{per_maintained:.2}"),
+        "calls",
+    );
+    if let Ok(figures) = &handle_figures {
+        for series in &figures.series {
+            let event = series.event.split(" (").next().unwrap_or(series.event);
+            bench(
+                &format!("spa handle {event}, wall time p95"),
+                format!("{:.1}", series.p95_ms()),
+                "ms",
+            );
+            if let Some(rss) = series.rss_mib() {
+                bench(
+                    &format!("spa handle {event}, peak RSS"),
+                    format!("{rss:.1}"),
+                    "MiB",
+                );
+            }
+        }
+    }
+
     let report = json!({
         "accounts": accounts,
         "units": UNITS,
