@@ -761,7 +761,7 @@ fn every_dead_letter_queue_is_read_by_the_dead_letters_function_and_nothing_more
             q["Properties"]["QueueName"]
                 .as_str()
                 .unwrap()
-                .ends_with("-dlq")
+                .ends_with(spa_engine::events::DEAD_LETTER_QUEUE_SUFFIX)
         })
         .map(|(id, _)| id.clone())
         .collect();

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use spa_engine::aws::dynamodb::{TableDefinition, table_definitions};
 use spa_engine::aws::sns::member_topics_pattern;
 use spa_engine::aws::sqs::{MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS};
-use spa_engine::events::{Job, Label};
+use spa_engine::events::{DEAD_LETTER_QUEUE_SUFFIX, Job, Label};
 use spa_engine::rules::{Rule, automation_rules};
 use spa_engine::settings::{AthenaSource, CostSourceSettings, LogLevel, SecretRef, Settings};
 
@@ -310,7 +310,7 @@ fn queues(
     t.add(
         "CommandDeadLetters",
         queue(
-            &format!("{}-dlq", names.command_queue),
+            &dead_letter_queue(&names.command_queue),
             DLQ_RETENTION_SECONDS,
             None,
             None,
@@ -330,7 +330,7 @@ fn queues(
     t.add(
         DELIVERY_DLQ,
         queue(
-            &format!("{env}-delivery-dlq"),
+            &dead_letter_queue(&format!("{env}-delivery")),
             DLQ_RETENTION_SECONDS,
             None,
             None,
@@ -341,7 +341,7 @@ fn queues(
         t.add(
             FunctionIds::of(spec.name).dlq,
             queue(
-                &format!("{env}-{}-dlq", spec.name),
+                &dead_letter_queue(&format!("{env}-{}", spec.name)),
                 DLQ_RETENTION_SECONDS,
                 None,
                 None,
@@ -354,7 +354,7 @@ fn queues(
         t.add(
             "BudgetAlertsDeadLetters",
             queue(
-                &format!("{name}-dlq"),
+                &dead_letter_queue(&name),
                 DLQ_RETENTION_SECONDS,
                 None,
                 None,
@@ -1278,6 +1278,12 @@ pub fn consume_dead_letters(dlqs: &[(String, String)]) -> Statement {
     .sid("ConsumeDeadLetters")
 }
 
+/// The name of the dead-letter queue of `queue` (or of a family of targets): the
+/// suffix by which the engine knows a batch comes from a dead-letter queue.
+pub fn dead_letter_queue(queue: &str) -> String {
+    format!("{queue}{DEAD_LETTER_QUEUE_SUFFIX}")
+}
+
 /// An SQS event source mapping from `queue` to `function` (logical ids): batches of 10,
 /// partial batch responses, at most `concurrency` invocations at once (2 is Lambda's
 /// floor).
@@ -1492,13 +1498,13 @@ fn dashboard(t: &mut Template, names: &Names, specs: &[FunctionSpec]) -> Result<
         "Sum",
     );
     let mut queues: Vec<String> = vec![names.command_queue.clone()];
-    queues.push(format!("{}-dlq", names.command_queue));
-    queues.push(format!("{env}-delivery-dlq"));
+    queues.push(dead_letter_queue(&names.command_queue));
+    queues.push(dead_letter_queue(&format!("{env}-delivery")));
     queues.extend(
         specs
             .iter()
             .filter(|s| s.trigger.is_async())
-            .map(|s| format!("{env}-{}-dlq", s.name)),
+            .map(|s| dead_letter_queue(&format!("{env}-{}", s.name))),
     );
     widget(
         "Queues (visible messages)",

@@ -138,7 +138,7 @@ pub fn management(
         Resource::raw(
             "AWS::SQS::Queue",
             json!({
-                "QueueName": format!("{env}-organizations-forward-dlq"),
+                "QueueName": super::automation::dead_letter_queue(&format!("{env}-organizations-forward")),
                 "MessageRetentionPeriod": 1_209_600,
                 "SqsManagedSseEnabled": true,
                 "Tags": tag_list(&tags),

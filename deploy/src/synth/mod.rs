@@ -182,7 +182,10 @@ fn check_names(settings: &Settings, names: &Names) -> Result<(), SynthError> {
         .unwrap_or(0);
     // `<env>-<function>-dlq` is the longest queue name; SQS allows 80 characters,
     // Lambda function and IAM role names 64.
-    let longest = names.environment.len() + 1 + longest_function + "-dlq".len();
+    let longest = names.environment.len()
+        + 1
+        + longest_function
+        + spa_engine::events::DEAD_LETTER_QUEUE_SUFFIX.len();
     if names.environment.len() + 1 + longest_function > 64 || longest > 80 {
         return Err(SynthError::Name(format!(
             "environment_identifier `{}` is too long for the function and role names (at most {} characters)",

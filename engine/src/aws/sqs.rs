@@ -108,7 +108,7 @@ impl Commands for SqsCommands {
 /// redrive policy of [`MAX_RECEIVES`]; returns the queue's URL. Idempotent.
 pub async fn ensure_queue(config: &AwsConfig, name: &str) -> Result<String, PortError> {
     let client = config.sqs();
-    let dlq_name = format!("{name}-dlq");
+    let dlq_name = format!("{name}{}", crate::events::DEAD_LETTER_QUEUE_SUFFIX);
     let dlq_url = create_queue(
         &client,
         &dlq_name,
