@@ -37,6 +37,20 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The end of a build's output, where its error is: a CI log keeps the beginning of a
+/// long failure message, and the beginning of a cross build is hundreds of
+/// `Compiling` lines.
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let skipped = lines.len().saturating_sub(count);
+    let tail = lines[skipped..].join("\n");
+    if skipped == 0 {
+        tail
+    } else {
+        format!("(the last {count} of {} lines)\n{tail}", lines.len())
+    }
+}
+
 fn builds(arch: Arch) {
     let out = scratch(arch.as_str());
     let result = package(arch.as_str(), &out, None);
@@ -45,7 +59,7 @@ fn builds(arch: Arch) {
         result.status.code(),
         Some(0),
         "{stdout}\n{}",
-        String::from_utf8_lossy(&result.stderr)
+        last_lines(&String::from_utf8_lossy(&result.stderr), 60)
     );
     let zip = std::fs::read(out.join(format!("spa-{}.zip", arch.as_str()))).unwrap();
     let bootstrap = bootstrap_of(&zip, arch).expect("an executable bootstrap for the architecture");

@@ -63,7 +63,7 @@ pub fn run(arch: Arch, out: &Path, profile: &str) -> ExitCode {
         Ok(status) if status.success() => {}
         Ok(status) => {
             eprintln!(
-                "error: cargo-lambda failed ({status}); for {}, the Rust standard library of {} must be installed (`rustup target add {}`)",
+                "error: cargo-lambda failed ({status}): its own error is above; a build for {} needs the Rust standard library of {} (`rustup target add {}`)",
                 arch.as_str(),
                 arch.rust_target(),
                 arch.rust_target()
