@@ -33,14 +33,36 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(10))
 }
 
-/// The same policy without the adaptive client-side rate limiter: for a test whose
-/// throttling is a random share rather than a rate (the limiter would keep slowing
-/// the one process down to half a request per second), never for AWS.
-pub fn standard_retry_config() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(200))
-        .with_max_backoff(Duration::from_secs(10))
+/// How the clients retry a failed call. Every policy makes [`MAX_ATTEMPTS`] attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retries {
+    /// Standard retries with adaptive client-side rate limiting ([`retry_config`]):
+    /// what runs on AWS.
+    #[default]
+    Adaptive,
+    /// Standard retries, without the rate limiter, and with a backoff of
+    /// [`HURRIED_BACKOFF`]: for a fault-injection run whose throttling is a random
+    /// share rather than a rate. The limiter would slow the one process down to half
+    /// a request per second, and waiting longer proves nothing: a 1,000-account cycle
+    /// delivered in sequence would spend most of its time asleep. Never for AWS.
+    Hurried,
+}
+
+/// The first backoff of [`Retries::Hurried`] (it doubles, with jitter, up to 10 times
+/// as much).
+pub const HURRIED_BACKOFF: Duration = Duration::from_millis(5);
+
+impl Retries {
+    /// The SDK's retry configuration of this policy.
+    pub fn config(self) -> RetryConfig {
+        match self {
+            Self::Adaptive => retry_config(),
+            Self::Hurried => RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(HURRIED_BACKOFF)
+                .with_max_backoff(HURRIED_BACKOFF * 10),
+        }
+    }
 }
 
 /// Timeouts: a connection in 3 s, an attempt in 20 s, a whole call (retries included)

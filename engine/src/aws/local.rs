@@ -110,15 +110,14 @@ pub async fn runtime(
     settings: &Settings,
     endpoint: &str,
 ) -> Result<(crate::local::Runtime<super::Connected>, LocalResources), PortError> {
-    runtime_with_retries(settings, endpoint, true).await
+    runtime_with_retries(settings, endpoint, super::Retries::Adaptive).await
 }
 
-/// [`runtime`], with adaptive retries or not (see
-/// [`ConnectOptions::adaptive_retries`](super::ConnectOptions::adaptive_retries)).
+/// [`runtime`], with another retry policy (see [`Retries`](super::Retries)).
 pub async fn runtime_with_retries(
     settings: &Settings,
     endpoint: &str,
-    adaptive_retries: bool,
+    retries: super::Retries,
 ) -> Result<(crate::local::Runtime<super::Connected>, LocalResources), PortError> {
     let calls = super::metrics::ApiCalls::new();
     let config = AwsConfig::load(
@@ -128,14 +127,13 @@ pub async fn runtime_with_retries(
         calls,
     )
     .await;
-    let config = if adaptive_retries {
-        config
-    } else {
-        config.with_retry(super::config::standard_retry_config())
+    let config = match retries {
+        super::Retries::Adaptive => config,
+        other => config.with_retry(other.config()),
     };
     let resources = init(&config, settings).await?;
     let options = super::ConnectOptions {
-        adaptive_retries,
+        retries,
         ..super::ConnectOptions::emulator(
             endpoint,
             resources.bus_arn.clone(),

@@ -47,7 +47,7 @@ pub mod sqs;
 pub mod ssm;
 pub mod sts;
 
-pub use config::{AwsConfig, BaseCredentials};
+pub use config::{AwsConfig, BaseCredentials, Retries};
 use dynamodb::DynamoStore;
 use eventbridge::EventBridgeBus;
 use metrics::ApiCalls;
@@ -78,10 +78,9 @@ pub struct ConnectOptions {
     pub command_queue_url: String,
     /// The reports bucket; default: `reporting.bucket`.
     pub reports_bucket: Option<String>,
-    /// Adaptive retries (the default): the SDK slows its own rate on throttling.
-    /// Off, standard retries with the same attempts and backoff (fault-injection
-    /// tests, whose throttling is a share, not a rate).
-    pub adaptive_retries: bool,
+    /// How the clients retry: [`Retries::Adaptive`] (the SDK slows its own rate on
+    /// throttling) but in fault-injection tests.
+    pub retries: Retries,
 }
 
 impl ConnectOptions {
@@ -95,7 +94,7 @@ impl ConnectOptions {
             bus: bus.into(),
             command_queue_url: command_queue_url.into(),
             reports_bucket: None,
-            adaptive_retries: true,
+            retries: Retries::Adaptive,
         }
     }
 
@@ -192,8 +191,8 @@ impl AwsPlatform<()> {
             calls,
         )
         .await;
-        if !options.adaptive_retries {
-            automation = automation.with_retry(config::standard_retry_config());
+        if options.retries != Retries::Adaptive {
+            automation = automation.with_retry(options.retries.config());
         }
         let session = format!("spa-{}", settings.environment_identifier);
         let management_arn = settings.automation.management_role_arn.as_str();
