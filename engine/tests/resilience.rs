@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use spa_engine::aws::Connected;
+use spa_engine::aws::{Connected, Retries};
 use spa_engine::events::{AccountId, Job, Label};
 use spa_engine::lifecycle::{Rejection, State};
 use spa_engine::local::seed::{AccountSeed, SeedPlan, UnitSeed, remap};
@@ -413,6 +413,9 @@ fn describe(function: Function, event: &Value) -> String {
     format!("{} {kind} {detail}", function.as_str())
 }
 
+/// How often [`drive`] says how far it got (a 1,000-account run takes a while).
+const PROGRESS_EVERY: u64 = 1000;
+
 /// Hands every delivery to `probe` until nothing is pending and no build runs.
 async fn drive(runtime: &Runtime<Connected>, probe: &Probe<'_>, mode: Delivery) -> Driven {
     let limits = Limits {
@@ -443,6 +446,14 @@ async fn drive(runtime: &Runtime<Connected>, probe: &Probe<'_>, mode: Delivery) 
         }
         for (function, event) in batch {
             driven.deliveries += 1;
+            if driven.deliveries % PROGRESS_EVERY == 0 {
+                eprintln!(
+                    "progress: {} deliveries, {} redeliveries, {} give-ups",
+                    driven.deliveries,
+                    driven.redeliveries,
+                    driven.give_ups.len()
+                );
+            }
             let mut tries = 1;
             while let Err(why) = probe.handle(runtime.platform(), function, &event).await {
                 if tries >= TRIES {
@@ -712,11 +723,15 @@ async fn cycle_with(
     let organization = seed(&scenario, accounts).await;
     let proxy = FaultProxy::start(&scenario.endpoint(), plan).expect("proxy");
     let settings = &organization.settings;
-    // standard retries unless SPA_RESILIENCE_ADAPTIVE is set: a random share of
+    // hurried retries unless SPA_RESILIENCE_ADAPTIVE is set: a random share of
     // throttling keeps the adaptive limiter at its floor (half a call a second)
-    let adaptive = std::env::var_os("SPA_RESILIENCE_ADAPTIVE").is_some();
+    let retries = if std::env::var_os("SPA_RESILIENCE_ADAPTIVE").is_some() {
+        Retries::Adaptive
+    } else {
+        Retries::Hurried
+    };
     let (runtime, resources) =
-        spa_engine::aws::local::runtime_with_retries(settings, proxy.url(), adaptive)
+        spa_engine::aws::local::runtime_with_retries(settings, proxy.url(), retries)
             .await
             .expect("runtime");
     let doomed = doomed.map(|(function, index)| {
@@ -864,13 +879,12 @@ async fn the_cycle_of_1000_accounts_survives_throttling_and_server_errors() {
     throttled_cycle(1000).await;
 }
 
-#[tokio::test]
-async fn at_least_once_every_event_twice_and_shuffled() {
+async fn twice_shuffled_cycle(accounts: usize) {
     let seed = seed_from_env();
     println!("SPA_SEED={seed}");
     let report = cycle(
         "every event delivered twice, shuffled; 10% throttled, 5% server errors",
-        accounts_from_env(30),
+        accounts,
         throttling_plan(seed),
         Delivery::TwiceShuffled(seed),
     )
@@ -880,6 +894,17 @@ async fn at_least_once_every_event_twice_and_shuffled() {
         "the second deliveries were recognised as already handled"
     );
     report.check();
+}
+
+#[tokio::test]
+async fn at_least_once_every_event_twice_and_shuffled() {
+    twice_shuffled_cycle(accounts_from_env(30)).await;
+}
+
+#[tokio::test]
+#[ignore = "1,000 accounts: minutes; `make resilience`"]
+async fn at_least_once_for_1000_accounts_every_event_twice_and_shuffled() {
+    twice_shuffled_cycle(1000).await;
 }
 
 /// StartBuild's answer lost after CodeBuild started the build, half the time.
