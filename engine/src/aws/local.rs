@@ -126,11 +126,8 @@ pub async fn runtime_with_retries(
         super::BaseCredentials::Emulator,
         calls,
     )
-    .await;
-    let config = match retries {
-        super::Retries::Adaptive => config,
-        other => config.with_retry(other.config()),
-    };
+    .await
+    .with_retry(retries.config());
     let resources = init(&config, settings).await?;
     let options = super::ConnectOptions {
         retries,

@@ -184,16 +184,14 @@ impl AwsPlatform<()> {
             .region
             .clone()
             .unwrap_or_else(|| settings.automation.region.as_str().to_owned());
-        let mut automation = AwsConfig::load(
+        let automation = AwsConfig::load(
             &region,
             options.endpoint.as_deref(),
             options.credentials,
             calls,
         )
-        .await;
-        if options.retries != Retries::Adaptive {
-            automation = automation.with_retry(options.retries.config());
-        }
+        .await
+        .with_retry(options.retries.config());
         let session = format!("spa-{}", settings.environment_identifier);
         let management_arn = settings.automation.management_role_arn.as_str();
         let management = if options.assume_management_role {
