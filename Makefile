@@ -36,7 +36,8 @@ unit: venv
 	cargo test --workspace --no-fail-fast
 
 ## make resilience: the lifecycle of 1,000 accounts on moto through the fault proxy
-## (10% throttled, 5% server errors; tens of minutes in a debug build); SPA_SEED to replay
+## (10% throttled, 5% server errors), as delivered and every event twice, shuffled
+## (about 36 minutes for both in a debug build on 2 cores); SPA_SEED to replay
 resilience: venv
 	cargo test -p spa-engine --test resilience -- --ignored --nocapture
 

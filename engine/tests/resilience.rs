@@ -18,7 +18,9 @@
 //! duplicate or stale, no account lost.
 //!
 //! `SPA_RESILIENCE_ACCOUNTS` sets the number of accounts of the default runs;
-//! `make resilience` runs the ignored 1,000-account run.
+//! `make resilience` runs the two ignored 1,000-account runs (as delivered, and twice
+//! shuffled). Retries back off from 5 ms (`Retries::Hurried`) unless
+//! `SPA_RESILIENCE_ADAPTIVE` is set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
