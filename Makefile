@@ -21,9 +21,9 @@ $(VENV)/.installed: scripts/requirements-test.txt scripts/requirements-lint.txt
 
 ## make test: formatting, lints, every test (unit, emulator-backed, features), the shipped settings
 ## and their templates (cfn-lint), one real Lambda package (x86_64, dev profile).
-## The fuzz targets' checks run in `unit` (engine/tests/fuzz_targets.rs: seeds, regressions,
-## mutated seeds, a few seconds each); cargo-fuzz itself runs in `make fuzz` (its instrumented
-## build of the engine and the AWS SDK would add about 16 CPU-minutes to every CI run)
+## The fuzz targets' checks run in `unit` (engine/core/tests/core/fuzz_targets.rs: seeds, regressions,
+## mutated seeds, a few seconds each); cargo-fuzz itself runs in `make fuzz` (an instrumented
+## build of its own, with cargo-fuzz installed first: minutes that every CI run would pay)
 test: venv fmt lint unit validate package-check
 
 fmt:
@@ -39,7 +39,7 @@ unit: venv
 ## (10% throttled, 5% server errors), as delivered and every event twice, shuffled
 ## (about 36 minutes for both in a debug build on 2 cores); SPA_SEED to replay
 resilience: venv
-	cargo test -p spa-engine --test resilience -- --ignored --nocapture
+	cargo test -p spa-local --test local -- --ignored --nocapture resilience::
 
 ## make validate: the shipped settings, and the CloudFormation templates they synthesize, linted
 validate: venv

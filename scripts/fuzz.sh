@@ -9,7 +9,7 @@
 # and its AWS SDK dependencies costs about 16 CPU-minutes; see BENCHMARKS.md / README).
 # The corpus grows under the shared target dir; the committed seeds (fuzz/seeds/<target>)
 # are read, never written. A crash leaves its input in fuzz/artifacts/<target>/: copy it to
-# engine/tests/fuzz_regressions/<target>/ with the fix, and `cargo test` keeps it fixed.
+# engine/core/tests/fuzz_regressions/<target>/ with the fix, and `cargo test` keeps it fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +45,7 @@ for target in "${targets[@]}"; do
     fi
 done
 if [ "${#failed[@]}" -gt 0 ]; then
-    echo "fuzz: crashes in ${failed[*]}: inputs in fuzz/artifacts/<target>/; add them to engine/tests/fuzz_regressions/<target>/ with the fix" >&2
+    echo "fuzz: crashes in ${failed[*]}: inputs in fuzz/artifacts/<target>/; add them to engine/core/tests/fuzz_regressions/<target>/ with the fix" >&2
     exit 1
 fi
 echo "fuzz: ${#targets[@]} passed, 0 failed"

@@ -24,17 +24,18 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use spa_engine::aws::Connected;
-use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::aws::sqs::{SqsCommands, ensure_queue};
-use spa_engine::events::{AccountCommand, AccountId, Action, BuildStatus, Job};
-use spa_engine::lifecycle::BuildId;
-use spa_engine::local::seed::{AccountSeed, SeedPlan, UnitSeed};
-use spa_engine::local::{Handler, Limits, LocalPlatform, Runtime, synth};
-use spa_engine::ports::{Commands, Organization, Platform};
-use spa_engine::rules::Function;
-use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::{LocalHandler, Verdict, handle, managed_accounts};
+use spa_aws::Connected;
+use spa_aws::metrics::ApiCalls;
+use spa_aws::sqs::{SqsCommands, ensure_queue};
+use spa_core::events::{AccountCommand, AccountId, Action, BuildStatus, Job};
+use spa_core::lifecycle::BuildId;
+use spa_core::rules::Function;
+use spa_core::settings::{MemorySources, Settings, load};
+use spa_local::LocalHandler;
+use spa_local::seed::{AccountSeed, SeedPlan, UnitSeed};
+use spa_local::{Handler, Limits, LocalPlatform, Runtime, synth};
+use spa_usecases::ports::{Commands, Organization, Platform};
+use spa_usecases::{Verdict, handle, managed_accounts};
 
 /// The OUs the managed accounts are spread over.
 const UNITS: usize = 4;
@@ -835,7 +836,7 @@ async fn bench(accounts: usize, handle_runs: usize) {
     let handle_accounts = if handle_runs > 0 { handle_runs + 1 } else { 0 };
     let config = spa_testkit::sdk_config(&endpoint).await;
     let start = Instant::now();
-    let seeded = spa_engine::aws::seed::seed(&config, &plan(accounts, handle_accounts))
+    let seeded = spa_local::emulator::seed(&config, &plan(accounts, handle_accounts))
         .await
         .expect("the organization is seeded");
     let seed_time = start.elapsed();
@@ -853,7 +854,7 @@ async fn bench(accounts: usize, handle_runs: usize) {
     with_handle_unit.push(seeded.units["unit-handle"].as_str());
     let handle_settings = settings_text(&with_handle_unit);
 
-    let (runtime, resources) = spa_engine::aws::local::runtime(&settings, &endpoint)
+    let (runtime, resources) = spa_local::connect::runtime(&settings, &endpoint)
         .await
         .expect("the local runtime on the emulator");
     let calls = runtime.inner().calls().clone();

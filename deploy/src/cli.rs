@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use spa_engine::events::AccountId;
+use spa_core::events::AccountId;
 
 /// spa keeps personal sandbox AWS accounts sustainable across an AWS Organization.
 #[derive(Debug, Parser)]
@@ -214,10 +214,10 @@ pub enum Command {
         report: ReportKind,
         /// The month reported (costs, activities).
         #[arg(long, value_name = "YYYY-MM")]
-        month: Option<spa_engine::reports::Month>,
+        month: Option<spa_core::reports::Month>,
         /// The ISO week the inventory is named after.
         #[arg(long, value_name = "YYYY-Www", conflicts_with = "month")]
-        week: Option<spa_engine::reports::Week>,
+        week: Option<spa_core::reports::Week>,
         /// Write the files under this folder (same relative keys) instead of the
         /// bucket; nothing is mailed.
         #[arg(long, value_name = "DIR")]

@@ -2,7 +2,7 @@
 //! document pushed to SSM Parameter Store, and where templates too large to send
 //! inline are uploaded.
 
-use spa_engine::settings::{Bucket, MemorySources, Settings};
+use spa_core::settings::{Bucket, MemorySources, Settings};
 
 use crate::synth::Names;
 
@@ -32,7 +32,7 @@ pub fn settings_document(settings: &Settings, names: &Names) -> Result<String, S
     }
     let text = serde_json::to_string_pretty(&resolved).map_err(|e| e.to_string())?;
     let name = format!("ssm:{}", names.settings_parameter);
-    let loaded = spa_engine::settings::load(&name, &text, &MemorySources::new()).map_err(|e| {
+    let loaded = spa_core::settings::load(&name, &text, &MemorySources::new()).map_err(|e| {
         format!(
             "the resolved settings would not load in the functions:\n{}",
             e.errors
@@ -65,7 +65,7 @@ mod tests {
         let with_csv = settings.accounts.len();
         assert!(!settings.accounts_csv.is_empty());
         let text = settings_document(&settings, &names).unwrap();
-        let loaded = spa_engine::settings::load("ssm", &text, &MemorySources::new())
+        let loaded = spa_core::settings::load("ssm", &text, &MemorySources::new())
             .unwrap()
             .settings;
         assert_eq!(
@@ -80,7 +80,7 @@ mod tests {
         settings.features.response_plan_arn = None;
         let names = Names::new(&settings);
         let text = settings_document(&settings, &names).unwrap();
-        let loaded = spa_engine::settings::load("ssm", &text, &MemorySources::new())
+        let loaded = spa_core::settings::load("ssm", &text, &MemorySources::new())
             .unwrap()
             .settings;
         assert_eq!(

@@ -15,11 +15,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use spa_engine::chatops::verify::{MAX_BODY, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use spa_engine::ports::{Platform, SlackUsers};
-use spa_engine::settings::Settings;
-use spa_engine::usecases::Engine;
-use spa_engine::usecases::slack::{SlackOptions, SlashRequest, answer_later, on_slash_command};
+use spa_core::chatops::verify::{MAX_BODY, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use spa_core::settings::Settings;
+use spa_usecases::Engine;
+use spa_usecases::ports::{Platform, SlackUsers};
+use spa_usecases::slack::{SlackOptions, SlashRequest, answer_later, on_slash_command};
 use tokio::net::TcpListener;
 
 /// What the server runs on.
@@ -157,7 +157,7 @@ where
                 };
                 let base = server.options.local_response_base.as_deref();
                 if let Err(error) = answer_later(&engine, &job, base).await {
-                    tracing::error!(error = %spa_engine::events::redact_emails(&error.to_string()), "the slash command answer failed");
+                    tracing::error!(error = %spa_core::events::redact_emails(&error.to_string()), "the slash command answer failed");
                 }
             });
         });

@@ -163,7 +163,7 @@ fn missing_buildspec_is_one_clear_error() {
 
 #[test]
 fn legacy_spa_settings_validate_with_warnings() {
-    let fixture = repo().join("engine/src/settings/fixtures/spa-settings.yaml");
+    let fixture = repo().join("engine/core/src/settings/fixtures/spa-settings.yaml");
     let out = spa(&["validate", "--settings", fixture.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);

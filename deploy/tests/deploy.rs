@@ -7,12 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use spa_aws::AwsConfig;
+use spa_aws::cloudformation::Stacks;
+use spa_aws::metrics::ApiCalls;
+use spa_aws::ssm::SsmParameters;
 use spa_deploy::package;
-use spa_engine::aws::AwsConfig;
-use spa_engine::aws::cloudformation::Stacks;
-use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::aws::ssm::SsmParameters;
-use spa_engine::ports::Parameters;
+use spa_usecases::ports::Parameters;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -57,7 +57,7 @@ async fn config(endpoint: &str, region: &str) -> AwsConfig {
     AwsConfig::load(
         region,
         Some(endpoint),
-        spa_engine::aws::BaseCredentials::Emulator,
+        spa_aws::BaseCredentials::Emulator,
         ApiCalls::new(),
     )
     .await
@@ -113,10 +113,10 @@ fn deploy_creates_the_stacks_then_changes_nothing_then_destroy_deletes_them() {
             .await
             .unwrap()
     });
-    let loaded = spa_engine::settings::load(
+    let loaded = spa_core::settings::load(
         "ssm:/SpaDemo/settings",
         &settings,
-        &spa_engine::settings::MemorySources::new(),
+        &spa_core::settings::MemorySources::new(),
     )
     .unwrap();
     assert_eq!(loaded.settings.environment_identifier, "SpaDemo");

@@ -113,7 +113,7 @@ fn handle_says_what_it_did_with_an_event_for_an_unmanaged_account() {
         Some(0)
     );
     let event = std::fs::read_to_string(
-        repo().join("../shared/fixtures/events/organizations-create-account-result.json"),
+        repo().join("fixtures/events/organizations-create-account-result.json"),
     )
     .unwrap();
     let path = scratch("unmanaged", "event.json", &event);

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
+use spa_aws::webhooks::HttpWebhooks;
+use spa_core::chatops::sign;
+use spa_core::settings::{MemorySources, Settings, load};
 use spa_deploy::slack_server::{SlackServer, bind, serve};
-use spa_engine::chatops::sign;
-use spa_engine::ports::MemorySlackUsers;
-use spa_engine::ports::memory::{MemoryOrganization, MemoryPlatform};
-use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::slack::SlackOptions;
-use spa_engine::webhooks::HttpWebhooks;
+use spa_usecases::ports::MemorySlackUsers;
+use spa_usecases::ports::memory::{MemoryOrganization, MemoryPlatform};
+use spa_usecases::slack::SlackOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -51,8 +51,8 @@ fn settings() -> Settings {
 /// server): a platform of the in-memory ports with `HttpWebhooks`.
 mod platform {
     use super::*;
-    use spa_engine::ports::memory::*;
-    use spa_engine::ports::{CostSource, Platform};
+    use spa_usecases::ports::memory::*;
+    use spa_usecases::ports::{CostSource, Platform};
 
     pub struct Local {
         pub memory: MemoryPlatform,
@@ -181,7 +181,7 @@ async fn start() -> Running {
         settings: Arc::new(settings()),
         users: Arc::new(users),
         options: SlackOptions {
-            signing_secret: Some(spa_engine::ports::Secret::new(SECRET)),
+            signing_secret: Some(spa_usecases::ports::Secret::new(SECRET)),
             local_response_base: Some(format!("{}/", slack.uri())),
         },
     };

@@ -9,21 +9,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use spa_aws::AwsConfig;
+use spa_aws::cloudformation::{ChangeSetKind, StackEvent, StackRequest, Stacks, TemplateSource};
+use spa_aws::dynamodb::DynamoStore;
+use spa_aws::metrics::ApiCalls;
+use spa_aws::s3::S3Objects;
+use spa_core::settings::Settings;
 use spa_deploy::package;
 use spa_deploy::synth::{SynthOptions, emulator, synth};
-use spa_engine::aws::AwsConfig;
-use spa_engine::aws::cloudformation::{
-    ChangeSetKind, StackEvent, StackRequest, Stacks, TemplateSource,
-};
-use spa_engine::aws::dynamodb::DynamoStore;
-use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::aws::s3::S3Objects;
-use spa_engine::ports::{Claim, Objects, PortError, Store};
-use spa_engine::settings::Settings;
+use spa_usecases::ports::{Claim, Objects, PortError, Store};
 
 fn settings() -> Settings {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml");
-    spa_engine::files::load_settings(&path).unwrap().settings
+    spa_aws::files::load_settings(&path).unwrap().settings
 }
 
 fn fake_bootstrap() -> Vec<u8> {
@@ -189,7 +187,7 @@ async fn cloudformation_out_of_reach_is_one_clear_error() {
     let config = AwsConfig::load(
         "eu-west-1",
         Some("http://127.0.0.1:9"),
-        spa_engine::aws::BaseCredentials::Emulator,
+        spa_aws::BaseCredentials::Emulator,
         ApiCalls::new(),
     )
     .await;

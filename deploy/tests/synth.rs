@@ -9,19 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
+use spa_aws::dynamodb::table_definitions;
+use spa_core::rules::{Function, automation_rules};
+use spa_core::settings::Settings;
 use spa_deploy::synth::checks::{self, PUBLIC_FUNCTION};
 use spa_deploy::synth::iam::ANY_RESOURCE_ACTIONS;
 use spa_deploy::synth::{Stacks, SynthOptions, synth};
-use spa_engine::aws::dynamodb::table_definitions;
-use spa_engine::rules::{Function, automation_rules};
-use spa_engine::settings::Settings;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn settings() -> Settings {
-    spa_engine::files::load_settings(&repo().join("settings.yaml"))
+    spa_aws::files::load_settings(&repo().join("settings.yaml"))
         .expect("the shipped settings load")
         .settings
 }
@@ -761,7 +761,7 @@ fn every_dead_letter_queue_is_read_by_the_dead_letters_function_and_nothing_more
             q["Properties"]["QueueName"]
                 .as_str()
                 .unwrap()
-                .ends_with(spa_engine::events::DEAD_LETTER_QUEUE_SUFFIX)
+                .ends_with(spa_core::events::DEAD_LETTER_QUEUE_SUFFIX)
         })
         .map(|(id, _)| id.clone())
         .collect();

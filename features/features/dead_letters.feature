@@ -7,7 +7,7 @@ Feature: Every give-up surfaced as an exception
   `DeadLetter` exception for the account it concerns, so the incident opens and the
   routed channels hear of it. `spa handle <file>` replays the archive as is. A message
   that cannot be archived stays in its queue and comes back. The platform is the
-  in-memory one here; `engine/tests/dead_letters.rs` runs the same on the emulator.
+  in-memory one here; `engine/local/tests/local/dead_letters.rs` runs the same on the emulator.
 
   Background:
     Given the assigned account "111111111111" of "jane.doe@example.com"

@@ -5,7 +5,7 @@ Feature: Searches and scans across the managed accounts
   every managed account through the member role: active keys older than
   `stale_access_key_age`, or unused for longer than `unused_access_key_age`, and
   users with a console password raise `StaleAccessKey`, once per account and day.
-  The member accounts are in-memory doubles here; `engine/tests/aws_scans.rs` runs
+  The member accounts are in-memory doubles here; `engine/local/tests/local/aws_scans.rs` runs
   the same on the emulator.
 
   Background:

@@ -9,7 +9,7 @@ Feature: The /spa slash command in Slack
   A holder may ask about the accounts they hold, an admin (`features.slack_admins`)
   about any; the refusal reads the same whether the account is someone else's or
   does not exist. The organization, the member accounts and Slack's user directory
-  are in-memory doubles here; `engine/tests/slack_commands.rs` covers the corners.
+  are in-memory doubles here; `engine/local/tests/local/slack_commands.rs` covers the corners.
 
   Background:
     Given the Slack users:

@@ -1,4 +1,4 @@
-//! Fuzz target: CSV bytes as the overlay of a settings file, and into the overlay parser alone (checks in `spa_engine::fuzz::csv_overlay`).
+//! Fuzz target: CSV bytes as the overlay of a settings file, and into the overlay parser alone (checks in `spa_core::fuzz::csv_overlay`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| spa_engine::fuzz::csv_overlay(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| spa_core::fuzz::csv_overlay(data));

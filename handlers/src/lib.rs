@@ -1,17 +1,17 @@
 //! The glue of the `bootstrap` binary: where the settings come from, which function
 //! this is, and one invocation (decode, dispatch, Lambda response, metrics line).
-//! The logic lives in `spa_engine::usecases`; this crate only wires it to Lambda.
+//! The logic lives in `spa_usecases`; this crate only wires it to Lambda.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::Value;
-use spa_engine::emf::{Metrics, Unit};
-use spa_engine::footprint::Buildspecs;
-use spa_engine::ports::{Clock, Platform};
-use spa_engine::rules::Function;
-use spa_engine::settings::{MemorySources, Settings};
-use spa_engine::usecases::{Engine, HandleError, Verdict, handle};
+use spa_core::emf::{Metrics, Unit};
+use spa_core::footprint::Buildspecs;
+use spa_core::rules::Function;
+use spa_core::settings::{MemorySources, Settings};
+use spa_usecases::ports::{Clock, Platform};
+use spa_usecases::{Engine, HandleError, Verdict, handle};
 
 /// Why the function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ impl SettingsSource {
 }
 
 /// The errors of settings that do not load, one a line.
-fn settings_error(name: &str, error: spa_engine::settings::SettingsError) -> StartError {
+fn settings_error(name: &str, error: spa_core::settings::SettingsError) -> StartError {
     StartError::Settings {
         source_name: name.to_owned(),
         errors: error
@@ -78,9 +78,9 @@ pub fn settings_from_text(
     text: &str,
     file: &Path,
 ) -> Result<(Settings, Buildspecs), StartError> {
-    let loaded = spa_engine::settings::load(name, text, &MemorySources::new())
+    let loaded = spa_core::settings::load(name, text, &MemorySources::new())
         .map_err(|e| settings_error(name, e))?;
-    let buildspecs = spa_engine::files::load_buildspecs(file, &loaded.settings)
+    let buildspecs = spa_aws::files::load_buildspecs(file, &loaded.settings)
         .map_err(|e| settings_error(name, e))?;
     Ok((loaded.settings, buildspecs))
 }
@@ -88,8 +88,8 @@ pub fn settings_from_text(
 /// Settings and buildspecs from a packaged file.
 pub fn settings_from_file(path: &Path) -> Result<(Settings, Buildspecs), StartError> {
     let name = path.display().to_string();
-    let loaded = spa_engine::files::load_settings(path).map_err(|e| settings_error(&name, e))?;
-    let buildspecs = spa_engine::files::load_buildspecs(path, &loaded.settings)
+    let loaded = spa_aws::files::load_settings(path).map_err(|e| settings_error(&name, e))?;
+    let buildspecs = spa_aws::files::load_buildspecs(path, &loaded.settings)
         .map_err(|e| settings_error(&name, e))?;
     Ok((loaded.settings, buildspecs))
 }
@@ -130,7 +130,7 @@ pub async fn invoke<P: Platform>(
     match &result {
         Ok(handled) => {
             let outcomes = &handled.dispatched.outcomes;
-            let count = |f: &dyn Fn(&spa_engine::usecases::Outcome) -> bool| {
+            let count = |f: &dyn Fn(&spa_usecases::Outcome) -> bool| {
                 outcomes.iter().filter(|o| f(o)).count() as f64
             };
             metrics.add("Transitions", count(&|o| o.changed()), Unit::Count);
@@ -150,7 +150,7 @@ pub async fn invoke<P: Platform>(
         }
         Err(error) => {
             metrics.add("Errors", 1.0, Unit::Count);
-            tracing::error!(error = %spa_engine::events::redact_emails(&error.to_string()), "the invocation failed");
+            tracing::error!(error = %spa_core::events::redact_emails(&error.to_string()), "the invocation failed");
         }
     }
     let now = platform.clock().now();
@@ -164,21 +164,19 @@ pub async fn invoke<P: Platform>(
 /// One invocation of the `slack-commands` function (a function URL event): the HTTP
 /// response (never an error: Slack shows the status, the body tells nothing), and a
 /// metrics line with the status.
-pub async fn invoke_slack<P: Platform, U: spa_engine::ports::SlackUsers>(
+pub async fn invoke_slack<P: Platform, U: spa_usecases::ports::SlackUsers>(
     platform: &P,
     settings: &Settings,
     users: &U,
-    options: &spa_engine::usecases::slack::SlackOptions,
+    options: &spa_usecases::slack::SlackOptions,
     event: &Value,
 ) -> Value {
     let started = Instant::now();
     let answer = match Engine::new(platform, settings) {
-        Ok(engine) => {
-            spa_engine::usecases::slack::on_function_url(&engine, users, options, event).await
-        }
+        Ok(engine) => spa_usecases::slack::on_function_url(&engine, users, options, event).await,
         Err(error) => {
             tracing::error!(%error, "the engine cannot start");
-            spa_engine::usecases::slack::SlashAnswer {
+            spa_usecases::slack::SlashAnswer {
                 status: 500,
                 body: serde_json::json!({"error": "internal error"}),
                 later: None,
@@ -198,15 +196,12 @@ pub async fn invoke_slack<P: Platform, U: spa_engine::ports::SlackUsers>(
         metrics.add("Refused", 1.0, Unit::Count);
     }
     println!("{}", metrics.to_line(platform.clock().now()));
-    spa_engine::chatops::http::function_url_response(answer.status, &answer.body)
+    spa_core::chatops::http::function_url_response(answer.status, &answer.body)
 }
 
 /// One metrics line per exception label raised by `outcomes` (the label as a
 /// dimension, which an invocation's own line cannot carry: it may raise several).
-pub fn exception_metrics(
-    environment: &str,
-    outcomes: &[spa_engine::usecases::Outcome],
-) -> Vec<Metrics> {
+pub fn exception_metrics(environment: &str, outcomes: &[spa_usecases::Outcome]) -> Vec<Metrics> {
     let mut counts: std::collections::BTreeMap<&'static str, f64> = Default::default();
     for label in outcomes.iter().flat_map(|o| &o.events) {
         if label.is_exception() {
@@ -219,7 +214,7 @@ pub fn exception_metrics(
             let mut metrics = Metrics::new()
                 .dimension("Environment", environment)
                 .dimension("Label", label);
-            metrics.add(spa_engine::emf::EXCEPTIONS, count, Unit::Count);
+            metrics.add(spa_core::emf::EXCEPTIONS, count, Unit::Count);
             metrics
         })
         .collect()

@@ -10,17 +10,17 @@ use std::process::ExitCode;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use spa_engine::aws::config::AwsConfig;
-use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::aws::ssm::SsmParameters;
-use spa_engine::aws::{AwsPlatform, BaseCredentials, ConnectOptions};
-use spa_engine::ports::Parameters;
-use spa_engine::rules::Function;
-use spa_engine::slack_api::SlackApi;
-use spa_engine::usecases::slack::SlackOptions;
+use spa_aws::config::AwsConfig;
+use spa_aws::metrics::ApiCalls;
+use spa_aws::slack_api::SlackApi;
+use spa_aws::ssm::SsmParameters;
+use spa_aws::{AwsPlatform, BaseCredentials, ConnectOptions};
+use spa_core::rules::Function;
 use spa_handlers::{
     SettingsSource, function_from_env, invoke, invoke_slack, settings_from_file, settings_from_text,
 };
+use spa_usecases::ports::Parameters;
+use spa_usecases::slack::SlackOptions;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -101,7 +101,7 @@ async fn serve() -> Result<(), String> {
         invoke(platform, settings, buildspecs, function, &event.payload)
             .await
             .map_err(|e| {
-                lambda_runtime::Error::from(spa_engine::events::redact_emails(&e.to_string()))
+                lambda_runtime::Error::from(spa_core::events::redact_emails(&e.to_string()))
             })
     }))
     .await

@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use serde_json::json;
-use spa_engine::ports::memory::{MemoryOrganization, MemoryPlatform};
+use spa_usecases::ports::memory::{MemoryOrganization, MemoryPlatform};
 
 use super::*;
 
@@ -27,7 +27,7 @@ fn world() -> (MemoryPlatform, Settings) {
         organization,
         Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap(),
     );
-    let settings = spa_engine::settings::load("s.yaml", SETTINGS, &MemorySources::new())
+    let settings = spa_core::settings::load("s.yaml", SETTINGS, &MemorySources::new())
         .unwrap()
         .settings;
     (platform, settings)
@@ -72,6 +72,51 @@ async fn a_batch_answers_with_the_records_to_retry_only() {
 }
 
 #[tokio::test]
+async fn a_budget_alerts_batch_answers_with_the_records_to_retry_only() {
+    // the reference alert, and a record that does not decode: Lambda must be told to
+    // keep the second (retried, then dead-lettered), not handed a summary that makes it
+    // delete both
+    let (platform, settings) = world();
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../fixtures/events/sqs-budget-alert.json")).unwrap();
+    let mut bad = event["Records"][0].clone();
+    bad["messageId"] = json!("m-undecodable");
+    bad["body"] = json!("not json");
+    event["Records"].as_array_mut().unwrap().push(bad);
+    let response = invoke(
+        &platform,
+        &settings,
+        &Buildspecs::new(),
+        Some(Function::BudgetAlerts),
+        &event,
+    )
+    .await
+    .expect("a batch never fails whole");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-undecodable"}]})
+    );
+}
+
+#[test]
+fn every_queue_fed_function_answers_a_partial_batch_response() {
+    // the functions whose trigger is a queue are the ones Lambda reads
+    // `batchItemFailures` from: each has a test above on its real response
+    let queue_fed: Vec<Function> = Function::ALL
+        .into_iter()
+        .filter(|f| f.trigger().answers_batch_item_failures())
+        .collect();
+    assert_eq!(
+        queue_fed,
+        [
+            Function::Commands,
+            Function::BudgetAlerts,
+            Function::DeadLetters
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_dead_letter_batch_is_archived_raised_and_answered_with_partial_failures() {
     let (platform, settings) = world();
     assert_eq!(
@@ -82,7 +127,7 @@ async fn a_dead_letter_batch_is_archived_raised_and_answered_with_partial_failur
     record["eventSourceARN"] = json!("arn:aws:sqs:eu-west-1:123456789012:SpaLambda-commands-dlq");
     platform.objects.faults.fail(
         "put",
-        spa_engine::ports::PortError::Unavailable {
+        spa_usecases::ports::PortError::Unavailable {
             service: "s3".into(),
             message: "down".into(),
         },
@@ -168,8 +213,8 @@ fn the_function_comes_from_the_environment() {
 
 #[test]
 fn exceptions_are_counted_per_label_on_lines_of_their_own() {
-    use spa_engine::events::Label;
-    use spa_engine::usecases::Outcome;
+    use spa_core::events::Label;
+    use spa_usecases::Outcome;
     let mut first = Outcome::new("e1", None, Verdict::Seen);
     first.events = vec![Label::BuildFailed, Label::AccountAssigned];
     let mut second = Outcome::new("e2", None, Verdict::Seen);
@@ -197,7 +242,7 @@ fn exceptions_are_counted_per_label_on_lines_of_their_own() {
     for line in &lines {
         assert_eq!(line["Environment"], "SpaDemo");
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Namespace"], spa_engine::emf::NAMESPACE);
+        assert_eq!(directive["Namespace"], spa_core::emf::NAMESPACE);
         assert_eq!(
             directive["Dimensions"][0],
             serde_json::json!(["Environment", "Label"])
@@ -212,11 +257,11 @@ async fn the_slack_function_answers_an_http_response_and_refuses_what_is_not_sig
     settings.features.slack_commands = true;
     let function = function_from_env(None, Some("SpaLambda-slack-commands".to_owned()));
     assert_eq!(function, Some(Function::SlackCommands));
-    let options = spa_engine::usecases::slack::SlackOptions {
-        signing_secret: Some(spa_engine::ports::Secret::new("secret")),
+    let options = spa_usecases::slack::SlackOptions {
+        signing_secret: Some(spa_usecases::ports::Secret::new("secret")),
         local_response_base: None,
     };
-    let users = spa_engine::ports::MemorySlackUsers::new();
+    let users = spa_usecases::ports::MemorySlackUsers::new();
     let body = "command=%2Fspa&text=help&user_id=U1&team_id=T1&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1";
     let timestamp = platform.clock.now_at().timestamp().to_string();
     let event = |signature: &str| {
@@ -224,11 +269,11 @@ async fn the_slack_function_answers_an_http_response_and_refuses_what_is_not_sig
             "x-slack-request-timestamp": timestamp, "x-slack-signature": signature},
             "body": body, "isBase64Encoded": false})
     };
-    let good = spa_engine::chatops::sign(b"secret", &timestamp, body.as_bytes());
+    let good = spa_core::chatops::sign(b"secret", &timestamp, body.as_bytes());
     let response = invoke_slack(&platform, &settings, &users, &options, &event(&good)).await;
     assert_eq!(response["statusCode"], 200);
     assert!(response["body"].as_str().unwrap().contains("ephemeral"));
-    let bad = spa_engine::chatops::sign(b"other", &timestamp, body.as_bytes());
+    let bad = spa_core::chatops::sign(b"other", &timestamp, body.as_bytes());
     let response = invoke_slack(&platform, &settings, &users, &options, &event(&bad)).await;
     assert_eq!(response["statusCode"], 401);
     assert_eq!(response["body"], "{\"error\":\"unauthorized\"}");

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use spa_engine::events::AccountId;
-use spa_engine::notify::digest;
-use spa_engine::ports::{Clock, Platform};
-use spa_engine::usecases::read_digest;
+use spa_core::events::AccountId;
+use spa_core::notify::digest;
+use spa_usecases::ports::{Clock, Platform};
+use spa_usecases::read_digest;
 
 use super::emit;
 use super::live::{self, block_on, connect, engine, fail, spinner};

@@ -14,19 +14,19 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::Value;
+use spa_aws::cloudformation::{
+    ChangeSet, ChangeSetKind, MAX_TEMPLATE_BODY, StackEvent, StackRequest, Stacks, TemplateSource,
+};
+use spa_aws::metrics::ApiCalls;
+use spa_aws::s3::S3Objects;
+use spa_aws::ssm::SsmParameters;
+use spa_aws::{AwsConfig, BaseCredentials};
+use spa_core::lifecycle::BuildKind;
 use spa_deploy::package::{self, Arch};
 use spa_deploy::release::{object_url, settings_document};
 use spa_deploy::synth::{Names, ORGANIZATIONS_REGION, Stacks as Templates, SynthOptions, Template};
 use spa_deploy::synth::{automation::architecture, checks, emulator, synth};
-use spa_engine::aws::cloudformation::{
-    ChangeSet, ChangeSetKind, MAX_TEMPLATE_BODY, StackEvent, StackRequest, Stacks, TemplateSource,
-};
-use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::aws::s3::S3Objects;
-use spa_engine::aws::ssm::SsmParameters;
-use spa_engine::aws::{AwsConfig, BaseCredentials};
-use spa_engine::lifecycle::BuildKind;
-use spa_engine::ports::{Objects, Parameters};
+use spa_usecases::ports::{Objects, Parameters};
 
 use super::live::{Loaded, block_on, spinner, table};
 use crate::cli::{DeployArgs, StackChoice};

@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use spa_engine::events::AccountId;
-use spa_engine::ports::{Clock, Platform};
-use spa_engine::usecases::{
+use spa_core::events::AccountId;
+use spa_usecases::ports::{Clock, Platform};
+use spa_usecases::{
     Engine, FindQuery, find, find_instances, keys, managed_accounts, scan_access_keys,
 };
 

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
-use spa_engine::local::Limits;
-use spa_engine::rules::Function;
-use spa_engine::usecases::{LocalHandler, handle};
+use spa_core::rules::Function;
+use spa_local::Limits;
+use spa_local::LocalHandler;
+use spa_usecases::handle;
 
 use super::emit;
 use super::live::{self, block_on, connect, engine};
@@ -25,7 +26,7 @@ fn read_event(path: &Path) -> Result<Value, ExitCode> {
         }
         ("<stdin>".to_owned(), text)
     } else {
-        match spa_engine::files::read_bounded(path, 1024 * 1024) {
+        match spa_aws::files::read_bounded(path, 1024 * 1024) {
             Ok(text) => (path.display().to_string(), text),
             Err(error) => {
                 eprintln!("error: cannot read the event `{}`: {error}", path.display());
@@ -94,7 +95,7 @@ pub fn run(
                 Ok(if handled.dispatched.batch_item_failures.is_empty() { code } else { ExitCode::FAILURE })
             }
             Err(error) => {
-                eprintln!("error: {}", spa_engine::events::redact_emails(&error.to_string()));
+                eprintln!("error: {}", spa_core::events::redact_emails(&error.to_string()));
                 Ok(ExitCode::FAILURE)
             }
         }
@@ -117,7 +118,7 @@ fn follow_through(
         return ExitCode::from(2);
     };
     block_on(async {
-        let (runtime, resources) = spa_engine::aws::local::runtime(&loaded.settings, &endpoint)
+        let (runtime, resources) = spa_local::connect::runtime(&loaded.settings, &endpoint)
             .await
             .map_err(|e| {
                 eprintln!("error: {e}");
@@ -126,11 +127,11 @@ fn follow_through(
         match function {
             Some(function) => runtime.deliver(function, event, "the event"),
             None => {
-                let incoming = spa_engine::events::decode_value(&event).map_err(|e| {
+                let incoming = spa_core::events::decode_value(&event).map_err(|e| {
                     eprintln!("error: the event does not decode: {e}");
                     ExitCode::FAILURE
                 })?;
-                let function = spa_engine::usecases::function_for(&incoming);
+                let function = spa_usecases::function_for(&incoming);
                 runtime.deliver(function, event, "the event");
             }
         }

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use spa_engine::aws::{AwsPlatform, ConnectOptions, Connected};
-use spa_engine::footprint::Buildspecs;
-use spa_engine::settings::Settings;
-use spa_engine::usecases::{Engine, UseCaseError};
+use spa_aws::{AwsPlatform, ConnectOptions, Connected};
+use spa_core::footprint::Buildspecs;
+use spa_core::settings::Settings;
+use spa_usecases::{Engine, UseCaseError};
 
 use crate::cli::Live;
 
@@ -23,7 +23,7 @@ pub struct Loaded {
 /// Loads the settings and the buildspecs they name (errors printed, exit 1).
 pub fn load(live: &Live) -> Result<Loaded, ExitCode> {
     let loaded = super::load(&live.settings)?;
-    let buildspecs = match spa_engine::files::load_buildspecs(&live.settings, &loaded.settings) {
+    let buildspecs = match spa_aws::files::load_buildspecs(&live.settings, &loaded.settings) {
         Ok(buildspecs) => buildspecs,
         Err(error) => {
             for diagnostic in &error.errors {
@@ -69,7 +69,7 @@ pub async fn connect(loaded: &Loaded) -> Result<Connected, ExitCode> {
 }
 
 /// The engine of a command on `platform`.
-pub fn engine<'a, P: spa_engine::ports::Platform>(
+pub fn engine<'a, P: spa_usecases::ports::Platform>(
     platform: &'a P,
     loaded: &'a Loaded,
 ) -> Result<Engine<'a, P>, ExitCode> {

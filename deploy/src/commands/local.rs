@@ -5,16 +5,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::json;
-use spa_engine::aws::BaseCredentials;
-use spa_engine::aws::config::AwsConfig;
-use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::events::{AccountId, Job, Report};
-use spa_engine::local::{Limits, RunSummary, Step, seed, synth};
-use spa_engine::ports::memory::MemoryOrganization;
-use spa_engine::ports::{Clock, Platform};
-use spa_engine::reports::{AccountCost, CostBreakdowns, Month, Week};
-use spa_engine::usecases::reports::{Written, run_report};
-use spa_engine::usecases::{LocalHandler, Output, Period, ReportRun, operator};
+use spa_aws::BaseCredentials;
+use spa_aws::config::AwsConfig;
+use spa_aws::metrics::ApiCalls;
+use spa_core::events::{AccountId, Job, Report};
+use spa_core::reports::{AccountCost, CostBreakdowns, Month, Week};
+use spa_local::LocalHandler;
+use spa_local::{Limits, RunSummary, Step, seed, synth};
+use spa_usecases::ports::memory::MemoryOrganization;
+use spa_usecases::ports::{Clock, Platform};
+use spa_usecases::reports::{Written, run_report};
+use spa_usecases::{Output, Period, ReportRun, operator};
 
 use super::emit;
 use super::live::{self, block_on, fail};
@@ -49,7 +50,7 @@ pub fn init(live: &Live) -> ExitCode {
     };
     block_on(async {
         let config = emulator_config(&loaded, &endpoint).await;
-        match spa_engine::aws::local::init(&config, &loaded.settings).await {
+        match spa_local::connect::init(&config, &loaded.settings).await {
             Ok(resources) => Ok(emit(&format!(
                 "tables: {}\nbus: {}\ncommand queue: {}\nbucket: {}\n",
                 resources.tables.join(", "),
@@ -93,7 +94,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         Ok(endpoint) => endpoint,
         Err(code) => return code,
     };
-    let tree_text = match spa_engine::files::read_bounded(tree, 4 * 1024 * 1024) {
+    let tree_text = match spa_aws::files::read_bounded(tree, 4 * 1024 * 1024) {
         Ok(text) => text,
         Err(error) => {
             eprintln!("error: cannot read the tree `{}`: {error}", tree.display());
@@ -129,7 +130,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             plan.units.len(),
             plan.accounts.len()
         ));
-        let seeded = spa_engine::aws::seed::seed(config.sdk(), &plan)
+        let seeded = spa_local::emulator::seed(config.sdk(), &plan)
             .await
             .map_err(|e| {
                 eprintln!("error: cannot seed the organization: {e}");
@@ -141,7 +142,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             settings.features.incident_manager = false;
             say("Incident Manager is off in the demo (the emulator lacks it)".to_owned());
         }
-        let (runtime, resources) = spa_engine::aws::local::runtime(&settings, &endpoint)
+        let (runtime, resources) = spa_local::connect::runtime(&settings, &endpoint)
             .await
             .map_err(|e| {
                 eprintln!("error: {e}");
@@ -191,7 +192,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
             })?;
-        let engine = spa_engine::usecases::Engine::new(runtime.platform(), &settings)
+        let engine = spa_usecases::Engine::new(runtime.platform(), &settings)
             .map_err(fail)?
             .with_buildspecs(loaded.buildspecs.clone());
         let lines = operator::status(&engine).await.map_err(fail)?;
@@ -299,8 +300,8 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
 /// 200 `ok`, Teams 202), its URLs kept where the settings' webhook references say.
 async fn chat_sink(
     automation: &AwsConfig,
-    settings: &spa_engine::settings::Settings,
-) -> Result<wiremock::MockServer, spa_engine::ports::PortError> {
+    settings: &spa_core::settings::Settings,
+) -> Result<wiremock::MockServer, spa_usecases::ports::PortError> {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
     let server = wiremock::MockServer::start().await;
@@ -318,7 +319,7 @@ async fn chat_sink(
     ] {
         if let Some(reference) = reference {
             let url = format!("{}/{channel}", server.uri());
-            spa_engine::aws::secrets::store_secret(automation, reference.as_str(), &url).await?;
+            spa_aws::secrets::store_secret(automation, reference.as_str(), &url).await?;
         }
     }
     Ok(server)
@@ -327,15 +328,15 @@ async fn chat_sink(
 /// An AWS Budgets alert on the account's own topic, received from the central queue
 /// and handed to the `budget-alerts` function as its event source mapping would.
 async fn budget_alert(
-    runtime: &spa_engine::local::Runtime<spa_engine::aws::Connected>,
-    resources: &spa_engine::aws::local::LocalResources,
-    settings: &spa_engine::settings::Settings,
+    runtime: &spa_local::Runtime<spa_aws::Connected>,
+    resources: &spa_local::connect::LocalResources,
+    settings: &spa_core::settings::Settings,
     account: &AccountId,
-) -> Result<(), spa_engine::ports::PortError> {
+) -> Result<(), spa_usecases::ports::PortError> {
     let member = runtime.inner().member_config(account).await?;
     let member = AwsConfig::from_sdk(&member, ApiCalls::new());
     let environment = settings.environment_identifier.as_str();
-    let topic = spa_engine::footprint::member_budget_topic_arn(
+    let topic = spa_core::footprint::member_budget_topic_arn(
         "aws",
         settings.automation.region.as_str(),
         account,
@@ -345,8 +346,8 @@ async fn budget_alert(
     let now = runtime.platform().clock().now();
     let (subject, message) =
         synth::budget_alert_message(account, &budget, "400.00", "412.37", "500.00", now);
-    spa_engine::aws::sns::publish(&member, &topic, &subject, &message).await?;
-    let event = spa_engine::aws::sqs::receive_as_lambda_event(
+    spa_aws::sns::publish(&member, &topic, &subject, &message).await?;
+    let event = spa_aws::sqs::receive_as_lambda_event(
         runtime.inner().automation(),
         &resources.budget_alerts_queue_url,
         &resources.budget_alerts_queue_arn,
@@ -354,7 +355,7 @@ async fn budget_alert(
     .await?;
     if let Some(event) = event {
         runtime.deliver(
-            spa_engine::rules::Function::BudgetAlerts,
+            spa_core::rules::Function::BudgetAlerts,
             event,
             format!("budget alert of {account}"),
         );
@@ -367,7 +368,7 @@ async fn budget_alert(
 /// emulator, the monthly cost reports run as their schedule would (files in the
 /// reports bucket, the summary mailed to FinOps), then this week's inventory.
 async fn finops<P: Platform>(
-    engine: &spa_engine::usecases::Engine<'_, P>,
+    engine: &spa_usecases::Engine<'_, P>,
     payer: &AwsConfig,
     endpoint: &str,
     lines: &[operator::StatusLine],
@@ -418,7 +419,7 @@ async fn finops<P: Platform>(
         }
     }
     // on the emulator the management side (Cost Explorer) runs on the base credentials
-    spa_engine::aws::seed::register_month_costs(payer, endpoint, month, &costs)
+    spa_local::emulator::register_month_costs(payer, endpoint, month, &costs)
         .await
         .map_err(|e| e.to_string())?;
     let mut runs = Vec::new();
@@ -434,7 +435,7 @@ async fn finops<P: Platform>(
     Ok(runs)
 }
 
-fn bucket_of(settings: &spa_engine::settings::Settings) -> String {
+fn bucket_of(settings: &spa_core::settings::Settings) -> String {
     settings
         .reporting
         .bucket
@@ -443,7 +444,7 @@ fn bucket_of(settings: &spa_engine::settings::Settings) -> String {
         .unwrap_or_default()
 }
 
-fn port_failed(error: spa_engine::ports::PortError) -> ExitCode {
+fn port_failed(error: spa_usecases::ports::PortError) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::FAILURE
 }

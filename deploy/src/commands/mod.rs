@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use spa_engine::settings::{Diagnostic, Loaded, SettingsError};
+use spa_core::settings::{Diagnostic, Loaded, SettingsError};
 
 use crate::cli::{
     ArchChoice, Cli, Command, EventsCommand, LocalCommand, ScanCommand, SettingsCommand,
     SlackCommand,
 };
-use spa_engine::events::Action;
+use spa_core::events::Action;
 
 mod costs;
 mod deploy;
@@ -120,7 +120,7 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// Loads settings, printing warnings; on failure prints every error and gives exit 1.
 pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
-    match spa_engine::files::load_settings(path) {
+    match spa_aws::files::load_settings(path) {
         Ok(loaded) => {
             print_all(&loaded.warnings);
             Ok(loaded)

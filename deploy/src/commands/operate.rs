@@ -1,13 +1,13 @@
 //! The operator's live commands: status, check, expire | reset | release | assign,
-//! events list. Thin glue over `spa_engine::usecases::operator`.
+//! events list. Thin glue over `spa_usecases::operator`.
 
 use std::process::ExitCode;
 
 use serde_json::json;
-use spa_engine::events::{AccountId, Action};
-use spa_engine::ports::{ActivityQuery, Clock, Platform, Store};
-use spa_engine::usecases::handler::summary;
-use spa_engine::usecases::operator::{self, BulkReport, Finding, Mode, Selection};
+use spa_core::events::{AccountId, Action};
+use spa_usecases::handler::summary;
+use spa_usecases::operator::{self, BulkReport, Finding, Mode, Selection};
+use spa_usecases::ports::{ActivityQuery, Clock, Platform, Store};
 
 use super::emit;
 use super::live::{self, block_on, connect, engine, fail, spinner, table};
@@ -194,8 +194,8 @@ fn report_text(report: &BulkReport, json: bool) -> String {
             .iter()
             .map(|p| match &p.result {
                 Ok(decision) => json!({"account": p.account.as_str(),
-                    "from": spa_engine::lifecycle::state_name(decision.from),
-                    "to": spa_engine::lifecycle::state_name(decision.to)}),
+                    "from": spa_core::lifecycle::state_name(decision.from),
+                    "to": spa_core::lifecycle::state_name(decision.to)}),
                 Err(why) => json!({"account": p.account.as_str(), "skipped": why}),
             })
             .collect();
@@ -217,8 +217,8 @@ fn report_text(report: &BulkReport, json: bool) -> String {
             Ok(decision) => text.push_str(&format!(
                 "{}: would go {} -> {}\n",
                 p.account,
-                spa_engine::lifecycle::state_name(decision.from),
-                spa_engine::lifecycle::state_name(decision.to)
+                spa_core::lifecycle::state_name(decision.from),
+                spa_core::lifecycle::state_name(decision.to)
             )),
             Err(why) => text.push_str(&format!("{}: nothing to do: {why}\n", p.account)),
         }
@@ -260,7 +260,7 @@ pub fn assign(live: &Live, account: &str, holder: &str, dry_run: bool, json: boo
         );
         return ExitCode::from(2);
     };
-    if let Err(error) = spa_engine::lifecycle::Holder::new(holder) {
+    if let Err(error) = spa_core::lifecycle::Holder::new(holder) {
         eprintln!("error: --holder: {error}");
         return ExitCode::from(2);
     }
@@ -368,11 +368,11 @@ pub fn events(live: &Live, account: Option<&str>, limit: usize, json: bool) -> E
                             (None, None) => String::new(),
                             (from, to) => format!(
                                 "{} -> {}",
-                                spa_engine::lifecycle::state_name(from),
-                                spa_engine::lifecycle::state_name(to)
+                                spa_core::lifecycle::state_name(from),
+                                spa_core::lifecycle::state_name(to)
                             ),
                         },
-                        spa_engine::events::redact_emails(&a.detail),
+                        spa_core::events::redact_emails(&a.detail),
                     ]
                 })
                 .collect();

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde::Serialize;
-use spa_engine::ports::memory::MemoryOrganization;
-use spa_engine::settings::{Kind, MAX_FILE_BYTES, Resolved, Settings, values::format_duration};
+use spa_core::settings::{Kind, MAX_FILE_BYTES, Resolved, Settings, values::format_duration};
+use spa_usecases::ports::memory::MemoryOrganization;
 
 #[derive(Serialize)]
 struct Plan {
@@ -42,7 +42,7 @@ fn plan(settings: &Settings, tree: &MemoryOrganization) -> Plan {
 /// Reads the `child,parent` CSV of `--tree`, printing every error.
 fn read_tree(path: &Path) -> Result<MemoryOrganization, ExitCode> {
     let name = path.display().to_string();
-    let text = spa_engine::files::read_bounded(path, MAX_FILE_BYTES).map_err(|error| {
+    let text = spa_aws::files::read_bounded(path, MAX_FILE_BYTES).map_err(|error| {
         eprintln!("{name}: error: cannot read the organization tree: {error}");
         ExitCode::FAILURE
     })?;

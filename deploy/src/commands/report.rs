@@ -16,9 +16,9 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use serde_json::json;
-use spa_engine::events::Report;
-use spa_engine::reports::{Month, Week};
-use spa_engine::usecases::reports::{Output, Period, ReportRun, run_report};
+use spa_core::events::Report;
+use spa_core::reports::{Month, Week};
+use spa_usecases::reports::{Output, Period, ReportRun, run_report};
 
 use super::emit;
 use super::live::{self, block_on, connect, engine, fail, spinner, table};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use serde_json::Value;
-use spa_engine::settings::Settings;
+use spa_core::settings::Settings;
 
 /// Prints the schema, pretty, keys sorted, with a final newline (the committed
 /// `settings.schema.json`).

@@ -9,10 +9,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use spa_aws::slack_api::SlackApi;
 use spa_deploy::slack_server::{SlackServer, bind, serve as serve_on};
-use spa_engine::ports::Secret;
-use spa_engine::slack_api::SlackApi;
-use spa_engine::usecases::slack::SlackOptions;
+use spa_usecases::ports::Secret;
+use spa_usecases::slack::SlackOptions;
 
 use super::live::{self, block_on, connect};
 use crate::cli::Live;

@@ -10,7 +10,7 @@ pub fn run(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     let s = &loaded.settings;
-    if let Err(error) = spa_engine::files::load_buildspecs(path, s) {
+    if let Err(error) = spa_aws::files::load_buildspecs(path, s) {
         return super::fail(&error);
     }
     let warnings = match loaded.warnings.len() {

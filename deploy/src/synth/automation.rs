@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use spa_engine::aws::dynamodb::{TableDefinition, table_definitions};
-use spa_engine::aws::sns::member_topics_pattern;
-use spa_engine::aws::sqs::{MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS};
-use spa_engine::events::{DEAD_LETTER_QUEUE_SUFFIX, Job, Label};
-use spa_engine::rules::{Rule, automation_rules};
-use spa_engine::settings::{AthenaSource, CostSourceSettings, LogLevel, SecretRef, Settings};
+use spa_aws::dynamodb::{TableDefinition, table_definitions};
+use spa_aws::sns::member_topics_pattern;
+use spa_aws::sqs::{MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS};
+use spa_core::events::{DEAD_LETTER_QUEUE_SUFFIX, Job, Label};
+use spa_core::rules::{Rule, automation_rules};
+use spa_core::settings::{AthenaSource, CostSourceSettings, LogLevel, SecretRef, Settings};
 
 use super::functions::{FunctionSpec, Grant, QueueSource, Trigger, deployed};
 use super::iam::{PolicyDocument, Statement};
@@ -238,7 +238,7 @@ pub fn automation(
 }
 
 fn consumes(specs: &[FunctionSpec], source: QueueSource) -> bool {
-    specs.iter().any(|s| s.trigger == Trigger::Queue(source))
+    specs.iter().any(|s| s.trigger() == Trigger::Queue(source))
 }
 
 fn bus(t: &mut Template, env: &str, tags: &BTreeMap<String, String>) -> Result<(), TemplateError> {
@@ -337,7 +337,7 @@ fn queues(
             tags,
         ),
     )?;
-    for spec in specs.iter().filter(|s| s.trigger.is_async()) {
+    for spec in specs.iter().filter(|s| s.trigger().is_async()) {
         t.add(
             FunctionIds::of(spec.name).dlq,
             queue(
@@ -603,13 +603,13 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
         )
         .sid("Settings"),
     ];
-    if spec.trigger.is_async() {
+    if spec.trigger().is_async() {
         out.push(
             Statement::allow(&["sqs:SendMessage"], vec![att(&ids.dlq, "Arn")])
                 .sid("OwnDeadLetters"),
         );
     }
-    if let Trigger::Queue(source) = &spec.trigger {
+    if let Trigger::Queue(source) = spec.trigger() {
         let queue = match source {
             QueueSource::Commands => COMMAND_QUEUE,
             QueueSource::BudgetAlerts => BUDGET_QUEUE,
@@ -704,7 +704,7 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                     &["s3:PutObject"],
                     vec![sub(format!(
                         "${{{REPORTS_BUCKET}.Arn}}/{}/*",
-                        spa_engine::usecases::ARCHIVE_PREFIX
+                        spa_usecases::ARCHIVE_PREFIX
                     ))],
                 )
                 .sid("ArchiveDeadLetters"),
@@ -822,7 +822,7 @@ fn function(
 ) -> Result<(), TemplateError> {
     let ids = FunctionIds::of(spec.name);
     let mut policy = statements(settings, names, spec);
-    if spec.trigger == Trigger::DeadLetterQueues {
+    if spec.trigger() == Trigger::DeadLetterQueues {
         policy.push(consume_dead_letters(dlqs));
     }
     let name = format!("{}-{}", names.environment, spec.name);
@@ -872,14 +872,14 @@ fn function(
         }},
         "Tags": tag_list(tags),
     });
-    if spec.trigger.is_async() {
+    if spec.trigger().is_async() {
         properties["DeadLetterConfig"] = json!({"TargetArn": att(&ids.dlq, "Arn")});
     }
     t.add(
         &ids.function,
         Resource::raw("AWS::Lambda::Function", properties).after(&[&ids.logs]),
     )?;
-    match &spec.trigger {
+    match spec.trigger() {
         Trigger::FunctionUrl => {
             let url = format!("{}Url", logical(spec.name));
             t.add(
@@ -1012,15 +1012,6 @@ pub fn rule_id(env: &str, rule: &Rule) -> String {
     format!("{}Rule", logical(short))
 }
 
-/// The pattern of the exceptions rule: spa's own events of `detail_types`, in `env`.
-pub fn spa_events_pattern(env: &str, detail_types: &[String]) -> Value {
-    json!({
-        "source": [spa_engine::events::SOURCE],
-        "detail-type": detail_types,
-        "detail": {"environment": [env]},
-    })
-}
-
 fn rules(t: &mut Template, env: &str, specs: &[FunctionSpec]) -> Result<(), TemplateError> {
     let mut rule_ids = Vec::new();
     for rule in automation_rules(env) {
@@ -1038,20 +1029,6 @@ fn rules(t: &mut Template, env: &str, specs: &[FunctionSpec]) -> Result<(), Temp
             rule.target.as_str(),
         )?;
         rule_ids.push(id);
-    }
-    for spec in specs {
-        if let Trigger::SpaEvents(types) = &spec.trigger {
-            let id = format!("{}Rule", logical(spec.name));
-            bus_rule(
-                t,
-                &id,
-                &format!("{env}-{}", logical(spec.name)),
-                "spa's own events that the function acts on, in this environment",
-                &spa_events_pattern(env, types),
-                spec.name,
-            )?;
-            rule_ids.push(id);
-        }
     }
     let delivery = Statement::allow(&["sqs:SendMessage"], vec![att(DELIVERY_DLQ, "Arn")])
         .sid("RulesDeadLetters")
@@ -1209,7 +1186,7 @@ fn schedules(
     names: &Names,
     specs: &[FunctionSpec],
 ) -> Result<(), TemplateError> {
-    let Some(scheduler) = specs.iter().find(|s| s.trigger == Trigger::Schedules) else {
+    let Some(scheduler) = specs.iter().find(|s| s.trigger() == Trigger::Schedules) else {
         return Ok(());
     };
     let target = FunctionIds::of(scheduler.name).function;
@@ -1313,7 +1290,7 @@ pub fn dead_letter_queues(specs: &[FunctionSpec]) -> Vec<(String, String)> {
             "events and schedules that could not be delivered".to_owned(),
         ),
     ];
-    for spec in specs.iter().filter(|s| s.trigger.is_async()) {
+    for spec in specs.iter().filter(|s| s.trigger().is_async()) {
         dlqs.push((
             FunctionIds::of(spec.name).dlq,
             format!("events the {} function kept failing on", spec.name),
@@ -1409,7 +1386,7 @@ fn alarms(
                 format!("{env}-exception-{}", label.as_str()),
                 format!("spa raised {} exceptions", label.as_str()),
                 json!({
-                    "Namespace": spa_engine::emf::NAMESPACE,
+                    "Namespace": spa_core::emf::NAMESPACE,
                     "MetricName": EXCEPTIONS_METRIC,
                     "Dimensions": [
                         {"Name": "Environment", "Value": env},
@@ -1425,12 +1402,12 @@ fn alarms(
 }
 
 /// The EMF metric of raised exceptions, with dimensions `Environment` and `Label`
-/// (written by the handlers, see `spa_engine::emf::EXCEPTIONS`).
-pub const EXCEPTIONS_METRIC: &str = spa_engine::emf::EXCEPTIONS;
+/// (written by the handlers, see `spa_core::emf::EXCEPTIONS`).
+pub const EXCEPTIONS_METRIC: &str = spa_core::emf::EXCEPTIONS;
 
 fn dashboard(t: &mut Template, names: &Names, specs: &[FunctionSpec]) -> Result<(), TemplateError> {
     let env = &names.environment;
-    let ns = spa_engine::emf::NAMESPACE;
+    let ns = spa_core::emf::NAMESPACE;
     let mut widgets = Vec::new();
     let mut widget = |title: &str, metrics: Vec<Value>, stat: &str| {
         let index = widgets.len();
@@ -1503,7 +1480,7 @@ fn dashboard(t: &mut Template, names: &Names, specs: &[FunctionSpec]) -> Result<
     queues.extend(
         specs
             .iter()
-            .filter(|s| s.trigger.is_async())
+            .filter(|s| s.trigger().is_async())
             .map(|s| dead_letter_queue(&format!("{env}-{}", s.name))),
     );
     widget(
@@ -1571,8 +1548,8 @@ mod tests {
         for spec in schedule_specs(&settings) {
             let input = schedule_input(&spec)
                 .replace("<aws.scheduler.scheduled-time>", "2026-11-21T18:00:00Z");
-            let decoded = spa_engine::events::decode(input.as_bytes());
-            let Ok(spa_engine::events::Incoming::Scheduled(job)) = decoded else {
+            let decoded = spa_core::events::decode(input.as_bytes());
+            let Ok(spa_core::events::Incoming::Scheduled(job)) = decoded else {
                 panic!("{input} decodes as a scheduled job: {decoded:?}");
             };
             assert_eq!(job.job, spec.job);

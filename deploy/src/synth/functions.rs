@@ -6,50 +6,9 @@
 //! adding its `Function` variant and the arm `Function::X => upcoming_spec("x", settings)`
 //! (or synthesizes them now with [`super::SynthOptions::upcoming`]).
 
-use spa_engine::events::Label;
-use spa_engine::rules::Function;
-use spa_engine::settings::Settings;
-
-/// What invokes a function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    /// The rules of `rules::automation_rules` whose target is the function.
-    BusRules,
-    /// A rule of the engine's bus on spa's own events of these detail-types, in this
-    /// environment (`detail.environment`).
-    SpaEvents(Vec<String>),
-    /// An SQS queue (event source mapping, partial batch responses).
-    Queue(QueueSource),
-    /// EventBridge Scheduler schedules (see `automation::schedules`).
-    Schedules,
-    /// A public function URL (`AuthType: NONE`) that Slack calls: the handler checks
-    /// Slack's signature first. Only `slack-commands` may have one (`checks.rs`).
-    FunctionUrl,
-    /// Every dead-letter queue of the stack (`automation::dead_letter_queues`), one
-    /// event source mapping each, partial batch responses.
-    DeadLetterQueues,
-}
-
-impl Trigger {
-    /// Whether the function is invoked asynchronously (EventBridge, Scheduler), so that
-    /// it needs a dead-letter queue of its own for invocations that keep failing.
-    pub fn is_async(&self) -> bool {
-        !matches!(
-            self,
-            Trigger::Queue(_) | Trigger::FunctionUrl | Trigger::DeadLetterQueues
-        )
-    }
-}
-
-/// The queues spa consumes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueSource {
-    /// The command queue (`<env>-commands`): one account command a message.
-    Commands,
-    /// Budget alerts (`<env>-BudgetAlerts`), subscribed to the SNS topic of the same
-    /// name that AWS Budgets in member accounts publish to.
-    BudgetAlerts,
-}
+use spa_core::events::Label;
+pub use spa_core::rules::{Function, QueueSource, Trigger};
+use spa_core::settings::Settings;
 
 /// A permission a function needs; each becomes the narrowest statements the settings
 /// allow (see `automation::statements`).
@@ -92,8 +51,8 @@ pub struct FunctionSpec {
     pub name: &'static str,
     /// For humans.
     pub description: &'static str,
-    /// What invokes it.
-    pub trigger: Trigger,
+    /// The function: what invokes it is [`Function::trigger`].
+    pub function: Function,
     /// What it may do, besides logging to its log group and reading the settings.
     pub grants: Vec<Grant>,
     /// Timeout in seconds.
@@ -111,6 +70,13 @@ const PREPARING: [Grant; 4] = [
     Grant::BudgetTopics,
 ];
 
+impl FunctionSpec {
+    /// What invokes the function.
+    pub fn trigger(&self) -> Trigger {
+        self.function.trigger()
+    }
+}
+
 /// The deployment of `function`: every variant must say what triggers it and what it
 /// may do.
 pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
@@ -120,7 +86,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
         Function::AccountEvents => FunctionSpec {
             name: Function::AccountEvents.as_str(),
             description: "Organizations events: accounts created, moved, tagged, closed",
-            trigger: Trigger::BusRules,
+            function: Function::AccountEvents,
             grants: PREPARING.to_vec(),
             timeout_seconds: 60,
             memory_mb: 256,
@@ -128,7 +94,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
         Function::BuildEvents => FunctionSpec {
             name: Function::BuildEvents.as_str(),
             description: "Ends of preparation and purge builds in member accounts",
-            trigger: Trigger::BusRules,
+            function: Function::BuildEvents,
             grants: PREPARING.to_vec(),
             timeout_seconds: 60,
             memory_mb: 256,
@@ -136,7 +102,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
         Function::SignIns => FunctionSpec {
             name: Function::SignIns.as_str(),
             description: "Console sign-ins in member accounts",
-            trigger: Trigger::BusRules,
+            function: Function::SignIns,
             grants: LIFECYCLE.to_vec(),
             timeout_seconds: 60,
             memory_mb: 256,
@@ -150,7 +116,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             FunctionSpec {
                 name: Function::Commands.as_str(),
                 description: "Account commands of the command queue (maintenance fan-out, operator actions, slash command answers)",
-                trigger: Trigger::Queue(QueueSource::Commands),
+                function: Function::Commands,
                 grants,
                 timeout_seconds: 60,
                 memory_mb: 256,
@@ -159,7 +125,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
         Function::DeadLetters => FunctionSpec {
             name: Function::DeadLetters.as_str(),
             description: "Dead-letter queues: every give-up archived for replay and raised as a DeadLetter exception",
-            trigger: Trigger::DeadLetterQueues,
+            function: Function::DeadLetters,
             grants: vec![
                 Grant::Store,
                 Grant::PublishEvents,
@@ -172,7 +138,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
         Function::SlackCommands => FunctionSpec {
             name: Function::SlackCommands.as_str(),
             description: "The Slack slash command /spa (function URL; Slack's signature checked first)",
-            trigger: Trigger::FunctionUrl,
+            function: Function::SlackCommands,
             // tags of the account asked about, the replay claims, the signing secret
             // and bot token, the queue that answers the longer questions
             grants: vec![
@@ -200,7 +166,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             FunctionSpec {
                 name: Function::Scheduler.as_str(),
                 description: "Scheduled jobs: maintenance window, sweeper, reports, digest, access-key scan",
-                trigger: Trigger::Schedules,
+                function: Function::Scheduler,
                 grants,
                 // Lambda's longest: a month of 10,000 accounts, an Athena query
                 // (`query_timeout`, 5 minutes by default) and the e-mail fit in it
@@ -214,7 +180,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
 fn athena(settings: &Settings) -> bool {
     matches!(
         settings.reporting.cost_source,
-        spa_engine::settings::CostSourceSettings::Athena(_)
+        spa_core::settings::CostSourceSettings::Athena(_)
     )
 }
 
@@ -232,7 +198,7 @@ fn budget_alerts_spec() -> FunctionSpec {
     FunctionSpec {
         name: "budget-alerts",
         description: "AWS Budgets alerts of member accounts, through SNS and SQS",
-        trigger: Trigger::Queue(QueueSource::BudgetAlerts),
+        function: Function::BudgetAlerts,
         grants: LIFECYCLE.to_vec(),
         timeout_seconds: 60,
         memory_mb: 256,
@@ -256,7 +222,7 @@ fn exceptions_spec(settings: &Settings) -> FunctionSpec {
     FunctionSpec {
         name: "exceptions",
         description: "Exceptions: incidents, chat and e-mail notifications",
-        trigger: Trigger::BusRules,
+        function: Function::Exceptions,
         grants,
         timeout_seconds: 120,
         memory_mb: 256,
@@ -319,13 +285,13 @@ mod tests {
             .iter()
             .find(|s| s.name == "slack-commands")
             .expect("deployed");
-        assert_eq!(slack.trigger, Trigger::FunctionUrl);
-        assert!(!slack.trigger.is_async());
+        assert_eq!(slack.trigger(), Trigger::FunctionUrl);
+        assert!(!slack.trigger().is_async());
         assert!(slack.grants.contains(&Grant::SendCommands));
         settings.features.slack_commands = false;
         let off = deployed(&settings, false);
         assert_eq!(off.len(), on.len() - 1);
-        assert!(off.iter().all(|s| s.trigger != Trigger::FunctionUrl));
+        assert!(off.iter().all(|s| s.trigger() != Trigger::FunctionUrl));
     }
 
     #[test]

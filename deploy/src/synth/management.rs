@@ -4,8 +4,8 @@
 //! engine's bus.
 
 use serde_json::json;
-use spa_engine::rules::{Function, automation_rules};
-use spa_engine::settings::Settings;
+use spa_core::rules::{Function, automation_rules};
+use spa_core::settings::Settings;
 
 use super::functions::{Grant, deployed};
 use super::iam::{ANY_RESOURCE_ACTIONS, PolicyDocument, Statement};

@@ -24,7 +24,7 @@ pub mod iam;
 pub mod management;
 pub mod template;
 
-use spa_engine::settings::Settings;
+use spa_core::settings::Settings;
 
 pub use template::{Template, TemplateError};
 
@@ -99,8 +99,8 @@ impl Names {
             automation_stack: format!("{env}-automation"),
             management_stack: format!("{env}-management"),
             settings_parameter: format!("/{env}/settings"),
-            bus: spa_engine::aws::local::bus_name(settings),
-            command_queue: spa_engine::aws::local::queue_name(settings),
+            bus: spa_local::connect::bus_name(settings),
+            command_queue: spa_local::connect::queue_name(settings),
             reports_bucket,
             artifacts_bucket: bucket_name(settings, "artifacts"),
             response_plan,
@@ -185,7 +185,7 @@ fn check_names(settings: &Settings, names: &Names) -> Result<(), SynthError> {
     let longest = names.environment.len()
         + 1
         + longest_function
-        + spa_engine::events::DEAD_LETTER_QUEUE_SUFFIX.len();
+        + spa_core::events::DEAD_LETTER_QUEUE_SUFFIX.len();
     if names.environment.len() + 1 + longest_function > 64 || longest > 80 {
         return Err(SynthError::Name(format!(
             "environment_identifier `{}` is too long for the function and role names (at most {} characters)",
@@ -209,11 +209,11 @@ pub(crate) mod tests {
     /// The shipped settings (CSV overlays are not needed by the templates).
     pub fn settings() -> Settings {
         let text = include_str!("../../../settings.yaml");
-        let sources = spa_engine::settings::MemorySources::new().with(
+        let sources = spa_core::settings::MemorySources::new().with(
             std::path::Path::new("examples/accounts.csv"),
             include_str!("../../../examples/accounts.csv"),
         );
-        spa_engine::settings::load("settings.yaml", text, &sources)
+        spa_core::settings::load("settings.yaml", text, &sources)
             .expect("the shipped settings load")
             .settings
     }

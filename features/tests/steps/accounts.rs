@@ -1,5 +1,5 @@
 //! Steps of `accounts.feature`: the real engine on the emulator, through the local
-//! runtime (the template is `engine/tests/local_runtime.rs`).
+//! runtime (the template is `engine/local/tests/local/local_runtime.rs`).
 //!
 //! `Given` steps describe the organization and the settings; the first step that
 //! acts starts the scenario on the emulator ([`Emulated::live`]): it takes moto for
@@ -18,14 +18,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cucumber::gherkin::{Step, StepType};
 use cucumber::{given, then, when};
 use serde_json::Value;
-use spa_engine::aws::Connected;
-use spa_engine::events::{AccountCommand, AccountId, Action, BuildStatus, Job, Label};
-use spa_engine::lifecycle::{BuildId, TagChanges};
-use spa_engine::local::seed::{AccountSeed, SeedPlan, UnitSeed, remap};
-use spa_engine::local::{Limits, Runtime, Step as Handled, synth};
-use spa_engine::ports::{Activity, ActivityQuery, Commands, Organization, Platform, Store};
-use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::LocalHandler;
+use spa_aws::Connected;
+use spa_core::events::{AccountCommand, AccountId, Action, BuildStatus, Job, Label};
+use spa_core::lifecycle::{BuildId, TagChanges};
+use spa_core::settings::{MemorySources, Settings, load};
+use spa_local::LocalHandler;
+use spa_local::seed::{AccountSeed, SeedPlan, UnitSeed, remap};
+use spa_local::{Limits, Runtime, Step as Handled, synth};
+use spa_usecases::ports::{Activity, ActivityQuery, Commands, Organization, Platform, Store};
 
 use super::{SpaWorld, list, rows};
 
@@ -33,7 +33,7 @@ use super::{SpaWorld, list, rows};
 const MANAGEMENT: &str = "123456789012";
 const ENVIRONMENT: &str = "SpaFeatures";
 const REGION: &str = "eu-west-1";
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/events/");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/events/");
 /// The lifecycle tags (with the default prefix).
 const STATE: &str = "account-state";
 const HOLDER: &str = "account-holder";
@@ -81,7 +81,7 @@ pub struct Live {
     pub(super) builds_before: BTreeMap<String, Vec<Activity>>,
     pub(super) sequence: u64,
     /// The engine's resources on the emulator (queues, bus).
-    pub(super) resources: spa_engine::aws::local::LocalResources,
+    pub(super) resources: spa_local::connect::LocalResources,
     /// The chat webhooks' recorder, when the scenario has one.
     pub(super) chat: Option<wiremock::MockServer>,
     /// What the function answered to an unreadable message, when a scenario sent one.
@@ -178,11 +178,11 @@ impl Emulated {
                 })
                 .collect(),
         };
-        let seeded = spa_engine::aws::seed::seed(&config, &plan)
+        let seeded = spa_local::emulator::seed(&config, &plan)
             .await
             .unwrap_or_else(|e| panic!("the organization could not be seeded: {e}"));
         let settings = remap(&settings, &seeded);
-        let (runtime, resources) = spa_engine::aws::local::runtime(&settings, &moto.endpoint())
+        let (runtime, resources) = spa_local::connect::runtime(&settings, &moto.endpoint())
             .await
             .unwrap_or_else(|e| panic!("the local runtime did not start: {e}"));
         let accounts = self
@@ -372,7 +372,7 @@ impl Live {
         synth::create_account_result(&id, &management(), &self.id(name), Utc::now())
     }
 
-    /// A CloudTrail event from `shared/fixtures/events/`, made this scenario's: a new
+    /// A CloudTrail event from `fixtures/events/`, made this scenario's: a new
     /// id, the management account, now.
     pub(super) fn fixture(&mut self, file: &str, parameters: Value) -> Value {
         let path = format!("{FIXTURES}{file}");

@@ -7,13 +7,13 @@
 use chrono::{DateTime, TimeZone, Utc};
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
-use spa_engine::aws::sqs::MAX_RECEIVES;
-use spa_engine::events::{AccountCommand, AccountId, Action, Label};
-use spa_engine::ports::PortError;
-use spa_engine::ports::memory::{MemoryOrganization, MemoryPlatform};
-use spa_engine::rules::Function;
-use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::{Engine, Retry, handle};
+use spa_aws::sqs::MAX_RECEIVES;
+use spa_core::events::{AccountCommand, AccountId, Action, Label};
+use spa_core::rules::Function;
+use spa_core::settings::{MemorySources, Settings, load};
+use spa_usecases::ports::PortError;
+use spa_usecases::ports::memory::{MemoryOrganization, MemoryPlatform};
+use spa_usecases::{Engine, Retry, handle};
 
 use super::SpaWorld;
 
@@ -90,7 +90,7 @@ impl DeadLetters {
         Ok(handled.dispatched.batch_item_failures)
     }
 
-    fn dead_letters(&self) -> Vec<spa_engine::ports::Activity> {
+    fn dead_letters(&self) -> Vec<spa_usecases::ports::Activity> {
         self.platform()
             .store
             .recorded()
@@ -144,7 +144,7 @@ fn organizations_down(world: &mut SpaWorld) {
 
 #[given("Organizations is back")]
 async fn organizations_back(world: &mut SpaWorld) {
-    use spa_engine::ports::Organization;
+    use spa_usecases::ports::Organization;
     let organization = &world.dead.platform().organization;
     let any = account("111111111111");
     while organization.faults.pending() > 0 {
@@ -164,7 +164,7 @@ fn bucket_down(world: &mut SpaWorld) {
 
 #[given("the reports bucket is back")]
 async fn bucket_back(world: &mut SpaWorld) {
-    use spa_engine::ports::Objects;
+    use spa_usecases::ports::Objects;
     let objects = &world.dead.platform().objects;
     while objects.faults.pending() > 0 {
         let _ = objects.put("drain", Vec::new(), "text/plain").await;

@@ -20,8 +20,8 @@ use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
-use spa_engine::events::{AccountId, Job, Label};
-use spa_engine::notify::digest::digest_periods;
+use spa_core::events::{AccountId, Job, Label};
+use spa_core::notify::digest::digest_periods;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 

@@ -8,12 +8,12 @@ use chrono::Utc;
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use serde_json::Value;
-use spa_engine::aws::config::AwsConfig;
-use spa_engine::aws::metrics::ApiCalls;
-use spa_engine::events::Label;
-use spa_engine::ports::{Platform, Store};
-use spa_engine::rules::Function;
-use spa_engine::settings::Settings;
+use spa_aws::config::AwsConfig;
+use spa_aws::metrics::ApiCalls;
+use spa_core::events::Label;
+use spa_core::rules::Function;
+use spa_core::settings::Settings;
+use spa_usecases::ports::{Platform, Store};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -42,7 +42,7 @@ pub async fn chat(config: &AwsConfig, settings: &Settings) -> MockServer {
     for (reference, channel) in references {
         let Some(reference) = reference else { continue };
         let url = format!("{}/{channel}", server.uri());
-        spa_engine::aws::secrets::store_secret(config, reference.as_str(), &url)
+        spa_aws::secrets::store_secret(config, reference.as_str(), &url)
             .await
             .unwrap_or_else(|e| panic!("the {channel} webhook could not be stored: {e}"));
     }
@@ -132,9 +132,9 @@ impl Live {
         let environment = self.settings.environment_identifier.clone();
         let region = self.settings.automation.region.as_str().to_owned();
         let topic =
-            spa_engine::footprint::member_budget_topic_arn("aws", &region, &account, &environment);
+            spa_core::footprint::member_budget_topic_arn("aws", &region, &account, &environment);
         let budget = format!("{environment}-Budget");
-        let (subject, message) = spa_engine::local::synth::budget_alert_message(
+        let (subject, message) = spa_local::synth::budget_alert_message(
             &account,
             &budget,
             "80.00",
@@ -142,7 +142,7 @@ impl Live {
             budgeted,
             Utc::now(),
         );
-        spa_engine::aws::sns::publish(&member, &topic, &subject, &message)
+        spa_aws::sns::publish(&member, &topic, &subject, &message)
             .await
             .unwrap_or_else(|e| panic!("the alert could not be published on {topic}: {e}"));
         let automation = self.runtime.inner().automation().clone();
@@ -150,7 +150,7 @@ impl Live {
             self.resources.budget_alerts_queue_url.clone(),
             self.resources.budget_alerts_queue_arn.clone(),
         );
-        let event = spa_engine::aws::sqs::receive_as_lambda_event(&automation, &url, &arn)
+        let event = spa_aws::sqs::receive_as_lambda_event(&automation, &url, &arn)
             .await
             .unwrap_or_else(|e| panic!("the budget alerts queue could not be read: {e}"))
             .unwrap_or_else(|| panic!("no alert reached the budget alerts queue from {topic}"));
@@ -222,9 +222,9 @@ async fn garbage_then_alert(world: &mut SpaWorld, name: String, step: &Step) {
         "awsRegion": "eu-west-1",
     }]});
     let settings = live.settings.clone();
-    let handler = spa_engine::usecases::LocalHandler::new(&settings);
+    let handler = spa_local::LocalHandler::new(&settings);
     let engine_result = {
-        use spa_engine::local::Handler;
+        use spa_local::Handler;
         handler
             .handle(live.runtime.platform(), Function::BudgetAlerts, &garbage)
             .await
@@ -254,10 +254,7 @@ async fn person_signs_in(world: &mut SpaWorld, name: String, step: &Step) {
 /// A sign-in fixture, made this scenario's: the account, a new id, now.
 fn sign_in(live: &mut Live, name: &str, file: &str) -> Value {
     let account = live.id(name);
-    let path = format!(
-        "{}/../../shared/fixtures/events/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../fixtures/events/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the fixture {path} could not be read: {e}"));
     let mut event: Value =
@@ -305,10 +302,10 @@ async fn budget_alerts_go(world: &mut SpaWorld, name: String, holder: String) {
     assert_eq!(plan.emails, vec![holder], "{plan:?}");
 }
 
-async fn read_budget(live: &Live, name: &str) -> spa_engine::ports::BudgetPlan {
+async fn read_budget(live: &Live, name: &str) -> spa_usecases::ports::BudgetPlan {
     let account = live.id(name);
     let budget = format!("{}-Budget", live.settings.environment_identifier);
-    spa_engine::aws::budgets::read_budget(live.runtime.platform().budgets(), &account, &budget)
+    spa_aws::budgets::read_budget(live.runtime.platform().budgets(), &account, &budget)
         .await
         .unwrap_or_else(|e| panic!("the budget of `{name}` could not be read: {e}"))
         .unwrap_or_else(|| panic!("`{name}` has no budget `{budget}`"))

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeZone, Utc};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use spa_engine::lifecycle::{
+use spa_core::lifecycle::{
     AccountView, BuildId, BuildKind, BuildStatus, Command, Decision, Departure, Holder, Label,
     Policy, Rejection, State, TagCodec, Transaction, TransactionKind, Trigger, TriggerKind, decide,
 };
-use spa_engine::settings::values::parse_duration;
+use spa_core::settings::values::parse_duration;
 
 use super::{SpaWorld, list, rows};
 

@@ -5,13 +5,13 @@
 use chrono::{Datelike, NaiveDate, Utc};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use spa_engine::events::Report;
-use spa_engine::local::synth;
-use spa_engine::ports::{Objects, Platform};
-use spa_engine::reports::{Month, Week};
-use spa_engine::rules::Function;
-use spa_engine::usecases::Engine;
-use spa_engine::usecases::reports::{Output, Period, run_report};
+use spa_core::events::Report;
+use spa_core::reports::{Month, Week};
+use spa_core::rules::Function;
+use spa_local::synth;
+use spa_usecases::Engine;
+use spa_usecases::ports::{Objects, Platform};
+use spa_usecases::reports::{Output, Period, run_report};
 
 use super::accounts::Live;
 use super::{SpaWorld, rows};
@@ -28,7 +28,7 @@ impl Live {
 
     fn inventory_key(&self) -> String {
         let week = Week::of(Utc::now().date_naive());
-        spa_engine::usecases::reports::report_key(
+        spa_usecases::reports::report_key(
             &self.settings.reporting.inventories_prefix,
             "organization",
             week.year(),
@@ -175,7 +175,7 @@ async fn cost_explorer(world: &mut SpaWorld, step: &Step) {
 async fn bucket_back(world: &mut SpaWorld, step: &Step) {
     let live = world.acting(step).await;
     let bucket = live.bucket();
-    spa_engine::aws::s3::ensure_bucket(live.runtime.inner().automation(), &bucket)
+    spa_aws::s3::ensure_bucket(live.runtime.inner().automation(), &bucket)
         .await
         .unwrap_or_else(|e| panic!("the bucket `{bucket}` could not be made: {e}"));
 }
@@ -243,9 +243,9 @@ async fn scheduler_input(world: &mut SpaWorld, step: &Step) {
     let input: serde_json::Value = serde_json::from_str(&super::docstring(step))
         .unwrap_or_else(|e| panic!("the input is not JSON: {e}"));
     let settings = live.settings.clone();
-    let handler = spa_engine::usecases::LocalHandler::new(&settings);
+    let handler = spa_local::LocalHandler::new(&settings);
     let result = {
-        use spa_engine::local::Handler;
+        use spa_local::Handler;
         handler
             .handle(live.runtime.platform(), Function::Scheduler, &input)
             .await
@@ -307,7 +307,7 @@ async fn inventory_includes(world: &mut SpaWorld, step: &Step) {
 async fn activities_are(world: &mut SpaWorld, center: String, step: &Step) {
     let live = world.checking().await;
     let month = Month::of(Utc::now().date_naive());
-    let key = spa_engine::usecases::reports::report_key(
+    let key = spa_usecases::reports::report_key(
         &live.settings.reporting.activities_prefix,
         &center,
         month.year(),
@@ -395,7 +395,7 @@ fn last_month() -> Month {
 impl Live {
     fn cost_key(&self, scope: &str, ext: &str) -> String {
         let month = last_month();
-        spa_engine::usecases::reports::report_key(
+        spa_usecases::reports::report_key(
             &self.settings.reporting.costs_prefix,
             scope,
             month.year(),

@@ -6,12 +6,12 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use spa_engine::events::{AccountId, Job, Label, decode_value};
-use spa_engine::local::synth;
-use spa_engine::ports::memory::{MemoryOrganization, MemoryPlatform};
-use spa_engine::ports::{AccessKey, IamUser, Instance, KeyStatus, PortError};
-use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::{Engine, FindQuery, FindReport, Verdict, dispatch, find_instances};
+use spa_core::events::{AccountId, Job, Label, decode_value};
+use spa_core::settings::{MemorySources, Settings, load};
+use spa_local::synth;
+use spa_usecases::ports::memory::{MemoryOrganization, MemoryPlatform};
+use spa_usecases::ports::{AccessKey, IamUser, Instance, KeyStatus, PortError};
+use spa_usecases::{Engine, FindQuery, FindReport, Verdict, dispatch, find_instances};
 
 use super::{SpaWorld, list, rows};
 
@@ -257,7 +257,7 @@ async fn scan_runs_again(world: &mut SpaWorld, hours: i64) {
     run_scan(world, at).await;
 }
 
-fn raised(world: &SpaWorld, id: &str) -> Vec<spa_engine::events::DomainEvent> {
+fn raised(world: &SpaWorld, id: &str) -> Vec<spa_core::events::DomainEvent> {
     world
         .scans
         .platform()

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use spa_engine::ports::memory::MemoryOrganization;
-use spa_engine::settings::values::{format_duration, parse_duration};
-use spa_engine::settings::{
+use spa_core::settings::values::{format_duration, parse_duration};
+use spa_core::settings::{
     Diagnostic, Loaded, MemorySources, Place, Resolved, Settings, SettingsError, load,
 };
-use spa_engine::usecases::resolve::{account_settings, ou_settings};
+use spa_usecases::ports::memory::MemoryOrganization;
+use spa_usecases::resolve::{account_settings, ou_settings};
 
 use super::{SpaWorld, docstring, list, rows};
 

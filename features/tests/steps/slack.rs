@@ -10,14 +10,14 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
-use spa_engine::chatops::sign;
-use spa_engine::ports::memory::{MemoryOrganization, MemoryPlatform};
-use spa_engine::ports::{Instance, MemorySlackUsers};
-use spa_engine::settings::{MemorySources, Settings, load};
-use spa_engine::usecases::slack::{
+use spa_core::chatops::sign;
+use spa_core::settings::{MemorySources, Settings, load};
+use spa_usecases::ports::memory::{MemoryOrganization, MemoryPlatform};
+use spa_usecases::ports::{Instance, MemorySlackUsers};
+use spa_usecases::slack::{
     SlackOptions, SlashAnswer, SlashRequest, defer_to_queue, on_slash_command,
 };
-use spa_engine::usecases::{Engine, on_command};
+use spa_usecases::{Engine, on_command};
 
 use super::{SpaWorld, list, rows};
 

@@ -1,0 +1,681 @@
+//! Ensures the member footprint ([`Footprint`]) in a member account, idempotently:
+//! reads first, and writes only what is missing or differs, so that a footprint that
+//! is already in place costs read calls only.
+//!
+//! - `<env>-CodeBuildRole`: trusted by `codebuild.amazonaws.com`, with the AWS-managed
+//!   `AdministratorAccess` policy. The purge runs aws-nuke, which lists and deletes
+//!   every resource type it knows in every purged region: a hand-written policy would
+//!   be `*:*` under another name, and would lag behind aws-nuke's resource list
+//!   (a purge that cannot delete leaves costs behind). The blast radius is bounded by
+//!   the account (a sandbox), by the trust (CodeBuild only, in that account), by the
+//!   organization's SCPs, and by the aws-nuke blocklist and filters spa generates.
+//!   The preparation shares the role: it changes account-wide settings (password
+//!   policy, public access block, EBS encryption, alias).
+//! - `<env>-EventsToEngine`: trusted by `events.amazonaws.com`, with one inline policy
+//!   `SpaPutEventsOnEngineBus` that allows `events:PutEvents` on the engine's bus only.
+//! - the two CodeBuild projects: no source, inline buildspec, Linux standard image,
+//!   small compute, created or updated when the buildspec, variables, role, timeout or
+//!   image differ; in the region of the member configuration (the automation region).
+//! - the forwarding rules, in each of their regions, with one target (`spa-engine-bus`):
+//!   the engine's bus, through the events role.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::config::AwsConfig;
+use aws_sdk_codebuild::types::{
+    ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType,
+    ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType,
+};
+use aws_sdk_eventbridge::types::{RuleState, Target};
+use serde_json::{Value as Json, json};
+
+use super::error::{classify, port_error};
+use spa_core::footprint::{Footprint, ForwardingRule, Project};
+use spa_usecases::ports::PortError;
+
+/// The image of the builds: CodeBuild's Ubuntu standard image (AWS CLI v2, curl, tar).
+pub const IMAGE: &str = "aws/codebuild/standard:7.0";
+/// The AWS-managed policy of the CodeBuild role (see the module documentation).
+pub const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+/// The inline policy of the events role.
+pub const PUT_EVENTS_POLICY: &str = "SpaPutEventsOnEngineBus";
+/// The id of the target of every forwarding rule.
+pub const TARGET_ID: &str = "spa-engine-bus";
+
+/// What [`ensure`] did: one line per write, empty when all was in place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// `created role X`, `updated project Y`, ...
+    pub actions: Vec<String>,
+}
+
+impl Changes {
+    /// Whether nothing had to be written.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    fn push(&mut self, action: String) {
+        tracing::info!(action = %action, "member footprint");
+        self.actions.push(action);
+    }
+}
+
+/// Ensures the footprint in the member account of `member` (credentials of the member
+/// role, region of automation): roles, then projects, then rules.
+pub async fn ensure(member: &AwsConfig, footprint: &Footprint) -> Result<Changes, PortError> {
+    let mut changes = Changes::default();
+    let roles = ensure_roles(member, footprint, &mut changes).await?;
+    ensure_projects(member, footprint, &roles.service, &mut changes).await?;
+    ensure_rules(member, footprint, &roles, &mut changes).await?;
+    Ok(changes)
+}
+
+/// The ARNs of the footprint's roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleArns {
+    /// The CodeBuild service role.
+    pub service: String,
+    /// The events roles, by name.
+    pub events: BTreeMap<String, String>,
+}
+
+/// Ensures the CodeBuild role and the events role(s).
+pub async fn ensure_roles(
+    member: &AwsConfig,
+    footprint: &Footprint,
+    changes: &mut Changes,
+) -> Result<RoleArns, PortError> {
+    let iam = member.iam();
+    let service = ensure_role(
+        &iam,
+        &footprint.service_role,
+        &trust_policy("codebuild.amazonaws.com"),
+        &Permissions::Managed(ADMINISTRATOR_ACCESS),
+        changes,
+    )
+    .await?;
+    let mut events = BTreeMap::new();
+    for role in footprint.events_roles() {
+        let buses: Vec<&str> = footprint
+            .rules
+            .iter()
+            .filter(|r| r.role == role)
+            .map(|r| r.target_bus_arn.as_str())
+            .collect();
+        let arn = ensure_role(
+            &iam,
+            role,
+            &trust_policy("events.amazonaws.com"),
+            &Permissions::Inline(PUT_EVENTS_POLICY, put_events_policy(&buses)),
+            changes,
+        )
+        .await?;
+        events.insert(role.to_owned(), arn);
+    }
+    Ok(RoleArns { service, events })
+}
+
+/// Ensures the forwarding rules and their targets, in each of their regions.
+pub async fn ensure_rules(
+    member: &AwsConfig,
+    footprint: &Footprint,
+    roles: &RoleArns,
+    changes: &mut Changes,
+) -> Result<(), PortError> {
+    for rule in &footprint.rules {
+        let role_arn = roles
+            .events
+            .get(&rule.role)
+            .ok_or_else(|| PortError::Rejected {
+                service: "iam".into(),
+                action: "GetRole".into(),
+                message: format!("no ARN for the events role `{}`", rule.role),
+            })?;
+        for region in &rule.regions {
+            let events = member.eventbridge_in(region);
+            ensure_rule(&events, rule, role_arn, region, changes).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What a role is allowed.
+enum Permissions {
+    /// An AWS-managed policy, attached.
+    Managed(&'static str),
+    /// An inline policy: name, document.
+    Inline(&'static str, Json),
+}
+
+/// A trust policy for an AWS service principal.
+pub fn trust_policy(service: &str) -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+        }],
+    })
+}
+
+/// The policy of the events role: `events:PutEvents` on the engine's bus(es).
+pub fn put_events_policy(buses: &[&str]) -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": buses,
+        }],
+    })
+}
+
+/// A policy document as IAM returns it (URL-encoded JSON), or plain JSON.
+pub fn decode_policy(text: &str) -> Option<Json> {
+    serde_json::from_str(text)
+        .ok()
+        .or_else(|| serde_json::from_str(&percent_decode(text)?).ok())
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Ensures a role, its trust and its permissions; returns its ARN.
+async fn ensure_role(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    trust: &Json,
+    permissions: &Permissions,
+    changes: &mut Changes,
+) -> Result<String, PortError> {
+    let existing = match iam.get_role().role_name(name).send().await {
+        Ok(output) => output.role().cloned(),
+        Err(error) => match port_error("iam", "GetRole", name, error) {
+            PortError::NotFound { .. } => None,
+            other => return Err(other),
+        },
+    };
+    let arn = match existing {
+        Some(role) => {
+            let current = role.assume_role_policy_document().and_then(decode_policy);
+            if current.as_ref() != Some(trust) {
+                iam.update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(trust.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| port_error("iam", "UpdateAssumeRolePolicy", name, e))?;
+                changes.push(format!("updated the trust of role {name}"));
+            }
+            role.arn().to_owned()
+        }
+        None => {
+            let output = iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust.to_string())
+                .description("spa member footprint")
+                .send()
+                .await
+                .map_err(|e| port_error("iam", "CreateRole", name, e))?;
+            changes.push(format!("created role {name}"));
+            output
+                .role()
+                .map(|r| r.arn().to_owned())
+                .ok_or_else(|| PortError::Rejected {
+                    service: "iam".into(),
+                    action: "CreateRole".into(),
+                    message: format!("no role in the answer for `{name}`"),
+                })?
+        }
+    };
+    match permissions {
+        Permissions::Managed(policy) => {
+            let attached = iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| port_error("iam", "ListAttachedRolePolicies", name, e))?;
+            if !attached.iter().any(|p| p.policy_arn() == Some(policy)) {
+                iam.attach_role_policy()
+                    .role_name(name)
+                    .policy_arn(*policy)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("iam", "AttachRolePolicy", name, e))?;
+                changes.push(format!("attached {policy} to role {name}"));
+            }
+        }
+        Permissions::Inline(policy, document) => {
+            let current = match iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(*policy)
+                .send()
+                .await
+            {
+                Ok(output) => decode_policy(output.policy_document()),
+                Err(error) => match port_error("iam", "GetRolePolicy", name, error) {
+                    PortError::NotFound { .. } => None,
+                    other => return Err(other),
+                },
+            };
+            if current.as_ref() != Some(document) {
+                iam.put_role_policy()
+                    .role_name(name)
+                    .policy_name(*policy)
+                    .policy_document(document.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| port_error("iam", "PutRolePolicy", name, e))?;
+                changes.push(format!("put policy {policy} on role {name}"));
+            }
+        }
+    }
+    Ok(arn)
+}
+
+/// The project as CodeBuild should hold it.
+pub struct ProjectRequest {
+    /// No source, the inline buildspec.
+    pub source: ProjectSource,
+    /// No artifacts.
+    pub artifacts: ProjectArtifacts,
+    /// Linux standard image, small, the project's variables.
+    pub environment: ProjectEnvironment,
+}
+
+/// The parts of a create/update request of `project`.
+pub fn project_request(project: &Project) -> Result<ProjectRequest, PortError> {
+    let invalid =
+        |what: &str, error: aws_smithy_types::error::operation::BuildError| PortError::Rejected {
+            service: "codebuild".into(),
+            action: "CreateProject".into(),
+            message: format!("{what} of `{}`: {error}", project.name),
+        };
+    let source = ProjectSource::builder()
+        .r#type(SourceType::NoSource)
+        .buildspec(&project.buildspec)
+        .build()
+        .map_err(|e| invalid("source", e))?;
+    let artifacts = ProjectArtifacts::builder()
+        .r#type(ArtifactsType::NoArtifacts)
+        .build()
+        .map_err(|e| invalid("artifacts", e))?;
+    let environment = ProjectEnvironment::builder()
+        .r#type(EnvironmentType::LinuxContainer)
+        .image(IMAGE)
+        .compute_type(ComputeType::BuildGeneral1Small)
+        .set_environment_variables(Some(variables(&project.variables)?))
+        .build()
+        .map_err(|e| invalid("environment", e))?;
+    Ok(ProjectRequest {
+        source,
+        artifacts,
+        environment,
+    })
+}
+
+/// Plain-text CodeBuild variables.
+pub fn variables(values: &BTreeMap<String, String>) -> Result<Vec<EnvironmentVariable>, PortError> {
+    values
+        .iter()
+        .map(|(name, value)| {
+            EnvironmentVariable::builder()
+                .name(name)
+                .value(value)
+                .r#type(EnvironmentVariableType::Plaintext)
+                .build()
+                .map_err(|e| PortError::Rejected {
+                    service: "codebuild".into(),
+                    action: "EnvironmentVariable".into(),
+                    message: format!("`{name}`: {e}"),
+                })
+        })
+        .collect()
+}
+
+/// Whether a project CodeBuild holds is the one wanted.
+pub fn project_matches(
+    existing: &aws_sdk_codebuild::types::Project,
+    wanted: &Project,
+    role_arn: &str,
+) -> bool {
+    let source_ok = existing.source().is_some_and(|s| {
+        *s.r#type() == SourceType::NoSource && s.buildspec() == Some(wanted.buildspec.as_str())
+    });
+    let environment_ok = existing.environment().is_some_and(|e| {
+        let current: BTreeMap<&str, &str> = e
+            .environment_variables()
+            .iter()
+            .map(|v| (v.name(), v.value()))
+            .collect();
+        let plain = e.environment_variables().iter().all(|v| {
+            v.r#type()
+                .is_none_or(|t| *t == EnvironmentVariableType::Plaintext)
+        });
+        let wanted_variables: BTreeMap<&str, &str> = wanted
+            .variables
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        *e.r#type() == EnvironmentType::LinuxContainer
+            && e.image() == IMAGE
+            && *e.compute_type() == ComputeType::BuildGeneral1Small
+            && plain
+            && current == wanted_variables
+    });
+    source_ok
+        && environment_ok
+        && existing.service_role() == Some(role_arn)
+        && existing.timeout_in_minutes() == i32::try_from(wanted.timeout_minutes).ok()
+}
+
+/// Ensures the two projects: created when missing, updated when they differ from the
+/// footprint ([`project_matches`]), untouched otherwise.
+pub async fn ensure_projects(
+    member: &AwsConfig,
+    footprint: &Footprint,
+    role_arn: &str,
+    changes: &mut Changes,
+) -> Result<(), PortError> {
+    let codebuild = member.codebuild();
+    let codebuild = &codebuild;
+    let projects = [&footprint.prepare, &footprint.purge];
+    let names = projects.map(|p| p.name.clone());
+    let found = codebuild
+        .batch_get_projects()
+        .set_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| port_error("codebuild", "BatchGetProjects", &names.join(", "), e))?;
+    for project in projects {
+        let existing = found
+            .projects()
+            .iter()
+            .find(|p| p.name() == Some(project.name.as_str()));
+        let timeout = i32::try_from(project.timeout_minutes).unwrap_or(480);
+        match existing {
+            Some(existing) if project_matches(existing, project, role_arn) => {}
+            Some(_) => {
+                let parts = project_request(project)?;
+                codebuild
+                    .update_project()
+                    .name(&project.name)
+                    .source(parts.source)
+                    .artifacts(parts.artifacts)
+                    .environment(parts.environment)
+                    .service_role(role_arn)
+                    .timeout_in_minutes(timeout)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("codebuild", "UpdateProject", &project.name, e))?;
+                changes.push(format!("updated project {}", project.name));
+            }
+            None => {
+                create_project(codebuild, project, role_arn, timeout).await?;
+                changes.push(format!("created project {}", project.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a project; a role created moments ago may not be usable by CodeBuild yet
+/// (IAM is eventually consistent): that refusal is retried for about half a minute.
+async fn create_project(
+    codebuild: &aws_sdk_codebuild::Client,
+    project: &Project,
+    role_arn: &str,
+    timeout: i32,
+) -> Result<(), PortError> {
+    let mut delay = Duration::from_secs(2);
+    let mut attempt = 1;
+    loop {
+        let parts = project_request(project)?;
+        let result = codebuild
+            .create_project()
+            .name(&project.name)
+            .description("spa member footprint")
+            .source(parts.source)
+            .artifacts(parts.artifacts)
+            .environment(parts.environment)
+            .service_role(role_arn)
+            .timeout_in_minutes(timeout)
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            Err(error) => {
+                let error = port_error("codebuild", "CreateProject", &project.name, error);
+                let propagating = matches!(&error, PortError::Rejected { message, .. }
+                    if message.contains("not authorized to perform: sts:AssumeRole"));
+                if !propagating || attempt >= 5 {
+                    return Err(error);
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempt += 1;
+    }
+}
+
+async fn ensure_rule(
+    events: &aws_sdk_eventbridge::Client,
+    rule: &ForwardingRule,
+    role_arn: &str,
+    region: &str,
+    changes: &mut Changes,
+) -> Result<(), PortError> {
+    let wanted = decode_policy(&rule.pattern);
+    let current = match events.describe_rule().name(&rule.name).send().await {
+        Ok(output) => Some((
+            output.event_pattern().and_then(decode_policy),
+            output.state().cloned(),
+        )),
+        Err(error) => match port_error("events", "DescribeRule", &rule.name, error) {
+            PortError::NotFound { .. } => None,
+            other => return Err(other),
+        },
+    };
+    let rule_ok = current
+        .as_ref()
+        .is_some_and(|(pattern, state)| *pattern == wanted && *state == Some(RuleState::Enabled));
+    if !rule_ok {
+        events
+            .put_rule()
+            .name(&rule.name)
+            .event_pattern(&rule.pattern)
+            .state(RuleState::Enabled)
+            .description("spa: forwards events of this account to the engine's bus")
+            .send()
+            .await
+            .map_err(|e| port_error("events", "PutRule", &rule.name, e))?;
+        let verb = if current.is_some() {
+            "updated"
+        } else {
+            "created"
+        };
+        changes.push(format!("{verb} rule {} in {region}", rule.name));
+    }
+    let targets_ok = if current.is_some() {
+        let targets = events
+            .list_targets_by_rule()
+            .rule(&rule.name)
+            .send()
+            .await
+            .map_err(|e| port_error("events", "ListTargetsByRule", &rule.name, e))?;
+        targets.targets().iter().any(|t| {
+            t.id() == TARGET_ID && t.arn() == rule.target_bus_arn && t.role_arn() == Some(role_arn)
+        })
+    } else {
+        false
+    };
+    if !targets_ok {
+        let output = events
+            .put_targets()
+            .rule(&rule.name)
+            .targets(target(rule, role_arn)?)
+            .send()
+            .await
+            .map_err(|e| port_error("events", "PutTargets", &rule.name, e))?;
+        if output.failed_entry_count() > 0 {
+            let why: Vec<String> = output
+                .failed_entries()
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: {}",
+                        f.error_code().unwrap_or("?"),
+                        f.error_message().unwrap_or("?")
+                    )
+                })
+                .collect();
+            return Err(classify(
+                "events",
+                "PutTargets",
+                &rule.name,
+                output
+                    .failed_entries()
+                    .first()
+                    .and_then(|f| f.error_code())
+                    .unwrap_or("FailedEntry"),
+                why.join("; "),
+            ));
+        }
+        changes.push(format!("set the target of rule {} in {region}", rule.name));
+    }
+    Ok(())
+}
+
+/// The target of a forwarding rule: the engine's bus, through the events role.
+pub fn target(rule: &ForwardingRule, role_arn: &str) -> Result<Target, PortError> {
+    Target::builder()
+        .id(TARGET_ID)
+        .arn(&rule.target_bus_arn)
+        .role_arn(role_arn)
+        .build()
+        .map_err(|e| PortError::Rejected {
+            service: "events".into(),
+            action: "PutTargets".into(),
+            message: format!("target of `{}`: {e}", rule.name),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn policies_read_back_url_encoded_or_plain() {
+        let trust = trust_policy("codebuild.amazonaws.com");
+        assert_eq!(decode_policy(&trust.to_string()), Some(trust.clone()));
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22codebuild.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
+        assert_eq!(decode_policy(encoded), Some(trust));
+        assert_eq!(decode_policy("%zz"), None);
+        assert_eq!(decode_policy("%E2%82"), None);
+    }
+
+    #[test]
+    fn the_events_role_may_put_on_the_engine_bus_only() {
+        let policy = put_events_policy(&["arn:aws:events:eu-west-1:123456789012:event-bus/spa"]);
+        assert_eq!(policy["Statement"][0]["Action"], "events:PutEvents");
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            json!(["arn:aws:events:eu-west-1:123456789012:event-bus/spa"])
+        );
+    }
+
+    #[test]
+    fn rule_targets_carry_the_role() {
+        let rule = ForwardingRule {
+            name: "SpaDemo-ForwardBuilds".into(),
+            pattern: "{}".into(),
+            target_bus_arn: "arn:aws:events:eu-west-1:123456789012:event-bus/spa".into(),
+            role: "SpaDemo-EventsToEngine".into(),
+            regions: vec!["eu-west-1".into()],
+        };
+        let target = target(
+            &rule,
+            "arn:aws:iam::333333333333:role/SpaDemo-EventsToEngine",
+        )
+        .unwrap();
+        assert_eq!(target.id(), TARGET_ID);
+        assert_eq!(target.arn(), rule.target_bus_arn);
+        assert_eq!(
+            target.role_arn(),
+            Some("arn:aws:iam::333333333333:role/SpaDemo-EventsToEngine")
+        );
+    }
+
+    #[test]
+    fn projects_have_no_source_and_an_inline_buildspec() {
+        let project = Project {
+            name: "SpaDemo-Prepare".into(),
+            buildspec: "version: 0.2\n".into(),
+            variables: [("A".to_owned(), "1".to_owned())].into(),
+            timeout_minutes: 40,
+        };
+        let parts = project_request(&project).unwrap();
+        assert_eq!(*parts.source.r#type(), SourceType::NoSource);
+        assert_eq!(parts.source.buildspec(), Some("version: 0.2\n"));
+        assert_eq!(*parts.artifacts.r#type(), ArtifactsType::NoArtifacts);
+        assert_eq!(parts.environment.image(), IMAGE);
+        assert_eq!(
+            *parts.environment.compute_type(),
+            ComputeType::BuildGeneral1Small
+        );
+        assert_eq!(parts.environment.environment_variables()[0].name(), "A");
+
+        let role = "arn:aws:iam::333333333333:role/SpaDemo-CodeBuildRole";
+        let existing = aws_sdk_codebuild::types::Project::builder()
+            .name("SpaDemo-Prepare")
+            .source(parts.source.clone())
+            .environment(parts.environment.clone())
+            .service_role(role)
+            .timeout_in_minutes(40)
+            .build();
+        assert!(project_matches(&existing, &project, role));
+        assert!(!project_matches(&existing, &project, "arn:other"));
+        let changed = Project {
+            buildspec: "version: 0.2\n# changed\n".into(),
+            ..project.clone()
+        };
+        assert!(!project_matches(&existing, &changed, role));
+        let more = Project {
+            variables: [("A".to_owned(), "2".to_owned())].into(),
+            ..project
+        };
+        assert!(!project_matches(&existing, &more, role));
+    }
+}

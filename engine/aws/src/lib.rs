@@ -1,0 +1,391 @@
+//! Adapters of the ports on the official AWS SDK for Rust: the only module that
+//! names an SDK crate.
+//!
+//! - [`config`]: the one place that builds SDK configurations and clients (retries
+//!   with adaptive rate limiting, timeouts, endpoint override, call counting).
+//! - [`metrics`]: the interceptor that counts API calls by `Service:Operation`.
+//! - [`sts`]: the management role and the member roles, cached per account.
+//! - [`organizations`], [`dynamodb`], [`eventbridge`], [`sqs`], [`ssm`], [`s3`]: one
+//!   adapter per port, each tested against the emulator (`engine/aws/tests/adapters/aws_*.rs`).
+//! - [`batch`]: batches with per-entry retries, shared by EventBridge and SQS.
+//! - [`error`]: SDK errors turned into typed [`PortError`]s.
+//!
+//! [`AwsPlatform`] hands out every adapter as the [`Platform`] of the use cases. Its
+//! builds (CodeBuild in member accounts) come from elsewhere: `AwsPlatform::connect`
+//! makes a platform without builds, [`AwsPlatform::with_builds`] adds them, typically
+//! made from [`AwsPlatform::roles`].
+
+use std::sync::Arc;
+
+use spa_core::events::AccountId;
+use spa_core::settings::Settings;
+use spa_usecases::ports::{Builds, Platform, PortError, SystemClock};
+
+pub mod athena;
+pub mod batch;
+pub mod budgets;
+pub mod cloudformation;
+pub mod codebuild;
+pub mod config;
+pub mod cost_explorer;
+pub mod costs;
+pub mod dynamodb;
+pub mod error;
+pub mod eventbridge;
+pub mod files;
+pub mod footprint;
+pub mod incidents;
+pub mod metrics;
+pub mod organizations;
+pub mod s3;
+pub mod scans;
+pub mod secrets;
+pub mod ses;
+pub mod slack_api;
+pub mod sns;
+pub mod sqs;
+pub mod ssm;
+pub mod sts;
+pub mod webhooks;
+
+pub use config::{AwsConfig, BaseCredentials, Retries};
+use dynamodb::DynamoStore;
+use eventbridge::EventBridgeBus;
+use metrics::ApiCalls;
+use organizations::AwsOrganization;
+use s3::{ReportsBucket, S3Objects};
+use sqs::SqsCommands;
+use ssm::SsmParameters;
+use sts::{RoleOptions, Roles, partition_of};
+
+/// What the settings do not say about where spa runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Region; default: `automation.region`.
+    pub region: Option<String>,
+    /// Endpoint override (the emulator); default: `AWS_ENDPOINT_URL` when set.
+    pub endpoint: Option<String>,
+    /// Credentials of the automation account: ambient (the function's role), or the
+    /// emulator's dummy keys.
+    pub credentials: BaseCredentials,
+    /// Whether Organizations (and the member roles) are reached through
+    /// `automation.management_role_arn` (on AWS, from the automation account), or
+    /// with the automation account's own credentials (the emulator, or a run from
+    /// the management account).
+    pub assume_management_role: bool,
+    /// The engine's event bus, name or ARN.
+    pub bus: String,
+    /// The URL of the command queue.
+    pub command_queue_url: String,
+    /// The reports bucket; default: `reporting.bucket`.
+    pub reports_bucket: Option<String>,
+    /// How the clients retry: [`Retries::Adaptive`] (the SDK slows its own rate on
+    /// throttling) but in fault-injection tests.
+    pub retries: Retries,
+}
+
+impl ConnectOptions {
+    /// On AWS, in the automation account.
+    pub fn aws(bus: impl Into<String>, command_queue_url: impl Into<String>) -> Self {
+        Self {
+            region: None,
+            endpoint: None,
+            credentials: BaseCredentials::Ambient,
+            assume_management_role: true,
+            bus: bus.into(),
+            command_queue_url: command_queue_url.into(),
+            reports_bucket: None,
+            retries: Retries::Adaptive,
+        }
+    }
+
+    /// Against the emulator at `endpoint`.
+    pub fn emulator(
+        endpoint: impl Into<String>,
+        bus: impl Into<String>,
+        command_queue_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            endpoint: Some(endpoint.into()),
+            credentials: BaseCredentials::Emulator,
+            assume_management_role: false,
+            ..Self::aws(bus, command_queue_url)
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// The options of an operator's run: against the emulator at `endpoint` (its
+    /// credentials, no management role), or on AWS with the operator's credentials
+    /// and the management role; the engine's bus and command queue named as
+    /// `spa local init` and the automation stack name them.
+    pub fn for_settings(settings: &Settings, endpoint: Option<&str>) -> Self {
+        let region = settings.automation.region.as_str();
+        let account = settings.automation.account_id.as_str();
+        let bus = format!(
+            "arn:aws:events:{region}:{account}:event-bus/{}",
+            spa_core::rules::bus_name(settings)
+        );
+        let queue = spa_core::rules::queue_name(settings);
+        match endpoint {
+            Some(endpoint) => {
+                let url = format!("{}/{account}/{queue}", endpoint.trim_end_matches('/'));
+                Self::emulator(endpoint, bus, url)
+            }
+            None => {
+                let url = format!("https://sqs.{region}.amazonaws.com/{account}/{queue}");
+                Self::aws(bus, url)
+            }
+        }
+    }
+}
+
+/// The central budget alerts queue (`<environment>-BudgetAlerts`, made by the
+/// automation stack or `spa local init`) that every member's topic delivers to.
+fn budget_alerts_queue_arn(settings: &Settings, region: &str) -> String {
+    format!(
+        "arn:{}:sqs:{region}:{}:{}",
+        partition_of(settings.automation.management_role_arn.as_str()),
+        settings.automation.account_id.as_str(),
+        sns::budget_alerts_name(settings)
+    )
+}
+
+/// Every adapter on AWS; `B` is the builds adapter (`()` until one is given).
+#[derive(Debug)]
+pub struct AwsPlatform<B> {
+    automation: AwsConfig,
+    roles: Arc<Roles>,
+    organization: AwsOrganization,
+    store: DynamoStore,
+    bus: EventBridgeBus,
+    commands: SqsCommands,
+    parameters: SsmParameters,
+    objects: ReportsBucket,
+    clock: SystemClock,
+    budgets: budgets::MemberBudgets<Arc<Roles>>,
+    incidents: incidents::SsmIncidents,
+    costs: costs::MemberCosts<Arc<Roles>>,
+    cost_source: athena::CostSources,
+    secrets: secrets::AwsSecrets,
+    webhooks: crate::webhooks::HttpWebhooks,
+    mail: ses::SesMail,
+    scans: scans::MemberScans<Arc<Roles>>,
+    builds: B,
+}
+
+impl AwsPlatform<()> {
+    /// Connects every adapter: the automation account's configuration (ambient
+    /// credentials, or the emulator's), the management account's (the management
+    /// role assumed now, so that a missing or untrusting role is a
+    /// [`PortError::Denied`] here), and the member roles from it.
+    pub async fn connect(settings: &Settings, options: &ConnectOptions) -> Result<Self, PortError> {
+        let calls = ApiCalls::new();
+        let region = options
+            .region
+            .clone()
+            .unwrap_or_else(|| settings.automation.region.as_str().to_owned());
+        let automation = AwsConfig::load(
+            &region,
+            options.endpoint.as_deref(),
+            options.credentials,
+            calls,
+        )
+        .await
+        .with_retry(options.retries.config());
+        let session = format!("spa-{}", settings.environment_identifier);
+        let management_arn = settings.automation.management_role_arn.as_str();
+        let management = if options.assume_management_role {
+            Roles::assume(&automation, management_arn, RoleOptions::new(&session)).await?
+        } else {
+            automation.clone()
+        };
+        let roles = Arc::new(Roles::new(
+            management.clone(),
+            partition_of(management_arn),
+            settings.automation.member_role_name.as_str(),
+            RoleOptions::new(&session),
+        ));
+        let bucket = options.reports_bucket.clone().or_else(|| {
+            settings
+                .reporting
+                .bucket
+                .as_ref()
+                .map(|b| b.as_str().to_owned())
+        });
+        Ok(Self {
+            organization: AwsOrganization::new(management.organizations()),
+            store: DynamoStore::from_settings(automation.dynamodb(), settings),
+            bus: EventBridgeBus::new(automation.eventbridge(), &options.bus),
+            commands: SqsCommands::new(automation.sqs(), &options.command_queue_url),
+            parameters: SsmParameters::new(automation.ssm()),
+            objects: ReportsBucket(bucket.map(|b| S3Objects::new(automation.s3(), b))),
+            clock: SystemClock,
+            budgets: budgets::MemberBudgets::new(
+                Arc::clone(&roles),
+                automation.clone(),
+                budget_alerts_queue_arn(settings, &region),
+            ),
+            incidents: incidents::SsmIncidents::new(automation.ssm_incidents()),
+            costs: costs::MemberCosts::new(Arc::clone(&roles)),
+            cost_source: athena::CostSources::new(
+                &management,
+                &automation,
+                &settings.reporting.cost_source,
+            ),
+            secrets: secrets::AwsSecrets::new(&automation),
+            webhooks: crate::webhooks::HttpWebhooks::new()?,
+            mail: ses::SesMail::from_config(&automation),
+            scans: scans::MemberScans::new(Arc::clone(&roles)),
+            builds: (),
+            roles,
+            automation,
+        })
+    }
+}
+
+impl<B> AwsPlatform<B> {
+    /// The same platform with its builds adapter.
+    pub fn with_builds<C>(self, builds: C) -> AwsPlatform<C> {
+        AwsPlatform {
+            automation: self.automation,
+            roles: self.roles,
+            organization: self.organization,
+            store: self.store,
+            bus: self.bus,
+            commands: self.commands,
+            parameters: self.parameters,
+            objects: self.objects,
+            clock: self.clock,
+            budgets: self.budgets,
+            incidents: self.incidents,
+            costs: self.costs,
+            cost_source: self.cost_source,
+            secrets: self.secrets,
+            webhooks: self.webhooks,
+            mail: self.mail,
+            scans: self.scans,
+            builds,
+        }
+    }
+
+    /// The automation account's configuration (its clients are counted).
+    pub fn automation(&self) -> &AwsConfig {
+        &self.automation
+    }
+
+    /// The management and member roles.
+    pub fn roles(&self) -> &Arc<Roles> {
+        &self.roles
+    }
+
+    /// The configuration of a member account, through its member role (cached,
+    /// refreshed before expiry); a role that cannot be assumed is `Denied`.
+    pub async fn member_config(
+        &self,
+        account: &AccountId,
+    ) -> Result<aws_config::SdkConfig, PortError> {
+        self.roles.member_config(account).await
+    }
+
+    /// API calls made so far by every client of this platform, by `Service:Operation`.
+    pub fn calls(&self) -> &ApiCalls {
+        self.automation.calls()
+    }
+
+    /// SSM Parameter Store.
+    pub fn parameters(&self) -> &SsmParameters {
+        &self.parameters
+    }
+
+    /// The reports bucket, when one is named.
+    pub fn reports_bucket(&self) -> Option<&S3Objects> {
+        self.objects.0.as_ref()
+    }
+}
+
+/// Member accounts are reached through their member role, from the management role.
+impl codebuild::MemberConfigs for Arc<Roles> {
+    async fn member_config(&self, account: &AccountId) -> Result<AwsConfig, PortError> {
+        self.member(account).await
+    }
+}
+
+/// The platform with every adapter, builds included.
+pub type Connected = AwsPlatform<codebuild::MemberBuilds<Arc<Roles>>>;
+
+impl AwsPlatform<()> {
+    /// [`AwsPlatform::connect`], with builds in member accounts through their role.
+    pub async fn connect_with_builds(
+        settings: &Settings,
+        options: &ConnectOptions,
+    ) -> Result<Connected, PortError> {
+        let platform = Self::connect(settings, options).await?;
+        let roles = Arc::clone(platform.roles());
+        Ok(platform.with_builds(codebuild::MemberBuilds::new(roles)))
+    }
+}
+
+impl<B: Builds> Platform for AwsPlatform<B> {
+    type Organization = AwsOrganization;
+    type Builds = B;
+    type Store = DynamoStore;
+    type Bus = EventBridgeBus;
+    type Commands = SqsCommands;
+    type Clock = SystemClock;
+    type Budgets = budgets::MemberBudgets<Arc<Roles>>;
+    type Incidents = incidents::SsmIncidents;
+    type Costs = costs::MemberCosts<Arc<Roles>>;
+    type CostSource = athena::CostSources;
+    type Objects = ReportsBucket;
+    type Secrets = secrets::AwsSecrets;
+    type Webhooks = crate::webhooks::HttpWebhooks;
+    type Mail = ses::SesMail;
+    type Scans = scans::MemberScans<Arc<Roles>>;
+
+    fn organization(&self) -> &AwsOrganization {
+        &self.organization
+    }
+    fn builds(&self) -> &B {
+        &self.builds
+    }
+    fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+    fn bus(&self) -> &EventBridgeBus {
+        &self.bus
+    }
+    fn commands(&self) -> &SqsCommands {
+        &self.commands
+    }
+    fn clock(&self) -> &SystemClock {
+        &self.clock
+    }
+    fn budgets(&self) -> &Self::Budgets {
+        &self.budgets
+    }
+    fn incidents(&self) -> &Self::Incidents {
+        &self.incidents
+    }
+    fn costs(&self) -> &Self::Costs {
+        &self.costs
+    }
+    fn cost_source(&self) -> &Self::CostSource {
+        &self.cost_source
+    }
+    fn objects(&self) -> &Self::Objects {
+        &self.objects
+    }
+    fn secrets(&self) -> &Self::Secrets {
+        &self.secrets
+    }
+    fn webhooks(&self) -> &Self::Webhooks {
+        &self.webhooks
+    }
+    fn mail(&self) -> &Self::Mail {
+        &self.mail
+    }
+    fn scans(&self) -> &Self::Scans {
+        &self.scans
+    }
+}

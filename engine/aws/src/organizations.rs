@@ -1,0 +1,327 @@
+//! [`AwsOrganization`]: the `Organization` and `OrganizationTree` ports on AWS
+//! Organizations, called with the management role's credentials.
+//!
+//! Every list is read to its last page with the SDK's paginators; `page_size` only
+//! serves the tests (the emulator pages like AWS when asked for small pages).
+
+use std::collections::{BTreeMap, HashSet};
+
+use aws_sdk_organizations::Client;
+use aws_sdk_organizations::types::{
+    Account, AccountState, AccountStatus as SdkStatus, ParentType, Tag,
+};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::error::port_error;
+use spa_core::events::{AccountId, Sensitive};
+use spa_core::lifecycle::TagChanges;
+use spa_usecases::ports::{
+    AccountRecord, AccountStatus, Organization, OrganizationTree, PortError, Unit,
+};
+
+const SERVICE: &str = "organizations";
+
+/// Nesting AWS allows: 5 levels of OUs under the root, so an account has at most 6
+/// ancestors; one more is tolerated, past that the answer is inconsistent.
+pub const MAX_DEPTH: usize = 7;
+
+/// AWS Organizations, from the management account.
+#[derive(Debug, Clone)]
+pub struct AwsOrganization {
+    client: Client,
+    page_size: Option<i32>,
+}
+
+impl AwsOrganization {
+    /// On a client with the management role's credentials.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            page_size: None,
+        }
+    }
+
+    /// Asks for pages of `size` items (tests: exercise pagination with few items).
+    pub fn with_page_size(mut self, size: i32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// The SDK client (for setup code such as the demo's seeding).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn rejected(action: &str, message: impl Into<String>) -> PortError {
+    PortError::Rejected {
+        service: SERVICE.to_owned(),
+        action: action.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn inconsistent(id: &str, why: impl Into<String>) -> PortError {
+    PortError::Inconsistent {
+        id: id.to_owned(),
+        why: why.into(),
+    }
+}
+
+/// The port's status of an account: the new `State` when the service gives it, else
+/// the older `Status`. Closed accounts count as suspended; an account pending
+/// activation as active; a state this code does not know as suspended (nothing acts
+/// on a suspended account), with a warning.
+#[allow(deprecated)]
+fn status_of(account: &Account) -> AccountStatus {
+    let id = account.id().unwrap_or("?");
+    if let Some(state) = account.state() {
+        return match state {
+            AccountState::Active | AccountState::PendingActivation => AccountStatus::Active,
+            AccountState::PendingClosure => AccountStatus::PendingClosure,
+            AccountState::Suspended | AccountState::Closed => AccountStatus::Suspended,
+            other => {
+                tracing::warn!(
+                    account = id,
+                    state = other.as_str(),
+                    "unknown account state, taken as suspended"
+                );
+                AccountStatus::Suspended
+            }
+        };
+    }
+    match account.status() {
+        Some(SdkStatus::Active) => AccountStatus::Active,
+        Some(SdkStatus::PendingClosure) => AccountStatus::PendingClosure,
+        Some(SdkStatus::Suspended) => AccountStatus::Suspended,
+        other => {
+            tracing::warn!(account = id, status = ?other.map(SdkStatus::as_str), "unknown account status, taken as suspended");
+            AccountStatus::Suspended
+        }
+    }
+}
+
+fn record(account: &Account) -> Result<AccountRecord, PortError> {
+    let raw = account.id().unwrap_or_default();
+    let id = AccountId::parse(raw)
+        .ok_or_else(|| inconsistent(raw, "an account without a 12-digit id"))?;
+    Ok(AccountRecord {
+        name: account.name().unwrap_or_default().to_owned(),
+        email: Sensitive::new(account.email().unwrap_or_default()),
+        status: status_of(account),
+        id,
+    })
+}
+
+impl OrganizationTree for AwsOrganization {
+    async fn ancestors(&self, id: &str) -> Result<Vec<String>, PortError> {
+        let mut ancestors = Vec::new();
+        let mut seen: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut child = id.to_owned();
+        loop {
+            let output = self
+                .client
+                .list_parents()
+                .child_id(&child)
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "ListParents", &child, e))?;
+            let Some(parent) = output.parents().first() else {
+                return Err(inconsistent(&child, "no parent, and not a root"));
+            };
+            let parent_id = parent.id().unwrap_or_default().to_owned();
+            if parent_id.is_empty() {
+                return Err(inconsistent(&child, "a parent without an id"));
+            }
+            if !seen.insert(parent_id.clone()) {
+                return Err(inconsistent(&parent_id, format!("a cycle above `{id}`")));
+            }
+            ancestors.push(parent_id.clone());
+            if matches!(parent.r#type(), Some(ParentType::Root)) || parent_id.starts_with("r-") {
+                return Ok(ancestors);
+            }
+            if ancestors.len() >= MAX_DEPTH {
+                return Err(inconsistent(
+                    id,
+                    format!("more than {MAX_DEPTH} ancestors without reaching the root"),
+                ));
+            }
+            child = parent_id;
+        }
+    }
+}
+
+impl Organization for AwsOrganization {
+    async fn describe_account(&self, id: &AccountId) -> Result<AccountRecord, PortError> {
+        let output = self
+            .client
+            .describe_account()
+            .account_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "DescribeAccount", id.as_str(), e))?;
+        let account = output.account().ok_or_else(|| {
+            rejected(
+                "DescribeAccount",
+                format!("no account in the answer for `{id}`"),
+            )
+        })?;
+        record(account)
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>, PortError> {
+        let mut pages = self
+            .client
+            .list_accounts()
+            .set_max_results(self.page_size)
+            .into_paginator()
+            .send();
+        let mut accounts = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error(SERVICE, "ListAccounts", "organization", e))?;
+            for account in page.accounts() {
+                accounts.push(record(account)?);
+            }
+        }
+        Ok(accounts)
+    }
+
+    async fn accounts_in(&self, parent: &str) -> Result<Vec<AccountRecord>, PortError> {
+        let mut pages = self
+            .client
+            .list_accounts_for_parent()
+            .parent_id(parent)
+            .set_max_results(self.page_size)
+            .into_paginator()
+            .send();
+        let mut accounts = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error(SERVICE, "ListAccountsForParent", parent, e))?;
+            for account in page.accounts() {
+                accounts.push(record(account)?);
+            }
+        }
+        Ok(accounts)
+    }
+
+    async fn units_in(&self, parent: &str) -> Result<Vec<Unit>, PortError> {
+        let mut pages = self
+            .client
+            .list_organizational_units_for_parent()
+            .parent_id(parent)
+            .set_max_results(self.page_size)
+            .into_paginator()
+            .send();
+        let mut units = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| port_error(SERVICE, "ListOrganizationalUnitsForParent", parent, e))?;
+            units.extend(page.organizational_units().iter().map(|unit| Unit {
+                id: unit.id().unwrap_or_default().to_owned(),
+                name: unit.name().unwrap_or_default().to_owned(),
+            }));
+        }
+        Ok(units)
+    }
+
+    async fn describe_unit(&self, id: &str) -> Result<Unit, PortError> {
+        let output = self
+            .client
+            .describe_organizational_unit()
+            .organizational_unit_id(id)
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "DescribeOrganizationalUnit", id, e))?;
+        let unit = output.organizational_unit();
+        Ok(Unit {
+            id: id.to_owned(),
+            name: unit.and_then(|u| u.name()).unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn roots(&self) -> Result<Vec<Unit>, PortError> {
+        let mut pages = self
+            .client
+            .list_roots()
+            .set_max_results(self.page_size)
+            .into_paginator()
+            .send();
+        let mut roots = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error(SERVICE, "ListRoots", "organization", e))?;
+            roots.extend(page.roots().iter().map(|root| Unit {
+                id: root.id().unwrap_or_default().to_owned(),
+                name: root.name().unwrap_or_default().to_owned(),
+            }));
+        }
+        Ok(roots)
+    }
+
+    async fn tags(&self, id: &AccountId) -> Result<BTreeMap<String, String>, PortError> {
+        let mut items = self
+            .client
+            .list_tags_for_resource()
+            .resource_id(id.as_str())
+            .into_paginator()
+            .items()
+            .send();
+        let mut tags = BTreeMap::new();
+        while let Some(item) = items.next().await {
+            let tag =
+                item.map_err(|e| port_error(SERVICE, "ListTagsForResource", id.as_str(), e))?;
+            tags.insert(tag.key().to_owned(), tag.value().to_owned());
+        }
+        Ok(tags)
+    }
+
+    async fn change_tags(&self, id: &AccountId, changes: &TagChanges) -> Result<(), PortError> {
+        if !changes.set.is_empty() {
+            let tags = changes
+                .set
+                .iter()
+                .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| rejected("TagResource", e.to_string()))?;
+            self.client
+                .tag_resource()
+                .resource_id(id.as_str())
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "TagResource", id.as_str(), e))?;
+        }
+        if !changes.remove.is_empty() {
+            self.client
+                .untag_resource()
+                .resource_id(id.as_str())
+                .set_tag_keys(Some(changes.remove.iter().cloned().collect()))
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "UntagResource", id.as_str(), e))?;
+        }
+        Ok(())
+    }
+
+    async fn move_account(&self, id: &AccountId, from: &str, to: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .move_account()
+            .account_id(id.as_str())
+            .source_parent_id(from)
+            .destination_parent_id(to)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // a retried move finds the account where it was sent
+            Err(e)
+                if e.as_service_error().and_then(|s| s.code())
+                    == Some("DuplicateAccountException") =>
+            {
+                tracing::debug!(account = %id, to, "account already in its destination");
+                Ok(())
+            }
+            Err(e) => Err(port_error(SERVICE, "MoveAccount", id.as_str(), e)),
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The DynamoDB store, SSM parameters and S3 objects, against the emulator (moto
+//! server).
+
+use chrono::{DateTime, Duration, Utc};
+use spa_aws::config::AwsConfig;
+use spa_aws::dynamodb::{DynamoStore, ensure_tables, table_definitions};
+use spa_aws::metrics::ApiCalls;
+use spa_core::events::{AccountId, Label};
+use spa_core::lifecycle::State;
+use spa_core::settings::{MemorySources, Settings};
+use spa_usecases::ports::{
+    Activity, ActivityQuery, Claim, Deadline, DeadlineKind, KnownAccount, PortError, Store,
+};
+
+const SETTINGS: &str = r#"
+environment_identifier: SpaTest
+automation:
+  account_id: "123456789012"
+  region: us-east-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
+metering:
+  activities_ttl: 30d
+"#;
+
+fn settings() -> Settings {
+    spa_core::settings::load("settings.yaml", SETTINGS, &MemorySources::new())
+        .expect("settings")
+        .settings
+}
+
+async fn config(scenario: &spa_testkit::Scenario<'_>) -> AwsConfig {
+    AwsConfig::from_sdk(&scenario.sdk_config().await, ApiCalls::new())
+}
+
+async fn store(config: &AwsConfig) -> DynamoStore {
+    let settings = settings();
+    let tables = table_definitions(&settings);
+    ensure_tables(config, &tables).await.expect("tables");
+    DynamoStore::from_settings(config.dynamodb(), &settings)
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000, 0).expect("instant") + Duration::minutes(minutes)
+}
+
+fn account(n: u64) -> AccountId {
+    AccountId::parse(&format!("{:012}", 200_000_000_000u64 + n)).expect("id")
+}
+
+fn activity(n: u64, minutes: i64, label: Label) -> Activity {
+    Activity {
+        at: at(minutes),
+        account: account(n),
+        label,
+        from: Some(State::Vended),
+        to: Some(State::Prepared),
+        detail: format!("activity {n} at {minutes}"),
+        cause: Some(format!("event-{n}-{minutes}")),
+    }
+}
+
+#[tokio::test]
+async fn tables_are_named_after_the_environment_and_made_once() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let tables = table_definitions(&settings());
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["SpaTest-Activities", "SpaTest-Transactions"]);
+    ensure_tables(&config, &tables).await.expect("created");
+    ensure_tables(&config, &tables).await.expect("idempotent");
+    let ttl = config
+        .dynamodb()
+        .describe_time_to_live()
+        .table_name("SpaTest-Activities")
+        .send()
+        .await
+        .expect("ttl");
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expires")
+    );
+}
+
+#[tokio::test]
+async fn a_key_is_claimed_once_until_released() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    assert_eq!(store.claim("event-1", at(0)).await, Ok(Claim::New));
+    assert_eq!(store.claim("event-1", at(1)).await, Ok(Claim::Seen));
+    assert_eq!(store.claim("event-2", at(1)).await, Ok(Claim::New));
+    store.release("event-1").await.expect("released");
+    assert_eq!(store.claim("event-1", at(2)).await, Ok(Claim::New));
+    // releasing what is not claimed is fine
+    store.release("never").await.expect("nothing to release");
+    // a claim past its TTL that DynamoDB has not removed yet is new again
+    assert_eq!(
+        store.claim("event-2", at(8 * 24 * 60)).await,
+        Ok(Claim::New)
+    );
+}
+
+#[tokio::test]
+async fn activities_read_back_newest_first_by_account_or_all() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await.with_page_size(3);
+    // 6 accounts (every shard), 5 activities each, interleaved in time
+    for n in 0..6u64 {
+        for k in 0..5i64 {
+            store
+                .record(&activity(n, k * 10 + n as i64, Label::AccountPrepared))
+                .await
+                .expect("recorded");
+        }
+    }
+    // recording the same activity again (a retried event) writes nothing new
+    store
+        .record(&activity(0, 0, Label::AccountPrepared))
+        .await
+        .expect("again");
+
+    let mine = store
+        .activities(&ActivityQuery {
+            account: Some(account(2)),
+            ..ActivityQuery::default()
+        })
+        .await
+        .expect("of one account");
+    assert_eq!(mine.len(), 5);
+    assert!(mine.windows(2).all(|w| w[0].at > w[1].at), "newest first");
+    assert_eq!(mine[0], activity(2, 42, Label::AccountPrepared));
+
+    let recent = store
+        .activities(&ActivityQuery {
+            limit: Some(7),
+            ..ActivityQuery::default()
+        })
+        .await
+        .expect("recent");
+    let minutes: Vec<i64> = recent
+        .iter()
+        .map(|a| (a.at - at(0)).num_minutes())
+        .collect();
+    assert_eq!(minutes, vec![45, 44, 43, 42, 41, 40, 35]);
+
+    let all = store
+        .activities(&ActivityQuery::default())
+        .await
+        .expect("all");
+    assert_eq!(all.len(), 30);
+
+    let since = store
+        .activities(&ActivityQuery {
+            since: Some(at(40)),
+            ..ActivityQuery::default()
+        })
+        .await
+        .expect("since");
+    assert_eq!(since.len(), 6);
+    let since_mine = store
+        .activities(&ActivityQuery {
+            account: Some(account(1)),
+            since: Some(at(21)),
+            limit: Some(1),
+        })
+        .await
+        .expect("since, one account, limited");
+    assert_eq!(since_mine, vec![activity(1, 41, Label::AccountPrepared)]);
+}
+
+#[tokio::test]
+async fn activities_expire_after_the_settings_ttl() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    store
+        .record(&activity(1, 0, Label::ConsoleLogin))
+        .await
+        .expect("recorded");
+    let output = config
+        .dynamodb()
+        .query()
+        .table_name("SpaTest-Activities")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("account#{}", account(1))),
+        )
+        .send()
+        .await
+        .expect("query");
+    let expires = output.items()[0]
+        .get("expires")
+        .and_then(|v| v.as_n().ok())
+        .expect("TTL attribute");
+    assert_eq!(
+        expires,
+        &(at(0) + Duration::days(30)).timestamp().to_string()
+    );
+}
+
+#[tokio::test]
+async fn due_deadlines_are_found_across_pages() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await.with_page_size(4);
+    // 13 due (minutes 0..=12), 5 not yet due
+    for n in 0..18u64 {
+        let kind = if n % 2 == 0 {
+            DeadlineKind::Onboarding
+        } else {
+            DeadlineKind::Maintenance
+        };
+        store
+            .set_deadline(&Deadline {
+                account: account(n),
+                kind,
+                due: at(n as i64),
+            })
+            .await
+            .expect("set");
+    }
+    // moved: account 0's onboarding later, then back; account 1's cleared
+    store
+        .set_deadline(&Deadline {
+            account: account(0),
+            kind: DeadlineKind::Onboarding,
+            due: at(100),
+        })
+        .await
+        .expect("moved");
+    store
+        .clear_deadline(&account(1), DeadlineKind::Maintenance)
+        .await
+        .expect("cleared");
+    store
+        .clear_deadline(&account(1), DeadlineKind::Lease)
+        .await
+        .expect("clearing an absent deadline");
+    // one account, two kinds
+    store
+        .set_deadline(&Deadline {
+            account: account(2),
+            kind: DeadlineKind::Lease,
+            due: at(3),
+        })
+        .await
+        .expect("lease");
+
+    config.calls().reset();
+    let due = store.due_deadlines(at(12)).await.expect("due");
+    // 2..=12 (11), minus account 1 (cleared, it was 1 anyway: not in 2..=12), plus lease of 2
+    let mut seen: Vec<(String, DeadlineKind)> = due
+        .iter()
+        .map(|d| (d.account.to_string(), d.kind))
+        .collect();
+    seen.sort();
+    assert_eq!(due.len(), 12, "{seen:?}");
+    assert!(due.iter().all(|d| d.due <= at(12)));
+    assert!(due.windows(2).all(|w| w[0].due <= w[1].due), "oldest first");
+    assert!(due.contains(&Deadline {
+        account: account(2),
+        kind: DeadlineKind::Lease,
+        due: at(3)
+    }));
+    assert!(
+        !due.iter()
+            .any(|d| d.account == account(0) || d.account == account(1))
+    );
+    assert!(
+        config.calls().count("DynamoDB:Query") >= 3,
+        "12 due deadlines in pages of 4"
+    );
+    assert_eq!(store.due_deadlines(at(-1)).await.expect("none"), vec![]);
+}
+
+#[tokio::test]
+async fn a_missing_table_is_not_found() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = DynamoStore::from_settings(config.dynamodb(), &settings());
+    let result = store.claim("event-1", at(0)).await;
+    assert!(
+        matches!(&result, Err(PortError::NotFound { id }) if id == "SpaTest-Transactions"),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn parameters_round_trip_and_secure_strings_are_decrypted() {
+    use spa_aws::ssm::SsmParameters;
+    use spa_usecases::ports::Parameters;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let plain = SsmParameters::new(config.ssm());
+    plain.put("/spa/settings", "first").await.expect("put");
+    plain
+        .put("/spa/settings", "second")
+        .await
+        .expect("overwritten");
+    assert_eq!(plain.get("/spa/settings").await.expect("get"), "second");
+
+    let secure = SsmParameters::new(config.ssm()).secure();
+    secure
+        .put("/spa/slack", "https://hooks.slack.com/services/T/B/x")
+        .await
+        .expect("secure put");
+    assert_eq!(
+        secure.get("/spa/slack").await.expect("decrypted"),
+        "https://hooks.slack.com/services/T/B/x"
+    );
+    let stored = config
+        .ssm()
+        .get_parameter()
+        .name("/spa/slack")
+        .send()
+        .await
+        .expect("raw");
+    assert_eq!(
+        stored.parameter().and_then(|p| p.r#type()),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+
+    let missing = plain.get("/spa/missing").await;
+    assert_eq!(
+        missing,
+        Err(PortError::NotFound {
+            id: "/spa/missing".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn objects_round_trip_in_the_reports_bucket() {
+    use spa_aws::s3::{S3Objects, ensure_bucket};
+    use spa_usecases::ports::Objects;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    ensure_bucket(&config, "spa-reports").await.expect("bucket");
+    ensure_bucket(&config, "spa-reports")
+        .await
+        .expect("idempotent");
+    let objects = S3Objects::new(config.s3(), "spa-reports");
+    let key = "reports/costs/2026/2026-10-costs-summary.csv";
+    objects
+        .put(
+            key,
+            b"cost center,amount\ncc-1,12.50\n".to_vec(),
+            "text/csv",
+        )
+        .await
+        .expect("put");
+    assert_eq!(
+        objects.get(key).await.expect("get"),
+        b"cost center,amount\ncc-1,12.50\n".to_vec()
+    );
+    let head = config
+        .s3()
+        .head_object()
+        .bucket("spa-reports")
+        .key(key)
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.content_type(), Some("text/csv"));
+    assert_eq!(
+        objects.get("reports/none.csv").await,
+        Err(PortError::NotFound {
+            id: "reports/none.csv".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_presigned_link_serves_the_object_until_it_expires() {
+    use spa_aws::s3::{S3Objects, ensure_bucket};
+    use spa_usecases::ports::Objects;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    ensure_bucket(&config, "spa-reports").await.expect("bucket");
+    let objects = S3Objects::new(config.s3(), "spa-reports");
+    let key = "reports/exceptions/111111111111/2026/2026-11-111111111111-costs.xlsx";
+    objects
+        .put(key, b"workbook".to_vec(), "application/octet-stream")
+        .await
+        .expect("put");
+    let url = objects
+        .presigned_url(key, std::time::Duration::from_secs(3600))
+        .await
+        .expect("link");
+    assert!(url.contains("X-Amz-Expires=3600"), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    let body = reqwest::get(&url)
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(body.as_ref(), b"workbook");
+    // S3 refuses links valid longer than 7 days
+    let refused = objects
+        .presigned_url(key, std::time::Duration::from_secs(8 * 86_400))
+        .await;
+    assert!(
+        matches!(refused, Err(PortError::Rejected { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn open_incidents_and_last_sign_ins_are_remembered() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await.with_page_size(2);
+    let arn = "arn:aws:ssm-incidents::123456789012:incident-record/spa/1";
+    assert_eq!(
+        store.incident(&account(1), Label::BudgetAlert).await,
+        Ok(None)
+    );
+    store
+        .set_incident(&account(1), Label::BudgetAlert, arn, at(0))
+        .await
+        .expect("remembered");
+    assert_eq!(
+        store.incident(&account(1), Label::BudgetAlert).await,
+        Ok(Some(arn.to_owned()))
+    );
+    assert_eq!(
+        store
+            .incident(&account(1), Label::ConsoleLoginWithRoot)
+            .await,
+        Ok(None),
+        "one per account and label"
+    );
+
+    for n in 0..5u64 {
+        store
+            .stamp_login(&account(n), at(n as i64 * 10))
+            .await
+            .expect("stamped");
+    }
+    // a late, older sign-in does not move the stamp back; a newer one moves it
+    store
+        .stamp_login(&account(0), at(-60))
+        .await
+        .expect("older");
+    store
+        .stamp_login(&account(1), at(100))
+        .await
+        .expect("newer");
+    let logins = store.last_logins().await.expect("every page");
+    assert_eq!(logins.len(), 5);
+    assert_eq!(logins[&account(0)], at(0));
+    assert_eq!(logins[&account(1)], at(100));
+    assert_eq!(logins[&account(4)], at(40));
+}
+
+fn known(n: u64, name: &str, cost_center: Option<&str>, minutes: i64) -> KnownAccount {
+    KnownAccount {
+        account: account(n),
+        name: name.to_owned(),
+        cost_center: cost_center.map(str::to_owned),
+        ou_path: "Root/Sandboxes".to_owned(),
+        seen: at(minutes),
+    }
+}
+
+#[tokio::test]
+async fn known_accounts_are_remembered_in_batches_and_read_back_by_id() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    // more than one write batch (25) and one read batch (100)
+    let run: Vec<KnownAccount> = (0..130)
+        .map(|n| known(n, &format!("account {n}"), Some("IT-001"), 0))
+        .collect();
+    store.remember_accounts(&run).await.expect("remembered");
+    // the next run renames one, loses a cost center, and sees the same account twice
+    store
+        .remember_accounts(&[
+            known(7, "renamed", None, 60),
+            known(8, "first", None, 60),
+            known(8, "second", Some("HR-002"), 60),
+        ])
+        .await
+        .expect("overwritten");
+    let mut ids: Vec<AccountId> = (0..130).rev().map(account).collect();
+    ids.push(account(999)); // never remembered
+    ids.push(account(3)); // asked twice
+    let back = store.known_accounts(&ids).await.expect("read back");
+    assert_eq!(back.len(), 130, "one per remembered account, none invented");
+    assert_eq!(back[0], known(0, "account 0", Some("IT-001"), 0));
+    assert_eq!(back[7], known(7, "renamed", None, 60));
+    assert_eq!(back[8], known(8, "second", Some("HR-002"), 60));
+    assert_eq!(back[129].name, "account 129");
+    assert!(store.known_accounts(&[]).await.expect("nothing").is_empty());
+
+    let missing = DynamoStore::new(
+        config.dynamodb(),
+        spa_aws::dynamodb::StoreTables {
+            activities: "Nope-Activities".into(),
+            transactions: "Nope-Transactions".into(),
+            activities_ttl: std::time::Duration::from_secs(60),
+        },
+    );
+    let error = missing
+        .remember_accounts(&run[..1])
+        .await
+        .expect_err("no table");
+    assert!(error.to_string().contains("Nope-Transactions"), "{error}");
+}

@@ -1,0 +1,211 @@
+//! What the lifecycle knows of one account: its tags, decoded.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::build::AwaitedBuild;
+use super::holder::Holder;
+use super::state::{State, state_name};
+
+/// The two timed transactions of ARCHITECTURE.md §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransactionKind {
+    /// From `vended` until the account is ready (`prepared` or `assigned`).
+    Onboarding,
+    /// From `expired` until the account is ready again.
+    Maintenance,
+}
+
+impl TransactionKind {
+    /// `onboarding` or `maintenance`, as in the `{prefix}transaction` tag.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransactionKind::Onboarding => "onboarding",
+            TransactionKind::Maintenance => "maintenance",
+        }
+    }
+}
+
+impl fmt::Display for TransactionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TransactionKind {
+    /// Reads `onboarding` or `maintenance`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "onboarding" => Some(TransactionKind::Onboarding),
+            "maintenance" => Some(TransactionKind::Maintenance),
+            _ => None,
+        }
+    }
+}
+
+/// An open transaction: what it is, when it was opened and when it is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Transaction {
+    /// On-boarding or maintenance.
+    pub kind: TransactionKind,
+    /// When it was opened (kept when an operator resumes a quarantined account).
+    pub opened: DateTime<Utc>,
+    /// When the sweeper turns it into an exception.
+    pub deadline: DateTime<Utc>,
+}
+
+impl Transaction {
+    /// Whether the deadline has passed at `now`.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        self.deadline <= now
+    }
+}
+
+/// The lifecycle's view of one account, decoded from its tags by [`TagCodec`](super::TagCodec).
+///
+/// `AccountView::default()` is an unmanaged account without any spa tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountView {
+    /// `None`: unmanaged (no `{prefix}state` tag).
+    pub state: Option<State>,
+    /// When the account entered its state (`{prefix}since`).
+    pub since: Option<DateTime<Utc>>,
+    /// The person the account is, or will be, assigned to (`{prefix}holder`).
+    pub holder: Option<Holder>,
+    /// When the current assignment started (`{prefix}assigned-since`): the holder was
+    /// first given the account. Kept through maintenance with the same holder, removed
+    /// with the holder; the lease counts from here. `None` on accounts assigned before
+    /// spa wrote this tag.
+    pub assigned_since: Option<DateTime<Utc>>,
+    /// Build attempts of the current transition, 0 when none (`{prefix}attempts`).
+    pub attempts: u32,
+    /// The build the account waits for (`{prefix}build`).
+    pub build: Option<AwaitedBuild>,
+    /// The open transaction (`{prefix}transaction`).
+    pub transaction: Option<Transaction>,
+    /// The cost center (the settings' cost-center tag key); not used by `decide`.
+    pub cost_center: Option<String>,
+}
+
+/// A combination of tags that no decision produces: somebody edited the tags by hand.
+///
+/// `decide` rejects such a view with [`Rejection::Invalid`](super::Rejection::Invalid)
+/// except for an operator reset and for leaving management, which repair it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Inconsistency {
+    /// `assigned` needs a holder.
+    #[error("the account is assigned but has no holder")]
+    AssignedWithoutHolder,
+    /// Only `vended`, `expired` and `purged` wait for a build.
+    #[error("the account is {} but waits for a build", state_name(*.state))]
+    BuildOutOfPlace {
+        /// The state read.
+        state: Option<State>,
+    },
+    /// `vended` and `purged` wait for a preparation, `expired` for a purge.
+    #[error("the account is {} but waits for a {kind} build", state_name(*.state))]
+    WrongBuildKind {
+        /// The state read.
+        state: Option<State>,
+        /// The kind of the awaited build.
+        kind: super::build::BuildKind,
+    },
+    /// A build id without its attempt number.
+    #[error("the account waits for a build but counts no attempt")]
+    BuildWithoutAttempts,
+    /// Attempts belong to states that build.
+    #[error("the account is {} but counts {attempts} build attempts", state_name(*.state))]
+    AttemptsOutOfPlace {
+        /// The state read.
+        state: Option<State>,
+        /// The attempts read.
+        attempts: u32,
+    },
+    /// An assignment belongs to a holder: it ends when the holder is removed.
+    #[error("the account records the start of an assignment but has no holder")]
+    AssignmentWithoutHolder,
+    /// An unmanaged or pool (`prepared`) account is in no assignment: leaving
+    /// management ends it, and a pool account is assigned as soon as it has a holder.
+    #[error("the account is {} but records the start of an assignment", state_name(*.state))]
+    AssignmentOutOfPlace {
+        /// The state read.
+        state: Option<State>,
+    },
+    /// A transaction is open only while the account is not ready (or quarantined).
+    #[error("the account is {} but has an open {kind} transaction", state_name(*.state))]
+    TransactionOutOfPlace {
+        /// The state read.
+        state: Option<State>,
+        /// The kind of the transaction.
+        kind: TransactionKind,
+    },
+}
+
+impl AccountView {
+    /// Checks that the tags hold together (see [`Inconsistency`]).
+    pub fn check(&self) -> Result<(), Inconsistency> {
+        let state = self.state;
+        let builds = state.is_some_and(State::builds);
+        if state == Some(State::Assigned) && self.holder.is_none() {
+            return Err(Inconsistency::AssignedWithoutHolder);
+        }
+        if self.assigned_since.is_some() {
+            if self.holder.is_none() {
+                return Err(Inconsistency::AssignmentWithoutHolder);
+            }
+            if matches!(state, None | Some(State::Prepared)) {
+                return Err(Inconsistency::AssignmentOutOfPlace { state });
+            }
+        }
+        if let Some(build) = &self.build {
+            if !builds {
+                return Err(Inconsistency::BuildOutOfPlace { state });
+            }
+            let expected = if state == Some(State::Expired) {
+                super::build::BuildKind::Purge
+            } else {
+                super::build::BuildKind::Preparation
+            };
+            if build.kind != expected {
+                return Err(Inconsistency::WrongBuildKind {
+                    state,
+                    kind: build.kind,
+                });
+            }
+            if self.attempts == 0 {
+                return Err(Inconsistency::BuildWithoutAttempts);
+            }
+        }
+        if self.attempts > 0 && !builds {
+            return Err(Inconsistency::AttemptsOutOfPlace {
+                state,
+                attempts: self.attempts,
+            });
+        }
+        if let Some(transaction) = &self.transaction {
+            let open_ok = builds || state == Some(State::Quarantined);
+            if !open_ok {
+                return Err(Inconsistency::TransactionOutOfPlace {
+                    state,
+                    kind: transaction.kind,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `{prefix}assigned-since` is there when it should not be (see
+    /// [`Inconsistency::AssignmentWithoutHolder`] and [`Inconsistency::AssignmentOutOfPlace`]).
+    pub(super) fn stray_assignment(&self) -> bool {
+        self.assigned_since.is_some()
+            && (self.holder.is_none() || matches!(self.state, None | Some(State::Prepared)))
+    }
+
+    /// Whether preparation or purge work is under way (a build started or awaited).
+    pub fn working(&self) -> bool {
+        self.build.is_some() || self.attempts > 0
+    }
+}

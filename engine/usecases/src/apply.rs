@@ -1,0 +1,968 @@
+//! Applying a transition to one account: the one path every reaction takes.
+//!
+//! 1. **Claim** the cause (event id, command id) in the store: `Seen` means a
+//!    duplicate delivery, nothing to do.
+//! 2. **Re-read** the account's tags (the truth) and decode the view; tags that do
+//!    not decode raise `Drift` and nothing else changes.
+//! 3. **Resolve** the settings through the organization tree; an unmanaged account
+//!    gets one log line and an activity record, nothing else (a departure is handled
+//!    without settings: the account is no longer under a managed OU).
+//! 4. **Decide** with [`decide`]; a rejection is logged (`Duplicate`, `Stale` at
+//!    info, `Illegal`, `Invalid` at warn) and changes nothing.
+//! 5. **Carry out** the decision: its tag changes first, in one `change_tags`; then
+//!    the other commands in order (build start and its tag, activities, exceptions,
+//!    holder notifications, the budget hook); deadlines follow the tags; the domain
+//!    events are published once, at the end.
+//!
+//! A transient failure is retried within the invocation ([`Retry`](super::Retry));
+//! when it persists, the claim is released and the error returned, so that Lambda or
+//! SQS delivers the event again. The retry finds the tags already written: `decide`
+//! says `Duplicate`, and a build that was decided but never started (attempts
+//! written, no build tag) is started then, with the same idempotency token.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::context::Engine;
+use super::error::{Context, PortResultExt, UseCaseError};
+use super::{exceptions, holders};
+use crate::ports::{
+    Activity, ActivityQuery, BuildRequest, Builds, Bus, Claim, Deadline, DeadlineKind,
+    Organization, Platform, PortError, Store,
+};
+use spa_core::events::{AccountId, DomainEvent, Label};
+use spa_core::lifecycle::{
+    AccountView, BuildId, BuildKind, Command, Decision, Departure, Holder, Invalid, Policy,
+    Rejection, State, TagChanges, Trigger, TriggerKind, decide,
+};
+use spa_core::settings::Resolved;
+
+/// What came of an event or a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A decision was carried out.
+    Applied,
+    /// The cause was processed before (duplicate delivery): nothing done.
+    Seen,
+    /// `decide` refused the trigger: nothing changed.
+    Rejected(Rejection),
+    /// A build decided earlier had not started (its start failed, the event came
+    /// back): it was started now, with the same idempotency token.
+    Resumed,
+    /// spa does not manage the account: recorded, nothing changed.
+    Unmanaged,
+    /// The tags do not decode: `Drift` raised, nothing else changed.
+    Drift(String),
+    /// Nothing to do, and why.
+    Ignored(String),
+    /// A fan-out: this many commands were sent.
+    Dispatched(usize),
+    /// An exception or assignment was told (incident, channels, holder): what was done.
+    Notified(String),
+}
+
+/// What a use case did, for the CLI, the local runtime and the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The event or command id.
+    pub cause: String,
+    /// The account, when the outcome is about one.
+    pub account: Option<AccountId>,
+    /// The trigger's name, when one was decided on.
+    pub trigger: Option<&'static str>,
+    /// What came of it.
+    pub verdict: Verdict,
+    /// The state before.
+    pub from: Option<State>,
+    /// The state after.
+    pub to: Option<State>,
+    /// The commands carried out, in order.
+    pub commands: Vec<Command>,
+    /// The labels of the domain events published, in order.
+    pub events: Vec<Label>,
+    /// The build started, if any.
+    pub build: Option<BuildId>,
+    /// What went wrong without failing the transition (events that could not be
+    /// published after the tags were written).
+    pub warnings: Vec<String>,
+}
+
+impl Outcome {
+    /// An outcome without transition.
+    pub fn new(cause: impl Into<String>, account: Option<&AccountId>, verdict: Verdict) -> Self {
+        Self {
+            cause: cause.into(),
+            account: account.cloned(),
+            trigger: None,
+            verdict,
+            from: None,
+            to: None,
+            commands: Vec::new(),
+            events: Vec::new(),
+            build: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Names the trigger.
+    pub fn with_trigger(mut self, trigger: &'static str) -> Self {
+        self.trigger = Some(trigger);
+        self
+    }
+
+    /// Whether the state changed.
+    pub fn changed(&self) -> bool {
+        self.verdict == Verdict::Applied && self.from != self.to
+    }
+
+    /// Whether a build was started.
+    pub fn started_build(&self) -> bool {
+        self.build.is_some()
+    }
+}
+
+/// The state a lifecycle label enters: `Some(None)` for unmanaged, `None` for labels
+/// that enter no state.
+fn entered(label: Label) -> Option<Option<State>> {
+    Some(match label {
+        Label::AccountVended => Some(State::Vended),
+        Label::AccountPrepared => Some(State::Prepared),
+        Label::AccountAssigned => Some(State::Assigned),
+        Label::AccountExpired => Some(State::Expired),
+        Label::AccountPurged => Some(State::Purged),
+        Label::AccountQuarantined => Some(State::Quarantined),
+        Label::AccountUnmanaged => None,
+        _ => return None,
+    })
+}
+
+/// One transition under way: what was written and what is to be published.
+pub(crate) struct Run<'r> {
+    pub(crate) cause: &'r str,
+    pub(crate) account: &'r AccountId,
+    at: DateTime<Utc>,
+    trigger: &'static str,
+    /// Said in every activity of the run (why an unusual path was taken).
+    note: Option<String>,
+    /// The state as the events go (a decision may pass several states).
+    state: Option<State>,
+    pub(crate) holder: Option<Holder>,
+    /// The states before and after each lifecycle label emitted.
+    transitions: BTreeMap<Label, (Option<State>, Option<State>)>,
+    events: Vec<DomainEvent>,
+    /// Holder notifications asked, by label (delivery comes with notifications).
+    notifications: Vec<(Holder, Label)>,
+    /// The tags as written so far.
+    tags: BTreeMap<String, String>,
+    outcome: Outcome,
+}
+
+impl<'r> Run<'r> {
+    fn new(
+        cause: &'r str,
+        account: &'r AccountId,
+        trigger: &Trigger,
+        view: &AccountView,
+        tags: BTreeMap<String, String>,
+    ) -> Self {
+        let mut outcome =
+            Outcome::new(cause, Some(account), Verdict::Applied).with_trigger(trigger.kind.name());
+        outcome.from = view.state;
+        outcome.to = view.state;
+        Self {
+            cause,
+            account,
+            at: trigger.at,
+            trigger: trigger.kind.name(),
+            note: None,
+            state: view.state,
+            holder: view.holder.clone(),
+            transitions: BTreeMap::new(),
+            events: Vec::new(),
+            notifications: Vec::new(),
+            tags,
+            outcome,
+        }
+    }
+
+    /// Queues the domain event of `label`.
+    pub(crate) fn emit_with_reason(
+        &mut self,
+        environment: &str,
+        label: Label,
+        reason: Option<&str>,
+    ) {
+        let (from, to) = match entered(label) {
+            Some(to) => {
+                let from = self.state;
+                self.state = to;
+                (from, to)
+            }
+            None => (self.state, self.state),
+        };
+        self.transitions.insert(label, (from, to));
+        let mut event = DomainEvent::new(label, environment, self.account.clone(), self.at)
+            .with_transition(from, to)
+            .with_fact("trigger", self.trigger);
+        if let Some(holder) = &self.holder {
+            event = event.with_holder(holder.as_str());
+        }
+        if let Some(reason) = reason {
+            event = event.with_reason(reason);
+        }
+        if label == Label::BuildStarted
+            && let Some(build) = &self.outcome.build
+        {
+            event = event.with_fact("build_id", build.as_str());
+        }
+        self.events.push(event);
+        self.outcome.events.push(label);
+    }
+}
+
+/// The deadlines the sweeper must watch for an account seen as `view`.
+fn expected_deadlines(
+    view: &AccountView,
+    policy: &Policy,
+) -> BTreeMap<DeadlineKind, DateTime<Utc>> {
+    let mut due = BTreeMap::new();
+    let Some(state) = view.state else {
+        return due;
+    };
+    if state.builds()
+        && let Some(transaction) = view.transaction
+    {
+        let kind = match transaction.kind {
+            spa_core::lifecycle::TransactionKind::Onboarding => DeadlineKind::Onboarding,
+            spa_core::lifecycle::TransactionKind::Maintenance => DeadlineKind::Maintenance,
+        };
+        due.insert(kind, transaction.deadline);
+    }
+    // A lease is watched while its holder has the account, maintenance included (the
+    // sweeper ends it once the account is assigned again); never in quarantine.
+    let start = view
+        .assigned_since
+        .or(view.since.filter(|_| state == State::Assigned));
+    if state != State::Quarantined
+        && view.holder.is_some()
+        && let (Some(start), Some(lease)) = (start, policy.lease)
+        && let Some(end) = chrono::TimeDelta::from_std(lease)
+            .ok()
+            .and_then(|delta| start.checked_add_signed(delta))
+    {
+        due.insert(DeadlineKind::Lease, end);
+    }
+    due
+}
+
+const DEADLINE_KINDS: [DeadlineKind; 3] = [
+    DeadlineKind::Onboarding,
+    DeadlineKind::Maintenance,
+    DeadlineKind::Lease,
+];
+
+/// The build a view shows decided but not started: attempts written, no build tag.
+fn pending_start(view: &AccountView) -> Option<(BuildKind, u32)> {
+    let state = view.state?;
+    (state.builds() && view.attempts > 0 && view.build.is_none()).then(|| {
+        let kind = if state == State::Expired {
+            BuildKind::Purge
+        } else {
+            BuildKind::Preparation
+        };
+        (kind, view.attempts)
+    })
+}
+
+/// The idempotency token of a build: the same for every delivery of one transition
+/// (account, kind, attempt, the state the build belongs to and the instant it was
+/// entered), different for any other.
+pub fn idempotency_token(
+    account: &AccountId,
+    kind: BuildKind,
+    attempt: u32,
+    state: Option<State>,
+    since: DateTime<Utc>,
+) -> String {
+    format!(
+        "spa-{account}-{kind}-{attempt}-{}-{}",
+        spa_core::lifecycle::state_name(state),
+        since.timestamp()
+    )
+}
+
+impl<P: Platform> Engine<'_, P> {
+    /// Applies `trigger` to `account`, once for `cause` (see the module docs).
+    pub async fn apply(
+        &self,
+        cause: &str,
+        account: &AccountId,
+        trigger: Trigger,
+    ) -> Result<Outcome, UseCaseError> {
+        let store = self.platform().store();
+        let claimed = store.claim(cause, self.now()).await.within(|| {
+            Context::step("claim the cause")
+                .account(account)
+                .cause(cause)
+        })?;
+        if claimed == Claim::Seen {
+            tracing::info!(%account, cause, trigger = trigger.kind.name(), "already processed: nothing to do");
+            return Ok(
+                Outcome::new(cause, Some(account), Verdict::Seen).with_trigger(trigger.kind.name())
+            );
+        }
+        match self.transition(cause, account, &trigger).await {
+            Ok(outcome) => Ok(outcome),
+            Err(error) if error.is_transient() => {
+                if let Err(release) = store.release(cause).await {
+                    tracing::error!(%account, cause, %release, "could not release the claim: the retry will be taken for a duplicate");
+                }
+                tracing::warn!(%account, cause, %error, "transient failure: the event will be retried");
+                Err(error)
+            }
+            Err(error) => {
+                tracing::error!(%account, cause, %error, "permanent failure: not retried");
+                Err(error)
+            }
+        }
+    }
+
+    async fn transition(
+        &self,
+        cause: &str,
+        account: &AccountId,
+        trigger: &Trigger,
+    ) -> Result<Outcome, UseCaseError> {
+        let organization = self.platform().organization();
+        let context = |step| Context::step(step).account(account).cause(cause);
+        let tags = match self
+            .retry()
+            .run("read tags", || organization.tags(account))
+            .await
+        {
+            Ok(tags) => tags,
+            Err(PortError::NotFound { .. })
+                if trigger.kind == TriggerKind::Left(Departure::Removed) =>
+            {
+                return self.removed(cause, account, trigger).await;
+            }
+            Err(error) => return Err(UseCaseError::port(context("read tags"), error)),
+        };
+        let view = match self.codec().decode(&tags) {
+            Ok(view) => view,
+            Err(error) => {
+                return self
+                    .drift(cause, account, trigger, &error.to_string())
+                    .await;
+            }
+        };
+        let resolved = match trigger.kind {
+            TriggerKind::Left(Departure::Closed | Departure::Removed) => None,
+            _ => self
+                .retry()
+                .run("resolve settings", || {
+                    super::resolve::account_settings(
+                        self.settings(),
+                        organization,
+                        account.as_str(),
+                    )
+                })
+                .await
+                .within(|| context("resolve settings"))?,
+        };
+        match (&trigger.kind, &resolved) {
+            (TriggerKind::Left(Departure::MovedOut), Some(_)) => {
+                let why = "the account is under a managed OU again: the later move decides";
+                tracing::info!(%account, cause, why, "departure ignored");
+                return Ok(
+                    Outcome::new(cause, Some(account), Verdict::Ignored(why.into()))
+                        .with_trigger(trigger.kind.name()),
+                );
+            }
+            (TriggerKind::Left(_), _) | (_, Some(_)) => {}
+            (_, None) => return self.unmanaged(cause, account, trigger).await,
+        }
+        let policy = resolved.as_ref().map(Resolved::policy).unwrap_or_default();
+        let mut run = Run::new(cause, account, trigger, &view, tags);
+        if let TriggerKind::HolderTagged(holder) = &trigger.kind {
+            if view.holder.as_ref() != Some(holder) {
+                let why = "the holder tag says another holder now: the later event decides";
+                tracing::info!(%account, cause, why, "holder event ignored");
+                return Ok(
+                    Outcome::new(cause, Some(account), Verdict::Ignored(why.into()))
+                        .with_trigger(trigger.kind.name()),
+                );
+            }
+            if view.state == Some(State::Assigned)
+                && let Some(previous) = self.last_holder(account, cause).await?
+                && previous != holders::fingerprint(holder)
+            {
+                return self
+                    .retag(run, &view, trigger, &policy, resolved.as_ref(), holder)
+                    .await;
+            }
+        }
+        match decide(&view, trigger, &policy) {
+            Ok(decision) => {
+                // the sweeper and departures set every deadline from the tags: a
+                // departure has no policy left to tell the old lease by
+                let force = matches!(trigger.kind, TriggerKind::Sweep | TriggerKind::Left(_));
+                self.carry_out(&mut run, &view, decision, resolved.as_ref(), &policy, force)
+                    .await?;
+                Ok(self.finish(run).await)
+            }
+            Err(rejection) => {
+                self.rejected(run, &view, rejection, resolved.as_ref(), &policy)
+                    .await
+            }
+        }
+    }
+
+    /// The fingerprint of the holder of the account's last assignment, from history.
+    async fn last_holder(
+        &self,
+        account: &AccountId,
+        cause: &str,
+    ) -> Result<Option<String>, UseCaseError> {
+        let query = ActivityQuery {
+            account: Some(account.clone()),
+            since: None,
+            limit: Some(100),
+        };
+        let store = self.platform().store();
+        let history = self
+            .retry()
+            .run("read history", || store.activities(&query))
+            .await
+            .within(|| Context::step("read history").account(account).cause(cause))?;
+        Ok(history
+            .iter()
+            .filter(|a| a.label == Label::AccountAssigned)
+            .find_map(|a| holders::read_mark(&a.detail).map(str::to_owned)))
+    }
+
+    /// A holder re-tagged by hand on an assigned account: the previous holder's
+    /// assignment ends (released, purged, prepared: nobody receives an unpurged
+    /// account) and the new holder is set, assigned once the account is ready. The
+    /// release does not notify the holder the tags show, who is the new one.
+    async fn retag(
+        &self,
+        mut run: Run<'_>,
+        view: &AccountView,
+        trigger: &Trigger,
+        policy: &Policy,
+        resolved: Option<&Resolved>,
+        holder: &Holder,
+    ) -> Result<Outcome, UseCaseError> {
+        tracing::info!(
+            account = %run.account,
+            cause = run.cause,
+            holder = %holder.masked(),
+            "holder re-tagged by hand on an assigned account: releasing the previous holder"
+        );
+        run.note = Some(format!(
+            "holder re-tagged by hand to {}: the previous assignment ends",
+            holder.masked()
+        ));
+        let release = Trigger::new(trigger.at, TriggerKind::OperatorRelease);
+        let mut decision = match decide(view, &release, policy) {
+            Ok(decision) => decision,
+            Err(rejection) => return self.rejected(run, view, rejection, resolved, policy).await,
+        };
+        decision
+            .commands
+            .retain(|c| !matches!(c, Command::NotifyHolder { .. }));
+        self.carry_out(&mut run, view, decision, resolved, policy, false)
+            .await?;
+        let after = self.codec().decode(&run.tags).map_err(|error| {
+            UseCaseError::bad_input(
+                Context::step("read tags written").account(run.account),
+                error.to_string(),
+            )
+        })?;
+        match decide(&after, trigger, policy) {
+            Ok(decision) => {
+                self.carry_out(&mut run, &after, decision, resolved, policy, false)
+                    .await?;
+            }
+            Err(rejection) => {
+                tracing::warn!(account = %run.account, %rejection, "the new holder could not be set after the release");
+            }
+        }
+        Ok(self.finish(run).await)
+    }
+
+    /// Carries out a decision: tags first, then the other commands in order, then the
+    /// deadlines the new tags call for (all of them when `force`: the sweeper).
+    async fn carry_out(
+        &self,
+        run: &mut Run<'_>,
+        view: &AccountView,
+        decision: Decision,
+        resolved: Option<&Resolved>,
+        policy: &Policy,
+        force: bool,
+    ) -> Result<(), UseCaseError> {
+        let account = run.account;
+        let context = |step| Context::step(step).account(account).cause(run.cause);
+        let changes = self.codec().encode(&decision.commands).against(&run.tags);
+        self.write_tags(run, &changes).await?;
+        run.outcome.to = decision.to;
+        let since = decision
+            .commands
+            .iter()
+            .find_map(|c| match c {
+                Command::SetState { since, .. } => Some(*since),
+                _ => None,
+            })
+            .or(view.since)
+            .unwrap_or(run.at);
+        let mut ensure_budget = false;
+        for command in decision.commands {
+            match &command {
+                Command::StartBuild { kind, attempt } => {
+                    let Some(resolved) = resolved else {
+                        return Err(UseCaseError::bad_input(
+                            context("start build"),
+                            "a build was decided for an account without settings",
+                        ));
+                    };
+                    self.start_build(run, resolved, *kind, *attempt, since)
+                        .await?;
+                }
+                Command::EmitEvent(label) => run.emit_with_reason(self.environment(), *label, None),
+                Command::RecordActivity(label) => {
+                    let detail = self.detail(run, *label);
+                    self.record(run, *label, &detail).await?;
+                }
+                Command::RaiseException { label, reason } => {
+                    exceptions::raise(self, run, *label, reason).await?;
+                }
+                Command::NotifyHolder { holder, label } => {
+                    tracing::info!(
+                        account = %account,
+                        holder = %holder.masked(),
+                        %label,
+                        "holder to be notified (delivery comes with the notifications issue)"
+                    );
+                    run.notifications.push((holder.clone(), *label));
+                }
+                // after the other commands: the budget's subscriber is the final holder
+                Command::EnsureBudget => ensure_budget = true,
+                Command::SetHolder(holder) => run.holder = Some(holder.clone()),
+                Command::RemoveHolder => run.holder = None,
+                Command::RemoveTags(_)
+                | Command::SetTags(_)
+                | Command::SetState { .. }
+                | Command::ClearState
+                | Command::StartAssignment(_)
+                | Command::EndAssignment
+                | Command::ClearBuild
+                | Command::OpenTransaction(_)
+                | Command::CloseTransaction(_) => {}
+            }
+            run.outcome.commands.push(command);
+        }
+        if ensure_budget {
+            super::budget::ensure(self, run, resolved).await?;
+        }
+        let before = expected_deadlines(view, policy);
+        let after = match self.codec().decode(&run.tags) {
+            Ok(after) => expected_deadlines(&after, policy),
+            Err(_) => BTreeMap::new(),
+        };
+        self.reconcile_deadlines(run, (!force).then_some(&before), &after)
+            .await
+    }
+
+    /// Writes tag changes (nothing to do: no call) and keeps the run's tags current.
+    async fn write_tags(
+        &self,
+        run: &mut Run<'_>,
+        changes: &TagChanges,
+    ) -> Result<(), UseCaseError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let organization = self.platform().organization();
+        let account = run.account;
+        self.retry()
+            .run("write tags", || organization.change_tags(account, changes))
+            .await
+            .within(|| {
+                Context::step("write tags")
+                    .account(account)
+                    .cause(run.cause)
+            })?;
+        changes.apply(&mut run.tags);
+        Ok(())
+    }
+
+    /// Sets and clears deadlines: those that changed from `before`, or all of them.
+    async fn reconcile_deadlines(
+        &self,
+        run: &Run<'_>,
+        before: Option<&BTreeMap<DeadlineKind, DateTime<Utc>>>,
+        after: &BTreeMap<DeadlineKind, DateTime<Utc>>,
+    ) -> Result<(), UseCaseError> {
+        let store = self.platform().store();
+        let account = run.account;
+        let context = || {
+            Context::step("keep deadlines")
+                .account(account)
+                .cause(run.cause)
+        };
+        for kind in DEADLINE_KINDS {
+            let wanted = after.get(&kind);
+            if before.is_some_and(|before| before.get(&kind) == wanted) {
+                continue;
+            }
+            match wanted {
+                Some(due) => {
+                    let deadline = Deadline {
+                        account: account.clone(),
+                        kind,
+                        due: *due,
+                    };
+                    self.retry()
+                        .run("set deadline", || store.set_deadline(&deadline))
+                        .await
+                        .within(context)?;
+                }
+                None => {
+                    self.retry()
+                        .run("clear deadline", || store.clear_deadline(account, kind))
+                        .await
+                        .within(context)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ensures the footprint, starts the build, tags its id.
+    async fn start_build(
+        &self,
+        run: &mut Run<'_>,
+        resolved: &Resolved,
+        kind: BuildKind,
+        attempt: u32,
+        since: DateTime<Utc>,
+    ) -> Result<(), UseCaseError> {
+        let account = run.account;
+        let builds = self.platform().builds();
+        let prepared = self.footprint(resolved).and_then(|footprint| {
+            self.build_variables(resolved, &footprint, account, kind, attempt)
+                .map(|variables| (footprint, variables))
+        });
+        let (footprint, variables) = match prepared {
+            Ok(ready) => ready,
+            Err(error) => {
+                // bad settings: no retry can help, the account needs an operator
+                let error = PortError::Rejected {
+                    service: "spa".into(),
+                    action: "prepare the build".into(),
+                    message: error.to_string(),
+                };
+                return Err(self.not_started(run, kind, attempt, error).await);
+            }
+        };
+        let request = BuildRequest {
+            account: account.clone(),
+            kind,
+            attempt,
+            variables,
+            idempotency_token: idempotency_token(account, kind, attempt, run.state, since),
+        };
+        let started = match self
+            .retry()
+            .run("ensure footprint", || {
+                builds.ensure_footprint(account, &footprint)
+            })
+            .await
+        {
+            Ok(()) => {
+                self.retry()
+                    .run("start build", || builds.start_build(&footprint, &request))
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        let id = match started {
+            Ok(id) => id,
+            Err(error) => return Err(self.not_started(run, kind, attempt, error).await),
+        };
+        tracing::info!(%account, cause = run.cause, %kind, attempt, build = %id, "build started");
+        run.outcome.build = Some(id.clone());
+        let tag = self.codec().build_started(kind, &id).against(&run.tags);
+        self.write_tags(run, &tag).await
+    }
+
+    /// A build could not be started: a permanent refusal (a missing member role)
+    /// raises `BuildFailed` now (the on-boarding or maintenance deadline quarantines
+    /// the account if nobody fixes it); a transient one goes back for a retry. The
+    /// events of the transition are published either way.
+    async fn not_started(
+        &self,
+        run: &mut Run<'_>,
+        kind: BuildKind,
+        attempt: u32,
+        error: PortError,
+    ) -> UseCaseError {
+        if !error.is_transient() {
+            let reason =
+                format!("the {kind} build (attempt {attempt}) could not be started: {error}");
+            if let Err(failed) = exceptions::raise(self, run, Label::BuildFailed, &reason).await {
+                tracing::error!(account = %run.account, %failed, "could not record the exception");
+            }
+        }
+        if let Err(failed) = self.publish(&run.events).await {
+            tracing::error!(account = %run.account, %failed, "could not publish the events of the transition");
+        }
+        UseCaseError::port(
+            Context::step("start build")
+                .account(run.account)
+                .cause(run.cause),
+            error,
+        )
+    }
+
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PortError> {
+        let bus = self.platform().bus();
+        self.retry().run("publish", || bus.publish(events)).await
+    }
+
+    /// The detail of an activity of the run.
+    fn detail(&self, run: &Run<'_>, label: Label) -> String {
+        let mut detail = format!("`{}`", run.trigger);
+        if let Some(note) = &run.note {
+            detail.push_str("; ");
+            detail.push_str(note);
+        }
+        if label == Label::BuildStarted
+            && let Some(build) = &run.outcome.build
+        {
+            detail.push_str(&format!("; build {build}"));
+        }
+        if label == Label::AccountAssigned
+            && let Some(holder) = &run.holder
+        {
+            detail.push_str("; ");
+            detail.push_str(&holders::mark(holder));
+        }
+        detail
+    }
+
+    /// Writes an activity record of the run's account.
+    pub(crate) async fn record(
+        &self,
+        run: &Run<'_>,
+        label: Label,
+        detail: &str,
+    ) -> Result<(), UseCaseError> {
+        let (from, to) = run
+            .transitions
+            .get(&label)
+            .copied()
+            .unwrap_or((run.state, run.state));
+        let activity = Activity {
+            at: run.at,
+            account: run.account.clone(),
+            label,
+            from,
+            to,
+            detail: spa_core::events::redact_emails(detail),
+            cause: Some(run.cause.to_owned()),
+        };
+        let store = self.platform().store();
+        self.retry()
+            .run("record activity", || store.record(&activity))
+            .await
+            .within(|| {
+                Context::step("record activity")
+                    .account(run.account)
+                    .cause(run.cause)
+            })
+    }
+
+    /// Publishes the run's events once, holder notifications attached to the event of
+    /// their label (or an event of their own), and logs the transition.
+    async fn finish(&self, mut run: Run<'_>) -> Outcome {
+        for (holder, label) in std::mem::take(&mut run.notifications) {
+            let masked = holder.masked();
+            match run.events.iter_mut().find(|e| e.label == label) {
+                Some(event) => {
+                    event.facts.insert("notify_holder".into(), masked);
+                }
+                None => {
+                    let event =
+                        DomainEvent::new(label, self.environment(), run.account.clone(), run.at)
+                            .with_transition(run.state, run.state)
+                            .with_fact("notify_holder", &masked);
+                    run.events.push(event);
+                    run.outcome.events.push(label);
+                }
+            }
+        }
+        if let Err(error) = self.publish(&run.events).await {
+            tracing::error!(account = %run.account, cause = run.cause, %error, "the state changed but its events could not be published");
+            run.outcome
+                .warnings
+                .push(format!("events not published: {error}"));
+        }
+        let outcome = run.outcome;
+        tracing::info!(
+            account = %run.account,
+            cause = run.cause,
+            trigger = run.trigger,
+            from = spa_core::lifecycle::state_name(outcome.from),
+            to = spa_core::lifecycle::state_name(outcome.to),
+            build = outcome.build.as_ref().map(BuildId::as_str),
+            "transition applied"
+        );
+        outcome
+    }
+
+    /// `decide` said no: log it; a duplicate may still find a build to start.
+    async fn rejected(
+        &self,
+        mut run: Run<'_>,
+        view: &AccountView,
+        rejection: Rejection,
+        resolved: Option<&Resolved>,
+        policy: &Policy,
+    ) -> Result<Outcome, UseCaseError> {
+        let account = run.account;
+        match &rejection {
+            Rejection::Duplicate { .. } | Rejection::Stale { .. } => {
+                tracing::info!(%account, cause = run.cause, %rejection, "nothing to do");
+            }
+            // the window and the sweeper reach every managed account without reading
+            // its tags first: an account they do not apply to is expected, not a fault
+            Rejection::Illegal { trigger, .. }
+                if *trigger == TriggerKind::MaintenanceWindow.name()
+                    || *trigger == TriggerKind::Sweep.name() =>
+            {
+                tracing::info!(%account, cause = run.cause, %rejection, "nothing to do");
+            }
+            Rejection::Illegal { .. } => {
+                tracing::warn!(%account, cause = run.cause, %rejection, "refused");
+            }
+            Rejection::Invalid(invalid) => {
+                tracing::warn!(%account, cause = run.cause, %rejection, "refused");
+                if matches!(invalid, Invalid::View(_)) {
+                    self.record(&run, Label::Drift, &rejection.to_string())
+                        .await?;
+                }
+            }
+        }
+        if matches!(rejection, Rejection::Duplicate { .. })
+            && let (Some((kind, attempt)), Some(resolved)) = (pending_start(view), resolved)
+        {
+            tracing::info!(%account, cause = run.cause, %kind, attempt, "a build was decided but not started: starting it");
+            let since = view.since.unwrap_or(run.at);
+            self.start_build(&mut run, resolved, kind, attempt, since)
+                .await?;
+            run.emit_with_reason(self.environment(), Label::BuildStarted, None);
+            let detail = self.detail(&run, Label::BuildStarted);
+            self.record(&run, Label::BuildStarted, &detail).await?;
+            let after = expected_deadlines(view, policy);
+            self.reconcile_deadlines(&run, None, &after).await?;
+            run.outcome.verdict = Verdict::Resumed;
+            return Ok(self.finish(run).await);
+        }
+        let mut outcome = run.outcome;
+        outcome.verdict = Verdict::Rejected(rejection);
+        Ok(outcome)
+    }
+
+    /// The account is not managed: one log line, one activity record.
+    async fn unmanaged(
+        &self,
+        cause: &str,
+        account: &AccountId,
+        trigger: &Trigger,
+    ) -> Result<Outcome, UseCaseError> {
+        tracing::info!(%account, cause, trigger = trigger.kind.name(), "not managed by spa (neither listed nor under a listed OU): nothing done");
+        let run = Run::new(
+            cause,
+            account,
+            trigger,
+            &AccountView::default(),
+            BTreeMap::new(),
+        );
+        let detail = format!(
+            "`{}` ignored: the account is neither listed nor under a listed OU",
+            trigger.kind.name()
+        );
+        self.record(&run, Label::AccountUnmanaged, &detail).await?;
+        Ok(
+            Outcome::new(cause, Some(account), Verdict::Unmanaged)
+                .with_trigger(trigger.kind.name()),
+        )
+    }
+
+    /// The tags do not decode: `Drift`, nothing else.
+    async fn drift(
+        &self,
+        cause: &str,
+        account: &AccountId,
+        trigger: &Trigger,
+        reason: &str,
+    ) -> Result<Outcome, UseCaseError> {
+        let mut run = Run::new(
+            cause,
+            account,
+            trigger,
+            &AccountView::default(),
+            BTreeMap::new(),
+        );
+        exceptions::raise(self, &mut run, Label::Drift, reason).await?;
+        let mut outcome = self.finish(run).await;
+        outcome.verdict = Verdict::Drift(spa_core::events::redact_emails(reason));
+        Ok(outcome)
+    }
+
+    /// The account left the organization and its tags are gone with it.
+    async fn removed(
+        &self,
+        cause: &str,
+        account: &AccountId,
+        trigger: &Trigger,
+    ) -> Result<Outcome, UseCaseError> {
+        let mut run = Run::new(
+            cause,
+            account,
+            trigger,
+            &AccountView::default(),
+            BTreeMap::new(),
+        );
+        run.note = Some("removed from the organization: its last state is unknown".into());
+        run.emit_with_reason(self.environment(), Label::AccountUnmanaged, None);
+        let detail = self.detail(&run, Label::AccountUnmanaged);
+        self.record(&run, Label::AccountUnmanaged, &detail).await?;
+        self.reconcile_deadlines(&run, None, &BTreeMap::new())
+            .await?;
+        Ok(self.finish(run).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn tokens_are_the_same_for_one_transition_and_differ_across() {
+        let account = AccountId::parse("222222222222").unwrap();
+        let at = DateTime::from_timestamp(1_740_816_000, 0).unwrap();
+        let vended = Some(State::Vended);
+        let token = idempotency_token(&account, BuildKind::Preparation, 1, vended, at);
+        assert_eq!(token, "spa-222222222222-preparation-1-vended-1740816000");
+        let other = |kind, attempt, state| idempotency_token(&account, kind, attempt, state, at);
+        assert_ne!(token, other(BuildKind::Preparation, 2, vended));
+        assert_ne!(token, other(BuildKind::Purge, 1, Some(State::Expired)));
+        assert_ne!(token, other(BuildKind::Preparation, 1, Some(State::Purged)));
+    }
+}

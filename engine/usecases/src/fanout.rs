@@ -1,0 +1,163 @@
+//! Scheduled fan-outs: the maintenance window and the sweeper.
+//!
+//! The window lists the managed accounts (no tag read) and sends one
+//! `maintenance_window` command per account to the command queue: each account is
+//! then handled by its own invocation, under the queue's concurrency. The sweeper
+//! reads the due deadlines and handles up to [`SWEEP_INLINE`] accounts in its own
+//! invocation (the usual case: a few overdue transactions or ended leases, acted on
+//! within minutes); beyond that it fans out `sweep` commands like the window.
+
+use std::collections::BTreeSet;
+
+use super::apply::{Outcome, Verdict};
+use super::context::Engine;
+use super::error::{Context, PortResultExt, UseCaseError};
+use super::managed::managed_accounts;
+use crate::ports::{Claim, Commands, Platform, Store};
+use spa_core::events::{AccountCommand, Action, ScheduledJob};
+use spa_core::lifecycle::{Trigger, TriggerKind};
+
+/// Most due accounts the sweeper handles itself; more are fanned out as commands.
+pub const SWEEP_INLINE: usize = 5;
+
+/// Sends commands through the queue (the adapter batches them by 10).
+pub(crate) async fn send<P: Platform>(
+    engine: &Engine<'_, P>,
+    cause: &str,
+    commands: &[AccountCommand],
+) -> Result<(), UseCaseError> {
+    let queue = engine.platform().commands();
+    engine
+        .retry()
+        .run("send commands", || queue.send(commands))
+        .await
+        .within(|| Context::step("send commands").cause(cause))
+}
+
+/// Claims a scheduled run, so that a second delivery sends nothing twice; `None`
+/// when it was seen.
+async fn claim<P: Platform>(
+    engine: &Engine<'_, P>,
+    cause: &str,
+) -> Result<Option<()>, UseCaseError> {
+    let claimed = engine
+        .platform()
+        .store()
+        .claim(cause, engine.now())
+        .await
+        .within(|| Context::step("claim the run").cause(cause))?;
+    Ok((claimed == Claim::New).then_some(()))
+}
+
+async fn release_on_transient<P: Platform, T>(
+    engine: &Engine<'_, P>,
+    cause: &str,
+    result: Result<T, UseCaseError>,
+) -> Result<T, UseCaseError> {
+    if let Err(error) = &result
+        && error.is_transient()
+        && let Err(release) = engine.platform().store().release(cause).await
+    {
+        tracing::error!(cause, %release, "could not release the claim of the run");
+    }
+    result
+}
+
+/// The maintenance window: one command per managed account. Returns the outcome,
+/// `Dispatched(n)`.
+pub async fn on_maintenance_window<P: Platform>(
+    engine: &Engine<'_, P>,
+    job: &ScheduledJob,
+) -> Result<Outcome, UseCaseError> {
+    let cause = job.event_id.as_str();
+    if claim(engine, cause).await?.is_none() {
+        return Ok(Outcome::new(cause, None, Verdict::Seen));
+    }
+    let result = async {
+        let accounts = managed_accounts(engine, None).await?;
+        let commands: Vec<AccountCommand> = accounts
+            .into_iter()
+            .map(|account| {
+                AccountCommand::new(
+                    cause,
+                    engine.environment(),
+                    account.id,
+                    Action::MaintenanceWindow,
+                    job.scheduled_time,
+                    "maintenance-window",
+                )
+            })
+            .collect();
+        send(engine, cause, &commands).await?;
+        Ok(commands.len())
+    }
+    .await;
+    let count = release_on_transient(engine, cause, result).await?;
+    tracing::info!(cause, count, "maintenance window: commands sent");
+    Ok(Outcome::new(cause, None, Verdict::Dispatched(count)))
+}
+
+/// The sweeper: each account with a due deadline is swept (overdue on-boarding or
+/// maintenance -> quarantine and exception; lease end -> release), inline when few,
+/// through the queue otherwise.
+pub async fn on_sweep<P: Platform>(
+    engine: &Engine<'_, P>,
+    job: &ScheduledJob,
+) -> Result<Vec<Outcome>, UseCaseError> {
+    let cause = job.event_id.as_str();
+    let now = engine.now().max(job.scheduled_time);
+    let store = engine.platform().store();
+    let due = engine
+        .retry()
+        .run("due deadlines", || store.due_deadlines(now))
+        .await
+        .within(|| Context::step("read due deadlines").cause(cause))?;
+    let accounts: BTreeSet<_> = due.into_iter().map(|d| d.account).collect();
+    if accounts.len() > SWEEP_INLINE {
+        let commands: Vec<AccountCommand> = accounts
+            .into_iter()
+            .map(|account| {
+                AccountCommand::new(
+                    cause,
+                    engine.environment(),
+                    account,
+                    Action::Sweep,
+                    now,
+                    "sweeper",
+                )
+            })
+            .collect();
+        send(engine, cause, &commands).await?;
+        tracing::info!(cause, count = commands.len(), "sweeper: commands sent");
+        return Ok(vec![Outcome::new(
+            cause,
+            None,
+            Verdict::Dispatched(commands.len()),
+        )]);
+    }
+    let mut outcomes = Vec::new();
+    let mut failure = None;
+    for account in accounts {
+        let key = format!("{cause}/{account}");
+        match engine
+            .apply(&key, &account, Trigger::new(now, TriggerKind::Sweep))
+            .await
+        {
+            Ok(outcome) => outcomes.push(outcome),
+            // the others are still swept; the run is retried for this one
+            Err(error) => {
+                if failure.is_none() || error.is_transient() {
+                    failure = Some(error);
+                }
+            }
+        }
+    }
+    match failure {
+        Some(error) if error.is_transient() => Err(error),
+        Some(error) => {
+            tracing::error!(cause, %error, "sweeper: an account could not be swept");
+            Ok(outcomes)
+        }
+        None => Ok(outcomes),
+    }
+}

@@ -1,0 +1,63 @@
+//! spa's use cases: one module per reaction, each taking the ports of a
+//! [`Platform`](crate::ports::Platform) through an [`Engine`] and returning what it
+//! did as an [`Outcome`]. The [`ports`] are the traits the use cases need from the
+//! outside world; `spa-aws` implements them on AWS, [`ports::memory`] in memory.
+//! This crate names no SDK crate.
+//!
+//! Every reaction that moves an account goes through [`Engine::apply`] (claim,
+//! re-read tags, resolve settings, decide, carry out); [`dispatch()`] routes whatever a
+//! function was handed to the right reaction.
+
+pub mod apply;
+mod bounded;
+pub mod budget;
+pub mod context;
+pub mod dead_letters;
+pub mod error;
+mod exceptions;
+pub mod holders;
+pub mod ports;
+pub mod resolve;
+
+pub use apply::{Outcome, Verdict, idempotency_token};
+pub use context::{Buildspecs, Engine, Retry};
+pub use error::{Context, UseCaseError};
+pub mod digest;
+pub mod dispatch;
+pub mod fanout;
+pub mod find;
+pub mod handler;
+pub mod keys;
+pub mod managed;
+pub mod on_build_finished;
+pub mod on_command;
+pub mod on_notice;
+pub mod on_organization_event;
+pub mod on_signal;
+
+pub use dead_letters::{ARCHIVE_PREFIX, archive_key, on_dead_letter, on_dead_letters};
+pub use digest::{daily_digest, on_digest_job, read_digest};
+pub use dispatch::{Dispatched, dispatch};
+pub use fanout::{SWEEP_INLINE, on_maintenance_window, on_sweep};
+pub use find::{
+    FindQuery, FindQueryError, FindReport, Found, SearchFailure, find_instances,
+    find_instances_with,
+};
+pub use handler::{HandleError, Handled, function_for, handle};
+pub use keys::{
+    KeyFinding, KeyScanReport, on_access_key_scan, scan_access_keys, scan_access_keys_with,
+};
+pub use managed::{ManagedAccount, managed_accounts};
+pub use on_build_finished::on_build_finished;
+pub use on_command::on_command;
+pub use on_notice::on_notice;
+pub use on_organization_event::on_organization_event;
+pub use reports::{Output, Period, ReportRun, on_report_job, report_accounts, run_report};
+pub use residual::{ResidualPolicy, residual_costs};
+pub mod operator;
+pub mod reports;
+pub mod residual;
+pub mod slack;
+
+#[cfg(test)]
+mod tests;

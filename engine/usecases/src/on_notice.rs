@@ -1,0 +1,772 @@
+//! The `exceptions` function: spa's own events that need a person.
+//!
+//! An exception (and a quarantine) opens an Incident Manager incident — or, when one
+//! is open already for the account and label, adds the repeat to its timeline — with
+//! a related item linking the account's month-to-date cost report (XLSX in the
+//! reports bucket, presigned URL that expires), then goes to the channels routed for
+//! its label (`notifications.routes`: Slack, Teams, e-mail) and, when the route says
+//! so, to the holder. An assignment tells the holder by e-mail.
+//!
+//! Every step is attempted and reported on its own: Incident Manager down, a webhook
+//! answering 500, a missing secret never stop the other channels, and the event is
+//! not retried for them (a retry would notify the working channels twice). Only not
+//! knowing the account (Organizations unavailable) fails the event, so that it comes
+//! back. Each event is handled once (claim on the event id).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+
+use super::apply::{Outcome, Verdict};
+use super::context::Engine;
+use super::error::{Context, PortResultExt, UseCaseError};
+use crate::ports::{
+    Claim, Costs, Email, IncidentRequest, IncidentStatus, Incidents, Mail, Objects, Organization,
+    OrganizationTree, Platform, PortError, RelatedLink, Secrets, Store, Webhooks,
+};
+use spa_core::events::{AccountId, Label, SpaEvent};
+use spa_core::lifecycle::Holder;
+use spa_core::notify::{self, Audience, Notice, RenderedEmail, Welcome};
+use spa_core::settings::Channel;
+
+/// S3 refuses presigned URLs valid longer than 7 days.
+const MAX_LINK: Duration = Duration::from_secs(7 * 86_400);
+
+/// What a notice did, step by step, for the logs, the CLI and the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// `incident`, `cost report`, `slack`, `teams`, `email`, `holder`.
+    pub step: &'static str,
+    /// What came of it.
+    pub result: Result<String, String>,
+}
+
+/// What is known of the account an event is about.
+#[derive(Debug, Clone, Default)]
+struct Account {
+    name: Option<String>,
+    holder: Option<Holder>,
+    cost_center: Option<String>,
+    /// Names of the organizational units, root first.
+    ou_path: Vec<String>,
+    /// The longest assignment, from the account's settings.
+    lease: Option<Duration>,
+}
+
+/// Handles one of spa's own events on the `exceptions` function.
+pub async fn on_notice<P: Platform>(
+    engine: &Engine<'_, P>,
+    event: &SpaEvent,
+) -> Result<Outcome, UseCaseError> {
+    let cause = event.event_id.as_str();
+    let domain = &event.event;
+    let account = &domain.account;
+    if domain.environment != engine.environment() {
+        let why = format!("an event of environment `{}`", domain.environment);
+        return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
+    }
+    if !domain.label.is_noticed() {
+        let why = format!("`{}` needs nobody", domain.label);
+        return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
+    }
+    let store = engine.platform().store();
+    let key = format!("notice#{cause}");
+    let context = || {
+        Context::step("claim the notice")
+            .account(account)
+            .cause(cause)
+    };
+    if store.claim(&key, engine.now()).await.within(context)? == Claim::Seen {
+        return Ok(Outcome::new(cause, Some(account), Verdict::Seen));
+    }
+    let known = match describe(engine, account).await {
+        Ok(known) => known,
+        Err(error) => {
+            if error.is_transient() {
+                let _ = store.release(&key).await;
+            }
+            return Err(UseCaseError::port(
+                Context::step("describe the account")
+                    .account(account)
+                    .cause(cause),
+                error,
+            ));
+        }
+    };
+    let deliveries = if domain.label.needs_attention() {
+        attend(engine, event, &known).await
+    } else {
+        welcome(engine, event, &known).await
+    };
+    let mut outcome = Outcome::new(
+        cause,
+        Some(account),
+        Verdict::Notified(summary(&deliveries)),
+    );
+    for delivery in &deliveries {
+        match &delivery.result {
+            Ok(done) => {
+                tracing::info!(%account, cause, label = %domain.label, step = delivery.step, done, "notice step done")
+            }
+            Err(why) => {
+                tracing::error!(%account, cause, label = %domain.label, step = delivery.step, why, "notice step failed");
+                outcome.warnings.push(format!("{}: {why}", delivery.step));
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// `incident opened, slack, email; teams failed` in a few words.
+pub(super) fn summary(deliveries: &[Delivery]) -> String {
+    let done: Vec<String> = deliveries
+        .iter()
+        .filter_map(|d| d.result.as_ref().ok().map(|r| format!("{}: {r}", d.step)))
+        .collect();
+    let failed: Vec<&str> = deliveries
+        .iter()
+        .filter(|d| d.result.is_err())
+        .map(|d| d.step)
+        .collect();
+    let mut text = if done.is_empty() {
+        "nothing delivered".to_owned()
+    } else {
+        done.join(", ")
+    };
+    if !failed.is_empty() {
+        text.push_str(&format!("; failed: {}", failed.join(", ")));
+    }
+    text
+}
+
+/// Name, holder, cost center and OU path of the account. An account that left the
+/// organization is described by its id alone.
+async fn describe<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+) -> Result<Account, PortError> {
+    let organization = engine.platform().organization();
+    let retry = engine.retry();
+    let record = match retry
+        .run("describe account", || {
+            organization.describe_account(account)
+        })
+        .await
+    {
+        Ok(record) => record,
+        Err(PortError::NotFound { .. }) => return Ok(Account::default()),
+        Err(error) => return Err(error),
+    };
+    let tags = retry
+        .run("read tags", || organization.tags(account))
+        .await?;
+    let holder = engine
+        .codec()
+        .decode(&tags)
+        .ok()
+        .and_then(|view| view.holder);
+    let cost_center = tags.get(engine.codec().cost_center_key()).cloned();
+    let ancestors = retry
+        .run("read ancestors", || {
+            organization.ancestors(account.as_str())
+        })
+        .await?;
+    let lease = engine
+        .settings()
+        .resolve_account(account.as_str(), &ancestors)
+        .and_then(|resolved| resolved.lease);
+    let ou_path =
+        super::reports::ou_names(engine, &ancestors, &mut std::collections::HashMap::new()).await?;
+    Ok(Account {
+        name: Some(record.name),
+        holder,
+        cost_center,
+        ou_path,
+        lease,
+    })
+}
+
+/// The notice of an event, for every channel.
+fn notice<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent, known: &Account) -> Notice {
+    let domain = &event.event;
+    let label = domain.label;
+    let id = domain.account.as_str();
+    let (did, next) = guidance(label, id);
+    let workbook_url = engine
+        .settings()
+        .notifications
+        .workbooks_url
+        .as_ref()
+        .map(|base| format!("{}/{label}.md", base.trim_end_matches('/')));
+    Notice {
+        label,
+        environment: domain.environment.clone(),
+        account: domain.account.clone(),
+        account_name: known
+            .name
+            .clone()
+            .unwrap_or_else(|| "(no longer in the organization)".to_owned()),
+        holder: known.holder.as_ref().map(Holder::masked),
+        ou_path: known.ou_path.clone(),
+        cost_center: known.cost_center.clone(),
+        at: domain.at,
+        what_happened: domain
+            .reason
+            .clone()
+            .unwrap_or_else(|| default_reason(label).to_owned()),
+        what_spa_did: did.to_owned(),
+        next_steps: next,
+        workbook_url,
+        incident_url: None,
+        cost_report_url: None,
+        facts: domain
+            .facts
+            .iter()
+            .filter(|(key, _)| key.as_str() != "notify_holder")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+fn default_reason(label: Label) -> &'static str {
+    match label {
+        Label::AccountQuarantined => {
+            "the account was quarantined (its history says why: failed builds, a deadline, unreadable tags)"
+        }
+        Label::AccountAssigned => "the account was assigned",
+        _ => "see the account's history (`spa events list`)",
+    }
+}
+
+/// What spa did already, and what a person does next, by label.
+fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
+    let status = "`spa status` (state, holder, since of every managed account)".to_owned();
+    let events = format!("`spa events list --account {account}` (the account's history)");
+    match label {
+        Label::BudgetAlert => (
+            "Recorded the alert. spa stops nothing on a budget alert: the account keeps running.",
+            vec![
+                "Open the cost report linked to the incident: which services cost".to_owned(),
+                "Ask the holder whether the spending is expected".to_owned(),
+                format!("If it must stop now and the account is assigned: `spa expire {account}` purges it"),
+            ],
+        ),
+        Label::ConsoleLoginWithRoot => (
+            "Recorded the sign-in. The session was not stopped.",
+            vec![
+                "Ask the holder who signed in with the root user, and why".to_owned(),
+                "If nobody should have: reset the root password from the account's root e-mail, check CloudTrail in the account".to_owned(),
+                format!("If the account is compromised and assigned: `spa expire {account}` purges it"),
+            ],
+        ),
+        Label::ConsoleLoginWithIamUser => (
+            "Recorded the sign-in. The IAM user was left as it is.",
+            vec![
+                "Ask the holder why an IAM user signs in to the console (SSO is the way in)".to_owned(),
+                "Remove the user's console password if it is not needed".to_owned(),
+                events,
+            ],
+        ),
+        Label::BuildFailed => (
+            "Recorded the failure: the build failed on its last attempt (the account is quarantined), or could not be started.",
+            vec![
+                "Read the build's logs in CodeBuild in the account (project `<environment>-Prepare` or `-Purge`)".to_owned(),
+                events,
+                status,
+            ],
+        ),
+        Label::AccountQuarantined => (
+            "Stopped retrying: the account is quarantined and given to nobody.",
+            vec![
+                "Find why the builds failed (CodeBuild logs in the account)".to_owned(),
+                format!("Once fixed: `spa reset {account}` prepares the account again"),
+                events,
+            ],
+        ),
+        Label::OnboardingTimedOut | Label::MaintenanceTimedOut => (
+            "The deadline passed before the account was ready: it was quarantined.",
+            vec![
+                events,
+                "Check the account's builds in CodeBuild (stuck, never started?)".to_owned(),
+                format!("Once fixed: `spa reset {account}`"),
+            ],
+        ),
+        Label::Drift => (
+            "Changed nothing it could not read: spa does not guess (the sweeper quarantines an account whose tags it cannot read).",
+            vec![
+                "`spa check` lists what differs from what spa expects".to_owned(),
+                format!("Fix the tags by hand, or `spa reset {account}`"),
+                events,
+            ],
+        ),
+        Label::StaleAccessKey => (
+            "Recorded the key's age. The key was not disabled.",
+            vec![
+                "Ask the holder to rotate or delete the key".to_owned(),
+                events,
+            ],
+        ),
+        Label::ResidualCost => (
+            "Recorded the cost seen after the purge.",
+            vec![
+                "Open the cost report: what still costs after the purge".to_owned(),
+                format!("If the account is assigned: `spa expire {account}` purges it again"),
+            ],
+        ),
+        Label::DeadLetter => (
+            "Gave up on an event or a command after every retry; archived the message as received (the reason names its S3 key). Nothing was replayed.",
+            vec![
+                "Read the reason: the queue, what was lost and the last error".to_owned(),
+                "Fix the cause, then replay the archived message: `spa handle <file>`".to_owned(),
+                events,
+            ],
+        ),
+        _ => ("Recorded it.", vec![status]),
+    }
+}
+
+/// Default impact of an incident, by label (settings' `impact` of the route wins).
+pub fn default_impact(label: Label) -> u8 {
+    match label {
+        Label::ConsoleLoginWithRoot => 2,
+        Label::BudgetAlert | Label::ConsoleLoginWithIamUser | Label::AccountQuarantined => 3,
+        _ => 4,
+    }
+}
+
+/// An exception or a quarantine: incident, channels, holder.
+async fn attend<P: Platform>(
+    engine: &Engine<'_, P>,
+    event: &SpaEvent,
+    known: &Account,
+) -> Vec<Delivery> {
+    let label = event.event.label;
+    let settings = engine.settings();
+    let route = settings.notifications.routes.route(label.as_str());
+    let mut notice = notice(engine, event, known);
+    let mut deliveries = Vec::new();
+    if settings.features.incident_manager {
+        let link = cost_report(engine, event, known).await;
+        let related = match link {
+            Ok(url) => {
+                deliveries.push(Delivery {
+                    step: "cost report",
+                    result: Ok("linked".into()),
+                });
+                notice.cost_report_url = Some(url.clone());
+                vec![RelatedLink {
+                    title: format!("Month-to-date costs of {}", event.event.account),
+                    url,
+                }]
+            }
+            Err(why) => {
+                deliveries.push(Delivery {
+                    step: "cost report",
+                    result: Err(why),
+                });
+                Vec::new()
+            }
+        };
+        let impact = route
+            .and_then(|r| r.impact)
+            .unwrap_or_else(|| default_impact(label));
+        let result = incident(engine, event, known, &notice, impact, related).await;
+        if let Ok((_, arn)) = &result {
+            notice.facts.push(("incident".into(), arn.clone()));
+        }
+        deliveries.push(Delivery {
+            step: "incident",
+            result: result.map(|(what, _)| what),
+        });
+    }
+    let channels = route.map(|r| r.channels.clone()).unwrap_or_default();
+    for channel in channels {
+        let (step, result) = match channel {
+            Channel::Slack => (
+                "slack",
+                post(
+                    engine,
+                    settings
+                        .notifications
+                        .slack_webhook
+                        .as_ref()
+                        .map(|s| s.as_str()),
+                    "notifications.slack_webhook",
+                    &notify::slack(&notice),
+                )
+                .await,
+            ),
+            Channel::Teams => (
+                "teams",
+                post(
+                    engine,
+                    settings
+                        .notifications
+                        .teams_webhook
+                        .as_ref()
+                        .map(|s| s.as_str()),
+                    "notifications.teams_webhook",
+                    &notify::teams(&notice),
+                )
+                .await,
+            ),
+            Channel::Email => {
+                let to: Vec<String> = settings
+                    .notifications
+                    .email_recipients
+                    .iter()
+                    .map(|e| e.as_str().to_owned())
+                    .collect();
+                ("email", send(engine, to, &notice, Audience::Team).await)
+            }
+        };
+        deliveries.push(Delivery { step, result });
+    }
+    if route.is_some_and(|r| r.notify_holder) {
+        let result = match &known.holder {
+            Some(holder) => {
+                send(
+                    engine,
+                    vec![holder.as_str().to_owned()],
+                    &notice,
+                    Audience::Holder,
+                )
+                .await
+            }
+            None => Ok("no holder to tell".into()),
+        };
+        deliveries.push(Delivery {
+            step: "holder",
+            result,
+        });
+    }
+    deliveries
+}
+
+/// An assignment: the holder learns that the account is theirs.
+async fn welcome<P: Platform>(
+    engine: &Engine<'_, P>,
+    event: &SpaEvent,
+    known: &Account,
+) -> Vec<Delivery> {
+    if !event.event.facts.contains_key("notify_holder") {
+        return Vec::new();
+    }
+    if engine.settings().notifications.email_sender.is_none() {
+        return vec![Delivery {
+            step: "holder",
+            result: Ok("not told: no `notifications.email_sender`".into()),
+        }];
+    }
+    let result = match &known.holder {
+        Some(holder) => {
+            let domain = &event.event;
+            let welcome = Welcome {
+                environment: domain.environment.clone(),
+                account: domain.account.clone(),
+                account_name: known.name.clone().unwrap_or_default(),
+                ou_path: known.ou_path.clone(),
+                cost_center: known.cost_center.clone(),
+                at: domain.at,
+                lease: known.lease.map(|lease| {
+                    let days = lease.as_secs() / 86_400;
+                    let until = domain.at
+                        + TimeDelta::days(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000));
+                    format!(
+                        "until {} ({days} days), then the account is purged and given back",
+                        until.format("%Y-%m-%d")
+                    )
+                }),
+                access_url: None,
+                help: engine
+                    .settings()
+                    .notifications
+                    .workbooks_url
+                    .iter()
+                    .map(|url| format!("What spa tells you and why: {url}"))
+                    .collect(),
+            };
+            mail_to(
+                engine,
+                vec![holder.as_str().to_owned()],
+                notify::welcome(&welcome),
+            )
+            .await
+        }
+        None => Ok("no holder to tell".into()),
+    };
+    vec![Delivery {
+        step: "holder",
+        result,
+    }]
+}
+
+/// Opens the incident of the account and label, or adds to the open one's timeline.
+/// Returns what was done and the incident record ARN.
+async fn incident<P: Platform>(
+    engine: &Engine<'_, P>,
+    event: &SpaEvent,
+    known: &Account,
+    notice: &Notice,
+    impact: u8,
+    related: Vec<RelatedLink>,
+) -> Result<(String, String), String> {
+    let platform = engine.platform();
+    let (incidents, store, retry) = (platform.incidents(), platform.store(), engine.retry());
+    let domain = &event.event;
+    let (account, label) = (&domain.account, domain.label);
+    let token = client_token(engine.environment(), event);
+    let open = retry
+        .run("read open incident", || store.incident(account, label))
+        .await
+        .map_err(|e| format!("the open incident could not be read: {e}"))?;
+    if let Some(arn) = open {
+        match retry
+            .run("incident status", || incidents.incident_status(&arn))
+            .await
+        {
+            Ok(IncidentStatus::Open) => {
+                let text = format!("{label} again: {}", notice.what_happened);
+                retry
+                    .run("add timeline event", || {
+                        incidents.add_timeline_event(&arn, &token, domain.at, &text)
+                    })
+                    .await
+                    .map_err(|e| format!("the open incident could not be updated: {e}"))?;
+                return Ok(("open incident updated".into(), arn));
+            }
+            Ok(IncidentStatus::Resolved) | Err(PortError::NotFound { .. }) => {}
+            Err(error) => return Err(format!("the open incident could not be read: {error}")),
+        }
+    }
+    let name = known
+        .name
+        .as_deref()
+        .unwrap_or("an account that left the organization");
+    let mut tags = vec![
+        ("spa:label".to_owned(), label.as_str().to_owned()),
+        ("spa:account".to_owned(), account.as_str().to_owned()),
+        ("spa:environment".to_owned(), domain.environment.clone()),
+        ("spa:account-name".to_owned(), name.to_owned()),
+    ];
+    if let Some(cost_center) = &known.cost_center {
+        tags.push(("spa:cost-center".into(), cost_center.clone()));
+    }
+    if !known.ou_path.is_empty() {
+        tags.push(("spa:ou-path".into(), known.ou_path.join("/")));
+    }
+    if let Some(holder) = &known.holder {
+        tags.push(("spa:holder".into(), holder.masked()));
+    }
+    let request = IncidentRequest {
+        client_token: token,
+        response_plan_arn: engine.response_plan_arn(),
+        title: format!("[spa {}] {label}: {name} ({account})", domain.environment),
+        summary: incident_summary(notice),
+        impact,
+        tags,
+        related,
+        trigger_source: "spa".into(),
+        triggered_at: domain.at,
+        trigger_data: serde_json::json!({
+            "event": event.event_id.as_str(),
+            "label": label.as_str(),
+            "account": account.as_str(),
+            "reason": notice.what_happened,
+        })
+        .to_string(),
+    };
+    let arn = retry
+        .run("start incident", || incidents.start_incident(&request))
+        .await
+        .map_err(|e| format!("no incident opened: {e}"))?;
+    if let Err(error) = retry
+        .run("remember incident", || {
+            store.set_incident(account, label, &arn, domain.at)
+        })
+        .await
+    {
+        tracing::warn!(%account, %label, %error, "incident opened but not remembered: a repeat opens another");
+    }
+    Ok(("incident opened".into(), arn))
+}
+
+/// The client token of the incident of an event: a retried delivery opens it once.
+fn client_token(environment: &str, event: &SpaEvent) -> String {
+    let raw = format!(
+        "{environment}-{}-{}",
+        event.event.label,
+        event.event_id.as_str()
+    );
+    raw.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect()
+}
+
+/// The incident's summary: what happened, the account, what spa did, what to do.
+fn incident_summary(notice: &Notice) -> String {
+    let mut text = format!("**What happened**: {}\n\n", notice.what_happened);
+    text.push_str(&format!(
+        "**Account**: {} ({})",
+        notice.account_name, notice.account
+    ));
+    if let Some(holder) = &notice.holder {
+        text.push_str(&format!(", holder {holder}"));
+    }
+    if !notice.ou_path.is_empty() {
+        text.push_str(&format!(", OU {}", notice.ou_path.join(" / ")));
+    }
+    if let Some(cost_center) = &notice.cost_center {
+        text.push_str(&format!(", cost center {cost_center}"));
+    }
+    text.push_str(&format!(
+        "\n\n**What spa did**: {}\n\n**What to do next**:\n",
+        notice.what_spa_did
+    ));
+    for step in &notice.next_steps {
+        text.push_str(&format!("- {step}\n"));
+    }
+    if let Some(url) = &notice.workbook_url {
+        text.push_str(&format!("\n**Workbook**: {url}\n"));
+    }
+    // the cost report's link is a related item (the adapter moves a link too long for
+    // one into the summary)
+    spa_core::events::redact_emails(&text)
+}
+
+/// Writes the account's month-to-date cost report to the reports bucket and returns
+/// a presigned link to it.
+async fn cost_report<P: Platform>(
+    engine: &Engine<'_, P>,
+    event: &SpaEvent,
+    known: &Account,
+) -> Result<String, String> {
+    let platform = engine.platform();
+    let domain = &event.event;
+    let account = &domain.account;
+    let (start, end) = month_to_date(domain.at);
+    let costs = engine
+        .retry()
+        .run("read costs", || {
+            platform.costs().account_costs(account, start, end)
+        })
+        .await
+        .map_err(|e| format!("costs not read: {e}"))?;
+    let heading = spa_core::reports::account::AccountHeading {
+        account: account.clone(),
+        account_name: known.name.clone().unwrap_or_default(),
+        holder: known.holder.as_ref().map(|h| h.as_str().to_owned()),
+        cost_center: known.cost_center.clone(),
+        ou_path: known.ou_path.join(" / "),
+        period_start: start,
+        period_end: end,
+        currency: costs
+            .first()
+            .map_or_else(|| "USD".to_owned(), |c| c.currency.clone()),
+        generated_at: engine.now(),
+    };
+    let bytes = spa_core::reports::account::account_costs_workbook(&heading, &costs)
+        .map_err(|e| format!("report not written: {e}"))?;
+    let prefix = engine
+        .settings()
+        .reporting
+        .exceptions_prefix
+        .trim_end_matches('/');
+    let key = format!(
+        "{prefix}/{account}/{:04}/{:04}-{:02}-{account}-costs.xlsx",
+        start.year(),
+        start.year(),
+        start.month()
+    );
+    let objects = platform.objects();
+    engine
+        .retry()
+        .run("store cost report", || {
+            objects.put(
+                &key,
+                bytes.clone(),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        })
+        .await
+        .map_err(|e| format!("report not stored: {e}"))?;
+    let expiry = engine.settings().features.cost_link_expiry.min(MAX_LINK);
+    objects
+        .presigned_url(&key, expiry)
+        .await
+        .map_err(|e| format!("no link to the report: {e}"))
+}
+
+/// From the first day of the month of `at` to the day after `at` (exclusive).
+fn month_to_date(at: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let day = at.date_naive();
+    let start = day.with_day(1).unwrap_or(day);
+    (start, day + TimeDelta::days(1))
+}
+
+/// Posts to the webhook whose secret `reference` names.
+pub(super) async fn post<P: Platform>(
+    engine: &Engine<'_, P>,
+    reference: Option<&str>,
+    setting: &str,
+    body: &serde_json::Value,
+) -> Result<String, String> {
+    let Some(reference) = reference else {
+        return Err(format!("routed, but `{setting}` is not set"));
+    };
+    let platform = engine.platform();
+    let url = engine
+        .retry()
+        .run("read webhook secret", || {
+            platform.secrets().secret(reference)
+        })
+        .await
+        .map_err(|e| format!("the webhook URL could not be read from `{reference}`: {e}"))?;
+    platform
+        .webhooks()
+        .post_json(&url, body)
+        .await
+        .map(|()| "posted".to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// Sends the notice by e-mail.
+async fn send<P: Platform>(
+    engine: &Engine<'_, P>,
+    to: Vec<String>,
+    notice: &Notice,
+    audience: Audience,
+) -> Result<String, String> {
+    if to.is_empty() {
+        return Err("routed, but `notifications.email_recipients` is empty".into());
+    }
+    mail_to(engine, to, notify::email(notice, audience)).await
+}
+
+/// Sends a rendered e-mail from `notifications.email_sender`.
+async fn mail_to<P: Platform>(
+    engine: &Engine<'_, P>,
+    to: Vec<String>,
+    rendered: RenderedEmail,
+) -> Result<String, String> {
+    let Some(from) = &engine.settings().notifications.email_sender else {
+        return Err("routed, but `notifications.email_sender` is not set".into());
+    };
+    let count = to.len();
+    let email = Email {
+        from: from.as_str().to_owned(),
+        to,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        attachments: Vec::new(),
+    };
+    engine
+        .platform()
+        .mail()
+        .send_email(&email)
+        .await
+        .map(|_| format!("sent to {count} recipient(s)"))
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,456 @@
+//! Ports: what the use cases need from the outside world, as traits.
+//!
+//! Adapters on the AWS SDK implement them in `aws/`; the in-memory implementations in
+//! [`memory`] serve the tests and the features, offline. A use case takes one
+//! [`Platform`], which hands out every port, so its signature does not grow with
+//! each port it uses.
+//!
+//! Every port speaks domain types (`AccountId`, `TagChanges`, `BuildId`,
+//! `DomainEvent`), never an SDK type. Errors that remain after the adapter's retries
+//! come back as a typed [`PortError`]; nothing is swallowed.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use spa_core::events::{AccountId, DomainEvent, Label, Sensitive};
+use spa_core::footprint::Footprint;
+use spa_core::lifecycle::{BuildId, BuildKind, BuildStatus, TagChanges};
+
+mod alerting;
+mod chat;
+mod finops;
+pub mod memory;
+mod scans;
+
+pub use alerting::{
+    Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
+    Incidents, Mail, RelatedLink, Secret, Secrets, Webhooks,
+};
+pub use chat::{MemorySlackUsers, SlackUsers};
+pub use finops::CostSource;
+pub use scans::{AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, mask_key_id};
+pub use spa_core::events::Activity;
+pub use spa_core::reports::ServiceCost;
+
+/// Why a port could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// The account or organizational unit is not in the organization, or the resource
+    /// does not exist.
+    #[error("`{id}` is not in the organization")]
+    NotFound { id: String },
+    /// A service answered something that cannot be right (a cycle or a tree deeper
+    /// than AWS allows in the organization; costs in two currencies, an amount that
+    /// is not a number).
+    #[error("inconsistent answer at `{id}`: {why}")]
+    Inconsistent { id: String, why: String },
+    /// The service could not be reached or refused the call after retries
+    /// (throttling, 5xx, network).
+    #[error("{service} is unavailable: {message}")]
+    Unavailable { service: String, message: String },
+    /// The call was refused for lack of permission: a missing or misconfigured role
+    /// (management role, member role), an SCP.
+    #[error("{service} denied `{action}`: {message}")]
+    Denied {
+        service: String,
+        action: String,
+        message: String,
+    },
+    /// The service refused the request as invalid (a bug, or bad settings).
+    #[error("{service} refused `{action}`: {message}")]
+    Rejected {
+        service: String,
+        action: String,
+        message: String,
+    },
+}
+
+impl PortError {
+    /// Whether trying again later may succeed (Lambda retry, queue redelivery).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PortError::Unavailable { .. })
+    }
+}
+
+/// Where accounts and organizational units sit in the organization.
+pub trait OrganizationTree {
+    /// The parents of an account or OU, nearest first, up to and including the root.
+    fn ancestors(&self, id: &str) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+}
+
+/// The status of an account in the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountStatus {
+    /// In use.
+    Active,
+    /// Closed, kept 90 days before it goes.
+    Suspended,
+    /// Being closed.
+    PendingClosure,
+}
+
+/// An account as the organization describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Its id.
+    pub id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Its root e-mail address (never logged in clear).
+    pub email: Sensitive,
+    /// Active, suspended, being closed.
+    pub status: AccountStatus,
+}
+
+/// An organizational unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// `ou-...`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// AWS Organizations, as seen from the management account.
+pub trait Organization: OrganizationTree + Send + Sync {
+    /// One account.
+    fn describe_account(
+        &self,
+        id: &AccountId,
+    ) -> impl Future<Output = Result<AccountRecord, PortError>> + Send;
+    /// Every account of the organization (all pages).
+    fn list_accounts(&self) -> impl Future<Output = Result<Vec<AccountRecord>, PortError>> + Send;
+    /// The accounts directly under an OU or root (all pages).
+    fn accounts_in(
+        &self,
+        parent: &str,
+    ) -> impl Future<Output = Result<Vec<AccountRecord>, PortError>> + Send;
+    /// The OUs directly under an OU or root (all pages).
+    fn units_in(&self, parent: &str) -> impl Future<Output = Result<Vec<Unit>, PortError>> + Send;
+    /// One organizational unit (its name).
+    fn describe_unit(&self, id: &str) -> impl Future<Output = Result<Unit, PortError>> + Send;
+    /// The roots of the organization (there is one).
+    fn roots(&self) -> impl Future<Output = Result<Vec<Unit>, PortError>> + Send;
+    /// The tags of an account.
+    fn tags(
+        &self,
+        id: &AccountId,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, PortError>> + Send;
+    /// Writes tag changes on an account: sets first, then removals (at most one
+    /// `TagResource` and one `UntagResource` call). Nothing to do: no call.
+    fn change_tags(
+        &self,
+        id: &AccountId,
+        changes: &TagChanges,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Moves an account from one parent to another.
+    fn move_account(
+        &self,
+        id: &AccountId,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What a build is started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRequest {
+    /// The member account.
+    pub account: AccountId,
+    /// Preparation or purge.
+    pub kind: BuildKind,
+    /// Attempt of this transition, from 1.
+    pub attempt: u32,
+    /// Environment variables of the build (settings' `variables` and spa's own
+    /// `SPA_*` contract).
+    pub variables: BTreeMap<String, String>,
+    /// A token that makes starting the same build twice start it once (CodeBuild
+    /// `idempotencyToken`): the same for a re-delivered trigger of one transition.
+    pub idempotency_token: String,
+}
+
+/// Builds in member accounts, through the member role.
+pub trait Builds: Send + Sync {
+    /// Ensures, idempotently, what spa needs in the member account (service role,
+    /// projects, forwarding rules).
+    fn ensure_footprint(
+        &self,
+        account: &AccountId,
+        footprint: &Footprint,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Starts a build and returns its id.
+    fn start_build(
+        &self,
+        footprint: &Footprint,
+        request: &BuildRequest,
+    ) -> impl Future<Output = Result<BuildId, PortError>> + Send;
+    /// The status of a build (the local build watcher polls it).
+    fn build_status(
+        &self,
+        account: &AccountId,
+        build: &BuildId,
+    ) -> impl Future<Output = Result<BuildStatus, PortError>> + Send;
+}
+
+/// Whether a key was new when it was claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First time: go on.
+    New,
+    /// Already processed (or being processed): do nothing.
+    Seen,
+}
+
+/// Which activities to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityQuery {
+    /// Of one account only.
+    pub account: Option<AccountId>,
+    /// At or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// What a deadline is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// On-boarding must be over (vended -> ready).
+    Onboarding,
+    /// Maintenance must be over (expired -> ready).
+    Maintenance,
+    /// The lease of the holder ends.
+    Lease,
+}
+
+/// A point in time the sweeper must look at an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    /// The account.
+    pub account: AccountId,
+    /// What it is about.
+    pub kind: DeadlineKind,
+    /// When it is due.
+    pub due: DateTime<Utc>,
+}
+
+/// What the reports last knew of an account: an account that left the organization
+/// is still named in the cost reports of the months it cost something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownAccount {
+    /// The account.
+    pub account: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Its cost center tag, if it had one.
+    pub cost_center: Option<String>,
+    /// `Root/Sandboxes/Team A`.
+    pub ou_path: String,
+    /// When a report run last saw it in the organization.
+    pub seen: DateTime<Utc>,
+}
+
+/// History and bookkeeping (DynamoDB): never the truth about an account, which lives
+/// in its tags.
+pub trait Store: Send + Sync {
+    /// Records `key` (an event id, a command id) as processed with a conditional
+    /// write: `Seen` when it was recorded before.
+    fn claim(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Claim, PortError>> + Send;
+    /// Forgets a claim, so that a retry of a failed event is processed again.
+    fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Writes an activity record.
+    fn record(&self, activity: &Activity) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Reads activity records, newest first.
+    fn activities(
+        &self,
+        query: &ActivityQuery,
+    ) -> impl Future<Output = Result<Vec<Activity>, PortError>> + Send;
+    /// Sets (or moves) a deadline of an account.
+    fn set_deadline(
+        &self,
+        deadline: &Deadline,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Removes a deadline of an account (absent: nothing to do).
+    fn clear_deadline(
+        &self,
+        account: &AccountId,
+        kind: DeadlineKind,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The deadlines due at `now` (all pages).
+    fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Deadline>, PortError>> + Send;
+    /// The incident record last opened for an account and an exception label.
+    fn incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Remembers the incident record opened for an account and an exception label.
+    fn set_incident(
+        &self,
+        account: &AccountId,
+        label: Label,
+        arn: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Stamps the last console sign-in of an account; an older sign-in than the one
+    /// stamped changes nothing.
+    fn stamp_login(
+        &self,
+        account: &AccountId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The last console sign-in of every account that has one (all pages).
+    fn last_logins(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<AccountId, DateTime<Utc>>, PortError>> + Send;
+    /// Remembers what a report run saw of each account (one record per account,
+    /// overwritten at each run; written in batches).
+    fn remember_accounts(
+        &self,
+        accounts: &[KnownAccount],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// What was last remembered of `accounts`; an account never remembered is left out.
+    fn known_accounts(
+        &self,
+        accounts: &[AccountId],
+    ) -> impl Future<Output = Result<Vec<KnownAccount>, PortError>> + Send;
+}
+
+/// The engine's event bus (EventBridge).
+pub trait Bus: Send + Sync {
+    /// Puts events on the bus, in batches of 10; failed entries are retried; the
+    /// entries that still fail make an error.
+    fn publish(&self, events: &[DomainEvent])
+    -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The queue of account commands (SQS): the maintenance window and bulk operator
+/// actions fan out through it, one message per account, so that no invocation works
+/// through 10,000 accounts serially.
+pub trait Commands: Send + Sync {
+    /// Sends commands, in batches of 10; failed entries are retried.
+    fn send(
+        &self,
+        commands: &[spa_core::events::AccountCommand],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// SSM Parameter Store.
+pub trait Parameters: Send + Sync {
+    /// The value of a parameter (decrypted).
+    fn get(&self, name: &str) -> impl Future<Output = Result<String, PortError>> + Send;
+    /// Writes a parameter (overwrites).
+    fn put(&self, name: &str, value: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// S3, in the reports bucket.
+pub trait Objects: Send + Sync {
+    /// Writes an object.
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Reads an object.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, PortError>> + Send;
+    /// A presigned GET URL of an object, valid for `expires_in` (never a public object).
+    fn presigned_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+}
+
+/// The time.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Every port a use case may need, handed out by one value.
+pub trait Platform: Send + Sync {
+    /// Organizations.
+    type Organization: Organization;
+    /// Builds in member accounts.
+    type Builds: Builds;
+    /// History and bookkeeping.
+    type Store: Store;
+    /// The event bus.
+    type Bus: Bus;
+    /// The command queue.
+    type Commands: Commands;
+    /// The time.
+    type Clock: Clock;
+    /// Budgets in member accounts.
+    type Budgets: Budgets;
+    /// Incident Manager.
+    type Incidents: Incidents;
+    /// Cost Explorer.
+    type Costs: Costs;
+    /// The organization's costs (Cost Explorer in the management account, or CUR 2.0).
+    type CostSource: CostSource;
+    /// The reports bucket.
+    type Objects: Objects;
+    /// SSM SecureString and Secrets Manager.
+    type Secrets: Secrets;
+    /// Chat webhooks.
+    type Webhooks: Webhooks;
+    /// E-mail.
+    type Mail: Mail;
+    /// What the scans read in member accounts (regions, instances, IAM users).
+    type Scans: Scans;
+
+    /// Organizations.
+    fn organization(&self) -> &Self::Organization;
+    /// Builds in member accounts.
+    fn builds(&self) -> &Self::Builds;
+    /// History and bookkeeping.
+    fn store(&self) -> &Self::Store;
+    /// The event bus.
+    fn bus(&self) -> &Self::Bus;
+    /// The command queue.
+    fn commands(&self) -> &Self::Commands;
+    /// The time.
+    fn clock(&self) -> &Self::Clock;
+    /// Budgets in member accounts.
+    fn budgets(&self) -> &Self::Budgets;
+    /// Incident Manager.
+    fn incidents(&self) -> &Self::Incidents;
+    /// Cost Explorer.
+    fn costs(&self) -> &Self::Costs;
+    /// The organization's costs (Cost Explorer in the management account, or CUR 2.0).
+    fn cost_source(&self) -> &Self::CostSource;
+    /// The reports bucket.
+    fn objects(&self) -> &Self::Objects;
+    /// SSM SecureString and Secrets Manager.
+    fn secrets(&self) -> &Self::Secrets;
+    /// Chat webhooks.
+    fn webhooks(&self) -> &Self::Webhooks;
+    /// E-mail.
+    fn mail(&self) -> &Self::Mail;
+    /// What the scans read in member accounts (regions, instances, IAM users).
+    fn scans(&self) -> &Self::Scans;
+}

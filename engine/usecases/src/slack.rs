@@ -1,0 +1,588 @@
+//! The Slack slash command `/spa`: one request → an HTTP answer within Slack's 3
+//! seconds, and, for what takes longer, a job answered later.
+//!
+//! [`on_slash_command`] runs in this order, and nothing else runs before the
+//! signature is verified: the body size budget, the signing secret (the override of
+//! the edge, else `notifications.slack_signing_secret` through the `Secrets` port),
+//! the signature and its 5-minute window, the replay claim (a (timestamp, signature)
+//! pair is taken once: `slack#<timestamp>#<signature>` in the store), then the form,
+//! the response URL, the text. Any signature problem or a replay is 401, a malformed
+//! verified request 400, each with a generic body.
+//!
+//! Who asks: Slack gives a user id, holders are e-mail addresses: the user's address
+//! is read once per request with `users.info` (bot token from
+//! `notifications.slack_bot_token`). `features.slack_admins` (user ids or addresses)
+//! may ask about any account; anyone else about the accounts whose holder tag is
+//! their address, and a refusal never tells whether the account exists.
+//!
+//! `help` and `status ACCOUNT` (one tag read) are answered in the response;
+//! `status [me]` (a tag read per managed account), `costs` and `find` (every
+//! account and region: `usecases::find`) answer "working on it"
+//! and hand a [`SlackReply`](spa_core::events::Action::SlackReply) command on: on
+//! Lambda to the command queue (nothing may run after the handler returns), where
+//! the `commands` function runs [`answer_later`] and posts to the response URL
+//! through the `Webhooks` port; locally, `spa slack serve` runs it in a task.
+
+use serde_json::Value;
+
+use super::apply::{Outcome, Verdict};
+use super::context::Engine;
+use super::error::{Context, PortResultExt, UseCaseError};
+use super::managed::managed_accounts;
+use crate::ports::{
+    Claim, Commands, Organization, Platform, PortError, Secret, Secrets, SlackUsers, Store,
+    Webhooks,
+};
+use spa_core::chatops::reply::{self, AccountState};
+use spa_core::chatops::{Request, ResponseUrl, Target, parse_form, verify};
+use spa_core::events::{AccountCommand, AccountId, Action, redact_emails};
+
+/// Accounts whose costs one answer shows at most.
+pub const COSTS_ACCOUNTS_MAX: usize = 5;
+
+/// A request as the function URL (or the local server) received it.
+#[derive(Debug, Clone, Copy)]
+pub struct SlashRequest<'a> {
+    /// `X-Slack-Request-Timestamp`, when present.
+    pub timestamp: Option<&'a str>,
+    /// `X-Slack-Signature`, when present.
+    pub signature: Option<&'a str>,
+    /// The raw body (decoded from base64 when the event said so).
+    pub body: &'a [u8],
+}
+
+/// What the edge configures.
+#[derive(Debug, Clone, Default)]
+pub struct SlackOptions {
+    /// The signing secret, instead of reading `notifications.slack_signing_secret`
+    /// (`SLACK_SIGNING_SECRET` of `spa slack serve`).
+    pub signing_secret: Option<Secret>,
+    /// A response URL base accepted besides Slack's (a local server in tests).
+    pub local_response_base: Option<String>,
+}
+
+/// The HTTP answer, and the job to hand on when the answer comes later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlashAnswer {
+    /// 200, 400, 401 or 500.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+    /// The job whose answer goes to the response URL later.
+    pub later: Option<AccountCommand>,
+}
+
+impl SlashAnswer {
+    fn ok(body: Value) -> Self {
+        Self {
+            status: 200,
+            body,
+            later: None,
+        }
+    }
+
+    fn error(status: u16) -> Self {
+        let text = match status {
+            400 => "bad request",
+            401 => "unauthorized",
+            _ => "internal error",
+        };
+        Self {
+            status,
+            body: serde_json::json!({ "error": text }),
+            later: None,
+        }
+    }
+}
+
+/// Who asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Asker {
+    /// Their address (lowercase), when Slack gave one.
+    email: Option<String>,
+    /// In `features.slack_admins`.
+    admin: bool,
+}
+
+/// Answers one slash command request (see the module's documentation for the order).
+pub async fn on_slash_command<P: Platform, U: SlackUsers>(
+    engine: &Engine<'_, P>,
+    users: &U,
+    options: &SlackOptions,
+    request: &SlashRequest<'_>,
+) -> SlashAnswer {
+    if request.body.len() > spa_core::chatops::verify::MAX_BODY {
+        tracing::warn!(rejection = "body too large", "slash command refused");
+        return SlashAnswer::error(401);
+    }
+    let settings = engine.settings();
+    let platform = engine.platform();
+    let secret = match (
+        &options.signing_secret,
+        &settings.notifications.slack_signing_secret,
+    ) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(reference)) => match engine
+            .retry()
+            .run("read signing secret", || {
+                platform.secrets().secret(reference.as_str())
+            })
+            .await
+        {
+            Ok(secret) => secret,
+            Err(error) => {
+                tracing::error!(%error, "the Slack signing secret could not be read");
+                return SlashAnswer::error(500);
+            }
+        },
+        (None, None) => {
+            tracing::error!("no Slack signing secret (`notifications.slack_signing_secret`)");
+            return SlashAnswer::error(500);
+        }
+    };
+    let now = engine.now();
+    let verified = match verify(
+        secret.expose().as_bytes(),
+        request.timestamp,
+        request.signature,
+        request.body,
+        now,
+    ) {
+        Ok(verified) => verified,
+        Err(rejection) => {
+            tracing::warn!(%rejection, "slash command refused");
+            return SlashAnswer::error(401);
+        }
+    };
+    match platform.store().claim(&verified.replay_key(), now).await {
+        Ok(Claim::New) => {}
+        Ok(Claim::Seen) => {
+            tracing::warn!(rejection = "replayed", "slash command refused");
+            return SlashAnswer::error(401);
+        }
+        Err(error) => {
+            tracing::error!(%error, "the replay claim could not be written");
+            return SlashAnswer::error(500);
+        }
+    }
+    let command = match parse_form(request.body, options.local_response_base.as_deref()) {
+        Ok(command) => command,
+        Err(error) => {
+            tracing::warn!(%error, "malformed slash command");
+            return SlashAnswer::error(400);
+        }
+    };
+    if !settings.features.slack_commands {
+        return SlashAnswer::ok(reply::disabled());
+    }
+    let asked = Request::parse(&command.text);
+    tracing::info!(
+        user = command.user_id,
+        request = asked.name(),
+        "slash command"
+    );
+    let target = match &asked {
+        Request::Help => return SlashAnswer::ok(reply::help(&command.command, None)),
+        Request::Unknown(text) => {
+            return SlashAnswer::ok(reply::help(&command.command, Some(text)));
+        }
+        Request::Status(target) | Request::Costs(target) => target,
+        Request::Find(_) => &Target::Mine,
+    };
+    let asker = match asker(engine, users, &command.user_id).await {
+        Ok(asker) => asker,
+        Err(error) => {
+            tracing::error!(%error, "the Slack user could not be looked up");
+            return SlashAnswer::ok(reply::failed());
+        }
+    };
+    if asker.email.is_none() && !asker.admin {
+        return SlashAnswer::ok(reply::unknown_asker());
+    }
+    if asked.is_deferred() {
+        let account = match target {
+            Target::Account(account) => account.clone(),
+            Target::Mine => settings.automation.account_id.clone(),
+        };
+        let job = AccountCommand::new(
+            &format!("slack/{}/{}", verified.timestamp, &verified.signature[..16]),
+            engine.environment(),
+            account,
+            Action::SlackReply {
+                user: command.user_id.clone(),
+                email: asker.email.clone(),
+                admin: asker.admin,
+                text: command.text.clone(),
+                response_url: command.response_url.expose().into(),
+            },
+            now,
+            "slack",
+        );
+        return SlashAnswer {
+            status: 200,
+            body: reply::working(command.text.trim()),
+            later: Some(job),
+        };
+    }
+    let Target::Account(account) = target else {
+        return SlashAnswer::ok(reply::failed());
+    };
+    match account_state(engine, &asker, account).await {
+        Ok(Some(state)) => SlashAnswer::ok(reply::status(&[state])),
+        Ok(None) => SlashAnswer::ok(reply::refused(account)),
+        Err(error) => {
+            tracing::error!(error = %redact_emails(&error.to_string()), "status failed");
+            SlashAnswer::ok(reply::failed())
+        }
+    }
+}
+
+/// Hands the job of an answer on to the command queue (Lambda): when the queue
+/// refuses, the answer becomes "try again" (the job would be lost).
+pub async fn defer_to_queue<P: Platform>(
+    engine: &Engine<'_, P>,
+    answer: SlashAnswer,
+) -> SlashAnswer {
+    let Some(job) = &answer.later else {
+        return answer;
+    };
+    match engine
+        .retry()
+        .run("send the slash command job", || {
+            engine.platform().commands().send(std::slice::from_ref(job))
+        })
+        .await
+    {
+        Ok(()) => SlashAnswer {
+            later: None,
+            ..answer
+        },
+        Err(error) => {
+            tracing::error!(%error, "the slash command job could not be queued");
+            SlashAnswer::ok(reply::failed())
+        }
+    }
+}
+
+/// One function URL invocation (Lambda): the event read, the request answered, the
+/// job of a longer answer queued before the response is returned.
+pub async fn on_function_url<P: Platform, U: SlackUsers>(
+    engine: &Engine<'_, P>,
+    users: &U,
+    options: &SlackOptions,
+    event: &Value,
+) -> SlashAnswer {
+    let request = spa_core::chatops::http::from_function_url(event);
+    let Some(body) = &request.body else {
+        tracing::warn!(
+            rejection = "body too large or undecodable",
+            "slash command refused"
+        );
+        return SlashAnswer::error(401);
+    };
+    let answer = on_slash_command(
+        engine,
+        users,
+        options,
+        &SlashRequest {
+            timestamp: request.timestamp.as_deref(),
+            signature: request.signature.as_deref(),
+            body,
+        },
+    )
+    .await;
+    defer_to_queue(engine, answer).await
+}
+
+/// The asker's address and whether they are an admin; one `users.info` call.
+async fn asker<P: Platform, U: SlackUsers>(
+    engine: &Engine<'_, P>,
+    users: &U,
+    user_id: &str,
+) -> Result<Asker, PortError> {
+    let settings = engine.settings();
+    let admins = &settings.features.slack_admins;
+    let by_id = admins.iter().any(|a| a == user_id);
+    let email = match &settings.notifications.slack_bot_token {
+        Some(reference) => {
+            let platform = engine.platform();
+            let token = engine
+                .retry()
+                .run("read bot token", || {
+                    platform.secrets().secret(reference.as_str())
+                })
+                .await?;
+            users
+                .email(&token, user_id)
+                .await?
+                .map(|e| e.trim().to_ascii_lowercase())
+        }
+        None => None,
+    };
+    let by_email = email
+        .as_deref()
+        .is_some_and(|e| admins.iter().any(|a| a.eq_ignore_ascii_case(e)));
+    Ok(Asker {
+        email,
+        admin: by_id || by_email,
+    })
+}
+
+/// The state of one account for the asker: `None` when they may not see it (not
+/// theirs, or no such account: the same answer).
+async fn account_state<P: Platform>(
+    engine: &Engine<'_, P>,
+    asker: &Asker,
+    account: &AccountId,
+) -> Result<Option<AccountState>, UseCaseError> {
+    let organization = engine.platform().organization();
+    let context = || Context::step("slash command status").account(account);
+    let tags = match engine
+        .retry()
+        .run("tags", || organization.tags(account))
+        .await
+    {
+        Ok(tags) => tags,
+        Err(PortError::NotFound { .. }) => return Ok(None),
+        Err(error) => return Err(error).within(context),
+    };
+    let view = engine.codec().decode(&tags).ok();
+    let holder = view.as_ref().and_then(|v| v.holder.as_ref());
+    let theirs = match (&asker.email, holder) {
+        (Some(email), Some(holder)) => holder.as_str().eq_ignore_ascii_case(email),
+        _ => false,
+    };
+    if !theirs && !asker.admin {
+        return Ok(None);
+    }
+    let name = engine
+        .retry()
+        .run("describe_account", || {
+            organization.describe_account(account)
+        })
+        .await
+        .map(|record| record.name)
+        .unwrap_or_default();
+    Ok(Some(match view {
+        Some(view) => AccountState {
+            account: account.clone(),
+            name,
+            state: spa_core::lifecycle::state_name(view.state).to_owned(),
+            holder: view.holder.map(|h| h.masked()),
+            since: view.since,
+        },
+        None => AccountState {
+            account: account.clone(),
+            name,
+            state: "drift: its tags do not decode".to_owned(),
+            holder: None,
+            since: None,
+        },
+    }))
+}
+
+/// The managed accounts whose holder is `email`, with their state.
+async fn accounts_of<P: Platform>(
+    engine: &Engine<'_, P>,
+    email: &str,
+) -> Result<Vec<AccountState>, UseCaseError> {
+    let organization = engine.platform().organization();
+    let mut states = Vec::new();
+    for account in managed_accounts(engine, None).await? {
+        let context = || Context::step("slash command: the asker's accounts").account(&account.id);
+        let tags = match engine
+            .retry()
+            .run("tags", || organization.tags(&account.id))
+            .await
+        {
+            Ok(tags) => tags,
+            Err(PortError::NotFound { .. }) => continue,
+            Err(error) => return Err(error).within(context),
+        };
+        let Ok(view) = engine.codec().decode(&tags) else {
+            continue;
+        };
+        if !view
+            .holder
+            .as_ref()
+            .is_some_and(|h| h.as_str().eq_ignore_ascii_case(email))
+        {
+            continue;
+        }
+        states.push(AccountState {
+            account: account.id.clone(),
+            name: account.name.clone().unwrap_or_default(),
+            state: spa_core::lifecycle::state_name(view.state).to_owned(),
+            holder: view.holder.map(|h| h.masked()),
+            since: view.since,
+        });
+    }
+    Ok(states)
+}
+
+/// Works out the answer of a job handed on by [`on_slash_command`] and posts it to
+/// its response URL (claimed once: a re-delivered job posts once). `local_base`: the
+/// response URL base accepted besides Slack's (`spa slack serve` in tests).
+pub async fn answer_later<P: Platform>(
+    engine: &Engine<'_, P>,
+    command: &AccountCommand,
+    local_base: Option<&str>,
+) -> Result<Outcome, UseCaseError> {
+    let Action::SlackReply {
+        user,
+        email,
+        admin,
+        text,
+        response_url,
+    } = &command.action
+    else {
+        return Err(UseCaseError::bad_input(
+            Context::step("answer a slash command").cause(&command.id),
+            "not a slash command job",
+        ));
+    };
+    let context = || Context::step("answer a slash command").cause(&command.id);
+    let url = ResponseUrl::parse(response_url, local_base).map_err(|_| {
+        UseCaseError::bad_input(context(), "the response URL is not Slack's: nothing posted")
+    })?;
+    let platform = engine.platform();
+    let key = format!("slack-reply#{}", command.id);
+    if platform
+        .store()
+        .claim(&key, engine.now())
+        .await
+        .within(context)?
+        == Claim::Seen
+    {
+        return Ok(Outcome::new(&command.id, None, Verdict::Seen));
+    }
+    let asker = Asker {
+        email: email.clone(),
+        admin: *admin,
+    };
+    let body = match compute(engine, &asker, &Request::parse(text)).await {
+        Ok(body) => body,
+        Err(error) if error.is_transient() => {
+            let _ = platform.store().release(&key).await;
+            return Err(error);
+        }
+        Err(error) => {
+            tracing::error!(error = %redact_emails(&error.to_string()), "slash command answer failed");
+            reply::failed()
+        }
+    };
+    match platform
+        .webhooks()
+        .post_json(&Secret::new(url.expose()), &body)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(user, cause = command.id, "slash command answered");
+            Ok(Outcome::new(
+                &command.id,
+                None,
+                Verdict::Notified("slash command answered".to_owned()),
+            ))
+        }
+        Err(error) => {
+            let _ = platform.store().release(&key).await;
+            Err(error).within(context)
+        }
+    }
+}
+
+/// `find`: admins search every managed account, holders the accounts they hold.
+async fn find<P: Platform>(
+    engine: &Engine<'_, P>,
+    asker: &Asker,
+    text: &str,
+) -> Result<Value, UseCaseError> {
+    let query = match super::find::FindQuery::parse(text) {
+        Ok(query) => query,
+        Err(error) => return Ok(reply::bad_query(&error.to_string())),
+    };
+    let accounts: Vec<AccountId> = if asker.admin {
+        managed_accounts(engine, None)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    } else {
+        match &asker.email {
+            Some(email) => accounts_of(engine, email)
+                .await?
+                .into_iter()
+                .map(|a| a.account)
+                .collect(),
+            None => Vec::new(),
+        }
+    };
+    let report = super::find::find_instances(engine, &query, &accounts).await?;
+    let lines: Vec<String> = report
+        .found
+        .iter()
+        .map(|f| {
+            format!(
+                "*{}* {} in {} {}: {}{}",
+                f.instance_id,
+                f.name.as_deref().unwrap_or(""),
+                f.account,
+                f.region,
+                f.state,
+                f.private_ip
+                    .as_deref()
+                    .map(|ip| format!(", {ip}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let failed: Vec<String> = report
+        .failed
+        .iter()
+        .map(|f| match &f.region {
+            Some(region) => format!("{} {region}", f.account),
+            None => f.account.to_string(),
+        })
+        .collect();
+    Ok(reply::found(&lines, report.searched, &failed))
+}
+
+/// The answer of a deferred request.
+async fn compute<P: Platform>(
+    engine: &Engine<'_, P>,
+    asker: &Asker,
+    request: &Request,
+) -> Result<Value, UseCaseError> {
+    let accounts: Vec<AccountState> = match request {
+        Request::Status(Target::Account(account)) | Request::Costs(Target::Account(account)) => {
+            match account_state(engine, asker, account).await? {
+                Some(state) => vec![state],
+                None => return Ok(reply::refused(account)),
+            }
+        }
+        Request::Status(Target::Mine) | Request::Costs(Target::Mine) => match &asker.email {
+            Some(email) => accounts_of(engine, email).await?,
+            None => Vec::new(),
+        },
+        Request::Help => return Ok(reply::help("/spa", None)),
+        Request::Unknown(text) => return Ok(reply::help("/spa", Some(text))),
+        Request::Find(text) => return find(engine, asker, text).await,
+    };
+    if let Request::Status(_) = request {
+        return Ok(reply::status(&accounts));
+    }
+    let today = engine.now().date_naive();
+    let mut digests = Vec::new();
+    for state in accounts.iter().take(COSTS_ACCOUNTS_MAX) {
+        digests.push(
+            super::digest::read_digest(
+                engine,
+                engine.platform().cost_source(),
+                today,
+                Some(&state.account),
+            )
+            .await?,
+        );
+    }
+    Ok(reply::costs(&digests))
+}

@@ -1,0 +1,397 @@
+//! The lifecycle as a holder and an operator see it.
+
+use super::*;
+use crate::ports::DeadlineKind;
+use spa_core::events::Label;
+use spa_core::lifecycle::Rejection;
+
+#[tokio::test]
+async fn an_account_created_in_a_nested_managed_ou_is_vended_then_prepared() {
+    let world = World::new();
+    let outcome = world.outcome(&world.created(NESTED)).await;
+    assert_eq!(outcome.verdict, Verdict::Applied);
+    assert_eq!((outcome.from, outcome.to), (None, state("vended")));
+    assert_eq!(world.state(NESTED).as_deref(), Some("vended"));
+    assert_eq!(world.tag(NESTED, "managed-by").as_deref(), Some("spa"));
+    assert_eq!(world.builds_in(NESTED), 1);
+    let (request, build) = &world.platform.builds.started_in(NESTED)[0];
+    assert_eq!(build.as_str(), "SpaTest-Prepare:1");
+    assert_eq!(
+        request.variables.get("STAGE").map(String::as_str),
+        Some("prepare")
+    );
+    assert_eq!(
+        request.variables.get("SPA_ACCOUNT_ID").map(String::as_str),
+        Some(NESTED)
+    );
+    assert_eq!(
+        world.tag(NESTED, "account-build").as_deref(),
+        Some("preparation/SpaTest-Prepare:1")
+    );
+    assert!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Onboarding)
+            .is_some()
+    );
+
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("prepared"));
+    assert_eq!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Onboarding),
+        None
+    );
+    assert_eq!(
+        world.platform.bus.labels_for(NESTED),
+        [
+            Label::AccountVended,
+            Label::BuildStarted,
+            Label::AccountPrepared,
+            Label::OnboardingCompleted
+        ]
+    );
+    assert_eq!(world.builds_in(NESTED), 1);
+}
+
+#[tokio::test]
+async fn an_account_moved_into_a_managed_ou_is_vended() {
+    let world = World::new();
+    let outcome = world
+        .outcome(&world.moved(OUTSIDE, "ou-ab12-sandbox1"))
+        .await;
+    assert_eq!(outcome.to, state("vended"));
+    assert_eq!(world.builds_in(OUTSIDE), 1);
+}
+
+#[tokio::test]
+async fn an_account_tagged_vended_by_hand_is_vended_and_spa_own_tags_are_ignored() {
+    let world = World::new();
+    let own = world.tagged_by(NESTED, &[("account-state", "vended")], spa_itself());
+    let outcome = world.outcome(&own).await;
+    assert!(
+        matches!(outcome.verdict, Verdict::Ignored(_)),
+        "{outcome:?}"
+    );
+    assert_eq!(world.org().calls.of("tags"), 0);
+    assert_eq!(world.builds_in(NESTED), 0);
+
+    let outcome = world
+        .outcome(&world.tagged(NESTED, &[("account-state", "vended")]))
+        .await;
+    assert_eq!(outcome.verdict, Verdict::Applied);
+    assert_eq!(world.builds_in(NESTED), 1);
+}
+
+#[tokio::test]
+async fn a_full_maintenance_cycle_starts_exactly_one_build_per_step() {
+    let world = World::new();
+    world.assign(NESTED, JANE).await;
+    let assigned_since = world.tag(NESTED, "account-assigned-since");
+    assert!(assigned_since.is_some());
+
+    world.advance(TimeDelta::days(3));
+    let window = world.outcome(&world.job(Job::MaintenanceWindow)).await;
+    // every managed account gets a command, whatever its state (no tag is read)
+    assert_eq!(window.verdict, Verdict::Dispatched(2));
+    let drained = world.drain().await;
+    let expired = drained
+        .outcomes
+        .iter()
+        .find(|o| o.account == Some(id(NESTED)))
+        .unwrap();
+    assert_eq!(expired.to, state("expired"));
+    assert_eq!(world.builds_in(NESTED), 2);
+    let (purge, _) = world.platform.builds.started_in(NESTED).pop().unwrap();
+    assert_eq!(purge.kind, spa_core::lifecycle::BuildKind::Purge);
+    assert!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Maintenance)
+            .is_some()
+    );
+
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("purged"));
+    assert_eq!(world.builds_in(NESTED), 3);
+
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+    assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JANE));
+    assert_eq!(world.tag(NESTED, "account-assigned-since"), assigned_since);
+    assert_eq!(world.builds_in(NESTED), 3);
+    assert_eq!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Maintenance),
+        None
+    );
+    assert!(
+        world
+            .platform
+            .store
+            .labels_for(NESTED)
+            .contains(&Label::MaintenanceCompleted)
+    );
+    // no full address in any activity
+    assert!(
+        world
+            .platform
+            .store
+            .recorded()
+            .iter()
+            .all(|a| !a.detail.contains(JANE))
+    );
+}
+
+#[tokio::test]
+async fn with_preparation_and_purge_disabled_no_build_runs() {
+    let world = World::new();
+    world.assign(NO_BUILDS, JANE).await;
+    world.dispatch(&world.job(Job::MaintenanceWindow)).await;
+    let drained = world.drain().await;
+    let outcome = drained
+        .outcomes
+        .iter()
+        .find(|o| o.account == Some(id(NO_BUILDS)))
+        .unwrap();
+    assert_eq!(
+        (outcome.from, outcome.to),
+        (state("assigned"), state("assigned"))
+    );
+    assert!(
+        outcome.events.contains(&Label::AccountPurged),
+        "{:?}",
+        outcome.events
+    );
+    assert_eq!(world.platform.builds.started().len(), 0);
+}
+
+#[tokio::test]
+async fn a_failing_build_is_retried_then_quarantined_and_an_operator_resets_it() {
+    let world = World::new();
+    world.dispatch(&world.created(NESTED)).await;
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Failed))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("vended"));
+    assert_eq!(world.tag(NESTED, "account-attempts").as_deref(), Some("2"));
+    assert_eq!(world.builds_in(NESTED), 2);
+
+    let outcome = world
+        .outcome(&world.finished(NESTED, BuildStatus::TimedOut))
+        .await;
+    assert_eq!(outcome.to, state("quarantined"));
+    assert_eq!(world.builds_in(NESTED), 2);
+    assert!(
+        world
+            .platform
+            .bus
+            .labels_for(NESTED)
+            .contains(&Label::BuildFailed)
+    );
+    assert!(
+        world.platform.store.deadlines().is_empty(),
+        "no sweep loop on a quarantined account"
+    );
+
+    let reset = world.command(NESTED, Action::Reset);
+    let outcome = world.outcome(&batch(vec![reset])).await;
+    assert_eq!(
+        (outcome.from, outcome.to),
+        (state("quarantined"), state("vended"))
+    );
+    assert_eq!(world.builds_in(NESTED), 3);
+    assert_eq!(world.tag(NESTED, "account-attempts").as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn an_account_moved_out_is_unmanaged_without_purge() {
+    let world = World::new();
+    world.assign(NESTED, JANE).await;
+    let outcome = world
+        .outcome(&world.moved(NESTED, "ou-ab12-outside0"))
+        .await;
+    assert_eq!((outcome.from, outcome.to), (state("assigned"), None));
+    assert_eq!(world.state(NESTED), None);
+    assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JANE));
+    assert_eq!(world.builds_in(NESTED), 1);
+    assert!(world.platform.store.deadlines().is_empty());
+    assert_eq!(
+        world.platform.bus.labels_for(NESTED).last(),
+        Some(&Label::AccountUnmanaged)
+    );
+}
+
+#[tokio::test]
+async fn a_pool_account_waits_and_its_lease_ends_with_the_sweeper() {
+    let world = World::new();
+    world.onboard(NESTED).await;
+    // a window on a pool account: refused, nothing started
+    world.dispatch(&world.job(Job::MaintenanceWindow)).await;
+    let drained = world.drain().await;
+    let outcome = drained
+        .outcomes
+        .iter()
+        .find(|o| o.account == Some(id(NESTED)))
+        .unwrap();
+    assert!(
+        matches!(
+            outcome.verdict,
+            Verdict::Rejected(Rejection::Illegal { .. })
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(world.builds_in(NESTED), 1);
+
+    world
+        .dispatch(&world.tagged(NESTED, &[("account-holder", JANE)]))
+        .await;
+    let lease = world
+        .platform
+        .store
+        .deadline(NESTED, DeadlineKind::Lease)
+        .unwrap();
+    assert_eq!(lease, world.now() + TimeDelta::days(30));
+    world.advance(TimeDelta::days(31));
+    let outcomes = world.dispatch(&world.job(Job::Sweeper)).await.outcomes;
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].to, state("expired"));
+    assert_eq!(world.tag(NESTED, "account-holder"), None);
+    assert_eq!(world.builds_in(NESTED), 2);
+    assert_eq!(
+        world.platform.store.deadline(NESTED, DeadlineKind::Lease),
+        None
+    );
+}
+
+#[tokio::test]
+async fn an_overdue_onboarding_is_quarantined_by_the_sweeper() {
+    let world = World::new();
+    world.dispatch(&world.created(NESTED)).await;
+    world.advance(TimeDelta::hours(3));
+    let outcomes = world.dispatch(&world.job(Job::Sweeper)).await.outcomes;
+    assert_eq!(outcomes[0].to, state("quarantined"));
+    assert!(
+        world
+            .platform
+            .bus
+            .labels_for(NESTED)
+            .contains(&Label::OnboardingTimedOut)
+    );
+    // the next sweep finds nothing due
+    world.advance(TimeDelta::minutes(10));
+    assert!(
+        world
+            .dispatch(&world.job(Job::Sweeper))
+            .await
+            .outcomes
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_holder_retagged_by_hand_is_not_handed_the_previous_holders_account() {
+    let world = World::new();
+    world.assign(NESTED, JANE).await;
+    let outcome = world
+        .outcome(&world.tagged(NESTED, &[("account-holder", JOHN)]))
+        .await;
+    assert_eq!(
+        (outcome.from, outcome.to),
+        (state("assigned"), state("expired"))
+    );
+    assert_eq!(world.state(NESTED).as_deref(), Some("expired"));
+    assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JOHN));
+    assert_eq!(world.tag(NESTED, "account-assigned-since"), None);
+    assert_eq!(
+        world.builds_in(NESTED),
+        2,
+        "a purge runs before John gets it"
+    );
+
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+    assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JOHN));
+    assert!(world.tag(NESTED, "account-assigned-since").is_some());
+
+    // the same holder tagged again is a duplicate
+    let outcome = world
+        .outcome(&world.tagged(NESTED, &[("account-holder", JOHN)]))
+        .await;
+    assert!(
+        matches!(
+            outcome.verdict,
+            Verdict::Rejected(Rejection::Duplicate { .. })
+        ),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_state_tag_raises_drift_and_changes_nothing() {
+    let world = World::new();
+    world.org().set_tags(NESTED, &[("account-state", "banana")]);
+    let before = world.org().tags_of(NESTED);
+    let reset = world.command(NESTED, Action::Reset);
+    let outcome = world.outcome(&batch(vec![reset])).await;
+    assert!(matches!(outcome.verdict, Verdict::Drift(_)), "{outcome:?}");
+    assert_eq!(world.org().tags_of(NESTED), before);
+    assert_eq!(world.org().calls.of("change_tags"), 0);
+    assert_eq!(world.platform.store.labels_for(NESTED), [Label::Drift]);
+    assert_eq!(world.platform.bus.labels_for(NESTED), [Label::Drift]);
+}
+
+#[tokio::test]
+async fn an_event_about_an_unmanaged_account_is_recorded_and_changes_nothing() {
+    let world = World::new();
+    let outcome = world.outcome(&world.created(OUTSIDE)).await;
+    assert_eq!(outcome.verdict, Verdict::Unmanaged);
+    assert!(world.org().tags_of(OUTSIDE).is_empty());
+    assert_eq!(
+        world.platform.store.labels_for(OUTSIDE),
+        [Label::AccountUnmanaged]
+    );
+    assert!(world.platform.bus.published().is_empty());
+}
+
+#[tokio::test]
+async fn an_operator_assigns_and_a_holder_that_is_not_an_email_is_refused() {
+    let world = World::new();
+    world.onboard(NESTED).await;
+    let bad = world.command(
+        NESTED,
+        Action::Assign {
+            holder: "jane".into(),
+        },
+    );
+    let error = on_command(&world.engine(), &bad).await.unwrap_err();
+    assert!(!error.is_transient());
+    assert!(error.to_string().contains("e-mail address"), "{error}");
+    assert_eq!(world.state(NESTED).as_deref(), Some("prepared"));
+
+    let good = world.command(
+        NESTED,
+        Action::Assign {
+            holder: JANE.into(),
+        },
+    );
+    let outcome = on_command(&world.engine(), &good).await.unwrap();
+    assert_eq!(outcome.to, state("assigned"));
+}
