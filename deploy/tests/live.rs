@@ -149,6 +149,58 @@ fn bad_input_gets_one_clear_error() {
         "{stderr}"
     );
 
+    // JSON, but not an event spa takes: said before anything is connected (the
+    // endpoint is a closed port, and no credentials are needed)
+    let foreign = scratch(
+        "foreign-event",
+        "event.json",
+        r#"{"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}}"#,
+    );
+    for follow in [false, true] {
+        let mut args = vec![
+            "handle",
+            foreign.to_str().unwrap(),
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ];
+        if follow {
+            args.push("--follow");
+        }
+        let out = spa(&args, None);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("the event does not decode"), "{stderr}");
+        assert!(
+            !stderr.contains("127.0.0.1")
+                && !stderr.to_lowercase().contains("connect")
+                && stderr.lines().count() <= 2,
+            "nothing but the event's problem: {stderr}"
+        );
+    }
+    let command = scratch(
+        "command-for-signins",
+        "event.json",
+        &std::fs::read_to_string(repo().join("fixtures/events/codebuild-build-state-change.json"))
+            .unwrap(),
+    );
+    let out = spa(
+        &[
+            "handle",
+            command.to_str().unwrap(),
+            "--function",
+            "sign-ins",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ],
+        None,
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`sign-ins` function does not take a CodeBuild event"),
+        "{stderr}"
+    );
+
     let out = spa(
         &["handle", bad.to_str().unwrap(), "--function", "reports"],
         None,

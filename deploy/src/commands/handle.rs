@@ -68,6 +68,15 @@ pub fn run(
         Ok(event) => event,
         Err(code) => return code,
     };
+    // the event is checked before anything is connected: a malformed event, or one for
+    // another function, is told as such, never as a connection failure
+    if let Err(error) = spa_usecases::accept(function, &event) {
+        eprintln!(
+            "error: {}",
+            spa_core::events::redact_emails(&error.to_string())
+        );
+        return ExitCode::FAILURE;
+    }
     let loaded = match live::load(live) {
         Ok(loaded) => loaded,
         Err(code) => return code,

@@ -107,16 +107,13 @@ fn shape(incoming: &Incoming) -> &'static str {
     }
 }
 
-/// Handles one invocation of `function` (`None`: found from the event's shape).
-///
-/// A bare queue message (an account command, a budget alert's SNS notification, as
-/// archived from a dead-letter queue) is handled as the one-record SQS batch its
-/// queue would deliver ([`replay_event`]).
-pub async fn handle<P: Platform>(
-    engine: &Engine<'_, P>,
+/// What [`handle`] checks before it touches anything: the event decodes, and is for
+/// `function` (`None`: found from the event's shape). `spa handle` calls it before it
+/// connects, so a malformed event is reported without a call to AWS.
+pub fn accept(
     function: Option<Function>,
     event: &Value,
-) -> Result<Handled, HandleError> {
+) -> Result<(Function, Incoming), HandleError> {
     let replayed = replay_event(event);
     let incoming = decode_value(replayed.as_ref().unwrap_or(event))?;
     let expected = function_for(&incoming);
@@ -128,7 +125,20 @@ pub async fn handle<P: Platform>(
             found: shape(&incoming),
         });
     }
-    let function = expected;
+    Ok((expected, incoming))
+}
+
+/// Handles one invocation of `function` (`None`: found from the event's shape).
+///
+/// A bare queue message (an account command, a budget alert's SNS notification, as
+/// archived from a dead-letter queue) is handled as the one-record SQS batch its
+/// queue would deliver ([`replay_event`]).
+pub async fn handle<P: Platform>(
+    engine: &Engine<'_, P>,
+    function: Option<Function>,
+    event: &Value,
+) -> Result<Handled, HandleError> {
+    let (function, incoming) = accept(function, event)?;
     let dispatched = dispatch(engine, &incoming).await?;
     Ok(Handled {
         function,
