@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use spa_core::rules::Function;
 use spa_local::Limits;
 use spa_local::LocalHandler;
-use spa_usecases::handle;
+use spa_usecases::handle_accepted;
 
 use super::emit;
 use super::live::{self, block_on, connect, engine};
@@ -70,13 +70,16 @@ pub fn run(
     };
     // the event is checked before anything is connected: a malformed event, or one for
     // another function, is told as such, never as a connection failure
-    if let Err(error) = spa_usecases::accept(function, &event) {
-        eprintln!(
-            "error: {}",
-            spa_core::events::redact_emails(&error.to_string())
-        );
-        return ExitCode::FAILURE;
-    }
+    let (function, incoming) = match spa_usecases::accept(function, &event) {
+        Ok(accepted) => accepted,
+        Err(error) => {
+            eprintln!(
+                "error: {}",
+                spa_core::events::redact_emails(&error.to_string())
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let loaded = match live::load(live) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -87,7 +90,7 @@ pub fn run(
     block_on(async {
         let platform = connect(&loaded).await?;
         let engine = engine(&platform, &loaded)?;
-        let handled = handle(&engine, function, &event).await;
+        let handled = handle_accepted(&engine, function, &incoming).await;
         let calls = platform.calls().total();
         match handled {
             Ok(handled) => {
@@ -114,12 +117,7 @@ pub fn run(
 }
 
 /// `--follow`: the event and everything it causes, through the local runtime.
-fn follow_through(
-    loaded: &live::Loaded,
-    function: Option<Function>,
-    event: Value,
-    json: bool,
-) -> ExitCode {
+fn follow_through(loaded: &live::Loaded, function: Function, event: Value, json: bool) -> ExitCode {
     let Some(endpoint) = loaded.endpoint.clone() else {
         eprintln!(
             "error: --follow runs the local runtime: give the emulator's endpoint (--endpoint-url or AWS_ENDPOINT_URL)"
@@ -133,17 +131,7 @@ fn follow_through(
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
             })?;
-        match function {
-            Some(function) => runtime.deliver(function, event, "the event"),
-            None => {
-                let incoming = spa_core::events::decode_value(&event).map_err(|e| {
-                    eprintln!("error: the event does not decode: {e}");
-                    ExitCode::FAILURE
-                })?;
-                let function = spa_usecases::function_for(&incoming);
-                runtime.deliver(function, event, "the event");
-            }
-        }
+        runtime.deliver(function, event, "the event");
         let handler = LocalHandler::new(&loaded.settings)
             .with_buildspecs(loaded.buildspecs.clone())
             .with_engine_bus_arn(resources.bus_arn.clone());

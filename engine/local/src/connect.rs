@@ -8,6 +8,7 @@ use spa_aws::error::port_error;
 use spa_aws::s3::ensure_bucket;
 use spa_aws::sns::ensure_budget_alerts;
 use spa_aws::sqs::ensure_queue;
+use spa_core::rules::{bus_name, queue_name};
 use spa_core::settings::Settings;
 use spa_usecases::ports::PortError;
 
@@ -32,8 +33,6 @@ pub struct LocalResources {
     /// That queue's ARN (what members' topics are subscribed to).
     pub budget_alerts_queue_arn: String,
 }
-
-pub use spa_core::rules::{bus_name, queue_name};
 
 /// Creates what is missing; what exists is left as it is.
 pub async fn init(config: &AwsConfig, settings: &Settings) -> Result<LocalResources, PortError> {

@@ -139,7 +139,16 @@ pub async fn handle<P: Platform>(
     event: &Value,
 ) -> Result<Handled, HandleError> {
     let (function, incoming) = accept(function, event)?;
-    let dispatched = dispatch(engine, &incoming).await?;
+    handle_accepted(engine, function, &incoming).await
+}
+
+/// The second half of [`handle`]: an event [`accept`] already decoded, for `function`.
+pub async fn handle_accepted<P: Platform>(
+    engine: &Engine<'_, P>,
+    function: Function,
+    incoming: &Incoming,
+) -> Result<Handled, HandleError> {
+    let dispatched = dispatch(engine, incoming).await?;
     Ok(Handled {
         function,
         dispatched,

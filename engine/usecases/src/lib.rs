@@ -43,7 +43,7 @@ pub use find::{
     FindQuery, FindQueryError, FindReport, Found, SearchFailure, find_instances,
     find_instances_with,
 };
-pub use handler::{HandleError, Handled, accept, function_for, handle};
+pub use handler::{HandleError, Handled, accept, function_for, handle, handle_accepted};
 pub use keys::{
     KeyFinding, KeyScanReport, on_access_key_scan, scan_access_keys, scan_access_keys_with,
 };

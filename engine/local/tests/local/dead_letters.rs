@@ -429,7 +429,7 @@ async fn on_the_emulator_a_command_redriven_to_its_dead_letter_queue_is_archived
         .build();
     let config = spa_aws::config::AwsConfig::from_sdk(&sdk, spa_aws::metrics::ApiCalls::new());
     let sqs = config.sqs();
-    let dlq_name = format!("{}-dlq", spa_local::connect::queue_name(&settings));
+    let dlq_name = format!("{}-dlq", spa_core::rules::queue_name(&settings));
     let dlq_url = sqs
         .get_queue_url()
         .queue_name(&dlq_name)
