@@ -420,4 +420,20 @@ fn handle_replays_an_archived_dead_letter_as_is() {
         serde_json::json!([]),
         "{answer}"
     );
+
+    // and through the local runtime: the bare message goes to the function it is for
+    // (it used to be refused as an event that does not decode)
+    let out = spa(
+        &["handle", path.to_str().unwrap(), "--follow"],
+        Some(&endpoint),
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout} {stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(" commands ") && l.contains("=>")),
+        "one step of the commands function: {stdout} {stderr}"
+    );
 }
