@@ -7,7 +7,7 @@ SETTINGS ?= settings.yaml
 export SPA_VENV := $(abspath $(VENV))
 
 TEMPLATES ?= target/templates
-SPA := cargo run --quiet -p spa-deploy --bin spa --
+SPA := cargo run --quiet -p spa --
 
 .PHONY: test demo venv fmt lint unit validate templates package-tools package package-check package-test clean-venv
 .PHONY: fuzz fuzz-smoke benchmarks resilience
@@ -69,11 +69,11 @@ package: package-tools
 
 ## make package-check: one real cross build (x86_64, dev profile: minutes) and its zip checked
 package-check: package-tools
-	cargo test -p spa-deploy --test package -- --ignored x86_64_package_holds_an_x86_64_bootstrap
+	cargo test -p spa --test cli -- --ignored package::x86_64_package_holds_an_x86_64_bootstrap
 
 ## make package-test: build both architectures with cargo-lambda (dev profile) and check each zip's bootstrap
 package-test: package-tools
-	cargo test -p spa-deploy --test package -- --ignored
+	cargo test -p spa --test cli -- --ignored package::
 
 ## make demo: the main job end to end against the emulator
 demo: venv

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 settings="${1:-settings.yaml}"
 venv="${SPA_VENV:-.venv}"
 
-cargo build --quiet -p spa-deploy --bin spa
+cargo build --quiet -p spa --bin spa
 spa=target/debug/spa
 
 # moto stops by itself when its standard input closes: hold it open on a FIFO.

@@ -19,7 +19,7 @@ use super::label::Label;
 use super::{Incoming, OrganizationsCall, OrganizationsEvent, decode_str, decode_value};
 
 /// The suffix of the names of every dead-letter queue spa creates: the stack's (see
-/// `spa_deploy::synth`) and the local runtime's ([`crate::aws::sqs::ensure_queue`]).
+/// `spa_deploy::synth`) and the local runtime's (`spa_aws::sqs::ensure_queue`).
 /// It is how a batch is known to come from a dead-letter queue
 /// ([`Incoming::DeadLetters`]), so every such queue is named with it.
 pub const DEAD_LETTER_QUEUE_SUFFIX: &str = "-dlq";

@@ -67,6 +67,7 @@ fn only_the_adapters_and_the_emulator_seeding_name_an_sdk_crate() {
             "engine/local/src",
             "handlers/src",
             "deploy/src",
+            "cli/src",
             "features/tests",
         ],
         &[

@@ -1,17 +1,15 @@
 //! The slash command endpoint of `spa slack serve`, in process on a free port: real
 //! signed HTTP requests, and a local server standing in for Slack's response URL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
 use spa_aws::webhooks::HttpWebhooks;
+use spa_cli::slack_server::{SlackServer, bind, serve};
 use spa_core::chatops::sign;
 use spa_core::settings::{MemorySources, Settings, load};
-use spa_deploy::slack_server::{SlackServer, bind, serve};
 use spa_usecases::ports::MemorySlackUsers;
 use spa_usecases::ports::memory::{MemoryOrganization, MemoryPlatform};
 use spa_usecases::slack::SlackOptions;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use spa_aws::slack_api::SlackApi;
-use spa_deploy::slack_server::{SlackServer, bind, serve as serve_on};
+use spa_cli::slack_server::{SlackServer, bind, serve as serve_on};
 use spa_usecases::ports::Secret;
 use spa_usecases::slack::SlackOptions;
 

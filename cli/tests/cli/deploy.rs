@@ -2,8 +2,6 @@
 //! change sets shown and confirmed (or refused without a terminal), the package and
 //! the settings uploaded, stacks created, left alone when nothing changed, deleted.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

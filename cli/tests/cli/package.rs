@@ -7,8 +7,6 @@
 //! `make package-test` (both architectures), with cargo-lambda from `make package-tools`,
 //! in the `dev` profile unless `SPA_PACKAGE_PROFILE` says otherwise.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,7 +1,5 @@
 //! The live commands of `spa`, against the emulator, as an operator runs them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -1,7 +1,5 @@
 //! The `spa` binary, run as an operator or CI would run it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -96,7 +94,7 @@ fn schema_is_json_and_the_committed_copy_is_up_to_date() {
         .expect("settings.schema.json is committed");
     assert!(
         committed == text(&out.stdout),
-        "settings.schema.json is out of date: run `cargo run -p spa-deploy -- settings schema > settings.schema.json`"
+        "settings.schema.json is out of date: run `cargo run -p spa -- settings schema > settings.schema.json`"
     );
 }
 

@@ -2,8 +2,6 @@
 //! updated through change sets, and deleted, with moto's CloudFormation. What moto
 //! cannot create is left out (`synth::emulator::for_moto`), and listed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;

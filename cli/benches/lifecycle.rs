@@ -9,7 +9,7 @@
 //! 3. `spa handle` on one event, as a process: wall time (process start to exit) and
 //!    peak RSS.
 //!
-//! `cargo bench -p spa-deploy --bench lifecycle` (release build); `SPA_BENCH_ACCOUNTS`
+//! `cargo bench -p spa --bench lifecycle` (release build); `SPA_BENCH_ACCOUNTS`
 //! (default 1000) and `SPA_BENCH_HANDLE_RUNS` (default 20) scale it. Figures are printed
 //! as a table and written to `target/bench-lifecycle.json`. Without `--bench` (as
 //! `cargo test --benches` runs it) it does nothing: speed goals live here, never in
@@ -813,7 +813,7 @@ fn target_dir() -> PathBuf {
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!(
-            "lifecycle: a benchmark against the emulator; run it with `cargo bench -p spa-deploy --bench lifecycle`"
+            "lifecycle: a benchmark against the emulator; run it with `cargo bench -p spa --bench lifecycle`"
         );
         return;
     }
