@@ -14,7 +14,9 @@
 //!     member role (`automation.member_role_name`), so that a purge never cuts the
 //!     branch spa sits on, nor the report of its own result;
 //!   - the roles of the organization (IAM Identity Center, Control Tower, StackSets,
-//!     `OrganizationAccountAccessRole`) and what is attached to them;
+//!     `OrganizationAccountAccessRole`) and what is attached to them, and what else
+//!     Identity Center and Control Tower keep in the account (`ORGANIZATION_RESOURCES`:
+//!     the SAML provider, the baseline's stacks, Config, topic, function, logs, trail);
 //!   - every resource tagged `PURGE_KEEP_TAG` (`key=value`, or `key` for the value
 //!     `true`; default `spa:keep=true`);
 //!   - with `MAXIMUM_AGE` (`12h`, `30d`, `2w`, `9M` = 9 × 30 days, `1y` = 365 days),
@@ -49,6 +51,38 @@ pub const ORGANIZATION_ROLES: &[&str] = &[
     "AWSControlTower*",
     "stacksets-exec-*",
     "OrganizationAccountAccessRole",
+];
+
+/// What IAM Identity Center and AWS Control Tower keep in every account they govern,
+/// other than roles ([`ORGANIZATION_ROLES`]): a purge never removes them, or the
+/// holder could no longer sign in and the account would drift from its landing zone.
+/// `(aws-nuke resource type, property, glob)`.
+pub const ORGANIZATION_RESOURCES: &[(&str, &str, &str)] = &[
+    // Identity Center's SAML provider (`AWSSSO_<id>_DO_NOT_DELETE`)
+    (
+        "IAMSAMLProvider",
+        "ARN",
+        "arn:*:iam::*:saml-provider/AWSSSO_*",
+    ),
+    // Control Tower's baseline: stack set instances, Config, its notifications, logs
+    ("CloudFormationStack", "Name", "StackSet-AWSControlTower*"),
+    (
+        "ConfigServiceConfigurationRecorder",
+        "Name",
+        "aws-controltower-*",
+    ),
+    ("ConfigServiceDeliveryChannel", "Name", "aws-controltower-*"),
+    ("ConfigServiceConfigRule", "Name", "AWSControlTower_*"),
+    ("LambdaFunction", "Name", "aws-controltower-*"),
+    ("SNSTopic", "TopicARN", "arn:*:sns:*:*:aws-controltower-*"),
+    (
+        "SNSSubscription",
+        "TopicARN",
+        "arn:*:sns:*:*:aws-controltower-*",
+    ),
+    ("CloudWatchLogsLogGroup", "Name", "*aws-controltower*"),
+    ("EventBridgeRule", "Name", "aws-controltower-*"),
+    ("CloudTrailTrail", "Name", "aws-controltower-*"),
 ];
 
 /// Properties that hold the creation time of aws-nuke resources.
@@ -222,6 +256,17 @@ pub fn config(
                 .map(|name| json!({"type": "contains", "value": name}))
                 .collect(),
         );
+    }
+
+    for (kind, property, glob) in ORGANIZATION_RESOURCES {
+        let filter = json!({"property": property, "type": "glob", "value": glob});
+        match filters
+            .entry(*kind)
+            .or_insert_with(|| Json::Array(Vec::new()))
+        {
+            Json::Array(list) => list.push(filter),
+            other => *other = Json::Array(vec![filter]),
+        }
     }
 
     let mut accounts = Map::new();

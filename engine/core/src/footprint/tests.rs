@@ -329,12 +329,33 @@ fn the_nuke_config_keeps_spa_and_the_organization() {
         values(&filters["CloudWatchLogsLogGroup"]),
         [
             "/aws/codebuild/SpaDemo-Prepare",
-            "/aws/codebuild/SpaDemo-Purge"
+            "/aws/codebuild/SpaDemo-Purge",
+            "*aws-controltower*"
         ]
     );
     assert_eq!(
         values(&filters["EventBridgeRule"]),
-        ["SpaDemo-ForwardBuilds", "SpaDemo-ForwardSignIns"]
+        [
+            "SpaDemo-ForwardBuilds",
+            "SpaDemo-ForwardSignIns",
+            "aws-controltower-*"
+        ]
+    );
+    // Identity Center's SAML provider and Control Tower's baseline are never purged
+    assert_eq!(
+        filters["IAMSAMLProvider"],
+        json!([{"property": "ARN", "type": "glob", "value": "arn:*:iam::*:saml-provider/AWSSSO_*"}])
+    );
+    assert_eq!(
+        values(&filters["CloudFormationStack"]),
+        ["StackSet-AWSControlTower*"]
+    );
+    assert_eq!(
+        values(&filters["SNSTopic"]),
+        [
+            "arn:*:sns:*:*:SpaDemo-BudgetAlerts",
+            "arn:*:sns:*:*:aws-controltower-*"
+        ]
     );
     let global = filters["__global__"].as_array().unwrap();
     assert_eq!(
