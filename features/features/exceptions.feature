@@ -61,10 +61,10 @@ Feature: Exceptions reach the people who act on them
       When AWS Budgets notifies that "jane" spent 85.20 USD of its 100 USD budget, over 80%, twice
       Then Slack received 1 message about "jane" that says "BudgetAlert"
 
-    Scenario: a budget message that does not parse is kept for the dead-letter queue, the others go on
+    Scenario: a budget message that does not read is refused, never retried, the others go on
       Given AWS Organizations reported that "jane" was created
       When the budget alerts queue delivers a message that is not a budget alert, then an alert for "jane"
-      Then the unreadable message is reported as a failed record
+      Then the message is refused, not retried, because "a message without its SNS envelope (raw message delivery: no topic says who sent it) may not say a budget alert"
       And Slack received 1 message about "jane" that says "BudgetAlert"
 
   Rule: console sign-ins are recorded; root and IAM users are exceptions

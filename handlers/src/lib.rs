@@ -140,6 +140,12 @@ pub async fn invoke<P: Platform>(
                 count(&|o| o.verdict == Verdict::Seen),
                 Unit::Count,
             );
+            // input refused for who sent it (spa_usecases::trust): an alarm can watch it
+            metrics.add(
+                "Refused",
+                count(&|o| matches!(o.verdict, Verdict::Refused(_))),
+                Unit::Count,
+            );
             metrics.add(
                 "FailedRecords",
                 handled.dispatched.batch_item_failures.len() as f64,

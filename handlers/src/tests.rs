@@ -73,15 +73,15 @@ async fn a_batch_answers_with_the_records_to_retry_only() {
 
 #[tokio::test]
 async fn a_budget_alerts_batch_answers_with_the_records_to_retry_only() {
-    // the reference alert, and a record that does not decode: Lambda must be told to
-    // keep the second (retried, then dead-lettered), not handed a summary that makes it
-    // delete both
+    // the reference alert, and a record SQS handed without its body: Lambda must be
+    // told to keep the second (retried, then dead-lettered), not handed a summary that
+    // makes it delete both
     let (platform, settings) = world();
     let mut event: Value =
         serde_json::from_str(include_str!("../../fixtures/events/sqs-budget-alert.json")).unwrap();
     let mut bad = event["Records"][0].clone();
     bad["messageId"] = json!("m-undecodable");
-    bad["body"] = json!("not json");
+    bad.as_object_mut().unwrap().remove("body");
     event["Records"].as_array_mut().unwrap().push(bad);
     let response = invoke(
         &platform,
@@ -96,6 +96,151 @@ async fn a_budget_alerts_batch_answers_with_the_records_to_retry_only() {
         response,
         json!({"batchItemFailures": [{"itemIdentifier": "m-undecodable"}]})
     );
+}
+
+/// An SQS record of the budget alerts queue whose SNS envelope carries `message`
+/// from the topic of `topic_account`.
+fn alert_record(id: &str, topic_account: &str, body_account: &str) -> Value {
+    let event: Value =
+        serde_json::from_str(include_str!("../../fixtures/events/sqs-budget-alert.json")).unwrap();
+    let mut record = event["Records"][0].clone();
+    let mut body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+    body["TopicArn"] = json!(format!(
+        "arn:aws:sns:eu-west-1:{topic_account}:SpaLambda-BudgetAlerts"
+    ));
+    body["MessageId"] = json!(format!("sns-{id}"));
+    body["Message"] = json!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .replace("222222222222", body_account)
+    );
+    record["messageId"] = json!(id);
+    record["body"] = json!(body.to_string());
+    record
+}
+
+#[tokio::test]
+async fn a_budget_alert_about_another_account_than_its_topics_is_refused_not_retried() {
+    // the holder of 555555555555 publishes on their own topic an alert naming jane's
+    // account, and garbage: both refused, neither retried nor dead-lettered, nothing raised
+    let (platform, settings) = world();
+    let mut garbage = alert_record("m-garbage", "555555555555", "555555555555");
+    let mut body: Value = serde_json::from_str(garbage["body"].as_str().unwrap()).unwrap();
+    body["Message"] = json!("AWS Budget Notification\nnothing else");
+    garbage["body"] = json!(body.to_string());
+    let event = json!({"Records": [
+        alert_record("m-forged", "555555555555", "444444444444"),
+        garbage,
+    ]});
+    let response = invoke(
+        &platform,
+        &settings,
+        &Buildspecs::new(),
+        Some(Function::BudgetAlerts),
+        &event,
+    )
+    .await
+    .expect("a batch never fails whole");
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert!(platform.bus.published().is_empty(), "nothing raised");
+    assert!(platform.store.recorded_for("444444444444").is_empty());
+
+    // the same alert from jane's own topic is taken
+    let event = json!({"Records": [alert_record("m-own", "444444444444", "444444444444")]});
+    let handled = spa_usecases::handle(
+        &Engine::new(&platform, &settings).unwrap(),
+        Some(Function::BudgetAlerts),
+        &event,
+    )
+    .await
+    .unwrap();
+    // taken, not refused (jane's account has no state yet in this world)
+    assert_eq!(handled.summary(), "444444444444 not managed by spa");
+}
+
+#[tokio::test]
+async fn spa_events_from_a_member_account_are_refused() {
+    // a holder puts on spa's bus an event that says spa quarantined jane's account
+    let (platform, settings) = world();
+    let forged = |sender: &str| {
+        json!({
+            "version": "0", "id": format!("forged-by-{sender}"), "detail-type": "AccountQuarantined",
+            "source": "spa", "account": sender, "time": "2026-11-21T09:00:00Z",
+            "region": "eu-west-1", "resources": [],
+            "detail": {"label": "AccountQuarantined", "environment": "SpaLambda",
+                       "account": "444444444444", "at": "2026-11-21T09:00:00Z",
+                       "to_state": "quarantined", "reason": "compromised"}
+        })
+    };
+    let engine = Engine::new(&platform, &settings).unwrap();
+    let handled =
+        spa_usecases::handle(&engine, Some(Function::Exceptions), &forged("555555555555"))
+            .await
+            .expect("refused, not failed: Lambda must not retry it");
+    assert_eq!(
+        handled.summary(),
+        "444444444444 refused: account 555555555555 may not say `AccountQuarantined` about account \
+         444444444444: only the automation account 123456789012 speaks as spa"
+    );
+    assert!(platform.incidents.started().is_empty(), "no incident");
+    assert!(platform.webhooks.posted().is_empty(), "no chat");
+
+    // spa's own event is noticed
+    let handled =
+        spa_usecases::handle(&engine, Some(Function::Exceptions), &forged("123456789012"))
+            .await
+            .unwrap();
+    assert!(
+        !handled.summary().contains("refused"),
+        "{}",
+        handled.summary()
+    );
+}
+
+#[tokio::test]
+async fn a_build_or_sign_in_of_another_account_is_refused_not_retried() {
+    let (platform, settings) = world();
+    let mut build: Value = serde_json::from_str(include_str!(
+        "../../fixtures/events/codebuild-build-state-change.json"
+    ))
+    .unwrap();
+    build["account"] = json!("555555555555");
+    let response = invoke(
+        &platform,
+        &settings,
+        &Buildspecs::new(),
+        Some(Function::BuildEvents),
+        &build,
+    )
+    .await
+    .expect("refused, not failed");
+    let summary = response["outcomes"][0].as_str().unwrap();
+    assert!(
+        summary.starts_with(
+            "refused: account 555555555555 may not say the end of a build of account "
+        ),
+        "{response}"
+    );
+    let mut login: Value = serde_json::from_str(include_str!(
+        "../../fixtures/events/signin-console-login-root.json"
+    ))
+    .unwrap();
+    login["account"] = json!("555555555555");
+    let response = invoke(
+        &platform,
+        &settings,
+        &Buildspecs::new(),
+        Some(Function::SignIns),
+        &login,
+    )
+    .await
+    .expect("refused, not failed");
+    assert_eq!(
+        response,
+        json!({"outcomes": ["refused: account 555555555555 may not say a sign-in to account 222222222222"]})
+    );
+    assert!(platform.bus.published().is_empty());
 }
 
 #[test]

@@ -199,7 +199,8 @@ pub fn automation(
         ),
     );
 
-    bus(&mut t, env, &tags)?;
+    let account = settings.automation.account_id.as_str();
+    bus(&mut t, env, account, &tags)?;
     queues(&mut t, settings, names, &specs, &tags)?;
     tables(&mut t, settings, &tags)?;
     reports_bucket(&mut t, settings, names, &tags)?;
@@ -210,7 +211,7 @@ pub fn automation(
     for spec in &specs {
         function(&mut t, settings, names, spec, &dlqs, &tags)?;
     }
-    rules(&mut t, env, &specs)?;
+    rules(&mut t, env, account, &specs)?;
     schedules(&mut t, settings, names, &specs)?;
     alarms(&mut t, settings, names, &specs, &tags)?;
     dashboard(&mut t, names, &specs)?;
@@ -241,7 +242,12 @@ fn consumes(specs: &[FunctionSpec], source: QueueSource) -> bool {
     specs.iter().any(|s| s.trigger() == Trigger::Queue(source))
 }
 
-fn bus(t: &mut Template, env: &str, tags: &BTreeMap<String, String>) -> Result<(), TemplateError> {
+fn bus(
+    t: &mut Template,
+    env: &str,
+    account: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), TemplateError> {
     t.add(
         BUS,
         Resource::raw(
@@ -252,7 +258,15 @@ fn bus(t: &mut Template, env: &str, tags: &BTreeMap<String, String>) -> Result<(
     let statement = Statement::allow(&["events:PutEvents"], vec![att(BUS, "Arn")])
         .sid("OrganizationPutEvents")
         .to(json!({"AWS": "*"}))
-        .when(json!({"StringEquals": {"aws:PrincipalOrgID": r("OrganizationId")}}));
+        // the accounts of the organization forward the events the rules match, never
+        // one of spa's own (`source: spa`): only the automation account speaks as spa,
+        // and its own principals need no bus policy
+        .when(json!({
+            "StringEquals": {"aws:PrincipalOrgID": r("OrganizationId")},
+            "ForAllValues:StringEquals": {
+                "events:source": spa_core::rules::forwarded_sources(&automation_rules(env, account)),
+            },
+        }));
     t.add(
         "BusPolicy",
         Resource::raw(
@@ -1012,9 +1026,14 @@ pub fn rule_id(env: &str, rule: &Rule) -> String {
     format!("{}Rule", logical(short))
 }
 
-fn rules(t: &mut Template, env: &str, specs: &[FunctionSpec]) -> Result<(), TemplateError> {
+fn rules(
+    t: &mut Template,
+    env: &str,
+    account: &str,
+    specs: &[FunctionSpec],
+) -> Result<(), TemplateError> {
     let mut rule_ids = Vec::new();
-    for rule in automation_rules(env) {
+    for rule in automation_rules(env, account) {
         // a rule whose function is not deployed would have no target
         if !specs.iter().any(|s| s.name == rule.target.as_str()) {
             continue;

@@ -145,7 +145,7 @@ pub fn management(
             }),
         ),
     )?;
-    let pattern = automation_rules(env)
+    let pattern = automation_rules(env, automation)
         .into_iter()
         .find(|rule| rule.target == Function::AccountEvents)
         .map(|rule| rule.pattern)

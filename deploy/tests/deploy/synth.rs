@@ -277,7 +277,7 @@ fn the_rules_are_the_engines_rules() {
     let env = &settings.environment_identifier;
     let template = automation(false);
     let deployed = of_type(&template, "AWS::Events::Rule");
-    let expected = automation_rules(env);
+    let expected = automation_rules(env, settings.automation.account_id.as_str());
     assert_eq!(deployed.len(), expected.len());
     for rule in expected {
         let (_, found) = deployed
@@ -299,7 +299,7 @@ fn the_rules_are_the_engines_rules() {
     }
     // the management account forwards exactly what the account-events rule matches
     let management = stacks(&settings, false).management.to_json().unwrap();
-    let account_events = automation_rules(env)
+    let account_events = automation_rules(env, settings.automation.account_id.as_str())
         .into_iter()
         .find(|r| r.target == Function::AccountEvents)
         .unwrap();
@@ -510,6 +510,22 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
     assert_eq!(
         policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
         json!({"Ref": "OrganizationId"})
+    );
+    // the organization forwards AWS's events only: a member account cannot put one of
+    // spa's own events (`source: spa`) on the bus
+    assert_eq!(
+        policy["Condition"]["ForAllValues:StringEquals"]["events:source"],
+        json!(["aws.codebuild", "aws.organizations", "aws.signin"])
+    );
+    // and the rule for spa's own events takes the automation account's only
+    let exceptions = of_type(&automation, "AWS::Events::Rule")
+        .into_iter()
+        .find(|(_, rule)| rule["Properties"]["Name"] == "SpaDemo-Exceptions")
+        .expect("the exceptions rule")
+        .1;
+    assert_eq!(
+        exceptions["Properties"]["EventPattern"]["account"],
+        json!(["123456789012"])
     );
     let management = stacks.management.to_json().unwrap();
     let role = &management["Resources"]["ManagementRole"]["Properties"];

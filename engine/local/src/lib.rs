@@ -409,7 +409,7 @@ impl<P: Platform> Runtime<P> {
     pub fn new(inner: P, site: Site) -> Self {
         let inner = Arc::new(inner);
         let pending = Pending::default();
-        let rules = spa_core::rules::automation_rules(&site.environment);
+        let rules = spa_core::rules::automation_rules(&site.environment, site.account.as_str());
         let platform = LocalPlatform {
             inner: Arc::clone(&inner),
             bus: LocalBus {

@@ -60,6 +60,10 @@ pub enum Verdict {
     Dispatched(usize),
     /// An exception or assignment was told (incident, channels, holder): what was done.
     Notified(String),
+    /// The sender may not say what the input says (a forged or foreign event, an
+    /// alert about another account): logged as a security event, counted, nothing
+    /// changed ([`crate::trust`]).
+    Refused(String),
 }
 
 /// What a use case did, for the CLI, the local runtime and the tests.

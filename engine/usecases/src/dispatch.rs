@@ -30,7 +30,7 @@ pub struct Dispatched {
 }
 
 impl Dispatched {
-    fn one(outcome: Outcome) -> Self {
+    pub(crate) fn one(outcome: Outcome) -> Self {
         Self {
             outcomes: vec![outcome],
             batch_item_failures: Vec::new(),
@@ -107,7 +107,12 @@ pub async fn dispatch<P: Platform>(
             }
             for record in &batch.records {
                 if let Err(error) = &record.alert {
-                    if error.is_ignorable() {
+                    if let Some(why) = error.refusal() {
+                        let cause = record.message_id.as_deref().unwrap_or("budget alert");
+                        dispatched
+                            .outcomes
+                            .push(crate::trust::refused(cause, None, &why));
+                    } else if error.is_ignorable() {
                         tracing::info!(message = record.message_id.as_deref(), %error, "message ignored");
                     } else {
                         tracing::error!(message = record.message_id.as_deref(), %error, "undecodable budget message: retried, then dead-lettered");

@@ -138,7 +138,14 @@ pub async fn handle<P: Platform>(
     function: Option<Function>,
     event: &Value,
 ) -> Result<Handled, HandleError> {
-    let (function, incoming) = accept(function, event)?;
+    let (function, incoming) = match (accept(function, event), function) {
+        (Ok(accepted), _) => accepted,
+        (Err(HandleError::Decode(error)), Some(function)) if error.is_refused() => {
+            return super::trust::refused_event(function, event, &error)
+                .ok_or(HandleError::Decode(error));
+        }
+        (Err(error), _) => return Err(error),
+    };
     handle_accepted(engine, function, &incoming).await
 }
 
@@ -196,6 +203,7 @@ pub fn summary(outcome: &Outcome) -> String {
         Verdict::Ignored(why) => format!("{who}ignored: {why}"),
         Verdict::Dispatched(n) => format!("{n} command(s) sent"),
         Verdict::Notified(what) => format!("{who}notified: {what}"),
+        Verdict::Refused(why) => format!("{who}refused: {why}"),
     };
     redact_emails(&text)
 }

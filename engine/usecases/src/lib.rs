@@ -58,6 +58,7 @@ pub mod operator;
 pub mod reports;
 pub mod residual;
 pub mod slack;
+pub mod trust;
 
 #[cfg(test)]
 mod tests;

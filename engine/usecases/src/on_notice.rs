@@ -61,6 +61,9 @@ pub async fn on_notice<P: Platform>(
     let cause = event.event_id.as_str();
     let domain = &event.event;
     let account = &domain.account;
+    if let Some(why) = crate::trust::spa_event(engine, event) {
+        return Ok(crate::trust::refused(cause, Some(account), &why));
+    }
     if domain.environment != engine.environment() {
         let why = format!("an event of environment `{}`", domain.environment);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));

@@ -86,6 +86,8 @@ pub struct Live {
     pub(super) chat: Option<wiremock::MockServer>,
     /// What the function answered to an unreadable message, when a scenario sent one.
     pub(super) garbage: Option<Result<String, String>>,
+    /// How many functions the bus routed an injected event to, when a scenario asks.
+    pub(super) routed: Option<usize>,
     /// moto, held for the scenario; declared last, so dropped after the runtime.
     pub(super) _moto: spa_testkit::Scenario<'static>,
 }
@@ -205,6 +207,7 @@ impl Emulated {
             resources,
             chat,
             garbage: None,
+            routed: None,
             accounts,
             units,
             reports_builds: self.reports_builds,

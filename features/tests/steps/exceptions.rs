@@ -121,13 +121,29 @@ impl Live {
     /// A Budgets-worded alert published on the member's topic, received from the
     /// central queue, and handed to the `budget-alerts` function as Lambda would.
     async fn budget_alert(&mut self, name: &str, spent: &str, budgeted: &str, twice: bool) {
-        let account = self.id(name);
+        self.budget_alert_on(name, name, spent, budgeted, twice)
+            .await;
+    }
+
+    /// A Budgets-worded alert naming the account `named`, published on the budget
+    /// alerts topic of `owner` by `owner`'s member role (a holder may publish on their
+    /// own topic), received from the central queue and handed to `budget-alerts`.
+    async fn budget_alert_on(
+        &mut self,
+        owner: &str,
+        named: &str,
+        spent: &str,
+        budgeted: &str,
+        twice: bool,
+    ) {
+        let account = self.id(owner);
+        let named = self.id(named);
         let member = self
             .runtime
             .inner()
             .member_config(&account)
             .await
-            .unwrap_or_else(|e| panic!("the member role of `{name}` could not be assumed: {e}"));
+            .unwrap_or_else(|e| panic!("the member role of `{owner}` could not be assumed: {e}"));
         let member = AwsConfig::from_sdk(&member, ApiCalls::new());
         let environment = self.settings.environment_identifier.clone();
         let region = self.settings.automation.region.as_str().to_owned();
@@ -135,7 +151,7 @@ impl Live {
             spa_core::footprint::member_budget_topic_arn("aws", &region, &account, &environment);
         let budget = format!("{environment}-Budget");
         let (subject, message) = spa_local::synth::budget_alert_message(
-            &account,
+            &named,
             &budget,
             "80.00",
             spent,
@@ -395,16 +411,78 @@ async fn holder_mailed(world: &mut SpaWorld, name: String) {
     assert!(found, "no e-mail to the holder of {name}: {mail:#?}");
 }
 
-#[then("the unreadable message is reported as a failed record")]
-async fn garbage_reported(world: &mut SpaWorld) {
+#[when(
+    regex = r#"^the holder of "([^"]+)" publishes on their own budget alerts topic an alert that names "([^"]+)"$"#
+)]
+async fn holder_publishes_alert(world: &mut SpaWorld, owner: String, named: String, step: &Step) {
+    let live = world.acting(step).await;
+    live.budget_alert_on(&owner, &named, "85.20", "100.00", false)
+        .await;
+}
+
+#[when(
+    regex = r#"^the holder of "([^"]+)" puts on spa's bus an event saying that "([^"]+)" was quarantined$"#
+)]
+async fn holder_puts_spa_event(world: &mut SpaWorld, sender: String, about: String, step: &Step) {
+    let live = world.acting(step).await;
+    let (sender, about) = (live.id(&sender), live.id(&about));
+    // what a member account's PutEvents on spa's bus delivers: EventBridge writes the
+    // sending account in `account`, whatever the detail says
+    let event = serde_json::json!({
+        "version": "0", "id": format!("forged-{}", live.sequence), "detail-type": "AccountQuarantined",
+        "source": "spa", "account": sender.as_str(), "time": Utc::now().to_rfc3339(),
+        "region": live.settings.automation.region.as_str(), "resources": [],
+        "detail": {"label": "AccountQuarantined", "environment": live.settings.environment_identifier,
+                   "account": about.as_str(), "at": Utc::now().to_rfc3339(),
+                   "to_state": "quarantined", "reason": "compromised"},
+    });
+    live.routed = Some(
+        live.runtime
+            .inject(event.clone(), "spa event put by a member account"),
+    );
+    // and as if a rule had let it through: the function checks the sender itself
+    live.runtime.deliver(
+        Function::Exceptions,
+        event,
+        "spa event put by a member account",
+    );
+    live.run().await;
+}
+
+#[then("the bus routes it nowhere")]
+async fn routed_nowhere(world: &mut SpaWorld) {
     let live = world.checking().await;
-    let result = live
-        .garbage
-        .clone()
-        .unwrap_or_else(|| panic!("no unreadable message was delivered"));
-    // the partial batch response names the one record: SQS retries it, then its DLQ keeps it
-    let (Ok(summary) | Err(summary)) = result;
-    assert!(summary.contains("1 record(s) to retry"), "{summary}");
+    assert_eq!(
+        live.routed,
+        Some(0),
+        "the rule for spa's own events matched a member account's"
+    );
+}
+
+#[then(regex = r#"^the message is refused, not retried, because "(.+)"$"#)]
+async fn message_refused(world: &mut SpaWorld, why: String) {
+    let live = world.checking().await;
+    // `{name}` is the account of that name, `{automation}` the automation account
+    let mut why = why.replace("{automation}", live.settings.automation.account_id.as_str());
+    for (name, account) in &live.accounts {
+        why = why.replace(&format!("{{{name}}}"), account.as_str());
+    }
+    let refusal = format!("refused: {why}");
+    let answer = live
+        .timeline
+        .iter()
+        .find(|line| line.contains(&refusal))
+        .unwrap_or_else(|| {
+            panic!(
+                "no delivery answered `{refusal}`\ntimeline:\n{}",
+                live.timeline.join("\n")
+            )
+        });
+    // acknowledged: neither retried by SQS or Lambda nor kept in a dead-letter queue
+    assert!(
+        !answer.contains("to retry") && !answer.contains("FAILED"),
+        "{answer}"
+    );
 }
 
 #[then(regex = r#"^the last sign-in of "([^"]+)" is recorded$"#)]

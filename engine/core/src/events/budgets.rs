@@ -32,11 +32,11 @@ pub struct SqsRecord {
 impl SqsBatch {
     /// Message ids of the records that failed to decode for a reason worth a retry or
     /// the dead-letter queue (not the ignorable ones, such as an SNS subscription
-    /// confirmation).
+    /// confirmation, nor the refused ones, which came from a member account).
     pub fn failed_message_ids(&self) -> Vec<&str> {
         self.records
             .iter()
-            .filter(|r| matches!(&r.alert, Err(e) if !e.is_ignorable()))
+            .filter(|r| matches!(&r.alert, Err(e) if !e.is_ignorable() && !e.is_refused()))
             .filter_map(|r| r.message_id.as_deref())
             .collect()
     }
@@ -44,9 +44,10 @@ impl SqsBatch {
     /// Whether a failed record has no message id, so that only failing the whole
     /// batch can get it retried.
     pub fn has_unidentified_failure(&self) -> bool {
-        self.records
-            .iter()
-            .any(|r| r.message_id.is_none() && matches!(&r.alert, Err(e) if !e.is_ignorable()))
+        self.records.iter().any(|r| {
+            r.message_id.is_none()
+                && matches!(&r.alert, Err(e) if !e.is_ignorable() && !e.is_refused())
+        })
     }
 }
 
@@ -431,19 +432,39 @@ fn decode_record(record: &Node<'_>) -> Result<BudgetAlert, DecodeError> {
     let body_node = record.req("body", "an SNS notification or a Budgets message")?;
     let body = body_node.as_str()?;
     let body_path = body_node.path().to_string();
+    // only SNS topics of the organization's accounts send to the queue: whatever a body
+    // says, a member account said it, so a body that does not read is refused, never
+    // retried into the dead-letter queue (a holder could otherwise raise `DeadLetter`
+    // at will)
+    decode_body(body, &body_path, message_id).map_err(|error| {
+        if error.is_ignorable() || error.is_refused() {
+            error
+        } else {
+            DecodeError::refused(
+                "a message on the budget alerts queue",
+                format!("an unreadable budget alert ({error})"),
+            )
+        }
+    })
+}
 
+fn decode_body(body: &str, body_path: &str, message_id: &str) -> Result<BudgetAlert, DecodeError> {
     if !body.trim_start().starts_with('{') {
-        // raw message delivery: the body is the Budgets text itself
-        return parse_message(body, &body_path, EventId::sqs(message_id), None);
+        // raw message delivery: the body is the text alone, with no topic to tell who
+        // sent it; spa subscribes without it, so the subscription was changed
+        return Err(DecodeError::refused(
+            "a message without its SNS envelope (raw message delivery: no topic says who sent it)",
+            "a budget alert",
+        ));
     }
     let envelope: Value = serde_json::from_str(body).map_err(|e| {
         DecodeError::invalid(
-            body_path.as_str(),
+            body_path,
             "an SNS notification (JSON) or a Budgets message",
             format!("invalid JSON ({e})"),
         )
     })?;
-    let sns = Node::root(&envelope, &body_path);
+    let sns = Node::root(&envelope, body_path);
     let kind = sns.str("Type")?;
     if kind != "Notification" {
         return Err(DecodeError::Unsupported {
@@ -452,29 +473,63 @@ fn decode_record(record: &Node<'_>) -> Result<BudgetAlert, DecodeError> {
             name: excerpt(kind),
         });
     }
+    // who sent it: the account of the topic, which SNS writes in the envelope (the
+    // queue takes only the budget alert topics of the organization's accounts)
+    let sender = match sns.opt_str("TopicArn")?.and_then(topic_account) {
+        Some(account) => account,
+        None => {
+            return Err(DecodeError::refused(
+                "an SNS notification without a topic ARN",
+                "a budget alert",
+            ));
+        }
+    };
+    let refused = |claim: String| DecodeError::refused(format!("account {sender}"), claim);
     let message_node = sns.req("Message", "the Budgets message text")?;
     let message = message_node.as_str()?;
     let subject = sns.opt_str("Subject")?.unwrap_or("");
     if !subject.contains("Budget") && !message.contains("AWS Budget") {
-        return Err(DecodeError::Unsupported {
-            event_source: "aws:sns".to_string(),
-            detail_type: "Notification".to_string(),
-            name: format!(
-                "not an AWS Budgets message (subject `{}`)",
-                excerpt(subject)
-            ),
-        });
+        return Err(refused(format!(
+            "a message that is not an AWS Budgets alert (subject `{}`)",
+            excerpt(subject)
+        )));
     }
     let event_id = match sns.opt_str("MessageId")? {
         Some(id) => EventId::sns(id),
         None => EventId::sqs(message_id),
     };
-    parse_message(
+    let alert = parse_message(
         message,
         message_node.path(),
         event_id,
         sns.opt_time("Timestamp")?,
     )
+    .map_err(|error| refused(format!("an unreadable budget alert ({error})")))?;
+    // an alert is taken only about the account that owns the topic
+    if alert.account != sender {
+        return Err(refused(format!(
+            "a budget alert of account {}",
+            alert.account
+        )));
+    }
+    Ok(alert)
+}
+
+/// The account of an SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`).
+fn topic_account(arn: &str) -> Option<AccountId> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_, _partition, service, _region, account, name) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if arn_ != "arn" || service != "sns" || name.is_empty() {
+        return None;
+    }
+    AccountId::parse(account)
 }
 
 #[cfg(test)]

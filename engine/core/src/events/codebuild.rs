@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use super::envelope::Envelope;
 use super::error::DecodeError;
 use super::ids::{AccountId, EventId};
-use super::json::bounded;
+use super::json::{bounded, excerpt};
 
 /// A build in a member account changed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,10 +136,10 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<BuildStateChange, Decode
         ));
     };
     if arn_account != envelope.account.as_str() {
-        return Err(build_node.invalid(&format!(
-            "a build of account {} (the event's account)",
-            envelope.account
-        )));
+        return Err(DecodeError::refused(
+            format!("account {}", envelope.account),
+            format!("the end of a build of account {}", excerpt(arn_account)),
+        ));
     }
     let project = match detail.opt_str("project-name")? {
         Some(p) => p,

@@ -192,6 +192,10 @@ impl PutEventsEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpaEvent {
     pub event_id: EventId,
+    /// The account that put it on the bus (the envelope's `account`, which EventBridge
+    /// sets): only the automation account speaks as spa, which the `exceptions`
+    /// function checks before anything else.
+    pub sender: AccountId,
     pub event: DomainEvent,
 }
 
@@ -250,6 +254,7 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<SpaEvent, DecodeError> {
     };
     Ok(SpaEvent {
         event_id: envelope.id.clone(),
+        sender: envelope.account.clone(),
         event,
     })
 }

@@ -60,6 +60,12 @@ pub enum DecodeError {
          an SQS batch (`Records`) or a Scheduler input (`job`), found {found}"
     )]
     UnknownShape { found: String },
+    /// Well-formed input from a sender that may not say what it says: an event about
+    /// another account, a budget alert about an account that does not own the topic
+    /// (the holder is an adversary: ARCHITECTURE.md, "Threat model"). Refused for good:
+    /// never retried, never dead-lettered, logged as a security event and counted.
+    #[error("refused: {sender} may not say {claim}")]
+    Refused { sender: String, claim: String },
 }
 
 impl DecodeError {
@@ -81,6 +87,26 @@ impl DecodeError {
             self,
             DecodeError::Foreign { .. } | DecodeError::Unsupported { .. }
         )
+    }
+
+    /// Whether the input is refused for who sent it ([`DecodeError::Refused`]).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, DecodeError::Refused { .. })
+    }
+
+    /// Why the input is refused (`<sender> may not say <claim>`), when it is.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            DecodeError::Refused { sender, claim } => Some(format!("{sender} may not say {claim}")),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn refused(sender: impl Into<String>, claim: impl Into<String>) -> Self {
+        DecodeError::Refused {
+            sender: sender.into(),
+            claim: claim.into(),
+        }
     }
 
     pub(crate) fn missing(path: impl Into<String>, expected: impl Into<String>) -> Self {

@@ -6,7 +6,7 @@ use super::cloudtrail::Principal;
 use super::envelope::Envelope;
 use super::error::DecodeError;
 use super::ids::{AccountId, EventId};
-use super::json::bounded;
+use super::json::{bounded, excerpt};
 use super::label::Label;
 
 /// A console sign-in to a member account.
@@ -58,6 +58,16 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<ConsoleLogin, DecodeErro
     let name = detail.str("eventName")?;
     if name != "ConsoleLogin" {
         return Err(envelope.unsupported(name));
+    }
+    // the account the sign-in is about is the sending account: a sign-in to another
+    // account forwarded from this one is refused (the holder is an adversary)
+    if let Some(recipient) = detail.opt_str("recipientAccountId")?
+        && recipient != envelope.account.as_str()
+    {
+        return Err(DecodeError::refused(
+            format!("account {}", envelope.account),
+            format!("a sign-in to account {}", excerpt(recipient)),
+        ));
     }
     let identity = detail.obj("userIdentity")?;
     let principal = Principal::decode(&identity)?;

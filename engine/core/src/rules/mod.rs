@@ -191,8 +191,10 @@ pub fn resource_prefix(environment: &str) -> String {
     format!("{environment}-")
 }
 
-/// The rules of the engine's bus in an environment.
-pub fn automation_rules(environment: &str) -> Vec<Rule> {
+/// The rules of the engine's bus in an environment whose automation account is
+/// `automation_account`: spa's own events are taken from that account only (member
+/// accounts may put events on the bus too, to forward their sign-ins and builds).
+pub fn automation_rules(environment: &str, automation_account: &str) -> Vec<Rule> {
     vec![
         Rule {
             name: format!("{environment}-AccountEvents"),
@@ -235,12 +237,33 @@ pub fn automation_rules(environment: &str) -> Vec<Rule> {
             description: "spa's exceptions, quarantines and assignments of this environment: incidents and notifications",
             pattern: json!({
                 "source": [crate::events::SOURCE],
+                "account": [automation_account],
                 "detail-type": noticed_labels(),
                 "detail": { "environment": [environment] }
             }),
             target: Function::Exceptions,
         },
     ]
+}
+
+/// The sources other accounts send to the bus (the management account its
+/// Organizations events, member accounts their builds and sign-ins): every source the
+/// rules match but spa's own. The bus policy lets the organization put these only.
+pub fn forwarded_sources(rules: &[Rule]) -> Vec<String> {
+    let mut sources: Vec<String> = rules
+        .iter()
+        .flat_map(|rule| {
+            rule.pattern["source"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|source| source.as_str().map(str::to_owned))
+        .filter(|source| source != crate::events::SOURCE)
+        .collect();
+    sources.sort();
+    sources.dedup();
+    sources
 }
 
 /// The labels of spa's own events that the `exceptions` function receives: every

@@ -12,7 +12,7 @@ macro_rules! fixture {
 #[test]
 fn every_consumed_event_reaches_its_function() {
     // the fixtures' builds run in projects named `spa-...`: environment `spa`
-    let rules = automation_rules("spa");
+    let rules = automation_rules("spa", "123456789012");
     let account = Function::AccountEvents;
     for (file, event, function) in [
         (
@@ -59,7 +59,7 @@ fn every_consumed_event_reaches_its_function() {
 
 #[test]
 fn what_spa_does_not_react_to_goes_nowhere() {
-    let rules = automation_rules("spa");
+    let rules = automation_rules("spa", "123456789012");
     let mut build = fixture!("codebuild-build-state-change.json");
     build["detail"]["build-status"] = json!("IN_PROGRESS");
     assert!(route(&rules, &build).is_empty(), "a build still running");
@@ -72,7 +72,7 @@ fn what_spa_does_not_react_to_goes_nowhere() {
     let mut elsewhere = fixture!("codebuild-build-state-change.json");
     elsewhere["detail"]["project-name"] = json!("spa-prepare");
     assert!(
-        route(&automation_rules("SpaProd"), &elsewhere).is_empty(),
+        route(&automation_rules("SpaProd", "123456789012"), &elsewhere).is_empty(),
         "a build of another environment"
     );
     let mut call = fixture!("organizations-tag-resource.json");
@@ -88,8 +88,30 @@ fn what_spa_does_not_react_to_goes_nowhere() {
 }
 
 #[test]
+fn spa_events_are_taken_from_the_automation_account_only() {
+    let rules = automation_rules("spa", "123456789012");
+    let event = |account: &str| {
+        json!({"source": "spa", "account": account, "detail-type": "AccountQuarantined",
+               "detail": {"environment": "spa"}})
+    };
+    assert_eq!(
+        route(&rules, &event("123456789012")),
+        vec![Function::Exceptions]
+    );
+    assert!(
+        route(&rules, &event("444444444444")).is_empty(),
+        "a member account put it on the bus"
+    );
+    assert_eq!(
+        forwarded_sources(&rules),
+        ["aws.codebuild", "aws.organizations", "aws.signin"],
+        "what other accounts may put on the bus: never `spa`"
+    );
+}
+
+#[test]
 fn the_rules_only_use_supported_matchers_and_fit_aws_names() {
-    for rule in automation_rules("SpaDemo-with-a-rather-long-environment") {
+    for rule in automation_rules("SpaDemo-with-a-rather-long-environment", "123456789012") {
         check(&rule.pattern).expect("supported");
         assert!(rule.name.len() <= 64, "{}", rule.name);
     }

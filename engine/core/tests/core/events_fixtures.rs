@@ -445,7 +445,13 @@ fn build_of_another_account_is_rejected() {
     let mut event = fixture("codebuild-build-state-change.json");
     set(&mut event, "/account", json!("444444444444"));
     let err = decode_value(&event).unwrap_err();
-    assert_eq!(err.path(), Some("detail.build-id"));
+    assert!(err.is_refused(), "{err}");
+    assert!(
+        err.to_string().starts_with(
+            "refused: account 444444444444 may not say the end of a build of account "
+        ),
+        "{err}"
+    );
     let mut event = fixture("codebuild-build-state-change.json");
     set(&mut event, "/detail/build-id", json!("spa-prepare:1234"));
     assert_eq!(
@@ -491,6 +497,17 @@ fn console_login_as_root() {
     assert_eq!(login.mfa_used, Some(false));
     assert_eq!(login.source_ip.as_deref(), Some("203.0.113.10"));
     assert_eq!(login.label(), Label::ConsoleLoginWithRoot);
+}
+
+#[test]
+fn a_sign_in_to_another_account_forwarded_from_this_one_is_refused() {
+    let mut event = fixture("signin-console-login-root.json");
+    set(&mut event, "/account", json!("333333333333"));
+    let err = decode_value(&event).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused: account 333333333333 may not say a sign-in to account 222222222222"
+    );
 }
 
 #[test]
@@ -625,7 +642,7 @@ fn record_with_body(template: &Value, message_id: &str, body: String) -> Value {
 }
 
 #[test]
-fn one_bad_record_fails_alone() {
+fn a_record_that_does_not_read_is_refused_alone() {
     let event = fixture("sqs-budget-alert.json");
     let good = event["Records"][0].clone();
     let mut no_account = body_of(&event);
@@ -651,30 +668,65 @@ fn one_bad_record_fails_alone() {
         panic!()
     };
     assert!(batch.records[0].alert.is_ok());
+    // what the topic's account published does not read: refused, naming the sender
     let err = batch.records[1].alert.as_ref().unwrap_err();
-    assert_eq!(err.path(), Some("Records[1].body.Message"));
-    assert!(err.to_string().contains("AWS Account"), "{err}");
+    assert!(err.is_refused(), "{err}");
+    assert!(
+        err.to_string().starts_with(
+            "refused: account 222222222222 may not say an unreadable budget alert (missing field `Records[1].body.Message`: expected a line `AWS Account"
+        ),
+        "{err}"
+    );
     let err = batch.records[2].alert.as_ref().unwrap_err();
-    assert_eq!(err.path(), Some("Records[2].body"));
+    assert!(err.is_refused(), "{err}");
+    assert!(err.to_string().contains("Records[2].body"), "{err}");
     let forecast = batch.records[3].alert.as_ref().unwrap();
     assert_eq!(forecast.alert_type, AlertType::Forecasted);
     assert_eq!(forecast.amount.to_string(), "80.12 USD");
-    assert_eq!(batch.failed_message_ids(), ["bad-1", "bad-2"]);
+    // refused records are neither retried nor dead-lettered
+    assert!(batch.failed_message_ids().is_empty());
     assert!(!batch.has_unidentified_failure());
 }
 
 #[test]
-fn raw_message_delivery_is_understood() {
+fn an_alert_about_another_account_than_the_topics_is_refused() {
+    let event = fixture("sqs-budget-alert.json");
+    // the holder of 333333333333 publishes, on their own topic, an alert naming 222222222222
+    let mut forged = body_of(&event);
+    forged["TopicArn"] = json!("arn:aws:sns:us-east-1:333333333333:Spa-BudgetAlerts");
+    let mut no_topic = body_of(&event);
+    no_topic.as_object_mut().unwrap().remove("TopicArn");
+    let batch = json!({ "Records": [
+        record_with_body(&event, "forged", forged.to_string()),
+        record_with_body(&event, "no-topic", no_topic.to_string()),
+    ] });
+    let Incoming::BudgetAlerts(batch) = decode_value(&batch).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        batch.records[0].alert.as_ref().unwrap_err().to_string(),
+        "refused: account 333333333333 may not say a budget alert of account 222222222222"
+    );
+    assert_eq!(
+        batch.records[1].alert.as_ref().unwrap_err().to_string(),
+        "refused: an SNS notification without a topic ARN may not say a budget alert"
+    );
+    assert!(batch.failed_message_ids().is_empty());
+}
+
+#[test]
+fn raw_message_delivery_is_refused() {
+    // spa subscribes with raw message delivery off: a bare text has no topic to tell
+    // who sent it, so the subscription was changed by someone else
     let event = fixture("sqs-budget-alert.json");
     let text = body_of(&event)["Message"].as_str().unwrap().to_string();
     let batch = json!({ "Records": [record_with_body(&event, "raw-1", text)] });
     let Incoming::BudgetAlerts(batch) = decode_value(&batch).unwrap() else {
         panic!()
     };
-    let alert = batch.records[0].alert.as_ref().unwrap();
-    assert_eq!(alert.event_id.as_str(), "sqs:raw-1");
-    assert_eq!(alert.budget_name, "spa-budget");
-    assert_eq!(alert.notified_at, None);
+    let err = batch.records[0].alert.as_ref().unwrap_err();
+    assert!(err.is_refused(), "{err}");
+    assert!(batch.failed_message_ids().is_empty());
 }
 
 #[test]

@@ -112,6 +112,8 @@ fn noticed(world: &World, label: Label) -> Vec<Incoming> {
 fn spa_event(id: &str, event: DomainEvent) -> Incoming {
     Incoming::Spa(SpaEvent {
         event_id: EventId::eventbridge(id),
+        // spa's own events come from the automation account (tests/mod.rs settings)
+        sender: AccountId::parse("123456789012").unwrap(),
         event,
     })
 }

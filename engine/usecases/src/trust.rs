@@ -1,0 +1,67 @@
+//! Who may say what. Every holder administers the account spa manages, so whatever
+//! comes from a member account may be forged (ARCHITECTURE.md, "Threat model"). Input
+//! is checked where it enters:
+//!
+//! - the decoders refuse what the input alone proves forged ([`DecodeError::Refused`]):
+//!   a build or a sign-in of another account than the sending one, a budget alert
+//!   about another account than the one that owns its topic, a budget alert without
+//!   its SNS envelope;
+//! - [`spa_event`] refuses one of spa's own events put on the bus by any account but
+//!   the automation account (a holder may put events on the bus: member accounts
+//!   forward their sign-ins and builds to it).
+//!
+//! A refusal is one `warn` log line marked `security = "refused"` that names the
+//! sender and what it claimed, an outcome [`Verdict::Refused`] (counted as `Refused`
+//! in the invocation's metrics), and nothing else: no retry, no dead letter, no state
+//! changed, no notice.
+
+use serde_json::Value;
+use spa_core::events::{AccountId, DecodeError, SpaEvent, redact_emails};
+use spa_core::rules::Function;
+
+use super::apply::{Outcome, Verdict};
+use super::context::Engine;
+use super::dispatch::Dispatched;
+use super::handler::Handled;
+use crate::ports::Platform;
+
+/// The outcome of refused input, logged once as a security event.
+pub fn refused(cause: &str, account: Option<&AccountId>, why: &str) -> Outcome {
+    let why = redact_emails(why);
+    tracing::warn!(
+        security = "refused",
+        cause,
+        account = account.map(AccountId::as_str),
+        why = %why,
+        "input refused"
+    );
+    Outcome::new(cause, account, Verdict::Refused(why))
+}
+
+/// Why one of spa's own events is refused: it was not put on the bus by the
+/// automation account. `None`: spa said it.
+pub fn spa_event<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent) -> Option<String> {
+    let automation = engine.settings().automation.account_id.as_str();
+    (event.sender.as_str() != automation).then(|| {
+        format!(
+            "account {} may not say `{}` about account {}: only the automation account {automation} speaks as spa",
+            event.sender, event.event.label, event.event.account
+        )
+    })
+}
+
+/// What a function answers to an event its decoder refused: a handled invocation
+/// with one refused outcome, so that Lambda neither retries it nor keeps it in a
+/// dead-letter queue. `None` when `error` is not a refusal.
+pub(crate) fn refused_event(
+    function: Function,
+    event: &Value,
+    error: &DecodeError,
+) -> Option<Handled> {
+    let why = error.refusal()?;
+    let cause = event.get("id").and_then(Value::as_str).unwrap_or("event");
+    Some(Handled {
+        function,
+        dispatched: Dispatched::one(refused(cause, None, &why)),
+    })
+}
