@@ -38,9 +38,7 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
         .roots()
         .first()
         .and_then(|r| r.id())
-        .ok_or_else(|| PortError::NotFound {
-            id: "the organization's root".into(),
-        })?
+        .ok_or_else(|| PortError::not_found("organization root", "the organization's root"))?
         .to_owned();
     let mut seeded = Seeded {
         root: root.clone(),
@@ -52,7 +50,7 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
                 .units
                 .get(key)
                 .cloned()
-                .ok_or_else(|| PortError::NotFound { id: key.clone() })?,
+                .ok_or_else(|| PortError::not_found("unit of the seed plan", key))?,
             None => root.clone(),
         };
         let created = client
@@ -65,9 +63,7 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
         let id = created
             .organizational_unit()
             .and_then(|u| u.id())
-            .ok_or_else(|| PortError::NotFound {
-                id: unit.key.clone(),
-            })?;
+            .ok_or_else(|| PortError::not_found("organizational unit", &unit.key))?;
         seeded.units.insert(unit.key.clone(), id.to_owned());
     }
     for account in &plan.accounts {
@@ -108,15 +104,13 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
             }
             id = status.and_then(|s| s.account_id()).map(str::to_owned);
         }
-        let id = id.ok_or_else(|| PortError::NotFound {
-            id: account.name.clone(),
-        })?;
+        let id = id.ok_or_else(|| PortError::not_found("created account", &account.name))?;
         if let Some(key) = &account.parent {
             let parent = seeded
                 .units
                 .get(key)
                 .cloned()
-                .ok_or_else(|| PortError::NotFound { id: key.clone() })?;
+                .ok_or_else(|| PortError::not_found("unit of the seed plan", key))?;
             client
                 .move_account()
                 .account_id(&id)

@@ -258,11 +258,7 @@ mod tests {
         let result: Result<(), _> = Retry::immediate(3)
             .run("test", || {
                 calls.fetch_add(1, Ordering::Relaxed);
-                async {
-                    Err(PortError::NotFound {
-                        id: "123456789012".into(),
-                    })
-                }
+                async { Err(PortError::not_in_organization("123456789012")) }
             })
             .await;
         assert!(matches!(result, Err(PortError::NotFound { .. })));
