@@ -106,6 +106,12 @@ pub const WEBHOOK_TRIES: Retry = Retry {
     jitter: true,
 };
 
+/// The `tracing` directive that keeps aws-config's warnings out of an operator's
+/// terminal: each failed credentials provider is logged with the SDK's `Debug`,
+/// while the error that reaches the user says what is wrong, once
+/// ([`crate::error::no_credentials`]).
+pub const QUIET_SDK_LOGS: &str = "aws_config=error";
+
 /// Timeouts: a connection in 3 s, an attempt in 20 s, a whole call (retries included)
 /// in 60 s, well under a Lambda function's timeout.
 pub fn timeout_config() -> TimeoutConfig {

@@ -107,6 +107,7 @@ fn missing(service: &str, action: &str, code: &str) -> &'static str {
         "organizations" => PortError::ORGANIZATION,
         "dynamodb" => "DynamoDB table",
         "ssm" => "SSM parameter",
+        "iam" if action == "AttachRolePolicy" => "IAM policy",
         "iam" if action.contains("AccessKey") => "IAM access key",
         "iam" if action.contains("LoginProfile") => "IAM login profile",
         "iam" if action.contains("User") => "IAM user",
@@ -142,11 +143,8 @@ where
     while let Some(inner) = source {
         if let Some(credentials) = inner.downcast_ref::<CredentialsError>() {
             let message = match credentials {
-                CredentialsError::CredentialsNotLoaded(_) => NO_CREDENTIALS.to_owned(),
-                other => format!(
-                    "the AWS credentials could not be loaded: {}",
-                    source_chain(other)
-                ),
+                CredentialsError::CredentialsNotLoaded(_) => format!("{NO_CREDENTIALS} were found"),
+                other => format!("{NO_CREDENTIALS} could be loaded ({})", source_chain(other)),
             };
             return PortError::Denied {
                 service: service.to_owned(),
@@ -162,15 +160,18 @@ where
     }
 }
 
-/// The message of the [`PortError::Denied`] of a call made without credentials
-/// (none in the environment, a profile, SSO or an instance role): see
-/// [`is_no_credentials`].
-pub const NO_CREDENTIALS: &str = "no AWS credentials were found";
+/// How the message of the [`PortError::Denied`] of a call made without credentials
+/// begins: "no AWS credentials were found" (none in the environment, a profile, SSO
+/// or an instance role), or "... could be loaded (why)". See [`no_credentials`].
+pub const NO_CREDENTIALS: &str = "no AWS credentials";
 
-/// Whether `error` is a call made without credentials (the fix is the caller's: a
-/// profile, or the emulator's endpoint).
-pub fn is_no_credentials(error: &PortError) -> bool {
-    matches!(error, PortError::Denied { message, .. } if message == NO_CREDENTIALS)
+/// When `error` is a call made without credentials, what is wrong with them (the fix
+/// is the caller's: a profile, or the emulator's endpoint).
+pub fn no_credentials(error: &PortError) -> Option<&str> {
+    match error {
+        PortError::Denied { message, .. } if message.starts_with(NO_CREDENTIALS) => Some(message),
+        _ => None,
+    }
 }
 
 fn source_chain(error: &dyn Error) -> String {
@@ -248,6 +249,16 @@ mod tests {
         assert_eq!(
             said("iam", "GetRole", "SpaDemo-CodeBuildRole", "NoSuchEntity"),
             "IAM role `SpaDemo-CodeBuildRole` does not exist"
+        );
+        // the footprint attaches a managed policy to a role it has just ensured
+        assert_eq!(
+            said(
+                "iam",
+                "AttachRolePolicy",
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+                "NoSuchEntity"
+            ),
+            "IAM policy `arn:aws:iam::aws:policy/AdministratorAccess` does not exist"
         );
         assert_eq!(
             said("s3", "PutObject", "spa-reports", "NoSuchBucket"),

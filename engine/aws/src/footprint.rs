@@ -269,7 +269,8 @@ async fn ensure_role(
                     .policy_arn(*policy)
                     .send()
                     .await
-                    .map_err(|e| port_error("iam", "AttachRolePolicy", name, e))?;
+                    // the role was just ensured: a missing entity is the policy
+                    .map_err(|e| port_error("iam", "AttachRolePolicy", policy, e))?;
                 changes.push(format!("attached {policy} to role {name}"));
             }
         }

@@ -289,7 +289,7 @@ async fn a_missing_table_is_not_found() {
     );
     // what the user reads names the service, the kind and the name
     assert_eq!(
-        result.unwrap_err().to_string(),
+        result.expect_err("no table").to_string(),
         "DynamoDB table `SpaTest-Transactions` does not exist"
     );
 }
@@ -302,7 +302,11 @@ async fn a_missing_role_or_bucket_is_named_with_its_service() {
     let config = config(&scenario).await;
     let objects = S3Objects::new(config.s3(), "spa-missing-bucket");
     assert_eq!(
-        objects.get("reports/x.csv").await.unwrap_err().to_string(),
+        objects
+            .get("reports/x.csv")
+            .await
+            .expect_err("no bucket")
+            .to_string(),
         "S3 bucket `spa-missing-bucket` does not exist"
     );
     let role = config
@@ -311,7 +315,7 @@ async fn a_missing_role_or_bucket_is_named_with_its_service() {
         .role_name("SpaTest-Missing")
         .send()
         .await
-        .unwrap_err();
+        .expect_err("no role");
     assert_eq!(
         spa_aws::error::port_error("iam", "GetRole", "SpaTest-Missing", role).to_string(),
         "IAM role `SpaTest-Missing` does not exist"
@@ -348,8 +352,12 @@ async fn no_credentials_is_one_denial_that_says_so() {
     let error = SsmParameters::new(config.ssm())
         .get("/spa/settings")
         .await
-        .unwrap_err();
-    assert!(spa_aws::error::is_no_credentials(&error), "{error:?}");
+        .expect_err("no credentials");
+    assert_eq!(
+        spa_aws::error::no_credentials(&error),
+        Some("no AWS credentials were found"),
+        "{error:?}"
+    );
     // one line, no SDK Debug dump
     assert_eq!(
         error.to_string(),
@@ -394,7 +402,7 @@ async fn parameters_round_trip_and_secure_strings_are_decrypted() {
 
     let missing = plain.get("/spa/missing").await;
     assert_eq!(
-        missing.unwrap_err().to_string(),
+        missing.expect_err("no parameter").to_string(),
         "SSM parameter `/spa/missing` does not exist"
     );
 }
