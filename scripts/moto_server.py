@@ -5,8 +5,12 @@ until its standard input closes (the parent process ended) or it gets SIGTERM, s
 that no emulator outlives the test binary or the demo that started it.
 
     python scripts/moto_server.py [PORT]    # PORT 0 (default) picks a free port
+
+SPA_MOTO_PLAIN=1 leaves out spa's additions below: moto as installed, for the test
+that `spa demo` says what such an emulator lacks.
 """
 
+import os
 import signal
 import sys
 import threading
@@ -227,10 +231,11 @@ def keep_subscriptions_with_their_topic() -> None:
 
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    accept_projects_without_source()
-    hold_the_managed_policies_spa_attaches()
-    complete_budgets()
-    keep_subscriptions_with_their_topic()
+    if os.environ.get("SPA_MOTO_PLAIN") != "1":
+        accept_projects_without_source()
+        hold_the_managed_policies_spa_attaches()
+        complete_budgets()
+        keep_subscriptions_with_their_topic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _, bound = server.get_host_and_port()

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use spa_aws::{AwsPlatform, ConnectOptions, Connected};
 use spa_core::footprint::Buildspecs;
 use spa_core::settings::Settings;
+use spa_usecases::ports::PortError;
 use spa_usecases::{Engine, UseCaseError};
 
 use crate::cli::Live;
@@ -62,10 +63,22 @@ pub async fn connect(loaded: &Loaded) -> Result<Connected, ExitCode> {
     });
     let connected = AwsPlatform::connect_with_builds(&loaded.settings, &options).await;
     spinner.finish_and_clear();
-    connected.map_err(|error| {
-        eprintln!("error: {error}");
-        ExitCode::FAILURE
-    })
+    connected.map_err(|error| port_failed(&error))
+}
+
+/// The fix of a call made without credentials, said after what is wrong with them.
+pub const CREDENTIALS_FIX: &str = "choose a profile (`AWS_PROFILE=<name>`, after \
+`aws sso login` for an SSO one), or pass `--endpoint-url http://127.0.0.1:<port>` to run \
+against the local emulator";
+
+/// Prints a port error, exit 1; a call without credentials is one line that names
+/// the fix ([`CREDENTIALS_FIX`]).
+pub fn port_failed(error: &PortError) -> ExitCode {
+    match spa_aws::error::no_credentials(error) {
+        Some(what) => eprintln!("error: {what}: {CREDENTIALS_FIX}"),
+        None => eprintln!("error: {error}"),
+    }
+    ExitCode::FAILURE
 }
 
 /// The engine of a command on `platform`.
@@ -78,10 +91,18 @@ pub fn engine<'a, P: spa_usecases::ports::Platform>(
         .map_err(fail)
 }
 
-/// Prints a use-case error, exit 1.
+/// Prints a use-case error, exit 1 (a port's failure as [`port_failed`] says it when
+/// it is a call without credentials).
 pub fn fail(error: UseCaseError) -> ExitCode {
-    eprintln!("error: {error}");
-    ExitCode::FAILURE
+    match &error {
+        UseCaseError::Port { source, .. } if spa_aws::error::no_credentials(source).is_some() => {
+            port_failed(source)
+        }
+        _ => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// A spinner on standard error while a long call runs (hidden when it is not a terminal).

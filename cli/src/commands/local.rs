@@ -120,6 +120,13 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
     };
     block_on(async {
         let config = emulator_config(&loaded, &endpoint).await;
+        // what spa needs of the emulator, said before anything is seeded
+        spa_local::emulator::check(&config, &endpoint)
+            .await
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            })?;
         let say = |text: String| {
             if !json {
                 println!("{text}");
@@ -199,7 +206,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         say("\nExceptions: the root user signs in, a budget is exceeded; chat and e-mail are told".to_owned());
         let chat = chat_sink(runtime.inner().automation(), &settings)
             .await
-            .map_err(port_failed)?;
+            .map_err(|e| live::port_failed(&e))?;
         let mut exceptions = RunSummary::default();
         if let Some(line) = lines.iter().find(|l| l.state == "assigned") {
             let at = runtime.platform().clock().now();
@@ -208,7 +215,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             runtime.inject(login, format!("root signs in to {id}"));
             budget_alert(&runtime, &resources, &settings, id)
                 .await
-                .map_err(port_failed)?;
+                .map_err(|e| live::port_failed(&e))?;
             exceptions = runtime
                 .run_until_idle(&handler, limits, &mut record)
                 .await
@@ -442,9 +449,4 @@ fn bucket_of(settings: &spa_core::settings::Settings) -> String {
         .as_ref()
         .map(|b| b.as_str().to_owned())
         .unwrap_or_default()
-}
-
-fn port_failed(error: spa_usecases::ports::PortError) -> ExitCode {
-    eprintln!("error: {error}");
-    ExitCode::FAILURE
 }

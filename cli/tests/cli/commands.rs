@@ -236,3 +236,32 @@ fn find_refuses_a_query_that_is_not_one_before_reading_anything() {
         "{stderr}"
     );
 }
+
+#[test]
+fn status_without_credentials_says_how_to_give_some_in_one_line() {
+    let home = std::env::temp_dir().join(format!("spa-cli-{}-no-home", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spa"));
+    command.arg("status").current_dir(repo());
+    // nothing the SDK's credentials chain could find: no keys, no profile (an empty
+    // home), no container or instance role
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") {
+            command.env_remove(&name);
+        }
+    }
+    let out = command
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("spa runs");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: no AWS credentials were found: choose a profile (`AWS_PROFILE=<name>`, \
+after `aws sso login` for an SSO one), or pass `--endpoint-url http://127.0.0.1:<port>` \
+to run against the local emulator"
+    );
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+}

@@ -129,6 +129,49 @@ fn handle_says_what_it_did_with_an_event_for_an_unmanaged_account() {
 }
 
 #[test]
+fn the_demo_says_what_the_emulator_lacks_and_how_to_start_spa_s() {
+    // moto as installed, without spa's additions (scripts/moto_server.py)
+    let plain = spa_testkit::Emulator::start_with_env(
+        &spa_testkit::venv_python(),
+        &[("SPA_MOTO_PLAIN", "1")],
+    )
+    .expect("moto as installed");
+    let out = spa(&["demo", "--accounts", "1"], Some(&plain.endpoint()));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: the emulator at {} lacks what spa needs: ",
+            plain.endpoint()
+        )),
+        "{stderr}"
+    );
+    for words in [
+        "AdministratorAccess",
+        "AWS Budgets",
+        "scripts/moto_server.py",
+        "--endpoint-url",
+    ] {
+        assert!(stderr.contains(words), "{words}: {stderr}");
+    }
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        !text(&out.stdout).contains("Seeding"),
+        "nothing is seeded in an emulator that cannot run the demo"
+    );
+
+    // nothing listening
+    let out = spa(&["demo"], Some("http://127.0.0.1:9"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: nothing answers at http://127.0.0.1:9: start spa's emulator with `.venv/bin/python scripts/moto_server.py`"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
 fn bad_input_gets_one_clear_error() {
     let bad = scratch("bad-json", "event.json", "{\n  \"source\": ");
     let out = spa(

@@ -1,16 +1,20 @@
 //! Batch calls with per-entry results (EventBridge `PutEvents`, SQS
 //! `SendMessageBatch`): items go in batches, the entries a call refused are sent again
-//! with backoff, and what still fails makes one error that says how many and why.
+//! with backoff (the policy [`REFUSED_ENTRIES`](super::config::REFUSED_ENTRIES), run
+//! by [`Retry::resend`]), and what still fails makes one error that says how many and
+//! why.
 //!
 //! The logic takes a closure that performs one batch call, so that it is tested
 //! without any service.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
+use std::ops::ControlFlow;
 
 use super::error::classify;
+use spa_usecases::Retry;
 use spa_usecases::ports::PortError;
+use spa_usecases::retry::Unfinished;
 
 /// One entry a batch call refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,24 +38,6 @@ impl EntryFailure {
     }
 }
 
-/// How refused entries are sent again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Sends of one entry, the first included.
-    pub attempts: u32,
-    /// Wait before the second send; doubles each time.
-    pub base_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            base_delay: Duration::from_millis(100),
-        }
-    }
-}
-
 /// What one batch call is about, for errors.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchCall<'a> {
@@ -65,12 +51,13 @@ pub struct BatchCall<'a> {
 
 /// Sends `items` in batches of `call.size` with `send`, which performs one call and
 /// returns the entries it refused (positions in the batch it was given). Refused
-/// entries are sent again, up to `policy.attempts` sends each; an error of a whole
-/// call (after the SDK's own retries) stops at once.
+/// entries are sent again as `policy` says ([`Retry::resend`], the one retry
+/// mechanism), up to `policy.attempts` sends each; an error of a whole call (after the
+/// SDK's own retries) stops at once.
 pub async fn send_in_batches<T, F, Fut>(
     call: BatchCall<'_>,
     items: &[T],
-    policy: RetryPolicy,
+    policy: Retry,
     mut send: F,
 ) -> Result<(), PortError>
 where
@@ -80,40 +67,49 @@ where
 {
     let mut failed: Vec<EntryFailure> = Vec::new();
     for chunk in items.chunks(call.size.max(1)) {
-        let mut pending: Vec<T> = chunk.to_vec();
-        let mut attempt = 1;
-        loop {
-            let failures = send(pending.clone()).await?;
-            if failures.is_empty() {
-                break;
-            }
-            if attempt >= policy.attempts.max(1) {
-                failed.extend(failures);
-                break;
-            }
-            tracing::warn!(
-                service = call.service,
-                action = call.action,
-                refused = failures.len(),
-                attempt,
-                "entries refused, sending them again"
-            );
-            pending = failures
-                .iter()
-                .filter_map(|f| pending.get(f.index).cloned())
-                .collect();
-            if pending.is_empty() {
-                break;
-            }
-            let factor = 2u32.saturating_pow(attempt - 1);
-            tokio::time::sleep(policy.base_delay.saturating_mul(factor)).await;
-            attempt += 1;
+        let pending = Refused {
+            items: chunk.to_vec(),
+            failures: Vec::new(),
+        };
+        let sent = policy
+            .resend(call.action, pending, |pending: Refused<T>| {
+                let reply = send(pending.items.clone());
+                async move {
+                    let failures = reply.await?;
+                    let items: Vec<T> = failures
+                        .iter()
+                        .filter_map(|f| pending.items.get(f.index).cloned())
+                        .collect();
+                    if failures.is_empty() || items.is_empty() {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                    tracing::warn!(
+                        service = call.service,
+                        action = call.action,
+                        refused = failures.len(),
+                        "entries refused"
+                    );
+                    Ok(ControlFlow::Continue(Refused { items, failures }))
+                }
+            })
+            .await;
+        match sent {
+            Ok(()) => {}
+            Err(Unfinished::Failed(error)) => return Err(error),
+            Err(Unfinished::Left(left)) => failed.extend(left.failures),
         }
     }
     if failed.is_empty() {
         return Ok(());
     }
     Err(summarize(call, items.len(), policy.attempts, &failed))
+}
+
+/// The entries of a batch still to send, and why the last call refused them.
+#[derive(Debug, Clone)]
+struct Refused<T> {
+    items: Vec<T>,
+    failures: Vec<EntryFailure>,
 }
 
 /// One error for every entry that still failed: how many, and each code's count and
@@ -168,11 +164,8 @@ mod tests {
         size: 10,
     };
 
-    fn quick(attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            attempts,
-            base_delay: Duration::ZERO,
-        }
+    fn quick(attempts: u32) -> Retry {
+        Retry::immediate(attempts)
     }
 
     #[tokio::test]

@@ -404,9 +404,7 @@ pub async fn ensure_budget(
             // made by a concurrent invocation since the read: converge on it
             let budget = describe_budget(client, account, plan)
                 .await?
-                .ok_or_else(|| PortError::NotFound {
-                    id: plan.name.clone(),
-                })?;
+                .ok_or_else(|| PortError::not_found("budget", &plan.name))?;
             converge(client, account, plan, &budget).await
         }
         Err(e) => Err(e),

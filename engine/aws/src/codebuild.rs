@@ -68,9 +68,7 @@ pub async fn build_status(member: &AwsConfig, build: &BuildId) -> Result<BuildSt
         .builds()
         .iter()
         .find(|b| b.id() == Some(build.as_str()) || b.arn() == Some(build.as_str()))
-        .ok_or_else(|| PortError::NotFound {
-            id: build.as_str().to_owned(),
-        })?;
+        .ok_or_else(|| PortError::not_found("CodeBuild build", build.as_str()))?;
     let status = found
         .build_status()
         .map(|s| s.as_str())

@@ -15,6 +15,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::metrics::ApiCalls;
+use spa_usecases::Retry;
 
 /// Attempts of one call, first included, before its error reaches the adapter.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -64,6 +65,52 @@ impl Retries {
         }
     }
 }
+
+/// What the SDK's retries cannot see, tried again by spa's one mechanism
+/// ([`Retry`], on `backon`): each policy once, here.
+///
+/// The entries of a batch call that EventBridge or SQS refused one by one (a
+/// throttled entry in an accepted call): 4 sends, 100 ms doubled up to 2 s, jitter.
+pub const REFUSED_ENTRIES: Retry = Retry {
+    attempts: 4,
+    backoff: Duration::from_millis(100),
+    cap: Duration::from_secs(2),
+    jitter: true,
+};
+
+/// The items or keys DynamoDB left unprocessed in a batch call (throttling): 8 tries,
+/// 50 ms doubled up to 3.2 s, jitter.
+pub const UNPROCESSED_ITEMS: Retry = Retry {
+    attempts: 8,
+    backoff: Duration::from_millis(50),
+    cap: Duration::from_millis(3_200),
+    jitter: true,
+};
+
+/// CodeBuild refusing a service role IAM has not propagated yet: 5 tries, 2 s doubled
+/// (2 + 4 + 8 + 16 s, about half a minute); no jitter: the wait is for IAM, not for a
+/// capacity shared with other callers.
+pub const ROLE_PROPAGATION: Retry = Retry {
+    attempts: 5,
+    backoff: Duration::from_secs(2),
+    cap: Duration::from_secs(16),
+    jitter: false,
+};
+
+/// A chat webhook's 5xx, 429 or timeout: 3 tries, 500 ms doubled up to 4 s, jitter (a
+/// `Retry-After` may ask for longer, see `webhooks`).
+pub const WEBHOOK_TRIES: Retry = Retry {
+    attempts: 3,
+    backoff: Duration::from_millis(500),
+    cap: Duration::from_secs(4),
+    jitter: true,
+};
+
+/// The `tracing` directive that keeps aws-config's warnings out of an operator's
+/// terminal: each failed credentials provider is logged with the SDK's `Debug`,
+/// while the error that reaches the user says what is wrong, once
+/// ([`crate::error::no_credentials`]).
+pub const QUIET_SDK_LOGS: &str = "aws_config=error";
 
 /// Timeouts: a connection in 3 s, an attempt in 20 s, a whole call (retries included)
 /// in 60 s, well under a Lambda function's timeout.

@@ -50,24 +50,28 @@
 //! reads in a few pages.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest, ScalarAttributeType,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
+    TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
 };
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::config::AwsConfig;
+use super::config::{AwsConfig, UNPROCESSED_ITEMS};
 use super::error::port_error;
 use spa_core::events::{AccountId, Label};
 use spa_core::settings::Settings;
 use spa_usecases::ports::{
     Activity, ActivityQuery, Claim, Deadline, DeadlineKind, KnownAccount, PortError, Store,
 };
+use spa_usecases::retry::Unfinished;
 
 const SERVICE: &str = "dynamodb";
 
@@ -254,23 +258,31 @@ async fn create_table(client: &Client, table: &TableDefinition) -> Result<(), Po
     }
 }
 
+/// Waits for `name` to be `ACTIVE` with the SDK's own waiter (`TableExists`: it also
+/// waits through the moments a new table is not visible yet), for a minute at most.
 async fn wait_active(client: &Client, name: &str) -> Result<(), PortError> {
-    for _ in 0..120 {
-        let output = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| port_error(SERVICE, "DescribeTable", name, e))?;
-        if output.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let waited = client
+        .wait_until_table_exists()
+        .table_name(name)
+        .wait(Duration::from_secs(60))
+        .await;
+    match waited {
+        Ok(_) => Ok(()),
+        Err(WaiterError::OperationFailed(failed)) => Err(port_error(
+            SERVICE,
+            "DescribeTable",
+            name,
+            failed.into_error(),
+        )),
+        Err(WaiterError::ExceededMaxWait(_)) => Err(PortError::Unavailable {
+            service: SERVICE.into(),
+            message: format!("`{name}` is not active after a minute"),
+        }),
+        Err(other) => Err(PortError::Unavailable {
+            service: SERVICE.into(),
+            message: format!("waiting for `{name}` to be active: {other}"),
+        }),
     }
-    Err(PortError::Unavailable {
-        service: SERVICE.into(),
-        message: format!("`{name}` is not active after a minute"),
-    })
 }
 
 async fn enable_ttl(client: &Client, name: &str, attribute: &str) -> Result<(), PortError> {
@@ -778,8 +790,6 @@ impl Store for DynamoStore {
 const WRITE_BATCH: usize = 25;
 /// Keys of one `BatchGetItem` (DynamoDB's limit).
 const READ_BATCH: usize = 100;
-/// Tries of a batch whose items DynamoDB left unprocessed (throttling).
-const BATCH_TRIES: u32 = 8;
 
 fn known_key(account: &AccountId) -> Item {
     HashMap::from([
@@ -817,75 +827,80 @@ fn known_of(item: &Item) -> Result<KnownAccount, PortError> {
     })
 }
 
-/// Waits before the next try of unprocessed batch items: 50 ms, doubled each time.
-async fn batch_backoff(tried: u32) {
-    let wait = Duration::from_millis(50).saturating_mul(1 << tried.min(6));
-    tokio::time::sleep(wait).await;
-}
-
 impl DynamoStore {
-    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), PortError> {
-        let table = &self.tables.transactions;
-        for tried in 0..BATCH_TRIES {
-            if tried > 0 {
-                batch_backoff(tried).await;
-            }
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(table, requests)
-                .send()
-                .await
-                .map_err(|e| port_error(SERVICE, "BatchWriteItem", table, e))?;
-            match output
-                .unprocessed_items()
-                .and_then(|items| items.get(table.as_str()))
-            {
-                Some(left) if !left.is_empty() => requests = left.clone(),
-                _ => return Ok(()),
-            }
-        }
-        Err(PortError::Unavailable {
-            service: SERVICE.into(),
-            message: format!(
-                "{} items of `{table}` left unprocessed after {BATCH_TRIES} tries",
-                requests.len()
-            ),
+    async fn write_batch(&self, requests: Vec<WriteRequest>) -> Result<(), PortError> {
+        let (client, table) = (&self.client, &self.tables.transactions);
+        let written = UNPROCESSED_ITEMS
+            .resend("BatchWriteItem", requests, |requests| async move {
+                let output = client
+                    .batch_write_item()
+                    .request_items(table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(SERVICE, "BatchWriteItem", table, e))?;
+                let left = output
+                    .unprocessed_items()
+                    .and_then(|items| items.get(table.as_str()));
+                Ok(match left {
+                    Some(left) if !left.is_empty() => ControlFlow::Continue(left.clone()),
+                    _ => ControlFlow::Break(()),
+                })
+            })
+            .await;
+        written.map_err(|unfinished| match unfinished {
+            Unfinished::Failed(error) => error,
+            Unfinished::Left(requests) => PortError::Unavailable {
+                service: SERVICE.into(),
+                message: format!(
+                    "{} items of `{table}` left unprocessed after {} tries",
+                    requests.len(),
+                    UNPROCESSED_ITEMS.attempts
+                ),
+            },
         })
     }
 
     async fn read_batch(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
-        let table = &self.tables.transactions;
-        let mut items = Vec::new();
-        let mut keys = KeysAndAttributes::builder()
+        let (client, table) = (&self.client, &self.tables.transactions);
+        let keys = KeysAndAttributes::builder()
             .set_keys(Some(keys))
             .build()
             .map_err(|e| rejected("BatchGetItem", e.to_string()))?;
-        for tried in 0..BATCH_TRIES {
-            if tried > 0 {
-                batch_backoff(tried).await;
-            }
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(table, keys)
-                .send()
-                .await
-                .map_err(|e| port_error(SERVICE, "BatchGetItem", table, e))?;
-            if let Some(found) = output.responses().and_then(|r| r.get(table.as_str())) {
-                items.extend(found.iter().cloned());
-            }
-            match output
-                .unprocessed_keys()
-                .and_then(|left| left.get(table.as_str()))
-            {
-                Some(left) if !left.keys().is_empty() => keys = left.clone(),
-                _ => return Ok(items),
-            }
-        }
-        Err(PortError::Unavailable {
-            service: SERVICE.into(),
-            message: format!("keys of `{table}` left unprocessed after {BATCH_TRIES} tries"),
+        let read = UNPROCESSED_ITEMS
+            .resend(
+                "BatchGetItem",
+                (keys, Vec::new()),
+                |(keys, mut items): (KeysAndAttributes, Vec<Item>)| async move {
+                    let output = client
+                        .batch_get_item()
+                        .request_items(table, keys)
+                        .send()
+                        .await
+                        .map_err(|e| port_error(SERVICE, "BatchGetItem", table, e))?;
+                    if let Some(found) = output.responses().and_then(|r| r.get(table.as_str())) {
+                        items.extend(found.iter().cloned());
+                    }
+                    let left = output
+                        .unprocessed_keys()
+                        .and_then(|left| left.get(table.as_str()));
+                    Ok(match left {
+                        Some(left) if !left.keys().is_empty() => {
+                            ControlFlow::Continue((left.clone(), items))
+                        }
+                        _ => ControlFlow::Break(items),
+                    })
+                },
+            )
+            .await;
+        read.map_err(|unfinished| match unfinished {
+            Unfinished::Failed(error) => error,
+            Unfinished::Left(_) => PortError::Unavailable {
+                service: SERVICE.into(),
+                message: format!(
+                    "keys of `{table}` left unprocessed after {} tries",
+                    UNPROCESSED_ITEMS.attempts
+                ),
+            },
         })
     }
 }

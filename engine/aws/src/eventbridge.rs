@@ -9,9 +9,11 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_smithy_types::DateTime;
 
-use super::batch::{BatchCall, EntryFailure, RetryPolicy, send_in_batches};
+use super::batch::{BatchCall, EntryFailure, send_in_batches};
+use super::config::REFUSED_ENTRIES;
 use super::error::port_error;
 use spa_core::events::{DomainEvent, PutEventsEntry};
+use spa_usecases::Retry;
 use spa_usecases::ports::{Bus, PortError};
 
 /// Entries of one `PutEvents` call, at most.
@@ -28,7 +30,7 @@ const CALL: BatchCall<'static> = BatchCall {
 pub struct EventBridgeBus {
     client: Client,
     bus: String,
-    retry: RetryPolicy,
+    retry: Retry,
 }
 
 impl EventBridgeBus {
@@ -37,12 +39,12 @@ impl EventBridgeBus {
         Self {
             client,
             bus: bus.into(),
-            retry: RetryPolicy::default(),
+            retry: REFUSED_ENTRIES,
         }
     }
 
     /// Another policy for refused entries.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
         self
     }

@@ -20,9 +20,8 @@
 //!   the engine's bus, through the events role.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use super::config::AwsConfig;
+use super::config::{AwsConfig, ROLE_PROPAGATION};
 use aws_sdk_codebuild::types::{
     ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType,
     ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType,
@@ -270,7 +269,8 @@ async fn ensure_role(
                     .policy_arn(*policy)
                     .send()
                     .await
-                    .map_err(|e| port_error("iam", "AttachRolePolicy", name, e))?;
+                    // the role was just ensured: a missing entity is the policy
+                    .map_err(|e| port_error("iam", "AttachRolePolicy", policy, e))?;
                 changes.push(format!("attached {policy} to role {name}"));
             }
         }
@@ -450,18 +450,17 @@ pub async fn ensure_projects(
 }
 
 /// Creates a project; a role created moments ago may not be usable by CodeBuild yet
-/// (IAM is eventually consistent): that refusal is retried for about half a minute.
+/// (IAM is eventually consistent): that refusal is tried again as
+/// [`ROLE_PROPAGATION`] says (about half a minute).
 async fn create_project(
     codebuild: &aws_sdk_codebuild::Client,
     project: &Project,
     role_arn: &str,
     timeout: i32,
 ) -> Result<(), PortError> {
-    let mut delay = Duration::from_secs(2);
-    let mut attempt = 1;
-    loop {
+    let create = || async {
         let parts = project_request(project)?;
-        let result = codebuild
+        codebuild
             .create_project()
             .name(&project.name)
             .description("spa member footprint")
@@ -471,22 +470,19 @@ async fn create_project(
             .service_role(role_arn)
             .timeout_in_minutes(timeout)
             .send()
-            .await;
-        match result {
-            Ok(_) => return Ok(()),
-            Err(error) => {
-                let error = port_error("codebuild", "CreateProject", &project.name, error);
-                let propagating = matches!(&error, PortError::Rejected { message, .. }
-                    if message.contains("not authorized to perform: sts:AssumeRole"));
-                if !propagating || attempt >= 5 {
-                    return Err(error);
-                }
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay *= 2;
-        attempt += 1;
-    }
+            .await
+            .map(drop)
+            .map_err(|error| port_error("codebuild", "CreateProject", &project.name, error))
+    };
+    ROLE_PROPAGATION
+        .run_when("CreateProject", create, role_not_propagated)
+        .await
+}
+
+/// CodeBuild's refusal of a service role it cannot assume yet.
+fn role_not_propagated(error: &PortError) -> bool {
+    matches!(error, PortError::Rejected { message, .. }
+        if message.contains("not authorized to perform: sts:AssumeRole"))
 }
 
 async fn ensure_rule(

@@ -7,6 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
 };
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::config::AwsConfig;
@@ -35,6 +36,19 @@ impl S3Objects {
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
+
+    /// The error of a call about `key`: a missing bucket is named, not the key.
+    fn error<E, R>(&self, action: &str, key: &str, error: SdkError<E, R>) -> PortError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        let id = match error.code() {
+            Some("NoSuchBucket") => self.bucket.as_str(),
+            _ => key,
+        };
+        port_error(SERVICE, action, id, error)
+    }
 }
 
 impl Objects for S3Objects {
@@ -47,7 +61,7 @@ impl Objects for S3Objects {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| port_error(SERVICE, "PutObject", key, e))?;
+            .map_err(|e| self.error("PutObject", key, e))?;
         Ok(())
     }
 
@@ -59,7 +73,7 @@ impl Objects for S3Objects {
             .key(key)
             .send()
             .await
-            .map_err(|e| port_error(SERVICE, "GetObject", key, e))?;
+            .map_err(|e| self.error("GetObject", key, e))?;
         let bytes = output
             .body
             .collect()
@@ -89,7 +103,7 @@ impl Objects for S3Objects {
             .key(key)
             .presigned(presigning)
             .await
-            .map_err(|e| port_error(SERVICE, "GetObject (presign)", key, e))?;
+            .map_err(|e| self.error("GetObject (presign)", key, e))?;
         Ok(request.uri().to_owned())
     }
 }

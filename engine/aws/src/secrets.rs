@@ -171,9 +171,7 @@ impl AwsSecrets {
                     .parameter()
                     .and_then(|p| p.value())
                     .map(Secret::new)
-                    .ok_or_else(|| PortError::NotFound {
-                        id: name.to_owned(),
-                    })
+                    .ok_or_else(|| PortError::not_found("SSM parameter", name))
             }
             Reference::Secret(name) => {
                 let output = self

@@ -235,7 +235,8 @@ fn base64_lines(bytes: &[u8]) -> Vec<u8> {
 /// The same error with every e-mail address in it masked.
 fn redact(error: PortError) -> PortError {
     match error {
-        PortError::NotFound { id } => PortError::NotFound {
+        PortError::NotFound { what, id } => PortError::NotFound {
+            what,
             id: redact_emails(&id),
         },
         PortError::Inconsistent { id, why } => PortError::Inconsistent {

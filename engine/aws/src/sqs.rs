@@ -9,10 +9,11 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::batch::{BatchCall, EntryFailure, RetryPolicy, send_in_batches};
-use super::config::AwsConfig;
+use super::batch::{BatchCall, EntryFailure, send_in_batches};
+use super::config::{AwsConfig, REFUSED_ENTRIES};
 use super::error::port_error;
 use spa_core::events::AccountCommand;
+use spa_usecases::Retry;
 use spa_usecases::ports::{Commands, PortError};
 
 /// Messages of one `SendMessageBatch` call, at most.
@@ -36,7 +37,7 @@ const CALL: BatchCall<'static> = BatchCall {
 pub struct SqsCommands {
     client: Client,
     queue_url: String,
-    retry: RetryPolicy,
+    retry: Retry,
 }
 
 impl SqsCommands {
@@ -45,12 +46,12 @@ impl SqsCommands {
         Self {
             client,
             queue_url: queue_url.into(),
-            retry: RetryPolicy::default(),
+            retry: REFUSED_ENTRIES,
         }
     }
 
     /// Another policy for refused entries.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
         self
     }

@@ -49,9 +49,7 @@ impl Parameters for SsmParameters {
             .parameter()
             .and_then(|p| p.value())
             .map(str::to_owned)
-            .ok_or_else(|| PortError::NotFound {
-                id: name.to_owned(),
-            })
+            .ok_or_else(|| PortError::not_found("SSM parameter", name))
     }
 
     async fn put(&self, name: &str, value: &str) -> Result<(), PortError> {

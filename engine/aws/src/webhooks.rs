@@ -2,7 +2,7 @@
 //!
 //! One JSON POST per call, with a connect timeout and a total timeout per try. A
 //! connection error, a timeout, a 429 or a 5xx is tried again with exponential
-//! backoff and jitter (`backon`), a 429's or 503's `Retry-After` honoured up to a
+//! backoff and jitter (spa's one [`Retry`] policy type, on `backon`), a 429's or 503's `Retry-After` honoured up to a
 //! cap; once the tries are spent the error is `Unavailable` and says how many tries
 //! and what the last one got. Any other non-2xx answer is `Rejected` at once, with
 //! the status and at most 200 characters of the body. Redirects are not followed
@@ -18,12 +18,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
+use super::config::WEBHOOK_TRIES;
+use spa_usecases::Retry;
 use spa_usecases::ports::{PortError, Secret, Webhooks};
+use spa_usecases::retry::pause;
 
 /// How much of an error body is kept in an error.
 const BODY_CHARS: usize = 200;
@@ -39,12 +42,9 @@ pub struct WebhookOptions {
     pub connect_timeout: Duration,
     /// For one try, from sending to the end of the answer; default 10 s.
     pub timeout: Duration,
-    /// Tries in all, the first included; default 3.
-    pub tries: usize,
-    /// Wait before the second try, doubled at each next one (with jitter); default 500 ms.
-    pub first_delay: Duration,
-    /// Longest wait between tries from the backoff; default 4 s.
-    pub max_delay: Duration,
+    /// Tries and waits between them; default [`WEBHOOK_TRIES`] (3 tries, 500 ms
+    /// doubled up to 4 s, jitter).
+    pub retry: Retry,
     /// Longest wait a `Retry-After` may ask for; default 10 s.
     pub retry_after_cap: Duration,
 }
@@ -54,9 +54,7 @@ impl Default for WebhookOptions {
         Self {
             connect_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(10),
-            tries: 3,
-            first_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(4),
+            retry: WEBHOOK_TRIES,
             retry_after_cap: Duration::from_secs(10),
         }
     }
@@ -150,16 +148,12 @@ impl Webhooks for HttpWebhooks {
 
         let tries = AtomicUsize::new(0);
         let options = &self.options;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(options.first_delay)
-            .with_max_delay(options.max_delay)
-            .with_max_times(options.tries.saturating_sub(1))
-            .with_jitter();
         let result = (|| async {
             tries.fetch_add(1, Ordering::Relaxed);
             self.attempt(&parsed, &bytes).await
         })
-        .retry(backoff)
+        .retry(options.retry.backoff())
+        .sleep(pause)
         .when(Failure::retryable)
         .adjust(|failure, next| {
             next.map(|delay| match failure.retry_after() {

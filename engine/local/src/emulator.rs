@@ -1,17 +1,125 @@
-//! Seeds an organization in the emulator from a [`SeedPlan`] (`spa demo`).
+//! Seeds an organization in the emulator from a [`SeedPlan`] (`spa demo`), once
+//! [`check`] has found the emulator to be spa's (moto with the additions of
+//! `scripts/moto_server.py`).
 //!
 //! Only for the emulator: on AWS, accounts are created by the account vending
 //! process of the company, never by spa.
 
 use aws_config::SdkConfig;
+use aws_sdk_budgets::types::{ComparisonOperator, Notification, NotificationType};
 use aws_sdk_organizations::types::{CreateAccountState, OrganizationFeatureSet, Tag};
 
 use crate::seed::{SeedPlan, Seeded};
+use spa_aws::config::AwsConfig;
 use spa_aws::error::port_error;
 use spa_core::reports::{AccountCost, CostBreakdowns, Month};
 use spa_usecases::ports::PortError;
 
 const SERVICE: &str = "organizations";
+
+/// How to start the emulator spa needs.
+pub const START_HINT: &str = "start spa's emulator with `.venv/bin/python scripts/moto_server.py` \
+(it prints its port) and pass `--endpoint-url http://127.0.0.1:<port>`, or run `make demo`";
+
+/// The AWS-managed policy the member footprint attaches (moto holds none of them
+/// unless told, and then all, slowly: spa's launcher holds this one).
+const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+/// Why the emulator at an endpoint cannot run the demo.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmulatorError {
+    /// Nothing listens there.
+    #[error("nothing answers at {endpoint}: {START_HINT}")]
+    Unreachable {
+        /// The endpoint given.
+        endpoint: String,
+    },
+    /// Something answers, but not with what spa needs (moto as installed, another
+    /// emulator).
+    #[error(
+        "the emulator at {endpoint} lacks what spa needs: {}; it is not spa's emulator (moto with the additions of scripts/moto_server.py): {START_HINT}",
+        missing.join("; ")
+    )]
+    Lacking {
+        /// The endpoint given.
+        endpoint: String,
+        /// What it lacks, in words.
+        missing: Vec<String>,
+    },
+}
+
+/// Checks that the emulator at `endpoint` (which `config` points at) is spa's before
+/// anything is seeded: something answers there, it holds the AWS-managed policy
+/// `AdministratorAccess`, and AWS Budgets answers the subscriber operations moto
+/// lacks. Read-only; one try per call (a 500 of an operation moto lacks is an
+/// answer here, not a fault to retry).
+pub async fn check(config: &AwsConfig, endpoint: &str) -> Result<(), EmulatorError> {
+    if !answers(endpoint).await {
+        return Err(EmulatorError::Unreachable {
+            endpoint: endpoint.to_owned(),
+        });
+    }
+    let config = config.with_retry(aws_config::retry::RetryConfig::disabled());
+    let mut missing = Vec::new();
+    let policy = config
+        .iam()
+        .get_policy()
+        .policy_arn(ADMINISTRATOR_ACCESS)
+        .send()
+        .await;
+    if let Err(error) = policy {
+        missing.push(match port_error("iam", "GetPolicy", ADMINISTRATOR_ACCESS, error) {
+            PortError::NotFound { .. } => {
+                "the AWS-managed policy AdministratorAccess in IAM (the member build role attaches it)"
+                    .to_owned()
+            }
+            other => format!("IAM GetPolicy ({other})"),
+        });
+    }
+    let notification = Notification::builder()
+        .notification_type(NotificationType::Actual)
+        .comparison_operator(ComparisonOperator::GreaterThan)
+        .threshold(80.0)
+        .build();
+    if let Ok(notification) = notification {
+        let subscribers = config
+            .budgets()
+            .describe_subscribers_for_notification()
+            .account_id("123456789012")
+            .budget_name("spa-emulator-check")
+            .notification(notification)
+            .send()
+            .await;
+        if let Err(error) = subscribers {
+            let error = port_error("budgets", "DescribeSubscribersForNotification", "", error);
+            if !matches!(error, PortError::NotFound { .. }) {
+                missing.push(
+                    "AWS Budgets' UpdateBudget and subscriber operations (budgets are kept converged)"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(EmulatorError::Lacking {
+            endpoint: endpoint.to_owned(),
+            missing,
+        })
+    }
+}
+
+/// Whether something answers HTTP at `endpoint` (within 2 s).
+async fn answers(endpoint: &str) -> bool {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
+    client.get(endpoint).send().await.is_ok()
+}
 
 /// Creates the organization (when there is none), the units and the accounts of
 /// `plan`, moves each account under its unit and tags it.
@@ -38,9 +146,7 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
         .roots()
         .first()
         .and_then(|r| r.id())
-        .ok_or_else(|| PortError::NotFound {
-            id: "the organization's root".into(),
-        })?
+        .ok_or_else(|| PortError::not_found("organization root", "the organization's root"))?
         .to_owned();
     let mut seeded = Seeded {
         root: root.clone(),
@@ -52,7 +158,7 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
                 .units
                 .get(key)
                 .cloned()
-                .ok_or_else(|| PortError::NotFound { id: key.clone() })?,
+                .ok_or_else(|| PortError::not_found("unit of the seed plan", key))?,
             None => root.clone(),
         };
         let created = client
@@ -65,9 +171,7 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
         let id = created
             .organizational_unit()
             .and_then(|u| u.id())
-            .ok_or_else(|| PortError::NotFound {
-                id: unit.key.clone(),
-            })?;
+            .ok_or_else(|| PortError::not_found("organizational unit", &unit.key))?;
         seeded.units.insert(unit.key.clone(), id.to_owned());
     }
     for account in &plan.accounts {
@@ -108,15 +212,13 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
             }
             id = status.and_then(|s| s.account_id()).map(str::to_owned);
         }
-        let id = id.ok_or_else(|| PortError::NotFound {
-            id: account.name.clone(),
-        })?;
+        let id = id.ok_or_else(|| PortError::not_found("created account", &account.name))?;
         if let Some(key) = &account.parent {
             let parent = seeded
                 .units
                 .get(key)
                 .cloned()
-                .ok_or_else(|| PortError::NotFound { id: key.clone() })?;
+                .ok_or_else(|| PortError::not_found("unit of the seed plan", key))?;
             client
                 .move_account()
                 .account_id(&id)
@@ -143,7 +245,7 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
 /// ([`spa_aws::cost_explorer`]), then the same for the month before (the movers): those
 /// three come back empty.
 pub async fn register_month_costs(
-    payer: &spa_aws::config::AwsConfig,
+    payer: &AwsConfig,
     endpoint: &str,
     month: Month,
     costs: &CostBreakdowns,

@@ -2,13 +2,12 @@
 //! (the tag codec, spa's own principals, the footprint inputs, the retry policy).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::error::UseCaseError;
-use crate::ports::{Clock, Platform, PortError};
+use crate::Retry;
+use crate::ports::{Clock, Platform};
 use spa_core::events::{AccountId, Principal};
 use spa_core::footprint::{
     BuildInput, Footprint, FootprintError, build_variables, member_budget_topic_arn,
@@ -17,59 +16,6 @@ use spa_core::lifecycle::{BuildKind, TagCodec};
 use spa_core::settings::{Resolved, Settings};
 
 pub use spa_core::footprint::Buildspecs;
-
-/// How often a transient port failure is tried again within one invocation, before
-/// the event goes back to Lambda or SQS for a later retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retry {
-    /// Tries in all, at least 1.
-    pub attempts: u32,
-    /// Wait before the second try; doubled before each next one.
-    pub backoff: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Self {
-            attempts: 3,
-            backoff: Duration::from_millis(200),
-        }
-    }
-}
-
-impl Retry {
-    /// No waiting between tries (tests, local runs).
-    pub const fn immediate(attempts: u32) -> Self {
-        Self {
-            attempts,
-            backoff: Duration::ZERO,
-        }
-    }
-
-    /// Runs `call` until it succeeds, fails for good, or the tries are spent.
-    pub async fn run<T, F, Fut>(&self, what: &'static str, mut call: F) -> Result<T, PortError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, PortError>>,
-    {
-        let mut wait = self.backoff;
-        let mut tried = 1;
-        loop {
-            match call().await {
-                Ok(value) => return Ok(value),
-                Err(error) if error.is_transient() && tried < self.attempts.max(1) => {
-                    tracing::info!(what, tried, %error, "transient failure, trying again");
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    wait = wait.saturating_mul(2);
-                    tried += 1;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-}
 
 /// Everything a use case needs besides its input: the ports and the settings.
 pub struct Engine<'a, P: Platform> {

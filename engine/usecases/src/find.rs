@@ -256,7 +256,7 @@ impl SearchPolicy {
 /// Calls `call` (tried again on transient failures, as the engine's retry says)
 /// within `timeout`.
 pub(crate) async fn within_timeout<T, F, Fut>(
-    engine_retry: super::context::Retry,
+    engine_retry: crate::Retry,
     timeout: Duration,
     what: &'static str,
     call: F,

@@ -18,10 +18,12 @@ mod exceptions;
 pub mod holders;
 pub mod ports;
 pub mod resolve;
+pub mod retry;
 
 pub use apply::{Outcome, Verdict, idempotency_token};
-pub use context::{Buildspecs, Engine, Retry};
+pub use context::{Buildspecs, Engine};
 pub use error::{Context, UseCaseError};
+pub use retry::Retry;
 pub mod digest;
 pub mod dispatch;
 pub mod fanout;

@@ -308,10 +308,8 @@ async fn a_build_of_a_missing_project_is_not_found() {
         .await
         .unwrap_err();
     assert_eq!(
-        error,
-        PortError::NotFound {
-            id: "SpaDemo-Prepare".into()
-        }
+        error.to_string(),
+        "CodeBuild project `SpaDemo-Prepare` does not exist"
     );
 }
 
@@ -322,8 +320,6 @@ async fn an_unknown_build_is_not_found() {
     let id = BuildId::new("SpaDemo-Purge:00000000-0000-4000-8000-000000000000").unwrap();
     assert_eq!(
         build_status(&config, &id).await,
-        Err(PortError::NotFound {
-            id: id.as_str().to_owned()
-        })
+        Err(PortError::not_found("CodeBuild build", id.as_str()))
     );
 }

@@ -280,7 +280,10 @@ async fn an_unknown_incident_is_not_found() {
     let incidents = client(&[&missing]);
     assert_eq!(
         incidents.incident_status(RECORD).await,
-        Err(PortError::NotFound { id: RECORD.into() })
+        Err(PortError::not_found(
+            "Incident Manager incident record",
+            RECORD
+        ))
     );
 }
 

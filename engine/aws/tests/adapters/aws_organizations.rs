@@ -212,7 +212,7 @@ async fn unknown_accounts_are_not_found() {
     let unknown = AccountId::parse("999999999999").expect("id");
     let found = organization.describe_account(&unknown).await;
     assert!(
-        matches!(&found, Err(PortError::NotFound { id }) if id == "999999999999"),
+        matches!(&found, Err(PortError::NotFound { id, .. }) if id == "999999999999"),
         "{found:?}"
     );
     let found = organization.ancestors("999999999999").await;

@@ -132,19 +132,20 @@ async fn missing_secrets_are_not_found() {
     seed(&config).await;
     let secrets = AwsSecrets::new(&config);
     assert_eq!(
-        secrets.secret("ssm:/spa/missing").await.unwrap_err(),
-        PortError::NotFound {
-            id: "/spa/missing".into()
-        }
+        secrets
+            .secret("ssm:/spa/missing")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "SSM parameter `/spa/missing` does not exist"
     );
     assert_eq!(
         secrets
             .secret("secretsmanager:spa/missing")
             .await
-            .unwrap_err(),
-        PortError::NotFound {
-            id: "spa/missing".into()
-        }
+            .unwrap_err()
+            .to_string(),
+        "Secrets Manager secret `spa/missing` does not exist"
     );
     // a miss is not remembered: once created, the secret is found
     config

@@ -284,8 +284,84 @@ async fn a_missing_table_is_not_found() {
     let store = DynamoStore::from_settings(config.dynamodb(), &settings());
     let result = store.claim("event-1", at(0)).await;
     assert!(
-        matches!(&result, Err(PortError::NotFound { id }) if id == "SpaTest-Transactions"),
+        matches!(&result, Err(PortError::NotFound { id, .. }) if id == "SpaTest-Transactions"),
         "{result:?}"
+    );
+    // what the user reads names the service, the kind and the name
+    assert_eq!(
+        result.expect_err("no table").to_string(),
+        "DynamoDB table `SpaTest-Transactions` does not exist"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_role_or_bucket_is_named_with_its_service() {
+    use spa_aws::s3::S3Objects;
+    use spa_usecases::ports::Objects;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let objects = S3Objects::new(config.s3(), "spa-missing-bucket");
+    assert_eq!(
+        objects
+            .get("reports/x.csv")
+            .await
+            .expect_err("no bucket")
+            .to_string(),
+        "S3 bucket `spa-missing-bucket` does not exist"
+    );
+    let role = config
+        .iam()
+        .get_role()
+        .role_name("SpaTest-Missing")
+        .send()
+        .await
+        .expect_err("no role");
+    assert_eq!(
+        spa_aws::error::port_error("iam", "GetRole", "SpaTest-Missing", role).to_string(),
+        "IAM role `SpaTest-Missing` does not exist"
+    );
+}
+
+/// A credentials chain that finds nothing, as on a laptop without a profile.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            aws_credential_types::provider::error::CredentialsError::not_loaded(
+                "no provider in the chain found credentials",
+            ),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn no_credentials_is_one_denial_that_says_so() {
+    use spa_aws::ssm::SsmParameters;
+    use spa_usecases::ports::Parameters;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await.with_credentials(
+        aws_credential_types::provider::SharedCredentialsProvider::new(NoCredentials),
+    );
+    let error = SsmParameters::new(config.ssm())
+        .get("/spa/settings")
+        .await
+        .expect_err("no credentials");
+    assert_eq!(
+        spa_aws::error::no_credentials(&error),
+        Some("no AWS credentials were found"),
+        "{error:?}"
+    );
+    // one line, no SDK Debug dump
+    assert_eq!(
+        error.to_string(),
+        "ssm denied `GetParameter`: no AWS credentials were found"
     );
 }
 
@@ -326,10 +402,8 @@ async fn parameters_round_trip_and_secure_strings_are_decrypted() {
 
     let missing = plain.get("/spa/missing").await;
     assert_eq!(
-        missing,
-        Err(PortError::NotFound {
-            id: "/spa/missing".into()
-        })
+        missing.expect_err("no parameter").to_string(),
+        "SSM parameter `/spa/missing` does not exist"
     );
 }
 
@@ -368,9 +442,7 @@ async fn objects_round_trip_in_the_reports_bucket() {
     assert_eq!(head.content_type(), Some("text/csv"));
     assert_eq!(
         objects.get("reports/none.csv").await,
-        Err(PortError::NotFound {
-            id: "reports/none.csv".into()
-        })
+        Err(PortError::not_found("S3 object", "reports/none.csv"))
     );
 }
 

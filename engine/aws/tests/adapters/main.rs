@@ -13,5 +13,6 @@ mod aws_messaging;
 mod aws_organizations;
 mod aws_secrets;
 mod aws_storage;
+mod aws_unprocessed;
 mod fault_proxy;
 mod webhooks;

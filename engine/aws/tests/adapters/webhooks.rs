@@ -10,6 +10,7 @@ use serde_json::json;
 use spa_aws::webhooks::{HttpWebhooks, WebhookOptions};
 use spa_core::events::{AccountId, Label};
 use spa_core::notify::{self, Notice};
+use spa_usecases::Retry;
 use spa_usecases::ports::{PortError, Secret, Webhooks};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -18,18 +19,21 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const SECRET_PATH: &str = "/services/T0SPA0000/B0SPA0000/s3cretT0kenNeverPrinted";
 
 /// Short waits so that retries take milliseconds.
-fn options(tries: usize) -> WebhookOptions {
+fn options(tries: u32) -> WebhookOptions {
     WebhookOptions {
         connect_timeout: Duration::from_millis(500),
         timeout: Duration::from_millis(500),
-        tries,
-        first_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
+        retry: Retry {
+            attempts: tries,
+            backoff: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+            jitter: true,
+        },
         retry_after_cap: Duration::from_millis(100),
     }
 }
 
-fn webhooks(tries: usize) -> HttpWebhooks {
+fn webhooks(tries: u32) -> HttpWebhooks {
     HttpWebhooks::with_options(options(tries)).expect("client")
 }
 

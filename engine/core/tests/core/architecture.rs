@@ -116,6 +116,7 @@ fn the_core_dependency_tree_has_no_sdk_no_runtime() {
                 "aws-config",
                 "aws-smithy",
                 "tokio ",
+                "backon ",
                 "reqwest ",
                 "hyper ",
             ]

@@ -88,3 +88,65 @@ async fn units_nest_and_accounts_land_where_planned_with_their_tags() {
     .expect("seeded again");
     assert_eq!(again.created.len(), 1);
 }
+
+/// The demo's emulator check, as `spa demo` prints it.
+mod emulator_check {
+    use spa_aws::config::AwsConfig;
+    use spa_aws::metrics::ApiCalls;
+    use spa_local::emulator::{EmulatorError, check};
+
+    async fn config(endpoint: &str) -> AwsConfig {
+        AwsConfig::from_sdk(&spa_testkit::sdk_config(endpoint).await, ApiCalls::new())
+    }
+
+    #[tokio::test]
+    async fn spa_s_emulator_has_what_the_demo_needs() {
+        let endpoint = spa_testkit::emulator().endpoint();
+        assert_eq!(check(&config(&endpoint).await, &endpoint).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn moto_as_installed_is_told_apart_with_what_it_lacks_and_how_to_start_spa_s() {
+        let plain = spa_testkit::Emulator::start_with_env(
+            &spa_testkit::venv_python(),
+            &[("SPA_MOTO_PLAIN", "1")],
+        )
+        .expect("moto as installed");
+        let endpoint = plain.endpoint();
+        let error = check(&config(&endpoint).await, &endpoint)
+            .await
+            .expect_err("moto without spa's additions");
+        assert!(matches!(error, EmulatorError::Lacking { .. }), "{error:?}");
+        let said = error.to_string();
+        for words in [
+            "lacks what spa needs",
+            "AdministratorAccess",
+            "AWS Budgets",
+            "scripts/moto_server.py",
+            "--endpoint-url",
+        ] {
+            assert!(said.contains(words), "{words}: {said}");
+        }
+        assert_eq!(said.lines().count(), 1, "{said}");
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_said_so() {
+        let endpoint = "http://127.0.0.1:9";
+        let error = check(&config(endpoint).await, endpoint)
+            .await
+            .expect_err("nothing listens on port 9");
+        assert_eq!(
+            error,
+            EmulatorError::Unreachable {
+                endpoint: endpoint.into()
+            }
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("nothing answers at http://127.0.0.1:9: start spa's emulator"),
+            "{error}"
+        );
+    }
+}

@@ -278,10 +278,7 @@ async fn a_queue_that_refuses_turns_the_answer_into_try_again() {
     let settings = settings();
     let engine = Engine::new(&platform, &settings)
         .unwrap()
-        .with_retry(spa_usecases::Retry {
-            attempts: 1,
-            backoff: std::time::Duration::ZERO,
-        });
+        .with_retry(spa_usecases::Retry::immediate(1));
     platform.commands.faults.fail(
         "send",
         PortError::Unavailable {

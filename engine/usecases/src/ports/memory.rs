@@ -362,7 +362,7 @@ impl MemoryOrganization {
         let mut chain = Vec::new();
         let mut current = parents
             .get(id)
-            .ok_or_else(|| PortError::NotFound { id: id.to_owned() })?;
+            .ok_or_else(|| PortError::not_in_organization(id))?;
         loop {
             if chain.len() >= MAX_DEPTH || chain.contains(current) || current == id {
                 return Err(PortError::Inconsistent {
@@ -392,7 +392,7 @@ impl OrganizationTree for MemoryOrganization {
 }
 
 fn not_found(id: &str) -> PortError {
-    PortError::NotFound { id: id.to_owned() }
+    PortError::not_in_organization(id)
 }
 
 impl Organization for MemoryOrganization {
@@ -447,7 +447,7 @@ impl Organization for MemoryOrganization {
         self.enter("describe_unit")?;
         let tree = lock(&self.tree);
         if !tree.parents.contains_key(id) && !tree.names.contains_key(id) {
-            return Err(PortError::NotFound { id: id.to_owned() });
+            return Err(PortError::not_in_organization(id));
         }
         Ok(tree.unit(id))
     }
@@ -1029,7 +1029,7 @@ impl Incidents for MemoryIncidents {
             .iter()
             .find(|i| i.arn == arn)
             .map(|i| i.status)
-            .ok_or_else(|| PortError::NotFound { id: arn.to_owned() })
+            .ok_or_else(|| PortError::not_found("incident record", arn))
     }
 
     async fn add_timeline_event(
@@ -1045,7 +1045,7 @@ impl Incidents for MemoryIncidents {
         let incident = incidents
             .iter_mut()
             .find(|i| i.arn == arn)
-            .ok_or_else(|| PortError::NotFound { id: arn.to_owned() })?;
+            .ok_or_else(|| PortError::not_found("incident record", arn))?;
         incident.timeline.push(text.to_owned());
         Ok(())
     }
@@ -1229,7 +1229,7 @@ impl Objects for MemoryObjects {
         lock(&self.objects)
             .get(key)
             .map(|(body, _)| body.clone())
-            .ok_or_else(|| PortError::NotFound { id: key.to_owned() })
+            .ok_or_else(|| PortError::not_found("object", key))
     }
 
     async fn presigned_url(
@@ -1239,7 +1239,7 @@ impl Objects for MemoryObjects {
     ) -> Result<String, PortError> {
         self.faults.check("presigned_url")?;
         if !lock(&self.objects).contains_key(key) {
-            return Err(PortError::NotFound { id: key.to_owned() });
+            return Err(PortError::not_found("object", key));
         }
         Ok(format!(
             "https://reports.example/{key}?X-Amz-Expires={}",
@@ -1269,9 +1269,7 @@ impl Secrets for MemorySecrets {
         lock(&self.secrets)
             .get(reference)
             .map(|v| Secret::new(v.clone()))
-            .ok_or_else(|| PortError::NotFound {
-                id: reference.to_owned(),
-            })
+            .ok_or_else(|| PortError::not_found("secret", reference))
     }
 }
 
@@ -1694,9 +1692,7 @@ mod tests {
     fn an_unknown_id_is_not_found() {
         assert_eq!(
             org().ancestors_of("210987654321"),
-            Err(PortError::NotFound {
-                id: "210987654321".into()
-            })
+            Err(PortError::not_in_organization("210987654321"))
         );
     }
 

@@ -38,10 +38,11 @@ pub use spa_core::reports::ServiceCost;
 /// Why a port could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
-    /// The account or organizational unit is not in the organization, or the resource
-    /// does not exist.
-    #[error("`{id}` is not in the organization")]
-    NotFound { id: String },
+    /// The account or organizational unit is not in the organization (`what` is
+    /// [`PortError::ORGANIZATION`]), or the resource does not exist: `what` names its
+    /// service and kind (`DynamoDB table`, `SSM parameter`, `IAM role`, `S3 bucket`).
+    #[error("{}", not_found(what, id))]
+    NotFound { what: String, id: String },
     /// A service answered something that cannot be right (a cycle or a tree deeper
     /// than AWS allows in the organization; costs in two currencies, an amount that
     /// is not a number).
@@ -69,9 +70,35 @@ pub enum PortError {
 }
 
 impl PortError {
+    /// The `what` of an account or organizational unit that is not in the organization.
+    pub const ORGANIZATION: &'static str = "organization";
+
+    /// An account or organizational unit that is not in the organization.
+    pub fn not_in_organization(id: impl Into<String>) -> Self {
+        Self::not_found(Self::ORGANIZATION, id)
+    }
+
+    /// The resource `id` of kind `what` (`DynamoDB table`, `SSM parameter`...) does not
+    /// exist.
+    pub fn not_found(what: impl Into<String>, id: impl Into<String>) -> Self {
+        PortError::NotFound {
+            what: what.into(),
+            id: id.into(),
+        }
+    }
+
     /// Whether trying again later may succeed (Lambda retry, queue redelivery).
     pub fn is_transient(&self) -> bool {
         matches!(self, PortError::Unavailable { .. })
+    }
+}
+
+/// What a [`PortError::NotFound`] says.
+fn not_found(what: &str, id: &str) -> String {
+    if what == PortError::ORGANIZATION {
+        format!("`{id}` is not in the organization")
+    } else {
+        format!("{what} `{id}` does not exist")
     }
 }
 
