@@ -4,6 +4,8 @@
 
 use std::future::Future;
 
+use aws_sdk_codebuild::types::{ComputeType, EnvironmentType, SourceType};
+
 use super::config::AwsConfig;
 
 use super::error::port_error;
@@ -30,11 +32,31 @@ pub async fn start_build(
     footprint: &Footprint,
     request: &BuildRequest,
 ) -> Result<BuildId, PortError> {
-    let project = &footprint.project(request.kind).name;
-    let client = member.codebuild();
+    start_build_with(&member.codebuild(), footprint, request).await
+}
+
+/// [`start_build`] on a CodeBuild client of the member account.
+///
+/// The project lives in the holder's account, and the holder may edit it: every
+/// build is started with what spa's footprint says, sent as overrides (the inline
+/// buildspec, no source, the image, the environment type, the compute type, the
+/// timeout), so that an edited project runs spa's buildspec all the same.
+pub async fn start_build_with(
+    client: &aws_sdk_codebuild::Client,
+    footprint: &Footprint,
+    request: &BuildRequest,
+) -> Result<BuildId, PortError> {
+    let spec = footprint.project(request.kind);
+    let project = &spec.name;
     let output = client
         .start_build()
         .project_name(project)
+        .buildspec_override(&spec.buildspec)
+        .source_type_override(SourceType::NoSource)
+        .image_override(super::footprint::IMAGE)
+        .environment_type_override(EnvironmentType::LinuxContainer)
+        .compute_type_override(ComputeType::BuildGeneral1Small)
+        .timeout_in_minutes_override(i32::try_from(spec.timeout_minutes).unwrap_or(i32::MAX))
         .set_environment_variables_override(Some(super::footprint::variables(&request.variables)?))
         .idempotency_token(&request.idempotency_token)
         .send()

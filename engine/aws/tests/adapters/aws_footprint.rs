@@ -323,3 +323,51 @@ async fn an_unknown_build_is_not_found() {
         Err(PortError::not_found("CodeBuild build", id.as_str()))
     );
 }
+
+#[tokio::test]
+async fn every_build_is_started_with_spas_buildspec_whatever_the_project_says() {
+    // the holder administers the account and may edit the project (another
+    // buildspec that skips the purge, a source of their own, another image): the
+    // request itself carries what spa's footprint says
+    use aws_sdk_codebuild::operation::start_build::StartBuildOutput;
+    use aws_sdk_codebuild::types::{Build, ComputeType, EnvironmentType, SourceType};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let settings = settings();
+    let footprint = footprint(&settings);
+    let purge = footprint.project(BuildKind::Purge).clone();
+    let expected = purge.clone();
+    let rule = mock!(aws_sdk_codebuild::Client::start_build)
+        .match_requests(move |r| {
+            r.project_name() == Some(expected.name.as_str())
+                && r.buildspec_override() == Some(expected.buildspec.as_str())
+                && r.source_type_override() == Some(&SourceType::NoSource)
+                && r.image_override() == Some(spa_aws::footprint::IMAGE)
+                && r.environment_type_override() == Some(&EnvironmentType::LinuxContainer)
+                && r.compute_type_override() == Some(&ComputeType::BuildGeneral1Small)
+                && r.timeout_in_minutes_override() == i32::try_from(expected.timeout_minutes).ok()
+                && r.idempotency_token() == Some("purge-333333333333-1")
+        })
+        .then_output(|| {
+            StartBuildOutput::builder()
+                .build_value(Build::builder().id("SpaDemo-Purge:0001").build())
+                .build()
+        });
+    let client = mock_client!(aws_sdk_codebuild, RuleMode::Sequential, [&rule]);
+    let request = BuildRequest {
+        account: AccountId::parse("333333333333").unwrap(),
+        kind: BuildKind::Purge,
+        attempt: 1,
+        variables: Default::default(),
+        idempotency_token: "purge-333333333333-1".into(),
+    };
+    let id = spa_aws::codebuild::start_build_with(&client, &footprint, &request)
+        .await
+        .expect("the request carries the overrides");
+    assert_eq!(id.as_str(), "SpaDemo-Purge:0001");
+    assert_eq!(rule.num_calls(), 1);
+    assert!(
+        purge.buildspec.contains("aws-nuke"),
+        "spa's purge buildspec"
+    );
+}
