@@ -12,9 +12,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
-    BuildRequest, Builds, Bus, Claim, Clock, Commands, CostSource, Costs, Deadline, DeadlineKind,
-    Email, IncidentRequest, IncidentStatus, Incidents, KnownAccount, Mail, Objects, Organization,
-    OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
+    BuildRequest, Builds, Bus, Claim, Claims, Clock, Commands, CostSource, Costs, Deadline,
+    DeadlineKind, Deadlines, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents,
+    Journal, KnownAccount, KnownAccounts, Logins, Mail, Objects, Organization, OrganizationTree,
+    Platform, PortError, Secret, Secrets, ServiceCost, Unit, Webhooks,
 };
 use super::{IamUser, Instance, InstanceFilter, Scans};
 use spa_core::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
@@ -703,7 +704,7 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl Claims for MemoryStore {
     async fn claim(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
         self.enter("claim")?;
         let mut state = lock(&self.state);
@@ -719,7 +720,9 @@ impl Store for MemoryStore {
         lock(&self.state).claims.remove(key);
         Ok(())
     }
+}
 
+impl Journal for MemoryStore {
     async fn record(&self, activity: &Activity) -> Result<(), PortError> {
         self.enter("record")?;
         lock(&self.state).activities.push(activity.clone());
@@ -744,7 +747,9 @@ impl Store for MemoryStore {
         }
         Ok(found)
     }
+}
 
+impl Deadlines for MemoryStore {
     async fn set_deadline(&self, deadline: &Deadline) -> Result<(), PortError> {
         self.enter("set_deadline")?;
         lock(&self.state)
@@ -771,7 +776,9 @@ impl Store for MemoryStore {
             .filter(|deadline| deadline.due <= now)
             .collect())
     }
+}
 
+impl IncidentRecords for MemoryStore {
     async fn incident(
         &self,
         account: &AccountId,
@@ -797,7 +804,9 @@ impl Store for MemoryStore {
             .insert((account.clone(), label), arn.to_owned());
         Ok(())
     }
+}
 
+impl Logins for MemoryStore {
     async fn stamp_login(&self, account: &AccountId, at: DateTime<Utc>) -> Result<(), PortError> {
         self.enter("stamp_login")?;
         let mut state = lock(&self.state);
@@ -812,7 +821,9 @@ impl Store for MemoryStore {
         self.enter("last_logins")?;
         Ok(lock(&self.state).logins.clone())
     }
+}
 
+impl KnownAccounts for MemoryStore {
     async fn remember_accounts(&self, accounts: &[KnownAccount]) -> Result<(), PortError> {
         self.enter("remember_accounts")?;
         let mut state = lock(&self.state);

@@ -5,6 +5,12 @@
 //! [`Platform`], which hands out every port, so its signature does not grow with
 //! each port it uses.
 //!
+//! Each port is one concern. The store (DynamoDB) serves six, each its own trait:
+//! [`Claims`], [`Journal`] (the activity history), [`Deadlines`], [`IncidentRecords`],
+//! [`Logins`] and [`KnownAccounts`]; [`Store`] names the six together for
+//! `Platform::Store`. A use case imports the concerns it calls, so its `use` line says
+//! what of the store it touches.
+//!
 //! Every port speaks domain types (`AccountId`, `TagChanges`, `BuildId`,
 //! `DomainEvent`), never an SDK type. Errors that remain after the adapter's retries
 //! come back as a typed [`PortError`]; nothing is swallowed.
@@ -255,9 +261,9 @@ pub struct KnownAccount {
     pub seen: DateTime<Utc>,
 }
 
-/// History and bookkeeping (DynamoDB): never the truth about an account, which lives
-/// in its tags.
-pub trait Store: Send + Sync {
+/// The claims that make every reaction safe to deliver twice (*Use cases apply one
+/// way*): a key (an event id, a command id, a scheduled run) is processed once.
+pub trait Claims: Send + Sync {
     /// Records `key` (an event id, a command id) as processed with a conditional
     /// write: `Seen` when it was recorded before.
     fn claim(
@@ -267,6 +273,11 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Claim, PortError>> + Send;
     /// Forgets a claim, so that a retry of a failed event is processed again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The activity journal: what happened to each account (transitions, exceptions,
+/// sign-ins, budget alerts), the history the reports and the residual cost check read.
+pub trait Journal: Send + Sync {
     /// Writes an activity record.
     fn record(&self, activity: &Activity) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Reads activity records, newest first.
@@ -274,6 +285,11 @@ pub trait Store: Send + Sync {
         &self,
         query: &ActivityQuery,
     ) -> impl Future<Output = Result<Vec<Activity>, PortError>> + Send;
+}
+
+/// The deadlines the sweeper looks at (on-boarding, maintenance, lease), derived from
+/// the tags written (*Deadlines follow the tags*).
+pub trait Deadlines: Send + Sync {
     /// Sets (or moves) a deadline of an account.
     fn set_deadline(
         &self,
@@ -290,6 +306,12 @@ pub trait Store: Send + Sync {
         &self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<Deadline>, PortError>> + Send;
+}
+
+/// The incident record open for each account and exception label, so that a repeat
+/// updates its timeline instead of opening another (the incidents themselves are the
+/// [`Incidents`] port's).
+pub trait IncidentRecords: Send + Sync {
     /// The incident record last opened for an account and an exception label.
     fn incident(
         &self,
@@ -304,6 +326,10 @@ pub trait Store: Send + Sync {
         arn: &str,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The last console sign-in of each account (the inventory's last use).
+pub trait Logins: Send + Sync {
     /// Stamps the last console sign-in of an account; an older sign-in than the one
     /// stamped changes nothing.
     fn stamp_login(
@@ -315,6 +341,11 @@ pub trait Store: Send + Sync {
     fn last_logins(
         &self,
     ) -> impl Future<Output = Result<BTreeMap<AccountId, DateTime<Utc>>, PortError>> + Send;
+}
+
+/// What the reports last knew of each account ([`KnownAccount`]), so that an account
+/// that left the organization is still named in the reports of the months it cost.
+pub trait KnownAccounts: Send + Sync {
     /// Remembers what a report run saw of each account (one record per account,
     /// overwritten at each run; written in batches).
     fn remember_accounts(
@@ -327,6 +358,15 @@ pub trait Store: Send + Sync {
         accounts: &[AccountId],
     ) -> impl Future<Output = Result<Vec<KnownAccount>, PortError>> + Send;
 }
+
+/// History and bookkeeping (DynamoDB): never the truth about an account, which lives
+/// in its tags. One name for the six concerns a platform's store serves; an adapter
+/// implements each concern's trait and is a `Store` by the blanket impl below. A use
+/// case imports the concerns it calls (`use crate::ports::{Claims, Journal}`), and a
+/// helper that needs one concern takes just that one (`store: &impl Claims`).
+pub trait Store: Claims + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts {}
+
+impl<T> Store for T where T: Claims + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts {}
 
 /// The engine's event bus (EventBridge).
 pub trait Bus: Send + Sync {
