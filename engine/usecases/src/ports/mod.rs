@@ -1,9 +1,13 @@
 //! Ports: what the use cases need from the outside world, as traits.
 //!
-//! Adapters on the AWS SDK implement them in `aws/`; the in-memory implementations in
-//! [`memory`] serve the tests and the features, offline. A use case takes one
+//! Adapters on the AWS SDK implement them in `spa-aws`. A use case takes one
 //! [`Platform`], which hands out every port, so its signature does not grow with
-//! each port it uses.
+//! each port it uses. A platform that wraps another to swap a few ports (the local
+//! runtime's bus, command queue and builds) declares only those with
+//! [`forward_platform!`](crate::forward_platform) ([`forward`]).
+//!
+//! The in-memory implementations in [`memory`] serve the tests and the features,
+//! offline.
 //!
 //! Each port is one concern. The store (DynamoDB) serves six, each its own trait:
 //! [`Claims`], [`Journal`] (the activity history), [`Deadlines`], [`IncidentRecords`],
@@ -28,6 +32,7 @@ use spa_core::lifecycle::{BuildId, BuildKind, BuildStatus, TagChanges};
 mod alerting;
 mod chat;
 mod finops;
+pub mod forward;
 pub mod memory;
 mod scans;
 
@@ -430,7 +435,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// Every port a use case may need, handed out by one value.
+/// Every port a use case may need, handed out by one value. A wrapper that swaps some
+/// ports of another platform implements it with
+/// [`forward_platform!`](crate::forward_platform).
 pub trait Platform: Send + Sync {
     /// Organizations.
     type Organization: Organization;
