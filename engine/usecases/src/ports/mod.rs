@@ -6,8 +6,11 @@
 //! runtime's bus, command queue and builds) declares only those with
 //! [`forward_platform!`](crate::forward_platform) ([`forward`]).
 //!
-//! The in-memory implementations in [`memory`] serve the tests and the features,
-//! offline.
+//! The in-memory implementations in `memory` serve the tests and the features: they
+//! are compiled for this crate's tests and, with the feature `testing`, for the tests
+//! of the crates that enable it in their dev-dependencies, never for the Lambda
+//! binary. What runs offline without being a test (`spa plan --tree`, the demo's
+//! seeding) reads the organization's tree from a file: [`TreeFile`].
 //!
 //! Each port is one concern. The store (DynamoDB) serves six, each its own trait:
 //! [`Claims`], [`Journal`] (the activity history), [`Deadlines`], [`IncidentRecords`],
@@ -33,18 +36,23 @@ mod alerting;
 mod chat;
 mod finops;
 pub mod forward;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod scans;
+mod tree;
 
 pub use alerting::{
     Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
     Incidents, Mail, RelatedLink, Secret, Secrets, Webhooks,
 };
-pub use chat::{MemorySlackUsers, SlackUsers};
+pub use chat::SlackUsers;
 pub use finops::CostSource;
+#[cfg(any(test, feature = "testing"))]
+pub use memory::MemorySlackUsers;
 pub use scans::{AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, mask_key_id};
 pub use spa_core::events::Activity;
 pub use spa_core::reports::ServiceCost;
+pub use tree::TreeFile;
 
 /// Why a port could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
