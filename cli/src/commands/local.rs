@@ -12,7 +12,7 @@ use spa_core::events::{AccountId, Job, Report};
 use spa_core::reports::{AccountCost, CostBreakdowns, Month, Week};
 use spa_local::LocalHandler;
 use spa_local::{Limits, RunSummary, Step, seed, synth};
-use spa_usecases::ports::memory::MemoryOrganization;
+use spa_usecases::ports::TreeFile;
 use spa_usecases::ports::{Clock, Platform};
 use spa_usecases::reports::{Written, run_report};
 use spa_usecases::{Output, Period, ReportRun, operator};
@@ -101,7 +101,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let organization = match MemoryOrganization::from_csv(&tree.display().to_string(), &tree_text) {
+    let organization = match TreeFile::from_csv(&tree.display().to_string(), &tree_text) {
         Ok(organization) => organization,
         Err(errors) => {
             for error in errors {

@@ -7,7 +7,7 @@ use serde_json::json;
 use spa_core::events::{AccountId, Action};
 use spa_usecases::handler::summary;
 use spa_usecases::operator::{self, BulkReport, Finding, Mode, Selection};
-use spa_usecases::ports::{ActivityQuery, Clock, Platform, Store};
+use spa_usecases::ports::{ActivityQuery, Clock, Journal, Platform};
 
 use super::emit;
 use super::live::{self, block_on, connect, engine, fail, spinner, table};

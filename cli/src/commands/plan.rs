@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use spa_core::settings::{Kind, MAX_FILE_BYTES, Resolved, Settings, values::format_duration};
-use spa_usecases::ports::memory::MemoryOrganization;
+use spa_usecases::ports::TreeFile;
 
 #[derive(Serialize)]
 struct Plan {
@@ -15,7 +15,7 @@ struct Plan {
     accounts: Vec<Resolved>,
 }
 
-fn plan(settings: &Settings, tree: &MemoryOrganization) -> Plan {
+fn plan(settings: &Settings, tree: &TreeFile) -> Plan {
     // An id missing from the tree resolves as defaults <- itself, like offline.
     let ancestors = |id: &str| tree.ancestors_of(id).unwrap_or_default();
     Plan {
@@ -40,13 +40,13 @@ fn plan(settings: &Settings, tree: &MemoryOrganization) -> Plan {
 }
 
 /// Reads the `child,parent` CSV of `--tree`, printing every error.
-fn read_tree(path: &Path) -> Result<MemoryOrganization, ExitCode> {
+fn read_tree(path: &Path) -> Result<TreeFile, ExitCode> {
     let name = path.display().to_string();
     let text = spa_aws::files::read_bounded(path, MAX_FILE_BYTES).map_err(|error| {
         eprintln!("{name}: error: cannot read the organization tree: {error}");
         ExitCode::FAILURE
     })?;
-    MemoryOrganization::from_csv(&name, &text).map_err(|errors| {
+    TreeFile::from_csv(&name, &text).map_err(|errors| {
         for error in &errors {
             eprintln!("{error}");
         }

@@ -49,80 +49,18 @@ fn settings() -> Settings {
 /// server): a platform of the in-memory ports with `HttpWebhooks`.
 mod platform {
     use super::*;
-    use spa_usecases::ports::memory::*;
-    use spa_usecases::ports::{CostSource, Platform};
 
     pub struct Local {
         pub memory: MemoryPlatform,
         pub webhooks: HttpWebhooks,
     }
 
-    impl Platform for Local {
-        type Organization = MemoryOrganization;
-        type Builds = MemoryBuilds;
-        type Store = MemoryStore;
-        type Bus = MemoryBus;
-        type Commands = MemoryCommands;
-        type Clock = FixedClock;
-        type Budgets = MemoryBudgets;
-        type Incidents = MemoryIncidents;
-        type Costs = MemoryCosts;
-        type CostSource = MemoryCostSource;
-        type Objects = MemoryObjects;
-        type Secrets = MemorySecrets;
-        type Webhooks = HttpWebhooks;
-        type Mail = MemoryMail;
-        type Scans = MemoryScans;
-
-        fn organization(&self) -> &MemoryOrganization {
-            &self.memory.organization
-        }
-        fn builds(&self) -> &MemoryBuilds {
-            &self.memory.builds
-        }
-        fn store(&self) -> &MemoryStore {
-            &self.memory.store
-        }
-        fn bus(&self) -> &MemoryBus {
-            &self.memory.bus
-        }
-        fn commands(&self) -> &MemoryCommands {
-            &self.memory.commands
-        }
-        fn clock(&self) -> &FixedClock {
-            &self.memory.clock
-        }
-        fn budgets(&self) -> &MemoryBudgets {
-            &self.memory.budgets
-        }
-        fn incidents(&self) -> &MemoryIncidents {
-            &self.memory.incidents
-        }
-        fn costs(&self) -> &MemoryCosts {
-            &self.memory.costs
-        }
-        fn cost_source(&self) -> &MemoryCostSource {
-            &self.memory.cost_source
-        }
-        fn objects(&self) -> &MemoryObjects {
-            &self.memory.objects
-        }
-        fn secrets(&self) -> &MemorySecrets {
-            &self.memory.secrets
-        }
-        fn webhooks(&self) -> &HttpWebhooks {
-            &self.webhooks
-        }
-        fn mail(&self) -> &MemoryMail {
-            &self.memory.mail
-        }
-        fn scans(&self) -> &MemoryScans {
-            &self.memory.scans
+    spa_usecases::forward_platform! {
+        impl Platform for Local {
+            inner: self.memory as MemoryPlatform;
+            webhooks: HttpWebhooks = self.webhooks,
         }
     }
-
-    #[allow(dead_code)]
-    fn _cost_source_is_used<C: CostSource>(_: &C) {}
 }
 
 struct Running {

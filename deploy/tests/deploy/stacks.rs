@@ -15,7 +15,7 @@ use spa_aws::s3::S3Objects;
 use spa_core::settings::Settings;
 use spa_deploy::package;
 use spa_deploy::synth::{SynthOptions, emulator, synth};
-use spa_usecases::ports::{Claim, Objects, PortError, Store};
+use spa_usecases::ports::{Claim, Claims, Objects, PortError};
 
 fn settings() -> Settings {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml");

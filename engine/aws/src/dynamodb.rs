@@ -1,4 +1,5 @@
-//! [`DynamoStore`]: the `Store` port on DynamoDB, and the tables it needs
+//! [`DynamoStore`]: the store's ports on DynamoDB (claims, journal, deadlines, incident
+//! records, logins, known accounts: together a `Store`), and the tables it needs
 //! ([`table_definitions`], [`ensure_tables`]).
 //!
 //! # Key design
@@ -69,7 +70,8 @@ use super::error::port_error;
 use spa_core::events::{AccountId, Label};
 use spa_core::settings::Settings;
 use spa_usecases::ports::{
-    Activity, ActivityQuery, Claim, Deadline, DeadlineKind, KnownAccount, PortError, Store,
+    Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines, IncidentRecords,
+    Journal, KnownAccount, KnownAccounts, Logins, PortError,
 };
 use spa_usecases::retry::Unfinished;
 
@@ -485,7 +487,7 @@ fn activity_of(item: &Item) -> Result<Activity, PortError> {
     })
 }
 
-impl Store for DynamoStore {
+impl Claims for DynamoStore {
     async fn claim(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
         let table = &self.tables.transactions;
         let result = self
@@ -521,7 +523,9 @@ impl Store for DynamoStore {
             .map_err(|e| port_error(SERVICE, "DeleteItem", table, e))?;
         Ok(())
     }
+}
 
+impl Journal for DynamoStore {
     async fn record(&self, activity: &Activity) -> Result<(), PortError> {
         let table = &self.tables.activities;
         let body = serde_json::to_string(activity)
@@ -592,7 +596,9 @@ impl Store for DynamoStore {
         }
         Ok(activities)
     }
+}
 
+impl Deadlines for DynamoStore {
     async fn set_deadline(&self, deadline: &Deadline) -> Result<(), PortError> {
         let table = &self.tables.transactions;
         let account = deadline.account.as_str();
@@ -662,7 +668,9 @@ impl Store for DynamoStore {
             }
         }
     }
+}
 
+impl IncidentRecords for DynamoStore {
     async fn incident(
         &self,
         account: &AccountId,
@@ -692,7 +700,9 @@ impl Store for DynamoStore {
             .map_err(|e| port_error(SERVICE, "PutItem", table, e))?;
         Ok(())
     }
+}
 
+impl Logins for DynamoStore {
     async fn stamp_login(&self, account: &AccountId, at: DateTime<Utc>) -> Result<(), PortError> {
         let table = &self.tables.transactions;
         let result = self
@@ -747,7 +757,9 @@ impl Store for DynamoStore {
             }
         }
     }
+}
 
+impl KnownAccounts for DynamoStore {
     async fn remember_accounts(&self, accounts: &[KnownAccount]) -> Result<(), PortError> {
         for chunk in accounts.chunks(WRITE_BATCH) {
             // one write per account in a batch (DynamoDB refuses a key twice)

@@ -246,8 +246,8 @@ impl<P: Platform> Builds for ForwardBuilds<P> {
     }
 }
 
-/// A platform whose bus, command queue and builds feed the local runtime; the
-/// organization, the store and the clock are the inner platform's.
+/// A platform whose bus, command queue and builds feed the local runtime; every other
+/// port (the organization, the store, the clock...) is the inner platform's.
 pub struct LocalPlatform<P: Platform> {
     inner: Arc<P>,
     bus: LocalBus<ForwardBus<P>>,
@@ -255,67 +255,12 @@ pub struct LocalPlatform<P: Platform> {
     builds: LocalBuilds<ForwardBuilds<P>>,
 }
 
-impl<P: Platform> Platform for LocalPlatform<P> {
-    type Organization = P::Organization;
-    type Builds = LocalBuilds<ForwardBuilds<P>>;
-    type Store = P::Store;
-    type Bus = LocalBus<ForwardBus<P>>;
-    type Commands = LocalCommands;
-    type Clock = P::Clock;
-    type Budgets = P::Budgets;
-    type Incidents = P::Incidents;
-    type Costs = P::Costs;
-    type CostSource = P::CostSource;
-    type Objects = P::Objects;
-    type Secrets = P::Secrets;
-    type Webhooks = P::Webhooks;
-    type Mail = P::Mail;
-    type Scans = P::Scans;
-
-    fn organization(&self) -> &Self::Organization {
-        self.inner.organization()
-    }
-    fn builds(&self) -> &Self::Builds {
-        &self.builds
-    }
-    fn store(&self) -> &Self::Store {
-        self.inner.store()
-    }
-    fn bus(&self) -> &Self::Bus {
-        &self.bus
-    }
-    fn commands(&self) -> &Self::Commands {
-        &self.commands
-    }
-    fn clock(&self) -> &Self::Clock {
-        self.inner.clock()
-    }
-    fn budgets(&self) -> &Self::Budgets {
-        self.inner.budgets()
-    }
-    fn incidents(&self) -> &Self::Incidents {
-        self.inner.incidents()
-    }
-    fn costs(&self) -> &Self::Costs {
-        self.inner.costs()
-    }
-    fn cost_source(&self) -> &Self::CostSource {
-        self.inner.cost_source()
-    }
-    fn objects(&self) -> &Self::Objects {
-        self.inner.objects()
-    }
-    fn secrets(&self) -> &Self::Secrets {
-        self.inner.secrets()
-    }
-    fn webhooks(&self) -> &Self::Webhooks {
-        self.inner.webhooks()
-    }
-    fn mail(&self) -> &Self::Mail {
-        self.inner.mail()
-    }
-    fn scans(&self) -> &Self::Scans {
-        self.inner.scans()
+spa_usecases::forward_platform! {
+    impl<P: Platform> Platform for LocalPlatform<P> {
+        inner: self.inner as P;
+        builds: LocalBuilds<ForwardBuilds<P>> = self.builds,
+        bus: LocalBus<ForwardBus<P>> = self.bus,
+        commands: LocalCommands = self.commands,
     }
 }
 

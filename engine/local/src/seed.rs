@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use spa_core::settings::Settings;
-use spa_usecases::ports::memory::MemoryOrganization;
+use spa_usecases::ports::TreeFile;
 
 /// A unit to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub struct SeedError(pub String);
 /// holder (`user<n>@example.com`), the others left in the pool.
 pub fn plan(
     settings: &Settings,
-    tree: &MemoryOrganization,
+    tree: &TreeFile,
     extra: usize,
     holder_tag: &str,
 ) -> Result<SeedPlan, SeedError> {
@@ -175,14 +175,14 @@ pub fn remap(settings: &Settings, seeded: &Seeded) -> Settings {
 mod tests {
     use super::*;
 
-    fn example() -> (Settings, MemoryOrganization) {
+    fn example() -> (Settings, TreeFile) {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
         let loaded =
             spa_aws::files::load_settings(std::path::Path::new(&format!("{root}/settings.yaml")))
                 .expect("the example settings load");
         let csv =
             std::fs::read_to_string(format!("{root}/examples/organization.csv")).expect("tree");
-        let tree = MemoryOrganization::from_csv("organization.csv", &csv).expect("tree parses");
+        let tree = TreeFile::from_csv("organization.csv", &csv).expect("tree parses");
         (loaded.settings, tree)
     }
 

@@ -28,8 +28,8 @@ use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::{exceptions, holders};
 use crate::ports::{
-    Activity, ActivityQuery, BuildRequest, Builds, Bus, Claim, Deadline, DeadlineKind,
-    Organization, Platform, PortError, Store,
+    Activity, ActivityQuery, BuildRequest, Builds, Bus, Claim, Claims, Deadline, DeadlineKind,
+    Deadlines, Journal, Organization, Platform, PortError,
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{

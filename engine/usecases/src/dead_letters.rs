@@ -27,7 +27,7 @@ use super::context::Engine;
 use super::dispatch::Dispatched;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions::publish_claimed;
-use crate::ports::{Activity, Claim, Objects, Platform, Store};
+use crate::ports::{Activity, Claim, Claims, Journal, Objects, Platform};
 use spa_core::events::{
     AccountId, DeadLetterBatch, DeadLetterRecord, DomainEvent, Label, redact_emails,
 };

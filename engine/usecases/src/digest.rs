@@ -23,7 +23,7 @@ use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::on_notice::{Delivery, post, summary};
 use super::residual::{ResidualPolicy, residual_costs};
-use crate::ports::{Claim, CostSource, Organization, Platform, PortError, Store};
+use crate::ports::{Claim, Claims, CostSource, Organization, Platform, PortError};
 use spa_core::events::{AccountId, ScheduledJob};
 use spa_core::notify::digest::{self, Digest, DigestInput, PeriodFigures};
 

@@ -9,7 +9,7 @@
 use super::apply::Run;
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use crate::ports::{Activity, Bus, Claim, Platform, Store};
+use crate::ports::{Activity, Bus, Claim, Claims, Journal, Platform};
 use spa_core::events::{DomainEvent, Label};
 
 /// Records an exception of the run's account and queues its domain event.

@@ -13,7 +13,7 @@ use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::managed::managed_accounts;
-use crate::ports::{Claim, Commands, Platform, Store};
+use crate::ports::{Claim, Claims, Commands, Deadlines, Platform};
 use spa_core::events::{AccountCommand, Action, ScheduledJob};
 use spa_core::lifecycle::{Trigger, TriggerKind};
 

@@ -33,7 +33,7 @@ use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions::publish_claimed;
 use super::find::aligned;
 use super::managed::managed_accounts;
-use crate::ports::{Activity, Claim, IamUser, KeyStatus, Platform, Scans, Store, mask_key_id};
+use crate::ports::{Activity, Claim, Claims, IamUser, KeyStatus, Platform, Scans, mask_key_id};
 use spa_core::events::{AccountId, DomainEvent, Label, ScheduledJob};
 
 /// What the scan reports.

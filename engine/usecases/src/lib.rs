@@ -1,8 +1,9 @@
 //! spa's use cases: one module per reaction, each taking the ports of a
 //! [`Platform`](crate::ports::Platform) through an [`Engine`] and returning what it
 //! did as an [`Outcome`]. The [`ports`] are the traits the use cases need from the
-//! outside world; `spa-aws` implements them on AWS, [`ports::memory`] in memory.
-//! This crate names no SDK crate.
+//! outside world; `spa-aws` implements them on AWS, `ports::memory` in memory (for
+//! tests: this crate's own, and with the feature `testing` other crates'). This crate
+//! names no SDK crate.
 //!
 //! Every reaction that moves an account goes through [`Engine::apply`] (claim,
 //! re-read tags, resolve settings, decide, carry out); [`dispatch()`] routes whatever a

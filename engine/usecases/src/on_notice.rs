@@ -21,8 +21,8 @@ use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use crate::ports::{
-    Claim, Costs, Email, IncidentRequest, IncidentStatus, Incidents, Mail, Objects, Organization,
-    OrganizationTree, Platform, PortError, RelatedLink, Secrets, Store, Webhooks,
+    Claim, Claims, Costs, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents, Mail,
+    Objects, Organization, OrganizationTree, Platform, PortError, RelatedLink, Secrets, Webhooks,
 };
 use spa_core::events::{AccountId, Label, SpaEvent};
 use spa_core::lifecycle::Holder;

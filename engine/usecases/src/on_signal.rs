@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use crate::ports::{Activity, Bus, Claim, Organization, Platform, PortError, Store};
+use crate::ports::{
+    Activity, Bus, Claim, Claims, Journal, Logins, Organization, Platform, PortError,
+};
 use spa_core::events::{AccountId, BudgetAlert, ConsoleLogin, DomainEvent, Label, LoginOutcome};
 
 /// What a signal says, once decoded.

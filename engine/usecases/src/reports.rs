@@ -12,8 +12,8 @@
 //!
 //! Accounts come from the organization (name, e-mail, tags, OU path), the store
 //! (last console sign-in) and the tags' `since`; each run remembers what it saw of
-//! every account ([`Store::remember_accounts`]), so that an account that left the
-//! organization is still named in the cost reports of its months.
+//! every account ([`KnownAccounts::remember_accounts`]), so that an account that
+//! left the organization is still named in the cost reports of its months.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,8 +23,8 @@ use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use crate::ports::{
-    ActivityQuery, Attachment, Claim, CostSource, Email, KnownAccount, Mail, Objects, Organization,
-    OrganizationTree, Platform, PortError, Store,
+    ActivityQuery, Attachment, Claim, Claims, CostSource, Email, Journal, KnownAccount,
+    KnownAccounts, Logins, Mail, Objects, Organization, OrganizationTree, Platform, PortError,
 };
 use spa_core::events::{AccountId, Report, ScheduledJob, mask};
 use spa_core::reports::monthly::SUMMARY_SCOPE;

@@ -26,7 +26,7 @@ use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions::publish_claimed;
-use crate::ports::{Activity, ActivityQuery, Claim, CostSource, Platform, Store};
+use crate::ports::{Activity, ActivityQuery, Claim, Claims, CostSource, Journal, Platform};
 use spa_core::events::{AccountId, DomainEvent, Label, ScheduledJob};
 use spa_core::notify::digest::money;
 

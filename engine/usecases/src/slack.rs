@@ -30,7 +30,7 @@ use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::managed::managed_accounts;
 use crate::ports::{
-    Claim, Commands, Organization, Platform, PortError, Secret, Secrets, SlackUsers, Store,
+    Claim, Claims, Commands, Organization, Platform, PortError, Secret, Secrets, SlackUsers,
     Webhooks,
 };
 use spa_core::chatops::reply::{self, AccountState};

@@ -25,7 +25,7 @@ use spa_core::settings::{MemorySources, Settings, load};
 use spa_local::LocalHandler;
 use spa_local::seed::{AccountSeed, SeedPlan, UnitSeed, remap};
 use spa_local::{Limits, Runtime, Step as Handled, synth};
-use spa_usecases::ports::{Activity, ActivityQuery, Commands, Organization, Platform, Store};
+use spa_usecases::ports::{Activity, ActivityQuery, Commands, Journal, Organization, Platform};
 
 use super::{SpaWorld, list, rows};
 

@@ -13,7 +13,7 @@ use spa_aws::metrics::ApiCalls;
 use spa_core::events::Label;
 use spa_core::rules::Function;
 use spa_core::settings::Settings;
-use spa_usecases::ports::{Platform, Store};
+use spa_usecases::ports::{Logins, Platform};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

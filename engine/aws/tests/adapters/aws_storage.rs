@@ -9,7 +9,8 @@ use spa_core::events::{AccountId, Label};
 use spa_core::lifecycle::State;
 use spa_core::settings::{MemorySources, Settings};
 use spa_usecases::ports::{
-    Activity, ActivityQuery, Claim, Deadline, DeadlineKind, KnownAccount, PortError, Store,
+    Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines, IncidentRecords,
+    Journal, KnownAccount, KnownAccounts, Logins, PortError,
 };
 
 const SETTINGS: &str = r#"

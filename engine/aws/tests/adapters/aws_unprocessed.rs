@@ -15,7 +15,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::DateTime;
 use spa_aws::dynamodb::{DynamoStore, StoreTables};
 use spa_core::events::AccountId;
-use spa_usecases::ports::{KnownAccount, Store};
+use spa_usecases::ports::{KnownAccount, KnownAccounts};
 
 const TABLE: &str = "SpaTest-Transactions";
 

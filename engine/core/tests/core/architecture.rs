@@ -85,19 +85,11 @@ fn only_the_adapters_and_the_emulator_seeding_name_an_sdk_crate() {
     );
 }
 
-#[test]
-fn the_core_dependency_tree_has_no_sdk_no_runtime() {
+/// What `cargo tree --offline <args>` prints for the workspace.
+fn cargo_tree(args: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--offline",
-            "-e",
-            "normal",
-            "-p",
-            "spa-core",
-            "--prefix",
-            "none",
-        ])
+        .args(["tree", "--offline"])
+        .args(args)
         .current_dir(repository())
         .output()
         .unwrap();
@@ -106,7 +98,12 @@ fn the_core_dependency_tree_has_no_sdk_no_runtime() {
         "cargo tree failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let tree = String::from_utf8_lossy(&output.stdout);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_core_dependency_tree_has_no_sdk_no_runtime() {
+    let tree = cargo_tree(&["-e", "normal", "-p", "spa-core", "--prefix", "none"]);
     assert!(tree.lines().any(|l| l.starts_with("spa-core ")), "{tree}");
     let found: Vec<&str> = tree
         .lines()
@@ -197,4 +194,16 @@ fn the_check_sees_what_it_looks_for() {
     // The words above would be found if written: the harness names the SDK.
     let found = offenders(&["testkit/src"], &[], &["aws_config"]);
     assert!(!found.is_empty());
+}
+
+#[test]
+fn no_binary_compiles_the_memory_doubles() {
+    // `testing` belongs in [dev-dependencies] only: in [dependencies], the compiler
+    // would build the Lambda binary or the CLI with the doubles without a word.
+    let tree = cargo_tree(&["--workspace", "-e", "normal,features", "-i", "spa-usecases"]);
+    assert!(tree.contains("spa-handlers"), "{tree}");
+    assert!(
+        !tree.contains("feature \"testing\""),
+        "spa-usecases' `testing` is enabled outside dev-dependencies:\n{tree}"
+    );
 }

@@ -413,7 +413,7 @@ async fn on_the_emulator_a_command_redriven_to_its_dead_letter_queue_is_archived
     use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
     use spa_aws::sqs::{MAX_RECEIVES, receive_as_lambda_event};
     use spa_local::LocalHandler;
-    use spa_usecases::ports::{ActivityQuery, Objects, Platform, Store};
+    use spa_usecases::ports::{ActivityQuery, Journal, Objects, Platform};
 
     let scenario = spa_testkit::scenario();
     let settings = settings();

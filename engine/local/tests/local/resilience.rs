@@ -38,7 +38,7 @@ use spa_local::LocalHandler;
 use spa_local::seed::{AccountSeed, SeedPlan, UnitSeed, remap};
 use spa_local::{Handler, Limits, LocalPlatform, Runtime, synth};
 use spa_testkit::faults::{Fault, FaultCounts, FaultPlan, FaultProxy};
-use spa_usecases::ports::{ActivityQuery, Objects, Organization, Platform, Store};
+use spa_usecases::ports::{ActivityQuery, Journal, Objects, Organization, Platform};
 use spa_usecases::{Verdict, archive_key, handle};
 
 const SETTINGS: &str = "\

@@ -12,19 +12,16 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
-    BuildRequest, Builds, Bus, Claim, Clock, Commands, CostSource, Costs, Deadline, DeadlineKind,
-    Email, IncidentRequest, IncidentStatus, Incidents, KnownAccount, Mail, Objects, Organization,
-    OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, Store, Unit, Webhooks,
+    BuildRequest, Builds, Bus, Claim, Claims, Clock, Commands, CostSource, Costs, Deadline,
+    DeadlineKind, Deadlines, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents,
+    Journal, KnownAccount, KnownAccounts, Logins, Mail, Objects, Organization, OrganizationTree,
+    Platform, PortError, Secret, Secrets, ServiceCost, Unit, Webhooks,
 };
-use super::{IamUser, Instance, InstanceFilter, Scans};
+use super::{IamUser, Instance, InstanceFilter, Scans, SlackUsers};
 use spa_core::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
 use spa_core::footprint::Footprint;
 use spa_core::lifecycle::{BuildId, BuildStatus, TagChanges};
 use spa_core::reports::{CostBreakdowns, DailyCost, Forecast, Month, PeriodCosts};
-
-/// AWS nests organizational units five deep under the root; with the root and the
-/// account itself no chain is longer than this.
-const MAX_DEPTH: usize = 7;
 
 /// Locks a mutex, going on with the data of a thread that panicked (a test double
 /// must not hide the first failure behind a poisoned lock).
@@ -176,9 +173,9 @@ impl Tree {
 /// An organization held in memory: roots, OUs and accounts (with name, e-mail, status
 /// and tags), each placed under its parent.
 ///
-/// The tree alone (`with_parent`, `from_csv`, `ancestors_of`) serves `spa plan
-/// --tree`; the accounts and their tags serve the use cases through the
-/// [`Organization`] port.
+/// The tree alone (`with_parent`, `ancestors_of`) follows the rules of
+/// [`TreeFile`](super::TreeFile), the tree `spa plan --tree` reads; the accounts and
+/// their tags serve the use cases through the [`Organization`] port.
 #[derive(Debug, Default)]
 pub struct MemoryOrganization {
     tree: Mutex<Tree>,
@@ -316,66 +313,9 @@ impl MemoryOrganization {
         lock(&self.tree).parents.get(id).cloned()
     }
 
-    /// Reads a tree from CSV text with a `child,parent` header, one placement a row
-    /// (as an operator exports it from the organization).
-    ///
-    /// Errors name `file:row` and what was expected; every bad row is reported.
-    pub fn from_csv(file: &str, text: &str) -> Result<Self, Vec<String>> {
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let header_ok = reader
-            .headers()
-            .is_ok_and(|h| h.len() == 2 && h.get(0) == Some("child") && h.get(1) == Some("parent"));
-        if !header_ok {
-            return Err(vec![format!(
-                "{file}:1: expected the header `child,parent`"
-            )]);
-        }
-        let mut tree = Self::new();
-        let mut errors = Vec::new();
-        for (index, record) in reader.records().enumerate() {
-            let row = index + 2;
-            match record {
-                Ok(record) => match (record.get(0), record.get(1)) {
-                    (Some(child), Some(parent)) if !child.is_empty() && !parent.is_empty() => {
-                        tree.set_parent(child, parent);
-                    }
-                    _ => errors.push(format!(
-                        "{file}:{row}: expected an account or OU id and the id of its parent OU or root"
-                    )),
-                },
-                Err(error) => errors.push(format!("{file}:{row}: {error}")),
-            }
-        }
-        if errors.is_empty() {
-            Ok(tree)
-        } else {
-            Err(errors)
-        }
-    }
-
     /// The parents of `id`, nearest first, up to the root (the port without a runtime).
     pub fn ancestors_of(&self, id: &str) -> Result<Vec<String>, PortError> {
-        let tree = lock(&self.tree);
-        let parents = &tree.parents;
-        let mut chain = Vec::new();
-        let mut current = parents
-            .get(id)
-            .ok_or_else(|| PortError::not_in_organization(id))?;
-        loop {
-            if chain.len() >= MAX_DEPTH || chain.contains(current) || current == id {
-                return Err(PortError::Inconsistent {
-                    id: id.to_owned(),
-                    why: format!("its ancestors loop or go deeper than {MAX_DEPTH} levels"),
-                });
-            }
-            chain.push(current.clone());
-            match parents.get(current) {
-                Some(parent) => current = parent,
-                None => return Ok(chain),
-            }
-        }
+        super::tree::ancestors(&lock(&self.tree).parents, id)
     }
 
     fn enter(&self, operation: &'static str) -> Result<(), PortError> {
@@ -703,7 +643,7 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl Claims for MemoryStore {
     async fn claim(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
         self.enter("claim")?;
         let mut state = lock(&self.state);
@@ -719,7 +659,9 @@ impl Store for MemoryStore {
         lock(&self.state).claims.remove(key);
         Ok(())
     }
+}
 
+impl Journal for MemoryStore {
     async fn record(&self, activity: &Activity) -> Result<(), PortError> {
         self.enter("record")?;
         lock(&self.state).activities.push(activity.clone());
@@ -744,7 +686,9 @@ impl Store for MemoryStore {
         }
         Ok(found)
     }
+}
 
+impl Deadlines for MemoryStore {
     async fn set_deadline(&self, deadline: &Deadline) -> Result<(), PortError> {
         self.enter("set_deadline")?;
         lock(&self.state)
@@ -771,7 +715,9 @@ impl Store for MemoryStore {
             .filter(|deadline| deadline.due <= now)
             .collect())
     }
+}
 
+impl IncidentRecords for MemoryStore {
     async fn incident(
         &self,
         account: &AccountId,
@@ -797,7 +743,9 @@ impl Store for MemoryStore {
             .insert((account.clone(), label), arn.to_owned());
         Ok(())
     }
+}
 
+impl Logins for MemoryStore {
     async fn stamp_login(&self, account: &AccountId, at: DateTime<Utc>) -> Result<(), PortError> {
         self.enter("stamp_login")?;
         let mut state = lock(&self.state);
@@ -812,7 +760,9 @@ impl Store for MemoryStore {
         self.enter("last_logins")?;
         Ok(lock(&self.state).logins.clone())
     }
+}
 
+impl KnownAccounts for MemoryStore {
     async fn remember_accounts(&self, accounts: &[KnownAccount]) -> Result<(), PortError> {
         self.enter("remember_accounts")?;
         let mut state = lock(&self.state);
@@ -1667,6 +1617,50 @@ impl Platform for MemoryPlatform {
     }
 }
 
+/// In-memory Slack users: user id → e-mail address; counts the look-ups; may fail.
+#[derive(Debug, Default)]
+pub struct MemorySlackUsers {
+    users: BTreeMap<String, String>,
+    failure: Option<PortError>,
+    lookups: Mutex<usize>,
+}
+
+impl MemorySlackUsers {
+    /// No user.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With a user and its address.
+    pub fn with_user(mut self, user_id: &str, email: &str) -> Self {
+        self.users.insert(user_id.to_owned(), email.to_owned());
+        self
+    }
+
+    /// Every look-up fails with `error`.
+    pub fn failing(mut self, error: PortError) -> Self {
+        self.failure = Some(error);
+        self
+    }
+
+    /// How many look-ups were made.
+    pub fn lookups(&self) -> usize {
+        self.lookups.lock().map(|n| *n).unwrap_or_default()
+    }
+}
+
+impl SlackUsers for MemorySlackUsers {
+    async fn email(&self, _token: &Secret, user_id: &str) -> Result<Option<String>, PortError> {
+        if let Ok(mut n) = self.lookups.lock() {
+            *n += 1;
+        }
+        match &self.failure {
+            Some(error) => Err(error.clone()),
+            None => Ok(self.users.get(user_id).cloned()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -1694,31 +1688,6 @@ mod tests {
             org().ancestors_of("210987654321"),
             Err(PortError::not_in_organization("210987654321"))
         );
-    }
-
-    #[test]
-    fn a_tree_reads_from_csv_and_every_bad_row_is_reported() {
-        let tree = MemoryOrganization::from_csv(
-            "tree.csv",
-            "child,parent\nou-sand-boxes,r-root\n123456789012 , ou-sand-boxes\n",
-        )
-        .unwrap();
-        assert_eq!(
-            tree.ancestors_of("123456789012").unwrap(),
-            ["ou-sand-boxes", "r-root"]
-        );
-        let errors =
-            MemoryOrganization::from_csv("tree.csv", "child,parent\nou-a,\nou-b,r-root\nou-c\n")
-                .unwrap_err();
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(
-            errors[0].starts_with("tree.csv:2: expected"),
-            "{}",
-            errors[0]
-        );
-        assert!(errors[1].starts_with("tree.csv:4:"), "{}", errors[1]);
-        let header = MemoryOrganization::from_csv("tree.csv", "id,parent_id\n").unwrap_err();
-        assert_eq!(header, ["tree.csv:1: expected the header `child,parent`"]);
     }
 
     #[test]

@@ -1,9 +1,22 @@
 //! Ports: what the use cases need from the outside world, as traits.
 //!
-//! Adapters on the AWS SDK implement them in `aws/`; the in-memory implementations in
-//! [`memory`] serve the tests and the features, offline. A use case takes one
+//! Adapters on the AWS SDK implement them in `spa-aws`. A use case takes one
 //! [`Platform`], which hands out every port, so its signature does not grow with
-//! each port it uses.
+//! each port it uses. A platform that wraps another to swap a few ports (the local
+//! runtime's bus, command queue and builds) declares only those with
+//! [`forward_platform!`](crate::forward_platform) ([`forward`]).
+//!
+//! The in-memory implementations in `memory` serve the tests and the features: they
+//! are compiled for this crate's tests and, with the feature `testing`, for the tests
+//! of the crates that enable it in their dev-dependencies, never for the Lambda
+//! binary. What runs offline without being a test (`spa plan --tree`, the demo's
+//! seeding) reads the organization's tree from a file: [`TreeFile`].
+//!
+//! Each port is one concern. The store (DynamoDB) serves six, each its own trait:
+//! [`Claims`], [`Journal`] (the activity history), [`Deadlines`], [`IncidentRecords`],
+//! [`Logins`] and [`KnownAccounts`]; [`Store`] names the six together for
+//! `Platform::Store`. A use case imports the concerns it calls, so its `use` line says
+//! what of the store it touches.
 //!
 //! Every port speaks domain types (`AccountId`, `TagChanges`, `BuildId`,
 //! `DomainEvent`), never an SDK type. Errors that remain after the adapter's retries
@@ -22,18 +35,24 @@ use spa_core::lifecycle::{BuildId, BuildKind, BuildStatus, TagChanges};
 mod alerting;
 mod chat;
 mod finops;
+pub mod forward;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod scans;
+mod tree;
 
 pub use alerting::{
     Attachment, BudgetChange, BudgetPlan, Budgets, Costs, Email, IncidentRequest, IncidentStatus,
     Incidents, Mail, RelatedLink, Secret, Secrets, Webhooks,
 };
-pub use chat::{MemorySlackUsers, SlackUsers};
+pub use chat::SlackUsers;
 pub use finops::CostSource;
+#[cfg(any(test, feature = "testing"))]
+pub use memory::MemorySlackUsers;
 pub use scans::{AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, mask_key_id};
 pub use spa_core::events::Activity;
 pub use spa_core::reports::ServiceCost;
+pub use tree::TreeFile;
 
 /// Why a port could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,9 +301,9 @@ pub struct KnownAccount {
     pub seen: DateTime<Utc>,
 }
 
-/// History and bookkeeping (DynamoDB): never the truth about an account, which lives
-/// in its tags.
-pub trait Store: Send + Sync {
+/// The claims that make every reaction safe to deliver twice (*Use cases apply one
+/// way*): a key (an event id, a command id, a scheduled run) is processed once.
+pub trait Claims: Send + Sync {
     /// Records `key` (an event id, a command id) as processed with a conditional
     /// write: `Seen` when it was recorded before.
     fn claim(
@@ -294,6 +313,11 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Claim, PortError>> + Send;
     /// Forgets a claim, so that a retry of a failed event is processed again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The activity journal: what happened to each account (transitions, exceptions,
+/// sign-ins, budget alerts), the history the reports and the residual cost check read.
+pub trait Journal: Send + Sync {
     /// Writes an activity record.
     fn record(&self, activity: &Activity) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Reads activity records, newest first.
@@ -301,6 +325,11 @@ pub trait Store: Send + Sync {
         &self,
         query: &ActivityQuery,
     ) -> impl Future<Output = Result<Vec<Activity>, PortError>> + Send;
+}
+
+/// The deadlines the sweeper looks at (on-boarding, maintenance, lease), derived from
+/// the tags written (*Deadlines follow the tags*).
+pub trait Deadlines: Send + Sync {
     /// Sets (or moves) a deadline of an account.
     fn set_deadline(
         &self,
@@ -317,6 +346,12 @@ pub trait Store: Send + Sync {
         &self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<Deadline>, PortError>> + Send;
+}
+
+/// The incident record open for each account and exception label, so that a repeat
+/// updates its timeline instead of opening another (the incidents themselves are the
+/// [`Incidents`] port's).
+pub trait IncidentRecords: Send + Sync {
     /// The incident record last opened for an account and an exception label.
     fn incident(
         &self,
@@ -331,6 +366,10 @@ pub trait Store: Send + Sync {
         arn: &str,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The last console sign-in of each account (the inventory's last use).
+pub trait Logins: Send + Sync {
     /// Stamps the last console sign-in of an account; an older sign-in than the one
     /// stamped changes nothing.
     fn stamp_login(
@@ -342,6 +381,11 @@ pub trait Store: Send + Sync {
     fn last_logins(
         &self,
     ) -> impl Future<Output = Result<BTreeMap<AccountId, DateTime<Utc>>, PortError>> + Send;
+}
+
+/// What the reports last knew of each account ([`KnownAccount`]), so that an account
+/// that left the organization is still named in the reports of the months it cost.
+pub trait KnownAccounts: Send + Sync {
     /// Remembers what a report run saw of each account (one record per account,
     /// overwritten at each run; written in batches).
     fn remember_accounts(
@@ -354,6 +398,15 @@ pub trait Store: Send + Sync {
         accounts: &[AccountId],
     ) -> impl Future<Output = Result<Vec<KnownAccount>, PortError>> + Send;
 }
+
+/// History and bookkeeping (DynamoDB): never the truth about an account, which lives
+/// in its tags. One name for the six concerns a platform's store serves; an adapter
+/// implements each concern's trait and is a `Store` by the blanket impl below. A use
+/// case imports the concerns it calls (`use crate::ports::{Claims, Journal}`), and a
+/// helper that needs one concern takes just that one (`store: &impl Claims`).
+pub trait Store: Claims + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts {}
+
+impl<T> Store for T where T: Claims + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts {}
 
 /// The engine's event bus (EventBridge).
 pub trait Bus: Send + Sync {
@@ -417,7 +470,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// Every port a use case may need, handed out by one value.
+/// Every port a use case may need, handed out by one value. A wrapper that swaps some
+/// ports of another platform implements it with
+/// [`forward_platform!`](crate::forward_platform).
 pub trait Platform: Send + Sync {
     /// Organizations.
     type Organization: Organization;

@@ -4,7 +4,7 @@
 use chrono::TimeDelta;
 
 use super::*;
-use crate::ports::{IncidentStatus, PortError, ServiceCost, Store};
+use crate::ports::{IncidentStatus, Logins, PortError, ServiceCost};
 use spa_core::events::{
     AlertType, Amount, BudgetAlert, ConsoleLogin, DomainEvent, Label, LoginOutcome, Money,
     SpaEvent, Threshold,

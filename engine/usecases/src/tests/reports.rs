@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::ports::{Activity, PortError, Store};
+use crate::ports::{Activity, Journal, KnownAccounts, Logins, PortError};
 use crate::reports::{Output, Period};
 use spa_core::events::{Label, Report};
 
