@@ -124,7 +124,12 @@ impl Retry {
         R: FnMut(&E) -> bool,
     {
         let mut tried = 0u32;
-        call.retry(self.backoff())
+        // each try's future on the heap: backon keeps it in its own state and builds
+        // it inside `poll`, so a large one (an SDK call, the member footprint) would
+        // sit on the stack of every poll, and a debug build overflowed its 2 MiB
+        let mut call = call;
+        (move || Box::pin(call()))
+            .retry(self.backoff())
             .sleep(pause)
             .when(retryable)
             .notify(|error, wait| {
@@ -158,13 +163,14 @@ impl Retry {
         let mut tried = 0u32;
         let (left, result) = (|work: W| {
             let sent = call(work.clone());
-            async move {
+            // on the heap, as in `run_when`
+            Box::pin(async move {
                 match sent.await {
                     Ok(ControlFlow::Break(done)) => (work, Ok(done)),
                     Ok(ControlFlow::Continue(left)) => (left, Err(Step::Left)),
                     Err(error) => (work, Err(Step::Failed(error))),
                 }
-            }
+            })
         })
         .retry(self.backoff())
         .sleep(pause)
