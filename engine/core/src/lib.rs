@@ -10,6 +10,8 @@
 //! - [`chatops`]: the Slack slash command's verification and parsing.
 //! - [`emf`]: metrics as CloudWatch Embedded Metric Format lines.
 //! - [`fuzz`]: the checks the fuzz targets and their regression tests run.
+//! - [`vocabulary`], [`text`]: the words and text helpers every module shares (they
+//!   depend on nothing else of spa, so the modules above form no cycle).
 //!
 //! Time enters through the triggers, files through [`settings::Sources`].
 
@@ -23,3 +25,5 @@ pub mod notify;
 pub mod reports;
 pub mod rules;
 pub mod settings;
+pub mod text;
+pub mod vocabulary;

@@ -62,7 +62,7 @@ pub enum Verdict {
     Notified(String),
     /// The sender may not say what the input says (a forged or foreign event, an
     /// alert about another account): logged as a security event, counted, nothing
-    /// changed ([`crate::trust`]).
+    /// changed (the `trust` module).
     Refused(String),
 }
 

@@ -141,8 +141,7 @@ pub async fn handle<P: Platform>(
     let (function, incoming) = match (accept(function, event), function) {
         (Ok(accepted), _) => accepted,
         (Err(HandleError::Decode(error)), Some(function)) if error.is_refused() => {
-            return super::trust::refused_event(function, event, &error)
-                .ok_or(HandleError::Decode(error));
+            return refused_event(function, event, &error).ok_or(HandleError::Decode(error));
         }
         (Err(error), _) => return Err(error),
     };
@@ -159,6 +158,22 @@ pub async fn handle_accepted<P: Platform>(
     Ok(Handled {
         function,
         dispatched,
+    })
+}
+
+/// What a function answers to an event its decoder refused: a handled invocation
+/// with one refused outcome, so that Lambda neither retries it nor keeps it in a
+/// dead-letter queue. `None` when `error` is not a refusal.
+pub(crate) fn refused_event(
+    function: Function,
+    event: &Value,
+    error: &DecodeError,
+) -> Option<Handled> {
+    let why = error.refusal()?;
+    let cause = event.get("id").and_then(Value::as_str).unwrap_or("event");
+    Some(Handled {
+        function,
+        dispatched: Dispatched::one(super::trust::refused(cause, None, &why)),
     })
 }
 

@@ -15,14 +15,10 @@
 //! in the invocation's metrics), and nothing else: no retry, no dead letter, no state
 //! changed, no notice.
 
-use serde_json::Value;
-use spa_core::events::{AccountId, DecodeError, SpaEvent, redact_emails};
-use spa_core::rules::Function;
+use spa_core::events::{AccountId, SpaEvent, redact_emails};
 
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
-use super::dispatch::Dispatched;
-use super::handler::Handled;
 use crate::ports::Platform;
 
 /// The outcome of refused input, logged once as a security event.
@@ -47,21 +43,5 @@ pub fn spa_event<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent) -> Optio
             "account {} may not say `{}` about account {}: only the automation account {automation} speaks as spa",
             event.sender, event.event.label, event.event.account
         )
-    })
-}
-
-/// What a function answers to an event its decoder refused: a handled invocation
-/// with one refused outcome, so that Lambda neither retries it nor keeps it in a
-/// dead-letter queue. `None` when `error` is not a refusal.
-pub(crate) fn refused_event(
-    function: Function,
-    event: &Value,
-    error: &DecodeError,
-) -> Option<Handled> {
-    let why = error.refusal()?;
-    let cause = event.get("id").and_then(Value::as_str).unwrap_or("event");
-    Some(Handled {
-        function,
-        dispatched: Dispatched::one(refused(cause, None, &why)),
     })
 }

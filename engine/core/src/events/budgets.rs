@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::error::DecodeError;
-use super::ids::{AccountId, EventId};
 use super::json::{Node, excerpt};
+use crate::vocabulary::{AccountId, EventId};
 
 /// A batch of SQS messages; each record is decoded on its own so that one bad message
 /// fails alone (Lambda partial batch response).

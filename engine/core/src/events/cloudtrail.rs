@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::envelope::Envelope;
 use super::error::DecodeError;
-use super::ids::{AccountId, EventId, Sensitive};
 use super::json::{Node, bounded};
+use crate::vocabulary::{AccountId, EventId, Sensitive};
 
 /// Who made a call or signed in, from CloudTrail's `userIdentity`.
 ///

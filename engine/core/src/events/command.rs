@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::DecodeError;
-use super::ids::AccountId;
 use super::json::{Node, excerpt};
+use crate::vocabulary::AccountId;
 
 /// What to do to one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

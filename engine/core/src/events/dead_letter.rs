@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::ids::AccountId;
 use super::json::Node;
-use super::label::Label;
 use super::{Incoming, OrganizationsCall, OrganizationsEvent, decode_str, decode_value};
+use crate::vocabulary::AccountId;
+use crate::vocabulary::Label;
 
 /// The suffix of the names of every dead-letter queue spa creates: the stack's (see
 /// `spa_deploy::synth`) and the local runtime's (`spa_aws::sqs::ensure_queue`).

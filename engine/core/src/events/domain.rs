@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::envelope::Envelope;
 use super::error::DecodeError;
-use super::ids::{AccountId, EventId, mask, redact_emails};
 use super::json::{Node, excerpt};
-use super::label::Label;
 use crate::lifecycle::State;
+use crate::vocabulary::Label;
+use crate::vocabulary::{AccountId, EventId, mask, redact_emails};
 
 /// The EventBridge `source` of every event spa emits.
 pub const SOURCE: &str = "spa";

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::error::DecodeError;
-use super::ids::{AccountId, EventId};
 use super::json::{Node, excerpt};
+use crate::vocabulary::{AccountId, EventId};
 
 /// Detail-types of the CloudTrail-based events spa consumes.
 pub(crate) const API_CALL: &str = "AWS API Call via CloudTrail";

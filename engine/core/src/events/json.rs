@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::error::DecodeError;
-use super::ids::{AccountId, redact_emails};
+use crate::vocabulary::{AccountId, redact_emails};
 
 /// A value in an event, with its JSON path from the top of the event.
 #[derive(Clone, Debug)]

@@ -14,19 +14,22 @@ mod dead_letter;
 mod domain;
 mod envelope;
 mod error;
-mod ids;
 mod json;
-pub mod label;
 mod organizations;
 mod scheduler;
 mod signin;
 
 use serde_json::Value;
 
+pub use crate::vocabulary::BuildStatus;
+pub use crate::vocabulary::label;
+pub use crate::vocabulary::{
+    AccountId, EventId, Label, LabelKind, Sensitive, UnknownLabel, mask, redact_emails,
+};
 pub use activity::Activity;
 pub use budgets::{AlertType, Amount, BudgetAlert, Money, SqsBatch, SqsRecord, Threshold};
 pub use cloudtrail::{Principal, TrailRecord};
-pub use codebuild::{BuildStateChange, BuildStatus};
+pub use codebuild::BuildStateChange;
 pub use command::{AccountCommand, Action, CommandBatch, CommandRecord};
 pub use dead_letter::{
     DEAD_LETTER_QUEUE_SUFFIX, DeadLetter, DeadLetterBatch, DeadLetterRecord, UNREADABLE,
@@ -34,8 +37,6 @@ pub use dead_letter::{
 };
 pub use domain::{DomainEvent, MAX_FACT_CHARS, MAX_REASON_CHARS, PutEventsEntry, SOURCE, SpaEvent};
 pub use error::DecodeError;
-pub use ids::{AccountId, EventId, Sensitive, mask, redact_emails};
-pub use label::{Label, LabelKind, UnknownLabel};
 pub use organizations::{
     CreateAccountOutcome, CreateAccountResult, FailedCall, OrganizationsCall, OrganizationsEvent,
     OrganizationsEventName, ParentId, ResourceId, Tag,

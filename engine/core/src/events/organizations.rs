@@ -5,8 +5,8 @@ use std::fmt;
 use super::cloudtrail::TrailRecord;
 use super::envelope::Envelope;
 use super::error::DecodeError;
-use super::ids::AccountId;
 use super::json::{Node, bounded};
+use crate::vocabulary::AccountId;
 
 /// An Organizations API call or service event that spa reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use super::error::DecodeError;
-use super::ids::EventId;
 use super::json::{Node, excerpt};
+use crate::vocabulary::EventId;
 
 /// A run of a scheduled job.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use super::cloudtrail::Principal;
 use super::envelope::Envelope;
 use super::error::DecodeError;
-use super::ids::{AccountId, EventId};
 use super::json::{bounded, excerpt};
-use super::label::Label;
+use crate::vocabulary::Label;
+use crate::vocabulary::{AccountId, EventId};
 
 /// A console sign-in to a member account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::decide::Command;
 use super::holder::Holder;
 use super::state::State;
 use super::view::{AccountView, Transaction, TransactionKind};
-use crate::events::Label;
+use crate::vocabulary::Label;
 
 /// The lifecycle tags, after the prefix.
 const STATE: &str = "state";

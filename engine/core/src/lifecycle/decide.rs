@@ -9,7 +9,7 @@ use super::holder::Holder;
 use super::policy::Policy;
 use super::state::{State, state_name};
 use super::view::{AccountView, Inconsistency, Transaction, TransactionKind};
-use crate::events::Label;
+use crate::vocabulary::Label;
 
 /// What happened, and when. Time comes in with the trigger: `decide` reads no clock.
 #[derive(Debug, Clone, PartialEq, Eq)]

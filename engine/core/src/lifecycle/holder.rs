@@ -81,7 +81,7 @@ impl Holder {
     /// The address for logs: first character of the name, `***`, then the domain
     /// (`jane.doe@example.com` -> `j***@example.com`).
     pub fn masked(&self) -> String {
-        crate::events::mask(&self.0)
+        crate::vocabulary::mask(&self.0)
     }
 }
 

@@ -96,7 +96,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use crate::events::{Label, LabelKind};
+pub use crate::vocabulary::{Label, LabelKind};
 pub use build::{AwaitedBuild, BuildId, BuildIdError, BuildKind, BuildStatus};
 pub use codec::{CodecError, DecodeError, TagChanges, TagCodec};
 pub use decide::{Command, Decision, Departure, Invalid, Rejection, Trigger, TriggerKind, decide};

@@ -110,21 +110,7 @@ pub(crate) fn truncate_escaped(escaped: &str, max: usize) -> String {
     cut
 }
 
-/// `text` escaped for HTML (element content and quoted attribute values).
-pub(crate) fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use crate::text::html_escape;
 
 /// `url` when it may be offered as a link: `https://` or `http://`, no blank or
 /// control character, at most `max` units; anything else is not a link.

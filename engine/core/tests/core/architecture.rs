@@ -207,3 +207,93 @@ fn no_binary_compiles_the_memory_doubles() {
         "spa-usecases' `testing` is enabled outside dev-dependencies:\n{tree}"
     );
 }
+
+/// The modules of the pure core that each top-level module of `src` names in its
+/// code (`crate::x`, or `super::x` in the module's own file), comments and tests
+/// left out.
+fn module_edges(
+    src: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut modules = std::collections::BTreeMap::new();
+    for entry in fs::read_dir(src).unwrap().flatten() {
+        let path = entry.path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if name == "lib" || name == "tests" {
+            continue;
+        }
+        let mut files = Vec::new();
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else {
+            files.push(path.clone());
+        }
+        modules.insert(name, (path, files));
+    }
+    let names: Vec<String> = modules.keys().cloned().collect();
+    let mut edges = std::collections::BTreeMap::new();
+    for (name, (root, files)) in &modules {
+        let mut named = std::collections::BTreeSet::new();
+        for file in files {
+            if file.file_name().is_some_and(|f| f == "tests.rs")
+                || file.components().any(|c| c.as_os_str() == "tests")
+            {
+                continue;
+            }
+            let text = fs::read_to_string(file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            let own_file = file == root || file.ends_with(format!("{name}/mod.rs"));
+            for line in code.lines() {
+                let line = line.split("//").next().unwrap_or("");
+                for other in &names {
+                    if other != name
+                        && (line.contains(&format!("crate::{other}::"))
+                            || line.contains(&format!("crate::{other}}}"))
+                            || line.contains(&format!("crate::{other};"))
+                            || (own_file && line.contains(&format!("super::{other}::"))))
+                    {
+                        named.insert(other.clone());
+                    }
+                }
+            }
+        }
+        edges.insert(name.clone(), named);
+    }
+    edges
+}
+
+#[test]
+fn the_modules_of_the_core_form_no_cycle() {
+    // events reads lifecycle's states, lifecycle reads the shared vocabulary: what
+    // both need lives below both, never in one of them
+    let edges = module_edges(&repository().join("engine/core/src"));
+    assert!(
+        edges["events"].contains("lifecycle"),
+        "the check sees the edges"
+    );
+    let mut cycles = Vec::new();
+    for (from, to) in &edges {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack: Vec<Vec<String>> =
+            to.iter().map(|t| vec![from.clone(), t.clone()]).collect();
+        while let Some(path) = stack.pop() {
+            let last = path.last().unwrap();
+            if last == from {
+                cycles.push(path.join(" → "));
+                break;
+            }
+            if !seen.insert(last.clone()) {
+                continue;
+            }
+            for next in &edges[last] {
+                let mut longer = path.clone();
+                longer.push(next.clone());
+                stack.push(longer);
+            }
+        }
+    }
+    assert!(
+        cycles.is_empty(),
+        "module cycles in spa-core:\n{}",
+        cycles.join("\n")
+    );
+}

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use super::super::model::{CostBreakdowns, NO_COST_CENTER};
 use super::summary::extra_currencies;
 use super::{CostReportInput, known_accounts};
-use crate::notify::text::html_escape as escape;
+use crate::text::html_escape as escape;
 
 /// How many accounts the movers list shows.
 pub const MOVERS: usize = 5;
