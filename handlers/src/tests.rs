@@ -198,23 +198,35 @@ async fn spa_events_from_a_member_account_are_refused() {
     );
 }
 
+/// A fixture sent from `sender`: what a member account forwarding it would deliver.
+fn forwarded(fixture: &str, sender: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/events")
+        .join(fixture);
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["account"] = json!(sender);
+    event
+}
+
 #[tokio::test]
 async fn a_build_or_sign_in_of_another_account_is_refused_not_retried() {
     let (platform, settings) = world();
-    let mut build: Value = serde_json::from_str(include_str!(
-        "../../fixtures/events/codebuild-build-state-change.json"
-    ))
-    .unwrap();
-    build["account"] = json!("555555555555");
-    let response = invoke(
-        &platform,
-        &settings,
-        &Buildspecs::new(),
-        Some(Function::BuildEvents),
-        &build,
-    )
-    .await
-    .expect("refused, not failed");
+    let answer = |function, event: Value| {
+        let (platform, settings) = (&platform, &settings);
+        async move {
+            invoke(
+                platform,
+                settings,
+                &Buildspecs::new(),
+                Some(function),
+                &event,
+            )
+            .await
+            .expect("refused, not failed")
+        }
+    };
+    let build = forwarded("codebuild-build-state-change.json", "555555555555");
+    let response = answer(Function::BuildEvents, build).await;
     let summary = response["outcomes"][0].as_str().unwrap();
     assert!(
         summary.starts_with(
@@ -222,22 +234,9 @@ async fn a_build_or_sign_in_of_another_account_is_refused_not_retried() {
         ),
         "{response}"
     );
-    let mut login: Value = serde_json::from_str(include_str!(
-        "../../fixtures/events/signin-console-login-root.json"
-    ))
-    .unwrap();
-    login["account"] = json!("555555555555");
-    let response = invoke(
-        &platform,
-        &settings,
-        &Buildspecs::new(),
-        Some(Function::SignIns),
-        &login,
-    )
-    .await
-    .expect("refused, not failed");
+    let login = forwarded("signin-console-login-root.json", "555555555555");
     assert_eq!(
-        response,
+        answer(Function::SignIns, login).await,
         json!({"outcomes": ["refused: account 555555555555 may not say a sign-in to account 222222222222"]})
     );
     assert!(platform.bus.published().is_empty());
