@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::error::DecodeError;
-use super::json::{Node, excerpt};
+use super::json::{Node, arn_of, excerpt};
 use crate::vocabulary::{AccountId, EventId};
 
 /// A batch of SQS messages; each record is decoded on its own so that one bad message
@@ -517,19 +517,7 @@ fn decode_body(body: &str, body_path: &str, message_id: &str) -> Result<BudgetAl
 
 /// The account of an SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`).
 fn topic_account(arn: &str) -> Option<AccountId> {
-    let mut parts = arn.splitn(6, ':');
-    let (arn_, _partition, service, _region, account, name) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if arn_ != "arn" || service != "sns" || name.is_empty() {
-        return None;
-    }
-    AccountId::parse(account)
+    arn_of(arn, "sns").and_then(|(account, _name)| AccountId::parse(account))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::envelope::Envelope;
 use super::error::DecodeError;
-use super::json::{bounded, excerpt};
+use super::json::{arn_of, bounded, excerpt};
 use crate::vocabulary::{AccountId, EventId};
 
 /// A build in a member account changed state.
@@ -30,18 +30,9 @@ pub struct BuildStateChange {
 
 /// `arn:<partition>:codebuild:<region>:<account>:build/<project>:<id>` -> (account, project).
 fn split_build_arn(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (arn_, _partition, service, _region, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let (account, resource) = arn_of(arn, "codebuild")?;
     let (project, id) = resource.strip_prefix("build/")?.split_once(':')?;
-    (arn_ == "arn" && service == "codebuild" && !project.is_empty() && !id.is_empty())
-        .then_some((account, project))
+    (!project.is_empty() && !id.is_empty()).then_some((account, project))
 }
 
 /// `Nov 21, 2026 9:12:03 AM`, the format of `build-start-time`; taken as UTC.

@@ -210,3 +210,18 @@ impl<'a> Node<'a> {
         }
     }
 }
+
+/// The account and the resource of an ARN of `service`
+/// (`arn:<partition>:<service>:<region>:<account>:<resource>`); `None` for anything else.
+pub(crate) fn arn_of<'a>(arn: &'a str, service: &str) -> Option<(&'a str, &'a str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_, _partition, found, _region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (arn_ == "arn" && found == service && !resource.is_empty()).then_some((account, resource))
+}
