@@ -10,6 +10,7 @@ SPA_MOTO_PLAIN=1 leaves out spa's additions below: moto as installed, for the te
 that `spa demo` says what such an emulator lacks.
 """
 
+import json
 import os
 import signal
 import sys
@@ -229,6 +230,103 @@ def keep_subscriptions_with_their_topic() -> None:
     SNSBackend.delete_topic_subscriptions = delete_topic_subscriptions
 
 
+def deploy_service_control_policies() -> None:
+    """spa's management stack holds its guardrails as AWS::Organizations::Policy
+    resources, which CloudFormation creates, attaches to their TargetIds, updates and
+    deletes. Moto 5.2's CloudFormation does not know the type and skips it (a
+    warning), so a deployed stack would hold no policy. Teach it the type, on the
+    Organizations backend of the stack's account: create and attach (an unknown
+    target fails the stack, as on AWS), update in place (content, name, description,
+    targets), detach and delete."""
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+    from moto.organizations.models import organizations_backends
+
+    def backend(account_id):
+        return organizations_backends[account_id]["aws"]
+
+    def content_of(properties):
+        content = properties["Content"]
+        return content if isinstance(content, str) else json.dumps(content)
+
+    class OrganizationsPolicy(CloudFormationModel):
+        # moto files its models by the service its module names
+        __module__ = "moto.organizations.models"
+
+        def __init__(self, account_id, policy_id):
+            self.account_id = account_id
+            self.policy_id = policy_id
+
+        @property
+        def physical_resource_id(self):
+            return self.policy_id
+
+        @staticmethod
+        def cloudformation_name_type():
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::Organizations::Policy"
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return attr in ("Id", "Arn")
+
+        def get_cfn_attribute(self, attr):
+            policy = backend(self.account_id).get_policy_by_id(self.policy_id)
+            return {"Id": policy.id, "Arn": policy.arn}[attr]
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            properties = cloudformation_json["Properties"]
+            orgs = backend(account_id)
+            created = orgs.create_policy(
+                Name=properties["Name"],
+                Description=properties.get("Description", ""),
+                Content=content_of(properties),
+                Type=properties["Type"],
+                Tags=properties.get("Tags", []),
+            )
+            policy_id = created["Policy"]["PolicySummary"]["Id"]
+            for target in properties.get("TargetIds", []):
+                orgs.attach_policy(PolicyId=policy_id, TargetId=target)
+            return cls(account_id, policy_id)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        ):
+            properties = cloudformation_json["Properties"]
+            orgs = backend(account_id)
+            policy_id = original_resource.policy_id
+            orgs.update_policy(
+                PolicyId=policy_id,
+                Name=properties["Name"],
+                Description=properties.get("Description", ""),
+                Content=content_of(properties),
+            )
+            wanted = set(properties.get("TargetIds", []))
+            held = {t["TargetId"] for t in orgs.list_targets_for_policy(PolicyId=policy_id)["Targets"]}
+            for target in held - wanted:
+                orgs.detach_policy(PolicyId=policy_id, TargetId=target)
+            for target in wanted - held:
+                orgs.attach_policy(PolicyId=policy_id, TargetId=target)
+            return original_resource
+
+        def delete(self, account_id, region_name):
+            orgs = backend(account_id)
+            for target in orgs.list_targets_for_policy(PolicyId=self.policy_id)["Targets"]:
+                orgs.detach_policy(PolicyId=self.policy_id, TargetId=target["TargetId"])
+            orgs.delete_policy(PolicyId=self.policy_id)
+
+    assert OrganizationsPolicy in CloudFormationModel.__subclasses__()
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     if os.environ.get("SPA_MOTO_PLAIN") != "1":
@@ -236,6 +334,7 @@ def main() -> int:
         hold_the_managed_policies_spa_attaches()
         complete_budgets()
         keep_subscriptions_with_their_topic()
+        deploy_service_control_policies()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _, bound = server.get_host_and_port()

@@ -163,5 +163,24 @@ fn describe(r: &Resolved, out: &mut String) -> std::fmt::Result {
     if let Some(lease) = r.lease {
         writeln!(out, "  lease: {}", format_duration(&lease))?;
     }
+    let g = &r.guardrails;
+    if g.enabled {
+        let mut limits = Vec::new();
+        for (what, list) in [
+            ("regions", &g.allowed_regions),
+            ("denied", &g.denied_actions),
+            ("denied instance types", &g.denied_instance_types),
+        ] {
+            if !list.is_empty() {
+                limits.push(format!("{what} {}", list.join(", ")));
+            }
+        }
+        let limits = if limits.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", limits.join("; "))
+        };
+        writeln!(out, "  guardrails: enabled{limits}")?;
+    }
     Ok(())
 }

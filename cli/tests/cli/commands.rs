@@ -54,6 +54,48 @@ fn shipped_settings_validate() {
 }
 
 #[test]
+fn guardrails_too_big_for_organizations_are_one_error_naming_the_setting() {
+    let actions: Vec<String> = (0..400)
+        .map(|n| format!("service{n}:DoSomething"))
+        .collect();
+    let path = scratch(
+        "guardrails",
+        &format!(
+            "environment_identifier: SpaTest
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: rate(7 days)
+  management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
+  member_role_name: SpaMember
+defaults:
+  preparation:
+    feature: disabled
+  purge:
+    feature: disabled
+organizational_units:
+  - identifier: ou-ab12-big
+    guardrails:
+      feature: enabled
+      denied_actions: [{}]
+",
+            actions.join(", ")
+        ),
+    );
+    let out = spa(&["validate", "--settings", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].ends_with("settings.yaml: error: the guardrails of `ou-ab12-big`: `guardrails.denied_actions` alone makes a statement of 10219 characters, and a service control policy holds at most 5120; list fewer entries, or cover several with a `*`"),
+        "{stderr}"
+    );
+    assert_eq!(lines[1], "1 error(s), 0 warning(s)");
+}
+
+#[test]
 fn three_mistakes_give_three_positioned_errors() {
     let path = scratch(
         "three",

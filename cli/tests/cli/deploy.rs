@@ -254,15 +254,54 @@ fn a_package_for_the_wrong_architecture_is_refused_before_any_call() {
     );
 }
 
+/// The shipped settings with the unit ids the emulator gave, in a folder of their own
+/// beside links to what they name (buildspecs, CSV overlay).
+fn settings_with_units(name: &str, units: &std::collections::BTreeMap<String, String>) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spa-deploy-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for linked in ["deploy", "examples"] {
+        let link = dir.join(linked);
+        if !link.exists() {
+            std::os::unix::fs::symlink(repo().join(linked), link).unwrap();
+        }
+    }
+    let mut text = std::fs::read_to_string(repo().join("settings.yaml")).unwrap();
+    for (listed, given) in units {
+        text = text.replace(listed.as_str(), given);
+    }
+    let path = dir.join("settings.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 #[test]
-fn the_management_stack_deploys_in_us_east_1() {
+fn the_management_stack_deploys_in_us_east_1_with_the_guardrails() {
+    use spa_usecases::ports::TreeFile;
     let scenario = spa_testkit::scenario();
     let endpoint = scenario.endpoint();
+    // the organization the guardrails attach to: the shipped units, nested as listed
+    let shipped = spa_aws::files::load_settings(&repo().join("settings.yaml"))
+        .unwrap()
+        .settings;
+    let tree =
+        TreeFile::from_csv("tree", "child,parent\nou-ab12-datateam,ou-ab12-sandbox1\n").unwrap();
+    let plan = spa_local::seed::plan(&shipped, &tree, 0, "account-holder").unwrap();
+    let sdk = runtime().block_on(scenario.sdk_config());
+    let seeded = runtime()
+        .block_on(spa_local::emulator::seed(&sdk, &plan))
+        .unwrap();
+    let sandbox = seeded.units["ou-ab12-sandbox1"].clone();
+    let datateam = seeded.units["ou-ab12-datateam"].clone();
+    let settings = settings_with_units("guardrails", &seeded.units);
+    let settings_arg = settings.to_str().unwrap();
+
     let out = spa(
         &[
             "deploy",
             "--stack",
             "management",
+            "--settings",
+            settings_arg,
             "--organization-id",
             ORG,
             "--yes",
@@ -288,10 +327,58 @@ fn the_management_stack_deploys_in_us_east_1() {
             .unwrap()
     });
     assert!(state.is_some(), "in us-east-1");
+
+    // Organizations holds the policies the settings make, attached where they say
+    let remapped = spa_local::seed::remap(&shipped, &seeded);
+    let expected = spa_core::guardrails::policies(&remapped).unwrap();
+    let held = |target: &str| {
+        runtime()
+            .block_on(spa_local::emulator::service_control_policies(&sdk, target))
+            .unwrap()
+    };
+    let mut on_sandbox = held(&sandbox);
+    let names: Vec<&str> = on_sandbox.iter().map(|(n, _)| n.as_str()).collect();
+    // FullAWSAccess stays: spa's policies only deny
+    assert_eq!(
+        names,
+        [
+            "FullAWSAccess",
+            "SpaDemo-Guardrails",
+            &format!("SpaDemo-Limits-{sandbox}")
+        ]
+    );
+    on_sandbox.remove(0);
+    for (name, content) in &on_sandbox {
+        let policy = expected.iter().find(|p| &p.name == name).unwrap();
+        assert_eq!(content, &policy.content, "{name}: the bytes synth made");
+        assert!(content.len() <= spa_core::guardrails::MAX_POLICY_CHARACTERS);
+    }
+    assert!(
+        on_sandbox[1]
+            .1
+            .contains("\"aws:RequestedRegion\":[\"eu-west-1\",\"us-east-1\"]")
+    );
+    // the nested unit has the protection of its own, its parent's limits by inheritance
+    let on_datateam: Vec<String> = held(&datateam).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(on_datateam, ["FullAWSAccess", "SpaDemo-Guardrails"]);
+
     let out = spa(
-        &["destroy", "--stack", "management", "--yes"],
+        &[
+            "destroy",
+            "--stack",
+            "management",
+            "--settings",
+            settings_arg,
+            "--yes",
+        ],
         Some(&endpoint),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("SpaDemo-management: deleted"));
+    let left: Vec<String> = held(&sandbox).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        left,
+        ["FullAWSAccess"],
+        "detached and deleted with the stack"
+    );
 }

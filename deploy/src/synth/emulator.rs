@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 /// The resource types of spa's templates that moto's CloudFormation creates (moto
-/// 5.2: `CloudFormationModel` subclasses).
+/// 5.2: `CloudFormationModel` subclasses, and `AWS::Organizations::Policy`, which
+/// `scripts/moto_server.py` adds).
 pub const MOTO_TYPES: &[&str] = &[
     "AWS::CloudWatch::Dashboard",
     "AWS::DynamoDB::Table",
@@ -19,6 +20,7 @@ pub const MOTO_TYPES: &[&str] = &[
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
     "AWS::Logs::LogGroup",
+    "AWS::Organizations::Policy",
     "AWS::S3::Bucket",
     "AWS::SNS::Topic",
     "AWS::SQS::Queue",

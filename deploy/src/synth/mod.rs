@@ -160,6 +160,9 @@ pub enum SynthError {
     /// A name made from the settings is refused by AWS.
     #[error("{0}")]
     Name(String),
+    /// The guardrails do not fit the limits of AWS Organizations.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Guardrails(Vec<spa_core::guardrails::GuardrailError>),
 }
 
 /// The templates of the deployment `settings` describe.

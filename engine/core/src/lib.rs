@@ -6,6 +6,7 @@
 //! - [`events`]: decoders of the AWS events spa consumes, and spa's own domain events.
 //! - [`rules`]: the rules of spa's bus (synthesized and routed locally from one source).
 //! - [`footprint`]: what spa keeps in each member account, and the purge's aws-nuke configuration.
+//! - [`guardrails`]: the service control policies that keep holders from breaking spa.
 //! - [`reports`], [`notify`]: cost rows and exceptions rendered as bytes and texts.
 //! - [`chatops`]: the Slack slash command's verification and parsing.
 //! - [`emf`]: metrics as CloudWatch Embedded Metric Format lines.
@@ -20,6 +21,7 @@ pub mod emf;
 pub mod events;
 pub mod footprint;
 pub mod fuzz;
+pub mod guardrails;
 pub mod lifecycle;
 pub mod notify;
 pub mod reports;

@@ -236,6 +236,42 @@ pub async fn seed(config: &SdkConfig, plan: &SeedPlan) -> Result<Seeded, PortErr
     Ok(seeded)
 }
 
+/// The service control policies attached to `target` (a unit or an account):
+/// `(name, content)`, as Organizations holds them (the tests and the demo read back
+/// the guardrails `spa deploy --stack management` applied).
+pub async fn service_control_policies(
+    config: &SdkConfig,
+    target: &str,
+) -> Result<Vec<(String, String)>, PortError> {
+    let client = aws_sdk_organizations::Client::new(config);
+    let listed = client
+        .list_policies_for_target()
+        .target_id(target)
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .map_err(|e| port_error(SERVICE, "ListPoliciesForTarget", target, e))?;
+    let mut policies = Vec::new();
+    for summary in listed.policies() {
+        let Some(id) = summary.id() else { continue };
+        let described = client
+            .describe_policy()
+            .policy_id(id)
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "DescribePolicy", id, e))?;
+        let policy = described.policy();
+        policies.push((
+            summary.name().unwrap_or_default().to_owned(),
+            policy
+                .and_then(|p| p.content())
+                .unwrap_or_default()
+                .to_owned(),
+        ));
+    }
+    Ok(policies)
+}
+
 /// Registers in the emulator at `endpoint` what Cost Explorer answers for a monthly
 /// report of `month` (`spa demo`), in the account whose credentials `payer` holds (on
 /// the emulator the management side runs on the base credentials): moto tracks no

@@ -15,10 +15,7 @@ use crate::ports::{BudgetChange, BudgetPlan, Budgets, Platform};
 use spa_core::events::{AccountId, Label};
 use spa_core::settings::Resolved;
 
-/// The name of the budget spa keeps in every managed account.
-pub fn budget_name(environment: &str) -> String {
-    format!("{environment}-Budget")
-}
+pub use spa_core::footprint::budget_name;
 
 /// The plan of the budget of `account`: `None` when its settings give no amount.
 pub fn plan<P: Platform>(

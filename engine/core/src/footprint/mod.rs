@@ -48,7 +48,8 @@
 //! | `SPA_BUILD_KIND` | `preparation` or `purge` |
 //! | `SPA_ATTEMPT` | attempt of this transition, from 1 |
 //! | `SPA_REGION` | the automation region |
-//! | `SPA_NUKE_CONFIG` | purge only: the aws-nuke configuration, base64 ([`nuke`]) |
+//! | `SPA_NUKE_CONFIG` | purge only: the aws-nuke configuration of everything but IAM principals, base64 ([`nuke`]) |
+//! | `SPA_NUKE_PRINCIPALS_CONFIG` | purge only: the aws-nuke configuration of IAM principals, base64 ([`nuke`]) |
 //! | any other | the resolved `variables` of the build in the settings |
 //!
 //! Settings may not define `SPA_*` variables. The holder's e-mail address is not
@@ -255,8 +256,12 @@ pub const BUILD_KIND: &str = "SPA_BUILD_KIND";
 pub const ATTEMPT: &str = "SPA_ATTEMPT";
 /// `SPA_REGION`: the automation region.
 pub const REGION: &str = "SPA_REGION";
-/// `SPA_NUKE_CONFIG`: purge only, the aws-nuke configuration (YAML, base64).
+/// `SPA_NUKE_CONFIG`: purge only, the aws-nuke configuration of everything but IAM
+/// principals (YAML, base64).
 pub const NUKE_CONFIG: &str = "SPA_NUKE_CONFIG";
+/// `SPA_NUKE_PRINCIPALS_CONFIG`: purge only, the aws-nuke configuration of IAM
+/// principals (YAML, base64): no keep tag, no age keeps them.
+pub const NUKE_PRINCIPALS_CONFIG: &str = "SPA_NUKE_PRINCIPALS_CONFIG";
 /// The prefix of the variables spa sets; settings may not use it.
 pub const RESERVED_PREFIX: &str = "SPA_";
 
@@ -277,6 +282,13 @@ pub struct Names {
     pub forward_sign_ins: String,
     /// The SNS topic the account's budget notifies ([`budget_alerts_topic_name`]).
     pub budget_alerts_topic: String,
+    /// The account's budget ([`budget_name`]).
+    pub budget: String,
+}
+
+/// The name of the budget spa keeps in every managed account, `<environment>-Budget`.
+pub fn budget_name(environment: &str) -> String {
+    format!("{environment}-Budget")
 }
 
 /// The name of a member account's budget alerts topic, `<environment>-BudgetAlerts`;
@@ -311,6 +323,7 @@ impl Names {
             forward_builds: format!("{environment}-ForwardBuilds"),
             forward_sign_ins: format!("{environment}-ForwardSignIns"),
             budget_alerts_topic: budget_alerts_topic_name(environment),
+            budget: budget_name(environment),
         };
         for project in [&names.prepare, &names.purge] {
             check_name(
@@ -511,6 +524,7 @@ pub fn build_variables(
     if input.kind == BuildKind::Purge {
         let config = nuke::config(settings, resolved, footprint, input.account)?;
         set(NUKE_CONFIG, config.base64());
+        set(NUKE_PRINCIPALS_CONFIG, config.principals_base64());
     }
     Ok(variables)
 }

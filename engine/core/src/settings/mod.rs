@@ -31,12 +31,16 @@ use serde_json::Value as Json;
 
 pub use diagnostic::{Diagnostic, Place, SettingsError, Severity};
 pub use node::MAX_FILE_BYTES;
-pub use resolve::{Budget, BuildPlan, DEFAULT_MAX_ATTEMPTS, DEFAULT_THRESHOLDS, Kind, Resolved};
+pub use resolve::{
+    Budget, BuildPlan, DEFAULT_MAX_ATTEMPTS, DEFAULT_THRESHOLDS, Guardrails, Kind, NO_DRY_RUN,
+    PURGE_MODE, Resolved,
+};
 pub use schema::{
     Account, AccountId, AthenaName, AthenaSource, Automation, Bucket, BudgetSpec, Build, Channel,
-    CostSourceSettings, Currency, Email, Feature, Features, Item, LogLevel, Metering,
-    Notifications, OrganizationalUnit, OuId, Percent, Rate, Region, ReportSchedules, Reporting,
-    ResidualCost, RoleArn, RoleName, Route, Routes, S3Url, Schedule, SecretRef, Settings,
+    CostSourceSettings, Currency, Email, Feature, Features, GuardrailsSpec, IamAction,
+    InstanceType, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent, Rate,
+    Region, ReportSchedules, Reporting, ResidualCost, RoleArn, RoleName, Route, Routes, S3Url,
+    Schedule, SecretRef, Settings,
 };
 pub use sources::{MemorySources, Sources};
 
@@ -271,6 +275,18 @@ fn cross_checks(
             .filter(|n| n.value == Value::Bool(true))
     };
     if let Some(node) = on("slack_commands")
+        && features
+            .and_then(|f| f.get("slack_team_id"))
+            .is_none_or(|n| matches!(n.value, Value::Null))
+    {
+        errors.push(Diagnostic::error(
+            file,
+            node.pos,
+            "features.slack_commands",
+            "the Slack slash command needs `features.slack_team_id` (the workspace whose members may ask, `T0123ABCD`), which is not set",
+        ));
+    }
+    if let Some(node) = on("slack_commands")
         && !has("slack_signing_secret")
     {
         errors.push(Diagnostic::error(
@@ -285,7 +301,7 @@ fn cross_checks(
     {
         for (n, item) in items.iter().enumerate() {
             let fine = match &item.value {
-                Value::Str(text) => is_slack_user_id(text) || values::check_email(text).is_ok(),
+                Value::Str(text) => is_slack_user_id(text),
                 _ => false,
             };
             if !fine {
@@ -293,7 +309,7 @@ fn cross_checks(
                     file,
                     item.pos,
                     format!("features.slack_admins[{n}]"),
-                    "a Slack user id (`U0123ABCD`) or an e-mail address",
+                    "a Slack user id (`U0123ABCD`), never an e-mail address: an address comes from a Slack profile, and a profile is not who the person is",
                 ));
             }
         }
@@ -424,6 +440,24 @@ fn build_warnings(root: &Node, file: &str, warnings: &mut Vec<Diagnostic>) {
                 format!("not set, so {build} is disabled wherever a unit or account does not enable it: {consequence}; write `feature: enabled` or `feature: disabled`"),
             ));
         }
+    }
+    let purge = defaults.and_then(|d| d.get("purge"));
+    let enabled = purge
+        .and_then(|p| p.get("feature"))
+        .and_then(Node::scalar_text)
+        .is_some_and(|f| f == "enabled");
+    let mode_stated = purge
+        .and_then(|p| p.get("variables"))
+        .and_then(|v| v.get(PURGE_MODE))
+        .is_some();
+    if enabled && !mode_stated {
+        let place = purge.map_or(root.pos, |n| n.pos);
+        warnings.push(Diagnostic::warning(
+            file,
+            place,
+            format!("defaults.purge.variables.{PURGE_MODE}"),
+            format!("not set, so every purge is a dry run: it deletes nothing, and the account is quarantined (PurgeDryRun) instead of being handed on; write `{PURGE_MODE}: {NO_DRY_RUN}` to purge, or `{PURGE_MODE}: --dry-run` to rehearse"),
+        ));
     }
 }
 

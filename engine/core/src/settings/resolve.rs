@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::schema::{BudgetSpec, Build, Currency, Email, Feature, Item, Settings, duration};
+use super::schema::{
+    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, Settings, duration,
+};
 use crate::lifecycle::Policy;
 
 /// Attempts of a build before quarantine when no item says otherwise.
@@ -49,6 +51,22 @@ pub fn merge(base: &mut Item, top: &Item) {
     }
     if top.cost_center.is_some() {
         base.cost_center.clone_from(&top.cost_center);
+    }
+    if let Some(top) = &top.guardrails {
+        let base = base.guardrails.get_or_insert_with(GuardrailsSpec::default);
+        if top.feature.is_some() {
+            base.feature = top.feature;
+        }
+        if top.allowed_regions.is_some() {
+            base.allowed_regions.clone_from(&top.allowed_regions);
+        }
+        if top.denied_actions.is_some() {
+            base.denied_actions.clone_from(&top.denied_actions);
+        }
+        if top.denied_instance_types.is_some() {
+            base.denied_instance_types
+                .clone_from(&top.denied_instance_types);
+        }
     }
 }
 
@@ -98,7 +116,18 @@ pub struct BuildPlan {
     pub buildspec: Option<String>,
 }
 
+/// Purge variable: `--dry-run` (list only: the default) or `--no-dry-run` (delete).
+pub const PURGE_MODE: &str = "PURGE_MODE";
+/// The `PURGE_MODE` that deletes.
+pub const NO_DRY_RUN: &str = "--no-dry-run";
+
 impl BuildPlan {
+    /// Whether this purge only lists what it would delete: `PURGE_MODE` is not
+    /// `--no-dry-run` (a value the purge refuses never deletes either).
+    pub fn dry_run(&self) -> bool {
+        self.variables.get(PURGE_MODE).map(|v| v.trim()) != Some(NO_DRY_RUN)
+    }
+
     fn from(build: Option<&Build>) -> Self {
         match build {
             Some(build) => Self {
@@ -107,6 +136,54 @@ impl BuildPlan {
                 buildspec: build.buildspec.clone(),
             },
             None => Self::default(),
+        }
+    }
+}
+
+/// Resolved guardrails: what the service control policies of a unit or account deny.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Guardrails {
+    /// Whether spa attaches its policies.
+    pub enabled: bool,
+    /// The only regions holders may act in (empty: every region).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_regions: Vec<String>,
+    /// Services (`sagemaker`) or actions (`bedrock:Create*`) denied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denied_actions: Vec<String>,
+    /// EC2 instance types (globs) that may not run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denied_instance_types: Vec<String>,
+}
+
+impl Guardrails {
+    fn from(spec: Option<&GuardrailsSpec>) -> Self {
+        let Some(spec) = spec else {
+            return Self::default();
+        };
+        let texts = |list: Option<Vec<String>>| {
+            let mut list = list.unwrap_or_default();
+            let mut seen = std::collections::BTreeSet::new();
+            list.retain(|item| seen.insert(item.clone()));
+            list
+        };
+        Self {
+            enabled: spec.feature == Some(Feature::Enabled),
+            allowed_regions: texts(
+                spec.allowed_regions
+                    .as_ref()
+                    .map(|l| l.iter().map(|r| r.as_str().to_owned()).collect()),
+            ),
+            denied_actions: texts(
+                spec.denied_actions
+                    .as_ref()
+                    .map(|l| l.iter().map(|a| a.as_str().to_owned()).collect()),
+            ),
+            denied_instance_types: texts(
+                spec.denied_instance_types
+                    .as_ref()
+                    .map(|l| l.iter().map(|t| t.as_str().to_owned()).collect()),
+            ),
         }
     }
 }
@@ -147,6 +224,8 @@ pub struct Resolved {
     pub cost_center: Option<String>,
     /// Key of the cost-center tag.
     pub cost_center_tag: String,
+    /// The service control policies' settings.
+    pub guardrails: Guardrails,
     /// Deadline of on-boarding.
     #[serde(with = "duration")]
     pub onboarding_deadline: Duration,
@@ -167,6 +246,7 @@ impl Resolved {
         Policy {
             preparation: self.preparation.enabled,
             purge: self.purge.enabled,
+            purge_dry_run: self.purge.dry_run(),
             max_attempts: self.max_attempts.max(1),
             account_tags,
             unset_tags: self.unset_tags.clone(),
@@ -296,6 +376,7 @@ impl Settings {
             lease: item.lease,
             cost_center: item.cost_center,
             cost_center_tag: self.automation.cost_center_tag.clone(),
+            guardrails: Guardrails::from(item.guardrails.as_ref()),
             onboarding_deadline: self.metering.onboarding_deadline,
             maintenance_deadline: self.metering.maintenance_deadline,
         }

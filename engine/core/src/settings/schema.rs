@@ -43,6 +43,10 @@ pub mod check {
     pub const ATHENA_NAME: &str = "athena-name";
     /// `s3://bucket/prefix/`.
     pub const S3_URL: &str = "s3-url";
+    /// An IAM action or service prefix (`sagemaker`, `bedrock:CreateProvisioned*`).
+    pub const IAM_ACTION: &str = "iam-action";
+    /// An EC2 instance type or glob (`p4d.24xlarge`, `p5.*`, `*.metal`).
+    pub const INSTANCE_TYPE: &str = "instance-type";
 }
 
 macro_rules! checked_string {
@@ -124,6 +128,15 @@ checked_string!(
 checked_string!(
     /// An AWS region.
     Region, check::REGION, "^[a-z0-9]+(-[a-z0-9]+)+-[0-9]+$", "An AWS region, e.g. 'eu-west-1'."
+);
+checked_string!(
+    /// An IAM action (`service:Action`, `*` and `?` allowed in the action) or a whole
+    /// service (`service`).
+    IamAction, check::IAM_ACTION, "^[a-z0-9-]+(:[A-Za-z0-9*?]+)?$", "A service prefix such as 'sagemaker' (every action of the service), or an IAM action such as 'bedrock:CreateProvisionedModelThroughput' ('*' and '?' allowed in the action)."
+);
+checked_string!(
+    /// An EC2 instance type, or a glob of them.
+    InstanceType, check::INSTANCE_TYPE, "^([a-z0-9*?-]+\\.[a-z0-9*?-]+|\\*)$", "An EC2 instance type such as 'p4d.24xlarge', a glob such as 'p5.*' or '*.metal', or '*' for every type."
 );
 checked_string!(
     /// The ARN of an IAM role.
@@ -579,6 +592,10 @@ pub struct Routes {
     /// A preparation or purge build failed.
     #[serde(default, rename = "BuildFailed")]
     pub build_failed: Option<Route>,
+    /// A purge ran as a dry run (`PURGE_MODE` not `--no-dry-run`): nothing was deleted,
+    /// the account is quarantined rather than handed on.
+    #[serde(default, rename = "PurgeDryRun")]
+    pub purge_dry_run: Option<Route>,
     /// On-boarding missed its deadline.
     #[serde(default, rename = "OnboardingTimedOut")]
     pub onboarding_timed_out: Option<Route>,
@@ -610,6 +627,7 @@ impl Routes {
             "ConsoleLoginWithRoot" => &self.console_login_with_root,
             "ConsoleLoginWithIamUser" => &self.console_login_with_iam_user,
             "BuildFailed" => &self.build_failed,
+            "PurgeDryRun" => &self.purge_dry_run,
             "OnboardingTimedOut" => &self.onboarding_timed_out,
             "MaintenanceTimedOut" => &self.maintenance_timed_out,
             "StaleAccessKey" => &self.stale_access_key,
@@ -701,10 +719,17 @@ pub struct Features {
     /// Serve the Slack slash command (needs `notifications.slack_signing_secret`).
     #[serde(default)]
     pub slack_commands: bool,
+    /// The Slack workspace whose members may ask (its team id, `T0123ABCD`): a request
+    /// from any other workspace (a channel shared with another company) is refused.
+    /// Required with `slack_commands`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^T[A-Z0-9]+$"))]
+    pub slack_team_id: Option<String>,
     /// Who may ask the slash command about any account: Slack user ids (`U0123ABCD`)
-    /// or e-mail addresses. Anyone else may ask about the accounts they hold.
+    /// of `slack_team_id`'s members, never e-mail addresses (an address comes from a
+    /// profile). Anyone else may ask about the accounts they hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(inner(regex(pattern = r"^([UW][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+)$")))]
+    #[schemars(inner(regex(pattern = r"^[UW][A-Z0-9]{2,}$")))]
     pub slack_admins: Vec<String>,
     /// Post the daily cost digest to chat.
     #[serde(default)]
@@ -777,6 +802,7 @@ impl Default for Features {
             find_timeout: default_find_timeout(),
             find_regions: Vec::new(),
             slack_commands: false,
+            slack_team_id: None,
             slack_admins: Vec::new(),
             daily_digest: false,
             residual_cost: ResidualCost::default(),
@@ -822,6 +848,31 @@ pub struct Item {
     /// Cost center of the account, set as the cost-center tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<String>,
+    /// Service control policies `spa synth` attaches to the unit or account (fields
+    /// replace, one by one, what is inherited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<GuardrailsSpec>,
+}
+
+/// Guardrails: what holders may not do, enforced by AWS Organizations as service
+/// control policies. SCPs add up down the tree: a unit or account under a guarded
+/// unit is held by that unit's policies too, so it can only add restrictions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GuardrailsSpec {
+    /// Whether spa attaches its policies here (default: disabled). Enabled, holders may
+    /// not change spa's footprint, leave the organization, or touch what IAM Identity
+    /// Center and AWS Control Tower keep in the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<Feature>,
+    /// The only regions where holders may act (global services excepted); none: every region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_regions: Option<Vec<Region>>,
+    /// Services or actions holders may not use at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_actions: Option<Vec<IamAction>>,
+    /// EC2 instance types holders may not launch or start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_instance_types: Option<Vec<InstanceType>>,
 }
 
 /// An organizational unit listed in the settings.

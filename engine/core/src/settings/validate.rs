@@ -407,6 +407,8 @@ fn run_check(check: &str, text: &str) -> Result<(), String> {
         c::ENVIRONMENT => values::check_environment(text),
         c::ATHENA_NAME => values::check_athena_name(text),
         c::S3_URL => values::check_s3_url(text),
+        c::IAM_ACTION => values::check_iam_action(text),
+        c::INSTANCE_TYPE => values::check_instance_type(text),
         _ => Ok(()),
     }
 }

@@ -98,6 +98,41 @@ pub fn check_region(text: &str) -> Result<(), String> {
     }
 }
 
+/// An IAM action (`service:Action`, globs in the action) or a service prefix.
+pub fn check_iam_action(text: &str) -> Result<(), String> {
+    let (service, action) = text.split_once(':').unwrap_or((text, "*"));
+    let ok = !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !action.is_empty()
+        && action
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?');
+    if ok {
+        Ok(())
+    } else {
+        Err("a service such as `sagemaker`, or an action such as `bedrock:CreateProvisionedModelThroughput`".to_owned())
+    }
+}
+
+/// An EC2 instance type or a glob of them (`p4d.24xlarge`, `p5.*`, `*.metal`).
+pub fn check_instance_type(text: &str) -> Result<(), String> {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"*?-".contains(&b))
+    };
+    match text.split_once('.') {
+        _ if text == "*" => Ok(()),
+        Some((family, size)) if part(family) && part(size) => Ok(()),
+        _ => Err(
+            "an instance type such as `p4d.24xlarge`, a glob such as `p5.*`, or `*` for every type"
+                .to_owned(),
+        ),
+    }
+}
+
 /// The ARN of an IAM role, e.g. `arn:aws:iam::123456789012:role/SpaManagement`.
 pub fn check_role_arn(text: &str) -> Result<(), String> {
     const EXPECTED: &str = "an IAM role ARN such as `arn:aws:iam::123456789012:role/Name`";
