@@ -19,7 +19,7 @@ Feature: Accounts on the emulator
     And spa manages "ou-sandboxes" with the settings:
       """
       preparation: {feature: enabled}
-      purge: {feature: enabled}
+      purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
       """
 
   Rule: an account that enters a managed OU is on-boarded: vended, prepared, then given to its holder
@@ -79,7 +79,7 @@ Feature: Accounts on the emulator
       And spa manages "ou-sandboxes" with the settings:
         """
         preparation: {feature: enabled}
-        purge: {feature: enabled}
+        purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
         account_tags: {team: sandboxes, managed-by: spa}
         """
       And spa manages "ou-data" with the settings:
@@ -147,7 +147,7 @@ Feature: Accounts on the emulator
       Given spa manages "ou-sandboxes" with the settings:
         """
         preparation: {feature: enabled}
-        purge: {feature: enabled}
+        purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
         max_attempts: 2
         """
       And the accounts:
@@ -170,7 +170,7 @@ Feature: Accounts on the emulator
       Given spa manages "ou-sandboxes" with the settings:
         """
         preparation: {feature: enabled}
-        purge: {feature: enabled}
+        purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
         max_attempts: 1
         """
       And the accounts:
@@ -238,7 +238,7 @@ Feature: Accounts on the emulator
       Given spa manages "ou-sandboxes" with the settings:
         """
         preparation: {feature: enabled}
-        purge: {feature: enabled}
+        purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
         lease: 1d
         """
       And the accounts:

@@ -19,7 +19,7 @@ Feature: The daily cost digest and the residual cost check
     And spa manages "ou-sandboxes" with the settings:
       """
       preparation: {feature: enabled}
-      purge: {feature: enabled}
+      purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
       """
     And chat webhooks that record what they receive
     And the notification routes:

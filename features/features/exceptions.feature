@@ -17,7 +17,7 @@ Feature: Exceptions reach the people who act on them
     And spa manages "ou-sandboxes" with the settings:
       """
       preparation: {feature: enabled}
-      purge: {feature: enabled}
+      purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
       budget: {amount: 100, currency: USD, thresholds: [80, 100]}
       max_attempts: 2
       """

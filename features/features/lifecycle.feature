@@ -169,6 +169,15 @@ Feature: Account lifecycle
         | enabled     | purged    | a preparation build starts as attempt 1 | AccountPurged, BuildStarted                                          |
         | disabled    | assigned  | no build starts                        | AccountPurged, AccountPrepared, AccountAssigned, MaintenanceCompleted |
 
+    Scenario: a purge that ran as a dry run deleted nothing, so the account is not handed on
+      Given an account in state "expired" held by "jane.doe@example.com" waiting for purge build "b-7" at attempt 1
+      And the purge is a dry run
+      When purge build "b-7" ends SUCCEEDED
+      Then the account is "quarantined"
+      And no build starts
+      And it emits AccountQuarantined
+      And it raises PurgeDryRun because "purge build `b-7` ran as a dry run (PURGE_MODE is not --no-dry-run): it listed what it would delete and deleted nothing"
+
   Rule: the lease counts from when the holder was first given the account; maintenance does not renew it
 
     Scenario: a 30-day lease runs through a weekly maintenance cycle and ends on time

@@ -15,7 +15,7 @@ Feature: Reports for FinOps and the cost owners
     And spa manages "ou-sandboxes" with the settings:
       """
       preparation: {feature: enabled}
-      purge: {feature: enabled}
+      purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
       """
     And the reporting settings:
       """

@@ -33,6 +33,8 @@ Feature: Settings, as an operator writes and reads them
               REGION: eu-west-1
           purge:
             feature: enabled
+            variables:
+              PURGE_MODE: --no-dry-run
           budget:
             amount: 100
         accounts:
@@ -335,6 +337,27 @@ Feature: Settings, as an operator writes and reads them
         | at   | key path                    | message                                                                          |
         | 8:18 | notifications.slack_webhook | this looks like a Slack webhook URL: secrets never go in the settings file        |
 
+    Scenario: a purge without its mode is a dry run, and the file says what that means
+      Given the settings file "settings.yaml":
+        """
+        environment_identifier: SpaTest
+        automation:
+          account_id: '123456789012'
+          region: eu-west-1
+          maintenance_window: cron(0 18 ? * SAT *)
+          management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
+        defaults:
+          preparation:
+            feature: enabled
+          purge:
+            feature: enabled
+        """
+      When the settings are loaded
+      Then the settings load with 1 warning
+      And the warnings include:
+        | at   | key path                           | message                                                                                                                                                                                                    |
+        | 11:5 | defaults.purge.variables.PURGE_MODE | not set, so every purge is a dry run: it deletes nothing, and the account is quarantined (PurgeDryRun) instead of being handed on; write `PURGE_MODE: --no-dry-run` to purge, or `PURGE_MODE: --dry-run` to rehearse |
+
     Scenario: a webhook named by its SSM parameter loads
       Given the settings file "settings.yaml":
         """
@@ -351,6 +374,7 @@ Feature: Settings, as an operator writes and reads them
             feature: enabled
           purge:
             feature: enabled
+            variables: {PURGE_MODE: --no-dry-run}
         """
       When the settings are loaded
       Then the settings load without warnings

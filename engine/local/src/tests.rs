@@ -21,7 +21,7 @@ automation:
   management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
 defaults:
   preparation: {feature: enabled}
-  purge: {feature: enabled}
+  purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
   max_attempts: 2
 organizational_units:
   - identifier: ou-ab12-sandbox1

@@ -278,6 +278,14 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
                 status,
             ],
         ),
+        Label::PurgeDryRun => (
+            "Quarantined the account: its purge ran as a dry run, so nothing was deleted and it is not handed on.",
+            vec![
+                "Read what the purge would delete in the build's log in CodeBuild in the account (project `<environment>-Purge`)".to_owned(),
+                format!("To purge for real: set the purge variable `PURGE_MODE: --no-dry-run`, deploy the settings, then `spa reset {account}`"),
+                events,
+            ],
+        ),
         Label::AccountQuarantined => (
             "Stopped retrying: the account is quarantined and given to nobody.",
             vec![

@@ -265,6 +265,11 @@ fn build_feature(world: &mut SpaWorld, build: String, feature: String) {
     }
 }
 
+#[given(regex = r"^the purge is a dry run$")]
+fn purge_dry_run(world: &mut SpaWorld) {
+    world.account.policy.purge_dry_run = true;
+}
+
 #[given(regex = r"^builds are tried at most (\d+) times?$")]
 fn max_attempts(world: &mut SpaWorld, attempts: u32) {
     world.account.policy.max_attempts = attempts;

@@ -283,6 +283,11 @@ fn nuke_of(
     Ok((config, parsed))
 }
 
+/// The principals' configuration of a purge, parsed.
+fn principals_of(config: &nuke::NukeConfig) -> Json {
+    serde_saphyr::from_str(&config.principals_yaml).unwrap()
+}
+
 fn values(filters: &Json) -> Vec<String> {
     filters
         .as_array()
@@ -304,7 +309,11 @@ fn the_nuke_config_keeps_spa_and_the_organization() {
     assert_eq!(parsed["regions"], json!(["eu-west-1", "global"]));
     assert_eq!(parsed["blocklist"], json!(["123456789012", "222222222222"]));
     let filters = &parsed["accounts"]["333333333333"]["filters"];
-    let roles = values(&filters["IAMRole"]);
+    let principals = principals_of(&config);
+    assert_eq!(principals["regions"], parsed["regions"]);
+    assert_eq!(principals["blocklist"], parsed["blocklist"]);
+    let kept = &principals["accounts"]["333333333333"]["filters"];
+    let roles = values(&kept["IAMRole"]);
     for role in [
         "SpaDemo-CodeBuildRole",
         "SpaDemo-EventsToEngine",
@@ -313,13 +322,10 @@ fn the_nuke_config_keeps_spa_and_the_organization() {
     ] {
         assert!(roles.iter().any(|r| r == role), "{role} in {roles:?}");
     }
+    assert_eq!(kept["IAMRolePolicyAttachment"][0]["property"], "RoleName");
     assert_eq!(
-        filters["IAMRolePolicyAttachment"][0]["property"],
-        "RoleName"
-    );
-    assert_eq!(
-        values(&filters["IAMRolePolicyAttachment"]),
-        values(&filters["IAMRole"])
+        values(&kept["IAMRolePolicyAttachment"]),
+        values(&kept["IAMRole"])
     );
     assert_eq!(
         values(&filters["CodeBuildProject"]),
@@ -343,7 +349,7 @@ fn the_nuke_config_keeps_spa_and_the_organization() {
     );
     // Identity Center's SAML provider and Control Tower's baseline are never purged
     assert_eq!(
-        filters["IAMSAMLProvider"],
+        kept["IAMSAMLProvider"],
         json!([{"property": "ARN", "type": "glob", "value": "arn:*:iam::*:saml-provider/AWSSSO_*"}])
     );
     assert_eq!(
@@ -369,7 +375,61 @@ fn the_nuke_config_keeps_spa_and_the_organization() {
             .iter()
             .all(|f| f["type"] == "dateOlderThan" && f["value"] == "6480h")
     );
-    assert_eq!(parsed["resource-types"]["excludes"], json!(["S3Object"]));
+    let mut excluded = vec!["S3Object"];
+    excluded.extend(nuke::PRINCIPAL_TYPES);
+    assert_eq!(parsed["resource-types"]["excludes"], json!(excluded));
+}
+
+#[test]
+fn neither_the_keep_tag_nor_the_age_keeps_an_iam_principal() {
+    let (config, parsed) = nuke_of(PURGE, "333333333333").unwrap();
+    let principals = principals_of(&config);
+    // the principals are purged by their own run, which keeps spa and the organization only
+    assert_eq!(
+        principals["resource-types"],
+        json!({"includes": nuke::PRINCIPAL_TYPES})
+    );
+    let kept = principals["accounts"]["333333333333"]["filters"]
+        .as_object()
+        .unwrap();
+    assert!(
+        !kept.contains_key("__global__"),
+        "no keep tag, no age: {kept:?}"
+    );
+    assert!(
+        kept.keys()
+            .all(|k| nuke::PRINCIPAL_TYPES.contains(&k.as_str())),
+        "{kept:?}"
+    );
+    for filter in kept.values().flat_map(|f| f.as_array().unwrap()) {
+        let property = filter["property"].as_str().unwrap_or_default();
+        assert!(!property.starts_with("tag:"), "{filter}");
+        assert_ne!(filter["type"], "dateOlderThan");
+    }
+    // and the run that honours the keep tag never sees a principal
+    let everything_else = &parsed["accounts"]["333333333333"]["filters"];
+    for kind in nuke::PRINCIPAL_TYPES {
+        assert!(everything_else.get(kind).is_none(), "{kind}");
+    }
+    assert!(everything_else["__global__"].is_array());
+    // both travel with the build
+    let settings = settings("SpaDemo", PURGE);
+    let (resolved, footprint) = footprint_of(&settings);
+    let account = AccountId::parse("333333333333").unwrap();
+    let purge = build_variables(
+        &settings,
+        &resolved,
+        &footprint,
+        &input(BuildKind::Purge, &account),
+    )
+    .unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&purge[NUKE_PRINCIPALS_CONFIG])
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&decoded).unwrap(),
+        config.principals_yaml
+    );
 }
 
 #[test]

@@ -622,6 +622,20 @@ impl<'a> Plan<'a> {
 
     fn succeeded(&mut self, state: State) -> Result<(), Invalid> {
         match state {
+            State::Expired if self.policy.purge_dry_run => {
+                // nothing was deleted: the account is not purged, and not handed on
+                let build = self
+                    .view
+                    .build
+                    .as_ref()
+                    .map_or_else(String::new, |b| format!(" `{}`", b.id));
+                self.quarantine(
+                    Label::PurgeDryRun,
+                    format!(
+                        "purge build{build} ran as a dry run (PURGE_MODE is not --no-dry-run): it listed what it would delete and deleted nothing"
+                    ),
+                );
+            }
             State::Expired => {
                 self.enter(Some(State::Purged), Label::AccountPurged);
                 let (transaction, open) = match self.view.transaction {

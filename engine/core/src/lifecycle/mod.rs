@@ -33,6 +33,7 @@
 //! | `assigned` | lease end (sweeper: `assigned-since` + lease <= at; or trigger), operator release | `expired` | remove holder (the assignment ends), notify them, then as above |
 //! | | ... with purge disabled | `purged` | then as after a purge |
 //! | `expired` | awaited purge SUCCEEDED | `purged` | start preparation (attempt 1); ready at once when preparation is disabled |
+//! | | ... the purge was a dry run (`PURGE_MODE` not `--no-dry-run`) | `quarantined` | forget the build, exception `PurgeDryRun`: nothing was deleted, the account is not handed on |
 //! | `vended`, `expired`, `purged` | awaited build FAILED / FAULT / STOPPED / TIMED_OUT, attempts < `max_attempts` | same | start the same build, attempt + 1 |
 //! | | ... attempts = `max_attempts` | `quarantined` | forget the build, exception `BuildFailed` |
 //! | `vended`, `expired`, `purged` | sweep, transaction overdue (`deadline <= at`) | `quarantined` | forget the build, exception `OnboardingTimedOut` / `MaintenanceTimedOut` |

@@ -12,6 +12,10 @@ pub struct Policy {
     pub preparation: bool,
     /// Whether a purge build runs (`purge.feature: enabled`).
     pub purge: bool,
+    /// Whether the purge only lists what it would delete (`PURGE_MODE` is not
+    /// `--no-dry-run`): its success quarantines the account (`PurgeDryRun`) instead of
+    /// handing it on as purged.
+    pub purge_dry_run: bool,
     /// Build attempts of one transition before the account is `quarantined` (at least 1).
     pub max_attempts: u32,
     /// Tags set on the account when it is `vended`.
@@ -33,6 +37,7 @@ impl Default for Policy {
         Self {
             preparation: true,
             purge: true,
+            purge_dry_run: false,
             max_attempts: 3,
             account_tags: BTreeMap::new(),
             unset_tags: Vec::new(),

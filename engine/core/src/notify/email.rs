@@ -372,6 +372,7 @@ mod tests {
             Label::ConsoleLoginWithRoot,
             Label::ConsoleLoginWithIamUser,
             Label::BuildFailed,
+            Label::PurgeDryRun,
             Label::AccountQuarantined,
             Label::OnboardingTimedOut,
             Label::MaintenanceTimedOut,

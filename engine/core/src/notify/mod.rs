@@ -116,6 +116,7 @@ fn title(label: Label) -> &'static str {
         Label::ConsoleLoginWithRoot => "Console sign-in with the root user",
         Label::ConsoleLoginWithIamUser => "Console sign-in with an IAM user",
         Label::BuildFailed => "Build failed",
+        Label::PurgeDryRun => "Purge ran as a dry run",
         Label::AccountQuarantined => "Account quarantined",
         Label::OnboardingTimedOut => "On-boarding timed out",
         Label::MaintenanceTimedOut => "Maintenance timed out",
@@ -141,6 +142,9 @@ fn holder_lead(label: Label) -> &'static str {
             "Someone signed in to the console of your sandbox account with an IAM user."
         }
         Label::BuildFailed => "spa could not finish preparing or cleaning your sandbox account.",
+        Label::PurgeDryRun => {
+            "The clean-up of your sandbox account only listed what it would delete: nothing was deleted."
+        }
         Label::AccountQuarantined => {
             "Your sandbox account is set aside (quarantined) until the team that runs it has a look."
         }

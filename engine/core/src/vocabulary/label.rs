@@ -26,6 +26,7 @@ pub enum Label {
     ConsoleLoginWithRoot,
     ConsoleLoginWithIamUser,
     BuildFailed,
+    PurgeDryRun,
     OnboardingTimedOut,
     MaintenanceTimedOut,
     StaleAccessKey,
@@ -47,7 +48,7 @@ pub enum LabelKind {
 
 impl Label {
     /// Every label, lifecycle first, then activities, then exceptions.
-    pub const ALL: [Label; 21] = [
+    pub const ALL: [Label; 22] = [
         Label::AccountVended,
         Label::AccountPrepared,
         Label::AccountAssigned,
@@ -63,6 +64,7 @@ impl Label {
         Label::ConsoleLoginWithRoot,
         Label::ConsoleLoginWithIamUser,
         Label::BuildFailed,
+        Label::PurgeDryRun,
         Label::OnboardingTimedOut,
         Label::MaintenanceTimedOut,
         Label::StaleAccessKey,
@@ -89,6 +91,7 @@ impl Label {
             Label::ConsoleLoginWithRoot => "ConsoleLoginWithRoot",
             Label::ConsoleLoginWithIamUser => "ConsoleLoginWithIamUser",
             Label::BuildFailed => "BuildFailed",
+            Label::PurgeDryRun => "PurgeDryRun",
             Label::OnboardingTimedOut => "OnboardingTimedOut",
             Label::MaintenanceTimedOut => "MaintenanceTimedOut",
             Label::StaleAccessKey => "StaleAccessKey",
@@ -116,6 +119,7 @@ impl Label {
             | Label::ConsoleLoginWithRoot
             | Label::ConsoleLoginWithIamUser
             | Label::BuildFailed
+            | Label::PurgeDryRun
             | Label::OnboardingTimedOut
             | Label::MaintenanceTimedOut
             | Label::StaleAccessKey
@@ -229,7 +233,8 @@ mod tests {
         let count = |k| Label::ALL.iter().filter(|l| l.kind() == k).count();
         assert_eq!(count(LabelKind::Lifecycle), 8);
         assert_eq!(count(LabelKind::Activity), 3);
-        assert_eq!(count(LabelKind::Exception), 10);
+        assert_eq!(count(LabelKind::Exception), 11);
+        assert!(Label::PurgeDryRun.needs_attention());
         assert!(Label::DeadLetter.is_exception());
         assert!(Label::DeadLetter.needs_attention());
         assert!(Label::Drift.is_exception());

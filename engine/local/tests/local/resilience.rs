@@ -52,7 +52,7 @@ reporting:
   bucket: spa-faults-reports
 defaults:
   preparation: {feature: enabled}
-  purge: {feature: enabled}
+  purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
 organizational_units:
   - identifier: ou-sandboxes
 ";

@@ -47,6 +47,7 @@ fn labels_cover_design_section_3() {
         "ConsoleLoginWithRoot",
         "ConsoleLoginWithIamUser",
         "BuildFailed",
+        "PurgeDryRun",
         "OnboardingTimedOut",
         "MaintenanceTimedOut",
         "StaleAccessKey",

@@ -399,6 +399,65 @@ fn after_the_purge_the_account_is_prepared_again_then_given_back() {
 }
 
 #[test]
+fn a_dry_run_purge_quarantines_the_account_instead_of_handing_it_on() {
+    let expired = expired_purging(2);
+    let policy = Policy {
+        purge_dry_run: true,
+        ..policy()
+    };
+    let decision = decide(
+        &expired,
+        &at(finished("b-1", BuildStatus::Succeeded)),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(decision.to, Some(State::Quarantined), "not purged");
+    assert_eq!(
+        decision.build_to_start(),
+        None,
+        "no preparation: nothing to prepare again"
+    );
+    assert!(!events(&decision).contains(&Label::AccountPurged));
+    let raised: Vec<(Label, String)> = decision
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::RaiseException { label, reason } => Some((*label, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0].0, Label::PurgeDryRun);
+    assert!(
+        raised[0].1.contains("`b-1`") && raised[0].1.contains("deleted nothing"),
+        "{}",
+        raised[0].1
+    );
+    // a failed dry run is a failed build as any other
+    let failed = decide(&expired, &at(finished("b-1", BuildStatus::Failed)), &policy).unwrap();
+    assert_eq!(failed.build_to_start(), Some((BuildKind::Purge, 3)));
+}
+
+#[test]
+fn a_purge_is_a_dry_run_unless_its_mode_says_no_dry_run() {
+    use crate::settings::BuildPlan;
+    let plan = |mode: Option<&str>| BuildPlan {
+        enabled: true,
+        variables: mode
+            .map(|m| BTreeMap::from([("PURGE_MODE".to_owned(), m.to_owned())]))
+            .unwrap_or_default(),
+        buildspec: None,
+    };
+    assert!(plan(None).dry_run());
+    assert!(plan(Some("--dry-run")).dry_run());
+    assert!(
+        plan(Some("--no-dry-run-please")).dry_run(),
+        "the purge refuses it: nothing is deleted"
+    );
+    assert!(!plan(Some(" --no-dry-run ")).dry_run());
+}
+
+#[test]
 fn without_purge_the_window_goes_straight_to_purged_and_prepares_again() {
     let policy = Policy {
         purge: false,
