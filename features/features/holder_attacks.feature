@@ -3,8 +3,8 @@ Feature: A holder cannot speak for spa, nor for another account
   Every holder administers the account spa manages, so whatever comes from a member
   account may be forged (ARCHITECTURE.md, "Threat model"). Here two holders try, on the
   emulator (moto), what their account lets them do: publish on their own budget alerts
-  topic, and put one of spa's own events on spa's bus. spa refuses both with one log
-  line and a `Refused` count, and tells nobody.
+  topic, put one of spa's own events on spa's bus, forward an Organizations record of
+  their own. spa refuses each with one log line and a `Refused` count, and tells nobody.
 
   Background:
     Given the organizational units:
@@ -44,3 +44,10 @@ Feature: A holder cannot speak for spa, nor for another account
     Then the bus routes it nowhere
     And the message is refused, not retried, because "account {mallory} may not say `AccountQuarantined` about account {jane}: only the automation account {automation} speaks as spa"
     And Slack received 0 messages about "jane" that says "AccountQuarantined"
+
+  Scenario: an Organizations event forwarded by a member account is refused
+    Given AWS Organizations reported that "jane" was created
+    And AWS Organizations reported that "mallory" was created
+    When the holder of "mallory" forwards an Organizations event saying that "jane" was closed
+    Then the message is refused, not retried, because "account {mallory} may not report `CloseAccount` to spa: Organizations events come from the management account {management}"
+    And nothing changed for "jane"

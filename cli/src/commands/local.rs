@@ -155,8 +155,15 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
             })?;
-        let management =
-            AccountId::parse(settings.automation.account_id.as_str()).ok_or(ExitCode::FAILURE)?;
+        // Organizations events come from the management account: the one the settings name
+        let management = settings
+            .automation
+            .management_role_arn
+            .as_str()
+            .split(':')
+            .nth(4)
+            .and_then(AccountId::parse)
+            .ok_or(ExitCode::FAILURE)?;
         let now = runtime.platform().clock().now();
         for id in &seeded.created {
             let Some(account) = AccountId::parse(id) else {

@@ -110,11 +110,14 @@ fn handle_says_what_it_did_with_an_event_for_an_unmanaged_account() {
         spa(&["local", "init"], Some(&endpoint)).status.code(),
         Some(0)
     );
-    let event = std::fs::read_to_string(
+    let fixture = std::fs::read_to_string(
         repo().join("fixtures/events/organizations-create-account-result.json"),
     )
     .unwrap();
-    let path = scratch("unmanaged", "event.json", &event);
+    // sent by the management account of the shipped settings, as Organizations does
+    let mut event: serde_json::Value = serde_json::from_str(&fixture).unwrap();
+    event["account"] = "222222222222".into();
+    let path = scratch("unmanaged", "event.json", &event.to_string());
     let out = spa(
         &["handle", path.to_str().unwrap(), "--json"],
         Some(&endpoint),

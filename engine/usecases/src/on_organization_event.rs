@@ -27,6 +27,9 @@ pub async fn on_organization_event<P: Platform>(
     event: &OrganizationsEvent,
 ) -> Result<Vec<Outcome>, UseCaseError> {
     let cause = event.record.event_id.as_str();
+    if let Some(why) = super::trust::organizations_event(engine, event) {
+        return Ok(vec![super::trust::refused(cause, None, &why)]);
+    }
     let at = event.record.at;
     let ignored = |account: Option<&AccountId>, why: &str| {
         tracing::info!(cause, account = ?account, why, "organizations event ignored");

@@ -8,14 +8,18 @@
 //!   its SNS envelope;
 //! - [`spa_event`] refuses one of spa's own events put on the bus by any account but
 //!   the automation account (a holder may put events on the bus: member accounts
-//!   forward their sign-ins and builds to it).
+//!   forward their sign-ins and builds to it);
+//! - [`organizations_event`] refuses an Organizations event that the management
+//!   account did not send (only the management account calls Organizations about the
+//!   organization's accounts; a member could forward an Organizations record of its
+//!   own).
 //!
 //! A refusal is one `warn` log line marked `security = "refused"` that names the
 //! sender and what it claimed, an outcome [`Verdict::Refused`] (counted as `Refused`
 //! in the invocation's metrics), and nothing else: no retry, no dead letter, no state
 //! changed, no notice.
 
-use spa_core::events::{AccountId, SpaEvent, redact_emails};
+use spa_core::events::{AccountId, OrganizationsEvent, SpaEvent, redact_emails};
 
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
@@ -42,6 +46,34 @@ pub fn spa_event<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent) -> Optio
         format!(
             "account {} may not say `{}` about account {}: only the automation account {automation} speaks as spa",
             event.sender, event.event.label, event.event.account
+        )
+    })
+}
+
+/// The management account: the account of `automation.management_role_arn`.
+pub fn management_account<P: Platform>(engine: &Engine<'_, P>) -> Option<AccountId> {
+    engine
+        .settings()
+        .automation
+        .management_role_arn
+        .as_str()
+        .split(':')
+        .nth(4)
+        .and_then(AccountId::parse)
+}
+
+/// Why an Organizations event is refused: it was not sent by the management account.
+/// `None`: the management account sent it.
+pub fn organizations_event<P: Platform>(
+    engine: &Engine<'_, P>,
+    event: &OrganizationsEvent,
+) -> Option<String> {
+    let management = management_account(engine)?;
+    (event.record.account != management).then(|| {
+        format!(
+            "account {} may not report `{}` to spa: Organizations events come from the management account {management}",
+            event.record.account,
+            event.call.name().as_str()
         )
     })
 }

@@ -449,6 +449,33 @@ async fn holder_puts_spa_event(world: &mut SpaWorld, sender: String, about: Stri
     live.run().await;
 }
 
+#[when(
+    regex = r#"^the holder of "([^"]+)" forwards an Organizations event saying that "([^"]+)" was closed$"#
+)]
+async fn holder_forwards_organizations_event(
+    world: &mut SpaWorld,
+    sender: String,
+    about: String,
+    step: &Step,
+) {
+    let live = world.acting(step).await;
+    let (sender, about) = (live.id(&sender), live.id(&about));
+    // a rule on the member's default bus targets spa's bus with a CloudTrail record of
+    // the member's own: EventBridge writes the member in `account`
+    let mut event = live.fixture(
+        "organizations-close-account.json",
+        serde_json::json!({ "accountId": about.as_str() }),
+    );
+    event["account"] = Value::String(sender.as_str().to_owned());
+    event["detail"]["recipientAccountId"] = Value::String(sender.as_str().to_owned());
+    live.runtime.deliver(
+        Function::AccountEvents,
+        event,
+        "Organizations event forwarded by a member account",
+    );
+    live.run().await;
+}
+
 #[then("the bus routes it nowhere")]
 async fn routed_nowhere(world: &mut SpaWorld) {
     let live = world.checking().await;
@@ -462,8 +489,20 @@ async fn routed_nowhere(world: &mut SpaWorld) {
 #[then(regex = r#"^the message is refused, not retried, because "(.+)"$"#)]
 async fn message_refused(world: &mut SpaWorld, why: String) {
     let live = world.checking().await;
-    // `{name}` is the account of that name, `{automation}` the automation account
-    let mut why = why.replace("{automation}", live.settings.automation.account_id.as_str());
+    // `{name}` is the account of that name, `{automation}` the automation account,
+    // `{management}` the management account
+    let management = live
+        .settings
+        .automation
+        .management_role_arn
+        .as_str()
+        .split(':')
+        .nth(4)
+        .unwrap_or_default()
+        .to_owned();
+    let mut why = why
+        .replace("{automation}", live.settings.automation.account_id.as_str())
+        .replace("{management}", &management);
     for (name, account) in &live.accounts {
         why = why.replace(&format!("{{{name}}}"), account.as_str());
     }

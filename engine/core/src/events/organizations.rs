@@ -93,6 +93,25 @@ pub enum OrganizationsCall {
     Failed(FailedCall),
 }
 
+impl OrganizationsCall {
+    /// The CloudTrail `eventName` of the call.
+    pub fn name(&self) -> OrganizationsEventName {
+        match self {
+            OrganizationsCall::CreateAccountResult(_) => {
+                OrganizationsEventName::CreateAccountResult
+            }
+            OrganizationsCall::MoveAccount { .. } => OrganizationsEventName::MoveAccount,
+            OrganizationsCall::TagResource { .. } => OrganizationsEventName::TagResource,
+            OrganizationsCall::UntagResource { .. } => OrganizationsEventName::UntagResource,
+            OrganizationsCall::CloseAccount { .. } => OrganizationsEventName::CloseAccount,
+            OrganizationsCall::RemoveAccountFromOrganization { .. } => {
+                OrganizationsEventName::RemoveAccountFromOrganization
+            }
+            OrganizationsCall::Failed(failed) => failed.name,
+        }
+    }
+}
+
 /// The result of an account creation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateAccountResult {

@@ -31,7 +31,7 @@ automation:
   management_role_arn: arn:aws:iam::222222222222:role/SpaManagement
 defaults:
   preparation: {feature: enabled, variables: {STAGE: prepare}}
-  purge: {feature: enabled}
+  purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
   max_attempts: 2
   account_tags: {managed-by: spa}
 organizational_units:
@@ -169,7 +169,8 @@ impl World {
                 event_id: EventId::eventbridge(&self.fresh()),
                 trail_event_id: None,
                 at: self.now(),
-                account: id("999999999999"),
+                // Organizations events come from the management account of the settings
+                account: id("222222222222"),
                 region: "us-east-1".into(),
                 principal,
                 source_ip: None,
