@@ -56,6 +56,12 @@ Feature: The /spa slash command in Slack
 
   Rule: a request spa cannot trust is refused before anything runs
 
+    Scenario: a member of another workspace, in a channel shared with it, learns nothing
+      When "UADMIN" of another Slack workspace sends "/spa status 222222222222" in a shared channel
+      Then the answer is 200
+      And the asker sees "spa answers the members of its own Slack workspace only"
+      And the asker does not see "john-sandbox"
+
     Scenario Outline: a request whose signature does not hold is a 401 that says nothing more
       When "UJANE" sends "/spa status 111111111111" <how>
       Then the answer is 401

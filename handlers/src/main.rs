@@ -71,10 +71,11 @@ async fn serve() -> Result<(), String> {
     if env("AWS_ENDPOINT_URL").is_none() {
         options.credentials = BaseCredentials::Ambient;
     }
+    let function = function_from_env(env("SPA_FUNCTION"), env("AWS_LAMBDA_FUNCTION_NAME"));
+    let options = options.for_function(&settings, function);
     let platform = AwsPlatform::connect_with_builds(&settings, &options)
         .await
         .map_err(|e| e.to_string())?;
-    let function = function_from_env(env("SPA_FUNCTION"), env("AWS_LAMBDA_FUNCTION_NAME"));
     tracing::info!(
         environment = %settings.environment_identifier,
         function = function.map_or("any", |f| f.as_str()),

@@ -399,6 +399,7 @@ fn exceptions_are_counted_per_label_on_lines_of_their_own() {
 async fn the_slack_function_answers_an_http_response_and_refuses_what_is_not_signed() {
     let (platform, mut settings) = world();
     settings.features.slack_commands = true;
+    settings.features.slack_team_id = Some("T1".into());
     let function = function_from_env(None, Some("SpaLambda-slack-commands".to_owned()));
     assert_eq!(function, Some(Function::SlackCommands));
     let options = spa_usecases::slack::SlackOptions {

@@ -29,6 +29,7 @@ notifications:
   slack_bot_token: ssm:/spa/slack-bot-token
 features:
   slack_commands: true
+  slack_team_id: T1
   slack_admins: [UADMIN1]
 organizational_units:
   - identifier: ou-ab12-sandbox1

@@ -657,6 +657,15 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                 )
                 .sid("ManagementRole"),
             ),
+            Grant::OrganizationReader => out.push(
+                Statement::allow(
+                    &["sts:AssumeRole"],
+                    vec![json!(spa_core::rules::organization_reader_role_arn(
+                        settings
+                    ))],
+                )
+                .sid("OrganizationReader"),
+            ),
             Grant::Store => out.push(
                 Statement::allow(
                     &[
@@ -730,14 +739,13 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                 )
                 .sid("ReadReports"),
             ),
-            Grant::Secrets => {
+            Grant::ChatWebhooks | Grant::SlackApp => {
                 let n = &settings.notifications;
-                let refs = [
-                    &n.slack_webhook,
-                    &n.slack_signing_secret,
-                    &n.slack_bot_token,
-                    &n.teams_webhook,
-                ];
+                let refs = if *grant == Grant::ChatWebhooks {
+                    [&n.slack_webhook, &n.teams_webhook]
+                } else {
+                    [&n.slack_signing_secret, &n.slack_bot_token]
+                };
                 let mut ssm = Vec::new();
                 let mut manager = Vec::new();
                 for statement in refs.into_iter().flatten().filter_map(secret_statement) {

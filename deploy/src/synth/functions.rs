@@ -16,6 +16,9 @@ use spa_core::settings::Settings;
 pub enum Grant {
     /// Assume the management role (Organizations, Cost Explorer; member roles through it).
     ManagementRole,
+    /// Assume the organization reader role of the management account: the tree and the
+    /// tags, read only; no member role, no tag written, no cost.
+    OrganizationReader,
     /// Read and write the tables (claims, activities, deadlines, incidents, sign-ins).
     Store,
     /// Put domain events on the engine's bus.
@@ -26,8 +29,11 @@ pub enum Grant {
     WriteReports,
     /// Read reports from the reports bucket (presigned links, per-account reports).
     ReadReports,
-    /// Read the secrets the settings name under `notifications`.
-    Secrets,
+    /// Read the chat webhooks (`notifications.slack_webhook`, `teams_webhook`).
+    ChatWebhooks,
+    /// Read the Slack app's secrets (`notifications.slack_signing_secret`,
+    /// `slack_bot_token`).
+    SlackApp,
     /// Send e-mail from `notifications.email_sender` (SES v2).
     Mail,
     /// Start, update, tag incidents of the response plan; add timeline events.
@@ -139,13 +145,14 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             name: Function::SlackCommands.as_str(),
             description: "The Slack slash command /spa (function URL; Slack's signature checked first)",
             function: Function::SlackCommands,
-            // tags of the account asked about, the replay claims, the signing secret
-            // and bot token, the queue that answers the longer questions
+            // tags of the account asked about (read only: the function faces the
+            // internet), the replay claims, the signing secret and bot token, the queue
+            // that answers the longer questions
             grants: vec![
-                Grant::ManagementRole,
+                Grant::OrganizationReader,
                 Grant::Store,
                 Grant::SendCommands,
-                Grant::Secrets,
+                Grant::SlackApp,
             ],
             // Slack waits 3 seconds
             timeout_seconds: 10,
@@ -158,7 +165,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
                 grants.push(Grant::Mail);
             }
             if settings.features.daily_digest {
-                grants.push(Grant::Secrets);
+                grants.push(Grant::ChatWebhooks);
             }
             if athena(settings) {
                 grants.push(Grant::CurQueries);
@@ -211,7 +218,7 @@ fn exceptions_spec(settings: &Settings) -> FunctionSpec {
         Grant::Store,
         Grant::ReadReports,
         Grant::WriteReports,
-        Grant::Secrets,
+        Grant::ChatWebhooks,
     ];
     if settings.features.incident_manager {
         grants.push(Grant::Incidents);

@@ -316,8 +316,9 @@ fn the_exceptions_rule_filters_its_environment() {
     assert_eq!(pattern["source"], json!(["spa"]));
     assert_eq!(pattern["detail"]["environment"], json!(["SpaDemo"]));
     let types = pattern["detail-type"].as_array().unwrap();
-    assert_eq!(types.len(), 10 + 2, "{types:?}");
+    assert_eq!(types.len(), 11 + 2, "{types:?}");
     assert!(types.contains(&json!("DeadLetter")), "{types:?}");
+    assert!(types.contains(&json!("PurgeDryRun")), "{types:?}");
     assert!(
         template["Resources"]["AccountEventsRule"]["Properties"]["EventPattern"]["detail"]
             .get("environment")
@@ -459,7 +460,7 @@ fn only_the_functions_that_need_them_get_secrets_mail_and_incidents() {
         "ssm-incidents:GetIncidentRecord",
         "ssm-incidents:CreateTimelineEvent",
         "ses:SendEmail",
-        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
         "s3:GetObject",
         "s3:PutObject",
         "sts:AssumeRole",
@@ -469,6 +470,23 @@ fn only_the_functions_that_need_them_get_secrets_mail_and_incidents() {
             "{needed}: {exceptions:?}"
         );
     }
+    // each function reads the secrets it uses, no other: the webhooks for the
+    // notices, the Slack app's signing secret and bot token for the slash command
+    let policy = |role: &str| template["Resources"][role]["Properties"]["Policies"].to_string();
+    let (notices, slack) = (policy("ExceptionsRole"), policy("SlackCommandsRole"));
+    assert!(
+        notices.contains("slack-webhook") && notices.contains("teams-webhook"),
+        "{notices}"
+    );
+    assert!(
+        !notices.contains("slack-signing-secret") && !notices.contains("slack-bot-token"),
+        "{notices}"
+    );
+    assert!(
+        slack.contains("slack-signing-secret") && slack.contains("slack-bot-token"),
+        "{slack}"
+    );
+    assert!(!slack.contains("webhook"), "{slack}");
 }
 
 #[test]
@@ -555,9 +573,40 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
             "SpaDemo-scheduler",
             "SpaDemo-budget-alerts",
             "SpaDemo-exceptions",
-            "SpaDemo-slack-commands",
         ]
     );
+    // the internet-facing function reads the tree through a role that can do nothing else
+    let reader = &management["Resources"]["OrganizationReaderRole"]["Properties"];
+    assert_eq!(reader["RoleName"], "SpaDemo-OrgReader");
+    assert_eq!(
+        reader["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::123456789012:role/SpaDemo-slack-commands"}])
+    );
+    let read: Vec<&str> = reader["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+        })
+        .collect();
+    assert!(
+        read.iter()
+            .all(|a| a.starts_with("organizations:Describe") || a.starts_with("organizations:List")),
+        "read only: {read:?}"
+    );
+    let slack = of_type(&automation, "AWS::IAM::Role")
+        .into_iter()
+        .find(|(_, r)| r["Properties"]["RoleName"] == "SpaDemo-slack-commands")
+        .expect("the slack-commands role")
+        .1
+        .to_string();
+    assert!(slack.contains("role/SpaDemo-OrgReader"), "{slack}");
+    assert!(!slack.contains("SpaAccountsManagementRole"), "{slack}");
     let actions: Vec<&str> = role["Policies"][0]["PolicyDocument"]["Statement"]
         .as_array()
         .unwrap()
@@ -818,4 +867,111 @@ fn a_queue_without_dead_letters_is_still_caught_when_another_function_reads_it()
     let broken = rules_broken(&template, "dead-letter");
     assert_eq!(broken.len(), 1, "{broken:#?}");
     assert!(broken[0].contains("CommandsSource"), "{broken:#?}");
+}
+
+#[test]
+fn the_management_stack_holds_the_guardrails_the_settings_make() {
+    let settings = settings();
+    let template = stacks(&settings, false).management.to_json().unwrap();
+    let policies = of_type(&template, "AWS::Organizations::Policy");
+    let expected = spa_core::guardrails::policies(&settings).unwrap();
+    assert_eq!(policies.len(), expected.len());
+    assert_eq!(
+        expected.len(),
+        2,
+        "the protection, and the sandboxes' limits"
+    );
+    for ((id, resource), policy) in policies.iter().zip(&expected) {
+        let properties = &resource["Properties"];
+        assert_eq!(properties["Name"], policy.name.as_str(), "{id}");
+        assert_eq!(properties["Type"], "SERVICE_CONTROL_POLICY");
+        // the minified text the size limit counts, not an object CloudFormation reformats
+        let content = properties["Content"].as_str().unwrap();
+        assert_eq!(content, policy.content);
+        assert!(content.len() <= spa_core::guardrails::MAX_POLICY_CHARACTERS);
+        assert_eq!(properties["TargetIds"], json!(policy.targets));
+    }
+    assert_eq!(
+        template["Resources"]["Guardrails"]["Properties"]["TargetIds"],
+        json!(["ou-ab12-sandbox1", "ou-ab12-datateam"])
+    );
+    assert_eq!(
+        template["Resources"]["LimitsOuAb12Sandbox1"]["Properties"]["TargetIds"],
+        json!(["ou-ab12-sandbox1"])
+    );
+}
+
+#[test]
+fn without_guardrails_the_management_stack_holds_no_policy() {
+    let mut settings = settings();
+    settings.defaults.guardrails = None;
+    for unit in &mut settings.organizational_units {
+        unit.item.guardrails = None;
+    }
+    let template = stacks(&settings, false).management.to_json().unwrap();
+    assert!(of_type(&template, "AWS::Organizations::Policy").is_empty());
+}
+
+#[test]
+fn the_management_role_reaches_member_roles_in_the_managed_units_and_listed_accounts_only() {
+    let settings = settings();
+    let management = stacks(&settings, false).management.to_json().unwrap();
+    let statements = management["Resources"]["ManagementRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let assume: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("sts:AssumeRole"))
+        })
+        .collect();
+    assert_eq!(assume.len(), 2, "{assume:#?}");
+    let units = assume[0];
+    assert_eq!(units["Sid"], "MemberRolesInManagedUnits");
+    assert_eq!(
+        units["Condition"]["ForAnyValue:StringLike"]["aws:ResourceOrgPaths"],
+        json!([
+            {"Fn::Sub": "${OrganizationId}/*/ou-ab12-sandbox1/*"},
+            {"Fn::Sub": "${OrganizationId}/*/ou-ab12-datateam/*"}
+        ])
+    );
+    let listed = assume[1];
+    assert_eq!(listed["Sid"], "MemberRolesOfListedAccounts");
+    let roles: Vec<String> = listed["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Fn::Sub"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(roles.len(), settings.accounts.len());
+    assert!(
+        roles.iter().all(|r| !r.contains("iam::*:")),
+        "each listed account by its id: {roles:?}"
+    );
+    // many listed accounts: the organization is the bound (the policy must fit)
+    let mut many = settings.clone();
+    let template = many.accounts[0].clone();
+    many.accounts = (0..=spa_deploy::synth::management::MAX_LISTED_MEMBER_ACCOUNTS)
+        .map(|n| {
+            let mut account = template.clone();
+            account.identifier = spa_core::events::AccountId::parse(&format!(
+                "{:012}",
+                400_000_000_000u64 + n as u64
+            ))
+            .unwrap();
+            account
+        })
+        .collect();
+    let wide = stacks(&many, false)
+        .management
+        .to_json()
+        .unwrap()
+        .to_string();
+    assert!(wide.contains("\"MemberRoles\""), "{wide}");
+    assert!(!wide.contains("MemberRolesOfListedAccounts"));
 }

@@ -122,7 +122,7 @@ impl<F: MemberConfigs> Builds for MemberBuilds<F> {
         footprint: &Footprint,
     ) -> Result<(), PortError> {
         let member = self.configs.member_config(account).await?;
-        super::footprint::ensure(&member, footprint)
+        super::footprint::ensure(&member, account, footprint)
             .await
             .map(|_| ())
     }

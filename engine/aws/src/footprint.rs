@@ -30,6 +30,7 @@ use aws_sdk_eventbridge::types::{RuleState, Target};
 use serde_json::{Value as Json, json};
 
 use super::error::{classify, port_error};
+use spa_core::events::AccountId;
 use spa_core::footprint::{Footprint, ForwardingRule, Project};
 use spa_usecases::ports::PortError;
 
@@ -63,9 +64,13 @@ impl Changes {
 
 /// Ensures the footprint in the member account of `member` (credentials of the member
 /// role, region of automation): roles, then projects, then rules.
-pub async fn ensure(member: &AwsConfig, footprint: &Footprint) -> Result<Changes, PortError> {
+pub async fn ensure(
+    member: &AwsConfig,
+    account: &AccountId,
+    footprint: &Footprint,
+) -> Result<Changes, PortError> {
     let mut changes = Changes::default();
-    let roles = ensure_roles(member, footprint, &mut changes).await?;
+    let roles = ensure_roles(member, account, footprint, &mut changes).await?;
     ensure_projects(member, footprint, &roles.service, &mut changes).await?;
     ensure_rules(member, footprint, &roles, &mut changes).await?;
     Ok(changes)
@@ -83,6 +88,7 @@ pub struct RoleArns {
 /// Ensures the CodeBuild role and the events role(s).
 pub async fn ensure_roles(
     member: &AwsConfig,
+    account: &AccountId,
     footprint: &Footprint,
     changes: &mut Changes,
 ) -> Result<RoleArns, PortError> {
@@ -90,7 +96,7 @@ pub async fn ensure_roles(
     let service = ensure_role(
         &iam,
         &footprint.service_role,
-        &trust_policy("codebuild.amazonaws.com"),
+        &trust_policy("codebuild.amazonaws.com", account),
         &Permissions::Managed(ADMINISTRATOR_ACCESS),
         changes,
     )
@@ -106,7 +112,7 @@ pub async fn ensure_roles(
         let arn = ensure_role(
             &iam,
             role,
-            &trust_policy("events.amazonaws.com"),
+            &trust_policy("events.amazonaws.com", account),
             &Permissions::Inline(PUT_EVENTS_POLICY, put_events_policy(&buses)),
             changes,
         )
@@ -148,14 +154,17 @@ enum Permissions {
     Inline(&'static str, Json),
 }
 
-/// A trust policy for an AWS service principal.
-pub fn trust_policy(service: &str) -> Json {
+/// A trust policy for an AWS service principal, acting for `account` only
+/// (`aws:SourceAccount`: the service cannot be made to assume the role on behalf of a
+/// resource of another account, the confused deputy).
+pub fn trust_policy(service: &str, account: &AccountId) -> Json {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account.as_str()}},
         }],
     })
 }
@@ -594,10 +603,16 @@ mod tests {
 
     #[test]
     fn policies_read_back_url_encoded_or_plain() {
-        let trust = trust_policy("codebuild.amazonaws.com");
+        let account = AccountId::parse("333333333333").unwrap();
+        let trust = trust_policy("codebuild.amazonaws.com", &account);
         assert_eq!(decode_policy(&trust.to_string()), Some(trust.clone()));
+        assert_eq!(
+            trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "333333333333"
+        );
+        let plain = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22codebuild.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
-        assert_eq!(decode_policy(encoded), Some(trust));
+        assert_eq!(decode_policy(encoded), Some(plain));
         assert_eq!(decode_policy("%zz"), None);
         assert_eq!(decode_policy("%E2%82"), None);
     }

@@ -73,6 +73,9 @@ pub struct ConnectOptions {
     /// with the automation account's own credentials (the emulator, or a run from
     /// the management account).
     pub assume_management_role: bool,
+    /// The role assumed in the management account instead of
+    /// `automation.management_role_arn` (see [`ConnectOptions::for_function`]).
+    pub management_role: Option<String>,
     /// The engine's event bus, name or ARN.
     pub bus: String,
     /// The URL of the command queue.
@@ -92,6 +95,7 @@ impl ConnectOptions {
             endpoint: None,
             credentials: BaseCredentials::Ambient,
             assume_management_role: true,
+            management_role: None,
             bus: bus.into(),
             command_queue_url: command_queue_url.into(),
             reports_bucket: None,
@@ -115,6 +119,21 @@ impl ConnectOptions {
 }
 
 impl ConnectOptions {
+    /// These options for the function `function`: `slack-commands`, which faces the
+    /// internet, reads the organization through the organization reader role
+    /// ([`spa_core::rules::organization_reader_role_arn`]), which can neither tag an
+    /// account nor reach a member role; every other function through the management
+    /// role.
+    pub fn for_function(
+        mut self,
+        settings: &Settings,
+        function: Option<spa_core::rules::Function>,
+    ) -> Self {
+        self.management_role = (function == Some(spa_core::rules::Function::SlackCommands))
+            .then(|| spa_core::rules::organization_reader_role_arn(settings));
+        self
+    }
+
     /// The options of an operator's run: against the emulator at `endpoint` (its
     /// credentials, no management role), or on AWS with the operator's credentials
     /// and the management role; the engine's bus and command queue named as
@@ -195,8 +214,9 @@ impl AwsPlatform<()> {
         .with_retry(options.retries.config());
         let session = format!("spa-{}", settings.environment_identifier);
         let management_arn = settings.automation.management_role_arn.as_str();
+        let assumed = options.management_role.as_deref().unwrap_or(management_arn);
         let management = if options.assume_management_role {
-            Roles::assume(&automation, management_arn, RoleOptions::new(&session)).await?
+            Roles::assume(&automation, assumed, RoleOptions::new(&session)).await?
         } else {
             automation.clone()
         };
@@ -387,5 +407,44 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     }
     fn scans(&self) -> &Self::Scans {
         &self.scans
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use spa_core::rules::Function;
+
+    #[test]
+    fn only_the_internet_facing_function_reads_through_the_organization_reader() {
+        let text = "environment_identifier: SpaDemo\nautomation:\n  account_id: '123456789012'\n  region: eu-west-1\n  maintenance_window: rate(7 days)\n  management_role_arn: arn:aws-us-gov:iam::222222222222:role/Spa\n";
+        let settings = spa_core::settings::load(
+            "settings.yaml",
+            text,
+            &spa_core::settings::MemorySources::new(),
+        )
+        .unwrap()
+        .settings;
+        let options = || ConnectOptions::aws("bus", "queue");
+        assert_eq!(
+            options()
+                .for_function(&settings, Some(Function::SlackCommands))
+                .management_role
+                .as_deref(),
+            Some("arn:aws-us-gov:iam::222222222222:role/SpaDemo-OrgReader")
+        );
+        for function in Function::ALL
+            .into_iter()
+            .filter(|f| *f != Function::SlackCommands)
+            .map(Some)
+            .chain([None])
+        {
+            assert_eq!(
+                options().for_function(&settings, function).management_role,
+                None,
+                "{function:?}"
+            );
+        }
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! Who asks: Slack gives a user id, holders are e-mail addresses: the user's address
 //! is read once per request with `users.info` (bot token from
-//! `notifications.slack_bot_token`). `features.slack_admins` (user ids or addresses)
+//! `notifications.slack_bot_token`). `features.slack_admins` (user ids, never addresses)
 //! may ask about any account; anyone else about the accounts whose holder tag is
 //! their address, and a refusal never tells whether the account exists.
 //!
@@ -175,6 +175,17 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
     if !settings.features.slack_commands {
         return SlashAnswer::ok(reply::disabled());
     }
+    // a channel shared with another workspace lets its members run the command: they
+    // are nobody's holders and nobody's admins here, whatever their e-mail says
+    if settings.features.slack_team_id.as_deref() != Some(command.team_id.as_str()) {
+        tracing::warn!(
+            security = "refused",
+            team = command.team_id,
+            user = command.user_id,
+            "slash command from another Slack workspace refused"
+        );
+        return SlashAnswer::ok(reply::other_workspace());
+    }
     let asked = Request::parse(&command.text);
     tracing::info!(
         user = command.user_id,
@@ -319,12 +330,10 @@ async fn asker<P: Platform, U: SlackUsers>(
         }
         None => None,
     };
-    let by_email = email
-        .as_deref()
-        .is_some_and(|e| admins.iter().any(|a| a.eq_ignore_ascii_case(e)));
+    // an admin is a user id of the workspace, never the address of a profile
     Ok(Asker {
         email,
-        admin: by_id || by_email,
+        admin: by_id,
     })
 }
 

@@ -112,6 +112,7 @@ notifications:
   slack_bot_token: ssm:/spa/slack-bot-token
 features:
   slack_commands: true
+  slack_team_id: T1
   slack_admins: [{admins}]
 organizational_units:
   - identifier: ou-ab12-sandbox1
@@ -248,6 +249,24 @@ fn instance_runs(world: &mut SpaWorld, id: String, name: String, account: String
 async fn sends(world: &mut SpaWorld, user: String, typed: String) {
     let text = command_text(&typed);
     let body = form(&user, text);
+    let timestamp = now().timestamp().to_string();
+    let signature = sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+    world
+        .slack
+        .send(Sent {
+            timestamp: Some(timestamp),
+            signature: Some(signature),
+            body,
+            account: named_account(text),
+        })
+        .await;
+}
+
+#[when(expr = "{string} of another Slack workspace sends {string} in a shared channel")]
+async fn sends_from_another_workspace(world: &mut SpaWorld, user: String, typed: String) {
+    let text = command_text(&typed);
+    // Slack signs it with spa's app secret all the same: the channel is shared
+    let body = form(&user, text).replace("team_id=T1&", "team_id=T9OTHER&");
     let timestamp = now().timestamp().to_string();
     let signature = sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
     world

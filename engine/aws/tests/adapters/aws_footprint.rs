@@ -48,6 +48,10 @@ accounts:
         .settings
 }
 
+fn member_account() -> spa_core::events::AccountId {
+    spa_core::events::AccountId::parse(MEMBER).unwrap()
+}
+
 fn footprint(settings: &Settings) -> Footprint {
     let resolved = settings.resolve_account(MEMBER, &[]).unwrap();
     Footprint::for_account(settings, &resolved, &Buildspecs::new(), BUS).unwrap()
@@ -65,7 +69,7 @@ async fn member(scenario: &spa_testkit::Scenario<'_>) -> AwsConfig {
 
 async fn roles_and_rules(config: &AwsConfig, footprint: &Footprint) -> Changes {
     let mut changes = Changes::default();
-    let roles = ensure_roles(config, footprint, &mut changes)
+    let roles = ensure_roles(config, &member_account(), footprint, &mut changes)
         .await
         .expect("roles");
     ensure_rules(config, footprint, &roles, &mut changes)
@@ -193,13 +197,35 @@ async fn the_whole_footprint_is_made_once_then_left_alone() {
     let scenario = spa_testkit::scenario();
     let config = member(&scenario).await;
     let footprint = footprint(&settings());
-    let first = ensure(&config, &footprint).await.expect("made");
+    let first = ensure(&config, &member_account(), &footprint)
+        .await
+        .expect("made");
     assert!(
         !first.is_empty(),
         "the first run creates roles, projects and rules"
     );
+    // the services act for this account only
+    for role in ["SpaDemo-CodeBuildRole", "SpaDemo-EventsToEngine"] {
+        let got = config
+            .iam()
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
+        let trust = spa_aws::footprint::decode_policy(
+            got.role().unwrap().assume_role_policy_document().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], MEMBER,
+            "{role}"
+        );
+    }
     let before = config.calls().snapshot();
-    let second = ensure(&config, &footprint).await.expect("checked");
+    let second = ensure(&config, &member_account(), &footprint)
+        .await
+        .expect("checked");
     assert!(second.is_empty(), "nothing to change: {second:?}");
     let after = config.calls().snapshot();
     let writes: Vec<&String> = after
@@ -273,6 +299,7 @@ async fn a_started_build_reads_back() {
     )
     .unwrap();
     assert!(variables.contains_key("SPA_NUKE_CONFIG"));
+    assert!(variables.contains_key("SPA_NUKE_PRINCIPALS_CONFIG"));
     let request = BuildRequest {
         account,
         kind: BuildKind::Purge,

@@ -75,6 +75,11 @@ pub fn refused(account: &AccountId) -> Value {
     ))
 }
 
+/// The request comes from another Slack workspace than the settings' own.
+pub fn other_workspace() -> Value {
+    message("spa answers the members of its own Slack workspace only.")
+}
+
 /// The asker could not be told apart (no e-mail address in Slack, Slack down).
 pub fn unknown_asker() -> Value {
     message(

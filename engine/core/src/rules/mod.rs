@@ -45,6 +45,27 @@ pub fn bus_name(settings: &crate::settings::Settings) -> String {
     settings.environment_identifier.clone()
 }
 
+/// The ARN of the role in the management account that may only read the
+/// organization's tree and tags (`<environment>-OrgReader`, beside
+/// `automation.management_role_arn`): what the internet-facing `slack-commands`
+/// function assumes instead of the management role, which tags accounts and reaches
+/// every member role.
+pub fn organization_reader_role_arn(settings: &crate::settings::Settings) -> String {
+    let management = settings.automation.management_role_arn.as_str();
+    let mut parts = management.splitn(6, ':');
+    let partition = parts.nth(1).unwrap_or("aws");
+    let account = parts.nth(2).unwrap_or_default();
+    format!(
+        "arn:{partition}:iam::{account}:role/{}",
+        organization_reader_role_name(settings)
+    )
+}
+
+/// The name of the organization reader role ([`organization_reader_role_arn`]).
+pub fn organization_reader_role_name(settings: &crate::settings::Settings) -> String {
+    format!("{}-OrgReader", settings.environment_identifier)
+}
+
 /// The name of the command queue.
 pub fn queue_name(settings: &crate::settings::Settings) -> String {
     format!("{}-commands", settings.environment_identifier)
