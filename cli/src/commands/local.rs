@@ -159,10 +159,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         let management = settings
             .automation
             .management_role_arn
-            .as_str()
-            .split(':')
-            .nth(4)
-            .and_then(AccountId::parse)
+            .account()
             .ok_or(ExitCode::FAILURE)?;
         let now = runtime.platform().clock().now();
         for id in &seeded.created {

@@ -72,7 +72,7 @@ impl<'a, P: Platform> Engine<'a, P> {
     pub fn member_budget_topic_arn(&self, account: &AccountId) -> String {
         let automation = &self.settings.automation;
         member_budget_topic_arn(
-            partition_of(automation.management_role_arn.as_str()),
+            automation.management_role_arn.partition(),
             automation.region.as_str(),
             account,
             self.environment(),
@@ -191,15 +191,6 @@ impl<'a, P: Platform> Engine<'a, P> {
 }
 
 /// The role name of a role ARN (`arn:aws:iam::1:role/path/Name` -> `Name`).
-/// The partition of an ARN (`arn:aws-cn:...` → `aws-cn`), `aws` when unreadable; as
-/// `aws::sts::partition_of`, which the use cases may not name.
-fn partition_of(arn: &str) -> &str {
-    arn.split(':')
-        .nth(1)
-        .filter(|p| !p.is_empty())
-        .unwrap_or("aws")
-}
-
 fn role_name(arn: &str) -> Option<&str> {
     arn.split_once(":role/")
         .and_then(|(_, path)| path.rsplit('/').next())
@@ -218,12 +209,5 @@ mod tests {
         );
         assert_eq!(role_name("arn:aws:iam::2:role/path/to/Name"), Some("Name"));
         assert_eq!(role_name("arn:aws:iam::2:user/Name"), None);
-    }
-
-    #[test]
-    fn partitions_come_from_arns() {
-        assert_eq!(partition_of("arn:aws-us-gov:iam::2:role/x"), "aws-us-gov");
-        assert_eq!(partition_of("arn:aws:iam::2:role/x"), "aws");
-        assert_eq!(partition_of("not an arn"), "aws");
     }
 }

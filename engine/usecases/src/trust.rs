@@ -52,14 +52,7 @@ pub fn spa_event<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent) -> Optio
 
 /// The management account: the account of `automation.management_role_arn`.
 pub fn management_account<P: Platform>(engine: &Engine<'_, P>) -> Option<AccountId> {
-    engine
-        .settings()
-        .automation
-        .management_role_arn
-        .as_str()
-        .split(':')
-        .nth(4)
-        .and_then(AccountId::parse)
+    engine.settings().automation.management_role_arn.account()
 }
 
 /// Why an Organizations event is refused: it was not sent by the management account.

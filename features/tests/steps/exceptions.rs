@@ -495,11 +495,9 @@ async fn message_refused(world: &mut SpaWorld, why: String) {
         .settings
         .automation
         .management_role_arn
-        .as_str()
-        .split(':')
-        .nth(4)
-        .unwrap_or_default()
-        .to_owned();
+        .account()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
     let mut why = why
         .replace("{automation}", live.settings.automation.account_id.as_str())
         .replace("{management}", &management);

@@ -190,7 +190,11 @@ pub fn config(
 ) -> Result<NukeConfig, NukeError> {
     let variables = &resolved.purge.variables;
     let automation = settings.automation.account_id.as_str().to_owned();
-    let management = management_account(settings.automation.management_role_arn.as_str())?;
+    let management_arn = &settings.automation.management_role_arn;
+    let management = management_arn
+        .account()
+        .map(|a| a.as_str().to_owned())
+        .ok_or_else(|| NukeError::ManagementArn(management_arn.as_str().to_owned()))?;
     if account.as_str() == automation || account.as_str() == management {
         return Err(NukeError::Blocklisted(account.as_str().to_owned()));
     }
@@ -360,15 +364,6 @@ pub fn config(
         principals_yaml,
         dry_run,
     })
-}
-
-/// The account id of a role ARN (`arn:aws:iam::<account>:role/...`).
-fn management_account(arn: &str) -> Result<String, NukeError> {
-    arn.split(':')
-        .nth(4)
-        .and_then(AccountId::parse)
-        .map(|a| a.as_str().to_owned())
-        .ok_or_else(|| NukeError::ManagementArn(arn.to_owned()))
 }
 
 fn regions(value: Option<&str>, home: &str) -> Result<Vec<String>, NukeError> {

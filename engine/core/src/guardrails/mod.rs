@@ -431,10 +431,7 @@ impl Arns {
         let partition = settings
             .automation
             .management_role_arn
-            .as_str()
-            .split(':')
-            .nth(1)
-            .unwrap_or("aws")
+            .partition()
             .to_owned();
         let role = |name: &str| format!("arn:{partition}:iam::*:role/{name}");
         let member = settings.automation.member_role_name.as_str();

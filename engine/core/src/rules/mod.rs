@@ -51,12 +51,14 @@ pub fn bus_name(settings: &crate::settings::Settings) -> String {
 /// function assumes instead of the management role, which tags accounts and reaches
 /// every member role.
 pub fn organization_reader_role_arn(settings: &crate::settings::Settings) -> String {
-    let management = settings.automation.management_role_arn.as_str();
-    let mut parts = management.splitn(6, ':');
-    let partition = parts.nth(1).unwrap_or("aws");
-    let account = parts.nth(2).unwrap_or_default();
+    let management = &settings.automation.management_role_arn;
+    let account = management
+        .account()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
     format!(
-        "arn:{partition}:iam::{account}:role/{}",
+        "arn:{}:iam::{account}:role/{}",
+        management.partition(),
         organization_reader_role_name(settings)
     )
 }

@@ -142,6 +142,42 @@ checked_string!(
     /// The ARN of an IAM role.
     RoleArn, check::ROLE_ARN, "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", "The ARN of an IAM role, e.g. 'arn:aws:iam::123456789012:role/SpaManagement'."
 );
+#[cfg(test)]
+#[test]
+fn a_role_arn_names_its_partition_and_account() {
+    let arn = |text: &str| RoleArn(text.to_owned());
+    assert_eq!(
+        arn("arn:aws-us-gov:iam::222222222222:role/x").partition(),
+        "aws-us-gov"
+    );
+    assert_eq!(arn("arn:aws:iam::222222222222:role/x").partition(), "aws");
+    assert_eq!(arn("not an arn").partition(), "aws");
+    assert_eq!(
+        arn("arn:aws:iam::222222222222:role/x")
+            .account()
+            .map(|a| a.as_str().to_owned()),
+        Some("222222222222".to_owned())
+    );
+    assert_eq!(arn("arn:aws:iam::nope:role/x").account(), None);
+}
+
+impl RoleArn {
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`); `aws` when unreadable.
+    pub fn partition(&self) -> &str {
+        self.0
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+    }
+
+    /// The account that holds the role (for `automation.management_role_arn`: the
+    /// management account, the one that speaks for Organizations).
+    pub fn account(&self) -> Option<AccountId> {
+        self.0.split(':').nth(4).and_then(AccountId::parse)
+    }
+}
+
 checked_string!(
     /// The name of an IAM role.
     RoleName, check::ROLE_NAME, "^[A-Za-z0-9+=,.@_-]{1,64}$", "The name of an IAM role, e.g. 'AWSControlTowerExecution'."
