@@ -157,7 +157,11 @@ async fn calls_succeed_through_a_share_of_faults_with_spa_retries() {
         },
     )
     .unwrap();
-    let config = config(&proxy).await;
+    // spa's attempts and backoff for a random share of faults (`Retries::Hurried`):
+    // the adaptive limiter would only sleep, half a request a second, for minutes
+    let config = config(&proxy)
+        .await
+        .with_retry(spa_aws::config::Retries::Hurried.config());
     for _ in 0..30 {
         config
             .sts()
