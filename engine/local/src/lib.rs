@@ -59,14 +59,47 @@ pub struct Site {
     pub queue_arn: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     pending: VecDeque<Delivery>,
     watched: BTreeMap<BuildId, AccountId>,
+    /// This runtime's own mark in the ids it makes ([`run_mark`]).
+    run: String,
     sequence: u64,
     published: u64,
     commands: u64,
     builds: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            pending: VecDeque::new(),
+            watched: BTreeMap::new(),
+            run: run_mark(),
+            sequence: 0,
+            published: 0,
+            commands: 0,
+            builds: 0,
+        }
+    }
+}
+
+/// What sets one runtime's ids apart from another's on the same emulator: the instant
+/// it started and its process id. Every id spa claims must be new to the store, which
+/// outlives the process: two `spa handle --follow` runs numbering from 1 would take
+/// each other's events and build results for duplicates (`already handled`).
+fn run_mark() -> String {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{:x}{:x}{run:x}",
+        nanos & 0xffff_ffff_ffff,
+        std::process::id()
+    )
 }
 
 /// The queue of deliveries and the builds being watched, shared by the wrappers.
@@ -84,7 +117,7 @@ impl Pending {
     fn next_id(&self, prefix: &str) -> String {
         let mut state = self.lock();
         state.sequence += 1;
-        format!("local-{prefix}-{:08}", state.sequence)
+        format!("local-{prefix}-{}-{:08}", state.run, state.sequence)
     }
 
     /// Queues a delivery.

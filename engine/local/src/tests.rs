@@ -320,3 +320,19 @@ async fn a_dead_letter_is_archived_raised_and_handed_on_to_the_exceptions_functi
             .contains(&spa_core::events::Label::DeadLetter)
     );
 }
+
+#[test]
+fn two_runtimes_never_make_the_same_id() {
+    // a second `spa handle --follow` on the same emulator: its ids must be new to the
+    // store the first one filled, or its events and build results read as duplicates
+    let (first, second) = (Pending::default(), Pending::default());
+    let ids =
+        |pending: &Pending| -> Vec<String> { (0..3).map(|_| pending.next_id("build")).collect() };
+    let (a, b) = (ids(&first), ids(&second));
+    assert!(a.iter().all(|id| !b.contains(id)), "{a:?} {b:?}");
+    assert!(
+        a[0].starts_with("local-build-") && a[0].ends_with("-00000001"),
+        "{a:?}"
+    );
+    assert_ne!(a[0], a[1]);
+}
