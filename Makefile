@@ -25,6 +25,9 @@ $(VENV)/.installed: scripts/requirements-test.txt scripts/requirements-lint.txt
 ## mutated seeds, a few seconds each); cargo-fuzz itself runs in `make fuzz` (an instrumented
 ## build of its own, with cargo-fuzz installed first: minutes that every CI run would pay)
 test: venv fmt lint unit validate package-check
+# the spa binary `unit` built, with the features of the workspace's tests: `cargo run -p
+# spa` would build the SDK crates again with another feature set (minutes on 2 cores)
+test: SPA := target/debug/spa
 
 fmt:
 	cargo fmt --all -- --check
@@ -39,7 +42,7 @@ unit: venv
 ## (10% throttled, 5% server errors), as delivered and every event twice, shuffled
 ## (about 36 minutes for both in a debug build on 2 cores); SPA_SEED to replay
 resilience: venv
-	cargo test -p spa-local --test local -- --ignored --nocapture resilience::
+	cargo test --workspace --test local -- --ignored --nocapture resilience::
 
 ## make validate: the shipped settings, and the CloudFormation templates they synthesize, linted
 validate: venv
@@ -69,11 +72,11 @@ package: package-tools
 
 ## make package-check: one real cross build (x86_64, dev profile: minutes) and its zip checked
 package-check: package-tools
-	cargo test -p spa --test cli -- --ignored package::x86_64_package_holds_an_x86_64_bootstrap
+	cargo test --workspace --test cli -- --ignored package::x86_64_package_holds_an_x86_64_bootstrap
 
 ## make package-test: build both architectures with cargo-lambda (dev profile) and check each zip's bootstrap
 package-test: package-tools
-	cargo test -p spa --test cli -- --ignored package::
+	cargo test --workspace --test cli -- --ignored package::
 
 ## make demo: the main job end to end against the emulator
 demo: venv
