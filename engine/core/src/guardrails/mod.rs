@@ -493,10 +493,8 @@ impl Arns {
                 TRAIL_CHANGES,
                 format!("arn:{p}:cloudtrail:*:*:trail/{glob}"),
             ),
-            // not resource-scoped: [`RECORDING_CHANGES`]; rules carry ids, not names
-            "ConfigServiceConfigurationRecorder"
-            | "ConfigServiceDeliveryChannel"
-            | "ConfigServiceConfigRule" => return None,
+            // Config's recorder and channel are not resource-scoped
+            // ([`RECORDING_CHANGES`]); its rules' ARNs carry ids, not names
             _ => return None,
         })
     }

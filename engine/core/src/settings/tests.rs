@@ -810,3 +810,32 @@ fn athena_names_and_s3_locations_are_checked() {
         assert!(values::check_s3_url(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn the_slash_command_needs_its_workspace_and_names_admins_by_id() {
+    let text = format!(
+        "{MINIMAL}notifications:\n  slack_signing_secret: ssm:/spa/signing\nfeatures:\n  slack_commands: true\n  slack_admins: [U0123ADMIN, boss@example.com]\n"
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("settings.yaml:10:")
+            && e.contains(
+                "features.slack_commands: the Slack slash command needs `features.slack_team_id`"
+            )),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(
+            |e| e.contains("features.slack_admins[1]") && e.contains("never an e-mail address")
+        ),
+        "{errors:#?}"
+    );
+    let fixed = text
+        .replace(
+            "slack_commands: true",
+            "slack_commands: true\n  slack_team_id: T0123ABCD",
+        )
+        .replace(", boss@example.com", "");
+    ok(&fixed);
+}
