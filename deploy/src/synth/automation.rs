@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use spa_aws::dynamodb::{TableDefinition, table_definitions};
 use spa_aws::sns::member_topics_pattern;
-use spa_aws::sqs::{MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS};
+use spa_aws::sqs::MAX_RECEIVES;
 use spa_core::events::{DEAD_LETTER_QUEUE_SUFFIX, Job, Label};
-use spa_core::rules::{Rule, automation_rules};
+use spa_core::rules::{Function, Rule, automation_rules};
 use spa_core::settings::{AthenaSource, CostSourceSettings, LogLevel, SecretRef, Settings};
 
 use super::functions::{FunctionSpec, Grant, QueueSource, Trigger, deployed};
@@ -280,6 +280,12 @@ fn bus(
     )
 }
 
+/// The visibility timeout of a queue its consumers' timeouts ask for.
+fn visibility(consumers: &[Function]) -> Option<u32> {
+    spa_core::rules::timeouts::visibility_for(consumers)
+        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
 fn queue(
     name: &str,
     retention: u32,
@@ -326,7 +332,7 @@ fn queues(
         queue(
             &dead_letter_queue(&names.command_queue),
             DLQ_RETENTION_SECONDS,
-            None,
+            visibility(&[Function::DeadLetters]),
             None,
             tags,
         ),
@@ -336,7 +342,7 @@ fn queues(
         queue(
             &names.command_queue,
             SOURCE_RETENTION_SECONDS,
-            Some(VISIBILITY_TIMEOUT_SECONDS),
+            visibility(&[Function::Commands]),
             Some("CommandDeadLetters"),
             tags,
         ),
@@ -346,7 +352,7 @@ fn queues(
         queue(
             &dead_letter_queue(&format!("{env}-delivery")),
             DLQ_RETENTION_SECONDS,
-            None,
+            visibility(&[Function::DeadLetters]),
             None,
             tags,
         ),
@@ -357,7 +363,7 @@ fn queues(
             queue(
                 &dead_letter_queue(&format!("{env}-{}", spec.name)),
                 DLQ_RETENTION_SECONDS,
-                None,
+                visibility(&[Function::DeadLetters]),
                 None,
                 tags,
             ),
@@ -370,7 +376,7 @@ fn queues(
             queue(
                 &dead_letter_queue(&name),
                 DLQ_RETENTION_SECONDS,
-                None,
+                visibility(&[Function::DeadLetters]),
                 None,
                 tags,
             ),
@@ -380,7 +386,7 @@ fn queues(
             queue(
                 &name,
                 SOURCE_RETENTION_SECONDS,
-                Some(VISIBILITY_TIMEOUT_SECONDS),
+                visibility(&[Function::BudgetAlerts]),
                 Some("BudgetAlertsDeadLetters"),
                 tags,
             ),
@@ -842,6 +848,7 @@ fn function(
     dlqs: &[(String, String)],
     tags: &BTreeMap<String, String>,
 ) -> Result<(), TemplateError> {
+    spa_core::rules::timeouts::check(spec.function).map_err(TemplateError::Timeouts)?;
     let ids = FunctionIds::of(spec.name);
     let mut policy = statements(settings, names, spec);
     if spec.trigger() == Trigger::DeadLetterQueues {
@@ -884,7 +891,7 @@ fn function(
         "Architectures": [architecture(settings)],
         "Code": {"S3Bucket": r("ArtifactBucket"), "S3Key": r("ArtifactKey")},
         "MemorySize": spec.memory_mb,
-        "Timeout": spec.timeout_seconds,
+        "Timeout": spec.timeout_seconds(),
         "Environment": {"Variables": {
             "SPA_SETTINGS": format!("ssm:{}", names.settings_parameter),
             "SPA_FUNCTION": spec.name,

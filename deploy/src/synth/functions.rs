@@ -61,8 +61,6 @@ pub struct FunctionSpec {
     pub function: Function,
     /// What it may do, besides logging to its log group and reading the settings.
     pub grants: Vec<Grant>,
-    /// Timeout in seconds.
-    pub timeout_seconds: u32,
     /// Memory in MB.
     pub memory_mb: u32,
 }
@@ -81,6 +79,11 @@ impl FunctionSpec {
     pub fn trigger(&self) -> Trigger {
         self.function.trigger()
     }
+
+    /// Lambda's timeout, from the one table ([`Function::timeout`]).
+    pub fn timeout_seconds(&self) -> u64 {
+        self.function.timeout().as_secs()
+    }
 }
 
 /// The deployment of `function`: every variant must say what triggers it and what it
@@ -94,7 +97,6 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             description: "Organizations events: accounts created, moved, tagged, closed",
             function: Function::AccountEvents,
             grants: PREPARING.to_vec(),
-            timeout_seconds: 60,
             memory_mb: 256,
         },
         Function::BuildEvents => FunctionSpec {
@@ -102,7 +104,6 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             description: "Ends of preparation and purge builds in member accounts",
             function: Function::BuildEvents,
             grants: PREPARING.to_vec(),
-            timeout_seconds: 60,
             memory_mb: 256,
         },
         Function::SignIns => FunctionSpec {
@@ -110,7 +111,6 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             description: "Console sign-ins in member accounts",
             function: Function::SignIns,
             grants: LIFECYCLE.to_vec(),
-            timeout_seconds: 60,
             memory_mb: 256,
         },
         Function::Commands => {
@@ -124,7 +124,6 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
                 description: "Account commands of the command queue (maintenance fan-out, operator actions, slash command answers)",
                 function: Function::Commands,
                 grants,
-                timeout_seconds: 60,
                 memory_mb: 256,
             }
         }
@@ -137,8 +136,6 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
                 Grant::PublishEvents,
                 Grant::ArchiveDeadLetters,
             ],
-            // within the dead-letter queues' visibility timeout (30 seconds)
-            timeout_seconds: 30,
             memory_mb: 256,
         },
         Function::SlackCommands => FunctionSpec {
@@ -154,8 +151,6 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
                 Grant::SendCommands,
                 Grant::SlackApp,
             ],
-            // Slack waits 3 seconds
-            timeout_seconds: 10,
             memory_mb: 256,
         },
         Function::Scheduler => {
@@ -175,9 +170,6 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
                 description: "Scheduled jobs: maintenance window, sweeper, reports, digest, access-key scan",
                 function: Function::Scheduler,
                 grants,
-                // Lambda's longest: a month of 10,000 accounts, an Athena query
-                // (`query_timeout`, 5 minutes by default) and the e-mail fit in it
-                timeout_seconds: 900,
                 memory_mb: 1024,
             }
         }
@@ -207,7 +199,6 @@ fn budget_alerts_spec() -> FunctionSpec {
         description: "AWS Budgets alerts of member accounts, through SNS and SQS",
         function: Function::BudgetAlerts,
         grants: LIFECYCLE.to_vec(),
-        timeout_seconds: 60,
         memory_mb: 256,
     }
 }
@@ -231,7 +222,6 @@ fn exceptions_spec(settings: &Settings) -> FunctionSpec {
         description: "Exceptions: incidents, chat and e-mail notifications",
         function: Function::Exceptions,
         grants,
-        timeout_seconds: 120,
         memory_mb: 256,
     }
 }

@@ -118,6 +118,9 @@ pub enum TemplateError {
     /// Properties that do not serialize.
     #[error("cannot serialize the template: {0}")]
     Serialize(String),
+    /// Timeouts that do not nest (`spa_core::rules::timeouts`).
+    #[error("the timeouts do not nest: {0}")]
+    Timeouts(String),
 }
 
 fn is_logical_id(id: &str) -> bool {

@@ -13,6 +13,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use spa_core::rules::timeouts::Timeouts;
 
 use super::metrics::ApiCalls;
 use spa_usecases::Retry;
@@ -112,13 +113,15 @@ pub const WEBHOOK_TRIES: Retry = Retry {
 /// ([`crate::error::no_credentials`]).
 pub const QUIET_SDK_LOGS: &str = "aws_config=error";
 
-/// Timeouts: a connection in 3 s, an attempt in 20 s, a whole call (retries included)
-/// in 60 s, well under a Lambda function's timeout.
-pub fn timeout_config() -> TimeoutConfig {
+/// Timeouts: a connection in 3 s, an attempt and a whole call (retries included) as
+/// the function's nested timeouts say ([`spa_core::rules::timeouts`]): within the
+/// invocation's budget, itself within the function's timeout. Outside Lambda (the
+/// operator's commands), 20 s an attempt and 60 s a call.
+pub fn timeout_config(timeouts: &Timeouts) -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(20))
-        .operation_timeout(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(3).min(timeouts.sdk_attempt))
+        .operation_attempt_timeout(timeouts.sdk_attempt)
+        .operation_timeout(timeouts.sdk_operation)
         .build()
 }
 
@@ -166,7 +169,7 @@ impl AwsConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .retry_config(retry_config())
-            .timeout_config(timeout_config());
+            .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()));
         let endpoint = endpoint
             .map(str::to_owned)
             .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|e| !e.is_empty()));
@@ -194,7 +197,7 @@ impl AwsConfig {
         let sdk = sdk
             .to_builder()
             .retry_config(retry_config())
-            .timeout_config(timeout_config())
+            .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()))
             .build();
         Self { sdk, calls }
     }
@@ -214,6 +217,18 @@ impl AwsConfig {
     pub fn with_retry(&self, retry: RetryConfig) -> Self {
         Self {
             sdk: self.sdk.to_builder().retry_config(retry).build(),
+            calls: self.calls.clone(),
+        }
+    }
+
+    /// The same configuration with the timeouts of a function (see [`timeout_config`]).
+    pub fn with_timeouts(&self, timeouts: &Timeouts) -> Self {
+        Self {
+            sdk: self
+                .sdk
+                .to_builder()
+                .timeout_config(timeout_config(timeouts))
+                .build(),
             calls: self.calls.clone(),
         }
     }
@@ -393,7 +408,9 @@ mod tests {
         let retry = retry_config();
         assert_eq!(retry.mode(), RetryMode::Adaptive);
         assert_eq!(retry.max_attempts(), MAX_ATTEMPTS);
-        let timeouts = timeout_config();
+        let timeouts = timeout_config(&spa_core::rules::timeouts::operator());
         assert!(timeouts.operation_timeout() > timeouts.operation_attempt_timeout());
+        let slack = timeout_config(&spa_core::rules::Function::SlackCommands.timeouts());
+        assert_eq!(slack.operation_timeout(), Some(Duration::from_secs(4)));
     }
 }

@@ -85,6 +85,9 @@ pub struct ConnectOptions {
     /// How the clients retry: [`Retries::Adaptive`] (the SDK slows its own rate on
     /// throttling) but in fault-injection tests.
     pub retries: Retries,
+    /// The SDK's timeouts: the function's nested timeouts on Lambda
+    /// ([`ConnectOptions::for_function`]), the operator's otherwise.
+    pub timeouts: spa_core::rules::timeouts::Timeouts,
 }
 
 impl ConnectOptions {
@@ -100,6 +103,7 @@ impl ConnectOptions {
             command_queue_url: command_queue_url.into(),
             reports_bucket: None,
             retries: Retries::Adaptive,
+            timeouts: spa_core::rules::timeouts::operator(),
         }
     }
 
@@ -123,7 +127,8 @@ impl ConnectOptions {
     /// internet, reads the organization through the organization reader role
     /// ([`spa_core::rules::organization_reader_role_arn`]), which can neither tag an
     /// account nor reach a member role; every other function through the management
-    /// role.
+    /// role. Its SDK calls time out within the function's budget
+    /// ([`spa_core::rules::Function::timeouts`]).
     pub fn for_function(
         mut self,
         settings: &Settings,
@@ -131,6 +136,9 @@ impl ConnectOptions {
     ) -> Self {
         self.management_role = (function == Some(spa_core::rules::Function::SlackCommands))
             .then(|| spa_core::rules::organization_reader_role_arn(settings));
+        if let Some(function) = function {
+            self.timeouts = function.timeouts();
+        }
         self
     }
 
@@ -211,7 +219,8 @@ impl AwsPlatform<()> {
             calls,
         )
         .await
-        .with_retry(options.retries.config());
+        .with_retry(options.retries.config())
+        .with_timeouts(&options.timeouts);
         let session = format!("spa-{}", settings.environment_identifier);
         let management_arn = settings.automation.management_role_arn.as_str();
         let assumed = options.management_role.as_deref().unwrap_or(management_arn);

@@ -22,10 +22,6 @@ pub const BATCH: usize = 10;
 /// Receives of a message before it goes to the dead-letter queue.
 pub const MAX_RECEIVES: u32 = 5;
 
-/// Visibility timeout of the command queue: six times a 60 s function timeout, as AWS
-/// advises for Lambda event sources.
-pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 360;
-
 const CALL: BatchCall<'static> = BatchCall {
     service: "sqs",
     action: "SendMessageBatch",
@@ -147,7 +143,12 @@ pub async fn ensure_queue(config: &AwsConfig, name: &str) -> Result<String, Port
             (QueueAttributeName::RedrivePolicy, redrive),
             (
                 QueueAttributeName::VisibilityTimeout,
-                VISIBILITY_TIMEOUT_SECONDS.to_string(),
+                // as synth deploys it: from the commands function's timeouts
+                spa_core::rules::Function::Commands
+                    .timeouts()
+                    .visibility
+                    .map_or(0, |d| d.as_secs())
+                    .to_string(),
             ),
         ],
     )

@@ -6,6 +6,7 @@
 //! Pure: no SDK type, no I/O, no clock.
 
 mod pattern;
+pub mod timeouts;
 
 use std::fmt;
 
