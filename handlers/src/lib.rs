@@ -11,7 +11,7 @@ use spa_core::footprint::Buildspecs;
 use spa_core::rules::Function;
 use spa_core::settings::{MemorySources, Settings};
 use spa_usecases::ports::{Clock, Platform};
-use spa_usecases::{Engine, HandleError, Verdict, handle};
+use spa_usecases::{Engine, HandleError, Handled, Verdict, handle};
 
 /// Why the function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -115,8 +115,11 @@ pub async fn invoke<P: Platform>(
     event: &Value,
 ) -> Result<Value, HandleError> {
     let started = Instant::now();
-    let engine = Engine::new(platform, settings)?.with_buildspecs(buildspecs.clone());
-    let result = handle(&engine, function, event).await;
+    let mut engine = Engine::new(platform, settings)?.with_buildspecs(buildspecs.clone());
+    if let Some(function) = function {
+        engine = engine.for_function(function);
+    }
+    let result = within_budget(function, handle(&engine, function, event)).await;
     let mut exception_lines = Vec::new();
     let mut metrics = Metrics::new()
         .dimension("Environment", &settings.environment_identifier)
@@ -156,8 +159,16 @@ pub async fn invoke<P: Platform>(
         }
         Err(error) => {
             metrics.add("Errors", 1.0, Unit::Count);
+            if matches!(error, HandleError::OutOfTime { .. }) {
+                metrics.add("OutOfTime", 1.0, Unit::Count);
+            }
             tracing::error!(error = %spa_core::events::redact_emails(&error.to_string()), "the invocation failed");
         }
+    }
+    // what went wrong without failing the reaction: claims not released or not
+    // marked done, deliveries resumed, permanent failures sent to a dead-letter queue
+    for (name, count) in engine.troubles() {
+        metrics.add(name, f64::from(count), Unit::Count);
     }
     let now = platform.clock().now();
     println!("{}", metrics.to_line(now));
@@ -165,6 +176,29 @@ pub async fn invoke<P: Platform>(
         println!("{}", line.to_line(now));
     }
     result.map(|handled| handled.response())
+}
+
+/// Runs `work` until the function's budget less one SDK operation
+/// ([`spa_core::rules::timeouts`]): past that, no call could end within the lease of
+/// the claims it holds, so the invocation stops and says so (the event comes back,
+/// and the next delivery resumes once the leases run out). Without a function (a
+/// local run), no limit.
+async fn within_budget<F>(function: Option<Function>, work: F) -> Result<Handled, HandleError>
+where
+    F: std::future::Future<Output = Result<Handled, HandleError>>,
+{
+    let Some(function) = function else {
+        return work.await;
+    };
+    let timeouts = function.timeouts();
+    let stop = timeouts.budget.saturating_sub(timeouts.sdk_operation);
+    match tokio::time::timeout(stop, work).await {
+        Ok(result) => result,
+        Err(_) => Err(HandleError::OutOfTime {
+            function,
+            seconds: stop.as_secs(),
+        }),
+    }
 }
 
 /// One invocation of the `slack-commands` function (a function URL event): the HTTP

@@ -89,7 +89,9 @@ pub fn run(
     }
     block_on(async {
         let platform = connect(&loaded).await?;
-        let engine = engine(&platform, &loaded)?;
+        // an operator's replay (a dead letter, once its cause is fixed): a cause that
+        // failed for good is handled again; claims held for the function's budget
+        let engine = engine(&platform, &loaded)?.replaying().for_function(function);
         let handled = handle_accepted(&engine, function, &incoming).await;
         let calls = platform.calls().total();
         match handled {

@@ -140,8 +140,16 @@ async fn the_automation_stack_deploys_updates_and_deletes_on_the_emulator() {
     // the engine works on the tables the stack made, under the names it uses
     let store = DynamoStore::from_settings(config.dynamodb(), &settings);
     let at = chrono::Utc::now();
-    assert_eq!(store.claim("smoke-test", at).await.unwrap(), Claim::New);
-    assert_eq!(store.claim("smoke-test", at).await.unwrap(), Claim::Seen);
+    let until = at + chrono::TimeDelta::seconds(60);
+    assert_eq!(
+        store.claim("smoke-test", at, until, false).await.unwrap(),
+        Claim::New
+    );
+    store.complete("smoke-test", at, None).await.unwrap();
+    assert_eq!(
+        store.claim("smoke-test", at, until, false).await.unwrap(),
+        Claim::Seen
+    );
 
     // the same template again: nothing to change
     assert_eq!(

@@ -31,7 +31,7 @@
 //!
 //! | item | `pk` | `sk` | more |
 //! |---|---|---|---|
-//! | claim | `claim#<key>` | `claim` | `at`, `expires` = at + 7 days |
+//! | claim | `claim#<key>` | `claim` | `status` (`leased`, `done`, `failed`), `at`, `until` (end of the lease), `note`, `why`, `expires` = at + 7 days |
 //! | deadline | `deadline#<account>` | `<kind>` | `due`, `due_shard` = `due`, `due_key` = `<due>#<account>#<kind>` |
 //! | open incident | `incident#<account>` | `<label>` | `arn`, `at`, `expires` = at + 90 days |
 //! | last sign-in | `login` | `<account>` | `at` (only ever moves forward) |
@@ -43,8 +43,10 @@
 //! `BatchGetItem` (100 keys a call), one partition per account so that 10,000 writes
 //! spread.
 //!
-//! A claim is a conditional `PutItem` (absent, or expired but not yet removed by
-//! TTL). Deadlines are found by the sparse index `due` (partition `due_shard`, sort
+//! A claim is a lease taken with a conditional `UpdateItem` (absent, expired but not
+//! yet removed by TTL, or a lease that ran out: its old attributes say it was resumed
+//! and what its holder noted); a refused one is read back (`GetItem`, consistent) to
+//! tell done from failed from busy. Ending it sets `done` or `failed`. Deadlines are found by the sparse index `due` (partition `due_shard`, sort
 //! `due_key`: only deadline items have them): `due_key <= <now>#~` reads exactly the
 //! due ones, oldest first, page by page; at 10,000 accounts with a few deadlines each
 //! the index holds tens of thousands of small items in one partition, which a Query
@@ -58,8 +60,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest, ScalarAttributeType,
-    TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
 };
 use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -76,6 +78,13 @@ use spa_usecases::ports::{
 use spa_usecases::retry::Unfinished;
 
 const SERVICE: &str = "dynamodb";
+
+/// The `status` of a claim held by a delivery at work.
+const LEASED: &str = "leased";
+/// The `status` of a claim whose reaction ended.
+const DONE: &str = "done";
+/// The `status` of a claim whose reaction failed for good.
+const FAILED: &str = "failed";
 
 /// How long a claimed key is remembered.
 pub const CLAIM_TTL: Duration = Duration::from_secs(7 * 86_400);
@@ -488,27 +497,118 @@ fn activity_of(item: &Item) -> Result<Activity, PortError> {
 }
 
 impl Claims for DynamoStore {
-    async fn claim(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
+    async fn claim(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+        replay: bool,
+    ) -> Result<Claim, PortError> {
         let table = &self.tables.transactions;
-        let result = self
+        // absent, expired and not yet removed by TTL (which lags), or a lease that
+        // ran out (its holder died); with `replay`, a failure too
+        let mut condition =
+            "attribute_not_exists(pk) OR #e < :now OR (#s = :leased AND #u < :now)".to_owned();
+        let mut request = self
             .client
-            .put_item()
+            .update_item()
             .table_name(table)
-            .item("pk", s(format!("claim#{key}")))
-            .item("sk", s("claim"))
-            .item("at", s(instant(at)))
-            .item(TTL_ATTRIBUTE, epoch(at, CLAIM_TTL))
-            // absent, or expired and not yet removed by TTL (which lags)
-            .condition_expression("attribute_not_exists(pk) OR #e < :now")
+            .key("pk", s(format!("claim#{key}")))
+            .key("sk", s("claim"))
+            .update_expression(
+                "SET #at = :at, #s = :leased, #u = :until, #e = :expires REMOVE #why",
+            )
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#u", "until")
             .expression_attribute_names("#e", TTL_ATTRIBUTE)
+            .expression_attribute_names("#why", "why")
+            .expression_attribute_values(":at", s(instant(at)))
+            .expression_attribute_values(":leased", s(LEASED))
+            .expression_attribute_values(":until", epoch(until, Duration::ZERO))
+            .expression_attribute_values(":expires", epoch(at, CLAIM_TTL))
             .expression_attribute_values(":now", epoch(at, Duration::ZERO))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::New),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(Claim::Seen),
-            Err(e) => Err(port_error(SERVICE, "PutItem", table, e)),
+            .return_values(ReturnValue::AllOld);
+        if replay {
+            condition.push_str(" OR #s = :failed");
+            request = request.expression_attribute_values(":failed", s(FAILED));
         }
+        match request.condition_expression(condition).send().await {
+            Ok(output) => {
+                let old = output.attributes();
+                let status = old
+                    .and_then(|o| o.get("status"))
+                    .and_then(|v| v.as_s().ok());
+                Ok(match status.map(String::as_str) {
+                    Some(LEASED) => Claim::Resumed {
+                        note: old
+                            .and_then(|o| o.get("note"))
+                            .and_then(|v| v.as_s().ok())
+                            .cloned(),
+                    },
+                    _ => Claim::New,
+                })
+            }
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                self.held(key, at).await
+            }
+            Err(e) => Err(port_error(SERVICE, "UpdateItem", table, e)),
+        }
+    }
+
+    async fn note(&self, key: &str, note: &str) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        self.client
+            .update_item()
+            .table_name(table)
+            .key("pk", s(format!("claim#{key}")))
+            .key("sk", s("claim"))
+            .update_expression("SET #n = :note")
+            .expression_attribute_names("#n", "note")
+            .expression_attribute_values(":note", s(note))
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "UpdateItem", table, e))?;
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        failed: Option<&str>,
+    ) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("pk", s(format!("claim#{key}")))
+            .key("sk", s("claim"))
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#u", "until")
+            .expression_attribute_names("#e", TTL_ATTRIBUTE)
+            .expression_attribute_names("#n", "note")
+            .expression_attribute_values(":at", s(instant(at)))
+            .expression_attribute_values(":expires", epoch(at, CLAIM_TTL));
+        request = match failed {
+            Some(why) => request
+                .update_expression(
+                    "SET #at = :at, #s = :status, #e = :expires, #why = :why REMOVE #u, #n",
+                )
+                .expression_attribute_names("#why", "why")
+                .expression_attribute_values(":status", s(FAILED))
+                .expression_attribute_values(":why", s(why)),
+            None => request
+                .update_expression("SET #at = :at, #s = :status, #e = :expires REMOVE #u, #n")
+                .expression_attribute_values(":status", s(DONE)),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "UpdateItem", table, e))?;
+        Ok(())
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
@@ -522,6 +622,43 @@ impl Claims for DynamoStore {
             .await
             .map_err(|e| port_error(SERVICE, "DeleteItem", table, e))?;
         Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// What holds a claim that could not be taken: done, failed, or a lease.
+    async fn held(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
+        let table = &self.tables.transactions;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("pk", s(format!("claim#{key}")))
+            .key("sk", s("claim"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "GetItem", table, e))?;
+        let Some(item) = output.item() else {
+            // released between the two calls: the next delivery takes it
+            return Ok(Claim::Busy { until: at });
+        };
+        let attribute = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        Ok(match attribute("status").map(String::as_str) {
+            Some(LEASED) => Claim::Busy {
+                until: item
+                    .get("until")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .and_then(|n| DateTime::from_timestamp(n, 0))
+                    .unwrap_or(at),
+            },
+            Some(FAILED) => Claim::Failed {
+                why: attribute("why").cloned().unwrap_or_default(),
+            },
+            // done, or a claim written before claims were leases
+            _ => Claim::Seen,
+        })
     }
 }
 

@@ -72,7 +72,11 @@ impl<P: Platform> Handler<P> for LocalHandler<'_> {
         function: Function,
         event: &Value,
     ) -> Result<String, String> {
-        let engine = self.engine(platform).map_err(|e| e.to_string())?;
+        // as on Lambda: claims held for the function's budget
+        let engine = self
+            .engine(platform)
+            .map_err(|e| e.to_string())?
+            .for_function(function);
         match handle(&engine, Some(function), event).await {
             Ok(handled) if handled.dispatched.batch_item_failures.is_empty() => {
                 Ok(handled.summary())

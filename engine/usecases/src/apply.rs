@@ -1,7 +1,13 @@
 //! Applying a transition to one account: the one path every reaction takes.
 //!
-//! 1. **Claim** the cause (event id, command id) in the store: `Seen` means a
-//!    duplicate delivery, nothing to do.
+//! 1. **Lease** the account (one writer at a time: another reaction to it is told
+//!    `Busy` and comes back) and **claim** the cause (event id, command id) in the
+//!    store ([`crate::lease`]): `Seen` means a duplicate delivery, nothing to do; a
+//!    claim whose lease ran out belongs to a delivery that died, whose work this one
+//!    resumes. Before it writes anything, a decision notes the tags it decided on,
+//!    so that the resumed delivery decides the same and finishes it (tags already
+//!    written are not written again, the build is started with the same idempotency
+//!    token, the events are published under the same keys).
 //! 2. **Re-read** the account's tags (the truth) and decode the view; tags that do
 //!    not decode raise `Drift` and nothing else changes.
 //! 3. **Resolve** the settings through the organization tree; an unmanaged account
@@ -16,7 +22,9 @@
 //!
 //! A transient failure is retried within the invocation ([`Retry`](super::Retry));
 //! when it persists, the claim is released and the error returned, so that Lambda or
-//! SQS delivers the event again. The retry finds the tags already written: `decide`
+//! SQS delivers the event again. A permanent one marks the claim failed: every
+//! redelivery fails at once, with no step done twice, until the event rests in its
+//! dead-letter queue (archived, raised as `DeadLetter`, replayed by an operator). The retry finds the tags already written: `decide`
 //! says `Duplicate`, and a build that was decided but never started (attempts
 //! written, no build tag) is started then, with the same idempotency token.
 
@@ -26,10 +34,11 @@ use chrono::{DateTime, Utc};
 
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
+use super::lease::{self, Taken};
 use super::{exceptions, holders};
 use crate::ports::{
-    Activity, ActivityQuery, BuildRequest, Builds, Bus, Claim, Claims, Deadline, DeadlineKind,
-    Deadlines, Journal, Organization, Platform, PortError,
+    Activity, ActivityQuery, BuildRequest, Builds, Bus, Deadline, DeadlineKind, Deadlines, Journal,
+    Organization, Platform, PortError,
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{
@@ -208,7 +217,8 @@ impl<'r> Run<'r> {
         self.transitions.insert(label, (from, to));
         let mut event = DomainEvent::new(label, environment, self.account.clone(), self.at)
             .with_transition(from, to)
-            .with_fact("trigger", self.trigger);
+            .with_fact("trigger", self.trigger)
+            .keyed(self.cause);
         if let Some(holder) = &self.holder {
             event = event.with_holder(holder.as_str());
         }
@@ -304,30 +314,94 @@ impl<P: Platform> Engine<'_, P> {
         account: &AccountId,
         trigger: Trigger,
     ) -> Result<Outcome, UseCaseError> {
-        let store = self.platform().store();
-        let claimed = store.claim(cause, self.now()).await.within(|| {
+        // one writer per account: two reactions to one account never interleave their
+        // read-decide-write; the second is told `Busy` and comes back
+        let writer = format!("writer#{account}");
+        lease::take(self, &writer, || {
+            Context::step("take the account's writer lease")
+                .account(account)
+                .cause(cause)
+        })
+        .await?;
+        let context = || {
             Context::step("claim the cause")
                 .account(account)
                 .cause(cause)
-        })?;
-        if claimed == Claim::Seen {
-            tracing::info!(%account, cause, trigger = trigger.kind.name(), "already processed: nothing to do");
-            return Ok(
-                Outcome::new(cause, Some(account), Verdict::Seen).with_trigger(trigger.kind.name())
-            );
-        }
-        match self.transition(cause, account, &trigger).await {
-            Ok(outcome) => Ok(outcome),
-            Err(error) if error.is_transient() => {
-                if let Err(release) = store.release(cause).await {
-                    tracing::error!(%account, cause, %release, "could not release the claim: the retry will be taken for a duplicate");
-                }
-                tracing::warn!(%account, cause, %error, "transient failure: the event will be retried");
-                Err(error)
+        };
+        let note = match lease::take(self, cause, context).await {
+            Ok(Taken::Go { note, .. }) => note,
+            Ok(Taken::Seen) => {
+                lease::give_back(self, &writer).await;
+                tracing::info!(%account, cause, trigger = trigger.kind.name(), "already processed: nothing to do");
+                return Ok(Outcome::new(cause, Some(account), Verdict::Seen)
+                    .with_trigger(trigger.kind.name()));
             }
             Err(error) => {
-                tracing::error!(%account, cause, %error, "permanent failure: not retried");
-                Err(error)
+                lease::give_back(self, &writer).await;
+                return Err(error);
+            }
+        };
+        let result = self
+            .transition(cause, account, &trigger, note.as_deref())
+            .await;
+        match &result {
+            Ok(_) => {}
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%account, cause, %error, "transient failure: the event will be retried");
+            }
+            Err(error) => {
+                tracing::error!(%account, cause, %error, "permanent failure: not retried, the event ends in a dead-letter queue");
+            }
+        }
+        let result = lease::end(self, cause, result).await;
+        lease::give_back(self, &writer).await;
+        result
+    }
+
+    /// The view to decide on: the tags an earlier delivery noted before it died
+    /// (`note`), so that its decision is made again and finished, unless the account
+    /// moved on since (another cause): then the tags as they are.
+    fn view_to_decide(
+        &self,
+        account: &AccountId,
+        cause: &str,
+        trigger: &Trigger,
+        policy: &Policy,
+        note: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Option<AccountView> {
+        let note = note?;
+        let before: BTreeMap<String, String> = match serde_json::from_str(note) {
+            Ok(before) => before,
+            Err(error) => {
+                tracing::error!(%account, cause, %error, "the note of the earlier delivery does not read: deciding on the tags as they are");
+                self.count_trouble("NotesUnreadable");
+                return None;
+            }
+        };
+        if &before == tags {
+            return None;
+        }
+        let view = self.codec().decode(&before).ok()?;
+        let decision = decide(&view, trigger, policy).ok();
+        let now = self.codec().decode(tags).ok();
+        let finished = decision.and_then(|decision| {
+            let mut after = before.clone();
+            self.codec()
+                .encode(&decision.commands)
+                .against(&before)
+                .apply(&mut after);
+            self.codec().decode(&after).ok()
+        });
+        match (now, finished) {
+            (Some(now), Some(after)) if now.state == after.state && now.since == after.since => {
+                tracing::info!(%account, cause, "resuming the transition an earlier delivery began");
+                Some(view)
+            }
+            _ => {
+                tracing::warn!(%account, cause, "the account moved on since an earlier delivery began this transition: deciding on the tags as they are");
+                self.count_trouble("Superseded");
+                None
             }
         }
     }
@@ -337,6 +411,7 @@ impl<P: Platform> Engine<'_, P> {
         cause: &str,
         account: &AccountId,
         trigger: &Trigger,
+        note: Option<&str>,
     ) -> Result<Outcome, UseCaseError> {
         let organization = self.platform().organization();
         let context = |step| Context::step(step).account(account).cause(cause);
@@ -388,6 +463,8 @@ impl<P: Platform> Engine<'_, P> {
             (_, None) => return self.unmanaged(cause, account, trigger).await,
         }
         let policy = resolved.as_ref().map(Resolved::policy).unwrap_or_default();
+        let resumed = self.view_to_decide(account, cause, trigger, &policy, note, &tags);
+        let view = resumed.clone().unwrap_or(view);
         let mut run = Run::new(cause, account, trigger, &view, tags);
         if let TriggerKind::HolderTagged(holder) = &trigger.kind {
             if view.holder.as_ref() != Some(holder) {
@@ -409,18 +486,38 @@ impl<P: Platform> Engine<'_, P> {
         }
         match decide(&view, trigger, &policy) {
             Ok(decision) => {
+                if resumed.is_none() {
+                    self.note_before(&run).await?;
+                }
                 // the sweeper and departures set every deadline from the tags: a
                 // departure has no policy left to tell the old lease by
                 let force = matches!(trigger.kind, TriggerKind::Sweep | TriggerKind::Left(_));
                 self.carry_out(&mut run, &view, decision, resolved.as_ref(), &policy, force)
                     .await?;
-                Ok(self.finish(run).await)
+                self.finish(run).await
             }
             Err(rejection) => {
                 self.rejected(run, &view, rejection, resolved.as_ref(), &policy)
                     .await
             }
         }
+    }
+
+    /// Notes the tags before the transition on the cause's claim: a delivery that
+    /// resumes after this one died decides on them again ([`Self::view_to_decide`]).
+    async fn note_before(&self, run: &Run<'_>) -> Result<(), UseCaseError> {
+        let before = serde_json::to_string(&run.tags).map_err(|error| {
+            UseCaseError::bad_input(
+                Context::step("note the tags before").account(run.account),
+                error.to_string(),
+            )
+        })?;
+        lease::note(self, run.cause, &before, || {
+            Context::step("note the tags before")
+                .account(run.account)
+                .cause(run.cause)
+        })
+        .await
     }
 
     /// The fingerprint of the holder of the account's last assignment, from history.
@@ -465,6 +562,7 @@ impl<P: Platform> Engine<'_, P> {
             holder = %holder.masked(),
             "holder re-tagged by hand on an assigned account: releasing the previous holder"
         );
+        self.note_before(&run).await?;
         run.note = Some(format!(
             "holder re-tagged by hand to {}: the previous assignment ends",
             holder.masked()
@@ -494,7 +592,7 @@ impl<P: Platform> Engine<'_, P> {
                 tracing::warn!(account = %run.account, %rejection, "the new holder could not be set after the release");
             }
         }
-        Ok(self.finish(run).await)
+        self.finish(run).await
     }
 
     /// Carries out a decision: tags first, then the other commands in order, then the
@@ -718,11 +816,21 @@ impl<P: Platform> Engine<'_, P> {
             let reason =
                 format!("the {kind} build (attempt {attempt}) could not be started: {error}");
             if let Err(failed) = exceptions::raise(self, run, Label::BuildFailed, &reason).await {
-                tracing::error!(account = %run.account, %failed, "could not record the exception");
+                // the event comes back, and its next delivery raises it
+                tracing::error!(account = %run.account, %failed, "could not record the exception: the event comes back");
+                return failed;
             }
         }
         if let Err(failed) = self.publish(&run.events).await {
-            tracing::error!(account = %run.account, %failed, "could not publish the events of the transition");
+            // a failed publish is retried, never dropped: the event comes back, and its
+            // next delivery publishes the same events under the same keys
+            tracing::error!(account = %run.account, %failed, "could not publish the events of the transition: the event comes back");
+            return UseCaseError::port(
+                Context::step("publish the events")
+                    .account(run.account)
+                    .cause(run.cause),
+                failed,
+            );
         }
         UseCaseError::port(
             Context::step("start build")
@@ -792,7 +900,7 @@ impl<P: Platform> Engine<'_, P> {
 
     /// Publishes the run's events once, holder notifications attached to the event of
     /// their label (or an event of their own), and logs the transition.
-    async fn finish(&self, mut run: Run<'_>) -> Outcome {
+    async fn finish(&self, mut run: Run<'_>) -> Result<Outcome, UseCaseError> {
         for (holder, label) in std::mem::take(&mut run.notifications) {
             let masked = holder.masked();
             match run.events.iter_mut().find(|e| e.label == label) {
@@ -803,17 +911,23 @@ impl<P: Platform> Engine<'_, P> {
                     let event =
                         DomainEvent::new(label, self.environment(), run.account.clone(), run.at)
                             .with_transition(run.state, run.state)
-                            .with_fact("notify_holder", &masked);
+                            .with_fact("notify_holder", &masked)
+                            .keyed(run.cause);
                     run.events.push(event);
                     run.outcome.events.push(label);
                 }
             }
         }
         if let Err(error) = self.publish(&run.events).await {
-            tracing::error!(account = %run.account, cause = run.cause, %error, "the state changed but its events could not be published");
-            run.outcome
-                .warnings
-                .push(format!("events not published: {error}"));
+            // never a warning: the event comes back, and its next delivery finishes the
+            // transition it noted and publishes the same events under the same keys
+            tracing::error!(account = %run.account, cause = run.cause, %error, "the state changed but its events could not be published: the event comes back");
+            return Err(UseCaseError::port(
+                Context::step("publish the events")
+                    .account(run.account)
+                    .cause(run.cause),
+                error,
+            ));
         }
         let outcome = run.outcome;
         tracing::info!(
@@ -825,7 +939,7 @@ impl<P: Platform> Engine<'_, P> {
             build = outcome.build.as_ref().map(BuildId::as_str),
             "transition applied"
         );
-        outcome
+        Ok(outcome)
     }
 
     /// `decide` said no: log it; a duplicate may still find a build to start.
@@ -874,7 +988,7 @@ impl<P: Platform> Engine<'_, P> {
             let after = expected_deadlines(view, policy);
             self.reconcile_deadlines(&run, None, &after).await?;
             run.outcome.verdict = Verdict::Resumed;
-            return Ok(self.finish(run).await);
+            return self.finish(run).await;
         }
         let mut outcome = run.outcome;
         outcome.verdict = Verdict::Rejected(rejection);
@@ -923,7 +1037,7 @@ impl<P: Platform> Engine<'_, P> {
             BTreeMap::new(),
         );
         exceptions::raise(self, &mut run, Label::Drift, reason).await?;
-        let mut outcome = self.finish(run).await;
+        let mut outcome = self.finish(run).await?;
         outcome.verdict = Verdict::Drift(spa_core::events::redact_emails(reason));
         Ok(outcome)
     }
@@ -948,7 +1062,7 @@ impl<P: Platform> Engine<'_, P> {
         self.record(&run, Label::AccountUnmanaged, &detail).await?;
         self.reconcile_deadlines(&run, None, &BTreeMap::new())
             .await?;
-        Ok(self.finish(run).await)
+        self.finish(run).await
     }
 }
 

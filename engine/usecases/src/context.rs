@@ -2,6 +2,8 @@
 //! (the tag codec, spa's own principals, the footprint inputs, the retry policy).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -13,6 +15,7 @@ use spa_core::footprint::{
     BuildInput, Footprint, FootprintError, build_variables, member_budget_topic_arn,
 };
 use spa_core::lifecycle::{BuildKind, TagCodec};
+use spa_core::rules::Function;
 use spa_core::settings::{Resolved, Settings};
 
 pub use spa_core::footprint::Buildspecs;
@@ -26,6 +29,13 @@ pub struct Engine<'a, P: Platform> {
     engine_bus_arn: String,
     own_roles: BTreeSet<String>,
     retry: Retry,
+    /// How long a claim taken by this invocation is held ([`crate::lease`]).
+    lease: Duration,
+    /// Whether claims that failed for good are taken again (an operator's replay).
+    replay: bool,
+    /// What went wrong without failing the reaction, by metric name: counted into
+    /// the invocation's metrics line (a claim not released, not completed).
+    troubles: Mutex<BTreeMap<&'static str, u32>>,
 }
 
 impl<'a, P: Platform> Engine<'a, P> {
@@ -56,6 +66,9 @@ impl<'a, P: Platform> Engine<'a, P> {
             ),
             own_roles,
             retry: Retry::default(),
+            lease: Function::AccountEvents.timeouts().budget,
+            replay: false,
+            troubles: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -112,6 +125,54 @@ impl<'a, P: Platform> Engine<'a, P> {
     pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// The invocation runs as `function` on Lambda: its claims are held for the
+    /// function's budget ([`spa_core::rules::Function::timeouts`]); without it, for the
+    /// budget of the lifecycle functions.
+    pub fn for_function(mut self, function: Function) -> Self {
+        self.lease = function.timeouts().budget;
+        self
+    }
+
+    /// Claims held this long (tests of the leases).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// An operator's replay (`spa handle FILE`): a cause that failed for good is
+    /// handled again.
+    pub fn replaying(mut self) -> Self {
+        self.replay = true;
+        self
+    }
+
+    /// How long a claim is held.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Whether failed claims are taken again.
+    pub fn is_replay(&self) -> bool {
+        self.replay
+    }
+
+    /// Counts one trouble under the metric `name`.
+    pub fn count_trouble(&self, name: &'static str) {
+        let mut troubles = match self.troubles.lock() {
+            Ok(troubles) => troubles,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *troubles.entry(name).or_insert(0) += 1;
+    }
+
+    /// The troubles counted so far, by metric name.
+    pub fn troubles(&self) -> BTreeMap<&'static str, u32> {
+        match self.troubles.lock() {
+            Ok(troubles) => troubles.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// The ports.

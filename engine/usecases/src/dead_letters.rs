@@ -27,7 +27,8 @@ use super::context::Engine;
 use super::dispatch::Dispatched;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions::publish_claimed;
-use crate::ports::{Activity, Claim, Claims, Journal, Objects, Platform};
+use super::lease::{self, Taken};
+use crate::ports::{Activity, Claims, Journal, Objects, Platform};
 use spa_core::events::{
     AccountId, DeadLetterBatch, DeadLetterRecord, DomainEvent, Label, redact_emails,
 };
@@ -142,12 +143,7 @@ pub async fn on_dead_letter<P: Platform>(
         .within(|| context("archive the dead letter"))?;
 
     let store = platform.store();
-    if store
-        .claim(&cause, now)
-        .await
-        .within(|| context("claim the dead letter"))?
-        == Claim::Seen
-    {
+    if lease::take(engine, &cause, || context("claim the dead letter")).await? == Taken::Seen {
         tracing::info!(%account, cause, "dead letter raised before: archived again, acknowledged");
         return Ok(Outcome::new(&cause, Some(&account), Verdict::Seen));
     }
@@ -178,14 +174,11 @@ pub async fn on_dead_letter<P: Platform>(
             .run("record the dead letter", || store.record(&activity))
             .await
             .within(|| context("record the dead letter"));
-        if let Err(error) = recorded {
-            if let Err(release) = store.release(&cause).await {
-                tracing::error!(%account, cause, %release, "could not release the claim: the dead letter will not be recorded again");
-            }
-            return Err(error);
+        if recorded.is_ok() {
+            tracing::error!(%account, cause, "a DeadLetter exception was itself dead-lettered: recorded and archived, not raised again");
         }
-        tracing::error!(%account, cause, "a DeadLetter exception was itself dead-lettered: recorded and archived, not raised again");
-        return Ok(Outcome::new(&cause, Some(&account), Verdict::Applied));
+        let recorded = recorded.map(|()| Outcome::new(&cause, Some(&account), Verdict::Applied));
+        return lease::end(engine, &cause, recorded).await;
     }
     let mut event = DomainEvent::new(
         Label::DeadLetter,
@@ -214,7 +207,8 @@ pub async fn on_dead_letter<P: Platform>(
             if !error.is_transient()
                 && let Err(release) = store.release(&cause).await
             {
-                tracing::error!(%account, cause, %release, "could not release the claim: the dead letter will not be raised again");
+                tracing::error!(%account, cause, %release, "could not release the claim: the dead letter is not raised again until it is replayed");
+                engine.count_trouble("ClaimsNotReleased");
             }
             Err(error)
         }

@@ -21,9 +21,10 @@ use chrono::NaiveDate;
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
+use super::lease::{self, Taken};
 use super::on_notice::{Delivery, post, summary};
 use super::residual::{ResidualPolicy, residual_costs};
-use crate::ports::{Claim, Claims, CostSource, Organization, Platform, PortError};
+use crate::ports::{CostSource, Organization, Platform, PortError};
 use spa_core::events::{AccountId, ScheduledJob};
 use spa_core::notify::digest::{self, Digest, DigestInput, PeriodFigures};
 
@@ -100,27 +101,19 @@ pub async fn daily_digest<P: Platform, C: CostSource>(
         tracing::warn!(cause, why, "digest skipped");
         return Ok(Outcome::new(cause, None, Verdict::Ignored(why)));
     }
-    let store = engine.platform().store();
     let key = format!("digest#{cause}");
-    let claimed = store
-        .claim(&key, engine.now())
-        .await
-        .within(|| Context::step("claim the digest").cause(cause))?;
-    if claimed == Claim::Seen {
+    let claimed = lease::take(engine, &key, || {
+        Context::step("claim the digest").cause(cause)
+    })
+    .await?;
+    if claimed == Taken::Seen {
         tracing::info!(cause, "digest posted before: nothing to do");
         return Ok(Outcome::new(cause, None, Verdict::Seen));
     }
     let today = job.scheduled_time.date_naive();
     let digest = match read_digest(engine, costs, today, None).await {
         Ok(digest) => digest,
-        Err(error) => {
-            if error.is_transient()
-                && let Err(release) = store.release(&key).await
-            {
-                tracing::error!(cause, %release, "could not release the digest's claim: the retry will be taken for a duplicate");
-            }
-            return Err(error);
-        }
+        Err(error) => return lease::end(engine, &key, Err(error)).await,
     };
     let mut deliveries = Vec::new();
     for (step, reference, setting) in channels {
@@ -141,7 +134,7 @@ pub async fn daily_digest<P: Platform, C: CostSource>(
             }
         }
     }
-    Ok(outcome)
+    lease::end(engine, &key, Ok(outcome)).await
 }
 
 /// Reads the costs of every period of the digest of `today` (of one account when

@@ -25,7 +25,8 @@ pub struct Dispatched {
     /// One outcome per trigger handled.
     pub outcomes: Vec<Outcome>,
     /// SQS message ids to report in `batchItemFailures`: records that failed for a
-    /// reason worth a retry (transient) or the dead-letter queue (undecodable).
+    /// reason worth a retry (transient) or the dead-letter queue (undecodable, or
+    /// failed for good).
     pub batch_item_failures: Vec<String>,
 }
 
@@ -101,8 +102,17 @@ pub async fn dispatch<P: Platform>(
                             None => return Err(error),
                         }
                     }
-                    // refused for good (bad input): logged, acknowledged
-                    Err(error) => tracing::error!(%error, "budget alert not recorded"),
+                    // failed for good: counted, and handed back so that the record
+                    // ends in the dead-letter queue (archived, raised as DeadLetter);
+                    // its claim answers every redelivery at once, doing nothing twice
+                    Err(error) => {
+                        tracing::error!(%error, "budget alert not recorded: it goes to the dead-letter queue");
+                        engine.count_trouble("PermanentFailures");
+                        match &record.message_id {
+                            Some(id) => dispatched.batch_item_failures.push(id.clone()),
+                            None => return Err(error),
+                        }
+                    }
                 }
             }
             for record in &batch.records {
@@ -152,10 +162,13 @@ pub async fn dispatch<P: Platform>(
                             Ok(())
                         }
                         Err(error) if error.is_transient() => failed(&mut dispatched),
-                        // refused for good: logged by the use case, acknowledged
+                        // failed for good: counted, and handed back so that the
+                        // record ends in the dead-letter queue (archived, raised as
+                        // DeadLetter); its claim answers every redelivery at once
                         Err(error) => {
-                            tracing::error!(%error, "command refused");
-                            Ok(())
+                            tracing::error!(%error, "command failed for good: it goes to the dead-letter queue");
+                            engine.count_trouble("PermanentFailures");
+                            failed(&mut dispatched)
                         }
                     },
                 };

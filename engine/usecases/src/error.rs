@@ -73,6 +73,23 @@ pub enum UseCaseError {
         /// What is wrong, for the operator (no e-mail address in clear).
         reason: String,
     },
+    /// Another delivery of the same cause holds its claim: this one comes back later.
+    #[error("{context}: another delivery is handling it until {until}")]
+    Busy {
+        /// Where.
+        context: Box<Context>,
+        /// When the other delivery's lease runs out.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// An earlier delivery of the same cause failed for good: not tried again (an
+    /// operator replays it once the cause is fixed).
+    #[error("{context}: failed for good before: {why}")]
+    FailedBefore {
+        /// Where.
+        context: Box<Context>,
+        /// The earlier error.
+        why: String,
+    },
     /// The settings cannot drive the engine (a tag prefix AWS refuses).
     #[error("settings: {reason}")]
     Settings {
@@ -103,16 +120,20 @@ impl UseCaseError {
     pub fn is_transient(&self) -> bool {
         match self {
             UseCaseError::Port { source, .. } => source.is_transient(),
-            UseCaseError::BadInput { .. } | UseCaseError::Settings { .. } => false,
+            UseCaseError::Busy { .. } => true,
+            UseCaseError::BadInput { .. }
+            | UseCaseError::FailedBefore { .. }
+            | UseCaseError::Settings { .. } => false,
         }
     }
 
     /// The account the error is about, when known.
     pub fn account(&self) -> Option<&AccountId> {
         match self {
-            UseCaseError::Port { context, .. } | UseCaseError::BadInput { context, .. } => {
-                context.account.as_ref()
-            }
+            UseCaseError::Port { context, .. }
+            | UseCaseError::BadInput { context, .. }
+            | UseCaseError::Busy { context, .. }
+            | UseCaseError::FailedBefore { context, .. } => context.account.as_ref(),
             UseCaseError::Settings { .. } => None,
         }
     }

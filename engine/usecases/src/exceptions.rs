@@ -9,7 +9,8 @@
 use super::apply::Run;
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use crate::ports::{Activity, Bus, Claim, Claims, Journal, Platform};
+use super::lease::{self, Taken};
+use crate::ports::{Activity, Bus, Journal, Platform};
 use spa_core::events::{DomainEvent, Label};
 
 /// Records an exception of the run's account and queues its domain event.
@@ -32,9 +33,10 @@ pub(crate) async fn raise<P: Platform>(
 }
 
 /// Records and publishes an exception a job found (not a transition), under the claim
-/// `key` its caller has just taken, so that it is raised once. On a transient failure
-/// the claim is released and the error returned: the next run raises it again.
-/// `what` names the finding in the log ("the residual cost").
+/// `key` its caller has just taken ([`lease::take`]), so that it is raised once: the
+/// event is keyed by `key`, and the claim ended with the result ([`lease::end`]: on a
+/// transient failure it is released and the error returned, so that the next run
+/// raises it again). `what` names the finding in the log ("the residual cost").
 pub(crate) async fn publish_claimed<P: Platform>(
     engine: &Engine<'_, P>,
     key: &str,
@@ -42,13 +44,14 @@ pub(crate) async fn publish_claimed<P: Platform>(
     activity: &Activity,
     event: DomainEvent,
     what: &str,
-) -> Result<Claim, UseCaseError> {
+) -> Result<Taken, UseCaseError> {
     let platform = engine.platform();
     let store = platform.store();
     let account = &activity.account;
     let context = |step| Context::step(step).account(account).cause(cause);
     let label = event.label;
     let reason = event.reason.clone().unwrap_or_default();
+    let event = event.keyed(key);
     let result = async {
         engine
             .retry()
@@ -64,18 +67,11 @@ pub(crate) async fn publish_claimed<P: Platform>(
             .within(|| context("publish the exception"))
     }
     .await;
-    match result {
-        Ok(()) => {
-            tracing::warn!(%account, cause, %label, reason, "exception raised");
-            Ok(Claim::New)
-        }
-        Err(error) => {
-            if error.is_transient()
-                && let Err(release) = store.release(key).await
-            {
-                tracing::error!(%account, cause, %release, "could not release the claim: {what} will not be raised again");
-            }
-            Err(error)
-        }
+    if result.is_ok() {
+        tracing::warn!(%account, cause, %label, reason, what, "exception raised");
     }
+    lease::end(engine, key, result).await.map(|()| Taken::Go {
+        resumed: false,
+        note: None,
+    })
 }

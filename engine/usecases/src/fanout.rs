@@ -12,8 +12,9 @@ use std::collections::BTreeSet;
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
+use super::lease::{self, Taken};
 use super::managed::managed_accounts;
-use crate::ports::{Claim, Claims, Commands, Deadlines, Platform};
+use crate::ports::{Commands, Deadlines, Platform};
 use spa_core::events::{AccountCommand, Action, ScheduledJob};
 use spa_core::lifecycle::{Trigger, TriggerKind};
 
@@ -34,35 +35,6 @@ pub(crate) async fn send<P: Platform>(
         .within(|| Context::step("send commands").cause(cause))
 }
 
-/// Claims a scheduled run, so that a second delivery sends nothing twice; `None`
-/// when it was seen.
-async fn claim<P: Platform>(
-    engine: &Engine<'_, P>,
-    cause: &str,
-) -> Result<Option<()>, UseCaseError> {
-    let claimed = engine
-        .platform()
-        .store()
-        .claim(cause, engine.now())
-        .await
-        .within(|| Context::step("claim the run").cause(cause))?;
-    Ok((claimed == Claim::New).then_some(()))
-}
-
-async fn release_on_transient<P: Platform, T>(
-    engine: &Engine<'_, P>,
-    cause: &str,
-    result: Result<T, UseCaseError>,
-) -> Result<T, UseCaseError> {
-    if let Err(error) = &result
-        && error.is_transient()
-        && let Err(release) = engine.platform().store().release(cause).await
-    {
-        tracing::error!(cause, %release, "could not release the claim of the run");
-    }
-    result
-}
-
 /// The maintenance window: one command per managed account. Returns the outcome,
 /// `Dispatched(n)`.
 pub async fn on_maintenance_window<P: Platform>(
@@ -70,7 +42,14 @@ pub async fn on_maintenance_window<P: Platform>(
     job: &ScheduledJob,
 ) -> Result<Outcome, UseCaseError> {
     let cause = job.event_id.as_str();
-    if claim(engine, cause).await?.is_none() {
+    // a second delivery sends nothing twice; one that resumes a run that died sends
+    // its commands again, which their consumers take for duplicates (same ids)
+    if lease::take(engine, cause, || {
+        Context::step("claim the run").cause(cause)
+    })
+    .await?
+        == Taken::Seen
+    {
         return Ok(Outcome::new(cause, None, Verdict::Seen));
     }
     let result = async {
@@ -92,7 +71,7 @@ pub async fn on_maintenance_window<P: Platform>(
         Ok(commands.len())
     }
     .await;
-    let count = release_on_transient(engine, cause, result).await?;
+    let count = lease::end(engine, cause, result).await?;
     tracing::info!(cause, count, "maintenance window: commands sent");
     Ok(Outcome::new(cause, None, Verdict::Dispatched(count)))
 }

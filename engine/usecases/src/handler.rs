@@ -30,6 +30,17 @@ pub enum HandleError {
     /// The use case failed.
     #[error(transparent)]
     UseCase(#[from] UseCaseError),
+    /// The invocation's budget ran out before the work was done
+    /// (`spa_core::rules::timeouts`): it is delivered again, and resumed.
+    #[error(
+        "the `{function}` function stopped after {seconds}s, its budget: the event comes back and the work is resumed"
+    )]
+    OutOfTime {
+        /// The function.
+        function: Function,
+        /// The budget it stopped at.
+        seconds: u64,
+    },
 }
 
 /// What an invocation did.

@@ -29,11 +29,12 @@ use serde::Serialize;
 use super::apply::{Outcome, Verdict};
 use super::bounded::bounded;
 use super::context::Engine;
-use super::error::{Context, PortResultExt, UseCaseError};
+use super::error::{Context, UseCaseError};
 use super::exceptions::publish_claimed;
 use super::find::aligned;
+use super::lease::{self, Taken};
 use super::managed::managed_accounts;
-use crate::ports::{Activity, Claim, Claims, IamUser, KeyStatus, Platform, Scans, mask_key_id};
+use crate::ports::{Activity, IamUser, KeyStatus, Platform, Scans, mask_key_id};
 use spa_core::events::{AccountId, DomainEvent, Label, ScheduledJob};
 
 /// What the scan reports.
@@ -265,8 +266,8 @@ pub async fn scan_access_keys_with<P: Platform, S: Scans>(
     for (account, findings) in by_account {
         if let Some(cause) = raise {
             match raise_stale_keys(engine, &account, &findings, now, cause, &policy).await {
-                Ok(Claim::New) => report.raised.push(account.clone()),
-                Ok(Claim::Seen) => report.raised_before.push(account.clone()),
+                Ok(Taken::Go { .. }) => report.raised.push(account.clone()),
+                Ok(Taken::Seen) => report.raised_before.push(account.clone()),
                 Err(error) => {
                     tracing::error!(%account, cause, %error, "stale access keys not raised");
                     report.failed.push(ScanFailure {
@@ -302,19 +303,13 @@ async fn raise_stale_keys<P: Platform>(
     now: DateTime<Utc>,
     cause: &str,
     policy: &KeyPolicy,
-) -> Result<Claim, UseCaseError> {
-    let platform = engine.platform();
-    let store = platform.store();
+) -> Result<Taken, UseCaseError> {
     let context = |step| Context::step(step).account(account).cause(cause);
     let day = now.date_naive();
     let key = format!("stale-keys#{account}#{day}");
-    if store
-        .claim(&key, now)
-        .await
-        .within(|| context("claim the access-key findings"))?
-        == Claim::Seen
+    if lease::take(engine, &key, || context("claim the access-key findings")).await? == Taken::Seen
     {
-        return Ok(Claim::Seen);
+        return Ok(Taken::Seen);
     }
     let count = |p: Problem| findings.iter().filter(|f| f.problems.contains(&p)).count();
     let reason = format!(

@@ -17,6 +17,7 @@ pub mod dead_letters;
 pub mod error;
 mod exceptions;
 pub mod holders;
+mod lease;
 pub mod ports;
 pub mod resolve;
 pub mod retry;

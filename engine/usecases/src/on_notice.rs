@@ -11,7 +11,8 @@
 //! answering 500, a missing secret never stop the other channels, and the event is
 //! not retried for them (a retry would notify the working channels twice). Only not
 //! knowing the account (Organizations unavailable) fails the event, so that it comes
-//! back. Each event is handled once (claim on the event id).
+//! back. Each event is handled once (a claim on its key, [`DomainEvent::key`](spa_core::events::DomainEvent::key),
+//! which every publication of it shares).
 
 use std::time::Duration;
 
@@ -19,10 +20,11 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
-use super::error::{Context, PortResultExt, UseCaseError};
+use super::error::{Context, UseCaseError};
+use super::lease::{self, Taken};
 use crate::ports::{
-    Claim, Claims, Costs, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents, Mail,
-    Objects, Organization, OrganizationTree, Platform, PortError, RelatedLink, Secrets, Webhooks,
+    Costs, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents, Mail, Objects,
+    Organization, OrganizationTree, Platform, PortError, RelatedLink, Secrets, Webhooks,
 };
 use spa_core::events::{AccountId, Label, SpaEvent};
 use spa_core::lifecycle::Holder;
@@ -72,29 +74,26 @@ pub async fn on_notice<P: Platform>(
         let why = format!("`{}` needs nobody", domain.label);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
     }
-    let store = engine.platform().store();
-    let key = format!("notice#{cause}");
+    let key = format!("notice#{}", notice_key(event));
     let context = || {
         Context::step("claim the notice")
             .account(account)
             .cause(cause)
     };
-    if store.claim(&key, engine.now()).await.within(context)? == Claim::Seen {
+    if lease::take(engine, &key, context).await? == Taken::Seen {
         return Ok(Outcome::new(cause, Some(account), Verdict::Seen));
     }
-    let known = match describe(engine, account).await {
+    let described = describe(engine, account).await.map_err(|error| {
+        UseCaseError::port(
+            Context::step("describe the account")
+                .account(account)
+                .cause(cause),
+            error,
+        )
+    });
+    let known = match described {
         Ok(known) => known,
-        Err(error) => {
-            if error.is_transient() {
-                let _ = store.release(&key).await;
-            }
-            return Err(UseCaseError::port(
-                Context::step("describe the account")
-                    .account(account)
-                    .cause(cause),
-                error,
-            ));
-        }
+        Err(error) => return lease::end(engine, &key, Err(error)).await,
     };
     let deliveries = if domain.label.needs_attention() {
         attend(engine, event, &known).await
@@ -117,7 +116,17 @@ pub async fn on_notice<P: Platform>(
             }
         }
     }
-    Ok(outcome)
+    lease::end(engine, &key, Ok(outcome)).await
+}
+
+/// What makes a notice one: the event's own key (the same for every publication of
+/// it, [`spa_core::events::DomainEvent::key`]) scoped by its sender, else the bus's
+/// event id.
+fn notice_key(event: &SpaEvent) -> String {
+    match &event.event.key {
+        Some(key) => format!("{}#{key}", event.event.account),
+        None => event.event_id.as_str().to_owned(),
+    }
 }
 
 /// `incident opened, slack, email; teams failed` in a few words.

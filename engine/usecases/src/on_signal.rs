@@ -1,6 +1,7 @@
 //! Signals that move no account: console sign-ins and budget alerts.
 //!
-//! Each is recorded once (claim on its event id) as an activity of the account. A
+//! Each is recorded once (claim on its event id, [`crate::lease`]) as an activity of
+//! the account. A
 //! sign-in that succeeded stamps the account's last sign-in. A signal that needs
 //! attention (root or IAM-user sign-in, budget alert) is also published on the bus as
 //! its exception event, for the `exceptions` function (incident, notifications) —
@@ -14,9 +15,8 @@ use chrono::{DateTime, Utc};
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use crate::ports::{
-    Activity, Bus, Claim, Claims, Journal, Logins, Organization, Platform, PortError,
-};
+use super::lease::{self, Taken};
+use crate::ports::{Activity, Bus, Journal, Logins, Organization, Platform, PortError};
 use spa_core::events::{AccountId, BudgetAlert, ConsoleLogin, DomainEvent, Label, LoginOutcome};
 
 /// What a signal says, once decoded.
@@ -112,25 +112,17 @@ async fn on_signal<P: Platform>(
     engine: &Engine<'_, P>,
     signal: Signal<'_>,
 ) -> Result<Outcome, UseCaseError> {
-    let store = engine.platform().store();
     let (cause, account) = (signal.cause, signal.account);
     let context = || {
         Context::step("record a signal")
             .account(account)
             .cause(cause)
     };
-    if store.claim(cause, engine.now()).await.within(context)? == Claim::Seen {
+    if lease::take(engine, cause, context).await? == Taken::Seen {
         return Ok(Outcome::new(cause, Some(account), Verdict::Seen));
     }
-    match carry_out(engine, &signal).await {
-        Ok(outcome) => Ok(outcome),
-        Err(error) => {
-            if error.is_transient() {
-                let _ = store.release(cause).await;
-            }
-            Err(error)
-        }
-    }
+    let result = carry_out(engine, &signal).await;
+    lease::end(engine, cause, result).await
 }
 
 async fn carry_out<P: Platform>(
@@ -184,7 +176,8 @@ async fn carry_out<P: Platform>(
         return Ok(Outcome::new(cause, Some(account), Verdict::Unmanaged));
     }
     let mut event = DomainEvent::new(label, engine.environment(), account.clone(), signal.at)
-        .with_reason(&detail);
+        .with_reason(&detail)
+        .keyed(cause);
     for (key, value) in &signal.facts {
         event = event.with_fact(key, value);
     }

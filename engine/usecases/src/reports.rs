@@ -22,9 +22,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
+use super::lease::{self, Taken};
 use crate::ports::{
-    ActivityQuery, Attachment, Claim, Claims, CostSource, Email, Journal, KnownAccount,
-    KnownAccounts, Logins, Mail, Objects, Organization, OrganizationTree, Platform, PortError,
+    ActivityQuery, Attachment, CostSource, Email, Journal, KnownAccount, KnownAccounts, Logins,
+    Mail, Objects, Organization, OrganizationTree, Platform, PortError,
 };
 use spa_core::events::{AccountId, Report, ScheduledJob, mask};
 use spa_core::reports::monthly::SUMMARY_SCOPE;
@@ -554,18 +555,18 @@ pub async fn on_report_job<P: Platform>(
             "a `reports` job without its `report`",
         ));
     };
-    let store = engine.platform().store();
     let key = format!("report#{cause}");
-    if store
-        .claim(&key, engine.now())
-        .await
-        .within(|| Context::step("claim the report run").cause(cause))?
-        == Claim::Seen
+    if lease::take(engine, &key, || {
+        Context::step("claim the report run").cause(cause)
+    })
+    .await?
+        == Taken::Seen
     {
         return Ok(Outcome::new(cause, None, Verdict::Seen));
     }
     let period = Period::scheduled(report, job.scheduled_time);
-    match run_report(engine, report, period, &mut Output::Bucket).await {
+    // a run writes whole files under the same keys again: running it again is safe
+    let result = match run_report(engine, report, period, &mut Output::Bucket).await {
         Ok(run) => {
             let mut summary = format!(
                 "{} report of {}: {} file(s)",
@@ -583,11 +584,10 @@ pub async fn on_report_job<P: Platform>(
         }
         Err(error) => {
             tracing::error!(cause, %report, %period, %error, "report run failed");
-            // a run writes whole files under the same keys again: running it again is safe
-            let _ = store.release(&key).await;
             Err(error)
         }
-    }
+    };
+    lease::end_rerunnable(engine, &key, result).await
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions::publish_claimed;
-use crate::ports::{Activity, ActivityQuery, Claim, Claims, CostSource, Journal, Platform};
+use super::lease::{self, Taken};
+use crate::ports::{Activity, ActivityQuery, CostSource, Journal, Platform};
 use spa_core::events::{AccountId, DomainEvent, Label, ScheduledJob};
 use spa_core::notify::digest::money;
 
@@ -148,11 +149,11 @@ pub async fn residual_costs<P: Platform, C: CostSource>(
         over.sort_by_key(|(day, _)| *day);
         let checked = (last - first).num_days() + 1;
         match raise(engine, job, purge, &over, checked, policy).await {
-            Ok(Claim::New) => {
+            Ok(Taken::Go { .. }) => {
                 raised += 1;
                 outcome.events.push(Label::ResidualCost);
             }
-            Ok(Claim::Seen) => seen += 1,
+            Ok(Taken::Seen) => seen += 1,
             Err(error) => {
                 tracing::error!(account = %purge.account, cause, %error, "residual cost not raised");
                 outcome
@@ -203,20 +204,13 @@ async fn raise<P: Platform>(
     over: &[(NaiveDate, f64)],
     checked: i64,
     policy: &ResidualPolicy,
-) -> Result<Claim, UseCaseError> {
-    let platform = engine.platform();
-    let store = platform.store();
+) -> Result<Taken, UseCaseError> {
     let account = &purge.account;
     let cause = job.event_id.as_str();
     let context = |step| Context::step(step).account(account).cause(cause);
     let key = format!("residual#{account}#{}", purge.at.timestamp());
-    if store
-        .claim(&key, engine.now())
-        .await
-        .within(|| context("claim the residual cost"))?
-        == Claim::Seen
-    {
-        return Ok(Claim::Seen);
+    if lease::take(engine, &key, || context("claim the residual cost")).await? == Taken::Seen {
+        return Ok(Taken::Seen);
     }
     let amounts: Vec<String> = over
         .iter()

@@ -28,6 +28,7 @@ use serde_json::Value;
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
+use super::lease::{self, Taken};
 use super::managed::managed_accounts;
 use crate::ports::{
     Claim, Claims, Commands, Organization, Platform, PortError, Secret, Secrets, SlackUsers,
@@ -154,9 +155,15 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
             return SlashAnswer::error(401);
         }
     };
-    match platform.store().claim(&verified.replay_key(), now).await {
+    // a marker, never ended: whatever is found under the key is a replay
+    let until = now + chrono::TimeDelta::minutes(5);
+    match platform
+        .store()
+        .claim(&verified.replay_key(), now, until, false)
+        .await
+    {
         Ok(Claim::New) => {}
-        Ok(Claim::Seen) => {
+        Ok(_) => {
             tracing::warn!(rejection = "replayed", "slash command refused");
             return SlashAnswer::error(401);
         }
@@ -456,13 +463,7 @@ pub async fn answer_later<P: Platform>(
     })?;
     let platform = engine.platform();
     let key = format!("slack-reply#{}", command.id);
-    if platform
-        .store()
-        .claim(&key, engine.now())
-        .await
-        .within(context)?
-        == Claim::Seen
-    {
+    if lease::take(engine, &key, context).await? == Taken::Seen {
         return Ok(Outcome::new(&command.id, None, Verdict::Seen));
     }
     let asker = Asker {
@@ -471,33 +472,26 @@ pub async fn answer_later<P: Platform>(
     };
     let body = match compute(engine, &asker, &Request::parse(text)).await {
         Ok(body) => body,
-        Err(error) if error.is_transient() => {
-            let _ = platform.store().release(&key).await;
-            return Err(error);
-        }
+        Err(error) if error.is_transient() => return lease::end(engine, &key, Err(error)).await,
         Err(error) => {
             tracing::error!(error = %redact_emails(&error.to_string()), "slash command answer failed");
             reply::failed()
         }
     };
-    match platform
+    let posted = platform
         .webhooks()
         .post_json(&Secret::new(url.expose()), &body)
         .await
-    {
-        Ok(()) => {
+        .within(context)
+        .map(|()| {
             tracing::info!(user, cause = command.id, "slash command answered");
-            Ok(Outcome::new(
+            Outcome::new(
                 &command.id,
                 None,
                 Verdict::Notified("slash command answered".to_owned()),
-            ))
-        }
-        Err(error) => {
-            let _ = platform.store().release(&key).await;
-            Err(error).within(context)
-        }
-    }
+            )
+        });
+    lease::end(engine, &key, posted).await
 }
 
 /// `find`: admins search every managed account, holders the accounts they hold.

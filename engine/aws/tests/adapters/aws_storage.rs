@@ -85,20 +85,74 @@ async fn tables_are_named_after_the_environment_and_made_once() {
 }
 
 #[tokio::test]
-async fn a_key_is_claimed_once_until_released() {
+async fn a_claim_is_a_lease_done_failed_or_resumed_with_its_note() {
     let scenario = spa_testkit::scenario();
     let config = config(&scenario).await;
     let store = store(&config).await;
-    assert_eq!(store.claim("event-1", at(0)).await, Ok(Claim::New));
-    assert_eq!(store.claim("event-1", at(1)).await, Ok(Claim::Seen));
-    assert_eq!(store.claim("event-2", at(1)).await, Ok(Claim::New));
-    store.release("event-1").await.expect("released");
-    assert_eq!(store.claim("event-1", at(2)).await, Ok(Claim::New));
+    // leased until minute 1
+    assert_eq!(
+        store.claim("event-1", at(0), at(1), false).await,
+        Ok(Claim::New)
+    );
+    store
+        .note("event-1", r#"{"state":"vended"}"#)
+        .await
+        .expect("noted");
+    // a second delivery within the lease is told to come back
+    assert_eq!(
+        store.claim("event-1", at(0), at(1), false).await,
+        Ok(Claim::Busy { until: at(1) })
+    );
+    // the first one died: after its lease, the next resumes from its note
+    assert_eq!(
+        store.claim("event-1", at(2), at(3), false).await,
+        Ok(Claim::Resumed {
+            note: Some(r#"{"state":"vended"}"#.to_owned())
+        })
+    );
+    store.complete("event-1", at(2), None).await.expect("done");
+    assert_eq!(
+        store.claim("event-1", at(9), at(10), false).await,
+        Ok(Claim::Seen)
+    );
+
+    // failed for good: said again at once, taken again by an operator's replay
+    assert_eq!(
+        store.claim("event-2", at(0), at(1), false).await,
+        Ok(Claim::New)
+    );
+    store
+        .complete("event-2", at(0), Some("no such holder"))
+        .await
+        .expect("failed");
+    assert_eq!(
+        store.claim("event-2", at(5), at(6), false).await,
+        Ok(Claim::Failed {
+            why: "no such holder".to_owned()
+        })
+    );
+    assert_eq!(
+        store.claim("event-2", at(5), at(6), true).await,
+        Ok(Claim::New)
+    );
+
+    // released: taken again at once
+    assert_eq!(
+        store.claim("event-3", at(0), at(1), false).await,
+        Ok(Claim::New)
+    );
+    store.release("event-3").await.expect("released");
+    assert_eq!(
+        store.claim("event-3", at(0), at(1), false).await,
+        Ok(Claim::New)
+    );
     // releasing what is not claimed is fine
     store.release("never").await.expect("nothing to release");
     // a claim past its TTL that DynamoDB has not removed yet is new again
     assert_eq!(
-        store.claim("event-2", at(8 * 24 * 60)).await,
+        store
+            .claim("event-1", at(8 * 24 * 60), at(8 * 24 * 60 + 1), false)
+            .await,
         Ok(Claim::New)
     );
 }
@@ -283,7 +337,7 @@ async fn a_missing_table_is_not_found() {
     let scenario = spa_testkit::scenario();
     let config = config(&scenario).await;
     let store = DynamoStore::from_settings(config.dynamodb(), &settings());
-    let result = store.claim("event-1", at(0)).await;
+    let result = store.claim("event-1", at(0), at(1), false).await;
     assert!(
         matches!(&result, Err(PortError::NotFound { id, .. }) if id == "SpaTest-Transactions"),
         "{result:?}"

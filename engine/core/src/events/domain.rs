@@ -45,6 +45,10 @@ pub struct DomainEvent {
     pub holder: Option<String>,
     /// More detail by name (`build_id`, `amount`, `threshold`, ...).
     pub facts: BTreeMap<String, String>,
+    /// What makes the event one: the same for every publication of it (a delivery
+    /// that resumes the work of one that died publishes it again), so that whoever
+    /// reacts to it reacts once. `<cause>/<label>`; `None`: the bus's event id.
+    pub key: Option<String>,
 }
 
 impl DomainEvent {
@@ -65,7 +69,15 @@ impl DomainEvent {
             reason: None,
             holder: None,
             facts: BTreeMap::new(),
+            key: None,
         }
+    }
+
+    /// Keys the event by the cause that made it: every publication of the event of
+    /// `label` for `cause` is the same event (see [`DomainEvent::key`]).
+    pub fn keyed(mut self, cause: &str) -> Self {
+        self.key = Some(clean(&format!("{cause}/{}", self.label), MAX_FACT_CHARS));
+        self
     }
 
     /// Sets the states before and after.
@@ -106,6 +118,7 @@ impl DomainEvent {
             to_state: self.to_state.map(State::as_str),
             reason: self.reason.as_deref().map(|r| clean(r, MAX_REASON_CHARS)),
             holder: self.holder.as_deref().map(mask),
+            key: self.key.as_deref(),
             facts: self
                 .facts
                 .iter()
@@ -146,6 +159,8 @@ struct Detail<'a> {
     holder: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     facts: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
 }
 
 /// One entry of an EventBridge `PutEvents` call, without the bus name.
@@ -251,6 +266,7 @@ pub(crate) fn decode(envelope: &Envelope<'_>) -> Result<SpaEvent, DecodeError> {
             .map(|r| clean(r, MAX_REASON_CHARS)),
         holder: detail.opt_str("holder")?.map(mask),
         facts,
+        key: detail.opt_str("key")?.map(|k| clean(k, MAX_FACT_CHARS)),
     };
     Ok(SpaEvent {
         event_id: envelope.id.clone(),

@@ -232,7 +232,16 @@ enum Delivery {
     Once,
     /// Each twice, shuffled by a generator of this seed.
     TwiceShuffled(u64),
+    /// Each twice, shuffled by a generator of this seed, and handed to two workers
+    /// that deliver at once: the two deliveries of an event, and events about the same
+    /// account, race.
+    TwoWorkers(u64),
 }
+
+/// Tries of a delivery by a racing worker: a reaction told `Busy` (the other worker
+/// holds the account or the cause) comes back after a short wait, as SQS or Lambda
+/// would deliver it again.
+const RACE_TRIES: u32 = 400;
 
 /// Times a failed delivery is tried in all (Lambda: the first and two retries).
 const TRIES: u32 = 3;
@@ -427,7 +436,9 @@ async fn drive(runtime: &Runtime<Connected>, probe: &Probe<'_>, mode: Delivery) 
     };
     let mut rng = match mode {
         Delivery::Once => None,
-        Delivery::TwiceShuffled(seed) => Some(spa_testkit::faults::fastrand::Rng::with_seed(seed)),
+        Delivery::TwiceShuffled(seed) | Delivery::TwoWorkers(seed) => {
+            Some(spa_testkit::faults::fastrand::Rng::with_seed(seed))
+        }
     };
     let mut driven = Driven::default();
     loop {
@@ -446,6 +457,23 @@ async fn drive(runtime: &Runtime<Connected>, probe: &Probe<'_>, mode: Delivery) 
                 .flat_map(|delivery| [delivery.clone(), delivery])
                 .collect();
             rng.shuffle(&mut batch);
+        }
+        if let Delivery::TwoWorkers(_) = mode {
+            let (even, odd): (Vec<_>, Vec<_>) =
+                batch.into_iter().enumerate().partition(|(n, _)| n % 2 == 0);
+            let strip = |half: Vec<(usize, (Function, Value))>| -> Vec<(Function, Value)> {
+                half.into_iter().map(|(_, delivery)| delivery).collect()
+            };
+            let (a, b) = tokio::join!(
+                race(runtime, probe, strip(even)),
+                race(runtime, probe, strip(odd))
+            );
+            for worker in [a, b] {
+                driven.deliveries += worker.deliveries;
+                driven.redeliveries += worker.redeliveries;
+                driven.give_ups.extend(worker.give_ups);
+            }
+            continue;
         }
         for (function, event) in batch {
             driven.deliveries += 1;
@@ -483,6 +511,32 @@ async fn drive(runtime: &Runtime<Connected>, probe: &Probe<'_>, mode: Delivery) 
             }
         }
     }
+}
+
+/// One racing worker: delivers each of `batch` until it is handled (a failure, mostly
+/// `Busy` while the other worker holds the account, comes back after a short wait).
+async fn race(
+    runtime: &Runtime<Connected>,
+    probe: &Probe<'_>,
+    batch: Vec<(Function, Value)>,
+) -> Driven {
+    let mut driven = Driven::default();
+    for (function, event) in batch {
+        driven.deliveries += 1;
+        let mut tries = 1;
+        while let Err(why) = probe.handle(runtime.platform(), function, &event).await {
+            if tries >= RACE_TRIES {
+                driven
+                    .give_ups
+                    .push(format!("{}: {why}", describe(function, &event)));
+                break;
+            }
+            tries += 1;
+            driven.redeliveries += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    driven
 }
 
 // ---------------------------------------------------------------- the organization
@@ -908,6 +962,38 @@ async fn at_least_once_every_event_twice_and_shuffled() {
 #[ignore = "1,000 accounts: minutes; `make resilience`"]
 async fn at_least_once_for_1000_accounts_every_event_twice_and_shuffled() {
     twice_shuffled_cycle(1000).await;
+}
+
+async fn racing_cycle(accounts: usize) {
+    let seed = seed_from_env();
+    println!("SPA_SEED={seed}");
+    let report = cycle(
+        "every event delivered twice, shuffled, by two workers at once; 10% throttled, 5% server errors",
+        accounts,
+        throttling_plan(seed),
+        Delivery::TwoWorkers(seed),
+    )
+    .await;
+    assert!(
+        report.driven.give_ups.is_empty(),
+        "{:#?}",
+        report.driven.give_ups
+    );
+    report.check();
+}
+
+/// Races: the deliveries of the same accounts at once, from two workers (one writer
+/// per account: the loser is told `Busy` and comes back); no illegal transition, no
+/// build started twice, no account lost.
+#[tokio::test]
+async fn two_workers_racing_on_the_same_accounts_interleave_nothing() {
+    racing_cycle(accounts_from_env(30)).await;
+}
+
+#[tokio::test]
+#[ignore = "1,000 accounts: minutes; `make resilience`"]
+async fn two_workers_racing_on_1000_accounts_interleave_nothing() {
+    racing_cycle(1000).await;
 }
 
 /// StartBuild's answer lost after CodeBuild started the build, half the time.

@@ -175,7 +175,10 @@ mod tests {
         );
         assert_eq!(platform.webhooks.posted().len(), 1);
         assert!(platform.inner.webhooks.posted().is_empty());
-        assert_eq!(platform.store().claim("k", now).await, Ok(Claim::New));
+        assert_eq!(
+            platform.store().claim("k", now, now, false).await,
+            Ok(Claim::New)
+        );
         assert!(platform.inner.store.is_claimed("k"));
     }
 }

@@ -29,6 +29,86 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Crash injection for the tests of *Any step may be the last*: the process "dies"
+/// (panics with [`crash::Crash`], which no code of spa catches) just before the
+/// n-th step of a reaction, a step being a call that changes something outside the
+/// process (a claim, a tag write, a build start, a publish...). Counted per thread,
+/// from [`crash::arm`]: a test runs the reaction on its own thread's runtime, catches
+/// the crash, and delivers the event again.
+pub mod crash {
+    use std::cell::Cell;
+
+    /// The operations of the memory ports that change something: a crash lands
+    /// before one of them. Reads are not steps.
+    pub const STEPS: [&str; 22] = [
+        "claim",
+        "note",
+        "complete",
+        "release",
+        "record",
+        "set_deadline",
+        "clear_deadline",
+        "set_incident",
+        "stamp_login",
+        "remember_accounts",
+        "change_tags",
+        "move_account",
+        "ensure_footprint",
+        "start_build",
+        "publish",
+        "send",
+        "ensure_budget",
+        "send_email",
+        "post_json",
+        "put",
+        "start_incident",
+        "add_timeline_event",
+    ];
+
+    thread_local! {
+        static ARMED: Cell<Option<usize>> = const { Cell::new(None) };
+        static TAKEN: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// What a crash carries: the step it came before.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Crash {
+        /// The operation that was not made.
+        pub before: &'static str,
+        /// Its index among the steps of the run (0: nothing was done).
+        pub step: usize,
+    }
+
+    /// Counts the steps of this thread from now on, and dies before step `at` (none:
+    /// counts only).
+    pub fn arm(at: Option<usize>) {
+        ARMED.set(at);
+        TAKEN.set(0);
+    }
+
+    /// Stops and returns how many steps were taken since [`arm`].
+    pub fn disarm() -> usize {
+        ARMED.set(None);
+        TAKEN.replace(0)
+    }
+
+    /// A port is about to make `operation`.
+    pub(super) fn step(operation: &'static str) {
+        if !STEPS.contains(&operation) {
+            return;
+        }
+        let taken = TAKEN.get();
+        if ARMED.get() == Some(taken) {
+            ARMED.set(None);
+            std::panic::panic_any(Crash {
+                before: operation,
+                step: taken,
+            });
+        }
+        TAKEN.set(taken + 1);
+    }
+}
+
 /// Failures to inject: each answers one call, the oldest first.
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -56,6 +136,7 @@ impl Faults {
     }
 
     fn check(&self, operation: &'static str) -> Result<(), PortError> {
+        crash::step(operation);
         let mut queue = lock(&self.queue);
         let found = queue
             .iter()
@@ -586,7 +667,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct StoreState {
-    claims: BTreeMap<String, DateTime<Utc>>,
+    claims: BTreeMap<String, StoredClaim>,
     activities: Vec<Activity>,
     deadlines: BTreeMap<(AccountId, DeadlineKind), DateTime<Utc>>,
     incidents: BTreeMap<(AccountId, Label), String>,
@@ -594,10 +675,37 @@ struct StoreState {
     known: BTreeMap<AccountId, KnownAccount>,
 }
 
+/// A claim as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoredClaim {
+    /// `None` while leased; `Some(None)` done; `Some(Some(why))` failed.
+    ended: Option<Option<String>>,
+    until: DateTime<Utc>,
+    note: Option<String>,
+}
+
 impl MemoryStore {
-    /// Whether a key is claimed.
+    /// Whether a key is claimed (leased or ended).
     pub fn is_claimed(&self, key: &str) -> bool {
         lock(&self.state).claims.contains_key(key)
+    }
+
+    /// Whether a key is claimed and done (or failed): the reaction ended.
+    pub fn is_done(&self, key: &str) -> bool {
+        lock(&self.state)
+            .claims
+            .get(key)
+            .is_some_and(|c| c.ended.is_some())
+    }
+
+    /// The keys leased and never ended, with the end of their lease.
+    pub fn leased(&self) -> Vec<(String, DateTime<Utc>)> {
+        lock(&self.state)
+            .claims
+            .iter()
+            .filter(|(_, c)| c.ended.is_none())
+            .map(|(k, c)| (k.clone(), c.until))
+            .collect()
     }
 
     /// Every activity recorded, oldest first.
@@ -644,14 +752,72 @@ impl MemoryStore {
 }
 
 impl Claims for MemoryStore {
-    async fn claim(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
+    async fn claim(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+        replay: bool,
+    ) -> Result<Claim, PortError> {
         self.enter("claim")?;
         let mut state = lock(&self.state);
-        if state.claims.contains_key(key) {
-            return Ok(Claim::Seen);
+        let found = match state.claims.get(key) {
+            None => Claim::New,
+            Some(StoredClaim {
+                ended: Some(Some(_)),
+                ..
+            }) if replay => Claim::New,
+            Some(StoredClaim {
+                ended: Some(Some(why)),
+                ..
+            }) => return Ok(Claim::Failed { why: why.clone() }),
+            Some(StoredClaim {
+                ended: Some(None), ..
+            }) => return Ok(Claim::Seen),
+            Some(held) if held.until > at => return Ok(Claim::Busy { until: held.until }),
+            Some(held) => Claim::Resumed {
+                note: held.note.clone(),
+            },
+        };
+        let note = match &found {
+            Claim::Resumed { note } => note.clone(),
+            _ => None,
+        };
+        state.claims.insert(
+            key.to_owned(),
+            StoredClaim {
+                ended: None,
+                until,
+                note,
+            },
+        );
+        Ok(found)
+    }
+
+    async fn note(&self, key: &str, note: &str) -> Result<(), PortError> {
+        self.enter("note")?;
+        if let Some(claim) = lock(&self.state).claims.get_mut(key) {
+            claim.note = Some(note.to_owned());
         }
-        state.claims.insert(key.to_owned(), at);
-        Ok(Claim::New)
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        failed: Option<&str>,
+    ) -> Result<(), PortError> {
+        self.enter("complete")?;
+        lock(&self.state).claims.insert(
+            key.to_owned(),
+            StoredClaim {
+                ended: Some(failed.map(str::to_owned)),
+                until: at,
+                note: None,
+            },
+        );
+        Ok(())
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {

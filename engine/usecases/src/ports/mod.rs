@@ -242,13 +242,29 @@ pub trait Builds: Send + Sync {
     ) -> impl Future<Output = Result<BuildStatus, PortError>> + Send;
 }
 
-/// Whether a key was new when it was claimed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What taking a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// First time: go on.
+    /// First time: go on, under a lease.
     New,
-    /// Already processed (or being processed): do nothing.
+    /// An earlier delivery took the key and died before it finished (its lease ran
+    /// out): go on, under a new lease, from what it noted ([`Claims::note`]).
+    Resumed {
+        /// What the earlier holder noted for whoever resumes its work.
+        note: Option<String>,
+    },
+    /// Done before: nothing to do.
     Seen,
+    /// Failed for good before (`why`): not tried again, unless replayed by an operator.
+    Failed {
+        /// The error it failed with.
+        why: String,
+    },
+    /// Another delivery holds the lease until `until`: deliver again later.
+    Busy {
+        /// When its lease runs out.
+        until: DateTime<Utc>,
+    },
 }
 
 /// Which activities to read.
@@ -301,16 +317,36 @@ pub struct KnownAccount {
     pub seen: DateTime<Utc>,
 }
 
-/// The claims that make every reaction safe to deliver twice (*Use cases apply one
-/// way*): a key (an event id, a command id, a scheduled run) is processed once.
+/// The claims that make every reaction safe to deliver twice and to kill at any step
+/// (*Use cases apply one way*): a key (an event id, a command id, a scheduled run) is
+/// processed once.
+///
+/// A claim is a lease: "in progress until T" when taken, "done" (or "failed") only
+/// when the reaction ended. A delivery that finds the lease run out resumes the work
+/// of the one that died ([`Claim::Resumed`]); one that finds it held is told
+/// [`Claim::Busy`] and comes back later. T is within the invocation's budget
+/// (`spa_core::rules::timeouts`), so a live invocation never loses its lease.
 pub trait Claims: Send + Sync {
-    /// Records `key` (an event id, a command id) as processed with a conditional
-    /// write: `Seen` when it was recorded before.
+    /// Takes `key` until `until` with a conditional write (see [`Claim`]); `replay`
+    /// takes a key that failed for good (an operator replaying a dead letter).
     fn claim(
         &self,
         key: &str,
         at: DateTime<Utc>,
+        until: DateTime<Utc>,
+        replay: bool,
     ) -> impl Future<Output = Result<Claim, PortError>> + Send;
+    /// Notes, on a key the caller holds, what a delivery that resumes its work must
+    /// know (the tags before a transition).
+    fn note(&self, key: &str, note: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Marks `key` done at `at` (`failed` with why: failed for good); remembered for
+    /// 7 days, its note forgotten.
+    fn complete(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        failed: Option<&str>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Forgets a claim, so that a retry of a failed event is processed again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }

@@ -162,8 +162,8 @@ async fn a_batch_reports_only_its_failed_records() {
     let engine = world.engine();
     let dispatched = {
         // the first record passes; then the second's tags cannot be read, even after
-        // 3 tries; the third is of another environment (refused for good, acknowledged);
-        // the fourth did not decode
+        // 3 tries; the third is of another environment (failed for good: handed back,
+        // so that it ends in the dead-letter queue); the fourth did not decode
         let first = commands.records[0].command.clone().unwrap();
         on_command(&engine, &first).await.unwrap();
         world
@@ -176,7 +176,8 @@ async fn a_batch_reports_only_its_failed_records() {
         });
         dispatch(&engine, &rest).await.unwrap()
     };
-    assert_eq!(dispatched.batch_item_failures, ["m-1", "m-bad"]);
+    assert_eq!(dispatched.batch_item_failures, ["m-1", "m-2", "m-bad"]);
+    assert_eq!(engine.troubles().get("PermanentFailures"), Some(&1));
     assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
     assert_eq!(world.state(NO_BUILDS).as_deref(), Some("prepared"));
 }
@@ -196,11 +197,10 @@ async fn a_command_of_another_environment_is_refused() {
         "{error}"
     );
     assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+    // in a batch: handed back, so that it rests in the dead-letter queue (archived,
+    // raised as DeadLetter) rather than vanish
     let dispatched = world.dispatch(&batch(vec![command])).await;
-    assert!(
-        dispatched.batch_item_failures.is_empty(),
-        "refused for good, not retried"
-    );
+    assert_eq!(dispatched.batch_item_failures, ["m-0"]);
 }
 
 #[tokio::test]

@@ -37,7 +37,8 @@ features:
 const SLACK: &str = "https://hooks.slack.example/T0/B0/secret";
 const TEAMS: &str = "https://teams.example/workflows/secret";
 
-fn world() -> World {
+/// A world with budgets, Incident Manager and every channel routed.
+pub(super) fn world() -> World {
     let mut world = World::new();
     let text = SETTINGS.replace(
         "defaults:\n",
@@ -56,7 +57,7 @@ fn world() -> World {
     world
 }
 
-fn budget_alert(world: &World, account: &str, event: &str) -> Incoming {
+pub(super) fn budget_alert(world: &World, account: &str, event: &str) -> Incoming {
     Incoming::BudgetAlerts(spa_core::events::SqsBatch {
         records: vec![spa_core::events::SqsRecord {
             message_id: Some(format!("m-{event}")),

@@ -1,6 +1,7 @@
 //! Use cases on the in-memory platform: what an operator or a holder would notice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod crashes;
 mod delivery;
 mod digest;
 mod exceptions;
@@ -56,7 +57,7 @@ pub(super) fn id(account: &str) -> AccountId {
     AccountId::parse(account).unwrap()
 }
 
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     match load("settings.yaml", SETTINGS, &MemorySources::new()) {
         Ok(loaded) => loaded.settings,
         Err(error) => panic!("{error}"),

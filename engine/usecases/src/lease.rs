@@ -1,0 +1,280 @@
+//! Claims as leases: the one way every reaction takes its key, holds it while it
+//! works, and ends it (*Any step may be the last*).
+//!
+//! - [`take`] claims the key until now + the invocation's budget
+//!   ([`Engine::lease`]). `Seen`: done before, nothing to do. `Busy`: another delivery
+//!   is at work, [`UseCaseError::Busy`] (transient: the event comes back after the
+//!   lease). `Failed`: failed for good before, [`UseCaseError::FailedBefore`]
+//!   (permanent, at once, with no step repeated, so that the record ends in its
+//!   dead-letter queue). A lease that ran out belongs to a delivery that died: the
+//!   work is resumed, from what it noted.
+//! - [`end`] ends it with the reaction's result: done on success, failed on a
+//!   permanent error, released on a transient one (the retry goes on at once). When
+//!   the store cannot be told, the error is logged and counted
+//!   (`ClaimsNotCompleted`, `ClaimsNotReleased` in the metrics line), never dropped:
+//!   the lease runs out by itself and the next delivery resumes.
+
+use super::context::Engine;
+use super::error::{Context, PortResultExt, UseCaseError};
+use crate::ports::{Claim, Claims, Platform};
+
+/// What [`take`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// Go on: the key is leased to this delivery; `resumed` when an earlier delivery
+    /// died at work, with what it noted.
+    Go {
+        /// Whether an earlier delivery died holding the key.
+        resumed: bool,
+        /// What it noted ([`Claims::note`]).
+        note: Option<String>,
+    },
+    /// Done before: nothing to do.
+    Seen,
+}
+
+/// Takes the claim `key` for this invocation's lease (see the module docs).
+pub(crate) async fn take<P: Platform>(
+    engine: &Engine<'_, P>,
+    key: &str,
+    context: impl Fn() -> Context,
+) -> Result<Taken, UseCaseError> {
+    let now = engine.now();
+    let until = chrono::TimeDelta::from_std(engine.lease())
+        .ok()
+        .and_then(|lease| now.checked_add_signed(lease))
+        .unwrap_or(now);
+    let store = engine.platform().store();
+    let claim = engine
+        .retry()
+        .run("claim", || store.claim(key, now, until, engine.is_replay()))
+        .await
+        .within(&context)?;
+    match claim {
+        Claim::New => Ok(Taken::Go {
+            resumed: false,
+            note: None,
+        }),
+        Claim::Resumed { note } => {
+            tracing::warn!(
+                key,
+                "an earlier delivery died at work on this cause: resuming it"
+            );
+            engine.count_trouble("Resumed");
+            Ok(Taken::Go {
+                resumed: true,
+                note,
+            })
+        }
+        Claim::Seen => Ok(Taken::Seen),
+        Claim::Busy { until } => Err(UseCaseError::Busy {
+            context: Box::new(context()),
+            until,
+        }),
+        Claim::Failed { why } => Err(UseCaseError::FailedBefore {
+            context: Box::new(context()),
+            why,
+        }),
+    }
+}
+
+/// Notes on the held claim `key` what a delivery that resumes must know.
+pub(crate) async fn note<P: Platform>(
+    engine: &Engine<'_, P>,
+    key: &str,
+    note: &str,
+    context: impl FnOnce() -> Context,
+) -> Result<(), UseCaseError> {
+    let store = engine.platform().store();
+    engine
+        .retry()
+        .run("note the claim", || store.note(key, note))
+        .await
+        .within(context)
+}
+
+/// Ends the claim `key` with the reaction's `result`, which it returns.
+pub(crate) async fn end<P: Platform, T>(
+    engine: &Engine<'_, P>,
+    key: &str,
+    result: Result<T, UseCaseError>,
+) -> Result<T, UseCaseError> {
+    let store = engine.platform().store();
+    let now = engine.now();
+    match &result {
+        Ok(_) => {
+            let done = engine
+                .retry()
+                .run("complete the claim", || store.complete(key, now, None))
+                .await;
+            if let Err(error) = done {
+                tracing::error!(key, %error, "the claim could not be marked done: its lease runs out and a later delivery of the cause does the work again");
+                engine.count_trouble("ClaimsNotCompleted");
+            }
+        }
+        Err(failure) if failure.is_transient() => give_back(engine, key).await,
+        Err(failure) => {
+            let why = failure.to_string();
+            let failed = engine
+                .retry()
+                .run("mark the claim failed", || {
+                    store.complete(key, now, Some(&why))
+                })
+                .await;
+            if let Err(error) = failed {
+                tracing::error!(key, %error, "the claim could not be marked failed: a later delivery tries again");
+                engine.count_trouble("ClaimsNotCompleted");
+            }
+        }
+    }
+    result
+}
+
+/// Ends the claim `key` with `result`, giving it back on any failure: for a
+/// reaction that may run again whole with no step doubled (a report run writes the
+/// same files under the same keys), so that a retry after a fix runs it.
+pub(crate) async fn end_rerunnable<P: Platform, T>(
+    engine: &Engine<'_, P>,
+    key: &str,
+    result: Result<T, UseCaseError>,
+) -> Result<T, UseCaseError> {
+    match result {
+        Ok(_) => end(engine, key, result).await,
+        Err(_) => {
+            give_back(engine, key).await;
+            result
+        }
+    }
+}
+
+/// Releases the claim `key`; a failure is logged and counted (`ClaimsNotReleased`):
+/// the lease runs out by itself.
+pub(crate) async fn give_back<P: Platform>(engine: &Engine<'_, P>, key: &str) {
+    let store = engine.platform().store();
+    let released = engine
+        .retry()
+        .run("release the claim", || store.release(key))
+        .await;
+    if let Err(error) = released {
+        tracing::error!(key, %error, "the claim could not be released: the retry resumes once its lease runs out");
+        engine.count_trouble("ClaimsNotReleased");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::ports::PortError;
+    use crate::ports::memory::{MemoryOrganization, MemoryPlatform};
+    use spa_core::settings::Settings;
+
+    fn settings() -> Settings {
+        crate::tests::settings()
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_busy_until_it_runs_out_then_resumed_with_its_note() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let platform = MemoryPlatform::new(MemoryOrganization::new(), start);
+        let settings = settings();
+        let engine = Engine::new(&platform, &settings)
+            .unwrap()
+            .with_lease(Duration::from_secs(50));
+        let context = || Context::step("test");
+        let first = take(&engine, "k", context).await.unwrap();
+        assert_eq!(
+            first,
+            Taken::Go {
+                resumed: false,
+                note: None
+            }
+        );
+        note(&engine, "k", "before", context).await.unwrap();
+        // the first delivery dies here; a second one comes within the lease
+        match take(&engine, "k", context).await {
+            Err(error @ UseCaseError::Busy { .. }) => assert!(error.is_transient()),
+            other => panic!("{other:?}"),
+        }
+        platform.clock.advance(chrono::TimeDelta::seconds(51));
+        let resumed = take(&engine, "k", context).await.unwrap();
+        assert_eq!(
+            resumed,
+            Taken::Go {
+                resumed: true,
+                note: Some("before".into())
+            }
+        );
+        end(&engine, "k", Ok(())).await.unwrap();
+        assert_eq!(take(&engine, "k", context).await.unwrap(), Taken::Seen);
+        assert_eq!(engine.troubles().get("Resumed"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn a_permanent_failure_is_answered_again_at_once_and_replayed_by_an_operator() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let platform = MemoryPlatform::new(MemoryOrganization::new(), start);
+        let settings = settings();
+        let engine = Engine::new(&platform, &settings).unwrap();
+        let context = || Context::step("test");
+        take(&engine, "k", context).await.unwrap();
+        let bad: Result<(), _> = Err(UseCaseError::bad_input(context(), "no such holder"));
+        assert!(end(&engine, "k", bad).await.is_err());
+        match take(&engine, "k", context).await {
+            Err(error @ UseCaseError::FailedBefore { .. }) => {
+                assert!(!error.is_transient());
+                assert!(error.to_string().contains("no such holder"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let replay = Engine::new(&platform, &settings).unwrap().replaying();
+        assert!(matches!(
+            take(&replay, "k", context).await,
+            Ok(Taken::Go { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_release_that_fails_is_counted_and_the_lease_runs_out() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let platform = MemoryPlatform::new(MemoryOrganization::new(), start);
+        let settings = settings();
+        let engine = Engine::new(&platform, &settings)
+            .unwrap()
+            .with_retry(crate::Retry::immediate(1))
+            .with_lease(Duration::from_secs(50));
+        let context = || Context::step("test");
+        take(&engine, "k", context).await.unwrap();
+        platform.store.faults.fail(
+            "release",
+            PortError::Unavailable {
+                service: "dynamodb".into(),
+                message: "down".into(),
+            },
+            1,
+        );
+        let transient: Result<(), _> = Err(UseCaseError::port(
+            context(),
+            PortError::Unavailable {
+                service: "codebuild".into(),
+                message: "down".into(),
+            },
+        ));
+        assert!(end(&engine, "k", transient).await.is_err());
+        assert_eq!(engine.troubles().get("ClaimsNotReleased"), Some(&1));
+        assert!(matches!(
+            take(&engine, "k", context).await,
+            Err(UseCaseError::Busy { .. })
+        ));
+        platform.clock.advance(chrono::TimeDelta::seconds(50));
+        assert!(matches!(
+            take(&engine, "k", context).await,
+            Ok(Taken::Go { resumed: true, .. })
+        ));
+    }
+}
