@@ -39,10 +39,13 @@ unit: venv
 	cargo test --workspace --no-fail-fast
 
 ## make resilience: the lifecycle of 1,000 accounts on moto through the fault proxy
-## (10% throttled, 5% server errors), as delivered and every event twice, shuffled
-## (about 36 minutes for both in a debug build on 2 cores); SPA_SEED to replay
+## (10% throttled, 5% server errors): as delivered, every event twice shuffled, and
+## twice shuffled by two racing workers (about 18 minutes each in a debug build on 2
+## cores); then 1,000 accounts on the memory ports, each delivery killed before one
+## of its steps and delivered again; SPA_SEED to replay
 resilience: venv
 	cargo test --workspace --test local -- --ignored --nocapture resilience::
+	cargo test --workspace --lib -- --ignored --nocapture crashes::
 
 ## make validate: the shipped settings, and the CloudFormation templates they synthesize, linted
 validate: venv

@@ -1045,7 +1045,13 @@ async fn without_the_token_a_lost_answer_would_start_a_second_build() {
         "a retried StartBuild reached the emulator twice: {:?}",
         report.emulator_builds
     );
-    assert!(report.wrong_states.is_empty(), "{:?}", report.wrong_states);
+    // no check of the final states: the control only shows the second build. Half of
+    // the StartBuild answers are lost here, and with some seeds an account spends its
+    // every try on them and stays behind (SPA_SEED=1796545397: purged, expected
+    // assigned); the test with the token checks the states
+    if !report.wrong_states.is_empty() {
+        println!("without the token, wrong states: {:?}", report.wrong_states);
+    }
 }
 
 #[tokio::test]

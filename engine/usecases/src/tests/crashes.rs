@@ -1,5 +1,6 @@
 //! *Any step may be the last*: every reaction of an account's whole cycle is killed
-//! before each of its steps, then delivered again, on 30 accounts.
+//! before each of its steps, then delivered again, on 30 accounts (1,000 in `make
+//! resilience`).
 //!
 //! Two worlds receive the same events in the same order: the reference runs each
 //! delivery through; the other dies before the n-th step of it (n = the account's
@@ -19,17 +20,15 @@ use crate::ports::memory::crash::{self, Crash};
 use spa_core::events::{DomainEvent, Label, SpaEvent};
 use spa_core::lifecycle::BuildStatus;
 
-const ACCOUNTS: usize = 30;
-
 fn account(n: usize) -> String {
     format!("4{n:011}")
 }
 
 /// The world of the exceptions tests (budgets, Incident Manager, Slack, Teams and
-/// e-mail routed), with 30 accounts in the sandbox unit.
-fn world() -> World {
+/// e-mail routed), with `accounts` accounts in the sandbox unit.
+fn world(accounts: usize) -> World {
     let world = super::exceptions::world();
-    for n in 0..ACCOUNTS {
+    for n in 0..accounts {
         world
             .org()
             .add_account(&account(n), &format!("sandbox-{n}"), "ou-ab12-sandbox1");
@@ -142,15 +141,26 @@ fn notices(world: &World) -> (usize, usize) {
 
 #[test]
 fn a_reaction_killed_before_any_step_and_delivered_again_ends_as_if_never_killed() {
-    let reference = world();
-    let crashed = world();
+    killed_and_delivered_again(30);
+}
+
+/// `make resilience`: the same on 1,000 accounts.
+#[test]
+#[ignore = "1,000 accounts: `make resilience`"]
+fn a_thousand_accounts_killed_and_delivered_again_end_as_if_never_killed() {
+    killed_and_delivered_again(1000);
+}
+
+fn killed_and_delivered_again(accounts: usize) {
+    let reference = world(accounts);
+    let crashed = world(accounts);
     // past the lease of a claim (the lifecycle functions' budget)
     let after_lease = TimeDelta::seconds(60);
     let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
     for phase in 0..7 {
         let mut covered = BTreeSet::new();
         let mut most = 0;
-        for n in 0..ACCOUNTS {
+        for n in 0..accounts {
             let account = account(n);
             let event = event_of(&reference, phase, &account);
             assert_eq!(event, event_of(&crashed, phase, &account), "the same event");
@@ -181,11 +191,11 @@ fn a_reaction_killed_before_any_step_and_delivered_again_ends_as_if_never_killed
         // every step of the deliveries of this phase was a crash point
         assert_eq!(
             covered,
-            (0..most.min(ACCOUNTS)).collect::<BTreeSet<_>>(),
+            (0..most.min(accounts)).collect::<BTreeSet<_>>(),
             "phase {phase}"
         );
     }
-    for n in 0..ACCOUNTS {
+    for n in 0..accounts {
         assert_eq!(crashed.state(&account(n)), reference.state(&account(n)));
     }
     assert_eq!(reference.state(&account(0)).as_deref(), Some("assigned"));
@@ -197,7 +207,7 @@ fn a_reaction_killed_before_any_step_and_delivered_again_ends_as_if_never_killed
     assert_eq!(tokens.len(), started.len(), "no token used twice");
     assert_eq!(
         started.len(),
-        ACCOUNTS * 3,
+        accounts * 3,
         "preparation, purge, preparation"
     );
 
