@@ -232,11 +232,18 @@ impl<B: Builds> Builds for LocalBuilds<B> {
         Ok(id)
     }
 
+    /// In the local runtime a build ends when the runtime delivers its end: until
+    /// then (a build still watched, or held by a test that reports its end itself),
+    /// the engine is told it runs, whatever the emulator (whose builds end at once)
+    /// says. The runtime never loses an end, so the sweeper has none to recover.
     async fn build_status(
         &self,
         account: &AccountId,
         build: &BuildId,
     ) -> Result<BuildStatus, PortError> {
+        if self.pending.lock().watched.contains_key(build) {
+            return Ok(BuildStatus::InProgress);
+        }
         self.inner.build_status(account, build).await
     }
 }

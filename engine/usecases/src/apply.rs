@@ -42,8 +42,8 @@ use crate::ports::{
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{
-    AccountView, BuildId, BuildKind, Command, Decision, Departure, Holder, Invalid, Policy,
-    Rejection, State, TagChanges, Trigger, TriggerKind, decide,
+    AccountView, BuildId, BuildKind, BuildStatus, Command, Decision, Departure, Holder, Invalid,
+    Policy, Rejection, State, TagChanges, Trigger, TriggerKind, decide,
 };
 use spa_core::settings::Resolved;
 
@@ -463,6 +463,8 @@ impl<P: Platform> Engine<'_, P> {
             (_, None) => return self.unmanaged(cause, account, trigger).await,
         }
         let policy = resolved.as_ref().map(Resolved::policy).unwrap_or_default();
+        let ended = self.ended_build(account, cause, trigger, &view).await;
+        let trigger = ended.as_ref().unwrap_or(trigger);
         let resumed = self.view_to_decide(account, cause, trigger, &policy, note, &tags);
         let view = resumed.clone().unwrap_or(view);
         let mut run = Run::new(cause, account, trigger, &view, tags);
@@ -499,6 +501,49 @@ impl<P: Platform> Engine<'_, P> {
             Err(rejection) => {
                 self.rejected(run, &view, rejection, resolved.as_ref(), &policy)
                     .await
+            }
+        }
+    }
+
+    /// A sweep of an account that still awaits a build asks the build service first:
+    /// a build that ended while its end never arrived (a member account's forwarding
+    /// rule that could not deliver, a holder who deleted it) is applied as ended, not
+    /// taken for overdue. A build still running, or whose status cannot be read, is
+    /// swept as due.
+    async fn ended_build(
+        &self,
+        account: &AccountId,
+        cause: &str,
+        trigger: &Trigger,
+        view: &AccountView,
+    ) -> Option<Trigger> {
+        if trigger.kind != TriggerKind::Sweep {
+            return None;
+        }
+        let awaited = view.build.as_ref()?;
+        let builds = self.platform().builds();
+        let status = self
+            .retry()
+            .run("read the build's status", || {
+                builds.build_status(account, &awaited.id)
+            })
+            .await;
+        match status {
+            Ok(BuildStatus::InProgress) => None,
+            Ok(status) => {
+                tracing::warn!(%account, cause, build = %awaited.id, %status, "the end of the awaited build never arrived: applying it now");
+                self.count_trouble("LostBuildEnds");
+                Some(Trigger::new(
+                    trigger.at,
+                    TriggerKind::BuildFinished {
+                        build: awaited.id.clone(),
+                        status,
+                    },
+                ))
+            }
+            Err(error) => {
+                tracing::warn!(%account, cause, build = %awaited.id, %error, "the awaited build's status cannot be read: swept as due");
+                None
             }
         }
     }

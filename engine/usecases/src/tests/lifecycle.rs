@@ -302,6 +302,38 @@ async fn an_overdue_onboarding_is_quarantined_by_the_sweeper() {
 }
 
 #[tokio::test]
+async fn a_build_whose_end_never_arrived_is_read_by_the_sweeper_not_quarantined() {
+    let world = World::new();
+    world.dispatch(&world.created(NESTED)).await;
+    // the build succeeded, but its event was lost on the way from the member account
+    let build = world.platform.builds.last_in(NESTED).unwrap();
+    world
+        .platform
+        .builds
+        .set_status(&build, BuildStatus::Succeeded);
+    world.advance(TimeDelta::hours(3));
+    let engine = world.engine();
+    let outcomes = dispatch(&engine, &world.job(Job::Sweeper))
+        .await
+        .unwrap()
+        .outcomes;
+    assert_eq!(outcomes[0].to, state("prepared"), "{outcomes:#?}");
+    assert_eq!(world.state(NESTED).as_deref(), Some("prepared"));
+    assert_eq!(engine.troubles().get("LostBuildEnds"), Some(&1));
+    assert!(
+        !world
+            .platform
+            .bus
+            .labels_for(NESTED)
+            .contains(&Label::OnboardingTimedOut)
+    );
+    // and its late event, should it come, changes nothing
+    let late = world.finished_build(NESTED, &build, BuildStatus::Succeeded);
+    let outcome = world.outcome(&late).await;
+    assert!(!outcome.changed(), "{outcome:?}");
+}
+
+#[tokio::test]
 async fn a_holder_retagged_by_hand_is_not_handed_the_previous_holders_account() {
     let world = World::new();
     world.assign(NESTED, JANE).await;
