@@ -92,6 +92,12 @@ pub fn management(
                 vec![org("account")],
             )
             .sid("TagAccounts"),
+            // the sweeper drains what the forwarding rule could not deliver
+            Statement::allow(
+                &["sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                vec![att("ForwardDeadLetters", "Arn")],
+            )
+            .sid("DrainForwardDeadLetters"),
         ]
         .into_iter()
         .chain(member_roles)
@@ -173,7 +179,7 @@ pub fn management(
         Resource::raw(
             "AWS::SQS::Queue",
             json!({
-                "QueueName": super::automation::dead_letter_queue(&format!("{env}-organizations-forward")),
+                "QueueName": spa_core::rules::forward_dead_letter_queue(env),
                 "MessageRetentionPeriod": 1_209_600,
                 "SqsManagedSseEnabled": true,
                 "Tags": tag_list(&tags),

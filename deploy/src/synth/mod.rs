@@ -36,7 +36,7 @@ pub struct SynthOptions {
 }
 
 /// Region where Organizations events are emitted (CloudTrail of the management account).
-pub const ORGANIZATIONS_REGION: &str = "us-east-1";
+pub use spa_core::rules::ORGANIZATIONS_REGION;
 
 /// Retention of the functions' logs, in days.
 pub const LOG_RETENTION_DAYS: u32 = 90;

@@ -619,11 +619,19 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
                 .map(|a| a.as_str().unwrap())
         })
         .collect();
+    // in the organization: read and tag only (its one deletion is of the messages of
+    // the forwarding dead-letter queue it drains)
     assert!(
-        !actions
-            .iter()
-            .any(|a| a.contains("MoveAccount") || a.contains("Create") || a.contains("Delete")),
+        !actions.iter().any(|a| a.starts_with("organizations:")
+            && (a.contains("MoveAccount") || a.contains("Create") || a.contains("Delete"))),
         "read and tag only: {actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .filter(|a| a.contains("Delete"))
+            .all(|a| *a == "sqs:DeleteMessage"),
+        "{actions:?}"
     );
 }
 
@@ -974,4 +982,35 @@ fn the_management_role_reaches_member_roles_in_the_managed_units_and_listed_acco
         .to_string();
     assert!(wide.contains("\"MemberRoles\""), "{wide}");
     assert!(!wide.contains("MemberRolesOfListedAccounts"));
+}
+
+#[test]
+fn the_management_role_drains_the_forwarding_dead_letter_queue_and_no_other() {
+    let management = stacks(&settings(), false).management.to_json().unwrap();
+    let statements = management["Resources"]["ManagementRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let sqs: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str().unwrap().starts_with("sqs:"))
+        })
+        .collect();
+    assert_eq!(sqs.len(), 1, "{sqs:#?}");
+    assert_eq!(sqs[0]["Sid"], "DrainForwardDeadLetters");
+    assert_eq!(
+        sqs[0]["Resource"],
+        json!([{"Fn::GetAtt": ["ForwardDeadLetters", "Arn"]}])
+    );
+    // the queue is the one the engine reads (one name, from spa_core::rules)
+    assert_eq!(
+        management["Resources"]["ForwardDeadLetters"]["Properties"]["QueueName"],
+        spa_core::rules::forward_dead_letter_queue("SpaDemo")
+    );
 }

@@ -378,6 +378,16 @@ impl AwsConfig {
         aws_sdk_athena::Client::from_conf(config)
     }
 
+    /// An SQS client in `region` (the management account's forwarding dead-letter
+    /// queue is in the Organizations region).
+    pub fn sqs_in(&self, region: &str) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
     /// An EC2 client in `region` (a search looks at instances region by region).
     pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
         let config = aws_sdk_ec2::config::Builder::from(&self.sdk)

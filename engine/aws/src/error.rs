@@ -86,7 +86,12 @@ pub fn classify(service: &str, action: &str, id: &str, code: &str, message: Stri
         || code.ends_with("NotFound")
         || matches!(
             code,
-            "NoSuchEntity" | "NoSuchKey" | "NoSuchBucket" | "ParameterNotFound"
+            "NoSuchEntity"
+                | "NoSuchKey"
+                | "NoSuchBucket"
+                | "ParameterNotFound"
+                | "QueueDoesNotExist"
+                | "AWS.SimpleQueueService.NonExistentQueue"
         )
     {
         PortError::not_found(missing(service, action, code), id)

@@ -198,6 +198,7 @@ pub struct AwsPlatform<B> {
     webhooks: crate::webhooks::HttpWebhooks,
     mail: ses::SesMail,
     scans: scans::MemberScans<Arc<Roles>>,
+    forwarding: sqs::ForwardDeadLetters,
     builds: B,
 }
 
@@ -266,6 +267,10 @@ impl AwsPlatform<()> {
             webhooks: crate::webhooks::HttpWebhooks::new()?,
             mail: ses::SesMail::from_config(&automation),
             scans: scans::MemberScans::new(Arc::clone(&roles)),
+            forwarding: sqs::ForwardDeadLetters::new(
+                management.sqs_in(spa_core::rules::ORGANIZATIONS_REGION),
+                spa_core::rules::forward_dead_letter_queue(&settings.environment_identifier),
+            ),
             builds: (),
             roles,
             automation,
@@ -294,6 +299,7 @@ impl<B> AwsPlatform<B> {
             webhooks: self.webhooks,
             mail: self.mail,
             scans: self.scans,
+            forwarding: self.forwarding,
             builds,
         }
     }
@@ -371,6 +377,7 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Webhooks = crate::webhooks::HttpWebhooks;
     type Mail = ses::SesMail;
     type Scans = scans::MemberScans<Arc<Roles>>;
+    type Forwarding = sqs::ForwardDeadLetters;
 
     fn organization(&self) -> &AwsOrganization {
         &self.organization
@@ -416,6 +423,9 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     }
     fn scans(&self) -> &Self::Scans {
         &self.scans
+    }
+    fn forwarding(&self) -> &Self::Forwarding {
+        &self.forwarding
     }
 }
 

@@ -1,5 +1,7 @@
-//! [`SqsCommands`]: the `Commands` port on SQS `SendMessageBatch`, and
-//! [`ensure_queue`], which makes a queue with its dead-letter queue for local runs.
+//! [`SqsCommands`]: the `Commands` port on SQS `SendMessageBatch`;
+//! [`ForwardDeadLetters`]: the `Forwarding` port on the management account's
+//! forwarding dead-letter queue; and [`ensure_queue`], which makes a queue with its
+//! dead-letter queue for local runs.
 //!
 //! A message is one [`AccountCommand`] as JSON ([`AccountCommand::to_json`]); messages
 //! go in batches of 10, refused entries are sent again with backoff (see
@@ -14,7 +16,7 @@ use super::config::{AwsConfig, REFUSED_ENTRIES};
 use super::error::port_error;
 use spa_core::events::AccountCommand;
 use spa_usecases::Retry;
-use spa_usecases::ports::{Commands, PortError};
+use spa_usecases::ports::{Commands, Forwarding, PortError, TakenLetter};
 
 /// Messages of one `SendMessageBatch` call, at most.
 pub const BATCH: usize = 10;
@@ -272,4 +274,109 @@ pub async fn receive_as_lambda_event(
         }
     }
     Ok(Some(serde_json::json!({ "Records": records })))
+}
+
+/// The management account's forwarding dead-letter queue
+/// ([`spa_core::rules::forward_dead_letter_queue`], in the Organizations region),
+/// reached with the management role (so in the management account's own queues):
+/// what EventBridge could not forward to the engine's bus.
+#[derive(Debug, Clone)]
+pub struct ForwardDeadLetters {
+    client: Client,
+    queue: String,
+}
+
+impl ForwardDeadLetters {
+    /// The queue `queue` of the client's account, read with `client` (the management
+    /// role's, in the Organizations region).
+    pub fn new(client: Client, queue: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue: queue.into(),
+        }
+    }
+
+    async fn url(&self) -> Result<String, PortError> {
+        let output = self
+            .client
+            .get_queue_url()
+            .queue_name(&self.queue)
+            .send()
+            .await
+            .map_err(|e| port_error("sqs", "GetQueueUrl", &self.queue, e))?;
+        output
+            .queue_url()
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::not_found("SQS queue", self.queue.as_str()))
+    }
+}
+
+impl Forwarding for ForwardDeadLetters {
+    async fn take_dead_letters(&self, max: usize) -> Result<Vec<TakenLetter>, PortError> {
+        let url = self.url().await?;
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(i32::try_from(max.clamp(1, BATCH)).unwrap_or(10))
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+            )
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| port_error("sqs", "ReceiveMessage", &self.queue, e))?;
+        let letters = output
+            .messages()
+            .iter()
+            .filter_map(|message| {
+                let receipt = message.receipt_handle()?.to_owned();
+                let body = message.body().unwrap_or_default().to_owned();
+                let attributes: std::collections::BTreeMap<String, String> = message
+                    .message_attributes()
+                    .map(|attributes| {
+                        attributes
+                            .iter()
+                            .filter_map(|(name, value)| {
+                                Some((name.clone(), value.string_value()?.to_owned()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let sent_at = message
+                    .attributes()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+                    })
+                    .and_then(|ms| ms.parse::<i64>().ok())
+                    .and_then(chrono::DateTime::from_timestamp_millis);
+                Some(TakenLetter {
+                    record: spa_core::events::DeadLetterRecord {
+                        message_id: message.message_id().map(str::to_owned),
+                        dead_letter: spa_core::events::DeadLetter::decode(
+                            &self.queue,
+                            &body,
+                            &attributes,
+                        ),
+                        body,
+                        sent_at,
+                    },
+                    receipt,
+                })
+            })
+            .collect();
+        Ok(letters)
+    }
+
+    async fn delete_dead_letter(&self, receipt: &str) -> Result<(), PortError> {
+        let url = self.url().await?;
+        self.client
+            .delete_message()
+            .queue_url(&url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(|e| port_error("sqs", "DeleteMessage", &self.queue, e))?;
+        Ok(())
+    }
 }

@@ -28,7 +28,7 @@ use super::dispatch::Dispatched;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions::publish_claimed;
 use super::lease::{self, Taken};
-use crate::ports::{Activity, Claims, Journal, Objects, Platform};
+use crate::ports::{Activity, Claims, Forwarding, Journal, Objects, Platform, PortError};
 use spa_core::events::{
     AccountId, DeadLetterBatch, DeadLetterRecord, DomainEvent, Label, redact_emails,
 };
@@ -213,6 +213,66 @@ pub async fn on_dead_letter<P: Platform>(
             Err(error)
         }
     }
+}
+
+/// Rounds of [`drain_forwarded`] in one sweep (10 messages each).
+const DRAIN_ROUNDS: usize = 10;
+
+/// Drains the management account's forwarding dead-letter queue
+/// ([`Forwarding`]): each Organizations event EventBridge could not deliver to the
+/// engine's bus is archived and raised as `DeadLetter` ([`on_dead_letter`]), then
+/// deleted. A message that fails stays, and comes back after the queue's visibility
+/// timeout; one already raised is archived again and acknowledged (its claim). A
+/// queue that does not exist (the management stack not deployed, a local run) has
+/// nothing to drain. Run by the sweeper.
+pub async fn drain_forwarded<P: Platform>(
+    engine: &Engine<'_, P>,
+) -> Result<Vec<Outcome>, UseCaseError> {
+    let forwarding = engine.platform().forwarding();
+    let context = || Context::step("drain the forwarding dead-letter queue");
+    let mut outcomes = Vec::new();
+    for _ in 0..DRAIN_ROUNDS {
+        let taken = match engine
+            .retry()
+            .run("take forwarded dead letters", || {
+                forwarding.take_dead_letters(10)
+            })
+            .await
+        {
+            Ok(taken) => taken,
+            Err(PortError::NotFound { .. }) => {
+                tracing::info!("no forwarding dead-letter queue: nothing to drain");
+                return Ok(outcomes);
+            }
+            Err(error) => return Err(UseCaseError::port(context(), error)),
+        };
+        if taken.is_empty() {
+            break;
+        }
+        for letter in taken {
+            match on_dead_letter(engine, &letter.record).await {
+                Ok(outcome) => {
+                    let deleted = engine
+                        .retry()
+                        .run("delete the forwarded dead letter", || {
+                            forwarding.delete_dead_letter(&letter.receipt)
+                        })
+                        .await;
+                    if let Err(error) = deleted {
+                        // it comes back, is archived again and acknowledged
+                        tracing::error!(%error, "a forwarded dead letter raised but not deleted");
+                        engine.count_trouble("ForwardedNotDeleted");
+                    }
+                    outcomes.push(outcome);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "a forwarded dead letter could not be raised: it comes back");
+                    engine.count_trouble("ForwardedNotRaised");
+                }
+            }
+        }
+    }
+    Ok(outcomes)
 }
 
 /// `s3://<bucket>/<key>`, the bucket of the settings when they name one.

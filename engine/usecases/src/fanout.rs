@@ -78,8 +78,26 @@ pub async fn on_maintenance_window<P: Platform>(
 
 /// The sweeper: each account with a due deadline is swept (overdue on-boarding or
 /// maintenance -> quarantine and exception; lease end -> release), inline when few,
-/// through the queue otherwise.
+/// through the queue otherwise; then the management account's forwarding
+/// dead-letter queue is drained ([`super::dead_letters::drain_forwarded`]).
 pub async fn on_sweep<P: Platform>(
+    engine: &Engine<'_, P>,
+    job: &ScheduledJob,
+) -> Result<Vec<Outcome>, UseCaseError> {
+    let mut outcomes = sweep(engine, job).await?;
+    // what the management account could not forward: raised, never lost; a failure
+    // here never stops the sweep (logged, counted, drained next time)
+    match super::dead_letters::drain_forwarded(engine).await {
+        Ok(raised) => outcomes.extend(raised),
+        Err(error) => {
+            tracing::error!(%error, "the forwarding dead-letter queue could not be drained");
+            engine.count_trouble("ForwardDrainFailed");
+        }
+    }
+    Ok(outcomes)
+}
+
+async fn sweep<P: Platform>(
     engine: &Engine<'_, P>,
     job: &ScheduledJob,
 ) -> Result<Vec<Outcome>, UseCaseError> {

@@ -193,3 +193,65 @@ async fn commands_travel_through_the_queue() {
     received.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(received, sent);
 }
+
+#[tokio::test]
+async fn the_forwarding_dead_letter_queue_is_taken_from_and_deleted_from() {
+    use spa_aws::sqs::ForwardDeadLetters;
+    use spa_usecases::ports::{Forwarding, PortError};
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let name = spa_core::rules::forward_dead_letter_queue("SpaTest");
+    let sqs = config.sqs_in(spa_core::rules::ORGANIZATIONS_REGION);
+    let forwarding = ForwardDeadLetters::new(sqs.clone(), name.clone());
+    // no queue (the management stack not deployed): said as such
+    let missing = forwarding.take_dead_letters(10).await;
+    assert!(
+        matches!(&missing, Err(PortError::NotFound { what, .. }) if what == "SQS queue"),
+        "{missing:?}"
+    );
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    // what EventBridge puts in a target's dead-letter queue: the event, and why
+    let body = include_str!("../../../../fixtures/events/organizations-create-account-result.json");
+    let attribute = |value: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .expect("attribute")
+    };
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body(body)
+        .message_attributes("ERROR_CODE", attribute("NO_PERMISSIONS"))
+        .message_attributes("ERROR_MESSAGE", attribute("not authorized to PutEvents"))
+        .send()
+        .await
+        .expect("sent");
+    let taken = forwarding.take_dead_letters(10).await.expect("taken");
+    assert_eq!(taken.len(), 1);
+    let letter = &taken[0];
+    assert_eq!(letter.record.body, body, "byte for byte");
+    assert!(letter.record.sent_at.is_some());
+    assert_eq!(letter.record.dead_letter.queue, name);
+    let error = letter.record.dead_letter.error.clone().unwrap_or_default();
+    assert!(error.contains("NO_PERMISSIONS"), "{error}");
+    forwarding
+        .delete_dead_letter(&letter.receipt)
+        .await
+        .expect("deleted");
+    assert!(
+        forwarding
+            .take_dead_letters(10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}

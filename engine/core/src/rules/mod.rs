@@ -41,6 +41,20 @@ pub enum Function {
     DeadLetters,
 }
 
+/// The region where Organizations emits its events (and where the management
+/// account's forwarding rule and its dead-letter queue live).
+pub const ORGANIZATIONS_REGION: &str = "us-east-1";
+
+/// The dead-letter queue of the management account's forwarding rule: the
+/// Organizations events EventBridge could not deliver to the engine's bus, in
+/// [`ORGANIZATIONS_REGION`]. The sweeper drains it (`spa_usecases::fanout`).
+pub fn forward_dead_letter_queue(environment: &str) -> String {
+    format!(
+        "{environment}-organizations-forward{}",
+        crate::events::DEAD_LETTER_QUEUE_SUFFIX
+    )
+}
+
 /// The name of the engine's bus: the environment identifier.
 pub fn bus_name(settings: &crate::settings::Settings) -> String {
     settings.environment_identifier.clone()

@@ -13,9 +13,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
     BuildRequest, Builds, Bus, Claim, Claims, Clock, Commands, CostSource, Costs, Deadline,
-    DeadlineKind, Deadlines, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents,
-    Journal, KnownAccount, KnownAccounts, Logins, Mail, Objects, Organization, OrganizationTree,
-    Platform, PortError, Secret, Secrets, ServiceCost, Unit, Webhooks,
+    DeadlineKind, Deadlines, Email, Forwarding, IncidentRecords, IncidentRequest, IncidentStatus,
+    Incidents, Journal, KnownAccount, KnownAccounts, Logins, Mail, Objects, Organization,
+    OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, TakenLetter, Unit,
+    Webhooks,
 };
 use super::{IamUser, Instance, InstanceFilter, Scans, SlackUsers};
 use spa_core::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
@@ -40,7 +41,7 @@ pub mod crash {
 
     /// The operations of the memory ports that change something: a crash lands
     /// before one of them. Reads are not steps.
-    pub const STEPS: [&str; 22] = [
+    pub const STEPS: [&str; 23] = [
         "claim",
         "note",
         "complete",
@@ -61,6 +62,7 @@ pub mod crash {
         "send_email",
         "post_json",
         "put",
+        "delete_dead_letter",
         "start_incident",
         "add_timeline_event",
     ];
@@ -1694,6 +1696,8 @@ pub struct MemoryPlatform {
     pub mail: MemoryMail,
     /// Regions, instances and IAM users of member accounts.
     pub scans: MemoryScans,
+    /// The management account's forwarding dead-letter queue.
+    pub forwarding: MemoryForwarding,
 }
 
 impl MemoryPlatform {
@@ -1715,6 +1719,7 @@ impl MemoryPlatform {
             webhooks: MemoryWebhooks::default(),
             mail: MemoryMail::default(),
             scans: MemoryScans::default(),
+            forwarding: MemoryForwarding::default(),
         }
     }
 }
@@ -1735,6 +1740,7 @@ impl Platform for MemoryPlatform {
     type Webhooks = MemoryWebhooks;
     type Mail = MemoryMail;
     type Scans = MemoryScans;
+    type Forwarding = MemoryForwarding;
 
     fn organization(&self) -> &MemoryOrganization {
         &self.organization
@@ -1780,6 +1786,61 @@ impl Platform for MemoryPlatform {
     }
     fn scans(&self) -> &MemoryScans {
         &self.scans
+    }
+    fn forwarding(&self) -> &MemoryForwarding {
+        &self.forwarding
+    }
+}
+
+/// The management account's forwarding dead-letter queue, in memory: messages by
+/// receipt, taken ones hidden until deleted.
+#[derive(Debug, Default)]
+pub struct MemoryForwarding {
+    queue: Mutex<Vec<(TakenLetter, bool)>>,
+    /// Failures to inject.
+    pub faults: Faults,
+}
+
+impl MemoryForwarding {
+    /// EventBridge could not deliver `body` for the environment `environment`: it
+    /// lands in the queue.
+    pub fn lose(&self, environment: &str, message_id: &str, body: &str, sent_at: DateTime<Utc>) {
+        let queue = spa_core::rules::forward_dead_letter_queue(environment);
+        let record = spa_core::events::DeadLetterRecord {
+            message_id: Some(message_id.to_owned()),
+            body: body.to_owned(),
+            sent_at: Some(sent_at),
+            dead_letter: spa_core::events::DeadLetter::decode(&queue, body, &BTreeMap::new()),
+        };
+        let receipt = format!("receipt-{message_id}");
+        lock(&self.queue).push((TakenLetter { record, receipt }, false));
+    }
+
+    /// The messages still in the queue.
+    pub fn left(&self) -> usize {
+        lock(&self.queue).len()
+    }
+}
+
+impl Forwarding for MemoryForwarding {
+    async fn take_dead_letters(&self, max: usize) -> Result<Vec<TakenLetter>, PortError> {
+        self.faults.check("take_dead_letters")?;
+        let mut queue = lock(&self.queue);
+        Ok(queue
+            .iter_mut()
+            .filter(|(_, taken)| !*taken)
+            .take(max)
+            .map(|(letter, taken)| {
+                *taken = true;
+                letter.clone()
+            })
+            .collect())
+    }
+
+    async fn delete_dead_letter(&self, receipt: &str) -> Result<(), PortError> {
+        self.faults.check("delete_dead_letter")?;
+        lock(&self.queue).retain(|(letter, _)| letter.receipt != receipt);
+        Ok(())
     }
 }
 

@@ -351,6 +351,35 @@ pub trait Claims: Send + Sync {
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// A message taken from a queue, with the receipt that deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenLetter {
+    /// The message, read as a record of a dead-letter queue.
+    pub record: spa_core::events::DeadLetterRecord,
+    /// What deletes it once handled.
+    pub receipt: String,
+}
+
+/// The dead-letter queue of the management account's forwarding rule
+/// ([`spa_core::rules::forward_dead_letter_queue`]): the Organizations events
+/// EventBridge could not deliver to the engine's bus. It lives in the management
+/// account, in the Organizations region, out of reach of an event source mapping of
+/// the automation account's functions, so the sweeper drains it through the
+/// management role.
+pub trait Forwarding: Send + Sync {
+    /// Takes up to `max` messages (hidden from other readers for the queue's
+    /// visibility timeout).
+    fn take_dead_letters(
+        &self,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<TakenLetter>, PortError>> + Send;
+    /// Deletes a message taken, once archived and raised.
+    fn delete_dead_letter(
+        &self,
+        receipt: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// The activity journal: what happened to each account (transitions, exceptions,
 /// sign-ins, budget alerts), the history the reports and the residual cost check read.
 pub trait Journal: Send + Sync {
@@ -540,6 +569,8 @@ pub trait Platform: Send + Sync {
     type Mail: Mail;
     /// What the scans read in member accounts (regions, instances, IAM users).
     type Scans: Scans;
+    /// What the management account could not forward.
+    type Forwarding: Forwarding;
 
     /// Organizations.
     fn organization(&self) -> &Self::Organization;
@@ -571,4 +602,6 @@ pub trait Platform: Send + Sync {
     fn mail(&self) -> &Self::Mail;
     /// What the scans read in member accounts (regions, instances, IAM users).
     fn scans(&self) -> &Self::Scans;
+    /// What the management account could not forward.
+    fn forwarding(&self) -> &Self::Forwarding;
 }

@@ -159,3 +159,72 @@ async fn status_and_check_show_states_and_drift() {
             .any(|f| matches!(f, Finding::Inconsistent(a, _) if a.as_str() == NESTED))
     );
 }
+
+#[tokio::test]
+async fn the_sweeper_raises_what_the_management_account_could_not_forward() {
+    let world = World::new();
+    // a CreateAccountResult EventBridge could not deliver to the engine's bus
+    let body = include_str!("../../../../fixtures/events/organizations-create-account-result.json");
+    let account = serde_json::from_str::<serde_json::Value>(body).unwrap()["detail"]
+        ["serviceEventDetails"]["createAccountStatus"]["accountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    world
+        .platform
+        .forwarding
+        .lose("SpaTest", "lost-1", body, world.now());
+    let engine = world.engine();
+    let outcomes = dispatch(&engine, &world.job(Job::Sweeper))
+        .await
+        .unwrap()
+        .outcomes;
+    assert_eq!(outcomes.len(), 1, "{outcomes:#?}");
+    assert_eq!(outcomes[0].events, [spa_core::events::Label::DeadLetter]);
+    assert_eq!(
+        outcomes[0].account.as_ref().map(AccountId::as_str),
+        Some(account.as_str())
+    );
+    // raised for the account it concerned, archived, and gone from the queue
+    assert_eq!(
+        world.platform.bus.labels_for(&account),
+        [spa_core::events::Label::DeadLetter]
+    );
+    assert_eq!(world.platform.objects.keys().len(), 1);
+    assert_eq!(world.platform.forwarding.left(), 0);
+    // the next sweep has nothing to raise
+    world.advance(TimeDelta::minutes(10));
+    assert!(
+        world
+            .dispatch(&world.job(Job::Sweeper))
+            .await
+            .outcomes
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_forwarded_dead_letter_that_cannot_be_raised_stays_and_the_sweep_goes_on() {
+    let world = World::new();
+    let body = include_str!("../../../../fixtures/events/organizations-create-account-result.json");
+    world
+        .platform
+        .forwarding
+        .lose("SpaTest", "lost-1", body, world.now());
+    world.platform.bus.faults.fail(
+        "publish",
+        crate::ports::PortError::Unavailable {
+            service: "events".into(),
+            message: "down".into(),
+        },
+        10,
+    );
+    let engine = world.engine();
+    let outcomes = dispatch(&engine, &world.job(Job::Sweeper))
+        .await
+        .unwrap()
+        .outcomes;
+    assert!(outcomes.is_empty(), "{outcomes:#?}");
+    assert_eq!(world.platform.forwarding.left(), 1, "it stays in the queue");
+    assert_eq!(engine.troubles().get("ForwardedNotRaised"), Some(&1));
+}
