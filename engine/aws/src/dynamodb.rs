@@ -510,11 +510,7 @@ impl Claims for DynamoStore {
         let mut condition =
             "attribute_not_exists(pk) OR #e < :now OR (#s = :leased AND #u < :now)".to_owned();
         let mut request = self
-            .client
-            .update_item()
-            .table_name(table)
-            .key("pk", s(format!("claim#{key}")))
-            .key("sk", s("claim"))
+            .update_claim(key)
             .update_expression(
                 "SET #at = :at, #s = :leased, #u = :until, #e = :expires REMOVE #why",
             )
@@ -558,11 +554,7 @@ impl Claims for DynamoStore {
 
     async fn note(&self, key: &str, note: &str) -> Result<(), PortError> {
         let table = &self.tables.transactions;
-        self.client
-            .update_item()
-            .table_name(table)
-            .key("pk", s(format!("claim#{key}")))
-            .key("sk", s("claim"))
+        self.update_claim(key)
             .update_expression("SET #n = :note")
             .expression_attribute_names("#n", "note")
             .expression_attribute_values(":note", s(note))
@@ -580,11 +572,7 @@ impl Claims for DynamoStore {
     ) -> Result<(), PortError> {
         let table = &self.tables.transactions;
         let mut request = self
-            .client
-            .update_item()
-            .table_name(table)
-            .key("pk", s(format!("claim#{key}")))
-            .key("sk", s("claim"))
+            .update_claim(key)
             .expression_attribute_names("#at", "at")
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#u", "until")
@@ -626,6 +614,18 @@ impl Claims for DynamoStore {
 }
 
 impl DynamoStore {
+    /// An `UpdateItem` of the claim of `key`.
+    fn update_claim(
+        &self,
+        key: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.tables.transactions)
+            .key("pk", s(format!("claim#{key}")))
+            .key("sk", s("claim"))
+    }
+
     /// What holds a claim that could not be taken: done, failed, or a lease.
     async fn held(&self, key: &str, at: DateTime<Utc>) -> Result<Claim, PortError> {
         let table = &self.tables.transactions;
