@@ -12,7 +12,8 @@
 //!   permanent error, released on a transient one (the retry goes on at once). When
 //!   the store cannot be told, the error is logged and counted
 //!   (`ClaimsNotCompleted`, `ClaimsNotReleased` in the metrics line), never dropped:
-//!   the lease runs out by itself and the next delivery resumes.
+//!   the lease runs out by itself and the next delivery resumes. `Busy` answers are
+//!   counted too (`Busy`): how often two deliveries raced for one account or cause.
 
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
@@ -67,10 +68,13 @@ pub(crate) async fn take<P: Platform>(
             })
         }
         Claim::Seen => Ok(Taken::Seen),
-        Claim::Busy { until } => Err(UseCaseError::Busy {
-            context: Box::new(context()),
-            until,
-        }),
+        Claim::Busy { until } => {
+            engine.count_trouble("Busy");
+            Err(UseCaseError::Busy {
+                context: Box::new(context()),
+                until,
+            })
+        }
         Claim::Failed { why } => Err(UseCaseError::FailedBefore {
             context: Box::new(context()),
             why,

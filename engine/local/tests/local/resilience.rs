@@ -97,6 +97,8 @@ struct Log {
     illegal: Vec<String>,
     /// Build ids started per account (a resumed start is the same id).
     builds: BTreeMap<String, BTreeSet<String>>,
+    /// Claims found held by another delivery (a race lost: the delivery comes back).
+    busy: u64,
 }
 
 /// The engine's handler, recording the verdict of every outcome.
@@ -159,12 +161,14 @@ impl Handler<Connected> for Probe<'_> {
         if let Ok(handled) = &mut handled {
             handled.dispatched.batch_item_failures.extend(doomed_ids);
         }
+        let busy = engine.troubles().get("Busy").copied().unwrap_or(0);
         *self.last_failures.lock().unwrap() = match &handled {
             Ok(handled) => Some(handled.dispatched.batch_item_failures.clone()),
             Err(_) => None,
         };
         let mut log = self.log.lock().unwrap();
         log.handled += 1;
+        log.busy += u64::from(busy);
         match handled {
             Ok(handled) => {
                 for outcome in &handled.dispatched.outcomes {
@@ -653,12 +657,13 @@ impl Report {
             self.driven.give_ups.len()
         );
         println!(
-            "verdicts: already handled {} | duplicate {} | stale {} | pool refusing the window {} | illegal {}",
+            "verdicts: already handled {} | duplicate {} | stale {} | pool refusing the window {} | illegal {} | busy (a race lost, delivered again) {}",
             self.log.seen,
             self.log.duplicates,
             self.log.stale,
             self.log.pool_refusals,
-            self.log.illegal.len()
+            self.log.illegal.len(),
+            self.log.busy
         );
         let builds: usize = self.log.builds.values().map(BTreeSet::len).sum();
         let tokens: usize = self.tokens_per_account.values().map(BTreeSet::len).sum();
