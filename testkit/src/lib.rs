@@ -239,9 +239,16 @@ impl Scenario<'_> {
     }
 }
 
-/// An SDK configuration for `endpoint` with test credentials, in us-east-1.
+/// An SDK configuration for `endpoint` with test credentials, in us-east-1, and
+/// rustls on ring as its HTTPS client, as spa-aws' `config::http_client` (the SDK
+/// crates are built without a client of their own).
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(client)
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .test_credentials()

@@ -3,14 +3,18 @@
 //! Every client spa uses comes from an [`AwsConfig`]: the same retry policy
 //! (standard retries with adaptive client-side rate limiting: throttling, 5xx and
 //! transient network errors are retried by the SDK with backoff), the same timeouts,
-//! the endpoint override of the emulator, and the [`ApiCalls`] interceptor that counts
-//! every call.
+//! the endpoint override of the emulator, the [`ApiCalls`] interceptor that counts
+//! every call, and the HTTPS client ([`http_client`]).
 
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use spa_core::rules::timeouts::Timeouts;
@@ -125,6 +129,34 @@ pub fn timeout_config(timeouts: &Timeouts) -> TimeoutConfig {
         .build()
 }
 
+/// The HTTPS client of every SDK client: the SDK's default client (hyper 1, rustls,
+/// the system's trusted roots, the proxy of `HTTPS_PROXY`/`NO_PROXY`), with ring as
+/// rustls' crypto provider instead of aws-lc-rs.
+///
+/// The SDK crates are built without their `default-https-client` feature: it links
+/// aws-lc-rs (and the C library of aws-lc-sys) while the webhooks' `reqwest` links
+/// ring: one provider is enough, and aws-lc is the bigger of the two in the Lambda's
+/// `bootstrap`. Without that feature the SDK has no client of its own: a
+/// configuration loaded without this one fails at its first call ("no HTTP client"),
+/// so [`AwsConfig::load`] always sets it (the test kit's configurations set their
+/// own).
+pub fn http_client() -> SharedHttpClient {
+    // what `aws-smithy-runtime` builds for `default-https-client`
+    // (`default_https_client`, through the same `build_with_connector_fn`, which its
+    // docs hide), with `CryptoMode::Ring`; the documented `build_https` would leave
+    // the proxy of the environment out
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
 /// Where the credentials of the base configuration come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BaseCredentials {
@@ -159,7 +191,8 @@ macro_rules! client {
 
 impl AwsConfig {
     /// Loads the base configuration: `region`, the endpoint override (`endpoint`, else
-    /// `AWS_ENDPOINT_URL`), credentials, spa's retry policy and timeouts.
+    /// `AWS_ENDPOINT_URL`), credentials, spa's retry policy and timeouts, and the
+    /// HTTPS client ([`http_client`]).
     pub async fn load(
         region: &str,
         endpoint: Option<&str>,
@@ -167,6 +200,7 @@ impl AwsConfig {
         calls: ApiCalls,
     ) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client())
             .region(Region::new(region.to_owned()))
             .retry_config(retry_config())
             .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()));
