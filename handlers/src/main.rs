@@ -21,6 +21,10 @@ use spa_handlers::{
 };
 use spa_usecases::ports::Parameters;
 use spa_usecases::slack::SlackOptions;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -28,12 +32,18 @@ fn env(name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let level = env("SPA_LOG").unwrap_or_else(|| "info".to_owned());
+    // `SPA_LOG`: a level (what the templates set, from `automation.log_level`), or
+    // `target=level` directives; `Targets` reads both without the regex engine of
+    // `EnvFilter` (about half a megabyte of the bootstrap); unreadable, `info`
+    let filter = env("SPA_LOG")
+        .and_then(|level| level.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_current_span(false)
         .without_time()
+        .finish()
+        .with(filter)
         .init();
     match serve().await {
         Ok(()) => ExitCode::SUCCESS,
