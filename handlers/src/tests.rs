@@ -423,3 +423,20 @@ async fn the_slack_function_answers_an_http_response_and_refuses_what_is_not_sig
     assert_eq!(response["statusCode"], 401);
     assert_eq!(response["body"], "{\"error\":\"unauthorized\"}");
 }
+
+#[tokio::test]
+async fn an_invocation_past_its_budget_stops_and_says_the_event_comes_back() {
+    // slack-commands: 10 s, budget 8 s, a call 4 s: no call may start after 4 s
+    let stuck = std::future::pending::<Result<Handled, HandleError>>();
+    let error = within_budget(Some(Function::SlackCommands), stuck)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, HandleError::OutOfTime { seconds: 4, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the `slack-commands` function stopped after 4s, past which no call could end within its budget: the event comes back and the work is resumed"
+    );
+}

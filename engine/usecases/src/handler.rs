@@ -33,12 +33,12 @@ pub enum HandleError {
     /// The invocation's budget ran out before the work was done
     /// (`spa_core::rules::timeouts`): it is delivered again, and resumed.
     #[error(
-        "the `{function}` function stopped after {seconds}s, its budget: the event comes back and the work is resumed"
+        "the `{function}` function stopped after {seconds}s, past which no call could end within its budget: the event comes back and the work is resumed"
     )]
     OutOfTime {
         /// The function.
         function: Function,
-        /// The budget it stopped at.
+        /// When it stopped: its budget less one SDK operation.
         seconds: u64,
     },
 }
