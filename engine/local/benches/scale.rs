@@ -73,6 +73,10 @@ fn aws_operation(port: &str, operation: &str) -> &'static str {
         ("budgets", _) => "Budgets:*",
         ("store", "claim") | ("store", "record") | ("store", "set_deadline") => "DynamoDB:PutItem",
         ("store", "release") | ("store", "clear_deadline") => "DynamoDB:DeleteItem",
+        ("store", "take_writer")
+        | ("store", "free_writer")
+        | ("store", "note")
+        | ("store", "complete") => "DynamoDB:UpdateItem",
         ("store", _) => "DynamoDB:Query/GetItem",
         _ => "other",
     }

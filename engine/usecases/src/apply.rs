@@ -29,6 +29,7 @@
 //! written, no build tag) is started then, with the same idempotency token.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 
@@ -37,8 +38,8 @@ use super::error::{Context, PortResultExt, UseCaseError};
 use super::lease::{self, Taken};
 use super::{exceptions, holders};
 use crate::ports::{
-    Activity, ActivityQuery, BuildRequest, Builds, Bus, Deadline, DeadlineKind, Deadlines, Journal,
-    Organization, Platform, PortError,
+    AccountCache, Activity, ActivityQuery, BuildRequest, Builds, Bus, Deadline, DeadlineKind,
+    Deadlines, Journal, Organization, OrganizationTree, Platform, PortError,
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{
@@ -168,6 +169,9 @@ pub(crate) struct Run<'r> {
     notifications: Vec<(Holder, Label)>,
     /// The tags as written so far.
     tags: BTreeMap<String, String>,
+    /// What the account's next writer will know ([`AccountCache`]): kept current as
+    /// the run writes, put in doubt when a write fails.
+    known: &'r Mutex<AccountCache>,
     outcome: Outcome,
 }
 
@@ -178,6 +182,7 @@ impl<'r> Run<'r> {
         trigger: &Trigger,
         view: &AccountView,
         tags: BTreeMap<String, String>,
+        known: &'r Mutex<AccountCache>,
     ) -> Self {
         let mut outcome =
             Outcome::new(cause, Some(account), Verdict::Applied).with_trigger(trigger.kind.name());
@@ -195,8 +200,14 @@ impl<'r> Run<'r> {
             events: Vec::new(),
             notifications: Vec::new(),
             tags,
+            known,
             outcome,
         }
+    }
+
+    /// What the account's next writer will know.
+    fn known(&self) -> MutexGuard<'_, AccountCache> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues the domain event of `label`.
@@ -289,6 +300,64 @@ fn pending_start(view: &AccountView) -> Option<(BuildKind, u32)> {
     })
 }
 
+/// The cache a transition starts from: what the account's last writer left, and
+/// whether that writer died holding the lease (its tags are then read again).
+#[derive(Clone, Copy)]
+struct Cached<'k> {
+    resumed: bool,
+    /// The parent a listing found the account under, if any.
+    parent: Option<&'k str>,
+    known: &'k Mutex<AccountCache>,
+}
+
+/// The triggers decided on the tags as spa last wrote them: the steps of a cycle
+/// (the window's command, the ends of its builds), where nobody but spa wrote since.
+/// Every other trigger reads the tags again: an operator's command, an event from
+/// Organizations (a person tagged or moved the account), the sweeper (which judges
+/// what the tags say now).
+fn trusts_cached_tags(kind: &TriggerKind) -> bool {
+    matches!(
+        kind,
+        TriggerKind::MaintenanceWindow | TriggerKind::BuildFinished { .. }
+    )
+}
+
+/// The triggers decided on the account's place as last read: all but an entry into
+/// or departure from the managed OUs and the sweeper. A move between OUs puts the
+/// place in doubt ([`Engine::forget`]); the window's command carries the parent it
+/// listed the account under, which must match.
+fn trusts_cached_place(kind: &TriggerKind) -> bool {
+    !matches!(
+        kind,
+        TriggerKind::EnteredManagedOu | TriggerKind::Left(_) | TriggerKind::Sweep
+    )
+}
+
+/// The build a decision starts, if any.
+fn decided_build(decision: &Decision) -> Option<(BuildKind, u32)> {
+    decision.commands.iter().find_map(|c| match c {
+        Command::StartBuild { kind, attempt } => Some((*kind, *attempt)),
+        _ => None,
+    })
+}
+
+/// The state the decision's build belongs to: the state its events have entered
+/// when the build comes (as [`Run::emit_with_reason`] follows them).
+fn state_at_build(mut state: Option<State>, commands: &[Command]) -> Option<State> {
+    for command in commands {
+        match command {
+            Command::StartBuild { .. } => break,
+            Command::EmitEvent(label) => {
+                if let Some(to) = entered(*label) {
+                    state = to;
+                }
+            }
+            _ => {}
+        }
+    }
+    state
+}
+
 /// The idempotency token of a build: the same for every delivery of one transition
 /// (account, kind, attempt, the state the build belongs to and the instant it was
 /// entered), different for any other.
@@ -314,15 +383,22 @@ impl<P: Platform> Engine<'_, P> {
         account: &AccountId,
         trigger: Trigger,
     ) -> Result<Outcome, UseCaseError> {
+        self.apply_listed(cause, account, trigger, None).await
+    }
+
+    /// [`Self::apply`] to an account a listing found under `parent`: what spa knew of
+    /// the account's place is read again unless it names that parent.
+    pub async fn apply_listed(
+        &self,
+        cause: &str,
+        account: &AccountId,
+        trigger: Trigger,
+        parent: Option<&str>,
+    ) -> Result<Outcome, UseCaseError> {
         // one writer per account: two reactions to one account never interleave their
         // read-decide-write; the second is told `Busy` and comes back
-        let writer = format!("writer#{account}");
-        lease::take(self, &writer, || {
-            Context::step("take the account's writer lease")
-                .account(account)
-                .cause(cause)
-        })
-        .await?;
+        let writer = lease::take_writer(self, account, cause).await?;
+        let known = Mutex::new(writer.cache);
         let context = || {
             Context::step("claim the cause")
                 .account(account)
@@ -331,18 +407,23 @@ impl<P: Platform> Engine<'_, P> {
         let note = match lease::take(self, cause, context).await {
             Ok(Taken::Go { note, .. }) => note,
             Ok(Taken::Seen) => {
-                lease::give_back(self, &writer).await;
+                lease::free_writer(self, account, known).await;
                 tracing::info!(%account, cause, trigger = trigger.kind.name(), "already processed: nothing to do");
                 return Ok(Outcome::new(cause, Some(account), Verdict::Seen)
                     .with_trigger(trigger.kind.name()));
             }
             Err(error) => {
-                lease::give_back(self, &writer).await;
+                lease::free_writer(self, account, known).await;
                 return Err(error);
             }
         };
+        let cached = Cached {
+            resumed: writer.resumed,
+            parent,
+            known: &known,
+        };
         let result = self
-            .transition(cause, account, &trigger, note.as_deref())
+            .transition(cause, account, &trigger, note.as_deref(), cached)
             .await;
         match &result {
             Ok(_) => {}
@@ -354,8 +435,30 @@ impl<P: Platform> Engine<'_, P> {
             }
         }
         let result = lease::end(self, cause, result).await;
-        lease::give_back(self, &writer).await;
+        lease::free_writer(self, account, known).await;
         result
+    }
+
+    /// Puts what spa knew of `account` in doubt, under its writer lease: its tags (a
+    /// person changed them), its place (it moved), or both. The next transition
+    /// reads them again from Organizations.
+    pub(crate) async fn forget(
+        &self,
+        account: &AccountId,
+        cause: &str,
+        tags: bool,
+        place: bool,
+    ) -> Result<(), UseCaseError> {
+        let writer = lease::take_writer(self, account, cause).await?;
+        let mut cache = writer.cache;
+        if tags {
+            cache.tags = None;
+        }
+        if place {
+            cache.ancestors = None;
+        }
+        lease::free_writer(self, account, Mutex::new(cache)).await;
+        Ok(())
     }
 
     /// The view to decide on: the tags an earlier delivery noted before it died
@@ -412,43 +515,69 @@ impl<P: Platform> Engine<'_, P> {
         account: &AccountId,
         trigger: &Trigger,
         note: Option<&str>,
+        cached: Cached<'_>,
     ) -> Result<Outcome, UseCaseError> {
         let organization = self.platform().organization();
         let context = |step| Context::step(step).account(account).cause(cause);
-        let tags = match self
-            .retry()
-            .run("read tags", || organization.tags(account))
-            .await
-        {
-            Ok(tags) => tags,
-            Err(PortError::NotFound { .. })
-                if trigger.kind == TriggerKind::Left(Departure::Removed) =>
+        let known = cached.known;
+        let lock = || known.lock().unwrap_or_else(PoisonError::into_inner);
+        // the tags as spa last wrote them, for the steps of a cycle; read again when
+        // they may differ (a writer died, a person acts, an event from Organizations)
+        let cached_tags = lock()
+            .tags
+            .take()
+            .filter(|_| !cached.resumed && trusts_cached_tags(&trigger.kind));
+        let tags = match cached_tags {
+            Some(tags) => tags,
+            None => match self
+                .retry()
+                .run("read tags", || organization.tags(account))
+                .await
             {
-                return self.removed(cause, account, trigger).await;
-            }
-            Err(error) => return Err(UseCaseError::port(context("read tags"), error)),
+                Ok(tags) => tags,
+                Err(PortError::NotFound { .. })
+                    if trigger.kind == TriggerKind::Left(Departure::Removed) =>
+                {
+                    return self.removed(cause, account, trigger, known).await;
+                }
+                Err(error) => return Err(UseCaseError::port(context("read tags"), error)),
+            },
         };
+        lock().tags = Some(tags.clone());
         let view = match self.codec().decode(&tags) {
             Ok(view) => view,
             Err(error) => {
                 return self
-                    .drift(cause, account, trigger, &error.to_string())
+                    .drift(cause, account, trigger, &error.to_string(), known)
                     .await;
             }
         };
         let resolved = match trigger.kind {
             TriggerKind::Left(Departure::Closed | Departure::Removed) => None,
-            _ => self
-                .retry()
-                .run("resolve settings", || {
-                    super::resolve::account_settings(
-                        self.settings(),
-                        organization,
-                        account.as_str(),
-                    )
-                })
-                .await
-                .within(|| context("resolve settings"))?,
+            _ => {
+                let cached_place = lock().ancestors.take().filter(|ancestors| {
+                    !cached.resumed
+                        && trusts_cached_place(&trigger.kind)
+                        && cached.parent.is_none_or(|parent| {
+                            ancestors.first().map(String::as_str) == Some(parent)
+                        })
+                });
+                let ancestors = match cached_place {
+                    Some(ancestors) => ancestors,
+                    None => self
+                        .retry()
+                        .run("read ancestors", || {
+                            organization.ancestors(account.as_str())
+                        })
+                        .await
+                        .within(|| context("resolve settings"))?,
+                };
+                let resolved = self
+                    .settings()
+                    .resolve_account(account.as_str(), &ancestors);
+                lock().ancestors = Some(ancestors);
+                resolved
+            }
         };
         match (&trigger.kind, &resolved) {
             (TriggerKind::Left(Departure::MovedOut), Some(_)) => {
@@ -460,14 +589,14 @@ impl<P: Platform> Engine<'_, P> {
                 );
             }
             (TriggerKind::Left(_), _) | (_, Some(_)) => {}
-            (_, None) => return self.unmanaged(cause, account, trigger).await,
+            (_, None) => return self.unmanaged(cause, account, trigger, known).await,
         }
         let policy = resolved.as_ref().map(Resolved::policy).unwrap_or_default();
         let ended = self.ended_build(account, cause, trigger, &view).await;
         let trigger = ended.as_ref().unwrap_or(trigger);
         let resumed = self.view_to_decide(account, cause, trigger, &policy, note, &tags);
         let view = resumed.clone().unwrap_or(view);
-        let mut run = Run::new(cause, account, trigger, &view, tags);
+        let mut run = Run::new(cause, account, trigger, &view, tags, known);
         if let TriggerKind::HolderTagged(holder) = &trigger.kind {
             if view.holder.as_ref() != Some(holder) {
                 let why = "the holder tag says another holder now: the later event decides";
@@ -653,9 +782,7 @@ impl<P: Platform> Engine<'_, P> {
     ) -> Result<(), UseCaseError> {
         let account = run.account;
         let context = |step| Context::step(step).account(account).cause(run.cause);
-        let changes = self.codec().encode(&decision.commands).against(&run.tags);
-        self.write_tags(run, &changes).await?;
-        run.outcome.to = decision.to;
+        let mut changes = self.codec().encode(&decision.commands).against(&run.tags);
         let since = decision
             .commands
             .iter()
@@ -665,19 +792,42 @@ impl<P: Platform> Engine<'_, P> {
             })
             .or(view.since)
             .unwrap_or(run.at);
+        // a build is started before the tags are written, so that its id goes with
+        // them in one write; a delivery that dies between the two starts it again
+        // with the same idempotency token
+        let mut launched = None;
+        if let (Some((kind, attempt)), Some(resolved)) = (decided_build(&decision), resolved) {
+            let state = state_at_build(run.state, &decision.commands);
+            let result = self
+                .launch(run, resolved, kind, attempt, since, state)
+                .await;
+            if let Ok(id) = &result {
+                for (key, value) in self.codec().build_started(kind, id).set {
+                    changes.set(key, value);
+                }
+            }
+            launched = Some(result);
+        }
+        self.write_tags(run, &changes).await?;
+        run.outcome.to = decision.to;
         let mut ensure_budget = false;
         for command in decision.commands {
             match &command {
-                Command::StartBuild { kind, attempt } => {
-                    let Some(resolved) = resolved else {
+                Command::StartBuild { kind, attempt } => match launched.take() {
+                    Some(Ok(id)) => {
+                        tracing::info!(%account, cause = run.cause, %kind, attempt, build = %id, "build started");
+                        run.outcome.build = Some(id);
+                    }
+                    Some(Err(error)) => {
+                        return Err(self.not_started(run, *kind, *attempt, error).await);
+                    }
+                    None => {
                         return Err(UseCaseError::bad_input(
                             context("start build"),
                             "a build was decided for an account without settings",
                         ));
-                    };
-                    self.start_build(run, resolved, *kind, *attempt, since)
-                        .await?;
-                }
+                    }
+                },
                 Command::EmitEvent(label) => run.emit_with_reason(self.environment(), *label, None),
                 Command::RecordActivity(label) => {
                     let detail = self.detail(run, *label);
@@ -734,6 +884,9 @@ impl<P: Platform> Engine<'_, P> {
         }
         let organization = self.platform().organization();
         let account = run.account;
+        // in doubt until the write is known to be done: a write that failed may have
+        // been made
+        run.known().tags = None;
         self.retry()
             .run("write tags", || organization.change_tags(account, changes))
             .await
@@ -743,6 +896,7 @@ impl<P: Platform> Engine<'_, P> {
                     .cause(run.cause)
             })?;
         changes.apply(&mut run.tags);
+        run.known().tags = Some(run.tags.clone());
         Ok(())
     }
 
@@ -788,7 +942,8 @@ impl<P: Platform> Engine<'_, P> {
         Ok(())
     }
 
-    /// Ensures the footprint, starts the build, tags its id.
+    /// Starts a build decided earlier but never started (its start failed, the
+    /// event came back), and tags its id.
     async fn start_build(
         &self,
         run: &mut Run<'_>,
@@ -797,6 +952,32 @@ impl<P: Platform> Engine<'_, P> {
         attempt: u32,
         since: DateTime<Utc>,
     ) -> Result<(), UseCaseError> {
+        let state = run.state;
+        let id = match self
+            .launch(run, resolved, kind, attempt, since, state)
+            .await
+        {
+            Ok(id) => id,
+            Err(error) => return Err(self.not_started(run, kind, attempt, error).await),
+        };
+        let account = run.account;
+        tracing::info!(%account, cause = run.cause, %kind, attempt, build = %id, "build started");
+        run.outcome.build = Some(id.clone());
+        let tag = self.codec().build_started(kind, &id).against(&run.tags);
+        self.write_tags(run, &tag).await
+    }
+
+    /// Ensures the footprint (unless the one ensured last is the same) and starts
+    /// the build of `state`, with the idempotency token of the transition.
+    async fn launch(
+        &self,
+        run: &Run<'_>,
+        resolved: &Resolved,
+        kind: BuildKind,
+        attempt: u32,
+        since: DateTime<Utc>,
+        state: Option<State>,
+    ) -> Result<BuildId, PortError> {
         let account = run.account;
         let builds = self.platform().builds();
         let prepared = self.footprint(resolved).and_then(|footprint| {
@@ -807,12 +988,11 @@ impl<P: Platform> Engine<'_, P> {
             Ok(ready) => ready,
             Err(error) => {
                 // bad settings: no retry can help, the account needs an operator
-                let error = PortError::Rejected {
+                return Err(PortError::Rejected {
                     service: "spa".into(),
                     action: "prepare the build".into(),
                     message: error.to_string(),
-                };
-                return Err(self.not_started(run, kind, attempt, error).await);
+                });
             }
         };
         let request = BuildRequest {
@@ -820,15 +1000,23 @@ impl<P: Platform> Engine<'_, P> {
             kind,
             attempt,
             variables,
-            idempotency_token: idempotency_token(account, kind, attempt, run.state, since),
+            idempotency_token: idempotency_token(account, kind, attempt, state, since),
         };
-        let started = match self
-            .retry()
-            .run("ensure footprint", || {
-                builds.ensure_footprint(account, &footprint)
-            })
-            .await
-        {
+        // the member account's reads are skipped while the footprint ensured last is
+        // the one to ensure (the guardrails keep the holder from changing it; a build
+        // that cannot start puts it in doubt, and the retry ensures it in full)
+        let digest = footprint.digest();
+        let ensured = run.known().footprint.take() == Some(digest.clone());
+        let ensure = if ensured {
+            Ok(())
+        } else {
+            self.retry()
+                .run("ensure footprint", || {
+                    builds.ensure_footprint(account, &footprint)
+                })
+                .await
+        };
+        let started = match ensure {
             Ok(()) => {
                 self.retry()
                     .run("start build", || builds.start_build(&footprint, &request))
@@ -836,14 +1024,9 @@ impl<P: Platform> Engine<'_, P> {
             }
             Err(error) => Err(error),
         };
-        let id = match started {
-            Ok(id) => id,
-            Err(error) => return Err(self.not_started(run, kind, attempt, error).await),
-        };
-        tracing::info!(%account, cause = run.cause, %kind, attempt, build = %id, "build started");
-        run.outcome.build = Some(id.clone());
-        let tag = self.codec().build_started(kind, &id).against(&run.tags);
-        self.write_tags(run, &tag).await
+        let id = started?;
+        run.known().footprint = Some(digest);
+        Ok(id)
     }
 
     /// A build could not be started: a permanent refusal (a missing member role)
@@ -1046,6 +1229,7 @@ impl<P: Platform> Engine<'_, P> {
         cause: &str,
         account: &AccountId,
         trigger: &Trigger,
+        known: &Mutex<AccountCache>,
     ) -> Result<Outcome, UseCaseError> {
         tracing::info!(%account, cause, trigger = trigger.kind.name(), "not managed by spa (neither listed nor under a listed OU): nothing done");
         let run = Run::new(
@@ -1054,6 +1238,7 @@ impl<P: Platform> Engine<'_, P> {
             trigger,
             &AccountView::default(),
             BTreeMap::new(),
+            known,
         );
         let detail = format!(
             "`{}` ignored: the account is neither listed nor under a listed OU",
@@ -1073,6 +1258,7 @@ impl<P: Platform> Engine<'_, P> {
         account: &AccountId,
         trigger: &Trigger,
         reason: &str,
+        known: &Mutex<AccountCache>,
     ) -> Result<Outcome, UseCaseError> {
         let mut run = Run::new(
             cause,
@@ -1080,6 +1266,7 @@ impl<P: Platform> Engine<'_, P> {
             trigger,
             &AccountView::default(),
             BTreeMap::new(),
+            known,
         );
         exceptions::raise(self, &mut run, Label::Drift, reason).await?;
         let mut outcome = self.finish(run).await?;
@@ -1093,6 +1280,7 @@ impl<P: Platform> Engine<'_, P> {
         cause: &str,
         account: &AccountId,
         trigger: &Trigger,
+        known: &Mutex<AccountCache>,
     ) -> Result<Outcome, UseCaseError> {
         let mut run = Run::new(
             cause,
@@ -1100,6 +1288,7 @@ impl<P: Platform> Engine<'_, P> {
             trigger,
             &AccountView::default(),
             BTreeMap::new(),
+            known,
         );
         run.note = Some("removed from the organization: its last state is unknown".into());
         run.emit_with_reason(self.environment(), Label::AccountUnmanaged, None);

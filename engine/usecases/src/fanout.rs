@@ -65,6 +65,7 @@ pub async fn on_maintenance_window<P: Platform>(
                     job.scheduled_time,
                     "maintenance-window",
                 )
+                .listed_under(account.parent)
             })
             .collect();
         send(engine, cause, &commands).await?;

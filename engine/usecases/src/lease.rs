@@ -15,9 +15,12 @@
 //!   the lease runs out by itself and the next delivery resumes. `Busy` answers are
 //!   counted too (`Busy`): how often two deliveries raced for one account or cause.
 
+use std::sync::{Mutex, PoisonError};
+
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use crate::ports::{Claim, Claims, Platform};
+use crate::ports::{AccountCache, Claim, Claims, Platform, Writer, WriterLeases};
+use spa_core::events::AccountId;
 
 /// What [`take`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,17 +37,99 @@ pub(crate) enum Taken {
     Seen,
 }
 
+/// The writer lease of an account, held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeldWriter {
+    /// Whether an earlier writer died holding it.
+    pub(crate) resumed: bool,
+    /// What the last writer left.
+    pub(crate) cache: AccountCache,
+}
+
+/// The end of this invocation's lease, from now.
+fn lease_end<P: Platform>(
+    engine: &Engine<'_, P>,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let now = engine.now();
+    let until = chrono::TimeDelta::from_std(engine.lease())
+        .ok()
+        .and_then(|lease| now.checked_add_signed(lease))
+        .unwrap_or(now);
+    (now, until)
+}
+
+/// Takes the writer lease of `account` for this invocation's lease: one writer per
+/// account, `Busy` while another holds it.
+pub(crate) async fn take_writer<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+    cause: &str,
+) -> Result<HeldWriter, UseCaseError> {
+    let (now, until) = lease_end(engine);
+    let store = engine.platform().store();
+    let context = || {
+        Context::step("take the account's writer lease")
+            .account(account)
+            .cause(cause)
+    };
+    let writer = engine
+        .retry()
+        .run("take the writer lease", || {
+            store.take_writer(account, now, until)
+        })
+        .await
+        .within(context)?;
+    match writer {
+        Writer::Held { resumed, mut cache } => {
+            if resumed {
+                // it may have written tags it could not leave in the cache: whoever
+                // frees the lease next must not leave the old ones as current
+                tracing::warn!(%account, cause, "an earlier writer of the account died at work: its tags and place are read again");
+                engine.count_trouble("Resumed");
+                cache.tags = None;
+                cache.ancestors = None;
+            }
+            Ok(HeldWriter { resumed, cache })
+        }
+        Writer::Busy { until } => {
+            engine.count_trouble("Busy");
+            Err(UseCaseError::Busy {
+                context: Box::new(context()),
+                until,
+            })
+        }
+    }
+}
+
+/// Frees the writer lease of `account`, leaving what is `known` for the next writer;
+/// a failure is logged and counted (`ClaimsNotReleased`): the lease runs out by
+/// itself, and the next writer reads the tags again.
+pub(crate) async fn free_writer<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+    known: Mutex<AccountCache>,
+) {
+    let known = known.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let store = engine.platform().store();
+    let freed = engine
+        .retry()
+        .run("free the writer lease", || {
+            store.free_writer(account, &known)
+        })
+        .await;
+    if let Err(error) = freed {
+        tracing::error!(%account, %error, "the account's writer lease could not be freed: the next writer waits for it to run out");
+        engine.count_trouble("ClaimsNotReleased");
+    }
+}
+
 /// Takes the claim `key` for this invocation's lease (see the module docs).
 pub(crate) async fn take<P: Platform>(
     engine: &Engine<'_, P>,
     key: &str,
     context: impl Fn() -> Context,
 ) -> Result<Taken, UseCaseError> {
-    let now = engine.now();
-    let until = chrono::TimeDelta::from_std(engine.lease())
-        .ok()
-        .and_then(|lease| now.checked_add_signed(lease))
-        .unwrap_or(now);
+    let (now, until) = lease_end(engine);
     let store = engine.platform().store();
     let claim = engine
         .retry()

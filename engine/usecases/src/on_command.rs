@@ -62,6 +62,11 @@ pub async fn on_command<P: Platform>(
     };
     tracing::info!(account = %command.account, cause = command.id, action = command.action.name(), origin = command.origin, "command");
     engine
-        .apply(&command.id, &command.account, Trigger::new(at, kind))
+        .apply_listed(
+            &command.id,
+            &command.account,
+            Trigger::new(at, kind),
+            command.parent.as_deref(),
+        )
         .await
 }

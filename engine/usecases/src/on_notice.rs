@@ -23,8 +23,9 @@ use super::context::Engine;
 use super::error::{Context, UseCaseError};
 use super::lease::{self, Taken};
 use crate::ports::{
-    Costs, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents, Mail, Objects,
-    Organization, OrganizationTree, Platform, PortError, RelatedLink, Secrets, Webhooks,
+    Costs, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents, KnownAccount,
+    KnownAccounts, Mail, Objects, Organization, OrganizationTree, Platform, PortError, RelatedLink,
+    Secrets, Webhooks, WriterLeases,
 };
 use spa_core::events::{AccountId, Label, SpaEvent};
 use spa_core::lifecycle::Holder;
@@ -153,12 +154,48 @@ pub(super) fn summary(deliveries: &[Delivery]) -> String {
 
 /// Name, holder, cost center and OU path of the account. An account that left the
 /// organization is described by its id alone.
+///
+/// Without a call to Organizations when spa knows the account: its tags and place
+/// from what its last writer left ([`crate::ports::AccountCache`]), its name and OU
+/// path from what the last report run saw ([`crate::ports::KnownAccount`]; an OU renamed since shows its old
+/// name until the next run).
 async fn describe<P: Platform>(
     engine: &Engine<'_, P>,
     account: &AccountId,
 ) -> Result<Account, PortError> {
     let organization = engine.platform().organization();
     let retry = engine.retry();
+    let store = engine.platform().store();
+    let cache = retry
+        .run("read the cache", || store.cached(account))
+        .await?;
+    if let (Some(tags), Some(ancestors)) = (&cache.tags, &cache.ancestors) {
+        let accounts = std::slice::from_ref(account);
+        let known = retry
+            .run("read the known account", || store.known_accounts(accounts))
+            .await?;
+        if let Some(known) = known.into_iter().find(|k| &k.account == account) {
+            return Ok(Account {
+                name: Some(known.name),
+                holder: engine
+                    .codec()
+                    .decode(tags)
+                    .ok()
+                    .and_then(|view| view.holder),
+                cost_center: tags.get(engine.codec().cost_center_key()).cloned(),
+                ou_path: known
+                    .ou_path
+                    .split('/')
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                lease: engine
+                    .settings()
+                    .resolve_account(account.as_str(), ancestors)
+                    .and_then(|resolved| resolved.lease),
+            });
+        }
+    }
     let record = match retry
         .run("describe account", || {
             organization.describe_account(account)
@@ -189,6 +226,22 @@ async fn describe<P: Platform>(
         .and_then(|resolved| resolved.lease);
     let ou_path =
         super::reports::ou_names(engine, &ancestors, &mut std::collections::HashMap::new()).await?;
+    // what the next notice of the account reads instead of Organizations; a cache:
+    // a failure to write it costs the next notice these reads again, nothing else
+    let seen = KnownAccount {
+        account: account.clone(),
+        name: record.name.clone(),
+        cost_center: cost_center.clone(),
+        ou_path: ou_path.join("/"),
+        seen: engine.now(),
+    };
+    let seen = std::slice::from_ref(&seen);
+    if let Err(error) = retry
+        .run("remember the account", || store.remember_accounts(seen))
+        .await
+    {
+        tracing::warn!(%account, %error, "the account described could not be remembered: the next notice describes it again");
+    }
     Ok(Account {
         name: Some(record.name),
         holder,

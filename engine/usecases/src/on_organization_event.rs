@@ -4,9 +4,11 @@
 //! - `CreateAccountResult` SUCCEEDED -> entered a managed OU (an account created
 //!   outside the managed OUs is recorded as unmanaged).
 //! - `MoveAccount`: into management -> entered; out of it -> left (moved out);
-//!   between managed OUs -> nothing (the next transition reads the new settings).
+//!   between managed OUs -> the account's cached place is forgotten (the next
+//!   transition reads where it is, and the new settings).
 //! - `TagResource` / `UntagResource` by spa's own role are its own writes: ignored.
-//!   The state tag set to `vended` -> re-vend; the holder tag set -> holder tagged
+//!   By anyone else: the account's cached tags are forgotten first (read again by the
+//!   next transition), then: the state tag set to `vended` -> re-vend; the holder tag set -> holder tagged
 //!   (a re-tag on an assigned account releases the previous holder, see
 //!   [`Engine::apply`]). Lifecycle tags removed by hand are drift: the sweeper and
 //!   `spa check` report them.
@@ -66,10 +68,13 @@ pub async fn on_organization_event<P: Platform>(
             let after = managed_under(engine, account, destination_parent, cause).await?;
             match (before, after) {
                 (true, false) => apply(account, TriggerKind::Left(Departure::MovedOut)).await,
-                (true, true) => ignored(
-                    Some(account),
-                    "moved between managed OUs: the next transition reads its new settings",
-                ),
+                (true, true) => {
+                    engine.forget(account, cause, false, true).await?;
+                    ignored(
+                        Some(account),
+                        "moved between managed OUs: the next transition reads its new settings",
+                    )
+                }
                 // into management, or between unmanaged OUs: `apply` re-reads where the
                 // account is now, and records it as unmanaged if it is
                 (false, _) => apply(account, TriggerKind::EnteredManagedOu).await,
@@ -82,6 +87,8 @@ pub async fn on_organization_event<P: Platform>(
             let Some(account) = resource.account() else {
                 return ignored(None, "tags of a resource that is not an account");
             };
+            // a person changed the tags: what spa knew of them is read again
+            engine.forget(account, cause, true, false).await?;
             let codec = engine.codec();
             let (state_key, holder_key) = (codec.state_key(), codec.holder_key());
             let mut outcomes = Vec::new();
@@ -133,6 +140,10 @@ pub async fn on_organization_event<P: Platform>(
         OrganizationsCall::UntagResource { resource, keys } => {
             if engine.is_own(&event.record.principal) {
                 return ignored(resource.account(), "spa's own tag change");
+            }
+            if let Some(account) = resource.account() {
+                // a person changed the tags: what spa knew of them is read again
+                engine.forget(account, cause, true, false).await?;
             }
             let reserved = engine.codec().reserved_keys();
             if resource.account().is_some() && keys.iter().any(|k| reserved.contains(k)) {

@@ -9,8 +9,8 @@ use spa_core::events::{AccountId, Label};
 use spa_core::lifecycle::State;
 use spa_core::settings::{MemorySources, Settings};
 use spa_usecases::ports::{
-    Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines, IncidentRecords,
-    Journal, KnownAccount, KnownAccounts, Logins, PortError,
+    AccountCache, Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines,
+    IncidentRecords, Journal, KnownAccount, KnownAccounts, Logins, PortError, Writer, WriterLeases,
 };
 
 const SETTINGS: &str = r#"
@@ -82,6 +82,62 @@ async fn tables_are_named_after_the_environment_and_made_once() {
             .and_then(|d| d.attribute_name()),
         Some("expires")
     );
+}
+
+#[tokio::test]
+async fn the_writer_lease_carries_what_the_last_writer_knew() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    let one = account(1);
+    // never written: nothing known
+    assert_eq!(
+        store.take_writer(&one, at(0), at(1)).await,
+        Ok(Writer::Held {
+            resumed: false,
+            cache: AccountCache::default()
+        })
+    );
+    assert_eq!(
+        store.take_writer(&one, at(0), at(1)).await,
+        Ok(Writer::Busy { until: at(1) })
+    );
+    let known = AccountCache {
+        tags: Some([("spa-state".to_owned(), "assigned".to_owned())].into()),
+        ancestors: Some(vec!["ou-ab12-sandbox1".into(), "r-root".into()]),
+        footprint: Some("digest".into()),
+    };
+    store.free_writer(&one, &known).await.expect("freed");
+    assert_eq!(store.cached(&one).await, Ok(known.clone()));
+    // the next writer gets it with the lease, at once
+    assert_eq!(
+        store.take_writer(&one, at(0), at(1)).await,
+        Ok(Writer::Held {
+            resumed: false,
+            cache: known.clone()
+        })
+    );
+    // it dies holding the lease: the one after it is told so
+    assert_eq!(
+        store.take_writer(&one, at(2), at(3)).await,
+        Ok(Writer::Held {
+            resumed: true,
+            cache: known.clone()
+        })
+    );
+    // parts in doubt are removed, the others kept
+    let doubted = AccountCache {
+        tags: None,
+        ..known.clone()
+    };
+    store.free_writer(&one, &doubted).await.expect("freed");
+    assert_eq!(store.cached(&one).await, Ok(doubted));
+    // another account's lease is its own
+    assert!(matches!(
+        store.take_writer(&account(2), at(2), at(3)).await,
+        Ok(Writer::Held { resumed: false, .. })
+    ));
+    assert_eq!(store.cached(&account(3)).await, Ok(AccountCache::default()));
 }
 
 #[tokio::test]

@@ -83,6 +83,11 @@ pub struct AccountCommand {
     pub at: DateTime<Utc>,
     /// Who or what asked (`maintenance-window`, `operator`), for the activity record.
     pub origin: String,
+    /// The OU or root the account was listed under when the command was made (the
+    /// maintenance window lists accounts by parent): what spa knew of the account's
+    /// place holds only while it names this parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 impl AccountCommand {
@@ -102,7 +107,14 @@ impl AccountCommand {
             action,
             at,
             origin: origin.to_owned(),
+            parent: None,
         }
+    }
+
+    /// The command of an account listed under `parent`.
+    pub fn listed_under(mut self, parent: Option<String>) -> Self {
+        self.parent = parent;
+        self
     }
 
     /// The message body.

@@ -87,6 +87,18 @@ pub struct Footprint {
 }
 
 impl Footprint {
+    /// A digest of everything the footprint ensures (SHA-256 of its full description,
+    /// base64): equal digests, equal footprints. A transition records it once the
+    /// footprint was ensured in full, and skips the member account's reads while the
+    /// footprint it would ensure has the same digest. A change of settings, of a
+    /// buildspec or of what this version of spa puts in a footprint changes it.
+    pub fn digest(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(format!("{self:?}").as_bytes());
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash)
+    }
+
     /// The project of a build kind.
     pub fn project(&self, kind: BuildKind) -> &Project {
         match kind {

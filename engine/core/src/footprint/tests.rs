@@ -84,6 +84,26 @@ fn names_are_scoped_by_the_environment() {
 }
 
 #[test]
+fn the_digest_follows_everything_the_footprint_ensures() {
+    let (_, footprint) = footprint_of(&settings("SpaDemo", PURGE));
+    let (_, again) = footprint_of(&settings("SpaDemo", PURGE));
+    assert_eq!(footprint.digest(), again.digest());
+    assert_eq!(
+        footprint.digest().len(),
+        43,
+        "SHA-256, base64 without padding"
+    );
+    let (_, other_variables) = footprint_of(&settings("SpaDemo", "      PURGE_MODE: --no-dry-run"));
+    assert_ne!(other_variables.digest(), footprint.digest());
+    let mut other_buildspec = footprint.clone();
+    other_buildspec.prepare.buildspec.push_str("# changed\n");
+    assert_ne!(other_buildspec.digest(), footprint.digest());
+    let mut other_rule = footprint.clone();
+    other_rule.rules[1].regions.pop();
+    assert_ne!(other_rule.digest(), footprint.digest());
+}
+
+#[test]
 fn projects_carry_the_resolved_builds() {
     let (_, footprint) = footprint_of(&settings("SpaDemo", PURGE));
     assert_eq!(footprint.prepare.buildspec, "version: 0.2\n# custom\n");

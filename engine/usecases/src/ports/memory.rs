@@ -10,15 +10,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
+use super::{AccountCache, IamUser, Instance, InstanceFilter, Scans, SlackUsers};
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
     BuildRequest, Builds, Bus, Claim, Claims, Clock, Commands, CostSource, Costs, Deadline,
     DeadlineKind, Deadlines, Email, Forwarding, IncidentRecords, IncidentRequest, IncidentStatus,
     Incidents, Journal, KnownAccount, KnownAccounts, Logins, Mail, Objects, Organization,
     OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, TakenLetter, Unit,
-    Webhooks,
+    Webhooks, Writer, WriterLeases,
 };
-use super::{IamUser, Instance, InstanceFilter, Scans, SlackUsers};
 use spa_core::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
 use spa_core::footprint::Footprint;
 use spa_core::lifecycle::{BuildId, BuildStatus, TagChanges};
@@ -41,8 +41,10 @@ pub mod crash {
 
     /// The operations of the memory ports that change something: a crash lands
     /// before one of them. Reads are not steps.
-    pub const STEPS: [&str; 23] = [
+    pub const STEPS: [&str; 25] = [
         "claim",
+        "take_writer",
+        "free_writer",
         "note",
         "complete",
         "release",
@@ -675,6 +677,15 @@ struct StoreState {
     incidents: BTreeMap<(AccountId, Label), String>,
     logins: BTreeMap<AccountId, DateTime<Utc>>,
     known: BTreeMap<AccountId, KnownAccount>,
+    writers: BTreeMap<AccountId, StoredWriter>,
+}
+
+/// An account's writer lease and cache as the store keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct StoredWriter {
+    /// Until when the lease is held; `None` once freed.
+    until: Option<DateTime<Utc>>,
+    cache: AccountCache,
 }
 
 /// A claim as the store keeps it.
@@ -826,6 +837,54 @@ impl Claims for MemoryStore {
         self.enter("release")?;
         lock(&self.state).claims.remove(key);
         Ok(())
+    }
+}
+
+impl WriterLeases for MemoryStore {
+    async fn take_writer(
+        &self,
+        account: &AccountId,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Writer, PortError> {
+        self.enter("take_writer")?;
+        let mut state = lock(&self.state);
+        let writer = state.writers.entry(account.clone()).or_default();
+        match writer.until {
+            Some(held) if held > at => Ok(Writer::Busy { until: held }),
+            previous => {
+                writer.until = Some(until);
+                Ok(Writer::Held {
+                    resumed: previous.is_some(),
+                    cache: writer.cache.clone(),
+                })
+            }
+        }
+    }
+
+    async fn free_writer(
+        &self,
+        account: &AccountId,
+        cache: &AccountCache,
+    ) -> Result<(), PortError> {
+        self.enter("free_writer")?;
+        lock(&self.state).writers.insert(
+            account.clone(),
+            StoredWriter {
+                until: None,
+                cache: cache.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn cached(&self, account: &AccountId) -> Result<AccountCache, PortError> {
+        self.enter("cached")?;
+        Ok(lock(&self.state)
+            .writers
+            .get(account)
+            .map(|writer| writer.cache.clone())
+            .unwrap_or_default())
     }
 }
 

@@ -12,9 +12,9 @@
 //! binary. What runs offline without being a test (`spa plan --tree`, the demo's
 //! seeding) reads the organization's tree from a file: [`TreeFile`].
 //!
-//! Each port is one concern. The store (DynamoDB) serves six, each its own trait:
-//! [`Claims`], [`Journal`] (the activity history), [`Deadlines`], [`IncidentRecords`],
-//! [`Logins`] and [`KnownAccounts`]; [`Store`] names the six together for
+//! Each port is one concern. The store (DynamoDB) serves seven, each its own trait:
+//! [`Claims`], [`WriterLeases`] (one writer per account, and what it knew), [`Journal`] (the activity history), [`Deadlines`], [`IncidentRecords`],
+//! [`Logins`] and [`KnownAccounts`]; [`Store`] names the seven together for
 //! `Platform::Store`. A use case imports the concerns it calls, so its `use` line says
 //! what of the store it touches.
 //!
@@ -351,6 +351,70 @@ pub trait Claims: Send + Sync {
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// What spa last knew of an account, kept with the account's writer lease
+/// ([`WriterLeases`]): a transition reads it with the lease it takes anyway, so that
+/// a maintenance cycle asks Organizations for no tag and no parent it already knows,
+/// and skips the member footprint's reads while its digest has not changed.
+///
+/// A cache of the truth, never the truth: the tags live in Organizations, where only
+/// the management account writes them (a holder cannot). Each part is `None` when it
+/// must be read again: never read, or put in doubt (a delivery died holding the lease,
+/// a write failed, a person changed the tags or moved the account).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountCache {
+    /// The account's tags as spa last read or wrote them.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// The account's parents, nearest first, up to the root.
+    pub ancestors: Option<Vec<String>>,
+    /// The digest of the member footprint last ensured in full
+    /// ([`spa_core::footprint::Footprint::digest`]).
+    pub footprint: Option<String>,
+}
+
+/// What taking an account's writer lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Writer {
+    /// Held by this delivery until the lease runs out, with what spa knew of the
+    /// account; `resumed` when an earlier writer died holding it (its cached tags may
+    /// then be behind what it wrote: read them again).
+    Held {
+        /// Whether an earlier writer died holding the lease.
+        resumed: bool,
+        /// What the last writer left.
+        cache: AccountCache,
+    },
+    /// Another delivery writes the account until `until`: deliver again later.
+    Busy {
+        /// When its lease runs out.
+        until: DateTime<Utc>,
+    },
+}
+
+/// One writer per account: the lease a transition holds while it reads, decides and
+/// writes, and what the last writer knew of the account ([`AccountCache`]), in one
+/// record per account.
+pub trait WriterLeases: Send + Sync {
+    /// Takes the writer lease of `account` until `until` with a conditional write that
+    /// returns what the last writer left.
+    fn take_writer(
+        &self,
+        account: &AccountId,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Writer, PortError>> + Send;
+    /// Frees the writer lease of `account`, leaving `cache` for the next writer.
+    fn free_writer(
+        &self,
+        account: &AccountId,
+        cache: &AccountCache,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// What the last writer left, without the lease (the notices' reads).
+    fn cached(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<AccountCache, PortError>> + Send;
+}
+
 /// A message taken from a queue, with the receipt that deletes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TakenLetter {
@@ -465,13 +529,19 @@ pub trait KnownAccounts: Send + Sync {
 }
 
 /// History and bookkeeping (DynamoDB): never the truth about an account, which lives
-/// in its tags. One name for the six concerns a platform's store serves; an adapter
+/// in its tags. One name for the seven concerns a platform's store serves; an adapter
 /// implements each concern's trait and is a `Store` by the blanket impl below. A use
 /// case imports the concerns it calls (`use crate::ports::{Claims, Journal}`), and a
 /// helper that needs one concern takes just that one (`store: &impl Claims`).
-pub trait Store: Claims + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts {}
+pub trait Store:
+    Claims + WriterLeases + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts
+{
+}
 
-impl<T> Store for T where T: Claims + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts {}
+impl<T> Store for T where
+    T: Claims + WriterLeases + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts
+{
+}
 
 /// The engine's event bus (EventBridge).
 pub trait Bus: Send + Sync {

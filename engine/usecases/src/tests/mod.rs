@@ -1,6 +1,7 @@
 //! Use cases on the in-memory platform: what an operator or a holder would notice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cache;
 mod crashes;
 mod delivery;
 mod digest;

@@ -1,5 +1,5 @@
-//! [`DynamoStore`]: the store's ports on DynamoDB (claims, journal, deadlines, incident
-//! records, logins, known accounts: together a `Store`), and the tables it needs
+//! [`DynamoStore`]: the store's ports on DynamoDB (claims, writer leases, journal,
+//! deadlines, incident records, logins, known accounts: together a `Store`), and the tables it needs
 //! ([`table_definitions`], [`ensure_tables`]).
 //!
 //! # Key design
@@ -36,6 +36,7 @@
 //! | open incident | `incident#<account>` | `<label>` | `arn`, `at`, `expires` = at + 90 days |
 //! | last sign-in | `login` | `<account>` | `at` (only ever moves forward) |
 //! | known account | `known#<account>` | `account` | `name`, `cost_center`, `ou_path`, `seen` |
+//! | writer lease | `writer#<account>` | `writer` | `until`, `at`, the account's cache (`writers`) |
 //!
 //! Known accounts are what each report run saw of every account (overwritten at each
 //! run, `BatchWriteItem` by 25, no TTL: an account that left is named in the reports
@@ -71,6 +72,8 @@ use super::config::{AwsConfig, UNPROCESSED_ITEMS};
 use super::error::port_error;
 use spa_core::events::{AccountId, Label};
 use spa_core::settings::Settings;
+mod writers;
+
 use spa_usecases::ports::{
     Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines, IncidentRecords,
     Journal, KnownAccount, KnownAccounts, Logins, PortError,
