@@ -73,6 +73,8 @@ fn aws_operation(port: &str, operation: &str) -> &'static str {
         ("budgets", _) => "Budgets:*",
         ("store", "claim") | ("store", "record") | ("store", "set_deadline") => "DynamoDB:PutItem",
         ("store", "release") | ("store", "clear_deadline") => "DynamoDB:DeleteItem",
+        ("store", "cached_many") | ("store", "known_accounts") => "DynamoDB:BatchGetItem",
+        ("store", "remember_accounts") => "DynamoDB:BatchWriteItem",
         ("store", "take_writer")
         | ("store", "free_writer")
         | ("store", "note")
@@ -285,6 +287,27 @@ organizational_units:
         })
         .count();
 
+    // the inventory's reads (what every report and the digest's names start from):
+    // every account of the organization, managed ones from spa's cache
+    let engine = spa_usecases::Engine::new(local.platform(), &settings).expect("engine");
+    let before_inventory = snapshot(local.inner());
+    let start = Instant::now();
+    let listed = spa_usecases::report_accounts(&engine, &[])
+        .await
+        .expect("inventory");
+    let inventory_wall = start.elapsed().as_secs_f64();
+    let inventory_calls = since(&snapshot(local.inner()), &before_inventory);
+    let mut inventory_requests = by_aws(&inventory_calls, None);
+    // ListAccounts: one request per page of 20; the cache: BatchGetItem by 100
+    let all_accounts = listed.len() as u64;
+    inventory_requests.insert("Organizations:ListAccounts", all_accounts.div_ceil(PAGE));
+    inventory_requests.insert("DynamoDB:BatchGetItem", all_accounts.div_ceil(100));
+    inventory_requests.insert("DynamoDB:BatchWriteItem", all_accounts.div_ceil(25));
+    inventory_requests.remove("DynamoDB:Query/GetItem");
+    let inventory_org = organizations(&inventory_requests);
+    let inventory_floor = inventory_org as f64 / rate;
+    let inventory_fits = inventory_wall + inventory_floor <= LAMBDA_S;
+
     let n = accounts as f64;
     let dispatch_total = dispatch_wall + dispatch_floor;
     let fits = dispatch_total <= LAMBDA_S;
@@ -320,6 +343,15 @@ organizational_units:
     for (operation, count) in &cycle_requests {
         println!("    {operation:<44}{:>10.3}", *count as f64 / n);
     }
+    println!("\n== the inventory ({all_accounts} accounts listed) ==");
+    println!("  wall time (in memory)            {inventory_wall:>10.1} s");
+    println!(
+        "  Organizations requests           {inventory_org:>10}   ({inventory_floor:.0} s at {rate}/s; fits in 900 s: {})",
+        if inventory_fits { "yes" } else { "NO" }
+    );
+    for (operation, count) in &inventory_requests {
+        println!("    {operation:<44}{count:>10}");
+    }
     println!();
     bench_line("accounts", accounts, "accounts");
     bench_line("ports", "in-memory (Organizations rate simulated)", "-");
@@ -345,6 +377,27 @@ organizational_units:
         );
     }
     bench_line("cycle wall time", format!("{cycle_wall:.1}"), "s");
+    bench_line(
+        "cycle organizations requests per account",
+        format!("{:.3}", cycle_org as f64 / n),
+        "requests/account",
+    );
+    bench_line("inventory wall time", format!("{inventory_wall:.1}"), "s");
+    bench_line(
+        "inventory organizations requests",
+        inventory_org,
+        "requests",
+    );
+    bench_line(
+        "inventory rate-limit time",
+        format!("{inventory_floor:.0}"),
+        "s",
+    );
+    bench_line(
+        "inventory fits in 900 s",
+        if inventory_fits { "yes" } else { "no" },
+        "-",
+    );
     bench_line(
         "cycle organizations rate-limit time",
         format!("{:.0}", cycle_org as f64 / rate),

@@ -25,7 +25,7 @@ use super::error::{Context, PortResultExt, UseCaseError};
 use super::lease::{self, Taken};
 use crate::ports::{
     ActivityQuery, Attachment, CostSource, Email, Journal, KnownAccount, KnownAccounts, Logins,
-    Mail, Objects, Organization, OrganizationTree, Platform, PortError,
+    Mail, Objects, Organization, OrganizationTree, Platform, PortError, WriterLeases,
 };
 use spa_core::events::{AccountId, Report, ScheduledJob, mask};
 use spa_core::reports::monthly::SUMMARY_SCOPE;
@@ -168,6 +168,11 @@ pub(crate) async fn ou_names<P: Platform>(
 /// `also` the organization no longer lists, from what earlier runs remembered
 /// (`left`; an account never seen is reported by its id). What is seen is
 /// remembered for the next runs.
+///
+/// The tags and place of the accounts spa manages come from what their last writer
+/// knew (`WriterLeases::cached_many`, 100 a call); Organizations is asked only about
+/// the others, `features.find_concurrency` at a time: 10,000 managed accounts cost
+/// the pages of `ListAccounts` and one `DescribeOrganizationalUnit` per OU.
 pub async fn report_accounts<P: Platform>(
     engine: &Engine<'_, P>,
     also: &[AccountId],
@@ -187,19 +192,46 @@ pub async fn report_accounts<P: Platform>(
         .run("read last sign-ins", || store.last_logins())
         .await
         .within(|| Context::step("read the last console sign-ins"))?;
+    // what spa knows of the accounts it manages, in batches; Organizations is asked
+    // only about the others, a few at a time
+    let ids: Vec<AccountId> = records.iter().map(|r| r.id.clone()).collect();
+    let cached = retry
+        .run("read the cache", || store.cached_many(&ids))
+        .await
+        .within(|| Context::step("read what spa knows of the accounts"))?;
+    let concurrency = usize::try_from(engine.settings().features.find_concurrency).unwrap_or(1);
+    let places = super::bounded::bounded(
+        records.iter().map(|record| {
+            let cache = cached.get(&record.id);
+            let id = &record.id;
+            async move {
+                let context = |step| Context::step(step).account(id);
+                let tags = match cache.and_then(|c| c.tags.clone()) {
+                    Some(tags) => tags,
+                    None => retry
+                        .run("read tags", || organization.tags(id))
+                        .await
+                        .within(|| context("read the tags"))?,
+                };
+                let ancestors = match cache.and_then(|c| c.ancestors.clone()) {
+                    Some(ancestors) => ancestors,
+                    None => retry
+                        .run("read ancestors", || organization.ancestors(id.as_str()))
+                        .await
+                        .within(|| context("read the ancestors"))?,
+                };
+                Ok::<_, UseCaseError>((tags, ancestors))
+            }
+        }),
+        concurrency,
+    )
+    .await;
     let mut units = HashMap::new();
     let mut accounts = Vec::with_capacity(records.len() + also.len());
-    for record in records {
+    for (record, place) in records.into_iter().zip(places) {
         let id = record.id.clone();
         let context = |step| Context::step(step).account(&id);
-        let tags = retry
-            .run("read tags", || organization.tags(&id))
-            .await
-            .within(|| context("read the tags"))?;
-        let ancestors = retry
-            .run("read ancestors", || organization.ancestors(id.as_str()))
-            .await
-            .within(|| context("read the ancestors"))?;
+        let (tags, ancestors) = place?;
         let ou_path = ou_names(engine, &ancestors, &mut units)
             .await
             .within(|| context("describe the OUs"))?

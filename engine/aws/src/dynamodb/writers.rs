@@ -16,7 +16,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 
-use super::{DynamoStore, Item, SERVICE, epoch, instant, s};
+use std::collections::{BTreeMap, HashMap};
+
+use super::{DynamoStore, Item, READ_BATCH, SERVICE, epoch, instant, s};
 use crate::error::port_error;
 use spa_core::events::AccountId;
 use spa_usecases::ports::{AccountCache, PortError, Writer, WriterLeases};
@@ -177,5 +179,35 @@ impl WriterLeases for DynamoStore {
             .await
             .map_err(|e| port_error(SERVICE, "GetItem", table, e))?;
         Ok(output.item().map(cache_of).unwrap_or_default())
+    }
+
+    async fn cached_many(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<BTreeMap<AccountId, AccountCache>, PortError> {
+        let mut ids: Vec<&AccountId> = accounts.iter().collect();
+        ids.sort();
+        ids.dedup();
+        let mut found = BTreeMap::new();
+        for chunk in ids.chunks(READ_BATCH) {
+            let keys = chunk
+                .iter()
+                .map(|id| {
+                    let (pk, sk) = key(id);
+                    HashMap::from([("pk".to_owned(), pk), ("sk".to_owned(), sk)])
+                })
+                .collect();
+            for item in self.read_batch(keys).await? {
+                let account = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("writer#"))
+                    .and_then(AccountId::parse);
+                if let Some(account) = account {
+                    found.insert(account, cache_of(&item));
+                }
+            }
+        }
+        Ok(found)
     }
 }

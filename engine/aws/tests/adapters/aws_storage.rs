@@ -131,13 +131,18 @@ async fn the_writer_lease_carries_what_the_last_writer_knew() {
         ..known.clone()
     };
     store.free_writer(&one, &doubted).await.expect("freed");
-    assert_eq!(store.cached(&one).await, Ok(doubted));
+    assert_eq!(store.cached(&one).await, Ok(doubted.clone()));
     // another account's lease is its own
     assert!(matches!(
         store.take_writer(&account(2), at(2), at(3)).await,
         Ok(Writer::Held { resumed: false, .. })
     ));
     assert_eq!(store.cached(&account(3)).await, Ok(AccountCache::default()));
+    // the inventory's read, in batches of 100: an account never written is left out
+    let many: Vec<AccountId> = (1..=250).map(account).collect();
+    let found = store.cached_many(&many).await.expect("read");
+    assert_eq!(found.keys().collect::<Vec<_>>(), [&account(1), &account(2)]);
+    assert_eq!(found[&account(1)], doubted);
 }
 
 #[tokio::test]

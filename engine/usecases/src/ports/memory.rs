@@ -886,6 +886,23 @@ impl WriterLeases for MemoryStore {
             .map(|writer| writer.cache.clone())
             .unwrap_or_default())
     }
+
+    async fn cached_many(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<BTreeMap<AccountId, AccountCache>, PortError> {
+        self.enter("cached_many")?;
+        let state = lock(&self.state);
+        Ok(accounts
+            .iter()
+            .filter_map(|account| {
+                state
+                    .writers
+                    .get(account)
+                    .map(|writer| (account.clone(), writer.cache.clone()))
+            })
+            .collect())
+    }
 }
 
 impl Journal for MemoryStore {

@@ -413,6 +413,12 @@ pub trait WriterLeases: Send + Sync {
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<AccountCache, PortError>> + Send;
+    /// What the last writers of `accounts` left, by account (the inventory's reads,
+    /// in batches); an account never written is left out.
+    fn cached_many(
+        &self,
+        accounts: &[AccountId],
+    ) -> impl Future<Output = Result<BTreeMap<AccountId, AccountCache>, PortError>> + Send;
 }
 
 /// A message taken from a queue, with the receipt that deletes it.

@@ -135,3 +135,19 @@ async fn a_build_that_cannot_start_has_its_footprint_ensured_again() {
     assert_eq!(world.state(NESTED).as_deref(), Some("expired"));
     assert_eq!(since(calls(&world), before)[4], 1, "ensured in full again");
 }
+
+#[tokio::test]
+async fn the_inventory_reads_what_spa_knows_and_asks_only_about_the_others() {
+    let world = known_world().await;
+    let before = calls(&world);
+    let accounts = crate::report_accounts(&world.engine(), &[]).await.unwrap();
+    let delta = since(calls(&world), before);
+    // the account outside the managed OUs is read from Organizations, the others not
+    assert_eq!(delta[..2], [1, 1], "{delta:?}");
+    let nested = accounts.iter().find(|a| a.id.as_str() == NESTED).unwrap();
+    assert_eq!(nested.state.as_deref(), Some("assigned"));
+    assert_eq!(nested.holder.as_deref(), Some(JANE));
+    assert_eq!(nested.ou_path, "Root/Sandboxes/Team");
+    let outside = accounts.iter().find(|a| a.id.as_str() == OUTSIDE).unwrap();
+    assert_eq!(outside.ou_path, "Root/Outside");
+}
