@@ -8,8 +8,9 @@ Feature: The /spa slash command in Slack
   queue, and the answer is posted once to Slack's response URL when the job runs.
   A holder may ask about the accounts they hold, an admin (`features.slack_admins`)
   about any; the refusal reads the same whether the account is someone else's or
-  does not exist. The organization, the member accounts and Slack's user directory
-  are in-memory doubles here; `engine/local/tests/local/slack_commands.rs` covers the corners.
+  does not exist. A holder's accounts are found through spa's holder index, which
+  the accounts' transitions and spa's inventory keep. The organization, the member
+  accounts and Slack's user directory are in-memory doubles here; `engine/local/tests/local/slack_commands.rs` covers the corners.
 
   Background:
     Given the Slack users:

@@ -37,6 +37,7 @@ pub mod footprint;
 pub mod incidents;
 pub mod metrics;
 pub mod organizations;
+pub mod pace;
 pub mod s3;
 pub mod scans;
 pub mod secrets;
@@ -88,6 +89,10 @@ pub struct ConnectOptions {
     /// The SDK's timeouts: the function's nested timeouts on Lambda
     /// ([`ConnectOptions::for_function`]), the operator's otherwise.
     pub timeouts: spa_core::rules::timeouts::Timeouts,
+    /// Whether Organizations requests keep to `automation.organizations_rate`, shared
+    /// by every invocation through the store ([`pace::Pace`]): on AWS; not against the
+    /// emulator, whose organization is spa's alone.
+    pub pace: bool,
 }
 
 impl ConnectOptions {
@@ -104,6 +109,7 @@ impl ConnectOptions {
             reports_bucket: None,
             retries: Retries::Adaptive,
             timeouts: spa_core::rules::timeouts::operator(),
+            pace: true,
         }
     }
 
@@ -117,6 +123,7 @@ impl ConnectOptions {
             endpoint: Some(endpoint.into()),
             credentials: BaseCredentials::Emulator,
             assume_management_role: false,
+            pace: false,
             ..Self::aws(bus, command_queue_url)
         }
     }
@@ -243,8 +250,18 @@ impl AwsPlatform<()> {
                 .as_ref()
                 .map(|b| b.as_str().to_owned())
         });
+        let mut organization = AwsOrganization::new(management.organizations());
+        if options.pace {
+            organization = organization.with_pace(Arc::new(pace::Pace::new(
+                automation.dynamodb(),
+                &dynamodb::StoreTables::from_settings(settings).transactions,
+                "organizations",
+                settings.automation.organizations_rate,
+                spa_core::rules::timeouts::pace_wait(&options.timeouts),
+            )));
+        }
         Ok(Self {
-            organization: AwsOrganization::new(management.organizations()),
+            organization,
             store: DynamoStore::from_settings(automation.dynamodb(), settings),
             bus: EventBridgeBus::new(automation.eventbridge(), &options.bus),
             commands: SqsCommands::new(automation.sqs(), &options.command_queue_url),

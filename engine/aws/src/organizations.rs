@@ -1,8 +1,10 @@
 //! [`AwsOrganization`]: the `Organization` and `OrganizationTree` ports on AWS
 //! Organizations, called with the management role's credentials.
 //!
-//! Every list is read to its last page with the SDK's paginators; `page_size` only
-//! serves the tests (the emulator pages like AWS when asked for small pages).
+//! Every list is read to its last page, one request at a time; `page_size` only
+//! serves the tests (the emulator pages like AWS when asked for small pages). When
+//! spa keeps to its share of the management account's quota ([`Pace`]), each
+//! request takes a slot first.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,7 +14,10 @@ use aws_sdk_organizations::types::{
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use std::sync::Arc;
+
 use super::error::port_error;
+use super::pace::Pace;
 use spa_core::events::{AccountId, Sensitive};
 use spa_core::lifecycle::TagChanges;
 use spa_usecases::ports::{
@@ -30,6 +35,8 @@ pub const MAX_DEPTH: usize = 7;
 pub struct AwsOrganization {
     client: Client,
     page_size: Option<i32>,
+    /// spa's share of the management account's quota, if kept ([`Pace`]).
+    pace: Option<Arc<Pace>>,
 }
 
 impl AwsOrganization {
@@ -38,6 +45,21 @@ impl AwsOrganization {
         Self {
             client,
             page_size: None,
+            pace: None,
+        }
+    }
+
+    /// Every request takes a slot of `pace` first (spa's share of the quota).
+    pub fn with_pace(mut self, pace: Arc<Pace>) -> Self {
+        self.pace = Some(pace);
+        self
+    }
+
+    /// Waits for the slot of the next request, when the rate is kept.
+    async fn pace(&self) -> Result<(), PortError> {
+        match &self.pace {
+            Some(pace) => pace.take().await,
+            None => Ok(()),
         }
     }
 
@@ -51,6 +73,11 @@ impl AwsOrganization {
     pub fn client(&self) -> &Client {
         &self.client
     }
+}
+
+/// The token of the next page, if there is one.
+fn next(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_owned)
 }
 
 fn rejected(action: &str, message: impl Into<String>) -> PortError {
@@ -119,6 +146,7 @@ impl OrganizationTree for AwsOrganization {
         let mut seen: HashSet<String> = HashSet::from([id.to_owned()]);
         let mut child = id.to_owned();
         loop {
+            self.pace().await?;
             let output = self
                 .client
                 .list_parents()
@@ -153,6 +181,7 @@ impl OrganizationTree for AwsOrganization {
 
 impl Organization for AwsOrganization {
     async fn describe_account(&self, id: &AccountId) -> Result<AccountRecord, PortError> {
+        self.pace().await?;
         let output = self
             .client
             .describe_account()
@@ -170,61 +199,79 @@ impl Organization for AwsOrganization {
     }
 
     async fn list_accounts(&self) -> Result<Vec<AccountRecord>, PortError> {
-        let mut pages = self
-            .client
-            .list_accounts()
-            .set_max_results(self.page_size)
-            .into_paginator()
-            .send();
         let mut accounts = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error(SERVICE, "ListAccounts", "organization", e))?;
+        let mut token = None;
+        loop {
+            self.pace().await?;
+            let page = self
+                .client
+                .list_accounts()
+                .set_max_results(self.page_size)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "ListAccounts", "organization", e))?;
             for account in page.accounts() {
                 accounts.push(record(account)?);
             }
+            match next(page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(accounts),
+            }
         }
-        Ok(accounts)
     }
 
     async fn accounts_in(&self, parent: &str) -> Result<Vec<AccountRecord>, PortError> {
-        let mut pages = self
-            .client
-            .list_accounts_for_parent()
-            .parent_id(parent)
-            .set_max_results(self.page_size)
-            .into_paginator()
-            .send();
         let mut accounts = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error(SERVICE, "ListAccountsForParent", parent, e))?;
+        let mut token = None;
+        loop {
+            self.pace().await?;
+            let page = self
+                .client
+                .list_accounts_for_parent()
+                .parent_id(parent)
+                .set_max_results(self.page_size)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "ListAccountsForParent", parent, e))?;
             for account in page.accounts() {
                 accounts.push(record(account)?);
             }
+            match next(page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(accounts),
+            }
         }
-        Ok(accounts)
     }
 
     async fn units_in(&self, parent: &str) -> Result<Vec<Unit>, PortError> {
-        let mut pages = self
-            .client
-            .list_organizational_units_for_parent()
-            .parent_id(parent)
-            .set_max_results(self.page_size)
-            .into_paginator()
-            .send();
         let mut units = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page
+        let mut token = None;
+        loop {
+            self.pace().await?;
+            let page = self
+                .client
+                .list_organizational_units_for_parent()
+                .parent_id(parent)
+                .set_max_results(self.page_size)
+                .set_next_token(token.take())
+                .send()
+                .await
                 .map_err(|e| port_error(SERVICE, "ListOrganizationalUnitsForParent", parent, e))?;
             units.extend(page.organizational_units().iter().map(|unit| Unit {
                 id: unit.id().unwrap_or_default().to_owned(),
                 name: unit.name().unwrap_or_default().to_owned(),
             }));
+            match next(page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(units),
+            }
         }
-        Ok(units)
     }
 
     async fn describe_unit(&self, id: &str) -> Result<Unit, PortError> {
+        self.pace().await?;
         let output = self
             .client
             .describe_organizational_unit()
@@ -240,38 +287,50 @@ impl Organization for AwsOrganization {
     }
 
     async fn roots(&self) -> Result<Vec<Unit>, PortError> {
-        let mut pages = self
-            .client
-            .list_roots()
-            .set_max_results(self.page_size)
-            .into_paginator()
-            .send();
         let mut roots = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error(SERVICE, "ListRoots", "organization", e))?;
+        let mut token = None;
+        loop {
+            self.pace().await?;
+            let page = self
+                .client
+                .list_roots()
+                .set_max_results(self.page_size)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "ListRoots", "organization", e))?;
             roots.extend(page.roots().iter().map(|root| Unit {
                 id: root.id().unwrap_or_default().to_owned(),
                 name: root.name().unwrap_or_default().to_owned(),
             }));
+            match next(page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(roots),
+            }
         }
-        Ok(roots)
     }
 
     async fn tags(&self, id: &AccountId) -> Result<BTreeMap<String, String>, PortError> {
-        let mut items = self
-            .client
-            .list_tags_for_resource()
-            .resource_id(id.as_str())
-            .into_paginator()
-            .items()
-            .send();
         let mut tags = BTreeMap::new();
-        while let Some(item) = items.next().await {
-            let tag =
-                item.map_err(|e| port_error(SERVICE, "ListTagsForResource", id.as_str(), e))?;
-            tags.insert(tag.key().to_owned(), tag.value().to_owned());
+        let mut token = None;
+        loop {
+            self.pace().await?;
+            let page = self
+                .client
+                .list_tags_for_resource()
+                .resource_id(id.as_str())
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "ListTagsForResource", id.as_str(), e))?;
+            for tag in page.tags() {
+                tags.insert(tag.key().to_owned(), tag.value().to_owned());
+            }
+            match next(page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(tags),
+            }
         }
-        Ok(tags)
     }
 
     async fn change_tags(&self, id: &AccountId, changes: &TagChanges) -> Result<(), PortError> {
@@ -282,6 +341,7 @@ impl Organization for AwsOrganization {
                 .map(|(key, value)| Tag::builder().key(key).value(value).build())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| rejected("TagResource", e.to_string()))?;
+            self.pace().await?;
             self.client
                 .tag_resource()
                 .resource_id(id.as_str())
@@ -291,6 +351,7 @@ impl Organization for AwsOrganization {
                 .map_err(|e| port_error(SERVICE, "TagResource", id.as_str(), e))?;
         }
         if !changes.remove.is_empty() {
+            self.pace().await?;
             self.client
                 .untag_resource()
                 .resource_id(id.as_str())
@@ -303,6 +364,7 @@ impl Organization for AwsOrganization {
     }
 
     async fn move_account(&self, id: &AccountId, from: &str, to: &str) -> Result<(), PortError> {
+        self.pace().await?;
         let result = self
             .client
             .move_account()

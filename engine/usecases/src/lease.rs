@@ -109,7 +109,8 @@ pub(crate) async fn free_writer<P: Platform>(
     account: &AccountId,
     known: Mutex<AccountCache>,
 ) {
-    let known = known.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut known = known.into_inner().unwrap_or_else(PoisonError::into_inner);
+    index_holder(engine, &mut known);
     let store = engine.platform().store();
     let freed = engine
         .retry()
@@ -120,6 +121,19 @@ pub(crate) async fn free_writer<P: Platform>(
     if let Err(error) = freed {
         tracing::error!(%account, %error, "the account's writer lease could not be freed: the next writer waits for it to run out");
         engine.count_trouble("ClaimsNotReleased");
+    }
+}
+
+/// Sets the cache's holder from its tags when they are known (the holder → accounts
+/// index follows the tags, and stays as it was while they are in doubt).
+pub(crate) fn index_holder<P: Platform>(engine: &Engine<'_, P>, cache: &mut AccountCache) {
+    if let Some(tags) = &cache.tags {
+        cache.holder = engine
+            .codec()
+            .decode(tags)
+            .ok()
+            .and_then(|view| view.holder)
+            .map(|holder| super::holders::fingerprint(&holder));
     }
 }
 

@@ -228,10 +228,27 @@ pub async fn report_accounts<P: Platform>(
     .await;
     let mut units = HashMap::new();
     let mut accounts = Vec::with_capacity(records.len() + also.len());
+    let mut seeds = Vec::new();
     for (record, place) in records.into_iter().zip(places) {
         let id = record.id.clone();
         let context = |step| Context::step(step).account(&id);
         let (tags, ancestors) = place?;
+        // a managed account no writer knows yet (spa upgraded, tags set before it):
+        // what was read of it is left for its first writer and the holder index
+        if !cached.contains_key(&id)
+            && engine
+                .settings()
+                .resolve_account(id.as_str(), &ancestors)
+                .is_some()
+        {
+            let mut cache = crate::ports::AccountCache {
+                tags: Some(tags.clone()),
+                ancestors: Some(ancestors.clone()),
+                ..Default::default()
+            };
+            super::lease::index_holder(engine, &mut cache);
+            seeds.push((id.clone(), cache));
+        }
         let ou_path = ou_names(engine, &ancestors, &mut units)
             .await
             .within(|| context("describe the OUs"))?
@@ -273,6 +290,19 @@ pub async fn report_accounts<P: Platform>(
         .run("remember accounts", || store.remember_accounts(&seen))
         .await
         .within(|| Context::step("remember the accounts seen"))?;
+    let seeded = super::bounded::bounded(
+        seeds
+            .iter()
+            .map(|(id, cache)| retry.run("seed the cache", move || store.seed(id, cache))),
+        concurrency,
+    )
+    .await;
+    for ((id, _), result) in seeds.iter().zip(seeded) {
+        if let Err(error) = result {
+            // a cache: the account's first writer reads its tags instead
+            tracing::warn!(account = %id, %error, "what the inventory read of the account could not be left for its first writer");
+        }
+    }
 
     let listed: std::collections::HashSet<&AccountId> = accounts.iter().map(|a| &a.id).collect();
     let mut gone: Vec<AccountId> = also

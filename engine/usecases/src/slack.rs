@@ -23,6 +23,8 @@
 //! the `commands` function runs [`answer_later`] and posts to the response URL
 //! through the `Webhooks` port; locally, `spa slack serve` runs it in a task.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::apply::{Outcome, Verdict};
@@ -31,12 +33,13 @@ use super::error::{Context, PortResultExt, UseCaseError};
 use super::lease::{self, Taken};
 use super::managed::managed_accounts;
 use crate::ports::{
-    Claim, Claims, Commands, Organization, Platform, PortError, Secret, Secrets, SlackUsers,
-    Webhooks,
+    Claim, Claims, Commands, KnownAccounts, Organization, Platform, PortError, Secret, Secrets,
+    SlackUsers, Webhooks, WriterLeases,
 };
 use spa_core::chatops::reply::{self, AccountState};
 use spa_core::chatops::{Request, ResponseUrl, Target, parse_form, verify};
 use spa_core::events::{AccountCommand, AccountId, Action, redact_emails};
+use spa_core::lifecycle::Holder;
 
 /// Accounts whose costs one answer shows at most.
 pub const COSTS_ACCOUNTS_MAX: usize = 5;
@@ -397,23 +400,49 @@ async fn account_state<P: Platform>(
     }))
 }
 
-/// The managed accounts whose holder is `email`, with their state.
+/// The managed accounts whose holder is `email`, with their state: one query of the
+/// holder → accounts index ([`WriterLeases::held_by`]), whatever the size of the
+/// organization, then each account's tags checked (cached, or read again from
+/// Organizations when in doubt) so that an account whose holder changed since is
+/// left out. Names come from what spa last saw of the accounts.
 async fn accounts_of<P: Platform>(
     engine: &Engine<'_, P>,
     email: &str,
 ) -> Result<Vec<AccountState>, UseCaseError> {
-    let organization = engine.platform().organization();
+    let Ok(holder) = Holder::new(email) else {
+        return Ok(Vec::new());
+    };
+    let platform = engine.platform();
+    let (organization, store) = (platform.organization(), platform.store());
+    let context = || Context::step("slash command: the asker's accounts");
+    let fingerprint = super::holders::fingerprint(&holder);
+    let candidates = engine
+        .retry()
+        .run("holder index", || store.held_by(&fingerprint))
+        .await
+        .within(context)?;
+    let ids: Vec<AccountId> = candidates.keys().cloned().collect();
+    let names: BTreeMap<AccountId, String> = engine
+        .retry()
+        .run("known accounts", || store.known_accounts(&ids))
+        .await
+        .within(context)?
+        .into_iter()
+        .map(|known| (known.account, known.name))
+        .collect();
     let mut states = Vec::new();
-    for account in managed_accounts(engine, None).await? {
-        let context = || Context::step("slash command: the asker's accounts").account(&account.id);
-        let tags = match engine
-            .retry()
-            .run("tags", || organization.tags(&account.id))
-            .await
-        {
-            Ok(tags) => tags,
-            Err(PortError::NotFound { .. }) => continue,
-            Err(error) => return Err(error).within(context),
+    for (account, cache) in candidates {
+        let tags = match cache.tags {
+            Some(tags) => tags,
+            None => match engine
+                .retry()
+                .run("tags", || organization.tags(&account))
+                .await
+            {
+                Ok(tags) => tags,
+                Err(PortError::NotFound { .. }) => continue,
+                Err(error) => return Err(error).within(|| context().account(&account)),
+            },
         };
         let Ok(view) = engine.codec().decode(&tags) else {
             continue;
@@ -425,9 +454,20 @@ async fn accounts_of<P: Platform>(
         {
             continue;
         }
+        let name = match names.get(&account) {
+            Some(name) => name.clone(),
+            None => engine
+                .retry()
+                .run("describe_account", || {
+                    organization.describe_account(&account)
+                })
+                .await
+                .map(|record| record.name)
+                .unwrap_or_default(),
+        };
         states.push(AccountState {
-            account: account.id.clone(),
-            name: account.name.clone().unwrap_or_default(),
+            account,
+            name,
             state: spa_core::lifecycle::state_name(view.state).to_owned(),
             holder: view.holder.map(|h| h.masked()),
             since: view.since,

@@ -36,7 +36,8 @@
 //! | open incident | `incident#<account>` | `<label>` | `arn`, `at`, `expires` = at + 90 days |
 //! | last sign-in | `login` | `<account>` | `at` (only ever moves forward) |
 //! | known account | `known#<account>` | `account` | `name`, `cost_center`, `ou_path`, `seen` |
-//! | writer lease | `writer#<account>` | `writer` | `until`, `at`, the account's cache (`writers`) |
+//! | writer lease | `writer#<account>` | `writer` | `until`, `at`, the account's cache, `holder` (`writers`) |
+//! | a shared rate | `pace#organizations` | `pace` | `next`: the next free slot, epoch microseconds (`crate::pace`) |
 //!
 //! Known accounts are what each report run saw of every account (overwritten at each
 //! run, `BatchWriteItem` by 25, no TTL: an account that left is named in the reports
@@ -101,6 +102,8 @@ pub const RECENT_INDEX: &str = "recent";
 pub const DUE_INDEX: &str = "due";
 /// The TTL attribute of both tables.
 pub const TTL_ATTRIBUTE: &str = "expires";
+/// The sparse index of the writer leases by holder (the holder → accounts index).
+pub const HOLDER_INDEX: &str = "holder";
 
 /// A table as `spa local init` creates it (and the deployment templates describe it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,11 +174,18 @@ pub fn table_definitions(settings: &Settings) -> Vec<TableDefinition> {
             partition_key: "pk".into(),
             sort_key: Some("sk".into()),
             ttl_attribute: Some(TTL_ATTRIBUTE.into()),
-            indexes: vec![IndexDefinition {
-                name: DUE_INDEX.into(),
-                partition_key: "due_shard".into(),
-                sort_key: "due_key".into(),
-            }],
+            indexes: vec![
+                IndexDefinition {
+                    name: DUE_INDEX.into(),
+                    partition_key: "due_shard".into(),
+                    sort_key: "due_key".into(),
+                },
+                IndexDefinition {
+                    name: HOLDER_INDEX.into(),
+                    partition_key: "holder".into(),
+                    sort_key: "pk".into(),
+                },
+            ],
         },
     ]
 }

@@ -475,3 +475,80 @@ automation:
         assert!(platform.reports_bucket().is_none());
     }
 }
+
+#[tokio::test]
+async fn every_request_takes_a_slot_of_the_shared_rate() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use spa_aws::pace::Pace;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let root = organization(&config).await;
+    let team = unit(&config, &root, "Team").await;
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        ids.push(account(&config, &format!("paced{n}")).await);
+    }
+    let mut table = config.dynamodb().create_table().table_name("Pace");
+    for (name, kind) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+        table = table
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(kind)
+                    .build()
+                    .expect("key"),
+            );
+    }
+    table
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("table");
+    let pace = Pace::new(
+        config.dynamodb(),
+        "Pace",
+        "organizations",
+        100,
+        Duration::from_secs(5),
+    );
+    let organization = AwsOrganization::new(config.organizations())
+        .with_page_size(3)
+        .with_pace(Arc::new(pace));
+    config.calls().reset();
+    // 8 accounts in pages of 3, one parent, the tags, a set and a removal, a unit
+    assert_eq!(organization.list_accounts().await.expect("listed").len(), 8);
+    organization
+        .ancestors(ids[0].as_str())
+        .await
+        .expect("placed");
+    organization.tags(&ids[0]).await.expect("read");
+    let mut changes = TagChanges::default();
+    changes.set("k".into(), "v".into());
+    changes.remove("gone".into());
+    organization
+        .change_tags(&ids[0], &changes)
+        .await
+        .expect("tagged");
+    organization.describe_unit(&team).await.expect("described");
+    let calls = config.calls().snapshot();
+    let requests: u64 = calls
+        .iter()
+        .filter(|(operation, _)| operation.starts_with("Organizations:"))
+        .map(|(_, count)| *count)
+        .sum();
+    assert_eq!(requests, 3 + 1 + 1 + 2 + 1, "{calls:?}");
+    assert_eq!(
+        config.calls().count("DynamoDB:UpdateItem"),
+        requests,
+        "one slot a request: {calls:?}"
+    );
+}

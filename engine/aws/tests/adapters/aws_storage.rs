@@ -106,6 +106,7 @@ async fn the_writer_lease_carries_what_the_last_writer_knew() {
         tags: Some([("spa-state".to_owned(), "assigned".to_owned())].into()),
         ancestors: Some(vec!["ou-ab12-sandbox1".into(), "r-root".into()]),
         footprint: Some("digest".into()),
+        holder: Some("0123456789abcdef".into()),
     };
     store.free_writer(&one, &known).await.expect("freed");
     assert_eq!(store.cached(&one).await, Ok(known.clone()));
@@ -143,6 +144,25 @@ async fn the_writer_lease_carries_what_the_last_writer_knew() {
     let found = store.cached_many(&many).await.expect("read");
     assert_eq!(found.keys().collect::<Vec<_>>(), [&account(1), &account(2)]);
     assert_eq!(found[&account(1)], doubted);
+    // a holder's accounts, by the index
+    let held = store.held_by("0123456789abcdef").await.expect("query");
+    assert_eq!(held.keys().collect::<Vec<_>>(), [&account(1)]);
+    assert!(
+        store
+            .held_by("fedcba9876543210")
+            .await
+            .expect("query")
+            .is_empty()
+    );
+    // the inventory's seed: only where no writer ever wrote
+    assert_eq!(store.seed(&account(1), &known).await, Ok(false));
+    assert_eq!(store.cached(&account(1)).await, Ok(doubted));
+    assert_eq!(store.seed(&account(9), &known).await, Ok(true));
+    assert_eq!(store.cached(&account(9)).await, Ok(known.clone()));
+    assert!(matches!(
+        store.take_writer(&account(9), at(2), at(3)).await,
+        Ok(Writer::Held { resumed: false, cache }) if cache == known
+    ));
 }
 
 #[tokio::test]
@@ -699,4 +719,54 @@ async fn known_accounts_are_remembered_in_batches_and_read_back_by_id() {
         .await
         .expect_err("no table");
     assert!(error.to_string().contains("Nope-Transactions"), "{error}");
+}
+
+#[tokio::test]
+async fn organizations_requests_keep_to_a_rate_shared_by_every_invocation() {
+    use spa_aws::pace::Pace;
+    use std::time::{Duration as Wait, Instant};
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let _tables = store(&config).await;
+    let table = "SpaTest-Transactions";
+    // two invocations, one rate of 20 requests a second between them
+    let one = Pace::new(
+        config.dynamodb(),
+        table,
+        "organizations",
+        20,
+        Wait::from_secs(5),
+    );
+    let two = Pace::new(
+        config.dynamodb(),
+        table,
+        "organizations",
+        20,
+        Wait::from_secs(5),
+    );
+    let start = Instant::now();
+    for _ in 0..10 {
+        one.take().await.expect("a slot");
+        two.take().await.expect("a slot");
+    }
+    // 20 slots: the last one 19 intervals of 50 ms after the first, at the earliest
+    assert!(
+        start.elapsed() >= Wait::from_millis(950),
+        "{:?}",
+        start.elapsed()
+    );
+    // a slot further than the invocation may wait is refused, as a transient failure
+    let hasty = Pace::new(config.dynamodb(), table, "hasty", 1, Wait::ZERO);
+    hasty.take().await.expect("the first slot is now");
+    let refused = hasty
+        .take()
+        .await
+        .expect_err("the next one is a second away");
+    assert!(refused.is_transient(), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("`automation.organizations_rate`"),
+        "{refused}"
+    );
 }

@@ -94,6 +94,14 @@ pub fn operator() -> Timeouts {
     }
 }
 
+/// The longest a request waits for its slot of spa's Organizations rate: a quarter
+/// of the invocation's budget, at most 10 s. Past it the request is refused as
+/// throttled, so that a backlog of invocations never waits past its budgets, and at
+/// most `rate × wait` slots are promised ahead.
+pub fn pace_wait(timeouts: &Timeouts) -> Duration {
+    (timeouts.budget / 4).min(Duration::from_secs(10))
+}
+
 /// The visibility timeout of a queue several functions could read: the longest their
 /// nesting asks for.
 pub fn visibility_for(consumers: &[Function]) -> Option<Duration> {

@@ -321,6 +321,16 @@ pub struct Automation {
     /// How much spa's functions log.
     #[serde(default)]
     pub log_level: LogLevel,
+    /// The requests a second spa may make to Organizations, all its functions
+    /// together: its share of the management account's quota, which Control Tower,
+    /// account factories and Identity Center share too.
+    #[serde(default = "default_organizations_rate")]
+    #[schemars(range(min = 1, max = 100))]
+    pub organizations_rate: u32,
+}
+
+fn default_organizations_rate() -> u32 {
+    4
 }
 
 fn default_member_role_name() -> RoleName {

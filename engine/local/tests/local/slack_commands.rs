@@ -78,6 +78,12 @@ fn platform() -> MemoryPlatform {
     platform
 }
 
+/// spa has seen the accounts (its inventory after an upgrade, or their last
+/// transition): their holders are in its holder → accounts index.
+async fn seen(engine: &Engine<'_, MemoryPlatform>) {
+    spa_usecases::report_accounts(engine, &[]).await.unwrap();
+}
+
 fn users() -> MemorySlackUsers {
     MemorySlackUsers::new()
         .with_user("UJANE", "Jane.Doe@example.com")
@@ -214,6 +220,7 @@ async fn costs_are_answered_later_through_the_command_queue() {
     let platform = platform();
     let settings = settings();
     let engine = Engine::new(&platform, &settings).unwrap();
+    seen(&engine).await;
     let answer = ask(&platform, &users(), &form("UJANE", "costs")).await;
     assert_eq!(answer.status, 200);
     assert!(shown(&answer).contains("Working on `costs`"));
@@ -249,6 +256,7 @@ async fn status_of_my_accounts_lists_only_mine_later() {
     let platform = platform();
     let settings = settings();
     let engine = Engine::new(&platform, &settings).unwrap();
+    seen(&engine).await;
     let answer = ask(&platform, &users(), &form("UJOHN", "status me")).await;
     let job = answer.later.expect("deferred");
     answer_later(&engine, &job, None).await.unwrap();
@@ -468,6 +476,7 @@ async fn find_searches_the_askers_accounts_and_an_admin_every_managed_one() {
     let platform = platform();
     let settings = settings();
     let engine = Engine::new(&platform, &settings).unwrap();
+    seen(&engine).await;
     for (account, id) in [
         (JANES, "i-0123456789abcdef0"),
         (JOHNS, "i-0fedcba9876543210"),

@@ -41,10 +41,11 @@ pub mod crash {
 
     /// The operations of the memory ports that change something: a crash lands
     /// before one of them. Reads are not steps.
-    pub const STEPS: [&str; 25] = [
+    pub const STEPS: [&str; 26] = [
         "claim",
         "take_writer",
         "free_writer",
+        "seed",
         "note",
         "complete",
         "release",
@@ -878,6 +879,22 @@ impl WriterLeases for MemoryStore {
         Ok(())
     }
 
+    async fn seed(&self, account: &AccountId, cache: &AccountCache) -> Result<bool, PortError> {
+        self.enter("seed")?;
+        let mut state = lock(&self.state);
+        if state.writers.contains_key(account) {
+            return Ok(false);
+        }
+        state.writers.insert(
+            account.clone(),
+            StoredWriter {
+                until: None,
+                cache: cache.clone(),
+            },
+        );
+        Ok(true)
+    }
+
     async fn cached(&self, account: &AccountId) -> Result<AccountCache, PortError> {
         self.enter("cached")?;
         Ok(lock(&self.state)
@@ -885,6 +902,16 @@ impl WriterLeases for MemoryStore {
             .get(account)
             .map(|writer| writer.cache.clone())
             .unwrap_or_default())
+    }
+
+    async fn held_by(&self, holder: &str) -> Result<BTreeMap<AccountId, AccountCache>, PortError> {
+        self.enter("held_by")?;
+        Ok(lock(&self.state)
+            .writers
+            .iter()
+            .filter(|(_, writer)| writer.cache.holder.as_deref() == Some(holder))
+            .map(|(account, writer)| (account.clone(), writer.cache.clone()))
+            .collect())
     }
 
     async fn cached_many(

@@ -369,6 +369,10 @@ pub struct AccountCache {
     /// The digest of the member footprint last ensured in full
     /// ([`spa_core::footprint::Footprint::digest`]).
     pub footprint: Option<String>,
+    /// The fingerprint of the holder the tags named when spa last knew them
+    /// ([`crate::holders::fingerprint`]; kept while the tags are in doubt): the
+    /// holder → accounts index ([`WriterLeases::held_by`]).
+    pub holder: Option<String>,
 }
 
 /// What taking an account's writer lease found.
@@ -408,11 +412,24 @@ pub trait WriterLeases: Send + Sync {
         account: &AccountId,
         cache: &AccountCache,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Leaves `cache` for an account no writer ever wrote (what the inventory read of
+    /// it); `false`, and nothing written, when one did (a writer's cache wins).
+    fn seed(
+        &self,
+        account: &AccountId,
+        cache: &AccountCache,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// What the last writer left, without the lease (the notices' reads).
     fn cached(
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<AccountCache, PortError>> + Send;
+    /// The accounts whose cache names the holder of fingerprint `holder`, with their
+    /// cache (an index: the caller checks the tags, which may have changed since).
+    fn held_by(
+        &self,
+        holder: &str,
+    ) -> impl Future<Output = Result<BTreeMap<AccountId, AccountCache>, PortError>> + Send;
     /// What the last writers of `accounts` left, by account (the inventory's reads,
     /// in batches); an account never written is left out.
     fn cached_many(

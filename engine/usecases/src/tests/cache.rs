@@ -151,3 +151,57 @@ async fn the_inventory_reads_what_spa_knows_and_asks_only_about_the_others() {
     let outside = accounts.iter().find(|a| a.id.as_str() == OUTSIDE).unwrap();
     assert_eq!(outside.ou_path, "Root/Outside");
 }
+
+async fn held_by(world: &World, email: &str) -> Vec<String> {
+    use crate::ports::WriterLeases;
+    let holder = spa_core::lifecycle::Holder::new(email).unwrap();
+    world
+        .platform
+        .store
+        .held_by(&crate::holders::fingerprint(&holder))
+        .await
+        .unwrap()
+        .into_keys()
+        .map(|a| a.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_holder_index_follows_assignments() {
+    let world = known_world().await;
+    assert_eq!(held_by(&world, JANE).await, [NESTED]);
+    assert!(held_by(&world, JOHN).await.is_empty());
+    // re-tagged by hand to John: the index follows the tags spa reads again
+    world
+        .dispatch(&world.tagged(NESTED, &[("account-holder", JOHN)]))
+        .await;
+    assert!(held_by(&world, JANE).await.is_empty());
+    assert_eq!(held_by(&world, JOHN).await, [NESTED]);
+    // case does not matter, as in the tags
+    assert_eq!(held_by(&world, "John.Roe@Example.com").await, [NESTED]);
+}
+
+#[tokio::test]
+async fn the_inventory_seeds_what_no_writer_knew_and_never_overwrites_a_writer() {
+    let world = World::new();
+    world.assign(NESTED, JANE).await;
+    // tags set before spa was upgraded: no writer ever knew the account
+    world.org().set_tags(
+        NO_BUILDS,
+        &[
+            ("account-state", "assigned"),
+            ("account-since", "2025-02-01T08:00:00Z"),
+            ("account-holder", JOHN),
+        ],
+    );
+    assert!(held_by(&world, JOHN).await.is_empty());
+    crate::report_accounts(&world.engine(), &[]).await.unwrap();
+    assert_eq!(held_by(&world, JOHN).await, [NO_BUILDS]);
+    // the writer's cache of Jane's account is kept as it was
+    assert_eq!(held_by(&world, JANE).await, [NESTED]);
+    // the account's first transition decides on what the inventory read
+    let before = calls(&world);
+    world.dispatch(&world.job(Job::MaintenanceWindow)).await;
+    world.drain().await;
+    assert_eq!(since(calls(&world), before)[..2], [0, 0]);
+}
