@@ -150,7 +150,37 @@ def cell(text):
     return str(text).replace("|", "\\|")
 
 
+def cells(line):
+    """The cells of a Markdown table row (`\\|` is a bar inside a cell)."""
+    parts = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [p.strip().replace("\\|", "|") for p in parts]
+
+
+def previous(path):
+    """The figures of the run `path` holds, by (bench, bench name, metric), and which run
+    it was (commit, date): each figure is shown beside the one of the run before."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return {}, None
+    figures, bench, commit, date = {}, None, "?", "?"
+    for line in text.splitlines():
+        if line.startswith("| git commit |"):
+            commit = cells(line)[1]
+        elif line.startswith("| date |"):
+            date = cells(line)[1]
+        elif line.startswith("## ") and line.endswith(")"):
+            bench = line[3:].rsplit(" (", 1)[0]
+        elif bench and line.startswith("| ") and not line.startswith(("| bench name", "|---")):
+            row = cells(line)
+            if len(row) >= 4:
+                figures[(bench, row[0], row[1])] = f"{row[2]} {row[3]}".strip()
+    return figures, f"{commit}, {date}"
+
+
 def main():
+    before, before_run = previous(out)
     found = benches()
     if not found:
         raise SystemExit("benchmarks: cargo metadata lists no bench target")
@@ -172,8 +202,9 @@ def main():
         "Every benchmark of the workspace (the `[[bench]]` targets `cargo metadata` lists), how to",
         "run it, and the figures of its last run with the machine they came from. Each bench prints",
         "its figures as `bench: <bench name> | <metric> | <value> | <unit>`; the script adds the",
-        "wall time and peak RSS of each bench process. Figures from a shared or loaded machine",
-        "vary: compare runs on the same machine.",
+        "wall time and peak RSS of each bench process, and shows each figure beside the one of",
+        "the run this file held before (its commit and date in the column's title). Figures from",
+        "a shared or loaded machine vary: compare runs on the same machine.",
         "",
         "Run them all and rewrite this file: `make benchmarks` (or `scripts/benchmarks.sh`).",
         "",
@@ -205,8 +236,10 @@ def main():
         if not r["figures"]:
             lines.append("No figures: this bench printed no `bench:` line.")
             continue
-        lines += ["| bench name | metric | value | unit |", "|---|---|---|---|"]
-        lines += [f"| {cell(n)} | {cell(m)} | {cell(v)} | {cell(u)} |" for n, m, v, u in r["figures"]]
+        lines += [f"| bench name | metric | value | unit | run before ({cell(before_run or 'none')}) |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {cell(n)} | {cell(m)} | {cell(v)} | {cell(u)} | {cell(before.get((r['bench'], n, m), '-'))} |"
+                  for n, m, v, u in r["figures"]]
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     failed = [r["bench"] for r in results if r["status"] != 0]

@@ -1027,8 +1027,17 @@ async fn bench(accounts: usize, handle_runs: usize) {
     // only assigned accounts are maintained; a pool (prepared) account refuses the command
     let maintained = after_onboarding.get("assigned").copied().unwrap_or(0);
     let per_maintained = cycle.function_calls() as f64 / maintained.max(1) as f64;
+    // the management account's quota: every Organizations request of the cycle, the
+    // window's listing included
+    let organizations: u64 = cycle
+        .calls
+        .iter()
+        .filter(|(operation, _)| operation.starts_with("Organizations:"))
+        .map(|(_, count)| *count)
+        .sum();
+    let org_per_maintained = organizations as f64 / maintained.max(1) as f64;
     println!(
-        "  maintained (assigned) accounts {maintained}: {per_maintained:.2} calls of the functions each (a pool account, prepared, refuses the command: only an assigned account expires)"
+        "  maintained (assigned) accounts {maintained}: {per_maintained:.2} calls of the functions each, {org_per_maintained:.2} of them to Organizations (a pool account, prepared, refuses the command: only an assigned account expires)"
     );
 
     // 3. spa handle
@@ -1137,6 +1146,11 @@ async fn bench(accounts: usize, handle_runs: usize) {
         format!("{per_maintained:.2}"),
         "calls",
     );
+    bench(
+        "maintenance cycle, Organizations calls per maintained account",
+        format!("{org_per_maintained:.2}"),
+        "calls",
+    );
     if let Ok(figures) = &handle_figures {
         for series in &figures.series {
             let event = series.event.split(" (").next().unwrap_or(series.event);
@@ -1183,6 +1197,7 @@ async fn bench(accounts: usize, handle_runs: usize) {
         "maintenance_cycle": cycle.to_json(),
         "maintained_accounts": maintained,
         "api_calls_of_functions_per_maintained_account": per_maintained,
+        "organizations_calls_per_maintained_account": org_per_maintained,
         "states_after_cycle": after_cycle,
         "spa_handle": handle_json,
         "python": {

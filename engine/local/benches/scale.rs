@@ -308,6 +308,35 @@ organizational_units:
     let inventory_floor = inventory_org as f64 / rate;
     let inventory_fits = inventory_wall + inventory_floor <= LAMBDA_S;
 
+    // the daily digest over every account's costs of the last weeks: the costs come
+    // from the cost source (one query a period), Organizations names the top accounts
+    let today = now.date_naive();
+    for day in 1..=35 {
+        let date = today - chrono::TimeDelta::days(day);
+        for i in 0..accounts {
+            let id = format!("{:012}", 200_000_000_000u64 + i as u64);
+            let amount = ((i * 7 + day as usize) % 97) as f64 + 0.5;
+            local.inner().cost_source.add_daily(
+                date,
+                &id,
+                "Amazon Elastic Compute Cloud - Compute",
+                amount,
+            );
+        }
+    }
+    let before_digest = snapshot(local.inner());
+    let start = Instant::now();
+    let digest = spa_usecases::read_digest(&engine, &local.inner().cost_source, today, None)
+        .await
+        .expect("digest");
+    let digest_wall = start.elapsed().as_secs_f64();
+    let digest_org = organizations(&by_aws(
+        &since(&snapshot(local.inner()), &before_digest),
+        None,
+    ));
+    let digest_floor = digest_org as f64 / rate;
+    let digest_fits = digest_wall + digest_floor <= LAMBDA_S;
+
     let n = accounts as f64;
     let dispatch_total = dispatch_wall + dispatch_floor;
     let fits = dispatch_total <= LAMBDA_S;
@@ -352,6 +381,15 @@ organizational_units:
     for (operation, count) in &inventory_requests {
         println!("    {operation:<44}{count:>10}");
     }
+    println!(
+        "\n== the daily digest ({} top accounts named) ==",
+        digest.top_accounts.len()
+    );
+    println!("  wall time (in memory)            {digest_wall:>10.1} s");
+    println!(
+        "  Organizations requests           {digest_org:>10}   ({digest_floor:.0} s at {rate}/s; fits in 900 s: {})",
+        if digest_fits { "yes" } else { "NO" }
+    );
     println!();
     bench_line("accounts", accounts, "accounts");
     bench_line("ports", "in-memory (Organizations rate simulated)", "-");
@@ -392,6 +430,13 @@ organizational_units:
         "inventory rate-limit time",
         format!("{inventory_floor:.0}"),
         "s",
+    );
+    bench_line("digest wall time", format!("{digest_wall:.1}"), "s");
+    bench_line("digest organizations requests", digest_org, "requests");
+    bench_line(
+        "digest fits in 900 s",
+        if digest_fits { "yes" } else { "no" },
+        "-",
     );
     bench_line(
         "inventory fits in 900 s",
