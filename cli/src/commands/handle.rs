@@ -94,13 +94,15 @@ pub fn run(
         let engine = engine(&platform, &loaded)?.replaying().for_function(function);
         let handled = handle_accepted(&engine, function, &incoming).await;
         let calls = platform.calls().total();
+        let by_operation = platform.calls().snapshot();
         match handled {
             Ok(handled) => {
                 let text = if json {
                     format!(
                         "{}\n",
                         json!({"function": handled.function.as_str(), "response": handled.response(),
-                               "summary": handled.summary(), "api_calls": calls})
+                               "summary": handled.summary(), "api_calls": calls,
+                               "api_calls_by_operation": by_operation})
                     )
                 } else {
                     format!("{}: {}\n", handled.function, handled.summary())

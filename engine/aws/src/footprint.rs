@@ -21,6 +21,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::future::join_all;
+
 use super::config::{AwsConfig, ROLE_PROPAGATION};
 use aws_sdk_codebuild::types::{
     ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType,
@@ -63,7 +65,15 @@ impl Changes {
 }
 
 /// Ensures the footprint in the member account of `member` (credentials of the member
-/// role, region of automation): roles, then projects, then rules.
+/// role, region of automation): the roles, then the projects (which name the service
+/// role) and the rules (which name the events roles).
+///
+/// What does not depend on another write goes at once: the roles together, then the
+/// projects beside the rules, every rule and region beside the others. On-boarding
+/// waits for the longest chain of calls (about 8 on a new account), not for their sum
+/// (22): every call is idempotent, so a failure of one part leaves the others written
+/// and the next delivery ensures what is left. The changes are told in a fixed order
+/// (roles, projects, rules), whichever call ended first.
 pub async fn ensure(
     member: &AwsConfig,
     account: &AccountId,
@@ -71,8 +81,16 @@ pub async fn ensure(
 ) -> Result<Changes, PortError> {
     let mut changes = Changes::default();
     let roles = ensure_roles(member, account, footprint, &mut changes).await?;
-    ensure_projects(member, footprint, &roles.service, &mut changes).await?;
-    ensure_rules(member, footprint, &roles, &mut changes).await?;
+    let mut projects = Changes::default();
+    let mut rules = Changes::default();
+    let (projected, ruled) = tokio::join!(
+        ensure_projects(member, footprint, &roles.service, &mut projects),
+        ensure_rules(member, footprint, &roles, &mut rules),
+    );
+    changes.actions.extend(projects.actions);
+    changes.actions.extend(rules.actions);
+    projected?;
+    ruled?;
     Ok(changes)
 }
 
@@ -93,33 +111,54 @@ pub async fn ensure_roles(
     changes: &mut Changes,
 ) -> Result<RoleArns, PortError> {
     let iam = member.iam();
+    let iam = &iam;
+    let service_trust = trust_policy("codebuild.amazonaws.com", account);
+    let service_permissions = Permissions::Managed(ADMINISTRATOR_ACCESS);
+    let mut service_changes = Changes::default();
     let service = ensure_role(
-        &iam,
+        iam,
         &footprint.service_role,
-        &trust_policy("codebuild.amazonaws.com", account),
-        &Permissions::Managed(ADMINISTRATOR_ACCESS),
-        changes,
-    )
-    .await?;
-    let mut events = BTreeMap::new();
-    for role in footprint.events_roles() {
+        &service_trust,
+        &service_permissions,
+        &mut service_changes,
+    );
+    // each events role beside the service role and the others
+    let events_roles = footprint.events_roles().into_iter().map(|role| async move {
         let buses: Vec<&str> = footprint
             .rules
             .iter()
             .filter(|r| r.role == role)
             .map(|r| r.target_bus_arn.as_str())
             .collect();
+        let mut changes = Changes::default();
         let arn = ensure_role(
-            &iam,
+            iam,
             role,
             &trust_policy("events.amazonaws.com", account),
             &Permissions::Inline(PUT_EVENTS_POLICY, put_events_policy(&buses)),
-            changes,
+            &mut changes,
         )
-        .await?;
-        events.insert(role.to_owned(), arn);
+        .await;
+        (role, arn, changes)
+    });
+    let (service, events_roles) = tokio::join!(service, join_all(events_roles));
+    changes.actions.extend(service_changes.actions);
+    let mut events = BTreeMap::new();
+    let mut failed = None;
+    for (role, arn, role_changes) in events_roles {
+        changes.actions.extend(role_changes.actions);
+        match arn {
+            Ok(arn) => {
+                events.insert(role.to_owned(), arn);
+            }
+            Err(error) => failed = failed.or(Some(error)),
+        }
     }
-    Ok(RoleArns { service, events })
+    let service = service?;
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(RoleArns { service, events }),
+    }
 }
 
 /// Ensures the forwarding rules and their targets, in each of their regions.
@@ -129,6 +168,7 @@ pub async fn ensure_rules(
     roles: &RoleArns,
     changes: &mut Changes,
 ) -> Result<(), PortError> {
+    let mut each = Vec::new();
     for rule in &footprint.rules {
         let role_arn = roles
             .events
@@ -139,11 +179,22 @@ pub async fn ensure_rules(
                 message: format!("no ARN for the events role `{}`", rule.role),
             })?;
         for region in &rule.regions {
-            let events = member.eventbridge_in(region);
-            ensure_rule(&events, rule, role_arn, region, changes).await?;
+            each.push(async move {
+                let events = member.eventbridge_in(region);
+                let mut changes = Changes::default();
+                let ensured = ensure_rule(&events, rule, role_arn, region, &mut changes).await;
+                (ensured, changes)
+            });
         }
     }
-    Ok(())
+    let mut failed = None;
+    for (ensured, rule_changes) in join_all(each).await {
+        changes.actions.extend(rule_changes.actions);
+        if let Err(error) = ensured {
+            failed = failed.or(Some(error));
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// What a role is allowed.
