@@ -67,8 +67,9 @@ pub enum Command {
         /// Where to write the zip.
         #[arg(long, value_name = "DIR", default_value = "target/lambda")]
         out: PathBuf,
-        /// The cargo profile: `release` is deployed; `dev` builds faster, for tests.
-        #[arg(long, value_name = "PROFILE", default_value = "release")]
+        /// The cargo profile: `lambda-release` is deployed (the release profile; a
+        /// panic ends the process); `dev` builds faster, for tests.
+        #[arg(long, value_name = "PROFILE", default_value = spa_deploy::package::PROFILE)]
         profile: String,
     },
     /// Deploy the stacks through change sets: shows each change set and asks before

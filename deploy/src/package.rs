@@ -13,6 +13,10 @@ use zip::write::SimpleFileOptions;
 /// The name of the binary Lambda runs on `provided.al2023`.
 pub const BOOTSTRAP: &str = "bootstrap";
 
+/// The cargo profile `spa package` builds by default, what is deployed: the release
+/// profile with `panic = "abort"` (the root `Cargo.toml` says why).
+pub const PROFILE: &str = "lambda-release";
+
 /// A Lambda architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {

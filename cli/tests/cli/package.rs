@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use spa_deploy::package::{Arch, bootstrap_of, entries};
+use spa_deploy::package::{Arch, PROFILE, bootstrap_of, entries};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -83,6 +83,28 @@ fn x86_64_package_holds_an_x86_64_bootstrap() {
 #[ignore = "cross builds the engine with cargo-lambda (minutes), needs the aarch64 Rust standard library: make package-test"]
 fn arm64_package_holds_an_arm64_bootstrap() {
     builds(Arch::Arm64);
+}
+
+#[test]
+fn package_builds_by_default_the_release_profile_whose_panics_abort() {
+    let help = Command::new(env!("CARGO_BIN_EXE_spa"))
+        .args(["package", "--help"])
+        .output()
+        .expect("spa runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains(&format!("[default: {PROFILE}]")), "{help}");
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let section = manifest
+        .split(&format!("\n[profile.{PROFILE}]\n"))
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .unwrap_or_else(|| panic!("no [profile.{PROFILE}] in the root Cargo.toml"));
+    let settings: Vec<&str> = section
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .collect();
+    assert!(settings.contains(&"inherits = \"release\""), "{section}");
+    assert!(settings.contains(&"panic = \"abort\""), "{section}");
 }
 
 #[test]
