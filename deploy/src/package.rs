@@ -17,6 +17,11 @@ pub const BOOTSTRAP: &str = "bootstrap";
 /// profile with `panic = "abort"` (the root `Cargo.toml` says why).
 pub const PROFILE: &str = "lambda-release";
 
+/// The feature of `spa-handlers` every package is built with (`handlers/Cargo.toml`
+/// says what it does: in an optimized build, the `trace` lines of the dependencies are
+/// compiled out).
+pub const FEATURES: &str = "lambda";
+
 /// A Lambda architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {

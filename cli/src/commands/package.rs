@@ -23,9 +23,10 @@ fn cargo_lambda() -> PathBuf {
 
 /// Builds and zips; prints the zip's path and size. `profile`: `lambda-release`
 /// ([`package::PROFILE`], what is deployed: the release profile with `panic = "abort"`)
-/// or another cargo profile (`dev` builds faster, for tests). `release` is passed as
-/// cargo-lambda's `--release`, which adds its own defaults (`panic = "abort"` unless the
-/// profile says otherwise, a `target-cpu`); any other profile is built as it is written.
+/// or another cargo profile (`dev` builds faster, for tests); every profile with the
+/// features of [`package::FEATURES`]. `release` is passed as cargo-lambda's
+/// `--release`, which adds its own defaults (`panic = "abort"` unless the profile says
+/// otherwise, a `target-cpu`); any other profile is built as it is written.
 pub fn run(arch: Arch, out: &Path, profile: &str) -> ExitCode {
     let build_dir = out.join("build");
     let tool = cargo_lambda();
@@ -47,6 +48,8 @@ pub fn run(arch: Arch, out: &Path, profile: &str) -> ExitCode {
             "spa-handlers",
             "--bin",
             package::BOOTSTRAP,
+            "--features",
+            package::FEATURES,
         ])
         .args(["--target", arch.rust_target()])
         .arg("--lambda-dir")

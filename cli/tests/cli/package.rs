@@ -7,10 +7,11 @@
 //! `make package-test` (both architectures), with cargo-lambda from `make package-tools`,
 //! in the `dev` profile unless `SPA_PACKAGE_PROFILE` says otherwise.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use spa_deploy::package::{Arch, PROFILE, bootstrap_of, entries};
+use spa_deploy::package::{Arch, FEATURES, PROFILE, bootstrap_of, entries};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -105,6 +106,55 @@ fn package_builds_by_default_the_release_profile_whose_panics_abort() {
         .collect();
     assert!(settings.contains(&"inherits = \"release\""), "{section}");
     assert!(settings.contains(&"panic = \"abort\""), "{section}");
+}
+
+/// A stand-in for cargo-lambda in a scratch venv: it writes down its arguments and the
+/// `RUSTFLAGS` it was given, and fails. What `spa package` asks of cargo-lambda, without
+/// a build.
+fn recorded_build(name: &str, profile: &str, rustflags: Option<&str>) -> (Vec<String>, String) {
+    let venv = scratch(name);
+    let bin = venv.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("cargo-lambda");
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$0.args\"\nprintf '%s' \"${RUSTFLAGS-}\" > \"$0.rustflags\"\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spa"));
+    command
+        .args(["package", "--arch", "x86_64", "--profile", profile, "--out"])
+        .arg(venv.join("out"))
+        .current_dir(repo())
+        .env("SPA_VENV", &venv)
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("RUSTFLAGS");
+    if let Some(flags) = rustflags {
+        command.env("RUSTFLAGS", flags);
+    }
+    let result = command.output().expect("spa runs");
+    assert_eq!(result.status.code(), Some(1), "{result:?}");
+    let args = std::fs::read_to_string(bin.join("cargo-lambda.args")).unwrap();
+    let flags = std::fs::read_to_string(bin.join("cargo-lambda.rustflags")).unwrap();
+    std::fs::remove_dir_all(venv).ok();
+    (args.lines().map(str::to_owned).collect(), flags)
+}
+
+/// `flag` followed by `value` in `args`.
+fn has(args: &[String], flag: &str, value: &str) -> bool {
+    args.windows(2)
+        .any(|pair| pair[0] == flag && pair[1] == value)
+}
+
+#[test]
+fn every_package_is_built_with_the_features_of_the_lambda_build() {
+    for profile in [PROFILE, "dev"] {
+        let (args, _) = recorded_build(&format!("features-{profile}"), profile, None);
+        assert!(has(&args, "--features", FEATURES), "{args:?}");
+        assert!(has(&args, "--package", "spa-handlers"), "{args:?}");
+        assert!(has(&args, "--profile", profile), "{args:?}");
+    }
 }
 
 #[test]

@@ -356,7 +356,8 @@ pub enum LogLevel {
     Info,
     /// For troubleshooting.
     Debug,
-    /// Everything.
+    /// Everything (in Lambda, what `debug` logs: `bootstrap` is built without `trace`
+    /// lines).
     Trace,
 }
 
