@@ -61,8 +61,12 @@ async fn serve() -> Result<(), String> {
         SettingsSource::File(path) => settings_from_file(path).map_err(|e| e.to_string())?,
         SettingsSource::Parameter { name, dir } => {
             let region = env("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
-            let config =
-                AwsConfig::load(&region, None, BaseCredentials::Ambient, ApiCalls::new()).await;
+            let config = AwsConfig::from_environment(
+                &region,
+                None,
+                BaseCredentials::Ambient,
+                ApiCalls::new(),
+            );
             let text = SsmParameters::new(config.ssm())
                 .get(name)
                 .await
@@ -83,7 +87,15 @@ async fn serve() -> Result<(), String> {
     }
     let function = function_from_env(env("SPA_FUNCTION"), env("AWS_LAMBDA_FUNCTION_NAME"));
     let options = options.for_function(&settings, function);
-    let platform = AwsPlatform::connect_with_builds(&settings, &options)
+    // the configuration from the environment alone: not aws-config's loader, whose
+    // chain of providers (profiles, SSO, IMDS, ...) Lambda has no use for
+    let base = AwsConfig::from_environment(
+        &AwsPlatform::region(&settings, &options),
+        options.endpoint.as_deref(),
+        options.credentials,
+        ApiCalls::new(),
+    );
+    let platform = AwsPlatform::connect_from_with_builds(base, &settings, &options)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(

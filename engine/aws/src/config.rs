@@ -225,6 +225,57 @@ impl AwsConfig {
         }
     }
 
+    /// What [`AwsConfig::load`] loads, from the environment alone, for the Lambda
+    /// functions: `region`, the endpoint override (`endpoint`, else `AWS_ENDPOINT_URL`),
+    /// spa's retry policy and timeouts, the HTTPS client, and the credentials of
+    /// `credentials`: [`BaseCredentials::Ambient`] reads the keys Lambda puts in the
+    /// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// the first provider of the SDK's default chain, the one that answers in Lambda).
+    ///
+    /// It does not call aws-config's loader, so a binary that builds its configuration
+    /// only here (`bootstrap`) links neither the rest of the default chain (profiles,
+    /// web identity, ECS, IMDS) nor the shared config files' parser (0.3 MB). What the
+    /// loader reads beside the credentials (`AWS_PROFILE` and the config files, the
+    /// service-specific `AWS_ENDPOINT_URL_*`, `AWS_USE_FIPS_ENDPOINT`, ...) is not read:
+    /// spa's functions are given none of it. The SDK's clients supply the rest of what
+    /// the loader would (sleep, time source, identity cache, stalled stream protection).
+    pub fn from_environment(
+        region: &str,
+        endpoint: Option<&str>,
+        credentials: BaseCredentials,
+        calls: ApiCalls,
+    ) -> Self {
+        let provider = match credentials {
+            BaseCredentials::Ambient => SharedCredentialsProvider::new(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            ),
+            BaseCredentials::Emulator => SharedCredentialsProvider::new(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "spa-emulator",
+            )),
+        };
+        let mut builder = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http_client())
+            .region(Region::new(region.to_owned()))
+            .retry_config(retry_config())
+            .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()))
+            .credentials_provider(provider);
+        let endpoint = endpoint
+            .map(str::to_owned)
+            .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|e| !e.is_empty()));
+        if let Some(endpoint) = endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Self {
+            sdk: builder.build(),
+            calls,
+        }
+    }
+
     /// Wraps a configuration made elsewhere (a test's), with spa's retry policy and
     /// timeouts.
     pub fn from_sdk(sdk: &SdkConfig, calls: ApiCalls) -> Self {

@@ -215,20 +215,37 @@ impl AwsPlatform<()> {
     /// role assumed now, so that a missing or untrusting role is a
     /// [`PortError::Denied`] here), and the member roles from it.
     pub async fn connect(settings: &Settings, options: &ConnectOptions) -> Result<Self, PortError> {
-        let calls = ApiCalls::new();
-        let region = options
-            .region
-            .clone()
-            .unwrap_or_else(|| settings.automation.region.as_str().to_owned());
-        let automation = AwsConfig::load(
+        let region = Self::region(settings, options);
+        let base = AwsConfig::load(
             &region,
             options.endpoint.as_deref(),
             options.credentials,
-            calls,
+            ApiCalls::new(),
         )
-        .await
-        .with_retry(options.retries.config())
-        .with_timeouts(&options.timeouts);
+        .await;
+        Self::connect_from(base, settings, options).await
+    }
+
+    /// The automation account's region: the options', else the settings'.
+    pub fn region(settings: &Settings, options: &ConnectOptions) -> String {
+        options
+            .region
+            .clone()
+            .unwrap_or_else(|| settings.automation.region.as_str().to_owned())
+    }
+
+    /// [`AwsPlatform::connect`] from a base configuration loaded elsewhere (the Lambda
+    /// functions': [`AwsConfig::from_environment`]), in [`AwsPlatform::region`]; its
+    /// calls are counted by its counter. The options' retries and timeouts apply.
+    pub async fn connect_from(
+        base: AwsConfig,
+        settings: &Settings,
+        options: &ConnectOptions,
+    ) -> Result<Self, PortError> {
+        let region = Self::region(settings, options);
+        let automation = base
+            .with_retry(options.retries.config())
+            .with_timeouts(&options.timeouts);
         let session = format!("spa-{}", settings.environment_identifier);
         let management_arn = settings.automation.management_role_arn.as_str();
         let assumed = options.management_role.as_deref().unwrap_or(management_arn);
@@ -373,6 +390,17 @@ impl AwsPlatform<()> {
         options: &ConnectOptions,
     ) -> Result<Connected, PortError> {
         let platform = Self::connect(settings, options).await?;
+        let roles = Arc::clone(platform.roles());
+        Ok(platform.with_builds(codebuild::MemberBuilds::new(roles)))
+    }
+
+    /// [`AwsPlatform::connect_from`], with builds in member accounts through their role.
+    pub async fn connect_from_with_builds(
+        base: AwsConfig,
+        settings: &Settings,
+        options: &ConnectOptions,
+    ) -> Result<Connected, PortError> {
+        let platform = Self::connect_from(base, settings, options).await?;
         let roles = Arc::clone(platform.roles());
         Ok(platform.with_builds(codebuild::MemberBuilds::new(roles)))
     }

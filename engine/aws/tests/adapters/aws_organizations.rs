@@ -474,6 +474,84 @@ automation:
         assert_eq!(platform.store().tables().activities, "SpaTest-Activities");
         assert!(platform.reports_bucket().is_none());
     }
+
+    /// What `bootstrap` does: the base configuration from the environment alone
+    /// (not aws-config's loader), then the management role and a member role from it.
+    #[tokio::test]
+    async fn the_platform_connects_from_the_configuration_of_the_environment() {
+        let scenario = spa_testkit::scenario();
+        let settings = spa_core::settings::load(
+            "settings.yaml",
+            SETTINGS,
+            &spa_core::settings::MemorySources::new(),
+        )
+        .expect("settings")
+        .settings;
+        let mut options = ConnectOptions::emulator(scenario.endpoint(), "spa-bus", "http://queue");
+        options.assume_management_role = true;
+        let region = AwsPlatform::region(&settings, &options);
+        assert_eq!(region, "us-east-1");
+        let calls = ApiCalls::new();
+        let base = AwsConfig::from_environment(
+            &region,
+            options.endpoint.as_deref(),
+            options.credentials,
+            calls.clone(),
+        );
+        assert_eq!(base.region(), Some("us-east-1"));
+        assert!(base.is_emulated());
+        let platform = AwsPlatform::connect_from(base, &settings, &options)
+            .await
+            .expect("connected")
+            .with_builds(NoBuilds);
+        assert_eq!(calls.count("STS:AssumeRole"), 1, "the base's counter");
+        platform
+            .organization()
+            .client()
+            .create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .expect("organization");
+        assert_eq!(roots_of(&platform).await, 1);
+        let member = AccountId::parse("666666666666").expect("id");
+        let config = platform.member_config(&member).await.expect("member");
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("identity");
+        assert_eq!(identity.account(), Some("666666666666"));
+    }
+
+    /// In Lambda, the keys come from the environment: the provider is the SDK's
+    /// environment provider, which says so when they are missing.
+    #[tokio::test]
+    async fn ambient_credentials_from_the_environment_are_the_variables_lambda_sets() {
+        use aws_credential_types::provider::ProvideCredentials;
+        use aws_credential_types::provider::error::CredentialsError;
+        let base = AwsConfig::from_environment(
+            "eu-west-1",
+            Some("http://127.0.0.1:9"),
+            spa_aws::BaseCredentials::Ambient,
+            ApiCalls::new(),
+        );
+        let provider = base.sdk().credentials_provider().expect("a provider");
+        let answer = provider.provide_credentials().await;
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+            (Some(key), Some(_)) => {
+                assert_eq!(answer.expect("credentials").access_key_id(), key.trim());
+            }
+            _ => {
+                let error = answer.expect_err("no keys in this environment");
+                assert!(
+                    matches!(error, CredentialsError::CredentialsNotLoaded(_)),
+                    "{error:?}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]
