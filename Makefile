@@ -9,7 +9,7 @@ export SPA_VENV := $(abspath $(VENV))
 TEMPLATES ?= target/templates
 SPA := cargo run --quiet -p spa --
 
-.PHONY: test demo venv fmt lint unit validate templates package-tools package package-check package-test clean-venv
+.PHONY: test demo venv fmt lint unit validate templates package-tools package package-check package-size package-test clean-venv
 .PHONY: fuzz fuzz-smoke benchmarks resilience
 
 ## make venv: the Python tools the tests need (moto server, cfn-lint), pinned, in .venv
@@ -76,6 +76,11 @@ package: package-tools
 ## make package-check: one real cross build (x86_64, dev profile: minutes) and its zip checked
 package-check: package-tools
 	cargo test --workspace --test cli -- --ignored package::x86_64_package_holds_an_x86_64_bootstrap
+
+## make package-size: the deployed build (lambda-release profile, x86_64: about 20 min) and its
+## bootstrap's size checked against issue 15's limit (15,000,000 bytes)
+package-size: package-tools
+	SPA_PACKAGE_PROFILE=lambda-release cargo test --workspace --test cli -- --ignored package::x86_64_package_holds_an_x86_64_bootstrap
 
 ## make package-test: build both architectures with cargo-lambda (dev profile) and check each zip's bootstrap
 package-test: package-tools

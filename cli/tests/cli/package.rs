@@ -5,7 +5,9 @@
 //! figures in `workbooks/deployment/README.md`), so the build tests are ignored by
 //! `cargo test` and run by `make test` (x86_64, through `make package-check`) and
 //! `make package-test` (both architectures), with cargo-lambda from `make package-tools`,
-//! in the `dev` profile unless `SPA_PACKAGE_PROFILE` says otherwise.
+//! in the `dev` profile unless `SPA_PACKAGE_PROFILE` says otherwise. `make package-size`
+//! builds the deployed profile ([`PROFILE`]) for x86_64, whose `bootstrap` must weigh at
+//! most [`MAX_X86_64_BOOTSTRAP`] bytes (about 20 minutes from nothing on 2 cores).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,8 +19,17 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The most an x86_64 `bootstrap` of the deployed profile may weigh, stripped (issue 15:
+/// a smaller binary loads faster on a cold start).
+const MAX_X86_64_BOOTSTRAP: usize = 15_000_000;
+
+/// The profile the build tests package in: `SPA_PACKAGE_PROFILE`, else `dev`.
+fn profile() -> String {
+    std::env::var("SPA_PACKAGE_PROFILE").unwrap_or_else(|_| "dev".into())
+}
+
 fn package(arch: &str, out: &Path, venv: Option<&Path>) -> Output {
-    let profile = std::env::var("SPA_PACKAGE_PROFILE").unwrap_or_else(|_| "dev".into());
+    let profile = profile();
     let mut command = Command::new(env!("CARGO_BIN_EXE_spa"));
     command
         .args(["package", "--arch", arch, "--profile", &profile, "--out"])
@@ -71,6 +82,13 @@ fn builds(arch: Arch) {
     assert!(bootstrap_of(&zip, other).is_err(), "not for the other one");
     assert_eq!(entries(&zip).unwrap().len(), 1, "the bootstrap only");
     assert!(stdout.contains("built in"), "{stdout}");
+    if arch == Arch::X86_64 && profile() == PROFILE {
+        assert!(
+            bootstrap.data.len() <= MAX_X86_64_BOOTSTRAP,
+            "bootstrap is {} bytes, over {MAX_X86_64_BOOTSTRAP}",
+            bootstrap.data.len()
+        );
+    }
     std::fs::remove_dir_all(out).ok();
 }
 
