@@ -278,13 +278,20 @@ fn expected_deadlines(
     {
         due.insert(DeadlineKind::Lease, end);
     }
+    // a holder named during the cooldown is given the account by the sweeper when it ends
+    if view.holder_waits()
+        && let Some(until) = view.cooldown_until
+    {
+        due.insert(DeadlineKind::Cooldown, until);
+    }
     due
 }
 
-const DEADLINE_KINDS: [DeadlineKind; 3] = [
+const DEADLINE_KINDS: [DeadlineKind; 4] = [
     DeadlineKind::Onboarding,
     DeadlineKind::Maintenance,
     DeadlineKind::Lease,
+    DeadlineKind::Cooldown,
 ];
 
 /// The build a view shows decided but not started: attempts written, no build tag.
@@ -463,7 +470,9 @@ impl<P: Platform> Engine<'_, P> {
 
     /// The view to decide on: the tags an earlier delivery noted before it died
     /// (`note`), so that its decision is made again and finished, unless the account
-    /// moved on since (another cause): then the tags as they are.
+    /// moved on since (another cause): then the tags as they are. With the view, the
+    /// trigger to decide it with: a sweep judges at the time it runs, so the sweep
+    /// that resumes one decides at the instant the dead one wrote (its `since`).
     fn view_to_decide(
         &self,
         account: &AccountId,
@@ -472,7 +481,7 @@ impl<P: Platform> Engine<'_, P> {
         policy: &Policy,
         note: Option<&str>,
         tags: &BTreeMap<String, String>,
-    ) -> Option<AccountView> {
+    ) -> Option<(AccountView, Trigger)> {
         let note = note?;
         let before: BTreeMap<String, String> = match serde_json::from_str(note) {
             Ok(before) => before,
@@ -486,20 +495,35 @@ impl<P: Platform> Engine<'_, P> {
             return None;
         }
         let view = self.codec().decode(&before).ok()?;
-        let decision = decide(&view, trigger, policy).ok();
         let now = self.codec().decode(tags).ok();
-        let finished = decision.and_then(|decision| {
+        let finished = |trigger: &Trigger| {
+            let decision = decide(&view, trigger, policy).ok()?;
             let mut after = before.clone();
             self.codec()
                 .encode(&decision.commands)
                 .against(&before)
                 .apply(&mut after);
             self.codec().decode(&after).ok()
+        };
+        let same = |now: &AccountView, trigger: &Trigger| {
+            finished(trigger)
+                .is_some_and(|after| now.state == after.state && now.since == after.since)
+        };
+        let swept = match (&trigger.kind, now.as_ref().and_then(|now| now.since)) {
+            (TriggerKind::Sweep, Some(since)) => Some(Trigger::new(since, TriggerKind::Sweep)),
+            _ => None,
+        };
+        let resumed = now.as_ref().and_then(|now| {
+            if same(now, trigger) {
+                Some(trigger.clone())
+            } else {
+                swept.filter(|swept| same(now, swept))
+            }
         });
-        match (now, finished) {
-            (Some(now), Some(after)) if now.state == after.state && now.since == after.since => {
+        match resumed {
+            Some(trigger) => {
                 tracing::info!(%account, cause, "resuming the transition an earlier delivery began");
-                Some(view)
+                Some((view, trigger))
             }
             _ => {
                 tracing::warn!(%account, cause, "the account moved on since an earlier delivery began this transition: deciding on the tags as they are");
@@ -595,7 +619,10 @@ impl<P: Platform> Engine<'_, P> {
         let ended = self.ended_build(account, cause, trigger, &view).await;
         let trigger = ended.as_ref().unwrap_or(trigger);
         let resumed = self.view_to_decide(account, cause, trigger, &policy, note, &tags);
-        let view = resumed.clone().unwrap_or(view);
+        let (view, trigger) = match &resumed {
+            Some((view, trigger)) => (view.clone(), trigger),
+            None => (view, trigger),
+        };
         let mut run = Run::new(cause, account, trigger, &view, tags, known);
         if let TriggerKind::HolderTagged(holder) = &trigger.kind {
             if view.holder.as_ref() != Some(holder) {
@@ -621,8 +648,13 @@ impl<P: Platform> Engine<'_, P> {
                     self.note_before(&run).await?;
                 }
                 // the sweeper and departures set every deadline from the tags: a
-                // departure has no policy left to tell the old lease by
-                let force = matches!(trigger.kind, TriggerKind::Sweep | TriggerKind::Left(_));
+                // departure has no policy left to tell the old lease by, and a holder
+                // tagged by hand is in the tags read already (a holder who waits for
+                // the end of a cooldown needs its deadline)
+                let force = matches!(
+                    trigger.kind,
+                    TriggerKind::Sweep | TriggerKind::Left(_) | TriggerKind::HolderTagged(_)
+                );
                 self.carry_out(&mut run, &view, decision, resolved.as_ref(), &policy, force)
                     .await?;
                 self.finish(run).await
@@ -855,6 +887,7 @@ impl<P: Platform> Engine<'_, P> {
                 | Command::ClearState
                 | Command::StartAssignment(_)
                 | Command::EndAssignment
+                | Command::StartCooldown(_)
                 | Command::ClearBuild
                 | Command::OpenTransaction(_)
                 | Command::CloseTransaction(_) => {}
@@ -1194,6 +1227,9 @@ impl<P: Platform> Engine<'_, P> {
             }
             Rejection::Illegal { .. } => {
                 tracing::warn!(%account, cause = run.cause, %rejection, "refused");
+            }
+            Rejection::Cooldown { .. } => {
+                tracing::info!(%account, cause = run.cause, %rejection, "not yet");
             }
             Rejection::Invalid(invalid) => {
                 tracing::warn!(%account, cause = run.cause, %rejection, "refused");

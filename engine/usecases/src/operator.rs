@@ -181,6 +181,8 @@ pub struct StatusLine {
     pub holder: Option<String>,
     /// Since when it is in its state.
     pub since: Option<DateTime<Utc>>,
+    /// The end of the cooldown after its last purge, while no new holder may have it.
+    pub cooldown_until: Option<DateTime<Utc>>,
 }
 
 /// Every managed account with its state (reads the tags of each: fine for the CLI).
@@ -200,6 +202,7 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
                     state: "not in the organization".to_owned(),
                     holder: None,
                     since: None,
+                    cooldown_until: None,
                 });
                 continue;
             }
@@ -215,13 +218,14 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
                     .name
             }
         };
-        let (state, holder, since) = match engine.codec().decode(&tags) {
+        let (state, holder, since, cooldown_until) = match engine.codec().decode(&tags) {
             Ok(view) => (
                 spa_core::lifecycle::state_name(view.state).to_owned(),
-                view.holder.map(|h| h.masked()),
+                view.holder.as_ref().map(|h| h.masked()),
                 view.since,
+                view.cooling(engine.now()),
             ),
-            Err(error) => (format!("drift: {error}"), None, None),
+            Err(error) => (format!("drift: {error}"), None, None, None),
         };
         lines.push(StatusLine {
             account: account.id,
@@ -230,6 +234,7 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
             state: spa_core::events::redact_emails(&state),
             holder,
             since,
+            cooldown_until,
         });
     }
     Ok(lines)

@@ -403,6 +403,7 @@ fn kind_name(kind: DeadlineKind) -> &'static str {
         DeadlineKind::Onboarding => "onboarding",
         DeadlineKind::Maintenance => "maintenance",
         DeadlineKind::Lease => "lease",
+        DeadlineKind::Cooldown => "cooldown",
     }
 }
 
@@ -411,6 +412,7 @@ fn kind_of(name: &str) -> Option<DeadlineKind> {
         "onboarding" => Some(DeadlineKind::Onboarding),
         "maintenance" => Some(DeadlineKind::Maintenance),
         "lease" => Some(DeadlineKind::Lease),
+        "cooldown" => Some(DeadlineKind::Cooldown),
         _ => None,
     }
 }
@@ -1137,6 +1139,7 @@ mod tests {
             DeadlineKind::Onboarding,
             DeadlineKind::Maintenance,
             DeadlineKind::Lease,
+            DeadlineKind::Cooldown,
         ] {
             assert_eq!(kind_of(kind_name(kind)), Some(kind));
         }

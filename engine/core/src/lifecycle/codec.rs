@@ -19,7 +19,8 @@ const ASSIGNED_SINCE: &str = "assigned-since";
 const ATTEMPTS: &str = "attempts";
 const BUILD: &str = "build";
 const TRANSACTION: &str = "transaction";
-const FIELDS: [&str; 7] = [
+const COOLDOWN_UNTIL: &str = "cooldown-until";
+const FIELDS: [&str; 8] = [
     STATE,
     SINCE,
     HOLDER,
@@ -27,6 +28,7 @@ const FIELDS: [&str; 7] = [
     ATTEMPTS,
     BUILD,
     TRANSACTION,
+    COOLDOWN_UNTIL,
 ];
 
 /// Most build attempts a tag may say (far above any sensible `max_attempts`).
@@ -43,6 +45,7 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 /// | `{prefix}attempts` | build attempts of the current transition: `1` to `999` |
 /// | `{prefix}build` | the awaited build: `preparation/<build id>` or `purge/<build id>` |
 /// | `{prefix}transaction` | the open transaction: `onboarding/<opened>/<deadline>` or `maintenance/<opened>/<deadline>` (53 characters at most) |
+/// | `{prefix}cooldown-until` | the end of the cooldown that follows the last purge (no new holder is given the account before), RFC 3339 UTC to the second |
 /// | `{cost_center_key}` | the cost center, read only |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagCodec {
@@ -124,6 +127,16 @@ pub enum DecodeError {
         "tag `{key}` = `{value}`: expected the start of the assignment, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
     )]
     MalformedAssignedSince {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+    /// The cooldown-until tag is not an instant.
+    #[error(
+        "tag `{key}` = `{value}`: expected the end of the cooldown, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
+    )]
+    MalformedCooldownUntil {
         /// The tag key.
         key: String,
         /// The tag value.
@@ -335,6 +348,12 @@ impl TagCodec {
                 parse_instant(&value).ok_or(DecodeError::MalformedAssignedSince { key, value })?,
             ),
         };
+        let cooldown_until = match get(COOLDOWN_UNTIL) {
+            None => None,
+            Some((key, value)) => Some(
+                parse_instant(&value).ok_or(DecodeError::MalformedCooldownUntil { key, value })?,
+            ),
+        };
         let attempts = match get(ATTEMPTS) {
             None => 0,
             Some((key, value)) => {
@@ -368,6 +387,7 @@ impl TagCodec {
             attempts,
             build,
             transaction,
+            cooldown_until,
             cost_center: tags.get(&self.cost_center_key).cloned(),
         })
     }
@@ -443,7 +463,15 @@ impl TagCodec {
                     changes.set(self.key(SINCE), instant(*since));
                 }
                 Command::ClearState => {
-                    for field in [STATE, SINCE, ASSIGNED_SINCE, ATTEMPTS, BUILD, TRANSACTION] {
+                    for field in [
+                        STATE,
+                        SINCE,
+                        ASSIGNED_SINCE,
+                        ATTEMPTS,
+                        BUILD,
+                        TRANSACTION,
+                        COOLDOWN_UNTIL,
+                    ] {
                         changes.remove(self.key(field));
                     }
                 }
@@ -458,6 +486,9 @@ impl TagCodec {
                     changes.set(self.key(ASSIGNED_SINCE), instant(*since));
                 }
                 Command::EndAssignment => changes.remove(self.key(ASSIGNED_SINCE)),
+                Command::StartCooldown(until) => {
+                    changes.set(self.key(COOLDOWN_UNTIL), instant(*until));
+                }
                 Command::StartBuild { attempt, .. } => {
                     changes.set(self.key(ATTEMPTS), attempt.to_string());
                     changes.remove(self.key(BUILD));

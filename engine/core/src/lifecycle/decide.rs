@@ -123,6 +123,9 @@ pub enum Command {
     StartAssignment(DateTime<Utc>),
     /// Remove a stray `{prefix}assigned-since` (hand-edited tags being repaired).
     EndAssignment,
+    /// Write `{prefix}cooldown-until`: the purge ended, no new holder is given the
+    /// account before this instant.
+    StartCooldown(DateTime<Utc>),
     /// Start a build; tags: `{prefix}attempts` = attempt, `{prefix}build` removed until
     /// the use case tags the new id with [`TagCodec::build_started`](super::TagCodec::build_started).
     StartBuild {
@@ -228,6 +231,15 @@ pub enum Rejection {
         trigger: &'static str,
         /// The rule that forbids it.
         why: &'static str,
+    },
+    /// A new holder is not given an account during the cooldown after its last purge.
+    #[error(
+        "the account cools down after its last purge until {}: it can be assigned from then",
+        .until.format("%Y-%m-%dT%H:%M:%SZ")
+    )]
+    Cooldown {
+        /// When the cooldown ends.
+        until: DateTime<Utc>,
     },
     /// The view or the policy cannot be decided on.
     #[error(transparent)]
@@ -353,6 +365,16 @@ pub fn decide(
             }
         },
         TriggerKind::HolderTagged(holder) | TriggerKind::OperatorAssign(holder) => {
+            let cooling = view.cooling(trigger.at);
+            // the operator is told when the account can be given; a holder tagged by
+            // hand waits, and the sweeper assigns it once the cooldown is over
+            if let (TriggerKind::OperatorAssign(_), Some(State::Prepared | State::Purged)) =
+                (&trigger.kind, state)
+                && let Some(until) = cooling
+                && view.holder.as_ref().is_none_or(|known| known == holder)
+            {
+                return Err(Rejection::Cooldown { until });
+            }
             match (state, &view.holder) {
                 (None, _) => return Err(illegal("an unmanaged account is not assigned")),
                 (Some(State::Assigned), Some(known)) if known == holder => {
@@ -360,6 +382,13 @@ pub fn decide(
                 }
                 (Some(_), Some(known)) if known != holder => {
                     return Err(illegal("it is held by another person: release it first"));
+                }
+                // the holder waits for the end of the cooldown (a hand-made holder tag
+                // is in the view already: nothing to write)
+                (Some(State::Prepared), known) if cooling.is_some() => {
+                    if known.is_none() {
+                        plan.push(Command::SetHolder(holder.clone()));
+                    }
                 }
                 (Some(State::Prepared), _) => plan.assign(holder),
                 (Some(_), Some(_)) => {
@@ -404,6 +433,8 @@ struct Plan<'a> {
     to: Option<State>,
     /// Whether a state was entered (possibly the same one again: a re-vend).
     entered: bool,
+    /// The end of the cooldown, as the tags will say once the decision is applied.
+    cooldown_until: Option<DateTime<Utc>>,
     commands: Vec<Command>,
 }
 
@@ -415,6 +446,7 @@ impl<'a> Plan<'a> {
             policy,
             to: view.state,
             entered: false,
+            cooldown_until: view.cooldown_until,
             commands: Vec::new(),
         }
     }
@@ -528,14 +560,19 @@ impl<'a> Plan<'a> {
             self.push(Command::EnsureBudget);
         }
         self.enter(Some(State::Prepared), Label::AccountPrepared);
+        // the same holder through maintenance: the assignment goes on, its lease with
+        // it; a holder named while the account was not ready starts one now, unless
+        // the cooldown after the purge still runs: they wait in the pool for the
+        // sweeper to assign them once it ends
+        let started = self
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::StartAssignment(_)));
+        let new_assignment =
+            !started && (self.view.assigned_since.is_none() || self.view.stray_assignment());
+        let holder = holder.filter(|_| !(new_assignment && self.cooling().is_some()));
         if let Some(holder) = holder {
-            // the same holder through maintenance: the assignment goes on, its lease
-            // with it; a holder named while the account was not ready starts one now
-            let started = self
-                .commands
-                .iter()
-                .any(|c| matches!(c, Command::StartAssignment(_)));
-            if !started && (self.view.assigned_since.is_none() || self.view.stray_assignment()) {
+            if new_assignment {
                 self.push(Command::StartAssignment(self.at));
             }
             self.enter(Some(State::Assigned), Label::AccountAssigned);
@@ -602,10 +639,30 @@ impl<'a> Plan<'a> {
             self.push(Command::OpenTransaction(transaction));
             self.start(BuildKind::Purge, 1);
         } else {
-            self.enter(Some(State::Purged), Label::AccountPurged);
+            self.purged()?;
             self.prepare_again(holder, transaction, true);
         }
         Ok(())
+    }
+
+    /// The purge ended: `purged`, and the cooldown starts (when the policy has one).
+    fn purged(&mut self) -> Result<(), Invalid> {
+        self.enter(Some(State::Purged), Label::AccountPurged);
+        if let Some(cooldown) = self.policy.cooldown {
+            let until = self.after(cooldown, "end of the cooldown")?;
+            self.cooldown_until = Some(until);
+            self.push(Command::StartCooldown(until));
+        }
+        Ok(())
+    }
+
+    /// The end of the cooldown when a new holder would have to wait for it at `at`.
+    fn cooling(&self) -> Option<DateTime<Utc>> {
+        AccountView {
+            cooldown_until: self.cooldown_until,
+            ..self.view.clone()
+        }
+        .cooling(self.at)
     }
 
     /// After the purge: preparation again, or ready at once when it is disabled.
@@ -637,7 +694,7 @@ impl<'a> Plan<'a> {
                 );
             }
             State::Expired => {
-                self.enter(Some(State::Purged), Label::AccountPurged);
+                self.purged()?;
                 let (transaction, open) = match self.view.transaction {
                     Some(open) => (open, false),
                     None => (self.transaction(TransactionKind::Maintenance)?, true),
@@ -707,6 +764,13 @@ impl<'a> Plan<'a> {
             if lease_end.is_some_and(|end| end <= self.at) {
                 return self.expire(true);
             }
+        }
+        // a holder named during the cooldown is given the account once it is over
+        if self.view.holder_waits()
+            && self.view.cooling(self.at).is_none()
+            && let Some(holder) = &self.view.holder
+        {
+            self.assign(holder);
         }
         Ok(())
     }

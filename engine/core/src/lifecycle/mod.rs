@@ -27,12 +27,16 @@
 //! | | ... with preparation disabled | `prepared` (`assigned` with a holder) | as below, at once |
 //! | `vended`, `purged` | awaited preparation SUCCEEDED | `prepared` | ensure budget; close the transaction (`OnboardingCompleted` / `MaintenanceCompleted`) |
 //! | | ... with a holder known | `assigned` | same, start the assignment unless it goes on through maintenance, notify the holder |
+//! | | ... with a new holder, in cooldown | `prepared` | same as without holder: the holder waits for the end of the cooldown |
 //! | `prepared` | holder tagged, operator assign | `assigned` | set holder, start the assignment, notify the holder |
+//! | `prepared`, `purged`, in cooldown | operator assign | same | rejected (`Cooldown`, with the instant it ends) |
+//! | `prepared`, in cooldown | holder tagged | same | set holder: the holder waits (sweeper deadline `cooldown`) |
+//! | `prepared`, a holder waits, cooldown over | sweep | `assigned` | start the assignment, notify the holder |
 //! | `vended`, `expired`, `purged`, `quarantined` | holder tagged, operator assign | same | set holder (assigned once ready; the assignment starts then) |
 //! | `assigned` | maintenance window, operator expire | `expired` | open maintenance, start purge (attempt 1); the assignment goes on |
 //! | `assigned` | lease end (sweeper: `assigned-since` + lease <= at; or trigger), operator release | `expired` | remove holder (the assignment ends), notify them, then as above |
 //! | | ... with purge disabled | `purged` | then as after a purge |
-//! | `expired` | awaited purge SUCCEEDED | `purged` | start preparation (attempt 1); ready at once when preparation is disabled |
+//! | `expired` | awaited purge SUCCEEDED | `purged` | start the cooldown (`cooldown` set: `{prefix}cooldown-until`), start preparation (attempt 1); ready at once when preparation is disabled |
 //! | | ... the purge was a dry run (`PURGE_MODE` not `--no-dry-run`) | `quarantined` | forget the build, exception `PurgeDryRun`: nothing was deleted, the account is not handed on |
 //! | `vended`, `expired`, `purged` | awaited build FAILED / FAULT / STOPPED / TIMED_OUT, attempts < `max_attempts` | same | start the same build, attempt + 1 |
 //! | | ... attempts = `max_attempts` | `quarantined` | forget the build, exception `BuildFailed` |
@@ -57,6 +61,16 @@
 //! | `{prefix}since` | every time a state is entered | while the state lasts | when the account leaves management |
 //! | `{prefix}assigned-since` | when a holder is first given the account: `prepared` -> `assigned` (holder tagged, operator assign), or a holder named while the account was not ready and it becomes `assigned` | through maintenance (`assigned` -> `expired` -> `purged` -> `assigned`) and quarantine with the same holder | with the holder (lease end, release) and when the account leaves management |
 //!
+//! # Cooldown between holders
+//!
+//! With `Policy::cooldown`, every purge that succeeds (or is skipped by policy) writes
+//! `{prefix}cooldown-until` = its end + the cooldown: the last holder's late bills and
+//! quotas settle before a new holder is given the account. Only a *new* assignment
+//! waits ([`AccountView::cooling`]): a holder who keeps the account through
+//! maintenance is not held back. The instant is fixed when the purge ends, like a
+//! transaction's deadline: a change of `cooldown` applies from the next purge. The
+//! tag stays (a past instant holds nobody back) until the account leaves management.
+//!
 //! The lease (`Policy::lease`) counts from `{prefix}assigned-since`: a weekly
 //! maintenance window does not renew it. An account assigned before spa wrote that tag
 //! has none; its lease counts from `{prefix}since`, and its next maintenance window
@@ -69,6 +83,8 @@
 //!   maintenance, a release without holder).
 //! - `Stale`: a build finished that is not the awaited one (an older attempt, or the
 //!   purge once preparation started).
+//! - `Cooldown`: an operator assign during the cooldown after the last purge, with
+//!   the instant it ends.
 //! - `Illegal`: the trigger does not apply to the state (a window on a pool account,
 //!   assigning an account held by another person, a build result on an unmanaged
 //!   account, a reset of an account in use).

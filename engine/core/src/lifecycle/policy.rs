@@ -26,6 +26,8 @@ pub struct Policy {
     pub budget: bool,
     /// Longest assignment before the account expires (`None`: no lease).
     pub lease: Option<Duration>,
+    /// How long after a purge no new holder is given the account (`None`: none).
+    pub cooldown: Option<Duration>,
     /// Deadline of the on-boarding transaction (`vended` -> `assigned`).
     pub onboarding_deadline: Duration,
     /// Deadline of the maintenance transaction (`expired` -> `assigned`).
@@ -43,6 +45,7 @@ impl Default for Policy {
             unset_tags: Vec::new(),
             budget: false,
             lease: None,
+            cooldown: None,
             onboarding_deadline: Duration::from_secs(2 * 3600),
             maintenance_deadline: Duration::from_secs(4 * 3600),
         }

@@ -86,6 +86,9 @@ pub struct AccountView {
     pub build: Option<AwaitedBuild>,
     /// The open transaction (`{prefix}transaction`).
     pub transaction: Option<Transaction>,
+    /// The end of the cooldown that follows the last purge (`{prefix}cooldown-until`):
+    /// no new holder is given the account before this instant.
+    pub cooldown_until: Option<DateTime<Utc>>,
     /// The cost center (the settings' cost-center tag key); not used by `decide`.
     pub cost_center: Option<String>,
 }
@@ -202,6 +205,24 @@ impl AccountView {
     pub(super) fn stray_assignment(&self) -> bool {
         self.assigned_since.is_some()
             && (self.holder.is_none() || matches!(self.state, None | Some(State::Prepared)))
+    }
+
+    /// The end of the cooldown when it is still running at `at`: a new holder waits for
+    /// it. An assignment that goes on through maintenance is not held back by it (the
+    /// cooldown is between holders), so an account in one shows none.
+    pub fn cooling(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let in_assignment = self.assigned_since.is_some() || self.state == Some(State::Assigned);
+        self.cooldown_until
+            .filter(|until| *until > at && !in_assignment)
+    }
+
+    /// Whether a holder waits for the account to be given to them: the account is in
+    /// the pool (`prepared`) with a holder named during its cooldown. The sweeper
+    /// assigns it when the cooldown ends.
+    pub fn holder_waits(&self) -> bool {
+        self.state == Some(State::Prepared)
+            && self.holder.is_some()
+            && self.assigned_since.is_none()
     }
 
     /// Whether preparation or purge work is under way (a build started or awaited).

@@ -49,6 +49,9 @@ pub fn merge(base: &mut Item, top: &Item) {
     if top.lease.is_some() {
         base.lease = top.lease;
     }
+    if top.cooldown.is_some() {
+        base.cooldown = top.cooldown;
+    }
     if top.cost_center.is_some() {
         base.cost_center.clone_from(&top.cost_center);
     }
@@ -219,6 +222,9 @@ pub struct Resolved {
     /// Longest assignment.
     #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub lease: Option<Duration>,
+    /// How long a purged account waits before a new holder is given it.
+    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<Duration>,
     /// Cost center.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<String>,
@@ -252,6 +258,7 @@ impl Resolved {
             unset_tags: self.unset_tags.clone(),
             budget: self.budget.is_some(),
             lease: self.lease,
+            cooldown: self.cooldown,
             onboarding_deadline: self.onboarding_deadline,
             maintenance_deadline: self.maintenance_deadline,
         }
@@ -374,6 +381,7 @@ impl Settings {
             purge: BuildPlan::from(item.purge.as_ref()),
             max_attempts: item.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
             lease: item.lease,
+            cooldown: item.cooldown,
             cost_center: item.cost_center,
             cost_center_tag: self.automation.cost_center_tag.clone(),
             guardrails: Guardrails::from(item.guardrails.as_ref()),

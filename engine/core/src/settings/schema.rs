@@ -892,6 +892,16 @@ pub struct Item {
     )]
     #[schemars(with = "Option<DurationText>")]
     pub lease: Option<Duration>,
+    /// How long after a purge the account waits before a new holder is given it (the
+    /// last holder's late bills and quotas settle first); a holder named meanwhile
+    /// waits, `spa assign` is refused with the time it ends. None: no cooldown.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::option"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub cooldown: Option<Duration>,
     /// Cost center of the account, set as the cost-center tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<String>,

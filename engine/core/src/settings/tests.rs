@@ -480,6 +480,7 @@ organizational_units:
     account_tags: {{team: parent, level: parent}}
     preparation: {{variables: {{B: parent}}}}
     max_attempts: 5
+    cooldown: 72h
   - identifier: ou-ab12-child0000
     account_tags: {{level: child}}
     unset_tags: []
@@ -515,6 +516,7 @@ accounts:
         assert_eq!(p.onboarding_deadline, Duration::from_secs(7200));
         assert_eq!(p.maintenance_deadline, Duration::from_secs(4 * 3600));
         assert_eq!(p.lease, None);
+        assert_eq!(p.cooldown, None);
     }
 
     #[test]
@@ -525,6 +527,7 @@ accounts:
         assert_eq!(r.chain, vec!["defaults", "r-root", "ou-ab12-parent000"]);
         assert_eq!(r.account_tags["team"], "parent");
         assert_eq!(r.max_attempts, 5);
+        assert_eq!(r.policy().cooldown, Some(Duration::from_secs(72 * 3600)));
         assert_eq!(r.preparation.variables["A"], "defaults");
         assert_eq!(r.preparation.variables["B"], "parent");
     }
@@ -561,6 +564,8 @@ accounts:
         assert!(!r.purge.enabled);
         assert!(r.preparation.enabled);
         assert_eq!(r.lease, Some(Duration::from_secs(30 * 86_400)));
+        // inherited from the parent unit
+        assert_eq!(r.cooldown, Some(Duration::from_secs(72 * 3600)));
         let unit = settings()
             .resolve_ou("ou-ab12-child0000", &path(&["ou-ab12-parent000", "r-root"]))
             .unwrap();

@@ -288,6 +288,8 @@ pub enum DeadlineKind {
     Maintenance,
     /// The lease of the holder ends.
     Lease,
+    /// The cooldown after a purge ends: the holder who waits for the account gets it.
+    Cooldown,
 }
 
 /// A point in time the sweeper must look at an account.

@@ -151,24 +151,41 @@ fn a_thousand_accounts_killed_and_delivered_again_end_as_if_never_killed() {
     killed_and_delivered_again(1000);
 }
 
-fn killed_and_delivered_again(accounts: usize) {
-    let reference = world(accounts);
-    let crashed = world(accounts);
+/// Delivers the event of `phase` to every account of both worlds, the crashed one
+/// killed before one step of each delivery then delivered again: its tags must be the
+/// reference's. Every step of the phase's deliveries is a crash point for some account.
+fn phase_killed_and_delivered_again(
+    (reference, crashed): (&World, &World),
+    accounts: usize,
+    phase: usize,
+    event_of: fn(&World, usize, &str) -> Incoming,
+    crashes: &mut BTreeMap<&'static str, usize>,
+    judged_when_run: bool,
+) {
+    // a sweep judges at the time it runs: one killed before it wrote anything, and
+    // delivered again later, writes the later instants; the rest is the reference's
+    let instants = ["account-since", "account-assigned-since"];
+    let seen = |world: &World, account: &str| {
+        let mut tags = world.org().tags_of(account);
+        if judged_when_run {
+            tags.retain(|key, _| !instants.contains(&key.as_str()));
+        }
+        tags
+    };
     // past the lease of a claim (the lifecycle functions' budget)
     let after_lease = TimeDelta::seconds(60);
-    let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for phase in 0..7 {
+    {
         let mut covered = BTreeSet::new();
         let mut most = 0;
         for n in 0..accounts {
             let account = account(n);
-            let event = event_of(&reference, phase, &account);
-            assert_eq!(event, event_of(&crashed, phase, &account), "the same event");
-            let (_, steps) = deliver(&reference, &event, None).expect("no crash armed");
+            let event = event_of(reference, phase, &account);
+            assert_eq!(event, event_of(crashed, phase, &account), "the same event");
+            let (_, steps) = deliver(reference, &event, None).expect("no crash armed");
             assert!(steps > 0, "phase {phase}: no step for {account}");
             most = most.max(steps);
             let at = n % steps;
-            match deliver(&crashed, &event, Some(at)) {
+            match deliver(crashed, &event, Some(at)) {
                 Err(crash) => {
                     covered.insert(crash.step);
                     *crashes.entry(crash.before).or_default() += 1;
@@ -177,14 +194,14 @@ fn killed_and_delivered_again(accounts: usize) {
             }
             reference.advance(after_lease);
             crashed.advance(after_lease);
-            let (again, _) = deliver(&crashed, &event, None).expect("no crash armed");
+            let (again, _) = deliver(crashed, &event, None).expect("no crash armed");
             assert!(
                 again.batch_item_failures.is_empty(),
                 "phase {phase}: {account} failed again: {again:#?}"
             );
             assert_eq!(
-                crashed.org().tags_of(&account),
-                reference.org().tags_of(&account),
+                seen(crashed, &account),
+                seen(reference, &account),
                 "phase {phase}: {account} killed before step {at}"
             );
         }
@@ -193,6 +210,22 @@ fn killed_and_delivered_again(accounts: usize) {
             covered,
             (0..most.min(accounts)).collect::<BTreeSet<_>>(),
             "phase {phase}"
+        );
+    }
+}
+
+fn killed_and_delivered_again(accounts: usize) {
+    let reference = world(accounts);
+    let crashed = world(accounts);
+    let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for phase in 0..7 {
+        phase_killed_and_delivered_again(
+            (&reference, &crashed),
+            accounts,
+            phase,
+            event_of,
+            &mut crashes,
+            false,
         );
     }
     for n in 0..accounts {
@@ -257,4 +290,86 @@ fn killed_and_delivered_again(accounts: usize) {
     eprintln!(
         "crashes by the step they came before: {crashes:?}; events published again on resume: {duplicates} ({noticed_again} of them noticed); notices: {notified}; chat posts, e-mails, incidents: {people:?}"
     );
+}
+
+/// The events of a cooldown between holders: jane's account released, purged and
+/// prepared again; john tagged during the cooldown; the sweep after it gives him the
+/// account.
+fn cooldown_event_of(world: &World, phase: usize, account: &str) -> Incoming {
+    match phase {
+        0 => world.created(account),
+        2 => world.tagged(account, &[("account-holder", JANE)]),
+        3 => batch(vec![world.command(account, Action::Release)]),
+        6 => world.tagged(account, &[("account-holder", JOHN)]),
+        7 => batch(vec![world.command(account, Action::Sweep)]),
+        _ => world.finished(account, BuildStatus::Succeeded),
+    }
+}
+
+#[test]
+fn a_holder_waiting_for_the_cooldown_is_assigned_once_whatever_the_crash() {
+    let accounts = 12;
+    let cooling = |world: World| {
+        let mut world = world;
+        for unit in &mut world.settings.organizational_units {
+            unit.item.cooldown = Some(std::time::Duration::from_secs(72 * 3600));
+        }
+        world
+    };
+    let reference = cooling(world(accounts));
+    let crashed = cooling(world(accounts));
+    let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for phase in 0..8 {
+        if phase == 7 {
+            // the cooldown is over for every account
+            reference.advance(TimeDelta::hours(73));
+            crashed.advance(TimeDelta::hours(73));
+        }
+        phase_killed_and_delivered_again(
+            (&reference, &crashed),
+            accounts,
+            phase,
+            cooldown_event_of,
+            &mut crashes,
+            phase == 7,
+        );
+        if phase == 6 {
+            // john waits in the pool, the sweeper knows when to give him the account
+            for n in 0..accounts {
+                assert_eq!(crashed.state(&account(n)).as_deref(), Some("prepared"));
+                assert!(
+                    crashed
+                        .platform
+                        .store
+                        .deadline(&account(n), crate::ports::DeadlineKind::Cooldown)
+                        .is_some()
+                );
+            }
+        }
+    }
+    for n in 0..accounts {
+        assert_eq!(crashed.state(&account(n)).as_deref(), Some("assigned"));
+        assert_eq!(
+            crashed.tag(&account(n), "account-holder").as_deref(),
+            Some(JOHN)
+        );
+    }
+    assert_eq!(builds(&crashed), builds(&reference));
+    assert_eq!(activities(&crashed), activities(&reference));
+    // the same deadlines (john's lease counts from the sweep that gave him the account)
+    let deadlines = |world: &World| {
+        world
+            .platform
+            .store
+            .deadlines()
+            .into_iter()
+            .map(|d| (d.account, d.kind))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(deadlines(&crashed), deadlines(&reference));
+    assert_eq!(
+        keys(&crashed.platform.bus.published()),
+        keys(&reference.platform.bus.published())
+    );
+    assert!(crashes.contains_key("change_tags"), "{crashes:?}");
 }

@@ -427,3 +427,131 @@ async fn an_operator_assigns_and_a_holder_that_is_not_an_email_is_refused() {
     let outcome = on_command(&world.engine(), &good).await.unwrap();
     assert_eq!(outcome.to, state("assigned"));
 }
+
+/// `NESTED`'s unit with a 72 h cooldown after each purge.
+fn cooling_world() -> World {
+    let mut world = World::new();
+    world.settings.organizational_units[0].item.cooldown =
+        Some(std::time::Duration::from_secs(72 * 3600));
+    world
+}
+
+/// Assigned to jane, whose lease ends: released, purged, prepared again in the pool.
+async fn purged_back_to_the_pool(world: &World) -> DateTime<Utc> {
+    world.assign(NESTED, JANE).await;
+    world.advance(TimeDelta::days(31));
+    world.dispatch(&world.job(Job::Sweeper)).await;
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("purged"));
+    let purged_at = world
+        .tag(NESTED, "account-since")
+        .and_then(|since| DateTime::parse_from_rfc3339(&since).ok())
+        .expect("the instant of the purge")
+        .with_timezone(&Utc);
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("prepared"));
+    purged_at
+}
+
+#[tokio::test]
+async fn after_a_purge_an_operator_assign_is_refused_until_the_cooldown_ends() {
+    let world = cooling_world();
+    let purged_at = purged_back_to_the_pool(&world).await;
+    let until = purged_at + TimeDelta::hours(72);
+    assert_eq!(
+        world.tag(NESTED, "account-cooldown-until"),
+        Some(until.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    );
+    let assign = Action::Assign {
+        holder: JOHN.to_owned(),
+    };
+    let outcome = world
+        .outcome(&batch(vec![world.command(NESTED, assign.clone())]))
+        .await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Rejected(Rejection::Cooldown { until }),
+        "{outcome:?}"
+    );
+    assert_eq!(world.state(NESTED).as_deref(), Some("prepared"));
+    assert_eq!(world.tag(NESTED, "account-holder"), None);
+    // no holder waits: the sweeper has nothing to do for it
+    assert_eq!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Cooldown),
+        None
+    );
+    world.advance(TimeDelta::hours(72));
+    let outcome = world
+        .outcome(&batch(vec![world.command(NESTED, assign)]))
+        .await;
+    assert_eq!(outcome.to, state("assigned"), "{outcome:?}");
+    assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JOHN));
+}
+
+#[tokio::test]
+async fn a_holder_tagged_during_the_cooldown_is_assigned_by_the_sweeper_when_it_ends() {
+    let world = cooling_world();
+    let purged_at = purged_back_to_the_pool(&world).await;
+    let until = purged_at + TimeDelta::hours(72);
+    world
+        .dispatch(&world.tagged(NESTED, &[("account-holder", JOHN)]))
+        .await;
+    // john waits in the pool, and the sweeper knows when to give him the account
+    assert_eq!(world.state(NESTED).as_deref(), Some("prepared"));
+    assert_eq!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Cooldown),
+        Some(until)
+    );
+    world.advance(TimeDelta::hours(24));
+    let early = world.dispatch(&world.job(Job::Sweeper)).await.outcomes;
+    assert!(early.is_empty(), "{early:?}");
+    world.advance(TimeDelta::hours(48));
+    let outcomes = world.dispatch(&world.job(Job::Sweeper)).await.outcomes;
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert_eq!(outcomes[0].to, state("assigned"));
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+    assert_eq!(
+        world.tag(NESTED, "account-assigned-since"),
+        Some(world.now().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    );
+    assert_eq!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Cooldown),
+        None
+    );
+    assert!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Lease)
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn the_maintenance_window_keeps_the_holder_whatever_the_cooldown() {
+    let world = cooling_world();
+    world.assign(NESTED, JANE).await;
+    world.dispatch(&world.job(Job::MaintenanceWindow)).await;
+    world.drain().await;
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+    assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JANE));
+}

@@ -128,6 +128,7 @@ fn a_view_reads_from_tags() {
                 "account-transaction",
                 "maintenance/2025-03-01T06:00:00Z/2025-03-01T10:00:00Z",
             ),
+            ("account-cooldown-until", "2025-03-04T08:00:00Z"),
             ("cost-center", "cc-42"),
             ("unrelated", "kept"),
         ]))
@@ -146,6 +147,7 @@ fn a_view_reads_from_tags() {
                 opened: t0() - hours(2),
                 deadline: t0() + hours(2),
             }),
+            cooldown_until: Some(t0() + hours(72)),
             cost_center: Some("cc-42".to_owned()),
         }
     );
@@ -170,7 +172,8 @@ fn a_custom_prefix_and_cost_center_key_are_used() {
     assert_eq!(codec.state_key(), "spa:state");
     assert!(codec.reserved_keys().contains("spa:transaction"));
     assert!(codec.reserved_keys().contains("spa:assigned-since"));
-    assert_eq!(codec.reserved_keys().len(), 7);
+    assert!(codec.reserved_keys().contains("spa:cooldown-until"));
+    assert_eq!(codec.reserved_keys().len(), 8);
 }
 
 #[test]

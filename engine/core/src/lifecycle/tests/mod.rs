@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod codec;
+mod cooldown;
 mod focused;
 mod props;
 mod table;

@@ -81,14 +81,25 @@ fn any_policy() -> impl Strategy<Value = Policy> {
         prop::option::of(1..300u64),
         1..6u64,
         1..9u64,
+        prop::option::of(1..100u64),
     )
         .prop_map(
-            |(preparation, purge, max_attempts, budget, lease, onboarding, maintenance)| Policy {
+            |(
+                preparation,
+                purge,
+                max_attempts,
+                budget,
+                lease,
+                onboarding,
+                maintenance,
+                cooldown,
+            )| Policy {
                 preparation,
                 purge,
                 max_attempts,
                 budget,
                 lease: lease.map(|h| Duration::from_secs(h * 3600)),
+                cooldown: cooldown.map(|h| Duration::from_secs(h * 3600)),
                 onboarding_deadline: Duration::from_secs(onboarding * 3600),
                 maintenance_deadline: Duration::from_secs(maintenance * 3600),
                 ..Policy::default()
@@ -125,6 +136,8 @@ struct Sim {
     purged: bool,
     gone: bool,
     assignment: Assignment,
+    /// The end of the cooldown the last purge started.
+    cooldown_until: Option<DateTime<Utc>>,
 }
 
 fn people() -> [Holder; 3] {
@@ -151,6 +164,7 @@ impl Sim {
             purged: false,
             gone: false,
             assignment: Assignment::None,
+            cooldown_until: None,
         }
     }
 
@@ -243,6 +257,21 @@ impl Sim {
                 decision
             );
         }
+        // a holder named during the cooldown is given the account by the first sweep
+        // after it ends
+        if let (TriggerKind::Sweep, Ok(())) = (&trigger.kind, view.check())
+            && view.holder_waits()
+            && view.cooling(trigger.at).is_none()
+        {
+            prop_assert!(
+                decision
+                    .events()
+                    .any(|label| label == Label::AccountAssigned),
+                "the waiting holder was not assigned at {}: {:?}",
+                trigger.at,
+                decision
+            );
+        }
         self.apply(&view, &trigger, &decision)?;
 
         // a duplicate delivered at once changes nothing and starts nothing
@@ -290,6 +319,19 @@ impl Sim {
                 awaited.id,
                 decision
             );
+        }
+        // no new holder is given the account during the cooldown after its last purge
+        for command in &decision.commands {
+            match command {
+                Command::StartCooldown(until) => self.cooldown_until = Some(*until),
+                Command::StartAssignment(_) => prop_assert!(
+                    self.cooldown_until.is_none_or(|until| until <= trigger.at),
+                    "a new holder given the account during the cooldown until {:?}: {:?}",
+                    self.cooldown_until,
+                    decision
+                ),
+                _ => {}
+            }
         }
         // the tags, as the use case writes them
         self.codec.encode(&decision.commands).apply(&mut self.tags);
@@ -379,6 +421,7 @@ impl Sim {
                 Label::AccountUnmanaged => {
                     self.dirty = false;
                     self.purged = false;
+                    self.cooldown_until = None;
                 }
                 _ => {}
             }
@@ -411,6 +454,7 @@ proptest! {
         tx in prop::option::of(any::<bool>()),
         holder_known in any::<bool>(),
         assigned_hours_ago in prop::option::of(0..2000i64),
+        cooldown_hours in prop::option::of(-100..100i64),
         op in op(),
         policy in any_policy(),
         offset in -100_000i64..100_000,
@@ -426,6 +470,7 @@ proptest! {
                 id: build_id("b-1"),
             }),
             transaction: tx.and_then(|m| transaction(if m { TransactionKind::Maintenance } else { TransactionKind::Onboarding })),
+            cooldown_until: cooldown_hours.map(|h| t0() + hours(h)),
             cost_center: None,
         };
         let kind = match op {

@@ -220,7 +220,7 @@ fn outcome(result: &Result<Decision, Rejection>, from: Option<State>) -> O {
         Ok(_) => Same,
         Err(Rejection::Duplicate { .. }) => Dup,
         Err(Rejection::Stale { .. }) => Stale,
-        Err(Rejection::Illegal { .. }) => Illegal,
+        Err(Rejection::Illegal { .. } | Rejection::Cooldown { .. }) => Illegal,
         Err(Rejection::Invalid(_)) => Invalid,
     }
 }
