@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use spa_core::events::{AccountId, Action};
+use spa_usecases::Verdict;
 use spa_usecases::handler::summary;
 use spa_usecases::operator::{self, BulkReport, Finding, Mode, Selection};
 use spa_usecases::ports::{ActivityQuery, Clock, Journal, Platform};
@@ -38,6 +39,7 @@ pub fn status(live: &Live, json: bool) -> ExitCode {
                     json!({
                         "account": l.account.as_str(), "name": l.name, "path": l.path,
                         "state": l.state, "holder": l.holder, "since": l.since,
+                        "cooldown_until": l.cooldown_until,
                     })
                 })
                 .collect();
@@ -67,11 +69,20 @@ pub fn status_table(lines: &[operator::StatusLine]) -> String {
                 l.state.clone(),
                 l.holder.clone().unwrap_or_default(),
                 date(l.since),
+                date(l.cooldown_until),
             ]
         })
         .collect();
     table(
-        &["ACCOUNT", "NAME", "OU PATH", "STATE", "HOLDER", "SINCE"],
+        &[
+            "ACCOUNT",
+            "NAME",
+            "OU PATH",
+            "STATE",
+            "HOLDER",
+            "SINCE",
+            "COOLDOWN UNTIL",
+        ],
         &rows,
     )
 }
@@ -313,7 +324,14 @@ fn run_bulk(live: &Live, bulk: &Bulk, selection: Selection, action: Action) -> E
         bar.finish_and_clear();
         let report = report?;
         let code = emit(&report_text(&report, bulk.json));
-        Ok(if report.failures.is_empty() {
+        // an assign refused during a cooldown did nothing the operator asked for
+        let cooling = report.outcomes.iter().any(|o| {
+            matches!(
+                o.verdict,
+                Verdict::Rejected(spa_core::lifecycle::Rejection::Cooldown { .. })
+            )
+        });
+        Ok(if report.failures.is_empty() && !cooling {
             code
         } else {
             ExitCode::FAILURE

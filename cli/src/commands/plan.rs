@@ -163,6 +163,9 @@ fn describe(r: &Resolved, out: &mut String) -> std::fmt::Result {
     if let Some(lease) = r.lease {
         writeln!(out, "  lease: {}", format_duration(&lease))?;
     }
+    if let Some(cooldown) = r.cooldown {
+        writeln!(out, "  cooldown: {}", format_duration(&cooldown))?;
+    }
     let g = &r.guardrails;
     if g.enabled {
         let mut limits = Vec::new();

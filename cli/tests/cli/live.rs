@@ -483,3 +483,116 @@ fn handle_replays_an_archived_dead_letter_as_is() {
         "one step of the commands function: {stdout} {stderr}"
     );
 }
+
+/// An account created in the emulator's organization and tagged as a person with the
+/// management account's credentials would (boto3 from moto's virtualenv): its id.
+fn account_in_emulator(endpoint: &str, tags: &[(&str, &str)]) -> String {
+    let tags: Vec<String> = tags
+        .iter()
+        .map(|(key, value)| format!("{{'Key': '{key}', 'Value': '{value}'}}"))
+        .collect();
+    let script = format!(
+        "import boto3\n\
+         o = boto3.client('organizations', region_name='us-east-1', endpoint_url='{endpoint}', \
+         aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         try:\n    o.create_organization(FeatureSet='ALL')\n\
+         except o.exceptions.AlreadyInOrganizationException:\n    pass\n\
+         a = o.create_account(Email='pool@example.com', AccountName='pool')['CreateAccountStatus']['AccountId']\n\
+         o.tag_resource(ResourceId=a, Tags=[{}])\n\
+         print(a)\n",
+        tags.join(", ")
+    );
+    let out = Command::new(spa_testkit::venv_python())
+        .args(["-c", &script])
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn assign_during_the_cooldown_is_refused_with_its_end_and_status_shows_it() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    // a pool account whose purge ended, in its cooldown
+    let pool = account_in_emulator(
+        &endpoint,
+        &[
+            ("account-state", "prepared"),
+            ("account-since", "2026-01-01T00:00:00Z"),
+            ("account-cooldown-until", "2099-01-01T00:00:00Z"),
+        ],
+    );
+    let settings = scratch(
+        "cooldown",
+        "settings.yaml",
+        &format!(
+            "environment_identifier: SpaCooldown
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
+defaults:
+  cooldown: 72h
+accounts:
+  - identifier: '{pool}'
+"
+        ),
+    );
+    let settings = settings.to_str().unwrap();
+    let out = spa(&["local", "init", "--settings", settings], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let assign = |extra: &[&str]| {
+        let mut args = vec![
+            "assign",
+            pool.as_str(),
+            "--holder",
+            "john@example.com",
+            "--settings",
+            settings,
+        ];
+        args.extend_from_slice(extra);
+        spa(&args, Some(&endpoint))
+    };
+    let out = assign(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "{pool} rejected: the account cools down after its last purge until 2099-01-01T00:00:00Z: it can be assigned from then"
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = assign(&["--dry-run"]);
+    assert!(
+        text(&out.stdout).contains("nothing to do: the account cools down"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = spa(&["status", "--settings", settings], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("COOLDOWN UNTIL"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(pool.as_str()) && l.contains("2099-01-01 00:00")),
+        "{table}"
+    );
+    let out = spa(
+        &["status", "--json", "--settings", settings],
+        Some(&endpoint),
+    );
+    let lines: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = lines
+        .as_array()
+        .and_then(|lines| lines.iter().find(|l| l["account"] == pool.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(line["state"], "prepared", "{line}");
+    assert_eq!(line["cooldown_until"], "2099-01-01T00:00:00Z", "{line}");
+    assert!(line["holder"].is_null(), "{line}");
+}

@@ -569,6 +569,7 @@ async fn window(world: &mut SpaWorld, step: &Step) {
     live.run().await;
 }
 
+#[given(regex = r"^EventBridge Scheduler ran the sweeper (\d+) (hours|days) later$")]
 #[when(regex = r"^EventBridge Scheduler runs the sweeper (\d+) (hours|days) later$")]
 async fn sweeper(world: &mut SpaWorld, count: i64, unit: String, step: &Step) {
     let later = match unit.as_str() {
@@ -611,15 +612,17 @@ async fn late_build_end(world: &mut SpaWorld, name: String, ended: String, step:
     live.run().await;
 }
 
-#[when(regex = r#"^an operator resets "([^"]+)"$"#)]
-async fn operator_resets(world: &mut SpaWorld, name: String, step: &Step) {
+/// An operator's action on one account, through the command queue (`spa reset`,
+/// `spa assign`... without `--direct`).
+async fn operator_sends(world: &mut SpaWorld, name: &str, action: Action, step: &Step) {
     let live = world.acting(step).await;
-    let cause = live.next_id("reset");
+    let cause = live.next_id(action.name());
+    let what = action.name();
     let command = AccountCommand::new(
         &cause,
         ENVIRONMENT,
-        live.id(&name),
-        Action::Reset,
+        live.id(name),
+        action,
         Utc::now(),
         "operator",
     );
@@ -628,8 +631,18 @@ async fn operator_resets(world: &mut SpaWorld, name: String, step: &Step) {
         .commands()
         .send(&[command])
         .await
-        .unwrap_or_else(|e| panic!("the reset of `{name}` could not be sent: {e}"));
+        .unwrap_or_else(|e| panic!("the {what} of `{name}` could not be sent: {e}"));
     live.run().await;
+}
+
+#[when(regex = r#"^an operator resets "([^"]+)"$"#)]
+async fn operator_resets(world: &mut SpaWorld, name: String, step: &Step) {
+    operator_sends(world, &name, Action::Reset, step).await;
+}
+
+#[when(regex = r#"^an operator assigns "([^"]+)" to "([^"]+)"$"#)]
+async fn operator_assigns(world: &mut SpaWorld, name: String, holder: String, step: &Step) {
+    operator_sends(world, &name, Action::Assign { holder }, step).await;
 }
 
 #[when("the builds run to their end")]
@@ -780,6 +793,39 @@ async fn history_includes(world: &mut SpaWorld, name: String, labels: String) {
             "the history of `{name}` has no {label}: {seen:?}"
         );
     }
+}
+
+#[then(regex = r#"^"([^"]+)" cools down until (\d+) hours after its purge$"#)]
+async fn cools_down(world: &mut SpaWorld, name: String, hours: i64) {
+    let live = world.checking().await;
+    let purged = live
+        .history(&name)
+        .await
+        .iter()
+        .filter(|a| a.label == Label::AccountPurged)
+        .map(|a| a.at)
+        .max()
+        .unwrap_or_else(|| panic!("`{name}` was never purged"));
+    let until = (purged + TimeDelta::hours(hours))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let tags = live.tags(&name).await;
+    assert_eq!(
+        tags.get("account-cooldown-until"),
+        Some(&until),
+        "the tags of `{name}`: {tags:?}"
+    );
+}
+
+#[then(regex = r#"^spa refused to assign "([^"]+)" because "(.*)"$"#)]
+async fn assign_refused(world: &mut SpaWorld, name: String, reason: String) {
+    let live = world.checking().await;
+    let refusal = format!("{} rejected: {reason}", live.id(&name));
+    assert!(
+        live.timeline.iter().any(|line| line.contains(&refusal)),
+        "no `{refusal}` in the timeline:\n{}",
+        live.timeline.join("\n")
+    );
 }
 
 #[then(regex = r#"^nothing changed for "([^"]+)"$"#)]

@@ -605,6 +605,7 @@ fn rejected(world: &mut SpaWorld, kind: &str, reason: &str) {
         Rejection::Duplicate { .. } => "duplicate",
         Rejection::Stale { .. } => "stale",
         Rejection::Illegal { .. } => "illegal",
+        Rejection::Cooldown { .. } => "cooldown",
         Rejection::Invalid(_) => "invalid",
     };
     assert_eq!(found, kind, "{rejection}");
