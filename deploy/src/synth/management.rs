@@ -92,6 +92,13 @@ pub fn management(
                 vec![org("account")],
             )
             .sid("TagAccounts"),
+            // `spa close`: after its last purge, an account is closed or parked in the
+            // suspended unit (a command only the operator sends: see the threat model)
+            Statement::allow(
+                &["organizations:CloseAccount", "organizations:MoveAccount"],
+                vec![org("account"), org("ou"), org("root")],
+            )
+            .sid("CloseOrParkAccounts"),
             // the sweeper drains what the forwarding rule could not deliver
             Statement::allow(
                 &["sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage"],

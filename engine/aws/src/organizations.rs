@@ -386,4 +386,26 @@ impl Organization for AwsOrganization {
             Err(e) => Err(port_error(SERVICE, "MoveAccount", id.as_str(), e)),
         }
     }
+
+    async fn close_account(&self, id: &AccountId) -> Result<(), PortError> {
+        self.pace().await?;
+        let result = self
+            .client
+            .close_account()
+            .account_id(id.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // a retried close finds the account closed or closing
+            Err(e)
+                if e.as_service_error().and_then(|s| s.code())
+                    == Some("AccountAlreadyClosedException") =>
+            {
+                tracing::debug!(account = %id, "account already closed");
+                Ok(())
+            }
+            Err(e) => Err(port_error(SERVICE, "CloseAccount", id.as_str(), e)),
+        }
+    }
 }

@@ -43,8 +43,8 @@ use crate::ports::{
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{
-    AccountView, BuildId, BuildKind, BuildStatus, Command, Decision, Departure, Holder, Invalid,
-    Policy, Rejection, State, TagChanges, Trigger, TriggerKind, decide,
+    AccountView, BuildId, BuildKind, BuildStatus, Command, Decision, Decommission, Departure,
+    Holder, Invalid, Policy, Rejection, State, TagChanges, Trigger, TriggerKind, decide,
 };
 use spa_core::settings::Resolved;
 
@@ -868,6 +868,7 @@ impl<P: Platform> Engine<'_, P> {
                 Command::RaiseException { label, reason } => {
                     exceptions::raise(self, run, *label, reason).await?;
                 }
+                Command::Decommission(how) => self.decommission(run, how).await?,
                 Command::NotifyHolder { holder, label } => {
                     tracing::info!(
                         account = %account,
@@ -888,6 +889,7 @@ impl<P: Platform> Engine<'_, P> {
                 | Command::StartAssignment(_)
                 | Command::EndAssignment
                 | Command::StartCooldown(_)
+                | Command::StartClosing(_)
                 | Command::ClearBuild
                 | Command::OpenTransaction(_)
                 | Command::CloseTransaction(_) => {}
@@ -904,6 +906,45 @@ impl<P: Platform> Engine<'_, P> {
         };
         self.reconcile_deadlines(run, (!force).then_some(&before), &after)
             .await
+    }
+
+    /// `spa close`, after the last purge and once the lifecycle tags are gone: the
+    /// account is closed, or moved to the suspended unit. Safe to run again: a closed
+    /// account closes as done, a parked one is not moved again.
+    async fn decommission(&self, run: &Run<'_>, how: &Decommission) -> Result<(), UseCaseError> {
+        let organization = self.platform().organization();
+        let account = run.account;
+        let context = || {
+            Context::step("decommission")
+                .account(account)
+                .cause(run.cause)
+        };
+        match how {
+            Decommission::Close => self
+                .retry()
+                .run("close account", || organization.close_account(account))
+                .await
+                .within(context)?,
+            Decommission::MoveTo(unit) => {
+                let ancestors = self
+                    .retry()
+                    .run("read ancestors", || {
+                        organization.ancestors(account.as_str())
+                    })
+                    .await
+                    .within(context)?;
+                if let Some(parent) = ancestors.first().filter(|parent| *parent != unit) {
+                    self.retry()
+                        .run("park account", || {
+                            organization.move_account(account, parent, unit)
+                        })
+                        .await
+                        .within(context)?;
+                }
+            }
+        }
+        tracing::info!(%account, cause = run.cause, ?how, "account decommissioned");
+        Ok(())
     }
 
     /// Writes tag changes (nothing to do: no call) and keeps the run's tags current.

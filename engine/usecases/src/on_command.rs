@@ -22,6 +22,7 @@ pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
             })?)
         }
         Action::Sweep => TriggerKind::Sweep,
+        Action::Close => TriggerKind::OperatorClose,
         Action::SlackReply { .. } => {
             return Err("a slash command job is not a lifecycle trigger".to_owned());
         }

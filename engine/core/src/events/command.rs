@@ -31,6 +31,9 @@ pub enum Action {
     },
     /// Look at the account's deadlines and lease now.
     Sweep,
+    /// `spa close`: a last purge, then the account is closed (or parked in the
+    /// suspended unit) and leaves management.
+    Close,
     /// A Slack slash command answered later (`/spa costs`, `/spa status`): the
     /// `commands` function works the answer out and posts it to Slack's response URL.
     /// `account` is the account asked about, else the automation account.
@@ -60,6 +63,7 @@ impl Action {
             Action::Release => "release",
             Action::Assign { .. } => "assign",
             Action::Sweep => "sweep",
+            Action::Close => "close",
             Action::SlackReply { .. } => "slack-reply",
         }
     }
@@ -209,6 +213,7 @@ mod tests {
                 holder: "jane@example.com".into(),
             },
             Action::Sweep,
+            Action::Close,
             Action::SlackReply {
                 user: "U1".into(),
                 email: Some("jane@example.com".into()),

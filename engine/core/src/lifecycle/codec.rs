@@ -20,7 +20,8 @@ const ATTEMPTS: &str = "attempts";
 const BUILD: &str = "build";
 const TRANSACTION: &str = "transaction";
 const COOLDOWN_UNTIL: &str = "cooldown-until";
-const FIELDS: [&str; 8] = [
+const CLOSING: &str = "closing";
+const FIELDS: [&str; 9] = [
     STATE,
     SINCE,
     HOLDER,
@@ -29,6 +30,7 @@ const FIELDS: [&str; 8] = [
     BUILD,
     TRANSACTION,
     COOLDOWN_UNTIL,
+    CLOSING,
 ];
 
 /// Most build attempts a tag may say (far above any sensible `max_attempts`).
@@ -45,6 +47,7 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 /// | `{prefix}attempts` | build attempts of the current transition: `1` to `999` |
 /// | `{prefix}build` | the awaited build: `preparation/<build id>` or `purge/<build id>` |
 /// | `{prefix}transaction` | the open transaction: `onboarding/<opened>/<deadline>` or `maintenance/<opened>/<deadline>` (53 characters at most) |
+/// | `{prefix}closing` | when an operator asked spa to close the account (`spa close`): its purge is the last, then the account is closed or parked, RFC 3339 UTC to the second |
 /// | `{prefix}cooldown-until` | the end of the cooldown that follows the last purge (no new holder is given the account before), RFC 3339 UTC to the second |
 /// | `{cost_center_key}` | the cost center, read only |
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +130,16 @@ pub enum DecodeError {
         "tag `{key}` = `{value}`: expected the start of the assignment, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
     )]
     MalformedAssignedSince {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+    /// The closing tag is not an instant.
+    #[error(
+        "tag `{key}` = `{value}`: expected when the close was asked, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
+    )]
+    MalformedClosing {
         /// The tag key.
         key: String,
         /// The tag value.
@@ -354,6 +367,12 @@ impl TagCodec {
                 parse_instant(&value).ok_or(DecodeError::MalformedCooldownUntil { key, value })?,
             ),
         };
+        let closing = match get(CLOSING) {
+            None => None,
+            Some((key, value)) => {
+                Some(parse_instant(&value).ok_or(DecodeError::MalformedClosing { key, value })?)
+            }
+        };
         let attempts = match get(ATTEMPTS) {
             None => 0,
             Some((key, value)) => {
@@ -388,6 +407,7 @@ impl TagCodec {
             build,
             transaction,
             cooldown_until,
+            closing,
             cost_center: tags.get(&self.cost_center_key).cloned(),
         })
     }
@@ -471,6 +491,7 @@ impl TagCodec {
                         BUILD,
                         TRANSACTION,
                         COOLDOWN_UNTIL,
+                        CLOSING,
                     ] {
                         changes.remove(self.key(field));
                     }
@@ -489,6 +510,9 @@ impl TagCodec {
                 Command::StartCooldown(until) => {
                     changes.set(self.key(COOLDOWN_UNTIL), instant(*until));
                 }
+                Command::StartClosing(asked) => {
+                    changes.set(self.key(CLOSING), instant(*asked));
+                }
                 Command::StartBuild { attempt, .. } => {
                     changes.set(self.key(ATTEMPTS), attempt.to_string());
                     changes.remove(self.key(BUILD));
@@ -504,6 +528,7 @@ impl TagCodec {
                 Command::RemoveTags(_)
                 | Command::SetTags(_)
                 | Command::EnsureBudget
+                | Command::Decommission(_)
                 | Command::EmitEvent(_)
                 | Command::RecordActivity(_)
                 | Command::RaiseException { .. }

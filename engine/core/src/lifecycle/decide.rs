@@ -69,6 +69,9 @@ pub enum TriggerKind {
     OperatorRelease,
     /// The sweeper: overdue transactions and ended leases, at `Trigger::at`.
     Sweep,
+    /// `spa close`: a last purge, then the account is closed (or parked in the
+    /// suspended unit) and leaves management.
+    OperatorClose,
     /// Moved out of the managed OUs, closed or removed.
     Left(Departure),
 }
@@ -88,6 +91,7 @@ impl TriggerKind {
             TriggerKind::LeaseEnded => "lease ended",
             TriggerKind::OperatorRelease => "operator release",
             TriggerKind::Sweep => "sweep",
+            TriggerKind::OperatorClose => "operator close",
             TriggerKind::Left(Departure::MovedOut) => "moved out of managed OUs",
             TriggerKind::Left(Departure::Closed) => "closed",
             TriggerKind::Left(Departure::Removed) => "removed from the organization",
@@ -126,6 +130,11 @@ pub enum Command {
     /// Write `{prefix}cooldown-until`: the purge ended, no new holder is given the
     /// account before this instant.
     StartCooldown(DateTime<Utc>),
+    /// Write `{prefix}closing`: an operator asked to close the account at this instant.
+    StartClosing(DateTime<Utc>),
+    /// Close the account in Organizations, or move it to the suspended unit: after its
+    /// last purge, once its lifecycle tags are removed.
+    Decommission(Decommission),
     /// Start a build; tags: `{prefix}attempts` = attempt, `{prefix}build` removed until
     /// the use case tags the new id with [`TagCodec::build_started`](super::TagCodec::build_started).
     StartBuild {
@@ -160,6 +169,15 @@ pub enum Command {
         /// What happened.
         label: Label,
     },
+}
+
+/// How a closed account leaves: the policy's `suspended_unit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decommission {
+    /// `CloseAccount`: suspended by AWS, removed from the organization after 90 days.
+    Close,
+    /// Moved to this unit (outside the managed ones), where it stays, parked.
+    MoveTo(String),
 }
 
 /// What to do about a trigger: the state reached and the commands to run, in order.
@@ -365,6 +383,9 @@ pub fn decide(
             }
         },
         TriggerKind::HolderTagged(holder) | TriggerKind::OperatorAssign(holder) => {
+            if view.closing.is_some() {
+                return Err(illegal("it is being closed"));
+            }
             let cooling = view.cooling(trigger.at);
             // the operator is told when the account can be given; a holder tagged by
             // hand waits, and the sweeper assigns it once the cooldown is over
@@ -421,6 +442,29 @@ pub fn decide(
             None => return Err(duplicate("is unmanaged already")),
             Some(_) => plan.unmanage(*departure),
         },
+        TriggerKind::OperatorClose => match state {
+            None => return Err(illegal("an unmanaged account is not closed by spa")),
+            Some(_) if view.closing.is_some() => {
+                return Err(duplicate("its close is under way"));
+            }
+            Some(State::Vended) if view.working() => {
+                return Err(illegal(
+                    "its preparation is under way: close it once it is prepared",
+                ));
+            }
+            // the purge under way is the last
+            Some(State::Expired) => plan.closing(true),
+            // purged already: closed at once, its preparation stops with it
+            Some(State::Purged) => {
+                plan.closing(true);
+                plan.close();
+            }
+            // a last purge, then closed
+            Some(_) => {
+                plan.closing(true);
+                plan.expire(true)?;
+            }
+        },
     }
     Ok(plan.finish())
 }
@@ -435,6 +479,8 @@ struct Plan<'a> {
     entered: bool,
     /// The end of the cooldown, as the tags will say once the decision is applied.
     cooldown_until: Option<DateTime<Utc>>,
+    /// Whether the account is being closed: its next purge is its last.
+    closing: bool,
     commands: Vec<Command>,
 }
 
@@ -447,6 +493,7 @@ impl<'a> Plan<'a> {
             to: view.state,
             entered: false,
             cooldown_until: view.cooldown_until,
+            closing: view.closing.is_some(),
             commands: Vec::new(),
         }
     }
@@ -640,15 +687,44 @@ impl<'a> Plan<'a> {
             self.start(BuildKind::Purge, 1);
         } else {
             self.purged()?;
-            self.prepare_again(holder, transaction, true);
+            if self.closing {
+                self.close();
+            } else {
+                self.prepare_again(holder, transaction, true);
+            }
         }
         Ok(())
     }
 
-    /// The purge ended: `purged`, and the cooldown starts (when the policy has one).
+    /// An operator asked to close the account: `{prefix}closing` is written now (the
+    /// holder goes with the last purge).
+    fn closing(&mut self, ask: bool) {
+        if ask && !self.closing {
+            self.push(Command::StartClosing(self.at));
+        }
+        self.closing = true;
+    }
+
+    /// The last purge is over: the lifecycle tags go (the holder with them), then the
+    /// account is closed or parked; it is no longer managed. Its history stays.
+    fn close(&mut self) {
+        if self.view.holder.is_some() {
+            self.push(Command::RemoveHolder);
+        }
+        self.push(Command::ClearState);
+        let how = match &self.policy.suspended_unit {
+            Some(unit) => Decommission::MoveTo(unit.clone()),
+            None => Decommission::Close,
+        };
+        self.push(Command::Decommission(how));
+        self.enter(None, Label::AccountUnmanaged);
+    }
+
+    /// The purge ended: `purged`, and the cooldown starts (when the policy has one
+    /// and the account goes on).
     fn purged(&mut self) -> Result<(), Invalid> {
         self.enter(Some(State::Purged), Label::AccountPurged);
-        if let Some(cooldown) = self.policy.cooldown {
+        if let Some(cooldown) = self.policy.cooldown.filter(|_| !self.closing) {
             let until = self.after(cooldown, "end of the cooldown")?;
             self.cooldown_until = Some(until);
             self.push(Command::StartCooldown(until));
@@ -692,6 +768,10 @@ impl<'a> Plan<'a> {
                         "purge build{build} ran as a dry run (PURGE_MODE is not --no-dry-run): it listed what it would delete and deleted nothing"
                     ),
                 );
+            }
+            State::Expired if self.closing => {
+                self.purged()?;
+                self.close();
             }
             State::Expired => {
                 self.purged()?;

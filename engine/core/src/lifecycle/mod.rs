@@ -116,7 +116,9 @@ mod tests;
 pub use crate::vocabulary::{Label, LabelKind};
 pub use build::{AwaitedBuild, BuildId, BuildIdError, BuildKind, BuildStatus};
 pub use codec::{CodecError, DecodeError, TagChanges, TagCodec};
-pub use decide::{Command, Decision, Departure, Invalid, Rejection, Trigger, TriggerKind, decide};
+pub use decide::{
+    Command, Decision, Decommission, Departure, Invalid, Rejection, Trigger, TriggerKind, decide,
+};
 pub use holder::{Holder, HolderError};
 pub use policy::Policy;
 pub use state::{ParseStateError, State, state_name};

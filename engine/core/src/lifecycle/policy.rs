@@ -28,6 +28,9 @@ pub struct Policy {
     pub lease: Option<Duration>,
     /// How long after a purge no new holder is given the account (`None`: none).
     pub cooldown: Option<Duration>,
+    /// Where a closed account goes: `None`, closed in Organizations (`CloseAccount`);
+    /// a unit, moved there (the suspended unit, outside the managed ones).
+    pub suspended_unit: Option<String>,
     /// Deadline of the on-boarding transaction (`vended` -> `assigned`).
     pub onboarding_deadline: Duration,
     /// Deadline of the maintenance transaction (`expired` -> `assigned`).
@@ -46,6 +49,7 @@ impl Default for Policy {
             budget: false,
             lease: None,
             cooldown: None,
+            suspended_unit: None,
             onboarding_deadline: Duration::from_secs(2 * 3600),
             maintenance_deadline: Duration::from_secs(4 * 3600),
         }

@@ -89,6 +89,10 @@ pub struct AccountView {
     /// The end of the cooldown that follows the last purge (`{prefix}cooldown-until`):
     /// no new holder is given the account before this instant.
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// When an operator asked spa to close the account (`{prefix}closing`): the purge
+    /// under way is its last; then the account is closed, or parked in the suspended
+    /// unit, and leaves management.
+    pub closing: Option<DateTime<Utc>>,
     /// The cost center (the settings' cost-center tag key); not used by `decide`.
     pub cost_center: Option<String>,
 }

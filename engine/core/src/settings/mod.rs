@@ -195,6 +195,41 @@ fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| (&a.file, &a.place).cmp(&(&b.file, &b.place)));
 }
 
+/// A `suspended_unit` is outside the managed units: an account `spa close` parks
+/// there would otherwise be vended again.
+fn suspended_units_unmanaged(root: &Node, file: &str, errors: &mut Vec<Diagnostic>) {
+    let items = |section: &str| match root.get(section).map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.iter().collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    let listed: Vec<String> = items("organizational_units")
+        .iter()
+        .filter_map(|unit| unit.get("identifier").and_then(Node::scalar_text))
+        .collect();
+    let mut places: Vec<(KeyPath, &Node)> = Vec::new();
+    if let Some(defaults) = root.get("defaults") {
+        places.push((KeyPath::root().key("defaults"), defaults));
+    }
+    for section in ["organizational_units", "accounts"] {
+        for (index, item) in items(section).into_iter().enumerate() {
+            places.push((KeyPath::root().key(section).index(index), item));
+        }
+    }
+    for (path, item) in places {
+        let Some(node) = item.get("suspended_unit") else {
+            continue;
+        };
+        if let Some(unit) = node.scalar_text().filter(|unit| listed.contains(unit)) {
+            errors.push(Diagnostic::error(
+                file,
+                node.pos,
+                path.key("suspended_unit").to_string(),
+                format!("`{unit}` is a managed unit (listed under organizational_units): an account parked there would be vended again; name a unit outside the managed ones"),
+            ));
+        }
+    }
+}
+
 /// Checks across fields, on the tree so that errors keep their place.
 fn cross_checks(
     root: &Node,
@@ -222,6 +257,8 @@ fn cross_checks(
             }
         }
     }
+
+    suspended_units_unmanaged(root, file, errors);
 
     let notifications = root.get("notifications");
     let has = |key: &str| {

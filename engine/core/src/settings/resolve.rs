@@ -52,6 +52,9 @@ pub fn merge(base: &mut Item, top: &Item) {
     if top.cooldown.is_some() {
         base.cooldown = top.cooldown;
     }
+    if top.suspended_unit.is_some() {
+        base.suspended_unit.clone_from(&top.suspended_unit);
+    }
     if top.cost_center.is_some() {
         base.cost_center.clone_from(&top.cost_center);
     }
@@ -225,6 +228,9 @@ pub struct Resolved {
     /// How long a purged account waits before a new holder is given it.
     #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,
+    /// Where `spa close` moves the account (none: `CloseAccount`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_unit: Option<String>,
     /// Cost center.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<String>,
@@ -259,6 +265,7 @@ impl Resolved {
             budget: self.budget.is_some(),
             lease: self.lease,
             cooldown: self.cooldown,
+            suspended_unit: self.suspended_unit.clone(),
             onboarding_deadline: self.onboarding_deadline,
             maintenance_deadline: self.maintenance_deadline,
         }
@@ -382,6 +389,7 @@ impl Settings {
             max_attempts: item.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
             lease: item.lease,
             cooldown: item.cooldown,
+            suspended_unit: item.suspended_unit.map(|unit| unit.0),
             cost_center: item.cost_center,
             cost_center_tag: self.automation.cost_center_tag.clone(),
             guardrails: Guardrails::from(item.guardrails.as_ref()),

@@ -902,6 +902,11 @@ pub struct Item {
     )]
     #[schemars(with = "Option<DurationText>")]
     pub cooldown: Option<Duration>,
+    /// Where `spa close` leaves the account after its last purge: moved to this unit
+    /// (a unit outside the managed ones, where accounts are parked). None: closed in
+    /// AWS Organizations (`CloseAccount`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_unit: Option<OuId>,
     /// Cost center of the account, set as the cost-center tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<String>,

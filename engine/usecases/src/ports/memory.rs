@@ -41,7 +41,7 @@ pub mod crash {
 
     /// The operations of the memory ports that change something: a crash lands
     /// before one of them. Reads are not steps.
-    pub const STEPS: [&str; 26] = [
+    pub const STEPS: [&str; 27] = [
         "claim",
         "take_writer",
         "free_writer",
@@ -57,6 +57,7 @@ pub mod crash {
         "remember_accounts",
         "change_tags",
         "move_account",
+        "close_account",
         "ensure_footprint",
         "start_build",
         "publish",
@@ -380,6 +381,13 @@ impl MemoryOrganization {
             .unwrap_or_default()
     }
 
+    /// The status of an account (`close_account` suspends it).
+    pub fn status_of(&self, id: &str) -> Option<AccountStatus> {
+        lock(&self.tree)
+            .account(id)
+            .map(|account| account.record.status)
+    }
+
     /// Sets the status of an account (closing it suspends it).
     pub fn set_status(&self, id: &str, status: AccountStatus) {
         if let Some(account) = lock(&self.tree).account_mut(id) {
@@ -524,6 +532,18 @@ impl Organization for MemoryOrganization {
                 action: "MoveAccount".into(),
                 message: format!("{id} is under {parent}, not under {from}"),
             }),
+            None => Err(not_found(id.as_str())),
+        }
+    }
+
+    async fn close_account(&self, id: &AccountId) -> Result<(), PortError> {
+        self.enter("close_account")?;
+        let mut tree = lock(&self.tree);
+        match tree.account_mut(id.as_str()) {
+            Some(account) => {
+                account.record.status = AccountStatus::Suspended;
+                Ok(())
+            }
             None => Err(not_found(id.as_str())),
         }
     }

@@ -200,6 +200,9 @@ pub trait Organization: OrganizationTree + Send + Sync {
         from: &str,
         to: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Closes an account (`CloseAccount`): AWS suspends it, then removes it from the
+    /// organization after 90 days. Closing an account closed or closing already is done.
+    fn close_account(&self, id: &AccountId) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// What a build is started with.

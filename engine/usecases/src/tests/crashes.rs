@@ -373,3 +373,60 @@ fn a_holder_waiting_for_the_cooldown_is_assigned_once_whatever_the_crash() {
     );
     assert!(crashes.contains_key("change_tags"), "{crashes:?}");
 }
+
+/// The events of `spa close`: jane's account, closed by an operator, purged one last
+/// time, then closed in Organizations.
+fn close_event_of(world: &World, phase: usize, account: &str) -> Incoming {
+    match phase {
+        0 => world.created(account),
+        2 => world.tagged(account, &[("account-holder", JANE)]),
+        3 => batch(vec![world.command(account, Action::Close)]),
+        _ => world.finished(account, BuildStatus::Succeeded),
+    }
+}
+
+#[test]
+fn a_close_killed_at_any_step_closes_the_account_once_and_keeps_its_history() {
+    // more accounts than steps in a delivery: every step is a crash point
+    let accounts = 30;
+    let reference = world(accounts);
+    let crashed = world(accounts);
+    let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for phase in 0..5 {
+        phase_killed_and_delivered_again(
+            (&reference, &crashed),
+            accounts,
+            phase,
+            close_event_of,
+            &mut crashes,
+            false,
+        );
+    }
+    for n in 0..accounts {
+        assert_eq!(crashed.state(&account(n)), None);
+        assert_eq!(
+            crashed.platform.organization.status_of(&account(n)),
+            Some(crate::ports::AccountStatus::Suspended),
+            "{} closed",
+            account(n)
+        );
+    }
+    assert_eq!(builds(&crashed), builds(&reference));
+    assert_eq!(
+        builds(&crashed).len(),
+        accounts * 2,
+        "preparation, last purge"
+    );
+    assert_eq!(activities(&crashed), activities(&reference));
+    assert!(crashed.platform.store.deadlines().is_empty());
+    assert_eq!(
+        keys(&crashed.platform.bus.published()),
+        keys(&reference.platform.bus.published())
+    );
+    for step in ["change_tags", "close_account", "record", "publish"] {
+        assert!(
+            crashes.contains_key(step),
+            "never killed before `{step}`: {crashes:?}"
+        );
+    }
+}

@@ -555,3 +555,92 @@ async fn the_maintenance_window_keeps_the_holder_whatever_the_cooldown() {
     assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
     assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JANE));
 }
+
+#[tokio::test]
+async fn spa_close_purges_the_account_one_last_time_closes_it_and_keeps_its_history() {
+    let world = World::new();
+    world.assign(NESTED, JANE).await;
+    let outcome = world
+        .outcome(&batch(vec![world.command(NESTED, Action::Close)]))
+        .await;
+    assert_eq!(outcome.to, state("expired"), "{outcome:?}");
+    assert_eq!(world.tag(NESTED, "account-holder"), None);
+    assert!(world.tag(NESTED, "account-closing").is_some());
+    // nobody gets it meanwhile
+    let refused = world
+        .outcome(&batch(vec![world.command(
+            NESTED,
+            Action::Assign {
+                holder: JOHN.to_owned(),
+            },
+        )]))
+        .await;
+    assert!(
+        matches!(
+            refused.verdict,
+            Verdict::Rejected(Rejection::Illegal { .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        world.builds_in(NESTED),
+        2,
+        "preparation, then the last purge"
+    );
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED), None);
+    assert_eq!(
+        world.platform.organization.status_of(NESTED),
+        Some(crate::ports::AccountStatus::Suspended)
+    );
+    assert_eq!(
+        world.builds_in(NESTED),
+        2,
+        "no preparation after the last purge"
+    );
+    assert!(world.platform.store.deadlines().is_empty());
+    // its history stays, to the end
+    let labels = world.platform.store.labels_for(NESTED);
+    assert_eq!(
+        labels[labels.len() - 2..],
+        [Label::AccountPurged, Label::AccountUnmanaged],
+        "{labels:?}"
+    );
+    assert!(labels.contains(&Label::AccountAssigned));
+    // Organizations reports the close later: nothing more to do
+    let late = world
+        .outcome(&world.organizations(
+            OrganizationsCall::CloseAccount {
+                account: id(NESTED),
+            },
+            super::person(),
+        ))
+        .await;
+    assert_ne!(late.verdict, Verdict::Applied, "{late:?}");
+}
+
+#[tokio::test]
+async fn with_a_suspended_unit_spa_close_parks_the_account_there() {
+    let mut world = World::new();
+    world.org().place("ou-ab12-parking0", "r-root");
+    world.settings.organizational_units[0].item.suspended_unit =
+        Some(spa_core::settings::OuId("ou-ab12-parking0".to_owned()));
+    world.onboard(NESTED).await;
+    world
+        .dispatch(&batch(vec![world.command(NESTED, Action::Close)]))
+        .await;
+    world
+        .dispatch(&world.finished(NESTED, BuildStatus::Succeeded))
+        .await;
+    assert_eq!(world.state(NESTED), None);
+    assert_eq!(
+        world.org().parent_of(NESTED).as_deref(),
+        Some("ou-ab12-parking0")
+    );
+    assert_eq!(
+        world.platform.organization.status_of(NESTED),
+        Some(crate::ports::AccountStatus::Active)
+    );
+}

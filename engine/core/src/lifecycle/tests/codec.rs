@@ -148,6 +148,7 @@ fn a_view_reads_from_tags() {
                 deadline: t0() + hours(2),
             }),
             cooldown_until: Some(t0() + hours(72)),
+            closing: None,
             cost_center: Some("cc-42".to_owned()),
         }
     );
@@ -173,7 +174,8 @@ fn a_custom_prefix_and_cost_center_key_are_used() {
     assert!(codec.reserved_keys().contains("spa:transaction"));
     assert!(codec.reserved_keys().contains("spa:assigned-since"));
     assert!(codec.reserved_keys().contains("spa:cooldown-until"));
-    assert_eq!(codec.reserved_keys().len(), 8);
+    assert!(codec.reserved_keys().contains("spa:closing"));
+    assert_eq!(codec.reserved_keys().len(), 9);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! property tests over random trigger sequences.
 #![allow(clippy::unwrap_used)]
 
+mod close;
 mod codec;
 mod cooldown;
 mod focused;

@@ -43,6 +43,8 @@ enum Op {
     Left(Departure),
     /// The next StartBuild fails in the build service: no build id gets tagged.
     FailNextStart,
+    /// `spa close`.
+    Close,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -69,6 +71,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (1..600u32).prop_map(Op::Advance),
         1 => departure.prop_map(Op::Left),
         1 => Just(Op::FailNextStart),
+        1 => Just(Op::Close),
     ]
 }
 
@@ -221,6 +224,7 @@ impl Sim {
                 self.fail_next_start = true;
                 return Ok(());
             }
+            Op::Close => TriggerKind::OperatorClose,
         };
         if matches!(kind, TriggerKind::BuildFinished { .. }) {
             self.last_finish = Some(kind.clone());
@@ -317,6 +321,28 @@ impl Sim {
                 finishes_it,
                 "build started while `{}` is awaited: {:?}",
                 awaited.id,
+                decision
+            );
+        }
+        // a closing account is given to nobody, and leaves only after a purge
+        if before.closing.is_some() {
+            prop_assert!(
+                !decision
+                    .events()
+                    .any(|label| label == Label::AccountAssigned),
+                "a closing account assigned: {:?}",
+                decision
+            );
+        }
+        if decision
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::Decommission(_)))
+        {
+            prop_assert!(
+                decision.events().any(|label| label == Label::AccountPurged)
+                    || before.state == Some(State::Purged),
+                "closed without a last purge: {:?}",
                 decision
             );
         }
@@ -455,6 +481,7 @@ proptest! {
         holder_known in any::<bool>(),
         assigned_hours_ago in prop::option::of(0..2000i64),
         cooldown_hours in prop::option::of(-100..100i64),
+        closing in any::<bool>(),
         op in op(),
         policy in any_policy(),
         offset in -100_000i64..100_000,
@@ -471,6 +498,7 @@ proptest! {
             }),
             transaction: tx.and_then(|m| transaction(if m { TransactionKind::Maintenance } else { TransactionKind::Onboarding })),
             cooldown_until: cooldown_hours.map(|h| t0() + hours(h)),
+            closing: closing.then(t0),
             cost_center: None,
         };
         let kind = match op {

@@ -50,22 +50,23 @@ fn columns() -> Vec<(&'static str, Trigger)> {
         ("moved out", at(TriggerKind::Left(Departure::MovedOut))),
         ("closed", at(TriggerKind::Left(Departure::Closed))),
         ("removed", at(TriggerKind::Left(Departure::Removed))),
+        ("close", at(TriggerKind::OperatorClose)),
     ]
 }
 
 /// The views of the rows: every state in the shape `decide` leaves it, plus a few
 /// shapes operators and late events produce.
-fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
+fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
     use BuildKind::{Preparation, Purge};
     use TransactionKind::{Maintenance, Onboarding};
     vec![
         (
             "unmanaged",
             AccountView::default(),
-            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem
+            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close
             [
                 V, V, V, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, Dup, Dup, Dup,
+                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal,
             ],
         ),
         (
@@ -78,7 +79,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Dup, Dup, P, Same, Stale, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Q,
-                U, U, U,
+                U, U, U, Illegal,
             ],
         ),
         (
@@ -87,7 +88,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             // re-vended in place: the state stays vended, preparation starts
             [
                 Dup, Same, Same, Stale, Stale, Stale, Same, Same, Illegal, Illegal, Dup, Dup,
-                Nothing, Nothing, U, U, U,
+                Nothing, Nothing, U, U, U, E,
             ],
         ),
         (
@@ -95,7 +96,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             managed(State::Prepared),
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, A, A, Illegal, Illegal, Dup, Dup, Nothing,
-                Nothing, U, U, U,
+                Nothing, U, U, U, E,
             ],
         ),
         (
@@ -107,7 +108,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U,
+                U, U, U, E,
             ],
         ),
         (
@@ -118,7 +119,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U,
+                U, U, U, E,
             ],
         ),
         (
@@ -133,7 +134,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, G, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U,
+                Q, U, U, U, Same,
             ],
         ),
         (
@@ -148,7 +149,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, A, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U,
+                Q, U, U, U, U,
             ],
         ),
         (
@@ -159,7 +160,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, V, V, Dup, Dup, Dup, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Nothing,
-                U, U, U,
+                U, U, U, E,
             ],
         ),
         (
@@ -172,7 +173,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, E, E, Dup, Dup, Dup, Dup, Illegal, Illegal, Illegal, Same, Same, Nothing,
-                Nothing, U, U, U,
+                Nothing, U, U, U, E,
             ],
         ),
         (
@@ -180,7 +181,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             managed(State::Assigned),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid,
             ],
         ),
         (
@@ -195,7 +196,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             // a reset would start a second purge while one is awaited
             [
                 Invalid, Invalid, Illegal, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Invalid, Q, Q, U, U, U,
+                Invalid, Invalid, Invalid, Q, Q, U, U, U, Invalid,
             ],
         ),
         (
@@ -207,7 +208,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid,
             ],
         ),
     ]
@@ -309,6 +310,7 @@ fn the_table_covers_every_trigger_kind() {
             | TriggerKind::LeaseEnded
             | TriggerKind::OperatorRelease
             | TriggerKind::Sweep
+            | TriggerKind::OperatorClose
             | TriggerKind::Left(_) => {}
         }
     }
@@ -316,7 +318,7 @@ fn the_table_covers_every_trigger_kind() {
         columns().iter().map(|(_, t)| t.kind.name()).collect();
     assert_eq!(
         names.len(),
-        14,
+        15,
         "one column per trigger kind and departure: {names:?}"
     );
 }
