@@ -159,6 +159,27 @@ pub enum Command {
         #[command(flatten)]
         bulk: Bulk,
     },
+    /// Close an account for good: its holder's assignment ends, a last purge, then AWS
+    /// Organizations closes it (or it moves to the settings' `suspended_unit`); its
+    /// history stays (`spa events list --account`). Asks first, unless --yes.
+    Close {
+        #[command(flatten)]
+        live: Live,
+        /// The account id.
+        account: String,
+        /// Show what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation (required when standard input is not a terminal).
+        #[arg(long, short)]
+        yes: bool,
+        /// Apply in this process instead of sending the command to the queue.
+        #[arg(long)]
+        direct: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Assign a prepared account of the pool to a person.
     Assign {
         #[command(flatten)]

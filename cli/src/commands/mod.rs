@@ -72,6 +72,25 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Expire { live, bulk } => operate::bulk(&live, &bulk, Action::Expire),
         Command::Reset { live, bulk } => operate::bulk(&live, &bulk, Action::Reset),
         Command::Release { live, bulk } => operate::bulk(&live, &bulk, Action::Release),
+        Command::Close {
+            live,
+            account,
+            dry_run,
+            yes,
+            direct,
+            json,
+        } => {
+            let bulk = crate::cli::Bulk {
+                accounts: vec![account],
+                ou: None,
+                all: false,
+                dry_run,
+                yes,
+                direct,
+                json,
+            };
+            operate::close(&live, &bulk)
+        }
         Command::Assign {
             live,
             account,

@@ -175,21 +175,31 @@ fn selection(bulk: &Bulk) -> Result<Selection, ExitCode> {
 
 /// Asks before changing several accounts; refuses without a terminal unless `--yes`.
 fn confirm(what: &str, count: usize, bulk: &Bulk) -> Result<(), ExitCode> {
-    use std::io::{BufRead, IsTerminal, Write};
     let several = count > 1 || bulk.all || bulk.ou.is_some();
     if bulk.yes || bulk.dry_run || !several {
         return Ok(());
     }
+    ask(
+        &format!("{what} {count} account(s)"),
+        &format!("{what} {count} account(s)?"),
+    )
+}
+
+/// Asks `question` on the terminal: yes goes on; anything else, or no terminal (the
+/// operator must say `--yes` about `what`), stops with nothing done.
+fn ask(what: &str, question: &str) -> Result<(), ExitCode> {
+    use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: {what} {count} account(s): confirm with --yes (standard input is not a terminal)"
-        );
+        eprintln!("error: {what}: confirm with --yes (standard input is not a terminal)");
         return Err(ExitCode::from(2));
     }
-    eprint!("{what} {count} account(s)? [y/N] ");
+    eprint!("{question} [y/N] ");
+    // an unflushed prompt or an unread answer is a no: nothing is done
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        answer.clear();
+    }
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
@@ -260,6 +270,28 @@ pub fn bulk(live: &Live, bulk: &Bulk, action: Action) -> ExitCode {
         Err(code) => return code,
     };
     run_bulk(live, bulk, selection, action)
+}
+
+/// `spa close ACCOUNT`: always asks first (a closed account does not come back),
+/// unless `--yes` or `--dry-run`.
+pub fn close(live: &Live, bulk: &Bulk) -> ExitCode {
+    let selection = match selection(bulk) {
+        Ok(selection) => selection,
+        Err(code) => return code,
+    };
+    let account = bulk.accounts.join(" ");
+    if !bulk.yes
+        && !bulk.dry_run
+        && let Err(code) = ask(
+            &format!("closing {account} cannot be undone"),
+            &format!(
+                "close {account}? Its holder loses it, a last purge deletes what is in it, then AWS closes it (or it is parked in the suspended unit)."
+            ),
+        )
+    {
+        return code;
+    }
+    run_bulk(live, bulk, selection, Action::Close)
 }
 
 /// `spa assign ACCOUNT --holder EMAIL`.

@@ -596,3 +596,116 @@ accounts:
     assert_eq!(line["cooldown_until"], "2099-01-01T00:00:00Z", "{line}");
     assert!(line["holder"].is_null(), "{line}");
 }
+
+/// The status of an account in the emulator's organization.
+fn status_in_emulator(endpoint: &str, account: &str) -> String {
+    let script = format!(
+        "import boto3\nprint(boto3.client('organizations', region_name='us-east-1', endpoint_url='{endpoint}', \
+         aws_access_key_id='testing', aws_secret_access_key='testing')\
+         .describe_account(AccountId='{account}')['Account']['Status'])\n"
+    );
+    let out = Command::new(spa_testkit::venv_python())
+        .args(["-c", &script])
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn close_asks_first_then_closes_the_account_and_its_history_stays_readable() {
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    let leaving = account_in_emulator(
+        &endpoint,
+        &[
+            ("account-state", "prepared"),
+            ("account-since", "2026-01-01T00:00:00Z"),
+        ],
+    );
+    // no purge configured for it: closed at once
+    let settings = scratch(
+        "close",
+        "settings.yaml",
+        &format!(
+            "environment_identifier: SpaClose
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
+accounts:
+  - identifier: '{leaving}'
+"
+        ),
+    );
+    let settings = settings.to_str().unwrap();
+    let out = spa(&["local", "init", "--settings", settings], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // without a terminal to ask on, --yes is required
+    let out = spa(
+        &["close", &leaving, "--settings", settings],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "closing {leaving} cannot be undone: confirm with --yes"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = spa(
+        &["close", &leaving, "--dry-run", "--settings", settings],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("{leaving}: would go prepared -> unmanaged")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(status_in_emulator(&endpoint, &leaving), "ACTIVE");
+
+    let out = spa(
+        &[
+            "close",
+            &leaving,
+            "--yes",
+            "--direct",
+            "--settings",
+            settings,
+        ],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("{leaving} prepared -> unmanaged")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_ne!(status_in_emulator(&endpoint, &leaving), "ACTIVE");
+
+    // its history is kept, and read by account
+    let out = spa(
+        &[
+            "events",
+            "list",
+            "--account",
+            &leaving,
+            "--json",
+            "--settings",
+            settings,
+        ],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let activities: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        activities
+            .as_array()
+            .is_some_and(|list| list.iter().any(|a| a["label"] == "AccountUnmanaged")),
+        "{activities}"
+    );
+}

@@ -121,6 +121,20 @@ async fn accounts_are_listed_across_pages_and_described() {
 }
 
 #[tokio::test]
+async fn closing_an_account_suspends_it_and_closing_it_again_is_done() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    organization(&config).await;
+    let organization = AwsOrganization::new(config.organizations());
+    let id = account(&config, "leaving").await;
+    organization.close_account(&id).await.expect("closed");
+    // a retried close (the event came again) finds it closed: done
+    organization.close_account(&id).await.expect("closed again");
+    let record = organization.describe_account(&id).await.expect("described");
+    assert_eq!(record.status, AccountStatus::Suspended);
+}
+
+#[tokio::test]
 async fn units_roots_and_ancestors_follow_the_nesting() {
     let scenario = spa_testkit::scenario();
     let config = config(&scenario).await;
