@@ -475,6 +475,10 @@ fn accounts(world: &mut SpaWorld, step: &Step) {
 #[given("the scenario reports the ends of builds itself")]
 fn reports_builds(world: &mut SpaWorld) {
     world.emulated.reports_builds = true;
+    // from now on, when the emulator runs already (after a background)
+    if let Some(live) = world.emulated.live.as_mut() {
+        live.reports_builds = true;
+    }
 }
 
 // ----------------------------------------------------------------------------- when
@@ -638,6 +642,11 @@ async fn operator_sends(world: &mut SpaWorld, name: &str, action: Action, step: 
 #[when(regex = r#"^an operator resets "([^"]+)"$"#)]
 async fn operator_resets(world: &mut SpaWorld, name: String, step: &Step) {
     operator_sends(world, &name, Action::Reset, step).await;
+}
+
+#[when(regex = r#"^an operator closes "([^"]+)"$"#)]
+async fn operator_closes(world: &mut SpaWorld, name: String, step: &Step) {
+    operator_sends(world, &name, Action::Close, step).await;
 }
 
 #[when(regex = r#"^an operator assigns "([^"]+)" to "([^"]+)"$"#)]
@@ -814,6 +823,26 @@ async fn cools_down(world: &mut SpaWorld, name: String, hours: i64) {
         tags.get("account-cooldown-until"),
         Some(&until),
         "the tags of `{name}`: {tags:?}"
+    );
+}
+
+#[then(regex = r#"^"([^"]+)" is (active|closed) in AWS Organizations$"#)]
+async fn organizations_status(world: &mut SpaWorld, name: String, status: String) {
+    let live = world.checking().await;
+    let record = live
+        .runtime
+        .platform()
+        .organization()
+        .describe_account(&live.id(&name))
+        .await
+        .unwrap_or_else(|e| panic!("`{name}` could not be described: {e}"));
+    let closed = record.status != spa_usecases::ports::AccountStatus::Active;
+    assert_eq!(
+        closed,
+        status == "closed",
+        "`{name}` is {:?}\ntimeline:\n{}",
+        record.status,
+        live.timeline.join("\n")
     );
 }
 
