@@ -45,6 +45,10 @@
 //! | `quarantined`, idle `vended` | operator reset, state tagged `vended` | `vended` | as from unmanaged; the open transaction keeps its opening instant |
 //! | | ... quarantined during maintenance | `expired` | purge again: a purge is never skipped |
 //! | `vended`, `prepared`, `expired`, `purged`, `quarantined` | lease end, operator release, with a holder | same | remove holder (the assignment ends) |
+//! | `prepared`, `assigned`, `quarantined`, idle `vended` | operator close | `expired` | set `{prefix}closing`, remove holder (notify them), start the last purge; purge disabled: closed at once |
+//! | `expired` | operator close | same | set `{prefix}closing`: the purge under way is the last |
+//! | `purged` | operator close | unmanaged | closed at once, as below |
+//! | `expired`, closing | awaited purge SUCCEEDED | unmanaged | `AccountPurged`; remove every lifecycle tag and the holder, `Decommission` (`CloseAccount`, or move to `suspended_unit`) |
 //! | any managed | moved out, closed | unmanaged | remove the lifecycle tags but the holder (the assignment ends); no purge |
 //! | any managed | removed from the organization | unmanaged | no tag can be written any more |
 //!
