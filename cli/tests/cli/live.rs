@@ -484,23 +484,13 @@ fn handle_replays_an_archived_dead_letter_as_is() {
     );
 }
 
-/// An account created in the emulator's organization and tagged as a person with the
-/// management account's credentials would (boto3 from moto's virtualenv): its id.
-fn account_in_emulator(endpoint: &str, tags: &[(&str, &str)]) -> String {
-    let tags: Vec<String> = tags
-        .iter()
-        .map(|(key, value)| format!("{{'Key': '{key}', 'Value': '{value}'}}"))
-        .collect();
+/// Runs `body` with `o`, a boto3 Organizations client of the emulator with the
+/// management account's credentials (boto3 from moto's virtualenv): what it prints.
+fn organizations_in_emulator(endpoint: &str, body: &str) -> String {
     let script = format!(
         "import boto3\n\
          o = boto3.client('organizations', region_name='us-east-1', endpoint_url='{endpoint}', \
-         aws_access_key_id='testing', aws_secret_access_key='testing')\n\
-         try:\n    o.create_organization(FeatureSet='ALL')\n\
-         except o.exceptions.AlreadyInOrganizationException:\n    pass\n\
-         a = o.create_account(Email='pool@example.com', AccountName='pool')['CreateAccountStatus']['AccountId']\n\
-         o.tag_resource(ResourceId=a, Tags=[{}])\n\
-         print(a)\n",
-        tags.join(", ")
+         aws_access_key_id='testing', aws_secret_access_key='testing')\n{body}"
     );
     let out = Command::new(spa_testkit::venv_python())
         .args(["-c", &script])
@@ -508,6 +498,52 @@ fn account_in_emulator(endpoint: &str, tags: &[(&str, &str)]) -> String {
         .expect("python runs");
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout).trim().to_owned()
+}
+
+/// An account created in the emulator's organization and tagged as a person would:
+/// its id.
+fn account_in_emulator(endpoint: &str, tags: &[(&str, &str)]) -> String {
+    let tags: Vec<String> = tags
+        .iter()
+        .map(|(key, value)| format!("{{'Key': '{key}', 'Value': '{value}'}}"))
+        .collect();
+    organizations_in_emulator(
+        endpoint,
+        &format!(
+            "try:\n    o.create_organization(FeatureSet='ALL')\n\
+             except o.exceptions.AlreadyInOrganizationException:\n    pass\n\
+             a = o.create_account(Email='pool@example.com', AccountName='pool')['CreateAccountStatus']['AccountId']\n\
+             o.tag_resource(ResourceId=a, Tags=[{}])\n\
+             print(a)\n",
+            tags.join(", ")
+        ),
+    )
+}
+
+/// Settings of environment `Spa<name>` that manage `account` (listed) with `items`
+/// (YAML of the top level), and the engine's resources for them in the emulator.
+fn settings_for(endpoint: &str, name: &str, items: &str, account: &str) -> PathBuf {
+    let settings = scratch(
+        &name.to_lowercase(),
+        "settings.yaml",
+        &format!(
+            "environment_identifier: Spa{name}
+automation:
+  account_id: '123456789012'
+  region: eu-west-1
+  maintenance_window: cron(0 18 ? * SAT *)
+  management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
+{items}accounts:
+  - identifier: '{account}'
+"
+        ),
+    );
+    let out = spa(
+        &["local", "init", "--settings", settings.to_str().unwrap()],
+        Some(endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    settings
 }
 
 #[test]
@@ -523,26 +559,8 @@ fn assign_during_the_cooldown_is_refused_with_its_end_and_status_shows_it() {
             ("account-cooldown-until", "2099-01-01T00:00:00Z"),
         ],
     );
-    let settings = scratch(
-        "cooldown",
-        "settings.yaml",
-        &format!(
-            "environment_identifier: SpaCooldown
-automation:
-  account_id: '123456789012'
-  region: eu-west-1
-  maintenance_window: cron(0 18 ? * SAT *)
-  management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
-defaults:
-  cooldown: 72h
-accounts:
-  - identifier: '{pool}'
-"
-        ),
-    );
+    let settings = settings_for(&endpoint, "Cooldown", "defaults:\n  cooldown: 72h\n", &pool);
     let settings = settings.to_str().unwrap();
-    let out = spa(&["local", "init", "--settings", settings], Some(&endpoint));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     let assign = |extra: &[&str]| {
         let mut args = vec![
@@ -599,17 +617,10 @@ accounts:
 
 /// The status of an account in the emulator's organization.
 fn status_in_emulator(endpoint: &str, account: &str) -> String {
-    let script = format!(
-        "import boto3\nprint(boto3.client('organizations', region_name='us-east-1', endpoint_url='{endpoint}', \
-         aws_access_key_id='testing', aws_secret_access_key='testing')\
-         .describe_account(AccountId='{account}')['Account']['Status'])\n"
-    );
-    let out = Command::new(spa_testkit::venv_python())
-        .args(["-c", &script])
-        .output()
-        .expect("python runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
+    organizations_in_emulator(
+        endpoint,
+        &format!("print(o.describe_account(AccountId='{account}')['Account']['Status'])\n"),
+    )
 }
 
 #[test]
@@ -624,24 +635,8 @@ fn close_asks_first_then_closes_the_account_and_its_history_stays_readable() {
         ],
     );
     // no purge configured for it: closed at once
-    let settings = scratch(
-        "close",
-        "settings.yaml",
-        &format!(
-            "environment_identifier: SpaClose
-automation:
-  account_id: '123456789012'
-  region: eu-west-1
-  maintenance_window: cron(0 18 ? * SAT *)
-  management_role_arn: arn:aws:iam::123456789012:role/SpaManagement
-accounts:
-  - identifier: '{leaving}'
-"
-        ),
-    );
+    let settings = settings_for(&endpoint, "Close", "", &leaving);
     let settings = settings.to_str().unwrap();
-    let out = spa(&["local", "init", "--settings", settings], Some(&endpoint));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // without a terminal to ask on, --yes is required
     let out = spa(

@@ -7,23 +7,23 @@ fn close(view: &AccountView, policy: &Policy) -> Result<Decision, Rejection> {
     decide(view, &at(TriggerKind::OperatorClose), policy)
 }
 
-fn assigned_to_jane() -> AccountView {
+/// Closing, its last purge `b-1` under way (jane's assignment ended with the close).
+fn closing_purge() -> AccountView {
     AccountView {
-        holder: Some(jane()),
-        assigned_since: Some(t0()),
-        ..managed(State::Assigned)
+        holder: None,
+        closing: Some(t0()),
+        ..expired_purging(1)
     }
 }
 
-/// Closing, its last purge `b-1` under way.
-fn closing_purge() -> AccountView {
-    AccountView {
-        attempts: 1,
-        build: awaited(BuildKind::Purge, "b-1"),
-        transaction: transaction(TransactionKind::Maintenance),
-        closing: Some(t0()),
-        ..managed(State::Expired)
-    }
+/// The last purge succeeds under `policy`.
+fn last_purge_succeeds(policy: &Policy) -> Decision {
+    decide(
+        &closing_purge(),
+        &at(finished("b-1", BuildStatus::Succeeded)),
+        policy,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -67,12 +67,7 @@ fn after_its_last_purge_the_account_is_closed_and_leaves_management() {
         cooldown: Some(std::time::Duration::from_secs(3600)),
         ..policy()
     };
-    let decision = decide(
-        &closing_purge(),
-        &at(finished("b-1", BuildStatus::Succeeded)),
-        &policy,
-    )
-    .unwrap();
+    let decision = last_purge_succeeds(&policy);
     assert_eq!(decision.to, None);
     assert_eq!(
         decision.events().collect::<Vec<_>>(),
@@ -112,12 +107,7 @@ fn with_a_suspended_unit_the_account_is_parked_there() {
         suspended_unit: Some("ou-ab12-suspended".to_owned()),
         ..policy()
     };
-    let decision = decide(
-        &closing_purge(),
-        &at(finished("b-1", BuildStatus::Succeeded)),
-        &policy,
-    )
-    .unwrap();
+    let decision = last_purge_succeeds(&policy);
     assert!(
         decision
             .commands

@@ -38,7 +38,7 @@ fn assigned(decision: &Decision) -> bool {
 fn the_purge_starts_the_cooldown() {
     let view = AccountView {
         holder: None,
-        ..expired_purging()
+        ..expired_purging(1)
     };
     let trigger = at(finished("b-1", BuildStatus::Succeeded));
     let decision = decide(&view, &trigger, &cooling_policy()).unwrap();
@@ -66,15 +66,6 @@ fn the_purge_starts_the_cooldown() {
             .iter()
             .any(|c| matches!(c, Command::StartCooldown(_)))
     );
-}
-
-fn expired_purging() -> AccountView {
-    AccountView {
-        attempts: 1,
-        build: awaited(BuildKind::Purge, "b-1"),
-        transaction: transaction(TransactionKind::Maintenance),
-        ..managed(State::Expired)
-    }
 }
 
 #[test]
@@ -233,14 +224,6 @@ fn the_same_holder_keeps_the_account_through_maintenance_whatever_the_cooldown()
             .iter()
             .any(|c| matches!(c, Command::StartAssignment(_)))
     );
-}
-
-fn assigned_to_jane() -> AccountView {
-    AccountView {
-        holder: Some(jane()),
-        assigned_since: Some(t0()),
-        ..managed(State::Assigned)
-    }
 }
 
 #[test]

@@ -15,26 +15,6 @@ fn vended_preparing(attempts: u32) -> AccountView {
     }
 }
 
-/// Expired during jane's maintenance, waiting for purge build `b-1` at `attempts`.
-fn expired_purging(attempts: u32) -> AccountView {
-    AccountView {
-        holder: Some(jane()),
-        attempts,
-        build: awaited(BuildKind::Purge, "b-1"),
-        transaction: transaction(TransactionKind::Maintenance),
-        ..managed(State::Expired)
-    }
-}
-
-/// Assigned to jane at t0 (the assignment and the state both start at t0).
-fn assigned_to_jane() -> AccountView {
-    AccountView {
-        holder: Some(jane()),
-        assigned_since: Some(t0()),
-        ..managed(State::Assigned)
-    }
-}
-
 #[test]
 fn a_new_account_is_vended_with_the_policy_tags_and_a_preparation_build() {
     let policy = Policy {

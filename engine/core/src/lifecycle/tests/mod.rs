@@ -73,6 +73,26 @@ pub(super) fn finished(id: &str, status: BuildStatus) -> TriggerKind {
     }
 }
 
+/// Expired during jane's maintenance, waiting for purge build `b-1` at `attempts`.
+pub(super) fn expired_purging(attempts: u32) -> AccountView {
+    AccountView {
+        holder: Some(jane()),
+        attempts,
+        build: awaited(BuildKind::Purge, "b-1"),
+        transaction: transaction(TransactionKind::Maintenance),
+        ..managed(State::Expired)
+    }
+}
+
+/// Assigned to jane at t0 (the assignment and the state both start at t0).
+pub(super) fn assigned_to_jane() -> AccountView {
+    AccountView {
+        holder: Some(jane()),
+        assigned_since: Some(t0()),
+        ..managed(State::Assigned)
+    }
+}
+
 pub(super) fn managed(state: State) -> AccountView {
     AccountView {
         state: Some(state),
