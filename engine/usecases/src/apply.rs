@@ -909,8 +909,9 @@ impl<P: Platform> Engine<'_, P> {
     }
 
     /// `spa close`, after the last purge and once the lifecycle tags are gone: the
-    /// account is closed, or moved to the suspended unit. Safe to run again: a closed
-    /// account closes as done, a parked one is not moved again.
+    /// final cost report, then the account is closed, or moved to the suspended unit.
+    /// Safe to run again: the report is written under the same key, a closed account
+    /// closes as done, a parked one is not moved again.
     async fn decommission(&self, run: &Run<'_>, how: &Decommission) -> Result<(), UseCaseError> {
         let organization = self.platform().organization();
         let account = run.account;
@@ -919,6 +920,29 @@ impl<P: Platform> Engine<'_, P> {
                 .account(account)
                 .cause(run.cause)
         };
+        // while the member role still reaches the account's costs; a report that
+        // cannot be written is counted, never a reason to keep the account open
+        let heading = super::on_notice::Heading {
+            name: organization
+                .describe_account(account)
+                .await
+                .ok()
+                .map(|record| record.name),
+            holder: None,
+            cost_center: run.tags.get(self.codec().cost_center_key()).cloned(),
+            ou_path: String::new(),
+        };
+        match super::on_notice::write_cost_report(self, account, &heading, run.at, "final-costs")
+            .await
+        {
+            Ok(key) => {
+                tracing::info!(%account, cause = run.cause, key, "final cost report written")
+            }
+            Err(why) => {
+                tracing::warn!(%account, cause = run.cause, why, "final cost report not written");
+                self.count_trouble("FinalCostReportFailed");
+            }
+        }
         match how {
             Decommission::Close => self
                 .retry()

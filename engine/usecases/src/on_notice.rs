@@ -715,10 +715,53 @@ async fn cost_report<P: Platform>(
     event: &SpaEvent,
     known: &Account,
 ) -> Result<String, String> {
+    let heading = Heading {
+        name: known.name.clone(),
+        holder: known.holder.as_ref().map(|h| h.as_str().to_owned()),
+        cost_center: known.cost_center.clone(),
+        ou_path: known.ou_path.join(" / "),
+    };
+    let key = write_cost_report(
+        engine,
+        &event.event.account,
+        &heading,
+        event.event.at,
+        "costs",
+    )
+    .await?;
+    let expiry = engine.settings().features.cost_link_expiry.min(MAX_LINK);
+    engine
+        .platform()
+        .objects()
+        .presigned_url(&key, expiry)
+        .await
+        .map_err(|e| format!("no link to the report: {e}"))
+}
+
+/// What a cost report says of its account, besides its id.
+pub(crate) struct Heading {
+    /// Its name.
+    pub name: Option<String>,
+    /// Its holder (shown in the workbook, never logged).
+    pub holder: Option<String>,
+    /// Its cost center.
+    pub cost_center: Option<String>,
+    /// Its units, root first.
+    pub ou_path: String,
+}
+
+/// Writes the account's month-to-date cost report (as of `at`) to the reports bucket
+/// under `reporting.exceptions_prefix`, named `<YYYY-MM>-<account>-<what>.xlsx`: its key.
+/// The same key for the same month, so a retried write overwrites.
+pub(crate) async fn write_cost_report<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &spa_core::events::AccountId,
+    known: &Heading,
+    at: DateTime<Utc>,
+    what: &str,
+) -> Result<String, String> {
     let platform = engine.platform();
-    let domain = &event.event;
-    let account = &domain.account;
-    let (start, end) = month_to_date(domain.at);
+    let (start, end) = month_to_date(at);
     let costs = engine
         .retry()
         .run("read costs", || {
@@ -729,9 +772,9 @@ async fn cost_report<P: Platform>(
     let heading = spa_core::reports::account::AccountHeading {
         account: account.clone(),
         account_name: known.name.clone().unwrap_or_default(),
-        holder: known.holder.as_ref().map(|h| h.as_str().to_owned()),
+        holder: known.holder.clone(),
         cost_center: known.cost_center.clone(),
-        ou_path: known.ou_path.join(" / "),
+        ou_path: known.ou_path.clone(),
         period_start: start,
         period_end: end,
         currency: costs
@@ -747,7 +790,7 @@ async fn cost_report<P: Platform>(
         .exceptions_prefix
         .trim_end_matches('/');
     let key = format!(
-        "{prefix}/{account}/{:04}/{:04}-{:02}-{account}-costs.xlsx",
+        "{prefix}/{account}/{:04}/{:04}-{:02}-{account}-{what}.xlsx",
         start.year(),
         start.year(),
         start.month()
@@ -764,11 +807,7 @@ async fn cost_report<P: Platform>(
         })
         .await
         .map_err(|e| format!("report not stored: {e}"))?;
-    let expiry = engine.settings().features.cost_link_expiry.min(MAX_LINK);
-    objects
-        .presigned_url(&key, expiry)
-        .await
-        .map_err(|e| format!("no link to the report: {e}"))
+    Ok(key)
 }
 
 /// From the first day of the month of `at` to the day after `at` (exclusive).

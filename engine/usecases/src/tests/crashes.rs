@@ -423,7 +423,7 @@ fn a_close_killed_at_any_step_closes_the_account_once_and_keeps_its_history() {
         keys(&crashed.platform.bus.published()),
         keys(&reference.platform.bus.published())
     );
-    for step in ["change_tags", "close_account", "record", "publish"] {
+    for step in ["change_tags", "put", "close_account", "record", "publish"] {
         assert!(
             crashes.contains_key(step),
             "never killed before `{step}`: {crashes:?}"

@@ -600,6 +600,20 @@ async fn spa_close_purges_the_account_one_last_time_closes_it_and_keeps_its_hist
         2,
         "no preparation after the last purge"
     );
+    // the final cost report, written before the account closed
+    let key = format!(
+        "{}/{NESTED}/{}-{NESTED}-final-costs.xlsx",
+        world
+            .settings
+            .reporting
+            .exceptions_prefix
+            .trim_end_matches('/'),
+        world.now().format("%Y/%Y-%m")
+    );
+    assert!(
+        world.platform.objects.object(&key).is_some(),
+        "no final cost report at {key}"
+    );
     assert!(world.platform.store.deadlines().is_empty());
     // its history stays, to the end
     let labels = world.platform.store.labels_for(NESTED);
