@@ -1,7 +1,8 @@
 @serial
 Feature: Closing an account when its holder leaves
   `spa close ACCOUNT` (it asks first, or `--yes`) ends the holder's assignment, purges
-  the account one last time, then AWS Organizations closes it (or, when the settings
+  the account one last time, writes its final cost report to the reports bucket, then
+  AWS Organizations closes it (or, when the settings
   name a `suspended_unit`, spa moves it there). The account leaves spa's management;
   its history stays, readable with `spa events list --account`. While it closes,
   nobody is given it. Only an operator's command closes an account: a holder, who
@@ -18,6 +19,10 @@ Feature: Closing an account when its holder leaves
       preparation: {feature: enabled}
       purge: {feature: enabled, variables: {PURGE_MODE: --no-dry-run}}
       """
+    And the reporting settings:
+      """
+      bucket: spa-features-reports
+      """
     And the accounts:
       | account | unit         | holder              |
       | jane    | ou-sandboxes | jane@example.com    |
@@ -32,6 +37,7 @@ Feature: Closing an account when its holder leaves
     And "jane" has none of the tags account-state, account-closing, account-transaction, account-attempts
     And spa started 0 preparation builds and 1 purge build for "jane"
     And "jane" is closed in AWS Organizations
+    And the final cost report of "jane" is in the reports bucket
     And the history of "jane" includes AccountVended, AccountAssigned, AccountExpired, AccountPurged, AccountUnmanaged
     And "mallory" is "assigned"
     And "mallory" is active in AWS Organizations

@@ -264,6 +264,26 @@ fn cell(expected: &str, found: &str) -> bool {
     }
 }
 
+#[then(regex = r#"^the final cost report of "([^"]+)" is in the reports bucket$"#)]
+async fn final_cost_report(world: &mut SpaWorld, name: String) {
+    let live = world.checking().await;
+    let account = live.id(&name);
+    let prefix = format!(
+        "{}/{account}/",
+        live.settings
+            .reporting
+            .exceptions_prefix
+            .trim_end_matches('/')
+    );
+    let keys = live.keys(&prefix).await;
+    assert!(
+        keys.iter()
+            .any(|key| key.ends_with(&format!("-{account}-final-costs.xlsx"))),
+        "no final cost report under {prefix}: {keys:?}\ntimeline:\n{}",
+        live.timeline.join("\n")
+    );
+}
+
 #[then("the inventory of this week includes:")]
 async fn inventory_includes(world: &mut SpaWorld, step: &Step) {
     let live = world.checking().await;
