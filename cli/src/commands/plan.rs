@@ -166,6 +166,9 @@ fn describe(r: &Resolved, out: &mut String) -> std::fmt::Result {
     if let Some(cooldown) = r.cooldown {
         writeln!(out, "  cooldown: {}", format_duration(&cooldown))?;
     }
+    if let Some(unit) = &r.suspended_unit {
+        writeln!(out, "  spa close parks it in: {unit}")?;
+    }
     let g = &r.guardrails;
     if g.enabled {
         let mut limits = Vec::new();
