@@ -162,11 +162,15 @@ pub enum Command {
     /// Close an account for good: its holder's assignment ends, a last purge, then AWS
     /// Organizations closes it (or it moves to the settings' `suspended_unit`); its
     /// history stays (`spa events list --account`). Asks first, unless --yes.
+    #[command(group = clap::ArgGroup::new("closed").required(true).args(["account", "holder"]))]
     Close {
         #[command(flatten)]
         live: Live,
         /// The account id.
-        account: String,
+        account: Option<String>,
+        /// Every account this person holds (a holder who leaves), instead of one account.
+        #[arg(long, value_name = "EMAIL")]
+        holder: Option<String>,
         /// Show what would be done, change nothing.
         #[arg(long)]
         dry_run: bool,

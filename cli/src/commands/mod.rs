@@ -75,13 +75,14 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Close {
             live,
             account,
+            holder,
             dry_run,
             yes,
             direct,
             json,
         } => {
             let bulk = crate::cli::Bulk {
-                accounts: vec![account],
+                accounts: account.into_iter().collect(),
                 ou: None,
                 all: false,
                 dry_run,
@@ -89,7 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 direct,
                 json,
             };
-            operate::close(&live, &bulk)
+            operate::close(&live, &bulk, holder.as_deref())
         }
         Command::Assign {
             live,

@@ -272,26 +272,42 @@ pub fn bulk(live: &Live, bulk: &Bulk, action: Action) -> ExitCode {
     run_bulk(live, bulk, selection, action)
 }
 
-/// `spa close ACCOUNT`: always asks first (a closed account does not come back),
-/// unless `--yes` or `--dry-run`.
-pub fn close(live: &Live, bulk: &Bulk) -> ExitCode {
-    let selection = match selection(bulk) {
-        Ok(selection) => selection,
-        Err(code) => return code,
+/// `spa close ACCOUNT` or `spa close --holder EMAIL` (every account of a holder who
+/// leaves): always asks first (a closed account does not come back), unless `--yes`
+/// or `--dry-run`.
+pub fn close(live: &Live, bulk: &Bulk, holder: Option<&str>) -> ExitCode {
+    let (selection, what) = match holder {
+        Some(holder) => match spa_core::lifecycle::Holder::new(holder) {
+            Ok(checked) => (
+                Selection::HeldBy(holder.to_owned()),
+                format!("every account held by {}", checked.masked()),
+            ),
+            Err(error) => {
+                eprintln!("error: --holder: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => match selection(bulk) {
+            Ok(selection) => (selection, bulk.accounts.join(" ")),
+            Err(code) => return code,
+        },
     };
-    let account = bulk.accounts.join(" ");
     if !bulk.yes
         && !bulk.dry_run
         && let Err(code) = ask(
-            &format!("closing {account} cannot be undone"),
+            &format!("closing {what} cannot be undone"),
             &format!(
-                "close {account}? Its holder loses it, a last purge deletes what is in it, then AWS closes it (or it is parked in the suspended unit)."
+                "close {what}? Its holder loses it, a last purge deletes what is in it, then AWS closes it (or it is parked in the suspended unit)."
             ),
         )
     {
         return code;
     }
-    run_bulk(live, bulk, selection, Action::Close)
+    let asked = Bulk {
+        yes: true,
+        ..bulk.clone()
+    };
+    run_bulk(live, &asked, selection, Action::Close)
 }
 
 /// `spa assign ACCOUNT --holder EMAIL`.

@@ -638,6 +638,38 @@ fn close_asks_first_then_closes_the_account_and_its_history_stays_readable() {
     let settings = settings_for(&endpoint, "Close", "", &leaving);
     let settings = settings.to_str().unwrap();
 
+    // an account or a holder, one clear error otherwise
+    let out = spa(&["close", "--settings", settings], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = spa(
+        &["close", "--holder", "jane", "--yes", "--settings", settings],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: --holder:"),
+        "{}",
+        text(&out.stderr)
+    );
+    // nobody holds anything here yet
+    let out = spa(
+        &[
+            "close",
+            "--holder",
+            "jane@example.com",
+            "--dry-run",
+            "--settings",
+            settings,
+        ],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("no managed account selected"),
+        "{}",
+        text(&out.stdout)
+    );
+
     // without a terminal to ask on, --yes is required
     let out = spa(
         &["close", &leaving, "--settings", settings],

@@ -25,6 +25,9 @@ pub enum Selection {
     Unit(String),
     /// Every managed account.
     AllManaged,
+    /// Every account this person holds (a holder who leaves: `spa close --holder`),
+    /// from the holder index, each checked against its tags.
+    HeldBy(String),
 }
 
 /// How an operator action runs.
@@ -76,6 +79,11 @@ pub async fn select<P: Platform>(
         }
         Selection::Unit(unit) => ids(managed_accounts(engine, Some(unit)).await?),
         Selection::AllManaged => ids(managed_accounts(engine, None).await?),
+        Selection::HeldBy(holder) => super::slack::accounts_of(engine, holder)
+            .await?
+            .into_iter()
+            .map(|held| held.account)
+            .collect(),
     })
 }
 

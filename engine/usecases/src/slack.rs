@@ -405,7 +405,7 @@ async fn account_state<P: Platform>(
 /// organization, then each account's tags checked (cached, or read again from
 /// Organizations when in doubt) so that an account whose holder changed since is
 /// left out. Names come from what spa last saw of the accounts.
-async fn accounts_of<P: Platform>(
+pub(crate) async fn accounts_of<P: Platform>(
     engine: &Engine<'_, P>,
     email: &str,
 ) -> Result<Vec<AccountState>, UseCaseError> {

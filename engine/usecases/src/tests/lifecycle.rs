@@ -658,3 +658,40 @@ async fn with_a_suspended_unit_spa_close_parks_the_account_there() {
         Some(crate::ports::AccountStatus::Active)
     );
 }
+
+#[tokio::test]
+async fn a_holder_who_leaves_has_every_account_closed_and_nobody_elses() {
+    use crate::operator::{Mode, Selection, bulk, select};
+    let world = World::new();
+    world.assign(NESTED, JANE).await;
+    world.assign(NO_BUILDS, JANE).await;
+    let engine = world.engine();
+    let held = select(&engine, &Selection::HeldBy(JANE.to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(held, vec![id(NESTED), id(NO_BUILDS)]);
+    assert!(
+        select(&engine, &Selection::HeldBy(JOHN.to_owned()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let report = bulk(
+        &engine,
+        &Selection::HeldBy(JANE.to_owned()),
+        &Action::Close,
+        Mode::Direct,
+        "operator-close",
+    )
+    .await
+    .unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+    // the one without purge is closed at once; the other one purges first
+    assert_eq!(world.state(NO_BUILDS), None);
+    assert_eq!(
+        world.platform.organization.status_of(NO_BUILDS),
+        Some(crate::ports::AccountStatus::Suspended)
+    );
+    assert_eq!(world.state(NESTED).as_deref(), Some("expired"));
+    assert!(world.tag(NESTED, "account-closing").is_some());
+}
