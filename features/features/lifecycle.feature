@@ -361,6 +361,67 @@ Feature: Account lifecycle
       And no build starts
       And it notifies nobody
 
+  Rule: a cooldown after each purge: no new holder is given the account before it ends
+
+    Scenario: the end of a purge starts the cooldown
+      Given an account in state "expired" waiting for purge build "b-1" at attempt 1
+      And the cooldown is 72h
+      When purge build "b-1" ends SUCCEEDED
+      Then the account is "purged"
+      And its tags include:
+        | key                    | value                |
+        | account-cooldown-until | 2025-03-04T09:00:00Z |
+
+    Scenario: an operator who assigns a pool account in its cooldown is told when it ends
+      Given an account in state "prepared"
+      And the cooldown is 72h
+      And its cooldown runs until "2025-03-04T09:00:00Z"
+      When an operator assigns it to "john.roe@example.com"
+      Then it is rejected as cooldown because "until 2025-03-04T09:00:00Z: it can be assigned from then"
+      And nothing changes
+
+    Scenario: a holder tagged during the cooldown waits; the first sweep after it gives them the account
+      Given an account in state "prepared"
+      And the cooldown is 72h
+      And its cooldown runs until "2025-03-04T09:00:00Z"
+      And its holder is "john.roe@example.com"
+      When the holder is tagged "john.roe@example.com"
+      Then the account is still "prepared"
+      And it notifies nobody
+      When the sweeper runs at "2025-03-04T08:45:00Z"
+      Then the account is still "prepared"
+      When the sweeper runs at "2025-03-04T09:00:00Z"
+      Then the account is now "assigned"
+      And it notifies "john.roe@example.com" of AccountAssigned
+
+  Rule: an operator closes an account: a last purge, then it leaves management, closed
+
+    Scenario: closing an assigned account ends the assignment and starts the last purge
+      Given an account in state "assigned" held by "jane.doe@example.com"
+      When an operator closes it
+      Then the account is "expired"
+      And a purge build starts as attempt 1
+      And it has no holder any more
+      And it notifies "jane.doe@example.com" of AccountExpired
+      And its tags include:
+        | key             | value                |
+        | account-closing | 2025-03-01T09:00:00Z |
+
+    Scenario: after its last purge the account is unmanaged, with no cooldown and no preparation
+      Given an account in state "expired" waiting for purge build "b-1" at attempt 1
+      And the cooldown is 72h
+      And its tags include the closing asked at "2025-03-01T08:00:00Z"
+      When purge build "b-1" ends SUCCEEDED
+      Then the account is "unmanaged"
+      And no build starts
+      And it emits AccountPurged, AccountUnmanaged
+
+    Scenario: a closing account is given to nobody
+      Given an account in state "expired" waiting for purge build "b-1" at attempt 1
+      And its tags include the closing asked at "2025-03-01T08:00:00Z"
+      When an operator assigns it to "john.roe@example.com"
+      Then it is rejected as illegal because "it is being closed"
+
   Rule: a duplicate, late or misplaced event changes nothing, and says why
 
     Scenario Outline: <trigger> is rejected as <rejection> for <account>

@@ -285,6 +285,22 @@ fn lease_is(world: &mut SpaWorld, lease: String) {
     world.account.policy.lease = Some(parse_duration(&lease).unwrap_or_else(|e| panic!("{e}")));
 }
 
+#[given(regex = r"^the cooldown is (\S+)$")]
+fn cooldown_is(world: &mut SpaWorld, cooldown: String) {
+    world.account.policy.cooldown =
+        Some(parse_duration(&cooldown).unwrap_or_else(|e| panic!("{e}")));
+}
+
+#[given(regex = r#"^its cooldown runs until "([^"]+)"$"#)]
+fn cooldown_until(world: &mut SpaWorld, until: String) {
+    world.account.tag("cooldown-until", until);
+}
+
+#[given(regex = r#"^its tags include the closing asked at "([^"]+)"$"#)]
+fn closing_asked(world: &mut SpaWorld, at: String) {
+    world.account.tag("closing", at);
+}
+
 #[given("the policy sets the tags:")]
 fn policy_tags(world: &mut SpaWorld, step: &Step) {
     world.account.policy.account_tags = rows(step, 2)
@@ -301,7 +317,7 @@ fn policy_unset(world: &mut SpaWorld, keys: String) {
 // ----------------------------------------------------------------------------- when
 
 #[when(
-    regex = r"^(the account enters a managed OU|an operator resets it|the maintenance window opens|an operator expires it|the lease ends|an operator releases it|the sweeper runs|the account is moved out of managed OUs|the account is closed|the account is removed from the organization)$"
+    regex = r"^(the account enters a managed OU|an operator resets it|the maintenance window opens|an operator expires it|the lease ends|an operator releases it|the sweeper runs|the account is moved out of managed OUs|the account is closed|the account is removed from the organization|an operator closes it)$"
 )]
 fn plain_trigger(world: &mut SpaWorld, phrase: String) {
     let kind = match phrase.as_str() {
@@ -315,6 +331,7 @@ fn plain_trigger(world: &mut SpaWorld, phrase: String) {
         "the account is moved out of managed OUs" => TriggerKind::Left(Departure::MovedOut),
         "the account is closed" => TriggerKind::Left(Departure::Closed),
         "the account is removed from the organization" => TriggerKind::Left(Departure::Removed),
+        "an operator closes it" => TriggerKind::OperatorClose,
         other => panic!("no trigger for `{other}`"),
     };
     let at = world.account.now;
@@ -590,7 +607,7 @@ fn transaction_completes(world: &mut SpaWorld, kind: String) {
     assert_eq!(world.account.transaction(), None, "the transaction tag");
 }
 
-#[then(regex = r#"^it is rejected as (duplicate|stale|illegal|invalid) because "(.*)"$"#)]
+#[then(regex = r#"^it is rejected as (duplicate|stale|illegal|invalid|cooldown) because "(.*)"$"#)]
 fn rejected_plain(world: &mut SpaWorld, kind: String, reason: String) {
     rejected(world, &kind, &reason);
 }
