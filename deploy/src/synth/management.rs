@@ -92,6 +92,17 @@ pub fn management(
                 vec![org("account")],
             )
             .sid("TagAccounts"),
+            // the spend guard freezes an account: the freeze policy, attached to it alone
+            Statement::allow(
+                &["organizations:AttachPolicy", "organizations:DetachPolicy"],
+                vec![
+                    org("account"),
+                    sub(
+                        "arn:${AWS::Partition}:organizations::${AWS::AccountId}:policy/${OrganizationId}/service_control_policy/*".to_owned(),
+                    ),
+                ],
+            )
+            .sid("FreezeAccounts"),
             // the sweeper drains what the forwarding rule could not deliver
             Statement::allow(
                 &["sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage"],

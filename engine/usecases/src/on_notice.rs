@@ -386,6 +386,15 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
                 format!("If the account is assigned: `spa expire {account}` purges it again"),
             ],
         ),
+        Label::SpendProjected => (
+            "Estimated the account's burn from the resources its holder started (CloudTrail, priced from the Price List); froze the account when the threshold says so: a deny-all-but-read service control policy holds it, its data kept.",
+            vec![
+                "Read the burn report: which resources, since when, what they project".to_owned(),
+                "Ask the holder whether the spending is expected".to_owned(),
+                format!("To give the account back: `spa unfreeze {account}`; to purge it: `spa unfreeze {account}`, then `spa expire {account}`"),
+                events,
+            ],
+        ),
         Label::DeadLetter => (
             "Gave up on an event or a command after every retry; archived the message as received (the reason names its S3 key). Nothing was replayed.",
             vec![
@@ -401,7 +410,7 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
 /// Default impact of an incident, by label (settings' `impact` of the route wins).
 pub fn default_impact(label: Label) -> u8 {
     match label {
-        Label::ConsoleLoginWithRoot => 2,
+        Label::ConsoleLoginWithRoot | Label::SpendProjected => 2,
         Label::BudgetAlert | Label::ConsoleLoginWithIamUser | Label::AccountQuarantined => 3,
         _ => 4,
     }

@@ -31,6 +31,13 @@ pub enum Action {
     },
     /// Look at the account's deadlines and lease now.
     Sweep,
+    /// `spa freeze ACCOUNT --reason TEXT`: as the spend guard does.
+    Freeze {
+        /// Why, for the incident and the history (no e-mail address in it).
+        reason: String,
+    },
+    /// `spa unfreeze`: back to the state the account was frozen in.
+    Unfreeze,
     /// A Slack slash command answered later (`/spa costs`, `/spa status`): the
     /// `commands` function works the answer out and posts it to Slack's response URL.
     /// `account` is the account asked about, else the automation account.
@@ -60,6 +67,8 @@ impl Action {
             Action::Release => "release",
             Action::Assign { .. } => "assign",
             Action::Sweep => "sweep",
+            Action::Freeze { .. } => "freeze",
+            Action::Unfreeze => "unfreeze",
             Action::SlackReply { .. } => "slack-reply",
         }
     }

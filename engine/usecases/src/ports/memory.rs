@@ -214,6 +214,8 @@ struct Tree {
     accounts: BTreeMap<String, MemoryAccount>,
     /// Names of OUs and roots.
     names: BTreeMap<String, String>,
+    /// Policies by name (their content), and the accounts each is attached to.
+    policies: BTreeMap<String, (String, BTreeSet<String>)>,
 }
 
 impl Tree {
@@ -526,6 +528,44 @@ impl Organization for MemoryOrganization {
             }),
             None => Err(not_found(id.as_str())),
         }
+    }
+
+    async fn freeze(
+        &self,
+        id: &AccountId,
+        policy: &spa_core::guardrails::Policy,
+    ) -> Result<(), PortError> {
+        self.enter("freeze")?;
+        let mut tree = lock(&self.tree);
+        if tree.account(id.as_str()).is_none() {
+            return Err(not_found(id.as_str()));
+        }
+        tree.policies
+            .entry(policy.name.clone())
+            .or_insert_with(|| (policy.content.clone(), BTreeSet::new()))
+            .1
+            .insert(id.as_str().to_owned());
+        Ok(())
+    }
+
+    async fn thaw(&self, id: &AccountId, policy: &str) -> Result<(), PortError> {
+        self.enter("thaw")?;
+        if let Some((_, targets)) = lock(&self.tree).policies.get_mut(policy) {
+            targets.remove(id.as_str());
+        }
+        Ok(())
+    }
+}
+
+impl MemoryOrganization {
+    /// The names of the policies attached to an account (by `freeze`).
+    pub fn policies_of(&self, id: &str) -> Vec<String> {
+        lock(&self.tree)
+            .policies
+            .iter()
+            .filter(|(_, (_, targets))| targets.contains(id))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 }
 

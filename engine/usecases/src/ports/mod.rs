@@ -200,6 +200,21 @@ pub trait Organization: OrganizationTree + Send + Sync {
         from: &str,
         to: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Attaches the freeze policy ([`spa_core::guardrails::freeze_policy`]) to an
+    /// account, creating it first when the organization has no policy of its name.
+    /// Attached already: done (a retried freeze).
+    fn freeze(
+        &self,
+        id: &AccountId,
+        policy: &spa_core::guardrails::Policy,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Detaches the policy named `policy` from an account. Not attached, or no such
+    /// policy: done (a retried unfreeze).
+    fn thaw(
+        &self,
+        id: &AccountId,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// What a build is started with.

@@ -70,6 +70,14 @@ fn event_of(world: &World, phase: usize, account: &str) -> Incoming {
         3 => batch(vec![world.command(account, Action::MaintenanceWindow)]),
         // an exception: an incident, chat, e-mail, and the holder told
         6 => super::exceptions::budget_alert(world, account, &world.fresh()),
+        // the spend guard's freeze (policy attached, exception raised), then back
+        7 => batch(vec![world.command(
+            account,
+            Action::Freeze {
+                reason: "4 p4d.24xlarge: 131.09 USD an hour".into(),
+            },
+        )]),
+        8 => batch(vec![world.command(account, Action::Unfreeze)]),
         _ => world.finished(account, BuildStatus::Succeeded),
     }
 }
@@ -157,7 +165,7 @@ fn killed_and_delivered_again(accounts: usize) {
     // past the lease of a claim (the lifecycle functions' budget)
     let after_lease = TimeDelta::seconds(60);
     let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for phase in 0..7 {
+    for phase in 0..9 {
         let mut covered = BTreeSet::new();
         let mut most = 0;
         for n in 0..accounts {
@@ -186,6 +194,11 @@ fn killed_and_delivered_again(accounts: usize) {
                 crashed.org().tags_of(&account),
                 reference.org().tags_of(&account),
                 "phase {phase}: {account} killed before step {at}"
+            );
+            assert_eq!(
+                crashed.org().policies_of(&account),
+                reference.org().policies_of(&account),
+                "phase {phase}: {account} killed before step {at}: the freeze policy"
             );
         }
         // every step of the deliveries of this phase was a crash point

@@ -426,6 +426,7 @@ proptest! {
                 id: build_id("b-1"),
             }),
             transaction: tx.and_then(|m| transaction(if m { TransactionKind::Maintenance } else { TransactionKind::Onboarding })),
+            frozen_from: None,
             cost_center: None,
         };
         let kind = match op {

@@ -28,6 +28,7 @@ const A: O = To(Some(State::Assigned));
 const E: O = To(Some(State::Expired));
 const G: O = To(Some(State::Purged));
 const Q: O = To(Some(State::Quarantined));
+const F: O = To(Some(State::Frozen));
 
 /// The triggers of the columns, in order. `b-1` is the awaited build; `b-0` an older one.
 fn columns() -> Vec<(&'static str, Trigger)> {
@@ -50,22 +51,29 @@ fn columns() -> Vec<(&'static str, Trigger)> {
         ("moved out", at(TriggerKind::Left(Departure::MovedOut))),
         ("closed", at(TriggerKind::Left(Departure::Closed))),
         ("removed", at(TriggerKind::Left(Departure::Removed))),
+        (
+            "freeze",
+            at(TriggerKind::Freeze {
+                reason: "4 p4d.24xlarge: 131.09 USD an hour".into(),
+            }),
+        ),
+        ("unfreeze", at(TriggerKind::OperatorUnfreeze)),
     ]
 }
 
 /// The views of the rows: every state in the shape `decide` leaves it, plus a few
 /// shapes operators and late events produce.
-fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
+fn rows() -> Vec<(&'static str, AccountView, [O; 19])> {
     use BuildKind::{Preparation, Purge};
     use TransactionKind::{Maintenance, Onboarding};
     vec![
         (
             "unmanaged",
             AccountView::default(),
-            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem
+            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem frz unfrz
             [
                 V, V, V, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, Dup, Dup, Dup,
+                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal, Illegal,
             ],
         ),
         (
@@ -78,7 +86,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Dup, Dup, P, Same, Stale, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Q,
-                U, U, U,
+                U, U, U, Illegal, Illegal,
             ],
         ),
         (
@@ -87,7 +95,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             // re-vended in place: the state stays vended, preparation starts
             [
                 Dup, Same, Same, Stale, Stale, Stale, Same, Same, Illegal, Illegal, Dup, Dup,
-                Nothing, Nothing, U, U, U,
+                Nothing, Nothing, U, U, U, Illegal, Illegal,
             ],
         ),
         (
@@ -95,7 +103,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             managed(State::Prepared),
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, A, A, Illegal, Illegal, Dup, Dup, Nothing,
-                Nothing, U, U, U,
+                Nothing, U, U, U, F, Illegal,
             ],
         ),
         (
@@ -107,7 +115,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U,
+                U, U, U, F, Illegal,
             ],
         ),
         (
@@ -118,7 +126,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U,
+                U, U, U, F, Illegal,
             ],
         ),
         (
@@ -133,7 +141,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, G, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U,
+                Q, U, U, U, Illegal, Illegal,
             ],
         ),
         (
@@ -148,7 +156,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, Illegal, Illegal, A, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U,
+                Q, U, U, U, Illegal, Illegal,
             ],
         ),
         (
@@ -159,7 +167,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, V, V, Dup, Dup, Dup, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Nothing,
-                U, U, U,
+                U, U, U, Illegal, Illegal,
             ],
         ),
         (
@@ -172,7 +180,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Dup, E, E, Dup, Dup, Dup, Dup, Illegal, Illegal, Illegal, Same, Same, Nothing,
-                Nothing, U, U, U,
+                Nothing, U, U, U, Illegal, Illegal,
             ],
         ),
         (
@@ -180,7 +188,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             managed(State::Assigned),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid,
             ],
         ),
         (
@@ -195,7 +203,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             // a reset would start a second purge while one is awaited
             [
                 Invalid, Invalid, Illegal, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Invalid, Q, Q, U, U, U,
+                Invalid, Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid,
             ],
         ),
         (
@@ -207,7 +215,40 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 17])> {
             },
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid,
+            ],
+        ),
+        (
+            "frozen from assigned, jane's",
+            AccountView {
+                holder: Some(jane()),
+                assigned_since: Some(t0()),
+                frozen_from: Some(State::Assigned),
+                ..managed(State::Frozen)
+            },
+            // it keeps what it holds, its holder too, until an operator unfreezes it
+            [
+                Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
+                Illegal, Nothing, Nothing, U, U, U, Dup, A,
+            ],
+        ),
+        (
+            "frozen from the pool",
+            AccountView {
+                frozen_from: Some(State::Prepared),
+                ..managed(State::Frozen)
+            },
+            [
+                Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
+                Illegal, Nothing, Nothing, U, U, U, Dup, P,
+            ],
+        ),
+        (
+            "frozen without frozen-from (hand-edited)",
+            managed(State::Frozen),
+            [
+                Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid,
             ],
         ),
     ]
@@ -235,6 +276,7 @@ fn entering(state: Option<State>) -> Label {
         Some(State::Expired) => Label::AccountExpired,
         Some(State::Purged) => Label::AccountPurged,
         Some(State::Quarantined) => Label::AccountQuarantined,
+        Some(State::Frozen) => Label::AccountFrozen,
     }
 }
 
@@ -260,10 +302,13 @@ fn every_state_meets_every_trigger() {
                 ));
             }
             if let Ok(decision) = &result {
-                // every transition emits the event of the state it enters, and an activity
+                // every transition emits the event of the state it enters (back from a
+                // freeze: `AccountUnfrozen`), and an activity
                 if decision.changed() {
+                    let thawed = view.state == Some(State::Frozen)
+                        && events(decision).contains(&Label::AccountUnfrozen);
                     assert!(
-                        events(decision).contains(&entering(decision.to)),
+                        thawed || events(decision).contains(&entering(decision.to)),
                         "{row} + {column}: no {} event",
                         entering(decision.to)
                     );
@@ -309,14 +354,16 @@ fn the_table_covers_every_trigger_kind() {
             | TriggerKind::LeaseEnded
             | TriggerKind::OperatorRelease
             | TriggerKind::Sweep
-            | TriggerKind::Left(_) => {}
+            | TriggerKind::Left(_)
+            | TriggerKind::Freeze { .. }
+            | TriggerKind::OperatorUnfreeze => {}
         }
     }
     let names: std::collections::BTreeSet<_> =
         columns().iter().map(|(_, t)| t.kind.name()).collect();
     assert_eq!(
         names.len(),
-        14,
+        16,
         "one column per trigger kind and departure: {names:?}"
     );
 }
