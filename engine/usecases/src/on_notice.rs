@@ -427,7 +427,12 @@ async fn attend<P: Platform>(
     let route = settings.notifications.routes.route(label.as_str());
     let mut notice = notice(engine, event, known);
     let mut deliveries = Vec::new();
-    if settings.features.incident_manager {
+    // the spend guard's `tell_holder` without `raise`: the holder alone is told
+    let holder_only = event
+        .event
+        .facts
+        .contains_key(super::on_spending::HOLDER_ONLY);
+    if settings.features.incident_manager && !holder_only {
         let link = cost_report(engine, event, known).await;
         let related = match link {
             Ok(url) => {
@@ -461,7 +466,10 @@ async fn attend<P: Platform>(
             result: result.map(|(what, _)| what),
         });
     }
-    let channels = route.map(|r| r.channels.clone()).unwrap_or_default();
+    let channels = route
+        .filter(|_| !holder_only)
+        .map(|r| r.channels.clone())
+        .unwrap_or_default();
     for channel in channels {
         let (step, result) = match channel {
             Channel::Slack => (
@@ -504,7 +512,9 @@ async fn attend<P: Platform>(
         };
         deliveries.push(Delivery { step, result });
     }
-    if route.is_some_and(|r| r.notify_holder) {
+    // the route tells every holder of its label; an event may ask for its own
+    // (the spend guard's `tell_holder`, a freeze)
+    if route.is_some_and(|r| r.notify_holder) || event.event.facts.contains_key("notify_holder") {
         let result = match &known.holder {
             Some(holder) => {
                 send(

@@ -451,10 +451,14 @@ impl Arns {
                 .into_iter()
                 .map(|p| format!("arn:{partition}:codebuild:*:*:project/{p}"))
                 .collect(),
-            rules: [&names.forward_builds, &names.forward_sign_ins]
-                .into_iter()
-                .map(|r| format!("arn:{partition}:events:*:*:rule/{r}"))
-                .collect(),
+            rules: [
+                &names.forward_builds,
+                &names.forward_sign_ins,
+                &names.forward_spending,
+            ]
+            .into_iter()
+            .map(|r| format!("arn:{partition}:events:*:*:rule/{r}"))
+            .collect(),
             topic: format!("arn:{partition}:sns:*:*:{}", names.budget_alerts_topic),
             budget: format!("arn:{partition}:budgets::*:budget/{}", names.budget),
         };

@@ -767,9 +767,10 @@ impl<'a> Plan<'a> {
             reason: reason.to_owned(),
         });
         if let Some(holder) = &self.view.holder {
+            // told with the exception, which carries the burn report
             self.push(Command::NotifyHolder {
                 holder: holder.clone(),
-                label: Label::AccountFrozen,
+                label: Label::SpendProjected,
             });
         }
     }

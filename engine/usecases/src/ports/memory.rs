@@ -719,6 +719,7 @@ struct StoreState {
     logins: BTreeMap<AccountId, DateTime<Utc>>,
     known: BTreeMap<AccountId, KnownAccount>,
     writers: BTreeMap<AccountId, StoredWriter>,
+    ledgers: BTreeMap<AccountId, BTreeMap<String, spa_core::spend::Entry>>,
 }
 
 /// An account's writer lease and cache as the store keeps them.
@@ -1090,6 +1091,36 @@ impl KnownAccounts for MemoryStore {
             .iter()
             .filter_map(|id| state.known.get(id).cloned())
             .collect())
+    }
+}
+
+impl super::SpendLedgers for MemoryStore {
+    async fn ledger(&self, account: &AccountId) -> Result<Vec<spa_core::spend::Entry>, PortError> {
+        self.enter("ledger")?;
+        Ok(lock(&self.state)
+            .ledgers
+            .get(account)
+            .map(|entries| entries.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn write_ledger(
+        &self,
+        account: &AccountId,
+        entries: &[spa_core::spend::Entry],
+    ) -> Result<(), PortError> {
+        self.enter("write_ledger")?;
+        let mut state = lock(&self.state);
+        let ledger = state.ledgers.entry(account.clone()).or_default();
+        for entry in entries {
+            let newer = ledger
+                .get(&entry.resource.id)
+                .is_none_or(|stored| stored.changed < entry.changed);
+            if newer {
+                ledger.insert(entry.resource.id.clone(), entry.clone());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1198,7 +1198,7 @@ fn a_freeze_holds_the_account_raises_the_burn_report_and_tells_the_holder() {
             },
             Command::NotifyHolder {
                 holder: jane(),
-                label: Label::AccountFrozen,
+                label: Label::SpendProjected,
             },
         ]
     );
