@@ -184,6 +184,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Freeze an account, as the spend guard does: a deny-all-but-read service control
+    /// policy holds it, its data kept, an incident is opened with the reason, the
+    /// holder is told. Only a prepared or assigned account is frozen.
+    Freeze {
+        #[command(flatten)]
+        live: Live,
+        /// The account id.
+        account: String,
+        /// Why, for the incident and the account's history.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Show what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unfreeze accounts: the freeze policy is detached and each goes back to the state
+    /// it was frozen in (an assigned account whose holder tag went is purged).
+    Unfreeze {
+        #[command(flatten)]
+        live: Live,
+        #[command(flatten)]
+        bulk: Bulk,
+    },
     /// Assign a prepared account of the pool to a person.
     Assign {
         #[command(flatten)]
@@ -491,6 +517,8 @@ mod tests {
             "spa reset --ou ou-ab12-sandbox1 --dry-run --json",
             "spa release --all --yes --direct",
             "spa expire 111111111111 222222222222 --yes",
+            "spa unfreeze 111111111111 --yes",
+            "spa freeze 111111111111 --reason spending --dry-run",
         ] {
             assert!(parses(line).is_ok(), "{line}: {:?}", parses(line).err());
         }

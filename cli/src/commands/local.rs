@@ -228,6 +228,39 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                     ExitCode::FAILURE
                 })?;
         }
+        say("\nSpend guard: a holder starts four p4d.24xlarge; the account is frozen within the minute".to_owned());
+        let frozen = spend_guard(&engine, &runtime, &lines)
+            .await
+            .map_err(|e| live::port_failed(&e))?;
+        let spending = match &frozen {
+            Some(id) => {
+                let at = runtime.platform().clock().now();
+                let call = synth::run_instances(&format!("demo-spend-{id}"), id, "p4d.24xlarge", 4, at);
+                runtime.inject(call, format!("{id} starts 4 p4d.24xlarge"));
+                let run = runtime
+                    .run_until_idle(&handler, limits, &mut record)
+                    .await
+                    .map_err(|e| {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    })?;
+                let config = runtime.inner().automation().sdk().clone();
+                let policies = spa_local::emulator::service_control_policies(&config, id.as_str())
+                    .await
+                    .map_err(|e| live::port_failed(&e))?;
+                let names: Vec<&str> = policies.iter().map(|(n, _)| n.as_str()).collect();
+                say(format!(
+                    "  {id}: policies attached {}; `spa unfreeze {id}` gives it back",
+                    names.join(", ")
+                ));
+                run
+            }
+            None => {
+                say("  no assigned account has its spend guard on: nothing to show".to_owned());
+                RunSummary::default()
+            }
+        };
+        let lines = operator::status(&engine).await.map_err(fail)?;
         say("\nFinOps: last month's cost reports (Cost Explorer's answers registered in the emulator), mailed to FinOps; this week's inventory".to_owned());
         let today = runtime.platform().clock().now().date_naive();
         let reports = finops(&engine, runtime.inner().automation(), &endpoint, &lines, today)
@@ -256,13 +289,14 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         for line in &lines {
             *per_state.entry(line.state.clone()).or_default() += 1;
         }
-        let failed = onboarding.failed + maintenance.failed + exceptions.failed;
+        let failed = onboarding.failed + maintenance.failed + exceptions.failed + spending.failed;
         if json {
             let summary = json!({
                 "accounts": lines.len(),
                 "accounts_per_state": per_state,
                 "builds_started": onboarding.builds_started + maintenance.builds_started,
-                "events_handled": onboarding.handled + maintenance.handled + exceptions.handled,
+                "events_handled": onboarding.handled + maintenance.handled + exceptions.handled + spending.handled,
+                "frozen": frozen.as_ref().map(AccountId::as_str),
                 "chat": { "slack": slack, "teams": teams },
                 "reports": { "files": files.len(), "mailed": mailed.len() },
                 "events_failed": failed,
@@ -290,7 +324,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             );
             println!(
                 "\n{} events handled ({} failed), {} builds started, {} API calls: {}",
-                onboarding.handled + maintenance.handled + exceptions.handled,
+                onboarding.handled + maintenance.handled + exceptions.handled + spending.handled,
                 failed,
                 onboarding.builds_started + maintenance.builds_started,
                 runtime.inner().calls().total(),
@@ -305,6 +339,30 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
     })
     .and_then(|r| r)
     .unwrap_or_else(|code| code)
+}
+
+/// The assigned account whose spend guard is on, for the demo's freeze.
+async fn spend_guard<P: Platform>(
+    engine: &spa_usecases::Engine<'_, P>,
+    runtime: &spa_local::Runtime<spa_aws::Connected>,
+    lines: &[operator::StatusLine],
+) -> Result<Option<AccountId>, spa_usecases::ports::PortError> {
+    use spa_usecases::ports::OrganizationTree;
+    for line in lines.iter().filter(|l| l.state == "assigned") {
+        let ancestors: Vec<String> = runtime
+            .platform()
+            .organization()
+            .ancestors(line.account.as_str())
+            .await?;
+        let guarded = engine
+            .settings()
+            .resolve_account(line.account.as_str(), &ancestors)
+            .is_some_and(|resolved| resolved.spend_guard.enabled);
+        if guarded {
+            return Ok(Some(line.account.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// The demo's chat: a local HTTP server that records what it receives (Slack answers

@@ -72,6 +72,14 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Expire { live, bulk } => operate::bulk(&live, &bulk, Action::Expire),
         Command::Reset { live, bulk } => operate::bulk(&live, &bulk, Action::Reset),
         Command::Release { live, bulk } => operate::bulk(&live, &bulk, Action::Release),
+        Command::Unfreeze { live, bulk } => operate::bulk(&live, &bulk, Action::Unfreeze),
+        Command::Freeze {
+            live,
+            account,
+            reason,
+            dry_run,
+            json,
+        } => operate::freeze(&live, &account, &reason, dry_run, json),
         Command::Close {
             live,
             account,

@@ -312,6 +312,36 @@ pub fn close(live: &Live, bulk: &Bulk, holder: Option<&str>) -> ExitCode {
 
 /// `spa assign ACCOUNT --holder EMAIL`.
 pub fn assign(live: &Live, account: &str, holder: &str, dry_run: bool, json: bool) -> ExitCode {
+    if let Err(error) = spa_core::lifecycle::Holder::new(holder) {
+        eprintln!("error: --holder: {error}");
+        return ExitCode::from(2);
+    }
+    let action = Action::Assign {
+        holder: holder.to_owned(),
+    };
+    one_account(live, account, action, dry_run, json)
+}
+
+/// `spa freeze ACCOUNT --reason TEXT`.
+pub fn freeze(live: &Live, account: &str, reason: &str, dry_run: bool, json: bool) -> ExitCode {
+    // one line of at most 1,000 characters: it goes to an incident and the history
+    let reason: String = reason
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(1000)
+        .collect();
+    if reason.is_empty() {
+        eprintln!("error: --reason: expected why the account is frozen, for its incident");
+        return ExitCode::from(2);
+    }
+    let action = Action::Freeze { reason };
+    one_account(live, account, action, dry_run, json)
+}
+
+/// An action on one account, applied at once (not through the queue).
+fn one_account(live: &Live, account: &str, action: Action, dry_run: bool, json: bool) -> ExitCode {
     let Some(id) = AccountId::parse(account) else {
         eprintln!(
             "error: `{account}` is not an account id: expected {}",
@@ -319,10 +349,6 @@ pub fn assign(live: &Live, account: &str, holder: &str, dry_run: bool, json: boo
         );
         return ExitCode::from(2);
     };
-    if let Err(error) = spa_core::lifecycle::Holder::new(holder) {
-        eprintln!("error: --holder: {error}");
-        return ExitCode::from(2);
-    }
     let options = Bulk {
         accounts: vec![account.to_owned()],
         ou: None,
@@ -331,9 +357,6 @@ pub fn assign(live: &Live, account: &str, holder: &str, dry_run: bool, json: boo
         yes: true,
         direct: true,
         json,
-    };
-    let action = Action::Assign {
-        holder: holder.to_owned(),
     };
     run_bulk(live, &options, Selection::Accounts(vec![id]), action)
 }

@@ -307,3 +307,30 @@ to run against the local emulator"
     );
     assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
 }
+
+#[test]
+fn a_freeze_needs_an_account_id_and_a_reason() {
+    for (args, expected) in [
+        (
+            vec!["freeze", "1234", "--reason", "GPU instances"],
+            "`1234` is not an account id",
+        ),
+        (
+            vec!["freeze", "111111111111", "--reason", "   "],
+            "--reason: expected why the account is frozen",
+        ),
+    ] {
+        let out = spa(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one clear error: {stderr}");
+    }
+    let out = spa(&["freeze", "111111111111"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--reason"),
+        "{}",
+        text(&out.stderr)
+    );
+}

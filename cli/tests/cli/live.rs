@@ -42,15 +42,19 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     // the shipped settings list 4 accounts (2 with a holder, 1 in the pool, 1 in the
     // nested data unit with a holder) and 4 are generated, every other one with a holder
     assert_eq!(summary["accounts"], 8, "{summary}");
-    assert_eq!(summary["accounts_per_state"]["assigned"], 5, "{summary}");
+    // one assigned account of the sandbox unit (its spend guard on) is frozen by the
+    // four p4d.24xlarge its holder starts
+    assert_eq!(summary["accounts_per_state"]["assigned"], 4, "{summary}");
+    assert_eq!(summary["accounts_per_state"]["frozen"], 1, "{summary}");
+    assert!(summary["frozen"].is_string(), "{summary}");
     assert_eq!(summary["accounts_per_state"]["prepared"], 3, "{summary}");
     assert_eq!(summary["events_failed"], 0, "{summary}");
     // 8 preparations, then 5 assigned accounts maintained; the data unit skips its purge
     assert_eq!(summary["builds_started"], 8 + 4 * 2 + 1, "{summary}");
-    // a root sign-in (routed to slack, teams) and a budget alert (slack) reached the
-    // demo's local webhook server
-    assert_eq!(summary["chat"]["slack"], 2, "{summary}");
-    assert_eq!(summary["chat"]["teams"], 1, "{summary}");
+    // a root sign-in (routed to slack, teams), a budget alert (slack) and the freeze's
+    // SpendProjected (slack, teams) reached the demo's local webhook server
+    assert_eq!(summary["chat"]["slack"], 3, "{summary}");
+    assert_eq!(summary["chat"]["teams"], 2, "{summary}");
     // last month's cost reports (the summary and each cost center, XLSX and CSV) and
     // this week's inventory are in the bucket; the summary went to FinOps
     // (cost centers IT-001, FIN-042, DATA-007 and NoCostCenter for the generated accounts)
@@ -82,9 +86,37 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
         .flatten()
         .filter_map(|a| a["label"].as_str())
         .collect();
-    for label in ["BudgetAlert", "ConsoleLoginWithRoot"] {
+    for label in [
+        "BudgetAlert",
+        "ConsoleLoginWithRoot",
+        "AccountFrozen",
+        "SpendProjected",
+    ] {
         assert!(labels.contains(&label), "{label} not recorded: {recent}");
     }
+    // the frozen account's own history says why
+    let frozen = summary["frozen"].as_str().expect("a frozen account");
+    let out = spa(
+        &[
+            "events",
+            "list",
+            "--account",
+            frozen,
+            "--json",
+            "--limit",
+            "20",
+        ],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let history = text(&out.stdout);
+    for label in ["AccountFrozen", "SpendProjected"] {
+        assert!(history.contains(label), "{label}: {history}");
+    }
+    assert!(
+        history.contains("p4d.24xlarge"),
+        "the burn report: {history}"
+    );
 }
 
 #[test]

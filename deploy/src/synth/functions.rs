@@ -113,6 +113,13 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             grants: LIFECYCLE.to_vec(),
             memory_mb: 256,
         },
+        Function::SpendEvents => FunctionSpec {
+            name: Function::SpendEvents.as_str(),
+            description: "Calls that start or end spending in member accounts: burn, thresholds, freeze",
+            function: Function::SpendEvents,
+            grants: LIFECYCLE.to_vec(),
+            memory_mb: 256,
+        },
         Function::Commands => {
             let mut grants = PREPARING.to_vec();
             // the answers of slash commands read the costs

@@ -24,6 +24,14 @@ pub const ANY_RESOURCE_ACTIONS: &[(&str, &str)] = &[
         "describes the caller's organization: the action has no resource type",
     ),
     (
+        "organizations:ListPolicies",
+        "lists the policies of the caller's organization (the spend guard finds its freeze policy): the action has no resource type",
+    ),
+    (
+        "organizations:CreatePolicy",
+        "creates a policy in the caller's organization (the spend guard's freeze policy, the first time an account is frozen): the action has no resource type",
+    ),
+    (
         "ce:GetCostAndUsage",
         "Cost Explorer has no resource-level permissions",
     ),

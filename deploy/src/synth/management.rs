@@ -92,6 +92,17 @@ pub fn management(
                 vec![org("account")],
             )
             .sid("TagAccounts"),
+            // the spend guard freezes an account: the freeze policy, attached to it alone
+            Statement::allow(
+                &["organizations:AttachPolicy", "organizations:DetachPolicy"],
+                vec![
+                    org("account"),
+                    sub(
+                        "arn:${AWS::Partition}:organizations::${AWS::AccountId}:policy/${OrganizationId}/service_control_policy/*".to_owned(),
+                    ),
+                ],
+            )
+            .sid("FreezeAccounts"),
             // `spa close`: after its last purge, an account is closed or parked in the
             // suspended unit (a command only the operator sends: see the threat model)
             Statement::allow(

@@ -316,7 +316,8 @@ fn the_exceptions_rule_filters_its_environment() {
     assert_eq!(pattern["source"], json!(["spa"]));
     assert_eq!(pattern["detail"]["environment"], json!(["SpaDemo"]));
     let types = pattern["detail-type"].as_array().unwrap();
-    assert_eq!(types.len(), 11 + 2, "{types:?}");
+    assert_eq!(types.len(), 12 + 2, "{types:?}");
+    assert!(types.contains(&json!("SpendProjected")), "{types:?}");
     assert!(types.contains(&json!("DeadLetter")), "{types:?}");
     assert!(types.contains(&json!("PurgeDryRun")), "{types:?}");
     assert!(
@@ -533,7 +534,16 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
     // spa's own events (`source: spa`) on the bus
     assert_eq!(
         policy["Condition"]["ForAllValues:StringEquals"]["events:source"],
-        json!(["aws.codebuild", "aws.organizations", "aws.signin"])
+        json!([
+            "aws.bedrock",
+            "aws.codebuild",
+            "aws.ec2",
+            "aws.eks",
+            "aws.organizations",
+            "aws.rds",
+            "aws.sagemaker",
+            "aws.signin"
+        ])
     );
     // and the rule for spa's own events takes the automation account's only
     let exceptions = of_type(&automation, "AWS::Events::Rule")

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::{
-    Account, AccountState, AccountStatus as SdkStatus, ParentType, Tag,
+    Account, AccountState, AccountStatus as SdkStatus, ParentType, PolicyType, Tag,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -406,6 +406,130 @@ impl Organization for AwsOrganization {
                 Ok(())
             }
             Err(e) => Err(port_error(SERVICE, "CloseAccount", id.as_str(), e)),
+        }
+    }
+
+    async fn freeze(
+        &self,
+        id: &AccountId,
+        policy: &spa_core::guardrails::Policy,
+    ) -> Result<(), PortError> {
+        let policy_id = match self.policy_id(&policy.name).await? {
+            Some(policy_id) => policy_id,
+            None => self.create_policy(policy).await?,
+        };
+        self.pace().await?;
+        let result = self
+            .client
+            .attach_policy()
+            .policy_id(&policy_id)
+            .target_id(id.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if code(&e) == Some("DuplicatePolicyAttachmentException") => {
+                tracing::debug!(account = %id, policy = policy.name, "the policy was attached already");
+                Ok(())
+            }
+            Err(e) => Err(port_error(SERVICE, "AttachPolicy", id.as_str(), e)),
+        }
+    }
+
+    async fn thaw(&self, id: &AccountId, policy: &str) -> Result<(), PortError> {
+        let Some(policy_id) = self.policy_id(policy).await? else {
+            tracing::debug!(account = %id, policy, "no such policy: nothing to detach");
+            return Ok(());
+        };
+        self.pace().await?;
+        let result = self
+            .client
+            .detach_policy()
+            .policy_id(&policy_id)
+            .target_id(id.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    code(&e),
+                    Some("PolicyNotAttachedException" | "PolicyNotFoundException")
+                ) =>
+            {
+                tracing::debug!(account = %id, policy, "the policy was not attached");
+                Ok(())
+            }
+            Err(e) => Err(port_error(SERVICE, "DetachPolicy", id.as_str(), e)),
+        }
+    }
+}
+
+/// The error code of a service error.
+fn code<E: ProvideErrorMetadata, R>(
+    error: &aws_sdk_organizations::error::SdkError<E, R>,
+) -> Option<&str> {
+    error.as_service_error().and_then(|s| s.code())
+}
+
+impl AwsOrganization {
+    /// The id of the service control policy named `name`, if the organization has one.
+    async fn policy_id(&self, name: &str) -> Result<Option<String>, PortError> {
+        let mut token = None;
+        loop {
+            self.pace().await?;
+            let page = self
+                .client
+                .list_policies()
+                .filter(PolicyType::ServiceControlPolicy)
+                .set_max_results(self.page_size)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "ListPolicies", name, e))?;
+            if let Some(found) = page
+                .policies()
+                .iter()
+                .find(|p| p.name() == Some(name))
+                .and_then(|p| p.id())
+            {
+                return Ok(Some(found.to_owned()));
+            }
+            token = match next(page.next_token()) {
+                Some(token) => Some(token),
+                None => return Ok(None),
+            };
+        }
+    }
+
+    /// Creates a service control policy; a twin created meanwhile (another
+    /// invocation) is found and used.
+    async fn create_policy(
+        &self,
+        policy: &spa_core::guardrails::Policy,
+    ) -> Result<String, PortError> {
+        self.pace().await?;
+        let result = self
+            .client
+            .create_policy()
+            .name(&policy.name)
+            .description(&policy.description)
+            .content(&policy.content)
+            .r#type(PolicyType::ServiceControlPolicy)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .policy()
+                .and_then(|p| p.policy_summary())
+                .and_then(|s| s.id())
+                .map(str::to_owned)
+                .ok_or_else(|| rejected("CreatePolicy", "no policy id in the answer")),
+            Err(e) if code(&e) == Some("DuplicatePolicyException") => self
+                .policy_id(&policy.name)
+                .await?
+                .ok_or_else(|| rejected("CreatePolicy", "the policy exists and cannot be listed")),
+            Err(e) => Err(port_error(SERVICE, "CreatePolicy", &policy.name, e)),
         }
     }
 }

@@ -27,5 +27,6 @@ pub mod notify;
 pub mod reports;
 pub mod rules;
 pub mod settings;
+pub mod spend;
 pub mod text;
 pub mod vocabulary;

@@ -107,6 +107,63 @@ pub fn build_state_change(
     })
 }
 
+/// EC2's `RunInstances` of `count` instances of `instance_type` in `account`, by an
+/// Identity Center role, as the member account's spending rule forwards it (moto
+/// emits no CloudTrail event): the spend guard's input.
+pub fn run_instances(
+    id: &str,
+    account: &AccountId,
+    instance_type: &str,
+    count: usize,
+    at: DateTime<Utc>,
+) -> Value {
+    let items: Vec<Value> = (1..=count)
+        .map(|n| {
+            json!({
+                "instanceId": format!("i-{:0>15}{n}", id.len()),
+                "instanceType": instance_type,
+                "instanceState": {"code": 0, "name": "pending"}
+            })
+        })
+        .collect();
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2",
+        "account": account.as_str(),
+        "time": time(at),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "principalId": "AROAEXAMPLE:holder",
+                "arn": format!("arn:aws:sts::{}:assumed-role/AWSReservedSSO_AdministratorAccess_0123/holder", account.as_str()),
+                "accountId": account.as_str()
+            },
+            "eventTime": time(at),
+            "eventSource": "ec2.amazonaws.com",
+            "eventName": "RunInstances",
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.10",
+            "userAgent": "aws-cli/2",
+            "requestParameters": {
+                "instanceType": instance_type,
+                "instancesSet": {"items": [{"imageId": "ami-0abcdef1234567890", "minCount": count, "maxCount": count}]}
+            },
+            "responseElements": {"instancesSet": {"items": items}},
+            "eventID": format!("{id}-trail"),
+            "readOnly": false,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": account.as_str(),
+            "eventCategory": "Management"
+        }
+    })
+}
+
 /// "AWS Console Sign In via CloudTrail" of the root user of `account`, as the member
 /// account's forwarding rule sends it (what moto never emits).
 pub fn root_console_login(

@@ -137,9 +137,12 @@ impl Outcome {
 }
 
 /// The state a lifecycle label enters: `Some(None)` for unmanaged, `None` for labels
-/// that enter no state.
-fn entered(label: Label) -> Option<Option<State>> {
+/// that enter no state. `AccountUnfrozen` enters the state the account was frozen
+/// from, `frozen_from`.
+fn entered(label: Label, frozen_from: Option<State>) -> Option<Option<State>> {
     Some(match label {
+        Label::AccountFrozen => Some(State::Frozen),
+        Label::AccountUnfrozen => return frozen_from.map(Some),
         Label::AccountVended => Some(State::Vended),
         Label::AccountPrepared => Some(State::Prepared),
         Label::AccountAssigned => Some(State::Assigned),
@@ -161,6 +164,8 @@ pub(crate) struct Run<'r> {
     note: Option<String>,
     /// The state as the events go (a decision may pass several states).
     state: Option<State>,
+    /// The state a frozen account goes back to (`AccountUnfrozen` enters it).
+    frozen_from: Option<State>,
     pub(crate) holder: Option<Holder>,
     /// The states before and after each lifecycle label emitted.
     transitions: BTreeMap<Label, (Option<State>, Option<State>)>,
@@ -195,6 +200,7 @@ impl<'r> Run<'r> {
             trigger: trigger.kind.name(),
             note: None,
             state: view.state,
+            frozen_from: view.frozen_from,
             holder: view.holder.clone(),
             transitions: BTreeMap::new(),
             events: Vec::new(),
@@ -217,7 +223,7 @@ impl<'r> Run<'r> {
         label: Label,
         reason: Option<&str>,
     ) {
-        let (from, to) = match entered(label) {
+        let (from, to) = match entered(label, self.frozen_from) {
             Some(to) => {
                 let from = self.state;
                 self.state = to;
@@ -265,11 +271,13 @@ fn expected_deadlines(
         due.insert(kind, transaction.deadline);
     }
     // A lease is watched while its holder has the account, maintenance included (the
-    // sweeper ends it once the account is assigned again); never in quarantine.
+    // sweeper ends it once the account is assigned again); never in quarantine, nor
+    // while frozen (an operator decides: the unfreeze watches it again, and a lease
+    // that ended meanwhile ends at the next sweep).
     let start = view
         .assigned_since
         .or(view.since.filter(|_| state == State::Assigned));
-    if state != State::Quarantined
+    if !matches!(state, State::Quarantined | State::Frozen)
         && view.holder.is_some()
         && let (Some(start), Some(lease)) = (start, policy.lease)
         && let Some(end) = chrono::TimeDelta::from_std(lease)
@@ -355,7 +363,7 @@ fn state_at_build(mut state: Option<State>, commands: &[Command]) -> Option<Stat
         match command {
             Command::StartBuild { .. } => break,
             Command::EmitEvent(label) => {
-                if let Some(to) = entered(*label) {
+                if let Some(to) = entered(*label, None) {
                     state = to;
                 }
             }
@@ -869,6 +877,8 @@ impl<P: Platform> Engine<'_, P> {
                     exceptions::raise(self, run, *label, reason).await?;
                 }
                 Command::Decommission(how) => self.decommission(run, how).await?,
+                Command::Freeze { .. } => self.freeze(run, true).await?,
+                Command::Thaw => self.freeze(run, false).await?,
                 Command::NotifyHolder { holder, label } => {
                     tracing::info!(
                         account = %account,
@@ -968,6 +978,34 @@ impl<P: Platform> Engine<'_, P> {
             }
         }
         tracing::info!(%account, cause = run.cause, ?how, "account decommissioned");
+        Ok(())
+    }
+
+    /// Attaches (`attach`) or detaches the freeze policy. After the tags: a delivery
+    /// that dies in between is resumed on the tags it noted, and attaches it then
+    /// (both calls are idempotent).
+    async fn freeze(&self, run: &Run<'_>, attach: bool) -> Result<(), UseCaseError> {
+        let account = run.account;
+        let step = if attach {
+            "attach the freeze policy"
+        } else {
+            "detach the freeze policy"
+        };
+        let context = || Context::step(step).account(account).cause(run.cause);
+        let policy = spa_core::guardrails::freeze_policy(self.settings())
+            .map_err(|error| UseCaseError::bad_input(context(), error.to_string()))?;
+        let organization = self.platform().organization();
+        if attach {
+            self.retry()
+                .run(step, || organization.freeze(account, &policy))
+                .await
+        } else {
+            self.retry()
+                .run(step, || organization.thaw(account, &policy.name))
+                .await
+        }
+        .within(context)?;
+        tracing::warn!(%account, cause = run.cause, policy = policy.name, attached = attach, "{step}: done");
         Ok(())
     }
 

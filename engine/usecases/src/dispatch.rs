@@ -89,6 +89,9 @@ pub async fn dispatch<P: Platform>(
         Incoming::ConsoleLogin(login) => Box::pin(on_console_login(engine, login))
             .await
             .map(Dispatched::one),
+        Incoming::Spending(call) => Box::pin(super::on_spending::on_spending(engine, call))
+            .await
+            .map(Dispatched::one),
         Incoming::BudgetAlerts(batch) => {
             let mut dispatched = Dispatched::default();
             for record in &batch.records {

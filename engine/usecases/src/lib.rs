@@ -38,6 +38,7 @@ pub mod on_command;
 pub mod on_notice;
 pub mod on_organization_event;
 pub mod on_signal;
+pub mod on_spending;
 
 pub use dead_letters::{ARCHIVE_PREFIX, archive_key, on_dead_letter, on_dead_letters};
 pub use digest::{daily_digest, on_digest_job, read_digest};

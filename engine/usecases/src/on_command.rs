@@ -23,6 +23,10 @@ pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
         }
         Action::Sweep => TriggerKind::Sweep,
         Action::Close => TriggerKind::OperatorClose,
+        Action::Freeze { reason } => TriggerKind::Freeze {
+            reason: spa_core::events::redact_emails(reason),
+        },
+        Action::Unfreeze => TriggerKind::OperatorUnfreeze,
         Action::SlackReply { .. } => {
             return Err("a slash command job is not a lifecycle trigger".to_owned());
         }

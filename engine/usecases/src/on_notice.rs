@@ -386,6 +386,15 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
                 format!("If the account is assigned: `spa expire {account}` purges it again"),
             ],
         ),
+        Label::SpendProjected => (
+            "Estimated the account's burn from the resources its holder started (CloudTrail, priced from the Price List); froze the account when the threshold says so: a deny-all-but-read service control policy holds it, its data kept.",
+            vec![
+                "Read the burn report: which resources, since when, what they project".to_owned(),
+                "Ask the holder whether the spending is expected".to_owned(),
+                format!("To give the account back: `spa unfreeze {account}`; to purge it: `spa unfreeze {account}`, then `spa expire {account}`"),
+                events,
+            ],
+        ),
         Label::DeadLetter => (
             "Gave up on an event or a command after every retry; archived the message as received (the reason names its S3 key). Nothing was replayed.",
             vec![
@@ -401,7 +410,7 @@ fn guidance(label: Label, account: &str) -> (&'static str, Vec<String>) {
 /// Default impact of an incident, by label (settings' `impact` of the route wins).
 pub fn default_impact(label: Label) -> u8 {
     match label {
-        Label::ConsoleLoginWithRoot => 2,
+        Label::ConsoleLoginWithRoot | Label::SpendProjected => 2,
         Label::BudgetAlert | Label::ConsoleLoginWithIamUser | Label::AccountQuarantined => 3,
         _ => 4,
     }
@@ -418,7 +427,12 @@ async fn attend<P: Platform>(
     let route = settings.notifications.routes.route(label.as_str());
     let mut notice = notice(engine, event, known);
     let mut deliveries = Vec::new();
-    if settings.features.incident_manager {
+    // the spend guard's `tell_holder` without `raise`: the holder alone is told
+    let holder_only = event
+        .event
+        .facts
+        .contains_key(super::on_spending::HOLDER_ONLY);
+    if settings.features.incident_manager && !holder_only {
         let link = cost_report(engine, event, known).await;
         let related = match link {
             Ok(url) => {
@@ -452,7 +466,10 @@ async fn attend<P: Platform>(
             result: result.map(|(what, _)| what),
         });
     }
-    let channels = route.map(|r| r.channels.clone()).unwrap_or_default();
+    let channels = route
+        .filter(|_| !holder_only)
+        .map(|r| r.channels.clone())
+        .unwrap_or_default();
     for channel in channels {
         let (step, result) = match channel {
             Channel::Slack => (
@@ -495,7 +512,9 @@ async fn attend<P: Platform>(
         };
         deliveries.push(Delivery { step, result });
     }
-    if route.is_some_and(|r| r.notify_holder) {
+    // the route tells every holder of its label; an event may ask for its own
+    // (the spend guard's `tell_holder`, a freeze)
+    if route.is_some_and(|r| r.notify_holder) || event.event.facts.contains_key("notify_holder") {
         let result = match &known.holder {
             Some(holder) => {
                 send(

@@ -31,7 +31,7 @@ use super::{SpaWorld, list, rows};
 
 /// moto's management account, the automation account of these scenarios.
 const MANAGEMENT: &str = "123456789012";
-const ENVIRONMENT: &str = "SpaFeatures";
+pub(super) const ENVIRONMENT: &str = "SpaFeatures";
 const REGION: &str = "eu-west-1";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/events/");
 /// The lifecycle tags (with the default prefix).
@@ -363,6 +363,15 @@ impl Live {
             "a delivery failed\ntimeline:\n{}",
             self.timeline.join("\n")
         );
+    }
+
+    /// The service control policies attached to `name`, as Organizations holds them:
+    /// `(name, content)`.
+    pub(super) async fn policies(&self, name: &str) -> Vec<(String, String)> {
+        let config = self._moto.sdk_config().await;
+        spa_local::emulator::service_control_policies(&config, self.id(name).as_str())
+            .await
+            .unwrap_or_else(|e| panic!("the policies of `{name}` could not be read: {e}"))
     }
 
     pub(super) fn inject(&self, event: Value, summary: String) {

@@ -17,6 +17,7 @@ mod reports;
 mod scans;
 mod settings;
 mod slack;
+mod spend;
 
 pub use accounts::Emulated;
 pub use lifecycle::Account;

@@ -38,6 +38,7 @@
 //! | known account | `known#<account>` | `account` | `name`, `cost_center`, `ou_path`, `seen` |
 //! | writer lease | `writer#<account>` | `writer` | `until`, `at`, the account's cache, `holder` (`writers`) |
 //! | a shared rate | `pace#organizations` | `pace` | `next`: the next free slot, epoch microseconds (`crate::pace`) |
+//! | spend ledger entry | `spend#<account>` | the resource's id | `body` (JSON), `changed`, `expires` = a week after it ended (`ledgers`) |
 //!
 //! Known accounts are what each report run saw of every account (overwritten at each
 //! run, `BatchWriteItem` by 25, no TTL: an account that left is named in the reports
@@ -73,6 +74,7 @@ use super::config::{AwsConfig, UNPROCESSED_ITEMS};
 use super::error::port_error;
 use spa_core::events::{AccountId, Label};
 use spa_core::settings::Settings;
+mod ledgers;
 mod writers;
 
 use spa_usecases::ports::{

@@ -644,3 +644,76 @@ async fn every_request_takes_a_slot_of_the_shared_rate() {
         "one slot a request: {calls:?}"
     );
 }
+
+/// The names of the service control policies attached to `target`, as Organizations
+/// lists them.
+async fn attached(config: &AwsConfig, target: &AccountId) -> Vec<String> {
+    let output = config
+        .organizations()
+        .list_policies_for_target()
+        .target_id(target.as_str())
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .expect("policies for target");
+    output
+        .policies()
+        .iter()
+        .filter_map(|p| p.name().map(str::to_owned))
+        .filter(|name| name != "FullAWSAccess")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_frozen_account_gets_the_freeze_policy_once_and_loses_it_when_thawed() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    organization(&config).await;
+    let id = account(&config, "frozen").await;
+    let other = account(&config, "other").await;
+    let organization = AwsOrganization::new(config.organizations()).with_page_size(1);
+    let policy = spa_core::guardrails::Policy {
+        name: "SpaTest-Freeze".into(),
+        description: "spa SpaTest: frozen".into(),
+        targets: Vec::new(),
+        content: r#"{"Version":"2012-10-17","Statement":[{"Sid":"Frozen","Effect":"Deny","NotAction":["*:Get*"],"Resource":"*"}]}"#.into(),
+    };
+    // thawing an account of an organization without the policy: nothing to do
+    organization
+        .thaw(&id, &policy.name)
+        .await
+        .expect("nothing to thaw");
+
+    // the first freeze creates the policy; a retried one and another account reuse it
+    organization.freeze(&id, &policy).await.expect("frozen");
+    organization
+        .freeze(&id, &policy)
+        .await
+        .expect("frozen again");
+    organization
+        .freeze(&other, &policy)
+        .await
+        .expect("other frozen");
+    assert_eq!(attached(&config, &id).await, ["SpaTest-Freeze"]);
+    let listed = config
+        .organizations()
+        .list_policies()
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .expect("policies");
+    let freezes: Vec<_> = listed
+        .policies()
+        .iter()
+        .filter(|p| p.name() == Some("SpaTest-Freeze"))
+        .collect();
+    assert_eq!(freezes.len(), 1, "one policy, created once");
+
+    organization.thaw(&id, &policy.name).await.expect("thawed");
+    organization
+        .thaw(&id, &policy.name)
+        .await
+        .expect("thawed again");
+    assert!(attached(&config, &id).await.is_empty());
+    assert_eq!(attached(&config, &other).await, ["SpaTest-Freeze"]);
+}

@@ -34,6 +34,13 @@ pub enum Action {
     /// `spa close`: a last purge, then the account is closed (or parked in the
     /// suspended unit) and leaves management.
     Close,
+    /// `spa freeze ACCOUNT --reason TEXT`: as the spend guard does.
+    Freeze {
+        /// Why, for the incident and the history (no e-mail address in it).
+        reason: String,
+    },
+    /// `spa unfreeze`: back to the state the account was frozen in.
+    Unfreeze,
     /// A Slack slash command answered later (`/spa costs`, `/spa status`): the
     /// `commands` function works the answer out and posts it to Slack's response URL.
     /// `account` is the account asked about, else the automation account.
@@ -64,6 +71,8 @@ impl Action {
             Action::Assign { .. } => "assign",
             Action::Sweep => "sweep",
             Action::Close => "close",
+            Action::Freeze { .. } => "freeze",
+            Action::Unfreeze => "unfreeze",
             Action::SlackReply { .. } => "slack-reply",
         }
     }

@@ -299,6 +299,10 @@ fn described(incoming: &Incoming) -> (Option<AccountId>, String) {
             format!("CodeBuild Build State Change ({})", change.status.as_str()),
         ),
         Incoming::ConsoleLogin(login) => (Some(login.account.clone()), "console sign-in".into()),
+        Incoming::Spending(call) => (
+            Some(call.account.clone()),
+            format!("spending call `{}`", call.name),
+        ),
         Incoming::Spa(event) => (
             Some(event.event.account.clone()),
             format!("spa event `{}`", event.event.label),

@@ -7,7 +7,7 @@ use super::json::{Node, excerpt};
 use crate::vocabulary::{AccountId, EventId};
 
 /// Detail-types of the CloudTrail-based events spa consumes.
-pub(crate) const API_CALL: &str = "AWS API Call via CloudTrail";
+pub const API_CALL: &str = "AWS API Call via CloudTrail";
 pub(crate) const SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
 pub(crate) const CONSOLE_SIGN_IN: &str = "AWS Console Sign In via CloudTrail";
 pub(crate) const BUILD_STATE_CHANGE: &str = "CodeBuild Build State Change";
@@ -29,6 +29,7 @@ pub(crate) enum Route {
     Organizations,
     CodeBuild,
     SignIn,
+    Spending,
     Spa,
 }
 
@@ -43,6 +44,9 @@ pub(crate) fn route(root: &Node<'_>) -> Result<Route, DecodeError> {
         ("aws.organizations", API_CALL | SERVICE_EVENT) => Ok(Route::Organizations),
         ("aws.codebuild", BUILD_STATE_CHANGE) => Ok(Route::CodeBuild),
         ("aws.signin", CONSOLE_SIGN_IN) => Ok(Route::SignIn),
+        (source, API_CALL) if super::spending::WATCHED.iter().any(|(s, _)| *s == source) => {
+            Ok(Route::Spending)
+        }
         (super::domain::SOURCE, _) => Ok(Route::Spa),
         _ => Err(DecodeError::Foreign {
             event_source: excerpt(source),

@@ -18,6 +18,7 @@ mod json;
 mod organizations;
 mod scheduler;
 mod signin;
+mod spending;
 
 use serde_json::Value;
 
@@ -36,6 +37,7 @@ pub use dead_letter::{
     queue_name, replay_event,
 };
 pub use domain::{DomainEvent, MAX_FACT_CHARS, MAX_REASON_CHARS, PutEventsEntry, SOURCE, SpaEvent};
+pub use envelope::API_CALL;
 pub use error::DecodeError;
 pub use organizations::{
     CreateAccountOutcome, CreateAccountResult, FailedCall, OrganizationsCall, OrganizationsEvent,
@@ -43,6 +45,7 @@ pub use organizations::{
 };
 pub use scheduler::{Job, Report, ScheduledJob};
 pub use signin::{ConsoleLogin, LoginOutcome};
+pub use spending::{Kind, Resource, SpendingCall, WATCHED, is_watched};
 
 use envelope::{Envelope, Route};
 use json::{Node, describe};
@@ -56,6 +59,8 @@ pub enum Incoming {
     Build(BuildStateChange),
     /// `aws.signin` `ConsoleLogin`.
     ConsoleLogin(ConsoleLogin),
+    /// A call that starts or ends spending in a member account (the spend guard).
+    Spending(SpendingCall),
     /// An SQS batch of AWS Budgets alerts; each record decoded on its own.
     BudgetAlerts(SqsBatch),
     /// An EventBridge Scheduler run.
@@ -78,6 +83,7 @@ impl Incoming {
             Incoming::Organizations(e) => Some(&e.record.event_id),
             Incoming::Build(e) => Some(&e.event_id),
             Incoming::ConsoleLogin(e) => Some(&e.event_id),
+            Incoming::Spending(e) => Some(&e.event_id),
             Incoming::BudgetAlerts(_) | Incoming::Commands(_) | Incoming::DeadLetters(_) => None,
             Incoming::Scheduled(e) => Some(&e.event_id),
             Incoming::Spa(e) => Some(&e.event_id),
@@ -116,6 +122,7 @@ pub fn decode_value(value: &Value) -> Result<Incoming, DecodeError> {
             Route::Organizations => Incoming::Organizations(organizations::decode(&envelope)?),
             Route::CodeBuild => Incoming::Build(codebuild::decode(&envelope)?),
             Route::SignIn => Incoming::ConsoleLogin(signin::decode(&envelope)?),
+            Route::Spending => Incoming::Spending(spending::decode(&envelope)?),
             Route::Spa => Incoming::Spa(domain::decode(&envelope)?),
         });
     }

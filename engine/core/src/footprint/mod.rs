@@ -13,6 +13,7 @@
 //! | IAM role EventBridge assumes to put events on the engine's bus | `SpaDemo-EventsToEngine` |
 //! | EventBridge rule, build results | `SpaDemo-ForwardBuilds` |
 //! | EventBridge rule, console sign-ins | `SpaDemo-ForwardSignIns` |
+//! | EventBridge rule, calls that start spending (spend guard enabled) | `SpaDemo-ForwardSpending` |
 //! | SNS topic of the account's budget alerts (automation region) | `SpaDemo-BudgetAlerts` |
 //!
 //! # Budget alerts
@@ -157,25 +158,42 @@ impl Footprint {
         if region != SIGN_IN_REGION {
             sign_in_regions.push(SIGN_IN_REGION.to_owned());
         }
+        let mut rules = vec![
+            ForwardingRule {
+                name: names.forward_builds.clone(),
+                pattern: build_state_change_pattern(&[&names.prepare, &names.purge]),
+                target_bus_arn: engine_bus_arn.to_owned(),
+                role: names.events_role.clone(),
+                regions: vec![region.to_owned()],
+            },
+            ForwardingRule {
+                name: names.forward_sign_ins.clone(),
+                pattern: console_sign_in_pattern(),
+                target_bus_arn: engine_bus_arn.to_owned(),
+                role: names.events_role.clone(),
+                regions: sign_in_regions,
+            },
+        ];
+        if resolved.spend_guard.enabled {
+            // CloudTrail's calls reach EventBridge in their own region: the rule is in
+            // every region holders may act in (the guardrails' allow-list), else in
+            // the automation region only
+            let mut regions = resolved.guardrails.allowed_regions.clone();
+            if regions.is_empty() {
+                regions.push(region.to_owned());
+            }
+            rules.push(ForwardingRule {
+                name: names.forward_spending.clone(),
+                pattern: crate::rules::spending_pattern().to_string(),
+                target_bus_arn: engine_bus_arn.to_owned(),
+                role: names.events_role.clone(),
+                regions,
+            });
+        }
         Ok(Footprint {
             environment: settings.environment_identifier.clone(),
             service_role: names.service_role.clone(),
-            rules: vec![
-                ForwardingRule {
-                    name: names.forward_builds.clone(),
-                    pattern: build_state_change_pattern(&[&names.prepare, &names.purge]),
-                    target_bus_arn: engine_bus_arn.to_owned(),
-                    role: names.events_role.clone(),
-                    regions: vec![region.to_owned()],
-                },
-                ForwardingRule {
-                    name: names.forward_sign_ins.clone(),
-                    pattern: console_sign_in_pattern(),
-                    target_bus_arn: engine_bus_arn.to_owned(),
-                    role: names.events_role.clone(),
-                    regions: sign_in_regions,
-                },
-            ],
+            rules,
             prepare: project(BuildKind::Preparation)?,
             purge: project(BuildKind::Purge)?,
         })
@@ -292,6 +310,8 @@ pub struct Names {
     pub forward_builds: String,
     /// The rule that forwards console sign-ins.
     pub forward_sign_ins: String,
+    /// The rule that forwards the calls the spend guard watches.
+    pub forward_spending: String,
     /// The SNS topic the account's budget notifies ([`budget_alerts_topic_name`]).
     pub budget_alerts_topic: String,
     /// The account's budget ([`budget_name`]).
@@ -334,6 +354,7 @@ impl Names {
             events_role: format!("{environment}-EventsToEngine"),
             forward_builds: format!("{environment}-ForwardBuilds"),
             forward_sign_ins: format!("{environment}-ForwardSignIns"),
+            forward_spending: format!("{environment}-ForwardSpending"),
             budget_alerts_topic: budget_alerts_topic_name(environment),
             budget: budget_name(environment),
         };
@@ -355,7 +376,11 @@ impl Names {
                 "1 to 64 letters, digits or `+ = , . @ _ -`",
             )?;
         }
-        for rule in [&names.forward_builds, &names.forward_sign_ins] {
+        for rule in [
+            &names.forward_builds,
+            &names.forward_sign_ins,
+            &names.forward_spending,
+        ] {
             check_name(
                 "EventBridge rule",
                 rule,

@@ -580,3 +580,43 @@ fn each_member_has_its_budget_alerts_topic() {
         budget_alerts_topic_name("SpaDemo")
     );
 }
+
+#[test]
+fn the_spend_guard_forwards_the_spending_calls_from_every_allowed_region() {
+    let text = settings_text("SpaDemo", PURGE).replace(
+        "accounts:\n  - identifier: '333333333333'\n",
+        "accounts:\n  - identifier: '333333333333'\n    spend_guard: {feature: enabled}\n    guardrails: {allowed_regions: [eu-west-1, us-east-1, ap-south-1]}\n",
+    );
+    let settings = crate::settings::load("settings.yaml", &text, &MemorySources::new())
+        .unwrap()
+        .settings;
+    let (_, footprint) = footprint_of(&settings);
+    let rule = footprint
+        .rules
+        .iter()
+        .find(|r| r.name == "SpaDemo-ForwardSpending")
+        .expect("the spending rule");
+    assert_eq!(rule.regions, ["eu-west-1", "us-east-1", "ap-south-1"]);
+    assert_eq!(rule.target_bus_arn, BUS);
+    let run: Json = serde_json::from_str(include_str!(
+        "../../../../fixtures/events/ec2-run-instances.json"
+    ))
+    .unwrap();
+    assert!(pattern_matches(&rule.pattern, &run), "{}", rule.pattern);
+    let mut describe = run.clone();
+    describe["detail"]["eventName"] = json!("DescribeInstances");
+    assert!(!pattern_matches(&rule.pattern, &describe));
+
+    // without an allow-list: the automation region; without the guard: no rule
+    let text = settings_text("SpaDemo", PURGE).replace(
+        "accounts:\n  - identifier: '333333333333'\n",
+        "accounts:\n  - identifier: '333333333333'\n    spend_guard: {feature: enabled}\n",
+    );
+    let settings = crate::settings::load("settings.yaml", &text, &MemorySources::new())
+        .unwrap()
+        .settings;
+    let (_, footprint) = footprint_of(&settings);
+    assert_eq!(footprint.rules[2].regions, ["eu-west-1"]);
+    let (_, unguarded) = footprint_of(&self::settings("SpaDemo", PURGE));
+    assert_eq!(unguarded.rules.len(), 2);
+}

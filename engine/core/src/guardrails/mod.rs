@@ -451,10 +451,14 @@ impl Arns {
                 .into_iter()
                 .map(|p| format!("arn:{partition}:codebuild:*:*:project/{p}"))
                 .collect(),
-            rules: [&names.forward_builds, &names.forward_sign_ins]
-                .into_iter()
-                .map(|r| format!("arn:{partition}:events:*:*:rule/{r}"))
-                .collect(),
+            rules: [
+                &names.forward_builds,
+                &names.forward_sign_ins,
+                &names.forward_spending,
+            ]
+            .into_iter()
+            .map(|r| format!("arn:{partition}:events:*:*:rule/{r}"))
+            .collect(),
             topic: format!("arn:{partition}:sns:*:*:{}", names.budget_alerts_topic),
             budget: format!("arn:{partition}:budgets::*:budget/{}", names.budget),
         };
@@ -648,6 +652,51 @@ fn limits(guardrails: &Guardrails, arns: &Arns) -> Vec<Statement> {
         });
     }
     statements
+}
+
+/// Actions a frozen account keeps: reading. Everything else is denied to all but
+/// spa's roles and the organization's ([`freeze_policy`]).
+pub const READ_ACTIONS: &[&str] = &[
+    "*:BatchGet*",
+    "*:Describe*",
+    "*:Get*",
+    "*:List*",
+    "*:Lookup*",
+    "*:Search*",
+    "*:View*",
+    "cloudshell:*",
+    "signin:*",
+    "sso:*",
+    "sts:*",
+];
+
+/// The freeze: one service control policy, `{env}-Freeze`, that denies every action
+/// but reading ([`READ_ACTIONS`]) to every principal of the account but spa's roles
+/// and the organization's ([`EXEMPT_ROLES`]). The spend guard attaches it to a frozen
+/// account and `spa unfreeze` detaches it: whatever runs keeps running (its data is
+/// kept), nothing new starts, nothing is changed. It has no target of its own.
+pub fn freeze_policy(settings: &Settings) -> Result<Policy, GuardrailError> {
+    let env = settings.environment_identifier.as_str();
+    let names = Names::new(env)?;
+    let arns = Arns::new(settings, &names);
+    let document = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Frozen",
+            "Effect": "Deny",
+            "NotAction": READ_ACTIONS,
+            "Resource": "*",
+            "Condition": unless(&arns.exempt_from_limits),
+        }],
+    });
+    Ok(Policy {
+        name: format!("{env}-Freeze"),
+        description: format!(
+            "spa {env}: the account is frozen by the spend guard: reading only, until an operator unfreezes it"
+        ),
+        targets: Vec::new(),
+        content: document.to_string(),
+    })
 }
 
 /// Policies by target: which of `policies` each unit or account gets.

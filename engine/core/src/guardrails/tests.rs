@@ -600,3 +600,56 @@ fn a_bad_action_or_instance_type_is_a_positioned_error() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn a_frozen_account_reads_and_nothing_else_but_spa_still_works_in_it() {
+    let mut freeze = freeze_policy(&settings("")).unwrap();
+    assert_eq!(freeze.name, "SpaDemo-Freeze");
+    assert!(freeze.content.len() <= MAX_POLICY_CHARACTERS);
+    assert!(freeze.targets.is_empty(), "attached at run time only");
+    freeze.targets.push("111111111111".into());
+    let policies = [freeze];
+    let account = "111111111111";
+    for (action, resource) in [
+        (
+            "ec2:RunInstances",
+            "arn:aws:ec2:eu-west-1:111111111111:instance/*",
+        ),
+        (
+            "ec2:TerminateInstances",
+            "arn:aws:ec2:eu-west-1:111111111111:instance/i-1",
+        ),
+        ("s3:PutObject", "arn:aws:s3:::bucket/key"),
+        ("s3:DeleteBucket", "arn:aws:s3:::bucket"),
+        ("iam:CreateUser", "arn:aws:iam::111111111111:user/x"),
+        ("sagemaker:CreateEndpoint", "*"),
+        ("bedrock:InvokeModel", "*"),
+    ] {
+        assert!(
+            denied(&policies, account, &holder(action, resource)),
+            "{action} is denied to the holder"
+        );
+    }
+    for action in [
+        "ec2:DescribeInstances",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "ce:GetCostAndUsage",
+        "cloudtrail:LookupEvents",
+        "sts:GetCallerIdentity",
+        "logs:GetLogEvents",
+    ] {
+        assert!(
+            !denied(&policies, account, &holder(action, "*")),
+            "{action} stays allowed: the holder can read what is there"
+        );
+    }
+    // spa's roles still work: the unfreeze, then the purge, are never blocked
+    for principal in [MEMBER, CODEBUILD] {
+        let request = Request {
+            principal,
+            ..holder("ec2:TerminateInstances", "*")
+        };
+        assert!(!denied(&policies, account, &request), "{principal}");
+    }
+}

@@ -21,7 +21,8 @@ const BUILD: &str = "build";
 const TRANSACTION: &str = "transaction";
 const COOLDOWN_UNTIL: &str = "cooldown-until";
 const CLOSING: &str = "closing";
-const FIELDS: [&str; 9] = [
+const FROZEN_FROM: &str = "frozen-from";
+const FIELDS: [&str; 10] = [
     STATE,
     SINCE,
     HOLDER,
@@ -31,6 +32,7 @@ const FIELDS: [&str; 9] = [
     TRANSACTION,
     COOLDOWN_UNTIL,
     CLOSING,
+    FROZEN_FROM,
 ];
 
 /// Most build attempts a tag may say (far above any sensible `max_attempts`).
@@ -40,7 +42,7 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 ///
 /// | key | value |
 /// |---|---|
-/// | `{prefix}state` | `vended`, `prepared`, `assigned`, `expired`, `purged` or `quarantined` |
+/// | `{prefix}state` | `vended`, `prepared`, `assigned`, `expired`, `purged`, `quarantined` or `frozen` |
 /// | `{prefix}since` | when the state was entered, RFC 3339 UTC to the second: `2025-03-01T08:00:00Z` |
 /// | `{prefix}holder` | the holder's e-mail address |
 /// | `{prefix}assigned-since` | when the holder was first given the account (kept through maintenance, removed with the holder; the lease counts from here), RFC 3339 UTC to the second |
@@ -49,6 +51,7 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 /// | `{prefix}transaction` | the open transaction: `onboarding/<opened>/<deadline>` or `maintenance/<opened>/<deadline>` (53 characters at most) |
 /// | `{prefix}closing` | when an operator asked spa to close the account (`spa close`): its purge is the last, then the account is closed or parked, RFC 3339 UTC to the second |
 /// | `{prefix}cooldown-until` | the end of the cooldown that follows the last purge (no new holder is given the account before), RFC 3339 UTC to the second |
+/// | `{prefix}frozen-from` | the state a `frozen` account was frozen in, and goes back to when unfrozen: `prepared` or `assigned` |
 /// | `{cost_center_key}` | the cost center, read only |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagCodec {
@@ -71,7 +74,7 @@ pub struct CodecError {
 pub enum DecodeError {
     /// The state tag names no state.
     #[error(
-        "tag `{key}` = `{value}`: unknown state, expected one of vended, prepared, assigned, expired, purged, quarantined"
+        "tag `{key}` = `{value}`: unknown state, expected one of vended, prepared, assigned, expired, purged, quarantined, frozen"
     )]
     UnknownState {
         /// The tag key.
@@ -120,6 +123,16 @@ pub enum DecodeError {
     /// The since tag is not an instant.
     #[error("tag `{key}` = `{value}`: expected an RFC 3339 instant such as 2025-03-01T08:00:00Z")]
     MalformedSince {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+    /// The frozen-from tag is not a state an account is frozen in.
+    #[error(
+        "tag `{key}` = `{value}`: expected the state the account was frozen in, prepared or assigned"
+    )]
+    MalformedFrozenFrom {
         /// The tag key.
         key: String,
         /// The tag value.
@@ -398,6 +411,16 @@ impl TagCodec {
                     .map_err(|why| DecodeError::MalformedTransaction { key, value, why })?,
             ),
         };
+        let frozen_from = match get(FROZEN_FROM) {
+            None => None,
+            Some((key, value)) => Some(
+                value
+                    .parse::<State>()
+                    .ok()
+                    .filter(|state| State::FREEZABLE.contains(state))
+                    .ok_or(DecodeError::MalformedFrozenFrom { key, value })?,
+            ),
+        };
         Ok(AccountView {
             state,
             since,
@@ -408,6 +431,7 @@ impl TagCodec {
             transaction,
             cooldown_until,
             closing,
+            frozen_from,
             cost_center: tags.get(&self.cost_center_key).cloned(),
         })
     }
@@ -492,6 +516,7 @@ impl TagCodec {
                         TRANSACTION,
                         COOLDOWN_UNTIL,
                         CLOSING,
+                        FROZEN_FROM,
                     ] {
                         changes.remove(self.key(field));
                     }
@@ -525,6 +550,10 @@ impl TagCodec {
                     changes.set(self.key(TRANSACTION), Self::encode_transaction(transaction));
                 }
                 Command::CloseTransaction(_) => changes.remove(self.key(TRANSACTION)),
+                Command::Freeze { from } => {
+                    changes.set(self.key(FROZEN_FROM), from.as_str().to_owned());
+                }
+                Command::Thaw => changes.remove(self.key(FROZEN_FROM)),
                 Command::RemoveTags(_)
                 | Command::SetTags(_)
                 | Command::EnsureBudget

@@ -74,6 +74,14 @@ pub enum TriggerKind {
     OperatorClose,
     /// Moved out of the managed OUs, closed or removed.
     Left(Departure),
+    /// The spend guard froze the account: a threshold with the `freeze` action was
+    /// crossed. The reason is the burn report (no e-mail address in it).
+    Freeze {
+        /// Why, for humans: which threshold, which resources.
+        reason: String,
+    },
+    /// `spa unfreeze`: the account goes back to the state it was frozen in.
+    OperatorUnfreeze,
 }
 
 impl TriggerKind {
@@ -95,6 +103,8 @@ impl TriggerKind {
             TriggerKind::Left(Departure::MovedOut) => "moved out of managed OUs",
             TriggerKind::Left(Departure::Closed) => "closed",
             TriggerKind::Left(Departure::Removed) => "removed from the organization",
+            TriggerKind::Freeze { .. } => "freeze",
+            TriggerKind::OperatorUnfreeze => "operator unfreeze",
         }
     }
 }
@@ -162,6 +172,14 @@ pub enum Command {
         /// Why, for humans (no e-mail address in it).
         reason: String,
     },
+    /// Write `{prefix}frozen-from` and attach the freeze policy (deny all but read) to
+    /// the account.
+    Freeze {
+        /// The state the account is frozen in, and goes back to.
+        from: State,
+    },
+    /// Detach the freeze policy and remove `{prefix}frozen-from`.
+    Thaw,
     /// Tell the holder (e-mail and chat) about their account.
     NotifyHolder {
         /// Who.
@@ -382,6 +400,16 @@ pub fn decide(
                 });
             }
         },
+        TriggerKind::HolderTagged(_)
+        | TriggerKind::OperatorAssign(_)
+        | TriggerKind::LeaseEnded
+        | TriggerKind::OperatorRelease
+            if state == Some(State::Frozen) =>
+        {
+            return Err(illegal(
+                "a frozen account keeps its holder until an operator unfreezes it",
+            ));
+        }
         TriggerKind::HolderTagged(holder) | TriggerKind::OperatorAssign(holder) => {
             if view.closing.is_some() {
                 return Err(illegal("it is being closed"));
@@ -423,6 +451,11 @@ pub fn decide(
             Some(State::Expired | State::Purged) => {
                 return Err(duplicate("is under maintenance already"));
             }
+            Some(State::Frozen) => {
+                return Err(illegal(
+                    "a frozen account keeps what it holds until an operator unfreezes it",
+                ));
+            }
             _ => return Err(illegal("only an assigned account expires")),
         },
         TriggerKind::LeaseEnded | TriggerKind::OperatorRelease => match (state, &view.holder) {
@@ -444,6 +477,11 @@ pub fn decide(
         },
         TriggerKind::OperatorClose => match state {
             None => return Err(illegal("an unmanaged account is not closed by spa")),
+            Some(State::Frozen) => {
+                return Err(illegal(
+                    "a frozen account keeps what it holds: unfreeze it first, then close it",
+                ));
+            }
             Some(_) if view.closing.is_some() => {
                 return Err(duplicate("its close is under way"));
             }
@@ -464,6 +502,19 @@ pub fn decide(
                 plan.closing(true);
                 plan.expire(true)?;
             }
+        },
+        TriggerKind::Freeze { reason } => match state {
+            Some(from) if State::FREEZABLE.contains(&from) => plan.freeze(from, reason),
+            Some(State::Frozen) => return Err(duplicate("is frozen already")),
+            _ => {
+                return Err(illegal(
+                    "only a prepared or assigned account is frozen: a build is under way, or the account is an operator's",
+                ));
+            }
+        },
+        TriggerKind::OperatorUnfreeze => match (state, view.frozen_from) {
+            (Some(State::Frozen), Some(from)) => plan.unfreeze(from)?,
+            _ => return Err(illegal("only a frozen account is unfrozen")),
         },
     }
     Ok(plan.finish())
@@ -855,7 +906,50 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
+    /// `frozen`: the freeze policy holds the account, its data kept; the exception
+    /// carries the burn report, and the holder is told.
+    fn freeze(&mut self, from: State, reason: &str) {
+        self.push(Command::Freeze { from });
+        self.enter(Some(State::Frozen), Label::AccountFrozen);
+        self.push(Command::RaiseException {
+            label: Label::SpendProjected,
+            reason: reason.to_owned(),
+        });
+        if let Some(holder) = &self.view.holder {
+            // told with the exception, which carries the burn report
+            self.push(Command::NotifyHolder {
+                holder: holder.clone(),
+                label: Label::SpendProjected,
+            });
+        }
+    }
+
+    /// Back to the state the account was frozen in. A pool account whose holder was
+    /// named meanwhile is assigned; an assigned account whose holder tag went is
+    /// released and purged (its resources are still there).
+    fn unfreeze(&mut self, from: State) -> Result<(), Invalid> {
+        self.push(Command::Thaw);
+        match (from, &self.view.holder) {
+            (State::Assigned, None) => {
+                self.push(Command::EmitEvent(Label::AccountUnfrozen));
+                self.push(Command::RecordActivity(Label::AccountUnfrozen));
+                self.expire(true)?;
+            }
+            (State::Prepared, Some(holder)) if self.view.cooling(self.at).is_none() => {
+                let holder = holder.clone();
+                self.enter(Some(State::Prepared), Label::AccountUnfrozen);
+                self.assign(&holder);
+            }
+            (from, _) => self.enter(Some(from), Label::AccountUnfrozen),
+        }
+        Ok(())
+    }
+
     fn unmanage(&mut self, departure: Departure) {
+        if self.view.state == Some(State::Frozen) {
+            // the policy would outlive spa's say on the account
+            self.push(Command::Thaw);
+        }
         if departure != Departure::Removed {
             self.push(Command::ClearState);
         }

@@ -18,6 +18,7 @@
 //! | `expired` | picked by the maintenance window (or lease end); purge pending or running |
 //! | `purged` | purge succeeded; preparation pending or running |
 //! | `quarantined` | a build failed past `max_attempts`, a deadline passed, or the tags drifted; needs an operator |
+//! | `frozen` | the spend guard (or `spa freeze`) holds it: a deny-all-but-read policy attached, data and holder kept; `{prefix}frozen-from` says where it goes back |
 //!
 //! # Transitions
 //!
@@ -49,7 +50,10 @@
 //! | `expired` | operator close | same | set `{prefix}closing`: the purge under way is the last |
 //! | `purged` | operator close | unmanaged | closed at once, as below |
 //! | `expired`, closing | awaited purge SUCCEEDED | unmanaged | `AccountPurged`; remove every lifecycle tag and the holder, `Decommission` (`CloseAccount`, or move to `suspended_unit`) |
-//! | any managed | moved out, closed | unmanaged | remove the lifecycle tags but the holder (the assignment ends); no purge |
+//! | `prepared`, `assigned` | freeze (spend guard, `spa freeze`) | `frozen` | write `frozen-from`, attach the freeze policy, exception `SpendProjected` (the burn report), tell the holder |
+//! | `frozen` | operator unfreeze | `frozen-from` | detach the policy (`Thaw`), `AccountUnfrozen`; a pool account whose holder was named meanwhile is assigned (unless in cooldown); an assigned one whose holder tag went expires (purge) |
+//! | `frozen` | window, expire, lease end, release, holder tagged, assign, close | same | rejected (`Illegal`): an operator unfreezes it first |
+//! | any managed | moved out, closed | unmanaged | remove the lifecycle tags but the holder (the assignment ends; a frozen account's policy detached); no purge |
 //! | any managed | removed from the organization | unmanaged | no tag can be written any more |
 //!
 //! Every transition emits the domain event of each state it enters (`AccountVended`,

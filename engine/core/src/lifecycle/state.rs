@@ -1,4 +1,4 @@
-//! The six states of a managed account.
+//! The seven states of a managed account.
 
 use std::fmt;
 use std::str::FromStr;
@@ -24,17 +24,22 @@ pub enum State {
     Purged,
     /// A build failed past its retry budget, or a deadline passed; needs an operator.
     Quarantined,
+    /// Its spend crossed a threshold of the spend guard: a deny-all-but-read service
+    /// control policy holds it, its data kept, until an operator unfreezes it (back to
+    /// the state it was frozen in, `{prefix}frozen-from`).
+    Frozen,
 }
 
 impl State {
     /// Every state, in lifecycle order.
-    pub const ALL: [State; 6] = [
+    pub const ALL: [State; 7] = [
         State::Vended,
         State::Prepared,
         State::Assigned,
         State::Expired,
         State::Purged,
         State::Quarantined,
+        State::Frozen,
     ];
 
     /// The one word of this state, as written in tags, logs and docs.
@@ -46,8 +51,14 @@ impl State {
             State::Expired => "expired",
             State::Purged => "purged",
             State::Quarantined => "quarantined",
+            State::Frozen => "frozen",
         }
     }
+
+    /// The states an account is frozen from (`{prefix}frozen-from`): those in which a
+    /// holder, or whoever has the account, spends. An account under preparation or
+    /// purge is not frozen: its build deletes or prepares, and a freeze would stop it.
+    pub const FREEZABLE: [State; 2] = [State::Prepared, State::Assigned];
 
     /// Whether a build (preparation or purge) belongs to this state.
     pub const fn builds(self) -> bool {
@@ -72,7 +83,7 @@ impl fmt::Display for State {
 /// A word that is not one of the six states.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown state `{value}`: expected one of vended, prepared, assigned, expired, purged, quarantined"
+    "unknown state `{value}`: expected one of vended, prepared, assigned, expired, purged, quarantined, frozen"
 )]
 pub struct ParseStateError {
     /// The word that was read.

@@ -93,6 +93,9 @@ pub struct AccountView {
     /// under way is its last; then the account is closed, or parked in the suspended
     /// unit, and leaves management.
     pub closing: Option<DateTime<Utc>>,
+    /// The state a `frozen` account was frozen in (`{prefix}frozen-from`): it goes
+    /// back there when unfrozen.
+    pub frozen_from: Option<State>,
     /// The cost center (the settings' cost-center tag key); not used by `decide`.
     pub cost_center: Option<String>,
 }
@@ -141,6 +144,14 @@ pub enum Inconsistency {
         /// The state read.
         state: Option<State>,
     },
+    /// `frozen` says what it was frozen from, and only `frozen` does.
+    #[error("the account is {} but {}", state_name(*.state), if *.frozen_from { "says what it was frozen from" } else { "does not say what it was frozen from" })]
+    FrozenFromOutOfPlace {
+        /// The state read.
+        state: Option<State>,
+        /// Whether a frozen-from tag is there.
+        frozen_from: bool,
+    },
     /// A transaction is open only while the account is not ready (or quarantined).
     #[error("the account is {} but has an open {kind} transaction", state_name(*.state))]
     TransactionOutOfPlace {
@@ -158,6 +169,12 @@ impl AccountView {
         let builds = state.is_some_and(State::builds);
         if state == Some(State::Assigned) && self.holder.is_none() {
             return Err(Inconsistency::AssignedWithoutHolder);
+        }
+        if (state == Some(State::Frozen)) != self.frozen_from.is_some() {
+            return Err(Inconsistency::FrozenFromOutOfPlace {
+                state,
+                frozen_from: self.frozen_from.is_some(),
+            });
         }
         if self.assigned_since.is_some() {
             if self.holder.is_none() {

@@ -123,6 +123,7 @@ fn title(label: Label) -> &'static str {
         Label::Drift => "Configuration drift",
         Label::StaleAccessKey => "Stale access key",
         Label::ResidualCost => "Residual cost",
+        Label::SpendProjected => "Spend projected over a threshold",
         Label::DeadLetter => "Given up after every retry",
         Label::AccountAssigned => "Account assigned",
         other => other.as_str(),
@@ -157,6 +158,9 @@ fn holder_lead(label: Label) -> &'static str {
             "An access key in your sandbox account is too old or unused for too long, or an IAM user in it can sign in with a password."
         }
         Label::ResidualCost => "Your sandbox account still costs money after its clean-up.",
+        Label::SpendProjected => {
+            "What runs in your sandbox account is projected to cost more than its limits allow. When the limit says so, the account is frozen: you can still read everything in it, nothing can be started or changed until the team that runs it unfreezes it."
+        }
         Label::DeadLetter => {
             "spa could not complete an action on your sandbox account, even after retrying; the team that runs it will replay it."
         }

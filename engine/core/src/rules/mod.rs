@@ -25,6 +25,9 @@ pub enum Function {
     BuildEvents,
     /// Console sign-ins forwarded from member accounts.
     SignIns,
+    /// Calls that start or end spending, forwarded from member accounts: the spend
+    /// guard ([`crate::spend`]).
+    SpendEvents,
     /// The command queue (SQS): one account command a message.
     Commands,
     /// EventBridge Scheduler runs (maintenance window, sweeper, ...).
@@ -138,6 +141,7 @@ impl Function {
             Function::AccountEvents
             | Function::BuildEvents
             | Function::SignIns
+            | Function::SpendEvents
             | Function::Exceptions => Trigger::BusRules,
             Function::Commands => Trigger::Queue(QueueSource::Commands),
             Function::BudgetAlerts => Trigger::Queue(QueueSource::BudgetAlerts),
@@ -148,10 +152,11 @@ impl Function {
     }
 
     /// Every function.
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 10] = [
         Function::AccountEvents,
         Function::BuildEvents,
         Function::SignIns,
+        Function::SpendEvents,
         Function::Commands,
         Function::Scheduler,
         Function::BudgetAlerts,
@@ -166,6 +171,7 @@ impl Function {
             Function::AccountEvents => "account-events",
             Function::BuildEvents => "build-events",
             Function::SignIns => "sign-ins",
+            Function::SpendEvents => "spend-events",
             Function::Commands => "commands",
             Function::Scheduler => "scheduler",
             Function::BudgetAlerts => "budget-alerts",
@@ -271,6 +277,12 @@ pub fn automation_rules(environment: &str, automation_account: &str) -> Vec<Rule
             target: Function::SignIns,
         },
         Rule {
+            name: format!("{environment}-SpendEvents"),
+            description: "Calls that start or end spending in member accounts: the spend guard",
+            pattern: spending_pattern(),
+            target: Function::SpendEvents,
+        },
+        Rule {
             name: format!("{environment}-Exceptions"),
             description: "spa's exceptions, quarantines and assignments of this environment: incidents and notifications",
             pattern: json!({
@@ -282,6 +294,23 @@ pub fn automation_rules(environment: &str, automation_account: &str) -> Vec<Rule
             target: Function::Exceptions,
         },
     ]
+}
+
+/// The pattern of the calls the spend guard watches ([`crate::events::WATCHED`]): the
+/// engine's rule and each member account's forwarding rule match the same calls.
+pub fn spending_pattern() -> Value {
+    let sources: Vec<&str> = crate::events::WATCHED.iter().map(|(s, _)| *s).collect();
+    let mut names: Vec<&str> = crate::events::WATCHED
+        .iter()
+        .flat_map(|(_, names)| names.iter().copied())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    json!({
+        "source": sources,
+        "detail-type": [crate::events::API_CALL],
+        "detail": { "eventName": names }
+    })
 }
 
 /// The sources other accounts send to the bus (the management account its

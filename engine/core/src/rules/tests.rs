@@ -52,6 +52,16 @@ fn every_consumed_event_reaches_its_function() {
             fixture!("signin-console-login-assumed-role.json"),
             Function::SignIns,
         ),
+        (
+            "run",
+            fixture!("ec2-run-instances.json"),
+            Function::SpendEvents,
+        ),
+        (
+            "terminate",
+            fixture!("ec2-terminate-instances.json"),
+            Function::SpendEvents,
+        ),
     ] {
         assert_eq!(route(&rules, &event), vec![function], "{file}");
     }
@@ -104,7 +114,16 @@ fn spa_events_are_taken_from_the_automation_account_only() {
     );
     assert_eq!(
         forwarded_sources(&rules),
-        ["aws.codebuild", "aws.organizations", "aws.signin"],
+        [
+            "aws.bedrock",
+            "aws.codebuild",
+            "aws.ec2",
+            "aws.eks",
+            "aws.organizations",
+            "aws.rds",
+            "aws.sagemaker",
+            "aws.signin"
+        ],
         "what other accounts may put on the bus: never `spa`"
     );
 }

@@ -49,6 +49,7 @@ impl Function {
             Function::AccountEvents
             | Function::BuildEvents
             | Function::SignIns
+            | Function::SpendEvents
             | Function::Commands
             | Function::BudgetAlerts => 60,
             Function::Exceptions => 120,

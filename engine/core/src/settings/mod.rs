@@ -33,14 +33,14 @@ pub use diagnostic::{Diagnostic, Place, SettingsError, Severity};
 pub use node::MAX_FILE_BYTES;
 pub use resolve::{
     Budget, BuildPlan, DEFAULT_MAX_ATTEMPTS, DEFAULT_THRESHOLDS, Guardrails, Kind, NO_DRY_RUN,
-    PURGE_MODE, Resolved,
+    PURGE_MODE, Resolved, SpendGuard,
 };
 pub use schema::{
     Account, AccountId, AthenaName, AthenaSource, Automation, Bucket, BudgetSpec, Build, Channel,
     CostSourceSettings, Currency, Email, Feature, Features, GuardrailsSpec, IamAction,
     InstanceType, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent, Rate,
     Region, ReportSchedules, Reporting, ResidualCost, RoleArn, RoleName, Route, Routes, S3Url,
-    Schedule, SecretRef, Settings,
+    Schedule, SecretRef, Settings, SpendAction, SpendGuardSpec, SpendMeasure, SpendThreshold,
 };
 pub use sources::{MemorySources, Sources};
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::schema::{
-    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, Settings, duration,
+    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, Settings, SpendGuardSpec,
+    SpendMeasure, SpendThreshold, duration,
 };
 use crate::lifecycle::Policy;
 
@@ -43,6 +44,7 @@ pub fn merge(base: &mut Item, top: &Item) {
     }
     merge_build(&mut base.preparation, top.preparation.as_ref());
     merge_build(&mut base.purge, top.purge.as_ref());
+    merge_spend_guard(&mut base.spend_guard, top.spend_guard.as_ref());
     if top.max_attempts.is_some() {
         base.max_attempts = top.max_attempts;
     }
@@ -73,6 +75,17 @@ pub fn merge(base: &mut Item, top: &Item) {
             base.denied_instance_types
                 .clone_from(&top.denied_instance_types);
         }
+    }
+}
+
+fn merge_spend_guard(base: &mut Option<SpendGuardSpec>, top: Option<&SpendGuardSpec>) {
+    let Some(top) = top else { return };
+    let base = base.get_or_insert_with(SpendGuardSpec::default);
+    if top.feature.is_some() {
+        base.feature = top.feature;
+    }
+    if top.thresholds.is_some() {
+        base.thresholds.clone_from(&top.thresholds);
     }
 }
 
@@ -194,6 +207,39 @@ impl Guardrails {
     }
 }
 
+/// The resolved spend guard of an account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SpendGuard {
+    /// Whether spa watches the calls that start spending.
+    pub enabled: bool,
+    /// The thresholds, in the order of the settings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<SpendThreshold>,
+}
+
+impl SpendGuard {
+    fn from(spec: Option<&SpendGuardSpec>) -> Self {
+        let Some(spec) = spec else {
+            return Self::default();
+        };
+        Self {
+            enabled: spec.feature == Some(Feature::Enabled),
+            thresholds: spec.thresholds.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl SpendThreshold {
+    /// What is measured, in words, and the line: (`hourly burn`, `100`).
+    pub fn measure(&self) -> (&'static str, String) {
+        let what = match self.when {
+            SpendMeasure::HourlyBurn => "hourly burn",
+            SpendMeasure::ProjectedMonth => "projected month",
+        };
+        (what, self.over.to_string())
+    }
+}
+
 /// The settings of one account or organizational unit, after inheritance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Resolved {
@@ -238,6 +284,8 @@ pub struct Resolved {
     pub cost_center_tag: String,
     /// The service control policies' settings.
     pub guardrails: Guardrails,
+    /// The spend guard.
+    pub spend_guard: SpendGuard,
     /// Deadline of on-boarding.
     #[serde(with = "duration")]
     pub onboarding_deadline: Duration,
@@ -393,6 +441,7 @@ impl Settings {
             cost_center: item.cost_center,
             cost_center_tag: self.automation.cost_center_tag.clone(),
             guardrails: Guardrails::from(item.guardrails.as_ref()),
+            spend_guard: SpendGuard::from(item.spend_guard.as_ref()),
             onboarding_deadline: self.metering.onboarding_deadline,
             maintenance_deadline: self.metering.maintenance_deadline,
         }

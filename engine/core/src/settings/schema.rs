@@ -664,6 +664,9 @@ pub struct Routes {
     /// spa gave up on an event or a command after every retry (a dead-letter queue).
     #[serde(default, rename = "DeadLetter")]
     pub dead_letter: Option<Route>,
+    /// The spend guard: what runs costs more than a line of `spend_guard` (a freeze).
+    #[serde(default, rename = "SpendProjected")]
+    pub spend_projected: Option<Route>,
 }
 
 impl Routes {
@@ -682,6 +685,7 @@ impl Routes {
             "Drift" => &self.drift,
             "AccountQuarantined" => &self.account_quarantined,
             "DeadLetter" => &self.dead_letter,
+            "SpendProjected" => &self.spend_projected,
             _ => &None,
         };
         own.as_ref().or(self.default.as_ref())
@@ -914,6 +918,62 @@ pub struct Item {
     /// replace, one by one, what is inherited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<GuardrailsSpec>,
+    /// The spend guard: thresholds on what the account's running resources cost,
+    /// estimated from the calls that start them, within the minute (fields replace,
+    /// one by one, what is inherited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_guard: Option<SpendGuardSpec>,
+}
+
+/// The spend guard of a unit or account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SpendGuardSpec {
+    /// Whether spa watches the calls that start spending here (default: disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<Feature>,
+    /// What crosses a line, and what spa does then (replaces the inherited list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<SpendThreshold>>,
+}
+
+/// One line of the spend guard: when what is measured goes over `over` US dollars,
+/// spa does `actions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpendThreshold {
+    /// What is measured: `hourly_burn` (what the running resources cost an hour) or
+    /// `projected_month` (what the month cost so far, when known, and what they
+    /// cost until the month ends).
+    pub when: SpendMeasure,
+    /// In US dollars, greater than 0.
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub over: f64,
+    /// `tell_holder` (an e-mail and chat message to the holder), `raise` (the
+    /// `SpendProjected` incident and its routed channels), `freeze` (a deny-all-but-
+    /// read policy until an operator runs `spa unfreeze`; it raises too).
+    pub actions: Vec<SpendAction>,
+}
+
+/// What a spend threshold measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpendMeasure {
+    /// What the running resources cost an hour.
+    HourlyBurn,
+    /// The month's cost projected to its end.
+    ProjectedMonth,
+}
+
+/// What spa does when a spend threshold is crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpendAction {
+    /// Tell the holder.
+    TellHolder,
+    /// Raise `SpendProjected`: incident, routed channels.
+    Raise,
+    /// Freeze the account (and raise).
+    Freeze,
 }
 
 /// Guardrails: what holders may not do, enforced by AWS Organizations as service

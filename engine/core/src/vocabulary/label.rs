@@ -16,6 +16,8 @@ pub enum Label {
     AccountPurged,
     AccountQuarantined,
     AccountUnmanaged,
+    AccountFrozen,
+    AccountUnfrozen,
     BuildStarted,
     // activities
     ConsoleLogin,
@@ -31,6 +33,7 @@ pub enum Label {
     MaintenanceTimedOut,
     StaleAccessKey,
     ResidualCost,
+    SpendProjected,
     Drift,
     DeadLetter,
 }
@@ -48,7 +51,7 @@ pub enum LabelKind {
 
 impl Label {
     /// Every label, lifecycle first, then activities, then exceptions.
-    pub const ALL: [Label; 22] = [
+    pub const ALL: [Label; 25] = [
         Label::AccountVended,
         Label::AccountPrepared,
         Label::AccountAssigned,
@@ -56,6 +59,8 @@ impl Label {
         Label::AccountPurged,
         Label::AccountQuarantined,
         Label::AccountUnmanaged,
+        Label::AccountFrozen,
+        Label::AccountUnfrozen,
         Label::BuildStarted,
         Label::ConsoleLogin,
         Label::OnboardingCompleted,
@@ -69,6 +74,7 @@ impl Label {
         Label::MaintenanceTimedOut,
         Label::StaleAccessKey,
         Label::ResidualCost,
+        Label::SpendProjected,
         Label::Drift,
         Label::DeadLetter,
     ];
@@ -83,6 +89,8 @@ impl Label {
             Label::AccountPurged => "AccountPurged",
             Label::AccountQuarantined => "AccountQuarantined",
             Label::AccountUnmanaged => "AccountUnmanaged",
+            Label::AccountFrozen => "AccountFrozen",
+            Label::AccountUnfrozen => "AccountUnfrozen",
             Label::BuildStarted => "BuildStarted",
             Label::ConsoleLogin => "ConsoleLogin",
             Label::OnboardingCompleted => "OnboardingCompleted",
@@ -96,6 +104,7 @@ impl Label {
             Label::MaintenanceTimedOut => "MaintenanceTimedOut",
             Label::StaleAccessKey => "StaleAccessKey",
             Label::ResidualCost => "ResidualCost",
+            Label::SpendProjected => "SpendProjected",
             Label::Drift => "Drift",
             Label::DeadLetter => "DeadLetter",
         }
@@ -111,6 +120,8 @@ impl Label {
             | Label::AccountPurged
             | Label::AccountQuarantined
             | Label::AccountUnmanaged
+            | Label::AccountFrozen
+            | Label::AccountUnfrozen
             | Label::BuildStarted => LabelKind::Lifecycle,
             Label::ConsoleLogin | Label::OnboardingCompleted | Label::MaintenanceCompleted => {
                 LabelKind::Activity
@@ -124,6 +135,7 @@ impl Label {
             | Label::MaintenanceTimedOut
             | Label::StaleAccessKey
             | Label::ResidualCost
+            | Label::SpendProjected
             | Label::Drift
             | Label::DeadLetter => LabelKind::Exception,
         }
@@ -231,9 +243,9 @@ mod tests {
     #[test]
     fn kinds_follow_the_design() {
         let count = |k| Label::ALL.iter().filter(|l| l.kind() == k).count();
-        assert_eq!(count(LabelKind::Lifecycle), 8);
+        assert_eq!(count(LabelKind::Lifecycle), 10);
         assert_eq!(count(LabelKind::Activity), 3);
-        assert_eq!(count(LabelKind::Exception), 11);
+        assert_eq!(count(LabelKind::Exception), 12);
         assert!(Label::PurgeDryRun.needs_attention());
         assert!(Label::DeadLetter.is_exception());
         assert!(Label::DeadLetter.needs_attention());

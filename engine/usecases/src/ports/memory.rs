@@ -215,6 +215,8 @@ struct Tree {
     accounts: BTreeMap<String, MemoryAccount>,
     /// Names of OUs and roots.
     names: BTreeMap<String, String>,
+    /// Policies by name (their content), and the accounts each is attached to.
+    policies: BTreeMap<String, (String, BTreeSet<String>)>,
 }
 
 impl Tree {
@@ -547,6 +549,44 @@ impl Organization for MemoryOrganization {
             None => Err(not_found(id.as_str())),
         }
     }
+
+    async fn freeze(
+        &self,
+        id: &AccountId,
+        policy: &spa_core::guardrails::Policy,
+    ) -> Result<(), PortError> {
+        self.enter("freeze")?;
+        let mut tree = lock(&self.tree);
+        if tree.account(id.as_str()).is_none() {
+            return Err(not_found(id.as_str()));
+        }
+        tree.policies
+            .entry(policy.name.clone())
+            .or_insert_with(|| (policy.content.clone(), BTreeSet::new()))
+            .1
+            .insert(id.as_str().to_owned());
+        Ok(())
+    }
+
+    async fn thaw(&self, id: &AccountId, policy: &str) -> Result<(), PortError> {
+        self.enter("thaw")?;
+        if let Some((_, targets)) = lock(&self.tree).policies.get_mut(policy) {
+            targets.remove(id.as_str());
+        }
+        Ok(())
+    }
+}
+
+impl MemoryOrganization {
+    /// The names of the policies attached to an account (by `freeze`).
+    pub fn policies_of(&self, id: &str) -> Vec<String> {
+        lock(&self.tree)
+            .policies
+            .iter()
+            .filter(|(_, (_, targets))| targets.contains(id))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
 }
 
 /// Builds held in memory: every request recorded, ids `<project>:<n>`.
@@ -699,6 +739,7 @@ struct StoreState {
     logins: BTreeMap<AccountId, DateTime<Utc>>,
     known: BTreeMap<AccountId, KnownAccount>,
     writers: BTreeMap<AccountId, StoredWriter>,
+    ledgers: BTreeMap<AccountId, BTreeMap<String, spa_core::spend::Entry>>,
 }
 
 /// An account's writer lease and cache as the store keeps them.
@@ -1070,6 +1111,36 @@ impl KnownAccounts for MemoryStore {
             .iter()
             .filter_map(|id| state.known.get(id).cloned())
             .collect())
+    }
+}
+
+impl super::SpendLedgers for MemoryStore {
+    async fn ledger(&self, account: &AccountId) -> Result<Vec<spa_core::spend::Entry>, PortError> {
+        self.enter("ledger")?;
+        Ok(lock(&self.state)
+            .ledgers
+            .get(account)
+            .map(|entries| entries.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn write_ledger(
+        &self,
+        account: &AccountId,
+        entries: &[spa_core::spend::Entry],
+    ) -> Result<(), PortError> {
+        self.enter("write_ledger")?;
+        let mut state = lock(&self.state);
+        let ledger = state.ledgers.entry(account.clone()).or_default();
+        for entry in entries {
+            let newer = ledger
+                .get(&entry.resource.id)
+                .is_none_or(|stored| stored.changed < entry.changed);
+            if newer {
+                ledger.insert(entry.resource.id.clone(), entry.clone());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -203,6 +203,21 @@ pub trait Organization: OrganizationTree + Send + Sync {
     /// Closes an account (`CloseAccount`): AWS suspends it, then removes it from the
     /// organization after 90 days. Closing an account closed or closing already is done.
     fn close_account(&self, id: &AccountId) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Attaches the freeze policy ([`spa_core::guardrails::freeze_policy`]) to an
+    /// account, creating it first when the organization has no policy of its name.
+    /// Attached already: done (a retried freeze).
+    fn freeze(
+        &self,
+        id: &AccountId,
+        policy: &spa_core::guardrails::Policy,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Detaches the policy named `policy` from an account. Not attached, or no such
+    /// policy: done (a retried unfreeze).
+    fn thaw(
+        &self,
+        id: &AccountId,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// What a build is started with.
@@ -556,18 +571,49 @@ pub trait KnownAccounts: Send + Sync {
     ) -> impl Future<Output = Result<Vec<KnownAccount>, PortError>> + Send;
 }
 
+/// What runs in each account and costs by the hour, as the spend guard saw it start
+/// and end ([`spa_core::spend::Entry`]).
+pub trait SpendLedgers: Send + Sync {
+    /// The entries of an account's ledger, alive and ended (all pages).
+    fn ledger(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Vec<spa_core::spend::Entry>, PortError>> + Send;
+    /// Writes entries of an account's ledger, each unless the one stored was changed
+    /// by a later call (EventBridge does not keep order): written twice, the same.
+    fn write_ledger(
+        &self,
+        account: &AccountId,
+        entries: &[spa_core::spend::Entry],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// History and bookkeeping (DynamoDB): never the truth about an account, which lives
 /// in its tags. One name for the seven concerns a platform's store serves; an adapter
 /// implements each concern's trait and is a `Store` by the blanket impl below. A use
 /// case imports the concerns it calls (`use crate::ports::{Claims, Journal}`), and a
 /// helper that needs one concern takes just that one (`store: &impl Claims`).
 pub trait Store:
-    Claims + WriterLeases + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts
+    Claims
+    + WriterLeases
+    + Journal
+    + Deadlines
+    + IncidentRecords
+    + Logins
+    + KnownAccounts
+    + SpendLedgers
 {
 }
 
 impl<T> Store for T where
-    T: Claims + WriterLeases + Journal + Deadlines + IncidentRecords + Logins + KnownAccounts
+    T: Claims
+        + WriterLeases
+        + Journal
+        + Deadlines
+        + IncidentRecords
+        + Logins
+        + KnownAccounts
+        + SpendLedgers
 {
 }
 

@@ -70,6 +70,14 @@ fn event_of(world: &World, phase: usize, account: &str) -> Incoming {
         3 => batch(vec![world.command(account, Action::MaintenanceWindow)]),
         // an exception: an incident, chat, e-mail, and the holder told
         6 => super::exceptions::budget_alert(world, account, &world.fresh()),
+        // the spend guard's freeze (policy attached, exception raised), then back
+        7 => batch(vec![world.command(
+            account,
+            Action::Freeze {
+                reason: "4 p4d.24xlarge: 131.09 USD an hour".into(),
+            },
+        )]),
+        8 => batch(vec![world.command(account, Action::Unfreeze)]),
         _ => world.finished(account, BuildStatus::Succeeded),
     }
 }
@@ -204,6 +212,11 @@ fn phase_killed_and_delivered_again(
                 seen(reference, &account),
                 "phase {phase}: {account} killed before step {at}"
             );
+            assert_eq!(
+                crashed.org().policies_of(&account),
+                reference.org().policies_of(&account),
+                "phase {phase}: {account} killed before step {at}: the freeze policy"
+            );
         }
         // every step of the deliveries of this phase was a crash point
         assert_eq!(
@@ -218,7 +231,7 @@ fn killed_and_delivered_again(accounts: usize) {
     let reference = world(accounts);
     let crashed = world(accounts);
     let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for phase in 0..7 {
+    for phase in 0..9 {
         phase_killed_and_delivered_again(
             (&reference, &crashed),
             accounts,

@@ -695,3 +695,90 @@ async fn a_holder_who_leaves_has_every_account_closed_and_nobody_elses() {
     assert_eq!(world.state(NESTED).as_deref(), Some("expired"));
     assert!(world.tag(NESTED, "account-closing").is_some());
 }
+
+#[tokio::test]
+async fn a_frozen_account_is_held_by_the_freeze_policy_until_an_operator_unfreezes_it() {
+    let world = World::new();
+    world.onboard(NESTED).await;
+    world
+        .dispatch(&world.tagged(NESTED, &[("account-holder", JANE)]))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+    let organization = &world.platform.organization;
+    let freeze = world.command(
+        NESTED,
+        Action::Freeze {
+            reason: "4 p4d.24xlarge since 09:00, 131.09 USD an hour (jane@example.com)".into(),
+        },
+    );
+    let outcome = on_command(&world.engine(), &freeze).await.unwrap();
+    assert_eq!(
+        (outcome.from, outcome.to),
+        (state("assigned"), state("frozen"))
+    );
+    assert_eq!(
+        world.tag(NESTED, "account-frozen-from").as_deref(),
+        Some("assigned")
+    );
+    assert_eq!(world.tag(NESTED, "account-holder").as_deref(), Some(JANE));
+    assert_eq!(organization.policies_of(NESTED), ["SpaTest-Freeze"]);
+    // the incident carries the burn report, without the address
+    let published = world.platform.bus.published();
+    let raised = published
+        .iter()
+        .find(|e| e.label == Label::SpendProjected)
+        .expect("SpendProjected raised");
+    let reason = raised.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("p4d.24xlarge"), "{reason}");
+    assert!(!reason.contains("jane@example.com"), "{reason}");
+    // no lease runs while frozen: the sweeper leaves it alone
+    assert_eq!(
+        world.platform.store.deadline(NESTED, DeadlineKind::Lease),
+        None
+    );
+    // delivered twice: nothing twice
+    let again = on_command(&world.engine(), &freeze).await.unwrap();
+    assert_eq!(again.verdict, Verdict::Seen);
+    // the window, a release and the holder leave it as it is
+    for action in [Action::Expire, Action::Release] {
+        let outcome = on_command(&world.engine(), &world.command(NESTED, action))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                outcome.verdict,
+                Verdict::Rejected(Rejection::Illegal { .. })
+            ),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(world.state(NESTED).as_deref(), Some("frozen"));
+
+    let unfreeze = world.command(NESTED, Action::Unfreeze);
+    let outcome = on_command(&world.engine(), &unfreeze).await.unwrap();
+    assert_eq!(
+        (outcome.from, outcome.to),
+        (state("frozen"), state("assigned"))
+    );
+    assert_eq!(world.tag(NESTED, "account-frozen-from"), None);
+    assert!(organization.policies_of(NESTED).is_empty());
+    assert!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Lease)
+            .is_some(),
+        "the lease is watched again"
+    );
+    assert_eq!(
+        world
+            .platform
+            .bus
+            .labels_for(NESTED)
+            .iter()
+            .rev()
+            .take(1)
+            .collect::<Vec<_>>(),
+        [&Label::AccountUnfrozen]
+    );
+}

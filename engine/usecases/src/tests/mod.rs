@@ -9,6 +9,7 @@ mod exceptions;
 mod fanout;
 mod lifecycle;
 mod reports;
+mod spend;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 

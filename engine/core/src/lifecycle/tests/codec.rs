@@ -24,7 +24,7 @@ fn states_read_and_write_one_word_each() {
     let error = "Assigned".parse::<State>().unwrap_err();
     assert_eq!(
         error.to_string(),
-        "unknown state `Assigned`: expected one of vended, prepared, assigned, expired, purged, quarantined"
+        "unknown state `Assigned`: expected one of vended, prepared, assigned, expired, purged, quarantined, frozen"
     );
     assert_eq!(state_name(None), "unmanaged");
 }
@@ -39,6 +39,8 @@ fn labels_cover_design_section_3() {
         "AccountPurged",
         "AccountQuarantined",
         "AccountUnmanaged",
+        "AccountFrozen",
+        "AccountUnfrozen",
         "BuildStarted",
         "ConsoleLogin",
         "OnboardingCompleted",
@@ -52,6 +54,7 @@ fn labels_cover_design_section_3() {
         "MaintenanceTimedOut",
         "StaleAccessKey",
         "ResidualCost",
+        "SpendProjected",
         "Drift",
         "DeadLetter",
     ];
@@ -149,6 +152,7 @@ fn a_view_reads_from_tags() {
             }),
             cooldown_until: Some(t0() + hours(72)),
             closing: None,
+            frozen_from: None,
             cost_center: Some("cc-42".to_owned()),
         }
     );
@@ -175,7 +179,8 @@ fn a_custom_prefix_and_cost_center_key_are_used() {
     assert!(codec.reserved_keys().contains("spa:assigned-since"));
     assert!(codec.reserved_keys().contains("spa:cooldown-until"));
     assert!(codec.reserved_keys().contains("spa:closing"));
-    assert_eq!(codec.reserved_keys().len(), 9);
+    assert!(codec.reserved_keys().contains("spa:frozen-from"));
+    assert_eq!(codec.reserved_keys().len(), 10);
 }
 
 #[test]
@@ -202,7 +207,7 @@ fn every_decoding_error_names_the_key_the_value_and_what_was_expected() {
     let cases = [
         (
             ("account-state", "archived"),
-            "tag `account-state` = `archived`: unknown state, expected one of vended, prepared, assigned, expired, purged, quarantined",
+            "tag `account-state` = `archived`: unknown state, expected one of vended, prepared, assigned, expired, purged, quarantined, frozen",
         ),
         (
             ("account-holder", "jane"),
@@ -223,6 +228,10 @@ fn every_decoding_error_names_the_key_the_value_and_what_was_expected() {
         (
             ("account-since", "yesterday"),
             "tag `account-since` = `yesterday`: expected an RFC 3339 instant such as 2025-03-01T08:00:00Z",
+        ),
+        (
+            ("account-frozen-from", "expired"),
+            "tag `account-frozen-from` = `expired`: expected the state the account was frozen in, prepared or assigned",
         ),
         (
             ("account-assigned-since", "last week"),

@@ -1152,3 +1152,78 @@ fn an_assignment_start_without_holder_is_drift_and_quarantine_drops_it() {
     assert_eq!(reset.to, Some(State::Vended));
     assert!(reset.commands.contains(&Command::EndAssignment));
 }
+
+#[test]
+fn a_freeze_holds_the_account_raises_the_burn_report_and_tells_the_holder() {
+    let trigger = at(TriggerKind::Freeze {
+        reason: "4 p4d.24xlarge since 10:00: 131.09 USD an hour".into(),
+    });
+    let decision = decide(&assigned_to_jane(), &trigger, &policy()).unwrap();
+    assert_eq!(decision.to, Some(State::Frozen));
+    assert_eq!(
+        decision.commands,
+        vec![
+            Command::SetState {
+                state: State::Frozen,
+                since: trigger.at
+            },
+            Command::Freeze {
+                from: State::Assigned
+            },
+            Command::EmitEvent(Label::AccountFrozen),
+            Command::RecordActivity(Label::AccountFrozen),
+            Command::RaiseException {
+                label: Label::SpendProjected,
+                reason: "4 p4d.24xlarge since 10:00: 131.09 USD an hour".into(),
+            },
+            Command::NotifyHolder {
+                holder: jane(),
+                label: Label::SpendProjected,
+            },
+        ]
+    );
+    // the tags say what it was frozen from; the holder and the assignment stay
+    let codec = TagCodec::default();
+    let changes = codec.encode(&decision.commands);
+    assert_eq!(
+        changes.set.get("account-frozen-from").map(String::as_str),
+        Some("assigned")
+    );
+    assert!(changes.remove.is_empty());
+}
+
+#[test]
+fn an_unfrozen_account_goes_back_and_one_whose_holder_tag_went_is_purged() {
+    let frozen = AccountView {
+        frozen_from: Some(State::Assigned),
+        ..assigned_to_jane()
+    };
+    let frozen = AccountView {
+        state: Some(State::Frozen),
+        ..frozen
+    };
+    let back = decide(&frozen, &at(TriggerKind::OperatorUnfreeze), &policy()).unwrap();
+    assert_eq!(back.to, Some(State::Assigned));
+    assert!(back.commands.contains(&Command::Thaw));
+    assert!(back.build_to_start().is_none());
+    assert_eq!(
+        TagCodec::default()
+            .encode(&back.commands)
+            .remove
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec!["account-frozen-from".to_owned()]
+    );
+
+    // the holder tag was removed by hand while frozen: the account is purged, as at
+    // the end of a lease, rather than handed to the pool with what it holds
+    let orphan = AccountView {
+        holder: None,
+        assigned_since: None,
+        ..frozen
+    };
+    let purge = decide(&orphan, &at(TriggerKind::OperatorUnfreeze), &policy()).unwrap();
+    assert_eq!(purge.to, Some(State::Expired));
+    assert_eq!(purge.build_to_start(), Some((BuildKind::Purge, 1)));
+    assert!(purge.events().any(|l| l == Label::AccountUnfrozen));
+}

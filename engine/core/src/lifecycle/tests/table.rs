@@ -28,6 +28,7 @@ const A: O = To(Some(State::Assigned));
 const E: O = To(Some(State::Expired));
 const G: O = To(Some(State::Purged));
 const Q: O = To(Some(State::Quarantined));
+const F: O = To(Some(State::Frozen));
 
 /// The triggers of the columns, in order. `b-1` is the awaited build; `b-0` an older one.
 fn columns() -> Vec<(&'static str, Trigger)> {
@@ -51,22 +52,29 @@ fn columns() -> Vec<(&'static str, Trigger)> {
         ("closed", at(TriggerKind::Left(Departure::Closed))),
         ("removed", at(TriggerKind::Left(Departure::Removed))),
         ("close", at(TriggerKind::OperatorClose)),
+        (
+            "freeze",
+            at(TriggerKind::Freeze {
+                reason: "4 p4d.24xlarge: 131.09 USD an hour".into(),
+            }),
+        ),
+        ("unfreeze", at(TriggerKind::OperatorUnfreeze)),
     ]
 }
 
 /// The views of the rows: every state in the shape `decide` leaves it, plus a few
 /// shapes operators and late events produce.
-fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
+fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
     use BuildKind::{Preparation, Purge};
     use TransactionKind::{Maintenance, Onboarding};
     vec![
         (
             "unmanaged",
             AccountView::default(),
-            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close
+            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close frz unfrz
             [
                 V, V, V, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal,
+                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -79,7 +87,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Dup, Dup, Dup, P, Same, Stale, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Q,
-                U, U, U, Illegal,
+                U, U, U, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -88,7 +96,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             // re-vended in place: the state stays vended, preparation starts
             [
                 Dup, Same, Same, Stale, Stale, Stale, Same, Same, Illegal, Illegal, Dup, Dup,
-                Nothing, Nothing, U, U, U, E,
+                Nothing, Nothing, U, U, U, E, Illegal, Illegal,
             ],
         ),
         (
@@ -96,7 +104,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             managed(State::Prepared),
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, A, A, Illegal, Illegal, Dup, Dup, Nothing,
-                Nothing, U, U, U, E,
+                Nothing, U, U, U, E, F, Illegal,
             ],
         ),
         (
@@ -108,7 +116,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E,
+                U, U, U, E, F, Illegal,
             ],
         ),
         (
@@ -119,7 +127,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E,
+                U, U, U, E, F, Illegal,
             ],
         ),
         (
@@ -134,7 +142,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Dup, Illegal, Illegal, G, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, Same,
+                Q, U, U, U, Same, Illegal, Illegal,
             ],
         ),
         (
@@ -149,7 +157,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Dup, Illegal, Illegal, A, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, U,
+                Q, U, U, U, U, Illegal, Illegal,
             ],
         ),
         (
@@ -160,7 +168,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Dup, V, V, Dup, Dup, Dup, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Nothing,
-                U, U, U, E,
+                U, U, U, E, Illegal, Illegal,
             ],
         ),
         (
@@ -173,7 +181,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Dup, E, E, Dup, Dup, Dup, Dup, Illegal, Illegal, Illegal, Same, Same, Nothing,
-                Nothing, U, U, U, E,
+                Nothing, U, U, U, E, Illegal, Illegal,
             ],
         ),
         (
@@ -181,22 +189,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             managed(State::Assigned),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid,
-            ],
-        ),
-        (
-            "expired, purging b-1, assignment start without holder (hand-edited)",
-            AccountView {
-                assigned_since: Some(t0()),
-                attempts: 1,
-                build: awaited(Purge, "b-1"),
-                transaction: transaction(Maintenance),
-                ..managed(State::Expired)
-            },
-            // a reset would start a second purge while one is awaited
-            [
-                Invalid, Invalid, Illegal, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Invalid, Q, Q, U, U, U, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
             ],
         ),
         (
@@ -208,7 +201,40 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 18])> {
             },
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
+            ],
+        ),
+        (
+            "frozen from assigned, jane's",
+            AccountView {
+                holder: Some(jane()),
+                assigned_since: Some(t0()),
+                frozen_from: Some(State::Assigned),
+                ..managed(State::Frozen)
+            },
+            // it keeps what it holds, its holder too, until an operator unfreezes it
+            [
+                Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, A,
+            ],
+        ),
+        (
+            "frozen from the pool",
+            AccountView {
+                frozen_from: Some(State::Prepared),
+                ..managed(State::Frozen)
+            },
+            [
+                Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, P,
+            ],
+        ),
+        (
+            "frozen without frozen-from (hand-edited)",
+            managed(State::Frozen),
+            [
+                Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
             ],
         ),
     ]
@@ -236,6 +262,7 @@ fn entering(state: Option<State>) -> Label {
         Some(State::Expired) => Label::AccountExpired,
         Some(State::Purged) => Label::AccountPurged,
         Some(State::Quarantined) => Label::AccountQuarantined,
+        Some(State::Frozen) => Label::AccountFrozen,
     }
 }
 
@@ -261,10 +288,13 @@ fn every_state_meets_every_trigger() {
                 ));
             }
             if let Ok(decision) = &result {
-                // every transition emits the event of the state it enters, and an activity
+                // every transition emits the event of the state it enters (back from a
+                // freeze: `AccountUnfrozen`), and an activity
                 if decision.changed() {
+                    let thawed = view.state == Some(State::Frozen)
+                        && events(decision).contains(&Label::AccountUnfrozen);
                     assert!(
-                        events(decision).contains(&entering(decision.to)),
+                        thawed || events(decision).contains(&entering(decision.to)),
                         "{row} + {column}: no {} event",
                         entering(decision.to)
                     );
@@ -311,14 +341,16 @@ fn the_table_covers_every_trigger_kind() {
             | TriggerKind::OperatorRelease
             | TriggerKind::Sweep
             | TriggerKind::OperatorClose
-            | TriggerKind::Left(_) => {}
+            | TriggerKind::Left(_)
+            | TriggerKind::Freeze { .. }
+            | TriggerKind::OperatorUnfreeze => {}
         }
     }
     let names: std::collections::BTreeSet<_> =
         columns().iter().map(|(_, t)| t.kind.name()).collect();
     assert_eq!(
         names.len(),
-        15,
+        17,
         "one column per trigger kind and departure: {names:?}"
     );
 }

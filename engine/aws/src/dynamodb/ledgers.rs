@@ -1,0 +1,91 @@
+//! The spend guard's ledger of each account ([`SpendLedgers`]): one item per
+//! resource in the transactions table.
+//!
+//! | `pk` | `sk` | more |
+//! |---|---|---|
+//! | `spend#<account>` | the resource's id | `body` (the entry, JSON), `changed` (the instant of the call that last changed it), `expires` = a week after it ended |
+//!
+//! An account's ledger is one `Query` on its partition. An entry is written with a
+//! conditional `PutItem` (absent, or changed by an earlier call): a late or repeated
+//! call changes nothing. An ended entry stays a week (TTL), so that a late start of
+//! the same resource does not bring it back.
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use spa_core::events::AccountId;
+use spa_core::spend::{Entry, KEEP_ENDED};
+use spa_usecases::ports::{PortError, SpendLedgers};
+
+use super::{DynamoStore, Item, SERVICE, epoch, instant, s, text};
+use crate::error::port_error;
+
+fn partition(account: &AccountId) -> String {
+    format!("spend#{account}")
+}
+
+impl SpendLedgers for DynamoStore {
+    async fn ledger(&self, account: &AccountId) -> Result<Vec<Entry>, PortError> {
+        let table = &self.tables.transactions;
+        let mut entries = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(partition(account)))
+                .set_limit(self.page_size)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "Query", table, e))?;
+            for item in output.items() {
+                let key = text(item, "sk", "spend")?;
+                let body = text(item, "body", key)?;
+                let entry: Entry =
+                    serde_json::from_str(body).map_err(|error| PortError::Inconsistent {
+                        id: format!("spend#{account}/{key}"),
+                        why: format!("stored ledger entry unreadable: {error}"),
+                    })?;
+                entries.push(entry);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(entries),
+            }
+        }
+    }
+
+    async fn write_ledger(&self, account: &AccountId, entries: &[Entry]) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        for entry in entries {
+            let body = serde_json::to_string(entry).map_err(|error| PortError::Rejected {
+                service: SERVICE.into(),
+                action: "PutItem".into(),
+                message: format!("a ledger entry that does not write: {error}"),
+            })?;
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(table)
+                .item("pk", s(partition(account)))
+                .item("sk", s(entry.resource.id.clone()))
+                .item("body", s(body))
+                .item("changed", s(instant(entry.changed)))
+                .condition_expression("attribute_not_exists(pk) OR #changed < :changed")
+                .expression_attribute_names("#changed", "changed")
+                .expression_attribute_values(":changed", s(instant(entry.changed)));
+            if let Some(ended) = entry.ended {
+                let keep = KEEP_ENDED.to_std().unwrap_or_default();
+                put = put.item(super::TTL_ATTRIBUTE, epoch(ended, keep));
+            }
+            match put.send().await {
+                Ok(_) => {}
+                // a later call changed it already
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => return Err(port_error(SERVICE, "PutItem", table, e)),
+            }
+        }
+        Ok(())
+    }
+}

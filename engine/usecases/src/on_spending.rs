@@ -1,0 +1,186 @@
+//! The spend guard: a call that starts or ends spending in a member account
+//! ([`SpendingCall`], forwarded by the account's `<env>-ForwardSpending` rule).
+//!
+//! 1. The account's settings: spa must manage it, and its `spend_guard` be on.
+//! 2. Its ledger ([`SpendLedgers`]): the entries the call changes are written, each
+//!    unless a later call changed it (written twice: the same).
+//! 3. The burn of what is alive now, priced from the price book ([`PriceBook`]), and
+//!    the thresholds it crosses ([`spend::crossed`]).
+//! 4. A threshold with `freeze`: the account is frozen through [`Engine::apply`]
+//!    (cause `<event>/freeze`: one freeze, safe to deliver again), which raises
+//!    `SpendProjected` with the burn report and tells the holder. Otherwise, or when
+//!    the account cannot be frozen (a build is under way, it is frozen already):
+//!    `SpendProjected` is published under the call's claim ([`exceptions`]), keyed
+//!    by the call, so that it is noticed once: `raise` opens the incident and tells
+//!    the routed channels, `tell_holder` tells the holder (alone, without `raise`).
+//!
+//! Every step is safe to repeat: the ledger's writes are idempotent, the freeze is a
+//! transition under its own claim, the exception is keyed.
+
+use std::collections::BTreeMap;
+
+use super::apply::{Outcome, Verdict};
+use super::context::Engine;
+use super::error::{Context, PortResultExt, UseCaseError};
+use super::exceptions;
+use super::lease::{self, Taken};
+use crate::ports::{Activity, OrganizationTree, Platform, SpendLedgers};
+use spa_core::events::{DomainEvent, Label, SpendingCall};
+use spa_core::lifecycle::{Trigger, TriggerKind};
+use spa_core::settings::SpendAction;
+use spa_core::spend::{self, Burn, Entry, PriceBook};
+
+/// The fact of a `SpendProjected` event told to the holder only (no incident, no
+/// channel): its thresholds said `tell_holder` without `raise`.
+pub const HOLDER_ONLY: &str = "holder_only";
+
+/// Applies one call of the spend guard (see the module docs).
+pub async fn on_spending<P: Platform>(
+    engine: &Engine<'_, P>,
+    call: &SpendingCall,
+) -> Result<Outcome, UseCaseError> {
+    let (cause, account) = (call.event_id.as_str(), &call.account);
+    let context = |step| Context::step(step).account(account).cause(cause);
+    if let Some(code) = &call.failed {
+        let why = format!("`{}` failed ({code}): it started nothing", call.name);
+        return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
+    }
+    let organization = engine.platform().organization();
+    let ancestors = engine
+        .retry()
+        .run("read ancestors", || {
+            organization.ancestors(account.as_str())
+        })
+        .await
+        .within(|| context("resolve settings"))?;
+    let Some(resolved) = engine
+        .settings()
+        .resolve_account(account.as_str(), &ancestors)
+    else {
+        tracing::info!(%account, cause, call = call.name, "a spending call in an account spa does not manage: ignored");
+        return Ok(Outcome::new(cause, Some(account), Verdict::Unmanaged));
+    };
+    let guard = &resolved.spend_guard;
+    if !guard.enabled {
+        let why = "the spend guard is off for this account (`spend_guard.feature`)".to_owned();
+        return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
+    }
+
+    let store = engine.platform().store();
+    let mut ledger = engine
+        .retry()
+        .run("read the ledger", || store.ledger(account))
+        .await
+        .within(|| context("read the spend ledger"))?;
+    let changed = spend::apply(&ledger, call);
+    if !changed.is_empty() {
+        engine
+            .retry()
+            .run("write the ledger", || store.write_ledger(account, &changed))
+            .await
+            .within(|| context("write the spend ledger"))?;
+    }
+    merge(&mut ledger, changed);
+    let now = engine.now().max(call.at);
+    let burn = Burn::of(&ledger, &PriceBook::sample(), now);
+    let crossed = spend::crossed(guard, &burn, None);
+    tracing::info!(%account, cause, call = call.name, burn_per_hour = %burn.per_hour, crossed = crossed.len(), "spend estimated");
+    if crossed.is_empty() {
+        let why = format!("burn {} USD an hour: under every threshold", burn.per_hour);
+        return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
+    }
+    let report = spend::report(&burn, &crossed);
+    let does = |action| crossed.iter().any(|c| c.does(action));
+    if does(SpendAction::Freeze) {
+        let trigger = Trigger::new(
+            call.at,
+            TriggerKind::Freeze {
+                reason: report.clone(),
+            },
+        );
+        let freeze = format!("{cause}/freeze");
+        let outcome = engine.apply(&freeze, account, trigger).await?;
+        if outcome.verdict == Verdict::Applied || outcome.verdict == Verdict::Seen {
+            return Ok(outcome);
+        }
+        tracing::warn!(%account, cause, verdict = ?outcome.verdict, "the account could not be frozen: the threshold is raised");
+    }
+    let (raise, tell) = (does(SpendAction::Raise), does(SpendAction::TellHolder));
+    if !(raise || tell || does(SpendAction::Freeze)) {
+        let why = format!("{report} (its thresholds name no action)");
+        return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
+    }
+    raise_projected(
+        engine,
+        call,
+        &report,
+        &burn,
+        tell,
+        !raise && !does(SpendAction::Freeze),
+    )
+    .await
+}
+
+/// Publishes `SpendProjected` once for the call (its claim, its key).
+async fn raise_projected<P: Platform>(
+    engine: &Engine<'_, P>,
+    call: &SpendingCall,
+    report: &str,
+    burn: &Burn,
+    tell: bool,
+    holder_only: bool,
+) -> Result<Outcome, UseCaseError> {
+    let (cause, account) = (call.event_id.as_str(), &call.account);
+    let key = format!("spend#{cause}");
+    let context = || {
+        Context::step("raise the projected spend")
+            .account(account)
+            .cause(cause)
+    };
+    if lease::take(engine, &key, context).await? == Taken::Seen {
+        return Ok(Outcome::new(cause, Some(account), Verdict::Seen));
+    }
+    let reason = spa_core::events::redact_emails(report);
+    let activity = Activity {
+        at: call.at,
+        account: account.clone(),
+        label: Label::SpendProjected,
+        from: None,
+        to: None,
+        detail: reason.clone(),
+        cause: Some(cause.to_owned()),
+    };
+    let mut event = DomainEvent::new(
+        Label::SpendProjected,
+        engine.environment(),
+        account.clone(),
+        call.at,
+    )
+    .with_reason(&reason)
+    .with_fact("burn_per_hour", format!("{} USD", burn.per_hour))
+    .with_fact("to_month_end", format!("{} USD", burn.to_month_end()))
+    .with_fact("call", &call.name);
+    if tell {
+        event = event.with_fact("notify_holder", "the account's holder");
+    }
+    if holder_only {
+        event = event.with_fact(HOLDER_ONLY, "yes");
+    }
+    exceptions::publish_claimed(engine, &key, cause, &activity, event, "the projected spend")
+        .await?;
+    let mut outcome = Outcome::new(cause, Some(account), Verdict::Applied);
+    outcome.events.push(Label::SpendProjected);
+    Ok(outcome)
+}
+
+/// The ledger after the changes were written.
+fn merge(ledger: &mut Vec<Entry>, changed: Vec<Entry>) {
+    let mut by_id: BTreeMap<String, Entry> = ledger
+        .drain(..)
+        .map(|e| (e.resource.id.clone(), e))
+        .collect();
+    for entry in changed {
+        by_id.insert(entry.resource.id.clone(), entry);
+    }
+    ledger.extend(by_id.into_values());
+}

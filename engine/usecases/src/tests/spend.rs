@@ -1,0 +1,169 @@
+//! The spend guard as a holder and SRE see it: four `p4d.24xlarge` started in an
+//! assigned account freeze it within that one handling, raise `SpendProjected` with
+//! the burn report and tell the holder; delivered again, nothing twice.
+
+use super::*;
+use crate::ports::SpendLedgers;
+use spa_core::events::{Label, decode_str};
+
+const RUN: &str = include_str!("../../../../fixtures/events/ec2-run-instances.json");
+const TERMINATE: &str = include_str!("../../../../fixtures/events/ec2-terminate-instances.json");
+
+/// The test settings with the spend guard on the sandbox unit: `thresholds` as YAML.
+fn world(thresholds: &str) -> World {
+    let mut world = World::new();
+    let text = SETTINGS.replace(
+        "    lease: 30d\n",
+        &format!("    lease: 30d\n    spend_guard:\n      feature: enabled\n      thresholds: {thresholds}\n"),
+    );
+    world.settings = load("settings.yaml", &text, &MemorySources::new())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .settings;
+    world
+}
+
+/// A forwarded call of the fixtures, made in `account`.
+fn call(text: &str, account: &str) -> Incoming {
+    decode_str(&text.replace("222222222222", account)).unwrap()
+}
+
+async fn assigned(world: &World) {
+    world.onboard(NESTED).await;
+    world
+        .dispatch(&world.tagged(NESTED, &[("account-holder", JANE)]))
+        .await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+}
+
+#[tokio::test]
+async fn four_p4d_freeze_an_assigned_account_within_the_one_handling() {
+    let world = world("[{when: hourly_burn, over: 100, actions: [tell_holder, raise, freeze]}]");
+    assigned(&world).await;
+    let run = call(RUN, NESTED);
+    let outcome = world.outcome(&run).await;
+    assert_eq!(outcome.verdict, Verdict::Applied, "{outcome:?}");
+    assert_eq!(
+        (outcome.from, outcome.to),
+        (state("assigned"), state("frozen"))
+    );
+    assert_eq!(world.state(NESTED).as_deref(), Some("frozen"));
+    assert_eq!(
+        world.platform.organization.policies_of(NESTED),
+        ["SpaTest-Freeze"]
+    );
+    let published = world.platform.bus.published();
+    let raised = published
+        .iter()
+        .find(|e| e.label == Label::SpendProjected)
+        .expect("SpendProjected");
+    let reason = raised.reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("hourly burn 131.0904 USD is over 100 USD."),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("p4d.24xlarge `i-0p4d000000000001`"),
+        "{reason}"
+    );
+    assert!(
+        raised.facts.contains_key("notify_holder"),
+        "the holder is told: {raised:?}"
+    );
+    // the ledger holds what runs
+    let ledger = world.platform.store.ledger(&id(NESTED)).await.unwrap();
+    assert_eq!(ledger.len(), 4);
+
+    // delivered again: nothing twice
+    let again = world.outcome(&run).await;
+    assert!(
+        matches!(again.verdict, Verdict::Seen | Verdict::Rejected(_)),
+        "{again:?}"
+    );
+    let raised_twice = world
+        .platform
+        .bus
+        .published()
+        .iter()
+        .filter(|e| e.label == Label::SpendProjected)
+        .count();
+    assert_eq!(raised_twice, 1);
+
+    // terminated meanwhile: the ledger follows; an operator gives the account back
+    let terminate = world.outcome(&call(TERMINATE, NESTED)).await;
+    assert!(
+        matches!(terminate.verdict, Verdict::Ignored(_)),
+        "{terminate:?}"
+    );
+    let unfreeze = world.command(NESTED, Action::Unfreeze);
+    let back = on_command(&world.engine(), &unfreeze).await.unwrap();
+    assert_eq!(back.to, state("assigned"));
+    assert!(world.platform.organization.policies_of(NESTED).is_empty());
+}
+
+#[tokio::test]
+async fn under_the_line_or_without_the_guard_nothing_happens() {
+    // a line above the burn: recorded in the ledger, nothing raised
+    let world = world("[{when: hourly_burn, over: 1000, actions: [freeze]}]");
+    assigned(&world).await;
+    let outcome = world.outcome(&call(RUN, NESTED)).await;
+    assert!(
+        matches!(&outcome.verdict, Verdict::Ignored(why) if why.contains("under every threshold")),
+        "{outcome:?}"
+    );
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+
+    // an account spa does not manage
+    let outside = world.outcome(&call(RUN, OUTSIDE)).await;
+    assert_eq!(outside.verdict, Verdict::Unmanaged);
+
+    // the guard off (the default): ignored, nothing stored
+    let off = World::new();
+    off.onboard(NESTED).await;
+    let ignored = off.outcome(&call(RUN, NESTED)).await;
+    assert!(
+        matches!(ignored.verdict, Verdict::Ignored(_)),
+        "{ignored:?}"
+    );
+    assert!(
+        off.platform
+            .store
+            .ledger(&id(NESTED))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_pool_account_under_preparation_is_raised_not_frozen_and_tell_holder_alone_skips_the_incident()
+ {
+    let world = world(
+        "[{when: hourly_burn, over: 100, actions: [freeze]}, {when: projected_month, over: 50, actions: [tell_holder]}]",
+    );
+    // vended, its preparation under way: a freeze would stop the build
+    world.dispatch(&world.created(NESTED)).await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("vended"));
+    let outcome = world.outcome(&call(RUN, NESTED)).await;
+    assert_eq!(outcome.events, [Label::SpendProjected], "{outcome:?}");
+    assert_eq!(world.state(NESTED).as_deref(), Some("vended"));
+    let raised = world
+        .platform
+        .bus
+        .published()
+        .into_iter()
+        .find(|e| e.label == Label::SpendProjected)
+        .unwrap();
+    // freeze could not, so it is raised (incident and channels); tell_holder too
+    assert!(raised.facts.contains_key("notify_holder"));
+    assert!(!raised.facts.contains_key(crate::on_spending::HOLDER_ONLY));
+}
+
+#[tokio::test]
+async fn a_forged_call_about_another_account_is_refused() {
+    let forged = RUN.replace(
+        "\"recipientAccountId\": \"222222222222\"",
+        "\"recipientAccountId\": \"111111111111\"",
+    );
+    let error = decode_str(&forged).unwrap_err();
+    assert!(error.is_refused(), "{error}");
+}
