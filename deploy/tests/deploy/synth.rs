@@ -579,6 +579,7 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
             "SpaDemo-account-events",
             "SpaDemo-build-events",
             "SpaDemo-sign-ins",
+            "SpaDemo-spend-events",
             "SpaDemo-commands",
             "SpaDemo-scheduler",
             "SpaDemo-budget-alerts",
@@ -629,9 +630,10 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
                 .map(|a| a.as_str().unwrap())
         })
         .collect();
-    // in the organization: read and tag, and close or park an account after its last
-    // purge (`spa close`); nothing created, deleted, removed or left (its one deletion
-    // is of the messages of the forwarding dead-letter queue it drains)
+    // in the organization: read and tag, close or park an account after its last
+    // purge (`spa close`), create the one freeze policy and attach it to a frozen
+    // account or detach it (the spend guard); nothing deleted, removed or left (its one
+    // deletion is of the messages of the forwarding dead-letter queue it drains)
     let writes: Vec<&&str> = actions
         .iter()
         .filter(|a| {
@@ -643,12 +645,15 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
     assert_eq!(
         writes,
         [
+            &"organizations:CreatePolicy",
             &"organizations:TagResource",
             &"organizations:UntagResource",
+            &"organizations:AttachPolicy",
+            &"organizations:DetachPolicy",
             &"organizations:CloseAccount",
             &"organizations:MoveAccount"
         ],
-        "read, tag, close or park only: {actions:?}"
+        "read, tag, close or park, freeze only: {actions:?}"
     );
     assert!(
         actions
@@ -657,6 +662,19 @@ fn the_bus_and_the_management_role_trust_only_the_organization_and_the_functions
             .all(|a| *a == "sqs:DeleteMessage"),
         "{actions:?}"
     );
+    // a freeze is attached to an account only, and only the organization's SCPs
+    let freeze = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "FreezeAccounts")
+        .expect("the freeze statement");
+    let resources = freeze["Resource"].to_string();
+    assert!(
+        resources.contains(":account/") && resources.contains("/service_control_policy/*"),
+        "{resources}"
+    );
+    assert!(!resources.contains("\"*\""), "{resources}");
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! The spend guard: a call that starts or ends spending in a member account
 //! ([`SpendingCall`], forwarded by the account's `<env>-ForwardSpending` rule).
 //!
-//! 1. The account's settings: spa must manage it, and its `spend_guard` be on.
+//! 1. The account's settings: spa must manage it, and its `spend_guard` be on. Its
+//!    place is the one spa last knew (the writer's cache, at one read of the store),
+//!    else read from Organizations: a holder's calls never spend the organization's
+//!    Organizations quota while spa knows the account.
 //! 2. Its ledger ([`SpendLedgers`]): the entries the call changes are written, each
 //!    unless a later call changed it (written twice: the same).
 //! 3. The burn of what is alive now, priced from the price book ([`PriceBook`]), and
@@ -24,7 +27,7 @@ use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions;
 use super::lease::{self, Taken};
-use crate::ports::{Activity, OrganizationTree, Platform, SpendLedgers};
+use crate::ports::{Activity, OrganizationTree, Platform, SpendLedgers, WriterLeases};
 use spa_core::events::{DomainEvent, Label, SpendingCall};
 use spa_core::lifecycle::{Trigger, TriggerKind};
 use spa_core::settings::SpendAction;
@@ -45,14 +48,29 @@ pub async fn on_spending<P: Platform>(
         let why = format!("`{}` failed ({code}): it started nothing", call.name);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
     }
-    let organization = engine.platform().organization();
-    let ancestors = engine
-        .retry()
-        .run("read ancestors", || {
-            organization.ancestors(account.as_str())
-        })
-        .await
-        .within(|| context("resolve settings"))?;
+    // the place spa last knew (the writer's cache, put in doubt when the account
+    // moves): a holder's calls do not spend the organization's Organizations quota
+    let store = engine.platform().store();
+    let cached = match store.cached(account).await {
+        Ok(cache) => cache.ancestors,
+        Err(error) => {
+            tracing::warn!(%account, cause, %error, "the account's cache cannot be read: its place is asked of Organizations");
+            None
+        }
+    };
+    let ancestors = match cached {
+        Some(ancestors) => ancestors,
+        None => {
+            let organization = engine.platform().organization();
+            engine
+                .retry()
+                .run("read ancestors", || {
+                    organization.ancestors(account.as_str())
+                })
+                .await
+                .within(|| context("resolve settings"))?
+        }
+    };
     let Some(resolved) = engine
         .settings()
         .resolve_account(account.as_str(), &ancestors)
@@ -66,7 +84,6 @@ pub async fn on_spending<P: Platform>(
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
     }
 
-    let store = engine.platform().store();
     let mut ledger = engine
         .retry()
         .run("read the ledger", || store.ledger(account))

@@ -402,6 +402,34 @@ impl Live {
         event
     }
 
+    /// An event a member account forwards, from `fixtures/events/`, made this
+    /// scenario's: sent by `name`'s account, about account `recipient` (CloudTrail's
+    /// `recipientAccountId`: another account's is a forgery), a new id, now.
+    pub(super) fn member_fixture(&mut self, file: &str, name: &str, recipient: &str) -> Value {
+        let account = self.id(name);
+        let recipient = self.id(recipient);
+        let path = format!("{FIXTURES}{file}");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the fixture {path} could not be read: {e}"));
+        let mut event: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"));
+        let id = self.next_id("member");
+        let now = Value::String(stamp(Utc::now()));
+        event["id"] = Value::String(id.clone());
+        event["account"] = Value::String(account.as_str().to_owned());
+        event["time"] = now.clone();
+        event["detail"]["eventTime"] = now;
+        event["detail"]["eventID"] = Value::String(format!("{id}-trail"));
+        event["detail"]["recipientAccountId"] = Value::String(recipient.as_str().to_owned());
+        if let Some(identity) = event["detail"]["userIdentity"].as_object_mut() {
+            identity.insert(
+                "accountId".into(),
+                Value::String(account.as_str().to_owned()),
+            );
+        }
+        event
+    }
+
     /// The build the account waits for, from its `account-build` tag.
     async fn awaited_build(&self, name: &str) -> (String, BuildId) {
         let tags = self.tags(name).await;
@@ -627,7 +655,7 @@ async fn late_build_end(world: &mut SpaWorld, name: String, ended: String, step:
 
 /// An operator's action on one account, through the command queue (`spa reset`,
 /// `spa assign`... without `--direct`).
-async fn operator_sends(world: &mut SpaWorld, name: &str, action: Action, step: &Step) {
+pub(super) async fn operator_sends(world: &mut SpaWorld, name: &str, action: Action, step: &Step) {
     let live = world.acting(step).await;
     let cause = live.next_id(action.name());
     let what = action.name();

@@ -269,27 +269,7 @@ async fn person_signs_in(world: &mut SpaWorld, name: String, step: &Step) {
 
 /// A sign-in fixture, made this scenario's: the account, a new id, now.
 fn sign_in(live: &mut Live, name: &str, file: &str) -> Value {
-    let account = live.id(name);
-    let path = format!("{}/../fixtures/events/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the fixture {path} could not be read: {e}"));
-    let mut event: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"));
-    let id = live.next_id("signin");
-    let now = Value::String(Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    event["id"] = Value::String(id.clone());
-    event["account"] = Value::String(account.as_str().to_owned());
-    event["time"] = now.clone();
-    event["detail"]["eventTime"] = now;
-    event["detail"]["eventID"] = Value::String(format!("{id}-trail"));
-    event["detail"]["recipientAccountId"] = Value::String(account.as_str().to_owned());
-    if let Some(identity) = event["detail"]["userIdentity"].as_object_mut() {
-        identity.insert(
-            "accountId".into(),
-            Value::String(account.as_str().to_owned()),
-        );
-    }
-    event
+    live.member_fixture(file, name, name)
 }
 
 // ----------------------------------------------------------------------------- then

@@ -2,15 +2,13 @@
 //! emulator: the calls forwarded from the account, the freeze policy in Organizations,
 //! the chat message and the holder's e-mail, the operator's unfreeze.
 
-use chrono::Utc;
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
 
 use super::SpaWorld;
 use super::accounts::{ENVIRONMENT, Live};
-use spa_core::events::{AccountCommand, Action};
-use spa_usecases::ports::{Commands, Platform};
+use spa_core::events::Action;
 
 /// `RunInstances` of `count` instances of `type_name` in `name`, made this scenario's
 /// (the fixture's shape, a new id, now); `recipient` the account CloudTrail says the
@@ -22,24 +20,8 @@ fn run_instances(
     count: usize,
     type_name: &str,
 ) -> Value {
-    let account = live.id(name);
-    let recipient = live.id(recipient);
-    let path = format!(
-        "{}/../fixtures/events/ec2-run-instances.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the fixture {path} could not be read: {e}"));
-    let mut event: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"));
-    let id = live.next_id("run-instances");
-    let now = Value::String(Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    event["id"] = Value::String(id.clone());
-    event["account"] = Value::String(account.as_str().to_owned());
-    event["time"] = now.clone();
-    event["detail"]["eventTime"] = now;
-    event["detail"]["eventID"] = Value::String(format!("{id}-trail"));
-    event["detail"]["recipientAccountId"] = Value::String(recipient.as_str().to_owned());
+    let mut event = live.member_fixture("ec2-run-instances.json", name, recipient);
+    let id = event["id"].as_str().unwrap_or("run").to_owned();
     event["detail"]["requestParameters"]["instanceType"] = json!(type_name);
     let items: Vec<Value> = (1..=count)
         .map(|n| json!({"instanceId": format!("i-{id}-{n}"), "instanceType": type_name}))
@@ -90,23 +72,7 @@ async fn holder_forges(
 
 #[when(regex = r#"^an operator unfreezes "([^"]+)"$"#)]
 async fn operator_unfreezes(world: &mut SpaWorld, name: String, step: &Step) {
-    let live = world.acting(step).await;
-    let cause = live.next_id("unfreeze");
-    let command = AccountCommand::new(
-        &cause,
-        ENVIRONMENT,
-        live.id(&name),
-        Action::Unfreeze,
-        Utc::now(),
-        "operator",
-    );
-    live.runtime
-        .platform()
-        .commands()
-        .send(&[command])
-        .await
-        .unwrap_or_else(|e| panic!("the unfreeze of `{name}` could not be sent: {e}"));
-    live.run().await;
+    super::accounts::operator_sends(world, &name, Action::Unfreeze, step).await;
 }
 
 #[then(regex = r#"^the freeze policy (is|is not) attached to "([^"]+)"$"#)]

@@ -167,3 +167,18 @@ async fn a_forged_call_about_another_account_is_refused() {
     let error = decode_str(&forged).unwrap_err();
     assert!(error.is_refused(), "{error}");
 }
+
+#[tokio::test]
+async fn a_known_account_costs_no_organizations_call() {
+    let world = world("[{when: hourly_burn, over: 1000, actions: [freeze]}]");
+    assigned(&world).await;
+    let organization = &world.platform.organization;
+    let before = organization.calls.of("ancestors");
+    world.outcome(&call(RUN, NESTED)).await;
+    world.outcome(&call(TERMINATE, NESTED)).await;
+    assert_eq!(
+        organization.calls.of("ancestors"),
+        before,
+        "the place comes from the writer's cache"
+    );
+}
