@@ -182,6 +182,7 @@ pub fn load(file: &str, text: &str, sources: &dyn Sources) -> Result<Loaded, Set
     lifecycle_tag_checks(&root, &settings, file, &mut errors);
     build_warnings(&root, file, &mut warnings);
     budget_warnings(&root, &settings, file, &mut warnings);
+    spend_guard_warnings(&root, &settings, file, &mut warnings);
     sort(&mut errors);
     sort(&mut warnings);
     if errors.is_empty() {
@@ -533,6 +534,78 @@ fn budget_warnings(root: &Node, settings: &Settings, file: &str, warnings: &mut 
                     "no `amount` here nor in `defaults.budget`: no budget is ensured unless an ancestor organizational unit sets one",
                 ));
             }
+        }
+    }
+}
+
+/// A spend guard turned on where no region allow-list says where holders may act: its
+/// forwarding rule then watches the automation region only (CloudTrail's calls reach
+/// EventBridge in their own region), and a holder may spend unseen elsewhere. Each
+/// item that turns the guard on is resolved alone (defaults ← the item): an allow-list
+/// inherited from a unit the tree nests it under is not seen here.
+fn spend_guard_warnings(
+    root: &Node,
+    settings: &Settings,
+    file: &str,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    let enables = |node: &Node| {
+        node.get("spend_guard")
+            .and_then(|guard| guard.get("feature"))
+            .filter(|feature| matches!(&feature.value, Value::Str(word) if word == "enabled"))
+            .map(|feature| feature.pos)
+    };
+    let message = "the spend guard is on without `guardrails.allowed_regions`: it watches the calls of the automation region only, and holders may spend unseen elsewhere; list the regions holders may use";
+    let mut check = |path: KeyPath, node: &Node, unguarded: bool| {
+        let Some(pos) = enables(node) else { return };
+        if unguarded {
+            warnings.push(Diagnostic::warning(
+                file,
+                pos,
+                path.key("spend_guard").key("feature").to_string(),
+                message,
+            ));
+        }
+    };
+    if let Some(defaults) = root.get("defaults") {
+        let regions = settings
+            .defaults
+            .guardrails
+            .as_ref()
+            .and_then(|g| g.allowed_regions.as_ref())
+            .is_some_and(|regions| !regions.is_empty());
+        check(KeyPath::root().key("defaults"), defaults, !regions);
+    }
+    for (section, ids) in [
+        (
+            "organizational_units",
+            settings
+                .organizational_units
+                .iter()
+                .map(|unit| unit.identifier.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "accounts",
+            settings
+                .accounts
+                .iter()
+                .map(|account| account.identifier.as_str().to_owned())
+                .collect(),
+        ),
+    ] {
+        let Some(Value::Seq(items)) = root.get(section).map(|n| &n.value) else {
+            continue;
+        };
+        for (index, (node, id)) in items.iter().zip(ids).enumerate() {
+            let resolved = if section == "accounts" {
+                settings.resolve_account(&id, &[])
+            } else {
+                settings.resolve_ou(&id, &[])
+            };
+            let unguarded = resolved
+                .is_some_and(|r| r.spend_guard.enabled && r.guardrails.allowed_regions.is_empty());
+            check(KeyPath::root().key(section).index(index), node, unguarded);
         }
     }
 }

@@ -844,3 +844,57 @@ fn the_slash_command_needs_its_workspace_and_names_admins_by_id() {
         .replace(", boss@example.com", "");
     ok(&fixed);
 }
+
+#[test]
+fn a_spend_guard_without_a_region_allow_list_warns_where_it_is_turned_on() {
+    let loaded = ok(&format!(
+        "{MINIMAL}organizational_units:
+  - identifier: ou-ab12-watched
+    spend_guard:
+      feature: enabled
+      thresholds: [{{when: hourly_burn, over: 100, actions: [freeze]}}]
+    guardrails: {{allowed_regions: [eu-west-1]}}
+  - identifier: ou-ab12-blind1
+    spend_guard:
+      feature: enabled
+      thresholds: [{{when: projected_month, over: 3000, actions: [raise, tell_holder]}}]
+"
+    ));
+    let shown: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .filter(|w| w.contains("spend guard"))
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].starts_with("settings.yaml:")
+            && shown[0].contains("organizational_units[1].spend_guard.feature")
+            && shown[0].contains("watches the calls of the automation region only"),
+        "{}",
+        shown[0]
+    );
+    let unit = &loaded.settings.organizational_units[1].item;
+    let guard = unit.spend_guard.as_ref().expect("the guard");
+    assert_eq!(guard.thresholds.as_ref().map(Vec::len), Some(1));
+
+    // a line that says neither what nor how much is one clear error
+    let error = load(
+        "settings.yaml",
+        &format!(
+            "{MINIMAL}defaults:\n  spend_guard:\n    feature: enabled\n    thresholds: [{{when: hourly, over: 0, actions: [freeze]}}]\n"
+        ),
+        &MemorySources::new(),
+    )
+    .expect_err("refused")
+    .to_string();
+    assert!(
+        error.contains("defaults.spend_guard.thresholds[0].when"),
+        "{error}"
+    );
+    assert!(error.contains("hourly_burn"), "{error}");
+    assert!(
+        error.contains("defaults.spend_guard.thresholds[0].over"),
+        "{error}"
+    );
+}
