@@ -229,13 +229,16 @@ pub enum GuardrailError {
     },
     /// The guardrails of a target need more policies than a target takes.
     #[error(
-        "the guardrails of `{target}` need {count} service control policies of at most {MAX_POLICY_CHARACTERS} characters, and a unit or account takes at most {MAX_POLICIES_PER_TARGET}, one of them FullAWSAccess; the largest setting is `guardrails.{largest}` ({characters} characters): list fewer entries, or cover several with a `*`"
+        "the guardrails of `{target}` need {count} service control policies of at most {MAX_POLICY_CHARACTERS} characters, and a unit or account takes at most {MAX_POLICIES_PER_TARGET}, one of them FullAWSAccess{}; the largest setting is `guardrails.{largest}` ({characters} characters): list fewer entries, or cover several with a `*`",
+        if *.freeze { " and one kept for the spend guard's freeze" } else { "" }
     )]
     TooManyPolicies {
         /// The unit or account.
         target: String,
         /// Policies needed.
         count: usize,
+        /// Whether a slot is kept for the freeze (an account whose spend guard is on).
+        freeze: bool,
         /// The setting whose statement is largest.
         largest: &'static str,
         /// Its size.
@@ -286,12 +289,12 @@ pub fn policies(settings: &Settings) -> Result<Vec<Policy>, Vec<GuardrailError>>
         &format!(
             "spa {env}: holders may not change spa's footprint, leave the organization, or touch what Identity Center and Control Tower keep"
         ),
-        targets.iter().map(|(t, _)| t.clone()).collect(),
+        targets.iter().map(|(t, _, _)| t.clone()).collect(),
     );
 
     // targets with the same limits share their policies
     let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-    for (target, guardrails) in &targets {
+    for (target, guardrails, keeps_freeze) in &targets {
         let statements = limits(guardrails, &arns);
         let chunks = match pack(&statements) {
             Ok(chunks) => chunks,
@@ -305,7 +308,10 @@ pub fn policies(settings: &Settings) -> Result<Vec<Policy>, Vec<GuardrailError>>
             }
         };
         let count = protect.len() + chunks.len();
-        if count > SPA_POLICIES_PER_TARGET {
+        // the freeze is attached to an account at run time: its slot is kept
+        let freeze = *keeps_freeze;
+        let room = SPA_POLICIES_PER_TARGET - usize::from(freeze);
+        if count > room {
             let (largest, characters) = statements
                 .iter()
                 .map(|s| (s.setting, s.characters()))
@@ -314,6 +320,7 @@ pub fn policies(settings: &Settings) -> Result<Vec<Policy>, Vec<GuardrailError>>
             errors.push(GuardrailError::TooManyPolicies {
                 target: target.clone(),
                 count,
+                freeze,
                 largest,
                 characters,
             });
@@ -344,12 +351,14 @@ pub fn policies(settings: &Settings) -> Result<Vec<Policy>, Vec<GuardrailError>>
 
 /// The targets whose guardrails are enabled, with their guardrails: every listed unit,
 /// and every listed account that says `guardrails` itself.
-fn targets(settings: &Settings) -> Vec<(String, Guardrails)> {
+/// The guarded units and accounts, with their guardrails, and whether the target is
+/// an account whose spend guard is on (its freeze takes one of its policy slots).
+fn targets(settings: &Settings) -> Vec<(String, Guardrails, bool)> {
     let units = settings.organizational_units.iter().filter_map(|unit| {
         let id = unit.identifier.as_str();
         settings
             .resolve_ou(id, &[])
-            .map(|resolved| (id.to_owned(), resolved.guardrails))
+            .map(|resolved| (id.to_owned(), resolved.guardrails, false))
     });
     let accounts = settings
         .accounts
@@ -357,13 +366,14 @@ fn targets(settings: &Settings) -> Vec<(String, Guardrails)> {
         .filter(|account| account.item.guardrails.is_some())
         .filter_map(|account| {
             let id = account.identifier.as_str();
-            settings
-                .resolve_account(id, &[])
-                .map(|resolved| (id.to_owned(), resolved.guardrails))
+            settings.resolve_account(id, &[]).map(|resolved| {
+                let freeze = resolved.spend_guard.enabled;
+                (id.to_owned(), resolved.guardrails, freeze)
+            })
         });
     units
         .chain(accounts)
-        .filter(|(_, guardrails)| guardrails.enabled)
+        .filter(|(_, guardrails, _)| guardrails.enabled)
         .collect()
 }
 
@@ -674,7 +684,9 @@ pub const READ_ACTIONS: &[&str] = &[
 /// but reading ([`READ_ACTIONS`]) to every principal of the account but spa's roles
 /// and the organization's ([`EXEMPT_ROLES`]). The spend guard attaches it to a frozen
 /// account and `spa unfreeze` detaches it: whatever runs keeps running (its data is
-/// kept), nothing new starts, nothing is changed. It has no target of its own.
+/// kept), nothing new starts, nothing is changed. It has no target of its own; a
+/// listed account whose spend guard is on keeps one of its policy slots for it
+/// ([`policies`] refuses guardrails that would take it).
 pub fn freeze_policy(settings: &Settings) -> Result<Policy, GuardrailError> {
     let env = settings.environment_identifier.as_str();
     let names = Names::new(env)?;

@@ -653,3 +653,34 @@ fn a_frozen_account_reads_and_nothing_else_but_spa_still_works_in_it() {
         assert!(!denied(&policies, account, &request), "{principal}");
     }
 }
+
+#[test]
+fn an_account_whose_spend_guard_is_on_keeps_a_slot_for_its_freeze() {
+    // three limits of about 3,500 characters each, on an account of its own: the
+    // protection and three limits policies, four of spa's: all a target takes
+    let actions: Vec<String> = (0..220).map(|n| format!("service{n}:Do*")).collect();
+    let types: Vec<String> = (0..330).map(|n| format!("x{n}.*")).collect();
+    let regions: Vec<String> = (1..=190).map(|n| format!("xx-region-{n}")).collect();
+    let account = |guard: &str| {
+        format!(
+            "accounts:\n  - identifier: '111111111111'\n{guard}    guardrails:\n      feature: enabled\n      allowed_regions: [{}]\n      denied_actions: [{}]\n      denied_instance_types: [{}]\n",
+            regions.join(", "),
+            actions.join(", "),
+            types.join(", ")
+        )
+    };
+    let unguarded = policies(&settings(&account(""))).unwrap();
+    let attached = by_target(&unguarded)["111111111111"].len();
+    assert_eq!(attached, SPA_POLICIES_PER_TARGET, "{attached}");
+    let errors = policies(&settings(&account(
+        "    spend_guard: {feature: enabled, thresholds: [{when: hourly_burn, over: 100, actions: [freeze]}]}\n",
+    )))
+    .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let message = errors[0].to_string();
+    assert!(
+        message.contains("`111111111111`")
+            && message.contains("one kept for the spend guard's freeze"),
+        "{message}"
+    );
+}
