@@ -8,7 +8,10 @@
 //! 2. Its ledger ([`SpendLedgers`]): the entries the call changes are written, each
 //!    unless a later call changed it (written twice: the same).
 //! 3. The burn of what is alive now, priced from the price book ([`PriceBook`]), and
-//!    the thresholds it crosses ([`spend::crossed`]).
+//!    the thresholds it crosses ([`spend::crossed`]). A line on the month
+//!    (`projected_month`, `actual_month`) reconciles with Cost Explorer: what the
+//!    month cost so far, read at most once a day and account and kept in the store
+//!    ([`month_so_far`]).
 //! 4. A threshold with `freeze`: the account is frozen through [`Engine::apply`]
 //!    (cause `<event>/freeze`: one freeze, safe to deliver again), which raises
 //!    `SpendProjected` with the burn report and tells the holder. Otherwise, or when
@@ -27,11 +30,12 @@ use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions;
 use super::lease::{self, Taken};
-use crate::ports::{Activity, OrganizationTree, Platform, SpendLedgers, WriterLeases};
-use spa_core::events::{DomainEvent, Label, SpendingCall};
+use crate::ports::{Activity, CostSource, OrganizationTree, Platform, SpendLedgers, WriterLeases};
+use chrono::{DateTime, Utc};
+use spa_core::events::{AccountId, Amount, DomainEvent, Label, SpendingCall};
 use spa_core::lifecycle::{Trigger, TriggerKind};
 use spa_core::settings::SpendAction;
-use spa_core::spend::{self, Burn, Entry, PriceBook};
+use spa_core::spend::{self, Actual, Burn, Entry, PriceBook};
 
 /// The fact of a `SpendProjected` event told to the holder only (no incident, no
 /// channel): its thresholds said `tell_holder` without `raise`.
@@ -100,13 +104,18 @@ pub async fn on_spending<P: Platform>(
     merge(&mut ledger, changed);
     let now = engine.now().max(call.at);
     let burn = Burn::of(&ledger, &PriceBook::sample(), now);
-    let crossed = spend::crossed(guard, &burn, None);
+    let actual = if guard.needs_actuals() {
+        month_so_far(engine, account, cause, now).await
+    } else {
+        None
+    };
+    let crossed = spend::crossed(guard, &burn, actual.map(|a| a.amount));
     tracing::info!(%account, cause, call = call.name, burn_per_hour = %burn.per_hour, crossed = crossed.len(), "spend estimated");
     if crossed.is_empty() {
         let why = format!("burn {} USD an hour: under every threshold", burn.per_hour);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
     }
-    let report = spend::report(&burn, &crossed);
+    let report = spend::report(&burn, &crossed, actual);
     let does = |action| crossed.iter().any(|c| c.does(action));
     if does(SpendAction::Freeze) {
         let trigger = Trigger::new(
@@ -188,6 +197,63 @@ async fn raise_projected<P: Platform>(
     let mut outcome = Outcome::new(cause, Some(account), Verdict::Applied);
     outcome.events.push(Label::SpendProjected);
     Ok(outcome)
+}
+
+/// What the account's month cost so far: the figure kept in the store when it was
+/// read today, else Cost Explorer asked (complete days of the month before today, one
+/// call per account and day) and the answer kept. Cost Explorer failing, or answering
+/// in another currency than the price book's, keeps the last figure of the month (a
+/// warning), else none: an unknown month is never taken for zero.
+async fn month_so_far<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Option<Actual> {
+    let store = engine.platform().store();
+    let kept = match store.actual(account).await {
+        Ok(kept) => kept.filter(|actual| actual.of_month(now)),
+        Err(error) => {
+            tracing::warn!(%account, cause, %error, "the month so far kept in the store cannot be read");
+            None
+        }
+    };
+    if let Some(actual) = kept.filter(|actual| actual.current(now)) {
+        return Some(actual);
+    }
+    let today = now.date_naive();
+    let costs = engine.platform().cost_source();
+    let read = engine
+        .retry()
+        .run("read the month so far", || {
+            costs.period_costs(spend::month_start(now), today, Some(account))
+        })
+        .await;
+    let amount = match read {
+        Ok(period) if period.currency == "USD" => period
+            .by_account
+            .iter()
+            .filter(|(id, _)| id == account)
+            .map(|(_, amount)| *amount)
+            .sum::<f64>(),
+        Ok(period) => {
+            tracing::warn!(%account, cause, currency = period.currency, "Cost Explorer answers in another currency than the price book's: the month so far is not judged");
+            return kept;
+        }
+        Err(error) => {
+            tracing::warn!(%account, cause, %error, "Cost Explorer cannot be read: the last month so far is kept");
+            return kept;
+        }
+    };
+    let Some(amount) = Amount::parse(&format!("{amount:.6}")) else {
+        return kept;
+    };
+    let actual = Actual { day: today, amount };
+    if let Err(error) = store.set_actual(account, &actual).await {
+        // asked again at the next call: a cost, never a wrong figure
+        tracing::warn!(%account, cause, %error, "the month so far cannot be kept");
+    }
+    Some(actual)
 }
 
 /// The ledger after the changes were written.

@@ -39,6 +39,7 @@
 //! | writer lease | `writer#<account>` | `writer` | `until`, `at`, the account's cache, `holder` (`writers`) |
 //! | a shared rate | `pace#organizations` | `pace` | `next`: the next free slot, epoch microseconds (`crate::pace`) |
 //! | spend ledger entry | `spend#<account>` | the resource's id | `body` (JSON), `changed`, `expires` = a week after it ended (`ledgers`) |
+//! | the month so far | `actual#<account>` | `actual` | `day`, `micros`: what Cost Explorer said of the account's month (`ledgers`) |
 //!
 //! Known accounts are what each report run saw of every account (overwritten at each
 //! run, `BatchWriteItem` by 25, no TTL: an account that left is named in the reports

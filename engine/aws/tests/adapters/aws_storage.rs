@@ -10,7 +10,8 @@ use spa_core::lifecycle::State;
 use spa_core::settings::{MemorySources, Settings};
 use spa_usecases::ports::{
     AccountCache, Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines,
-    IncidentRecords, Journal, KnownAccount, KnownAccounts, Logins, PortError, Writer, WriterLeases,
+    IncidentRecords, Journal, KnownAccount, KnownAccounts, Logins, PortError, SpendLedgers, Writer,
+    WriterLeases,
 };
 
 const SETTINGS: &str = r#"
@@ -769,4 +770,65 @@ async fn organizations_requests_keep_to_a_rate_shared_by_every_invocation() {
             .contains("`automation.organizations_rate`"),
         "{refused}"
     );
+}
+
+#[tokio::test]
+#[allow(clippy::unwrap_used)]
+async fn the_spend_ledger_keeps_the_newer_call_and_the_month_so_far() {
+    use spa_core::spend::{Actual, Entry, Kind, Resource};
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    let one = account(1);
+    let at = |h: u32| {
+        DateTime::parse_from_rfc3339(&format!("2026-11-21T{h:02}:00:00Z"))
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let entry = |id: &str, changed: DateTime<Utc>, ended: Option<DateTime<Utc>>| Entry {
+        resource: Resource {
+            kind: Kind::Ec2Instance,
+            id: id.into(),
+            type_name: "p4d.24xlarge".into(),
+            region: "us-east-1".into(),
+            count: 1,
+            since: at(10),
+            until: None,
+        },
+        ended,
+        changed,
+    };
+    assert!(store.ledger(&one).await.unwrap().is_empty());
+    store
+        .write_ledger(
+            &one,
+            &[entry("i-1", at(10), None), entry("i-2", at(10), None)],
+        )
+        .await
+        .unwrap();
+    // terminated at 12:00, then the late launch of 10:00 arrives again: it loses
+    store
+        .write_ledger(&one, &[entry("i-1", at(12), Some(at(12)))])
+        .await
+        .unwrap();
+    store
+        .write_ledger(&one, &[entry("i-1", at(10), None)])
+        .await
+        .unwrap();
+    let mut ledger = store.ledger(&one).await.unwrap();
+    ledger.sort_by(|a, b| a.resource.id.cmp(&b.resource.id));
+    assert_eq!(ledger.len(), 2);
+    assert_eq!(ledger[0].ended, Some(at(12)), "{ledger:?}");
+    assert_eq!(ledger[1], entry("i-2", at(10), None));
+    assert!(store.ledger(&account(2)).await.unwrap().is_empty());
+
+    assert_eq!(store.actual(&one).await.unwrap(), None);
+    let actual = Actual {
+        day: at(0).date_naive(),
+        amount: spa_core::events::Amount::parse("612.5").unwrap(),
+    };
+    store.set_actual(&one, &actual).await.unwrap();
+    assert_eq!(store.actual(&one).await.unwrap(), Some(actual));
+    // the month so far lives beside the ledger, never in it
+    assert_eq!(store.ledger(&one).await.unwrap().len(), 2);
 }

@@ -218,6 +218,15 @@ pub struct SpendGuard {
 }
 
 impl SpendGuard {
+    /// Whether a line needs what the month cost so far (Cost Explorer).
+    pub fn needs_actuals(&self) -> bool {
+        self.enabled
+            && self
+                .thresholds
+                .iter()
+                .any(|t| t.when != SpendMeasure::HourlyBurn)
+    }
+
     fn from(spec: Option<&SpendGuardSpec>) -> Self {
         let Some(spec) = spec else {
             return Self::default();
@@ -235,6 +244,7 @@ impl SpendThreshold {
         let what = match self.when {
             SpendMeasure::HourlyBurn => "hourly burn",
             SpendMeasure::ProjectedMonth => "projected month",
+            SpendMeasure::ActualMonth => "actual month",
         };
         (what, self.over.to_string())
     }

@@ -941,9 +941,10 @@ pub struct SpendGuardSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpendThreshold {
-    /// What is measured: `hourly_burn` (what the running resources cost an hour) or
-    /// `projected_month` (what the month cost so far, when known, and what they
-    /// cost until the month ends).
+    /// What is measured: `hourly_burn` (what the running resources cost an hour),
+    /// `projected_month` (what the month cost so far, per Cost Explorer, and what the
+    /// running resources cost until the month ends) or `actual_month` (what the month
+    /// cost so far, per Cost Explorer).
     pub when: SpendMeasure,
     /// In US dollars, greater than 0.
     #[schemars(extend("exclusiveMinimum" = 0))]
@@ -962,6 +963,9 @@ pub enum SpendMeasure {
     HourlyBurn,
     /// The month's cost projected to its end.
     ProjectedMonth,
+    /// What the month cost so far, as Cost Explorer says (complete days, at most a
+    /// day behind).
+    ActualMonth,
 }
 
 /// What spa does when a spend threshold is crossed.

@@ -211,6 +211,36 @@ impl Crossed {
     }
 }
 
+/// What the month cost so far, as Cost Explorer said on `day` (complete days before
+/// it): the spend guard's reconciliation, kept in the store, asked again at most once
+/// a day and account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actual {
+    /// The day it was read (UTC); the figure counts the days of its month before it.
+    pub day: NaiveDate,
+    /// In US dollars.
+    pub amount: Amount,
+}
+
+impl Actual {
+    /// Whether it was read today (`at`'s UTC day).
+    pub fn current(&self, at: DateTime<Utc>) -> bool {
+        self.day == at.date_naive()
+    }
+
+    /// Whether it counts the month of `at`.
+    pub fn of_month(&self, at: DateTime<Utc>) -> bool {
+        self.day.year() == at.year() && self.day.month() == at.month()
+    }
+}
+
+/// The first day of `at`'s month (UTC).
+pub fn month_start(at: DateTime<Utc>) -> NaiveDate {
+    at.date_naive()
+        .with_day(1)
+        .unwrap_or_else(|| at.date_naive())
+}
+
 /// The thresholds of `guard` that `burn` crosses; `month_to_date` is what the month
 /// cost already, when known (added to the projection).
 pub fn crossed(guard: &SpendGuard, burn: &Burn, month_to_date: Option<Amount>) -> Vec<Crossed> {
@@ -226,9 +256,12 @@ pub fn crossed(guard: &SpendGuard, burn: &Burn, month_to_date: Option<Amount>) -
         .thresholds
         .iter()
         .filter_map(|threshold| {
-            let measured = match threshold.when {
-                SpendMeasure::HourlyBurn => burn.per_hour,
-                SpendMeasure::ProjectedMonth => projected,
+            let measured = match (threshold.when, month_to_date) {
+                (SpendMeasure::HourlyBurn, _) => burn.per_hour,
+                (SpendMeasure::ProjectedMonth, _) => projected,
+                (SpendMeasure::ActualMonth, Some(actual)) => actual,
+                // not known: not judged (never taken for zero, never for a crossing)
+                (SpendMeasure::ActualMonth, None) => return None,
             };
             (measured.as_f64() > threshold.over).then(|| Crossed {
                 threshold: threshold.clone(),
@@ -240,7 +273,7 @@ pub fn crossed(guard: &SpendGuard, burn: &Burn, month_to_date: Option<Amount>) -
 
 /// The burn report: what runs, since when, what it costs, how it was priced; the
 /// thresholds crossed first. No e-mail address in it (nothing of the holder).
-pub fn report(burn: &Burn, crossed: &[Crossed]) -> String {
+pub fn report(burn: &Burn, crossed: &[Crossed], actual: Option<Actual>) -> String {
     let mut text = String::new();
     for c in crossed {
         text.push_str(&c.describe());
@@ -251,6 +284,12 @@ pub fn report(burn: &Burn, crossed: &[Crossed]) -> String {
         burn.per_hour,
         burn.to_month_end()
     ));
+    if let Some(actual) = actual {
+        text.push_str(&format!(
+            " Cost Explorer: {} USD this month before {}.",
+            actual.amount, actual.day
+        ));
+    }
     const SHOWN: usize = 10;
     for line in burn.lines.iter().take(SHOWN) {
         let r = &line.resource;

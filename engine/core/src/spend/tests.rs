@@ -64,7 +64,7 @@ fn four_p4d_started_burn_131_dollars_an_hour_and_cross_a_100_dollar_line() {
     let crossed = crossed(&guard, &burn, None);
     assert_eq!(crossed.len(), 1);
     assert!(crossed[0].does(SpendAction::Freeze));
-    let text = report(&burn, &crossed);
+    let text = report(&burn, &crossed, None);
     assert!(
         text.starts_with("hourly burn 131.0904 USD is over 100 USD. Burn 131.0904 USD an hour"),
         "{text}"
@@ -193,7 +193,7 @@ fn a_type_without_a_price_is_priced_at_the_most_expensive_known_of_its_family_an
         per_hour: Amount::parse("98.32").unwrap(),
     };
     assert!(
-        report(&burn, &[])
+        report(&burn, &[], None)
             .contains("(no price for the type: the most expensive known of family p5)")
     );
 }
@@ -298,4 +298,39 @@ fn a_call_in_another_account_is_refused_and_other_services_decode() {
     // an unwatched call of a watched source is unsupported, not a spending call
     let other = RUN.replace("\"RunInstances\"", "\"DescribeInstances\"");
     assert!(decode_str(&other).is_err());
+}
+
+#[test]
+fn the_month_so_far_is_judged_when_known_and_never_taken_for_zero() {
+    let ledger = apply(&[], &call(RUN));
+    let burn = Burn::of(&ledger, &PriceBook::sample(), at(0));
+    let guard = guard(vec![(
+        SpendMeasure::ActualMonth,
+        500.0,
+        vec![SpendAction::Raise],
+    )]);
+    assert!(guard.needs_actuals());
+    assert!(
+        crossed(&guard, &burn, None).is_empty(),
+        "unknown: not judged"
+    );
+    let actual = Actual {
+        day: at(0).date_naive(),
+        amount: Amount::parse("612.5").unwrap(),
+    };
+    let crossed = crossed(&guard, &burn, Some(actual.amount));
+    assert_eq!(crossed.len(), 1);
+    assert!(
+        crossed[0]
+            .describe()
+            .starts_with("actual month 612.50 USD is over 500 USD")
+    );
+    let text = report(&burn, &crossed, Some(actual));
+    assert!(
+        text.contains("Cost Explorer: 612.50 USD this month before 2026-11-21."),
+        "{text}"
+    );
+    assert!(actual.current(at(23)) && !actual.current(at(0) + chrono::TimeDelta::days(1)));
+    assert!(actual.of_month(at(5)));
+    assert_eq!(month_start(at(5)).to_string(), "2026-11-01");
 }

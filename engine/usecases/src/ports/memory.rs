@@ -740,6 +740,7 @@ struct StoreState {
     known: BTreeMap<AccountId, KnownAccount>,
     writers: BTreeMap<AccountId, StoredWriter>,
     ledgers: BTreeMap<AccountId, BTreeMap<String, spa_core::spend::Entry>>,
+    actuals: BTreeMap<AccountId, spa_core::spend::Actual>,
 }
 
 /// An account's writer lease and cache as the store keeps them.
@@ -1140,6 +1141,24 @@ impl super::SpendLedgers for MemoryStore {
                 ledger.insert(entry.resource.id.clone(), entry.clone());
             }
         }
+        Ok(())
+    }
+
+    async fn actual(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<spa_core::spend::Actual>, PortError> {
+        self.enter("actual")?;
+        Ok(lock(&self.state).actuals.get(account).copied())
+    }
+
+    async fn set_actual(
+        &self,
+        account: &AccountId,
+        actual: &spa_core::spend::Actual,
+    ) -> Result<(), PortError> {
+        self.enter("set_actual")?;
+        lock(&self.state).actuals.insert(account.clone(), *actual);
         Ok(())
     }
 }

@@ -586,6 +586,18 @@ pub trait SpendLedgers: Send + Sync {
         account: &AccountId,
         entries: &[spa_core::spend::Entry],
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// What the account's month cost so far, as Cost Explorer last said (the spend
+    /// guard's reconciliation), if it was ever read.
+    fn actual(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Option<spa_core::spend::Actual>, PortError>> + Send;
+    /// Keeps what Cost Explorer said of the account's month (replaces the last).
+    fn set_actual(
+        &self,
+        account: &AccountId,
+        actual: &spa_core::spend::Actual,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// History and bookkeeping (DynamoDB): never the truth about an account, which lives

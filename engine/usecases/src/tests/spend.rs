@@ -182,3 +182,51 @@ async fn a_known_account_costs_no_organizations_call() {
         "the place comes from the writer's cache"
     );
 }
+
+#[tokio::test]
+async fn the_month_so_far_comes_from_cost_explorer_once_a_day_and_is_never_taken_for_zero() {
+    let world = world("[{when: actual_month, over: 500, actions: [raise]}]");
+    assigned(&world).await;
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let costs = &world.platform.cost_source;
+    costs.add_daily(day(2), NESTED, "Amazon EC2", 300.0);
+    costs.add_daily(day(3), NESTED, "Amazon EC2", 300.0);
+    // another account's month, and today's incomplete day, are not counted
+    costs.add_daily(day(3), OUTSIDE, "Amazon EC2", 9000.0);
+    costs.add_daily(day(21), NESTED, "Amazon EC2", 9000.0);
+    let outcome = world.outcome(&call(RUN, NESTED)).await;
+    assert_eq!(outcome.events, [Label::SpendProjected], "{outcome:?}");
+    let raised = world
+        .platform
+        .bus
+        .published()
+        .into_iter()
+        .find(|e| e.label == Label::SpendProjected)
+        .unwrap();
+    let reason = raised.reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("actual month 600.00 USD is over 500 USD.")
+            && reason.contains("Cost Explorer: 600.00 USD this month before 2026-11-21."),
+        "{reason}"
+    );
+    // the same day: Cost Explorer is not asked again
+    world.outcome(&call(TERMINATE, NESTED)).await;
+    assert_eq!(costs.calls.of("period_costs"), 1);
+
+    // Cost Explorer down and nothing kept: the line is not judged, never taken for 0
+    let down = self::world("[{when: actual_month, over: 0.01, actions: [raise]}]");
+    assigned(&down).await;
+    down.platform.cost_source.faults.fail(
+        "period_costs",
+        crate::ports::PortError::Unavailable {
+            service: "ce".into(),
+            message: "throttled".into(),
+        },
+        10,
+    );
+    let outcome = down.outcome(&call(RUN, NESTED)).await;
+    assert!(
+        matches!(&outcome.verdict, Verdict::Ignored(why) if why.contains("under every threshold")),
+        "{outcome:?}"
+    );
+}
