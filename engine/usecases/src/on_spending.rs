@@ -15,7 +15,8 @@
 //! 4. A threshold with `freeze`: the account is frozen through [`Engine::apply`]
 //!    (cause `<event>/freeze`: one freeze, safe to deliver again), which raises
 //!    `SpendProjected` with the burn report and tells the holder. Otherwise, or when
-//!    the account cannot be frozen (a build is under way, it is frozen already):
+//!    the account cannot be frozen (a build is under way, it is frozen already; on a
+//!    redelivery, the history tells a freeze done from one refused):
 //!    `SpendProjected` is published under the call's claim ([`exceptions`]), keyed
 //!    by the call, so that it is noticed once: `raise` opens the incident and tells
 //!    the routed channels, `tell_holder` tells the holder (alone, without `raise`).
@@ -30,7 +31,10 @@ use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions;
 use super::lease::{self, Taken};
-use crate::ports::{Activity, CostSource, OrganizationTree, Platform, SpendLedgers, WriterLeases};
+use crate::ports::{
+    Activity, ActivityQuery, CostSource, Journal, OrganizationTree, Platform, PortError,
+    SpendLedgers, WriterLeases,
+};
 use chrono::{DateTime, Utc};
 use spa_core::events::{AccountId, Amount, DomainEvent, Label, SpendingCall};
 use spa_core::lifecycle::{Trigger, TriggerKind};
@@ -126,7 +130,17 @@ pub async fn on_spending<P: Platform>(
         );
         let freeze = format!("{cause}/freeze");
         let outcome = engine.apply(&freeze, account, trigger).await?;
-        if outcome.verdict == Verdict::Applied || outcome.verdict == Verdict::Seen {
+        let frozen = match outcome.verdict {
+            Verdict::Applied => true,
+            // delivered again: the freeze was decided before, applied or refused; the
+            // history says which (a refused one was to be raised, and that raise may
+            // be what the earlier delivery did not live to do)
+            Verdict::Seen => frozen_by(engine, account, &freeze)
+                .await
+                .within(|| context("read the account's history"))?,
+            _ => false,
+        };
+        if frozen {
             return Ok(outcome);
         }
         tracing::warn!(%account, cause, verdict = ?outcome.verdict, "the account could not be frozen: the threshold is raised");
@@ -254,6 +268,28 @@ async fn month_so_far<P: Platform>(
         tracing::warn!(%account, cause, %error, "the month so far cannot be kept");
     }
     Some(actual)
+}
+
+/// Whether the freeze of cause `freeze` froze the account (its `AccountFrozen`
+/// activity), rather than being refused.
+async fn frozen_by<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+    freeze: &str,
+) -> Result<bool, PortError> {
+    let store = engine.platform().store();
+    let query = ActivityQuery {
+        account: Some(account.clone()),
+        since: None,
+        limit: Some(100),
+    };
+    let history = engine
+        .retry()
+        .run("read history", || store.activities(&query))
+        .await?;
+    Ok(history
+        .iter()
+        .any(|a| a.label == Label::AccountFrozen && a.cause.as_deref() == Some(freeze)))
 }
 
 /// The ledger after the changes were written.

@@ -230,3 +230,47 @@ async fn the_month_so_far_comes_from_cost_explorer_once_a_day_and_is_never_taken
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_freeze_whose_raise_died_is_raised_by_the_next_delivery_once() {
+    let world = world("[{when: hourly_burn, over: 100, actions: [freeze]}]");
+    // vended, its preparation under way: the freeze is refused, the line raised
+    world.dispatch(&world.created(NESTED)).await;
+    let Incoming::Spending(run) = call(RUN, NESTED) else {
+        panic!("a spending call")
+    };
+    // the bus is down for the whole first delivery: the raise does not get out
+    world.platform.bus.faults.fail(
+        "publish",
+        crate::ports::PortError::Unavailable {
+            service: "events".into(),
+            message: "down".into(),
+        },
+        3,
+    );
+    let first = crate::on_spending::on_spending(&world.engine(), &run).await;
+    assert!(first.is_err_and(|e| e.is_transient()));
+    let raised = || {
+        world
+            .platform
+            .bus
+            .published()
+            .iter()
+            .filter(|e| e.label == Label::SpendProjected)
+            .count()
+    };
+    assert_eq!(raised(), 0);
+    // delivered again: the freeze is a claim seen before, refused; the raise goes out
+    let again = crate::on_spending::on_spending(&world.engine(), &run)
+        .await
+        .unwrap();
+    assert_eq!(again.events, [Label::SpendProjected], "{again:?}");
+    assert_eq!(raised(), 1);
+    // and once only
+    let third = crate::on_spending::on_spending(&world.engine(), &run)
+        .await
+        .unwrap();
+    assert_eq!(third.verdict, Verdict::Seen);
+    assert_eq!(raised(), 1);
+    assert_eq!(world.state(NESTED).as_deref(), Some("vended"));
+}
