@@ -16,7 +16,7 @@ use spa_core::events::AccountId;
 use spa_core::spend::{Actual, Entry, KEEP_ENDED};
 use spa_usecases::ports::{PortError, SpendLedgers};
 
-use super::{DynamoStore, Item, SERVICE, epoch, instant, s, text};
+use super::{DynamoStore, SERVICE, epoch, instant, s, text};
 use crate::error::port_error;
 
 fn partition(account: &AccountId) -> String {
@@ -25,36 +25,18 @@ fn partition(account: &AccountId) -> String {
 
 impl SpendLedgers for DynamoStore {
     async fn ledger(&self, account: &AccountId) -> Result<Vec<Entry>, PortError> {
-        let table = &self.tables.transactions;
         let mut entries = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", s(partition(account)))
-                .set_limit(self.page_size)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(SERVICE, "Query", table, e))?;
-            for item in output.items() {
-                let key = text(item, "sk", "spend")?;
-                let body = text(item, "body", key)?;
-                let entry: Entry =
-                    serde_json::from_str(body).map_err(|error| PortError::Inconsistent {
-                        id: format!("spend#{account}/{key}"),
-                        why: format!("stored ledger entry unreadable: {error}"),
-                    })?;
-                entries.push(entry);
-            }
-            match output.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(entries),
-            }
+        for item in self.partition(&partition(account)).await? {
+            let key = text(&item, "sk", "spend")?;
+            let body = text(&item, "body", key)?;
+            let entry: Entry =
+                serde_json::from_str(body).map_err(|error| PortError::Inconsistent {
+                    id: format!("spend#{account}/{key}"),
+                    why: format!("stored ledger entry unreadable: {error}"),
+                })?;
+            entries.push(entry);
         }
+        Ok(entries)
     }
 
     async fn write_ledger(&self, account: &AccountId, entries: &[Entry]) -> Result<(), PortError> {

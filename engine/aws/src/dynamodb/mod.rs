@@ -421,6 +421,31 @@ fn kind_of(name: &str) -> Option<DeadlineKind> {
 }
 
 impl DynamoStore {
+    /// Every item of partition `pk` of the transactions table, page by page.
+    async fn partition(&self, pk: &str) -> Result<Vec<Item>, PortError> {
+        let table = &self.tables.transactions;
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(pk))
+                .set_limit(self.page_size)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "Query", table, e))?;
+            items.extend(output.items().iter().cloned());
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// On the tables named by `tables`.
     pub fn new(client: Client, tables: StoreTables) -> Self {
         Self {
@@ -881,36 +906,18 @@ impl Logins for DynamoStore {
     }
 
     async fn last_logins(&self) -> Result<BTreeMap<AccountId, DateTime<Utc>>, PortError> {
-        let table = &self.tables.transactions;
         let mut logins = BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", s("login"))
-                .set_limit(self.page_size)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(SERVICE, "Query", table, e))?;
-            for item in output.items() {
-                let key = text(item, "sk", "login")?;
-                let bad = || PortError::Inconsistent {
-                    id: format!("login/{key}"),
-                    why: "stored sign-in unreadable".into(),
-                };
-                let account = AccountId::parse(key).ok_or_else(bad)?;
-                let at = parse_instant(text(item, "at", key)?).ok_or_else(bad)?;
-                logins.insert(account, at);
-            }
-            match output.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(logins),
-            }
+        for item in self.partition("login").await? {
+            let key = text(&item, "sk", "login")?;
+            let bad = || PortError::Inconsistent {
+                id: format!("login/{key}"),
+                why: "stored sign-in unreadable".into(),
+            };
+            let account = AccountId::parse(key).ok_or_else(bad)?;
+            let at = parse_instant(text(&item, "at", key)?).ok_or_else(bad)?;
+            logins.insert(account, at);
         }
+        Ok(logins)
     }
 }
 

@@ -507,17 +507,8 @@ impl TagCodec {
                     changes.set(self.key(SINCE), instant(*since));
                 }
                 Command::ClearState => {
-                    for field in [
-                        STATE,
-                        SINCE,
-                        ASSIGNED_SINCE,
-                        ATTEMPTS,
-                        BUILD,
-                        TRANSACTION,
-                        COOLDOWN_UNTIL,
-                        CLOSING,
-                        FROZEN_FROM,
-                    ] {
+                    // every lifecycle tag but the holder: one list, `FIELDS`
+                    for field in FIELDS.iter().filter(|field| **field != HOLDER) {
                         changes.remove(self.key(field));
                     }
                 }

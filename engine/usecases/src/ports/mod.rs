@@ -601,7 +601,7 @@ pub trait SpendLedgers: Send + Sync {
 }
 
 /// History and bookkeeping (DynamoDB): never the truth about an account, which lives
-/// in its tags. One name for the seven concerns a platform's store serves; an adapter
+/// in its tags. One name for the eight concerns a platform's store serves; an adapter
 /// implements each concern's trait and is a `Store` by the blanket impl below. A use
 /// case imports the concerns it calls (`use crate::ports::{Claims, Journal}`), and a
 /// helper that needs one concern takes just that one (`store: &impl Claims`).

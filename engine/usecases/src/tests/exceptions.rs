@@ -587,3 +587,38 @@ async fn a_routed_email_without_a_sender_is_reported_and_chat_still_goes() {
     assert!(world.platform.mail.sent().is_empty());
     assert_eq!(posted_to(&world, SLACK).len(), 1);
 }
+
+#[tokio::test]
+async fn a_spend_line_that_only_tells_the_holder_opens_no_incident_and_pages_nobody() {
+    let world = world();
+    world.assign(NESTED, JANE).await;
+    let projected = |holder_only: bool| {
+        let mut event = DomainEvent::new(Label::SpendProjected, "SpaTest", id(NESTED), world.now())
+            .with_reason("projected month 3100 USD is over 3000 USD. Burn 12.5 USD an hour")
+            .with_fact("notify_holder", "the account's holder")
+            .keyed(if holder_only { "call-1" } else { "call-2" });
+        if holder_only {
+            event = event.with_fact(crate::on_spending::HOLDER_ONLY, "yes");
+        }
+        event
+    };
+    world.outcome(&spa_event("told-1", projected(true))).await;
+    assert!(world.platform.incidents.started().is_empty());
+    assert!(posted_to(&world, SLACK).is_empty());
+    let mail = world.platform.mail.sent();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].to, vec![JANE.to_owned()]);
+    assert!(
+        mail[0]
+            .text
+            .contains("projected to cost more than its limits allow"),
+        "{}",
+        mail[0].text
+    );
+
+    // `raise` with it: the incident and the routed channel too, and the holder
+    world.outcome(&spa_event("told-2", projected(false))).await;
+    assert_eq!(world.platform.incidents.started().len(), 1);
+    assert_eq!(posted_to(&world, SLACK).len(), 1);
+    assert_eq!(world.platform.mail.sent().len(), 2);
+}
