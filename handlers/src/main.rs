@@ -82,6 +82,7 @@ async fn serve() -> Result<(), String> {
     if let Some(url) = env("SPA_COMMAND_QUEUE_URL") {
         options.command_queue_url = url;
     }
+    options.slack_api = env("SPA_SLACK_API_URL");
     if env("AWS_ENDPOINT_URL").is_none() {
         options.credentials = BaseCredentials::Ambient;
     }

@@ -56,7 +56,10 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, ExitCode
 
 /// Connects every adapter (AWS, or the emulator when an endpoint is given).
 pub async fn connect(loaded: &Loaded) -> Result<Connected, ExitCode> {
-    let options = ConnectOptions::for_settings(&loaded.settings, loaded.endpoint.as_deref());
+    let mut options = ConnectOptions::for_settings(&loaded.settings, loaded.endpoint.as_deref());
+    options.slack_api = std::env::var("SPA_SLACK_API_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
     let spinner = spinner(match &loaded.endpoint {
         Some(endpoint) => format!("connecting to the emulator at {endpoint}"),
         None => "connecting to AWS".to_owned(),

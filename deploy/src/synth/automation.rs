@@ -745,12 +745,12 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                 )
                 .sid("ReadReports"),
             ),
-            Grant::ChatWebhooks | Grant::SlackApp => {
+            Grant::ChatWebhooks | Grant::SlackApp | Grant::SlackBot => {
                 let n = &settings.notifications;
-                let refs = if *grant == Grant::ChatWebhooks {
-                    [&n.slack_webhook, &n.teams_webhook]
-                } else {
-                    [&n.slack_signing_secret, &n.slack_bot_token]
+                let refs = match grant {
+                    Grant::ChatWebhooks => [&n.slack_webhook, &n.teams_webhook],
+                    Grant::SlackApp => [&n.slack_signing_secret, &n.slack_bot_token],
+                    _ => [&n.slack_bot_token, &None],
                 };
                 let mut ssm = Vec::new();
                 let mut manager = Vec::new();

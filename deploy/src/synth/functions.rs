@@ -34,6 +34,9 @@ pub enum Grant {
     /// Read the Slack app's secrets (`notifications.slack_signing_secret`,
     /// `slack_bot_token`).
     SlackApp,
+    /// Read the Slack app's bot token alone (`notifications.slack_bot_token`): the
+    /// `commands` function writes to Slack users (requests, approvals).
+    SlackBot,
     /// Send e-mail from `notifications.email_sender` (SES v2).
     Mail,
     /// Start, update, tag incidents of the response plan; add timeline events.
@@ -125,6 +128,11 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             // the answers of slash commands read the costs
             if settings.features.slack_commands && athena(settings) {
                 grants.push(Grant::CurQueries);
+            }
+            // requests and approvals are told to Slack users in direct messages
+            if settings.features.slack_commands && settings.notifications.slack_bot_token.is_some()
+            {
+                grants.push(Grant::SlackBot);
             }
             FunctionSpec {
                 name: Function::Commands.as_str(),

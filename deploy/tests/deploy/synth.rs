@@ -448,10 +448,23 @@ fn only_the_functions_that_need_them_get_secrets_mail_and_incidents() {
     assert!(
         !commands.iter().any(|a| a.starts_with("ses:")
             || a.starts_with("ssm-incidents:")
-            || a.starts_with("secretsmanager:")
             || a.starts_with("s3:")),
         "{commands:?}"
     );
+    // the direct messages of requests: the bot token, and that secret alone
+    let secrets = |role: &str| -> Vec<String> {
+        template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("secretsmanager:"))
+            .flat_map(|s| s["Resource"].as_array().cloned().unwrap_or_default())
+            .map(|r| r.to_string())
+            .collect()
+    };
+    let read = secrets("CommandsRole");
+    assert_eq!(read.len(), 1, "{read:?}");
+    assert!(read[0].contains("slack-bot-token"), "{read:?}");
     assert!(commands.contains(&"sqs:ReceiveMessage".to_owned()));
     let exceptions = actions("ExceptionsRole");
     for needed in [

@@ -93,6 +93,9 @@ pub struct ConnectOptions {
     /// by every invocation through the store ([`pace::Pace`]): on AWS; not against the
     /// emulator, whose organization is spa's alone.
     pub pace: bool,
+    /// Slack's Web API (`chat.postMessage`); default Slack's (`SPA_SLACK_API_URL` of
+    /// the edge: a local server in tests).
+    pub slack_api: Option<String>,
 }
 
 impl ConnectOptions {
@@ -110,6 +113,7 @@ impl ConnectOptions {
             retries: Retries::Adaptive,
             timeouts: spa_core::rules::timeouts::operator(),
             pace: true,
+            slack_api: None,
         }
     }
 
@@ -298,7 +302,8 @@ impl AwsPlatform<()> {
                 &settings.reporting.cost_source,
             ),
             secrets: secrets::AwsSecrets::new(&automation),
-            webhooks: crate::webhooks::HttpWebhooks::new()?,
+            webhooks: crate::webhooks::HttpWebhooks::new()?
+                .with_slack_api(options.slack_api.as_deref()),
             mail: ses::SesMail::from_config(&automation),
             scans: scans::MemberScans::new(Arc::clone(&roles)),
             forwarding: sqs::ForwardDeadLetters::new(

@@ -47,7 +47,13 @@ pub struct WebhookOptions {
     pub retry: Retry,
     /// Longest wait a `Retry-After` may ask for; default 10 s.
     pub retry_after_cap: Duration,
+    /// Slack's Web API, where `chat.postMessage` is; default [`SLACK_API`] (a local
+    /// server in tests: `SPA_SLACK_API_URL`).
+    pub slack_api: String,
 }
+
+/// Slack's Web API.
+pub const SLACK_API: &str = "https://slack.com/api/";
 
 impl Default for WebhookOptions {
     fn default() -> Self {
@@ -56,6 +62,7 @@ impl Default for WebhookOptions {
             timeout: Duration::from_secs(10),
             retry: WEBHOOK_TRIES,
             retry_after_cap: Duration::from_secs(10),
+            slack_api: SLACK_API.to_owned(),
         }
     }
 }
@@ -97,19 +104,41 @@ impl HttpWebhooks {
         &self.options
     }
 
-    /// One try.
-    async fn attempt(&self, url: &Url, body: &[u8]) -> Result<(), Failure> {
-        let response = self
-            .client
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
+    /// On Slack's Web API at `base` (`SPA_SLACK_API_URL` of a test), else Slack's.
+    pub fn with_slack_api(mut self, base: Option<&str>) -> Self {
+        if let Some(base) = base {
+            let mut base = base.to_owned();
+            if !base.ends_with('/') {
+                base.push('/');
+            }
+            self.options.slack_api = base;
+        }
+        self
+    }
+
+    /// One try; the start of the answer's body on success.
+    async fn attempt(
+        &self,
+        url: &Url,
+        body: &[u8],
+        token: Option<&Secret>,
+    ) -> Result<String, Failure> {
+        let mut request = self.client.post(url.clone());
+        request = match token {
+            // Slack's Web API asks for the charset with JSON bodies
+            Some(token) => request
+                .header(CONTENT_TYPE, "application/json; charset=utf-8")
+                .bearer_auth(token.expose()),
+            None => request.header(CONTENT_TYPE, "application/json"),
+        };
+        let response = request
             .body(body.to_vec())
             .send()
             .await
             .map_err(|e| Failure::transport(e, self.options.timeout))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(String::from_utf8_lossy(&read_bytes(response).await).into_owned());
         }
         let retry_after = retry_after(response.headers(), Utc::now());
         let body = read_start(response).await;
@@ -121,9 +150,14 @@ impl HttpWebhooks {
     }
 }
 
-impl Webhooks for HttpWebhooks {
-    async fn post_json(&self, url: &Secret, body: &serde_json::Value) -> Result<(), PortError> {
-        let raw = url.expose();
+impl HttpWebhooks {
+    /// POSTs `body` to `raw` with the retries of the options: the start of the answer.
+    async fn post(
+        &self,
+        raw: &str,
+        body: &serde_json::Value,
+        token: Option<&Secret>,
+    ) -> Result<String, PortError> {
         let Ok(parsed) = Url::parse(raw) else {
             return Err(PortError::Rejected {
                 service: "webhook".to_owned(),
@@ -150,7 +184,7 @@ impl Webhooks for HttpWebhooks {
         let options = &self.options;
         let result = (|| async {
             tries.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&parsed, &bytes).await
+            self.attempt(&parsed, &bytes, token).await
         })
         .retry(options.retry.backoff())
         .sleep(pause)
@@ -174,7 +208,7 @@ impl Webhooks for HttpWebhooks {
 
         let tries = tries.load(Ordering::Relaxed);
         match result {
-            Ok(()) => Ok(()),
+            Ok(answer) => Ok(answer),
             Err(failure) if failure.retryable() => Err(PortError::Unavailable {
                 service,
                 message: scrub.clean(&format!(
@@ -189,6 +223,42 @@ impl Webhooks for HttpWebhooks {
                 message: scrub.clean(&failure.describe()),
             }),
         }
+    }
+}
+
+impl Webhooks for HttpWebhooks {
+    async fn post_json(&self, url: &Secret, body: &serde_json::Value) -> Result<(), PortError> {
+        self.post(url.expose(), body, None).await.map(|_| ())
+    }
+
+    async fn post_message(
+        &self,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<(), PortError> {
+        let url = format!("{}chat.postMessage", self.options.slack_api);
+        let answer = self.post(&url, body, Some(token)).await?;
+        // Slack answers 200 to a refused message too: `{"ok": false, "error": "..."}`
+        let read: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+        // a long answer is read in part: Slack's starts with its verdict
+        let ok = read.get("ok").and_then(serde_json::Value::as_bool) == Some(true)
+            || answer.trim_start().starts_with("{\"ok\":true");
+        if ok {
+            return Ok(());
+        }
+        let error = read
+            .get("error")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("an answer that is not Slack's")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(80)
+            .collect::<String>();
+        Err(PortError::Rejected {
+            service: "slack".to_owned(),
+            action: "chat.postMessage".to_owned(),
+            message: format!("Slack refused the message: {error}"),
+        })
     }
 }
 
@@ -280,8 +350,8 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The first [`BODY_CHARS`] characters of an error answer, on one line.
-async fn read_start(mut response: reqwest::Response) -> String {
+/// The first [`BODY_READ`] bytes of an answer, or a little more.
+async fn read_bytes(mut response: reqwest::Response) -> Vec<u8> {
     let mut bytes = Vec::new();
     while bytes.len() < BODY_READ {
         match response.chunk().await {
@@ -289,6 +359,12 @@ async fn read_start(mut response: reqwest::Response) -> String {
             _ => break,
         }
     }
+    bytes
+}
+
+/// The first [`BODY_CHARS`] characters of an error answer, on one line.
+async fn read_start(response: reqwest::Response) -> String {
+    let bytes = read_bytes(response).await;
     let text = String::from_utf8_lossy(&bytes);
     let line: String = text
         .chars()

@@ -8,7 +8,8 @@
 //! - [`footprint`]: what spa keeps in each member account, and the purge's aws-nuke configuration.
 //! - [`guardrails`]: the service control policies that keep holders from breaking spa.
 //! - [`reports`], [`notify`]: cost rows and exceptions rendered as bytes and texts.
-//! - [`chatops`]: the Slack slash command's verification and parsing.
+//! - [`chatops`]: the Slack slash command's and buttons' verification and parsing.
+//! - [`requests`]: requests for a pool account, who answers them, which accounts are free.
 //! - [`emf`]: metrics as CloudWatch Embedded Metric Format lines.
 //! - [`fuzz`]: the checks the fuzz targets and their regression tests run.
 //! - [`vocabulary`], [`text`]: the words and text helpers every module shares (they
@@ -25,6 +26,7 @@ pub mod guardrails;
 pub mod lifecycle;
 pub mod notify;
 pub mod reports;
+pub mod requests;
 pub mod rules;
 pub mod settings;
 pub mod spend;

@@ -274,15 +274,8 @@ fn expected_deadlines(
     // sweeper ends it once the account is assigned again); never in quarantine, nor
     // while frozen (an operator decides: the unfreeze watches it again, and a lease
     // that ended meanwhile ends at the next sweep).
-    let start = view
-        .assigned_since
-        .or(view.since.filter(|_| state == State::Assigned));
     if !matches!(state, State::Quarantined | State::Frozen)
-        && view.holder.is_some()
-        && let (Some(start), Some(lease)) = (start, policy.lease)
-        && let Some(end) = chrono::TimeDelta::from_std(lease)
-            .ok()
-            .and_then(|delta| start.checked_add_signed(delta))
+        && let Some(end) = view.lease_end(policy.lease)
     {
         due.insert(DeadlineKind::Lease, end);
     }
@@ -899,6 +892,7 @@ impl<P: Platform> Engine<'_, P> {
                 | Command::StartAssignment(_)
                 | Command::EndAssignment
                 | Command::StartCooldown(_)
+                | Command::SetLeaseEnd(_)
                 | Command::StartClosing(_)
                 | Command::ClearBuild
                 | Command::OpenTransaction(_)
@@ -1333,6 +1327,9 @@ impl<P: Platform> Engine<'_, P> {
             }
             Rejection::Cooldown { .. } => {
                 tracing::info!(%account, cause = run.cause, %rejection, "not yet");
+            }
+            Rejection::BeyondLease { .. } => {
+                tracing::info!(%account, cause = run.cause, %rejection, "refused");
             }
             Rejection::Invalid(invalid) => {
                 tracing::warn!(%account, cause = run.cause, %rejection, "refused");

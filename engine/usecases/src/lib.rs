@@ -61,6 +61,7 @@ pub use reports::{Output, Period, ReportRun, on_report_job, report_accounts, run
 pub use residual::{ResidualPolicy, residual_costs};
 pub mod operator;
 pub mod reports;
+pub mod requests;
 pub mod residual;
 pub mod slack;
 pub mod trust;

@@ -1,6 +1,7 @@
 //! One account command from the queue (maintenance window fan-out, bulk operator
 //! actions, sweeper fan-out) -> one trigger applied to one account; a slash command
-//! job (`SlackReply`) -> its answer posted to Slack (`usecases::slack`).
+//! job (`SlackReply`) or a button's click (`SlackButton`) -> its answer posted to Slack
+//! (`usecases::slack`).
 
 use super::apply::Outcome;
 use super::context::Engine;
@@ -27,8 +28,8 @@ pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
             reason: spa_core::events::redact_emails(reason),
         },
         Action::Unfreeze => TriggerKind::OperatorUnfreeze,
-        Action::SlackReply { .. } => {
-            return Err("a slash command job is not a lifecycle trigger".to_owned());
+        Action::SlackReply { .. } | Action::SlackButton { .. } => {
+            return Err("a Slack job is not a lifecycle trigger".to_owned());
         }
     })
 }
@@ -56,7 +57,7 @@ pub async fn on_command<P: Platform>(
             ),
         ));
     }
-    if let Action::SlackReply { .. } = command.action {
+    if let Action::SlackReply { .. } | Action::SlackButton { .. } = command.action {
         return super::slack::answer_later(engine, command, None).await;
     }
     let kind = trigger_kind(&command.action)

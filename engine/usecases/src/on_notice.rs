@@ -482,7 +482,7 @@ async fn attend<P: Platform>(
                         .as_ref()
                         .map(|s| s.as_str()),
                     "notifications.slack_webhook",
-                    &notify::slack(&notice),
+                    &slack_payload(engine, &notice),
                 )
                 .await,
             ),
@@ -535,6 +535,18 @@ async fn attend<P: Platform>(
     deliveries
 }
 
+/// The Slack message of a notice: with the `Unfreeze` button for the admins when the
+/// spend guard's notice comes where spa's buttons are answered (`slack_commands`).
+fn slack_payload<P: Platform>(engine: &Engine<'_, P>, notice: &Notice) -> serde_json::Value {
+    let payload = notify::slack(notice);
+    if notice.label == Label::SpendProjected && engine.settings().features.slack_commands {
+        let button = spa_core::chatops::Button::Unfreeze(notice.account.clone())
+            .element("Unfreeze (admins)", Some("danger"));
+        return notify::slack_with_button(payload, button);
+    }
+    payload
+}
+
 /// An assignment: the holder learns that the account is theirs.
 async fn welcome<P: Platform>(
     engine: &Engine<'_, P>,
@@ -569,7 +581,7 @@ async fn welcome<P: Platform>(
                         until.format("%Y-%m-%d")
                     )
                 }),
-                access_url: None,
+                access_url: engine.settings().notifications.sign_in_url.clone(),
                 help: engine
                     .settings()
                     .notifications

@@ -22,6 +22,13 @@
 //! Lambda to the command queue (nothing may run after the handler returns), where
 //! the `commands` function runs [`answer_later`] and posts to the response URL
 //! through the `Webhooks` port; locally, `spa slack serve` runs it in a task.
+//!
+//! `request [LEASE]` and `extend ACCOUNT [DURATION]` are answered the same way, by
+//! `usecases::requests`, as are the clicks on spa's buttons: a form whose one field is
+//! `payload` ([`spa_core::chatops::interaction`]) is verified exactly as a command is
+//! (size, signature, window, replay), then read, its workspace checked, its clicker
+//! looked up, and handed on as a [`SlackButton`](spa_core::events::Action::SlackButton)
+//! job, answered 200 at once. The `commands` function decides whether the clicker may.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +44,9 @@ use crate::ports::{
     SlackUsers, Webhooks, WriterLeases,
 };
 use spa_core::chatops::reply::{self, AccountState};
-use spa_core::chatops::{Request, ResponseUrl, Target, parse_form, verify};
+use spa_core::chatops::{
+    Button, Request, ResponseUrl, Target, is_interaction, parse_form, parse_interaction, verify,
+};
 use spa_core::events::{AccountCommand, AccountId, Action, redact_emails};
 use spa_core::lifecycle::Holder;
 
@@ -99,14 +108,7 @@ impl SlashAnswer {
     }
 }
 
-/// Who asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Asker {
-    /// Their address (lowercase), when Slack gave one.
-    email: Option<String>,
-    /// In `features.slack_admins`.
-    admin: bool,
-}
+use super::requests::{self, Asker};
 
 /// Answers one slash command request (see the module's documentation for the order).
 pub async fn on_slash_command<P: Platform, U: SlackUsers>(
@@ -175,6 +177,9 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
             return SlashAnswer::error(500);
         }
     }
+    if is_interaction(request.body) {
+        return on_click(engine, users, options, &verified, request.body).await;
+    }
     let command = match parse_form(request.body, options.local_response_base.as_deref()) {
         Ok(command) => command,
         Err(error) => {
@@ -182,19 +187,9 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
             return SlashAnswer::error(400);
         }
     };
-    if !settings.features.slack_commands {
-        return SlashAnswer::ok(reply::disabled());
-    }
-    // a channel shared with another workspace lets its members run the command: they
-    // are nobody's holders and nobody's admins here, whatever their e-mail says
-    if settings.features.slack_team_id.as_deref() != Some(command.team_id.as_str()) {
-        tracing::warn!(
-            security = "refused",
-            team = command.team_id,
-            user = command.user_id,
-            "slash command from another Slack workspace refused"
-        );
-        return SlashAnswer::ok(reply::other_workspace());
+    if let Some(refused) = refused_here(engine, &command.team_id, &command.user_id, "slash command")
+    {
+        return refused;
     }
     let asked = Request::parse(&command.text);
     tracing::info!(
@@ -208,7 +203,8 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
             return SlashAnswer::ok(reply::help(&command.command, Some(text)));
         }
         Request::Status(target) | Request::Costs(target) => target,
-        Request::Find(_) => &Target::Mine,
+        Request::Find(_) | Request::Ask { .. } => &Target::Mine,
+        Request::Extend { account, .. } => &Target::Account(account.clone()),
     };
     let asker = match asker(engine, users, &command.user_id).await {
         Ok(asker) => asker,
@@ -226,7 +222,7 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
             Target::Mine => settings.automation.account_id.clone(),
         };
         let job = AccountCommand::new(
-            &format!("slack/{}/{}", verified.timestamp, &verified.signature[..16]),
+            &job_cause(&verified),
             engine.environment(),
             account,
             Action::SlackReply {
@@ -256,6 +252,112 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
             SlashAnswer::ok(reply::failed())
         }
     }
+}
+
+/// The answer when a verified request may not be served here: the slash commands are
+/// off, or it comes from another workspace (a channel shared with it lets its members
+/// post: they are nobody's holders and nobody's admins here, whatever their e-mail says).
+fn refused_here<P: Platform>(
+    engine: &Engine<'_, P>,
+    team: &str,
+    user: &str,
+    what: &'static str,
+) -> Option<SlashAnswer> {
+    let features = &engine.settings().features;
+    if !features.slack_commands {
+        return Some(SlashAnswer::ok(reply::disabled()));
+    }
+    if features.slack_team_id.as_deref() != Some(team) {
+        tracing::warn!(
+            security = "refused",
+            team,
+            user,
+            what,
+            "a request from another Slack workspace refused"
+        );
+        return Some(SlashAnswer::ok(reply::other_workspace()));
+    }
+    None
+}
+
+/// A click on one of spa's buttons, verified: read, its workspace checked, its clicker
+/// looked up, and handed on (the `commands` function carries it out and answers on
+/// the message's response URL). Slack wants a 200 within 3 seconds, with no body.
+async fn on_click<P: Platform, U: SlackUsers>(
+    engine: &Engine<'_, P>,
+    users: &U,
+    options: &SlackOptions,
+    verified: &spa_core::chatops::Verified,
+    body: &[u8],
+) -> SlashAnswer {
+    let settings = engine.settings();
+    let click = match parse_interaction(body, options.local_response_base.as_deref()) {
+        Ok(click) => click,
+        Err(error) => {
+            tracing::warn!(%error, "malformed button click");
+            return SlashAnswer::error(400);
+        }
+    };
+    if let Some(refused) = refused_here(engine, &click.team_id, &click.user_id, "button click") {
+        return refused;
+    }
+    tracing::info!(
+        user = click.user_id,
+        button = click.button.action_id(),
+        "button clicked"
+    );
+    let asker = match asker(engine, users, &click.user_id).await {
+        Ok(asker) => asker,
+        Err(error) => {
+            tracing::error!(%error, "the Slack user could not be looked up");
+            return SlashAnswer::ok(reply::failed());
+        }
+    };
+    let account = match &click.button {
+        Button::Extend(account) | Button::Unfreeze(account) => account.clone(),
+        Button::Approve(_) | Button::Deny(_) => settings.automation.account_id.clone(),
+    };
+    let job = AccountCommand::new(
+        &job_cause(verified),
+        engine.environment(),
+        account,
+        Action::SlackButton {
+            user: click.user_id.clone(),
+            email: asker.email.clone(),
+            admin: asker.admin,
+            button: click.button.action_id().to_owned(),
+            value: click.button.value(),
+            response_url: click.response_url.map(|url| url.expose().to_owned()),
+        },
+        engine.now(),
+        "slack",
+    );
+    SlashAnswer {
+        status: 200,
+        body: serde_json::json!({}),
+        later: Some(job),
+    }
+}
+
+/// The cause of the job of a verified request: `slack/<timestamp>/<signature start>`
+/// (the command id appends the account).
+fn job_cause(verified: &spa_core::chatops::Verified) -> String {
+    format!(
+        "slack/{}/{}",
+        verified.timestamp,
+        verified.signature.get(..16).unwrap_or(&verified.signature)
+    )
+}
+
+/// The request id of a job's verified request (`slack/<timestamp>/<signature start>/…`).
+fn request_id_of(command_id: &str) -> String {
+    let mut parts = command_id.split('/').skip(1);
+    let timestamp = parts
+        .next()
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(0);
+    let signature = parts.next().unwrap_or_default();
+    spa_core::requests::request_id(timestamp, signature)
 }
 
 /// Hands the job of an answer on to the command queue (Lambda): when the queue
@@ -342,6 +444,7 @@ async fn asker<P: Platform, U: SlackUsers>(
     };
     // an admin is a user id of the workspace, never the address of a profile
     Ok(Asker {
+        user: user_id.to_owned(),
         email,
         admin: by_id,
     })
@@ -484,33 +587,58 @@ pub async fn answer_later<P: Platform>(
     command: &AccountCommand,
     local_base: Option<&str>,
 ) -> Result<Outcome, UseCaseError> {
-    let Action::SlackReply {
-        user,
-        email,
-        admin,
-        text,
-        response_url,
-    } = &command.action
-    else {
-        return Err(UseCaseError::bad_input(
-            Context::step("answer a slash command").cause(&command.id),
-            "not a slash command job",
-        ));
+    let (asker, response_url, work) = match &command.action {
+        Action::SlackReply {
+            user,
+            email,
+            admin,
+            text,
+            response_url,
+        } => (
+            Asker {
+                user: user.clone(),
+                email: email.clone(),
+                admin: *admin,
+            },
+            Some(response_url.as_str()),
+            Work::Text(Request::parse(text)),
+        ),
+        Action::SlackButton {
+            user,
+            email,
+            admin,
+            button,
+            value,
+            response_url,
+        } => (
+            Asker {
+                user: user.clone(),
+                email: email.clone(),
+                admin: *admin,
+            },
+            response_url.as_deref(),
+            Work::Click(Button::parse(button, value)),
+        ),
+        _ => {
+            return Err(UseCaseError::bad_input(
+                Context::step("answer a slash command").cause(&command.id),
+                "not a Slack job",
+            ));
+        }
     };
     let context = || Context::step("answer a slash command").cause(&command.id);
-    let url = ResponseUrl::parse(response_url, local_base).map_err(|_| {
-        UseCaseError::bad_input(context(), "the response URL is not Slack's: nothing posted")
-    })?;
+    let url = match response_url {
+        Some(url) => Some(ResponseUrl::parse(url, local_base).map_err(|_| {
+            UseCaseError::bad_input(context(), "the response URL is not Slack's: nothing posted")
+        })?),
+        None => None,
+    };
     let platform = engine.platform();
     let key = format!("slack-reply#{}", command.id);
     if lease::take(engine, &key, context).await? == Taken::Seen {
         return Ok(Outcome::new(&command.id, None, Verdict::Seen));
     }
-    let asker = Asker {
-        email: email.clone(),
-        admin: *admin,
-    };
-    let body = match compute(engine, &asker, &Request::parse(text)).await {
+    let body = match work_out(engine, command, &asker, &work).await {
         Ok(body) => body,
         Err(error) if error.is_transient() => return lease::end(engine, &key, Err(error)).await,
         Err(error) => {
@@ -518,13 +646,30 @@ pub async fn answer_later<P: Platform>(
             reply::failed()
         }
     };
+    let Some(url) = url else {
+        tracing::info!(
+            user = asker.user,
+            cause = command.id,
+            "Slack job done (no response URL)"
+        );
+        let done = Ok(Outcome::new(
+            &command.id,
+            None,
+            Verdict::Notified("Slack job done".to_owned()),
+        ));
+        return lease::end(engine, &key, done).await;
+    };
     let posted = platform
         .webhooks()
         .post_json(&Secret::new(url.expose()), &body)
         .await
         .within(context)
         .map(|()| {
-            tracing::info!(user, cause = command.id, "slash command answered");
+            tracing::info!(
+                user = asker.user,
+                cause = command.id,
+                "slash command answered"
+            );
             Outcome::new(
                 &command.id,
                 None,
@@ -532,6 +677,42 @@ pub async fn answer_later<P: Platform>(
             )
         });
     lease::end(engine, &key, posted).await
+}
+
+/// What a Slack job asks.
+enum Work {
+    /// A slash command's text.
+    Text(Request),
+    /// A button's click (`None`: not one of spa's buttons).
+    Click(Option<Button>),
+}
+
+/// The answer of a Slack job.
+async fn work_out<P: Platform>(
+    engine: &Engine<'_, P>,
+    command: &AccountCommand,
+    asker: &Asker,
+    work: &Work,
+) -> Result<Value, UseCaseError> {
+    let cause = command.id.as_str();
+    match work {
+        Work::Text(Request::Ask { lease }) => {
+            requests::ask(engine, asker, *lease, &request_id_of(cause)).await
+        }
+        Work::Text(Request::Extend { account, by }) => {
+            requests::extend(engine, asker, account, *by, cause).await
+        }
+        Work::Text(request) => compute(engine, asker, request).await,
+        Work::Click(Some(Button::Approve(id))) => requests::answer(engine, asker, id, true).await,
+        Work::Click(Some(Button::Deny(id))) => requests::answer(engine, asker, id, false).await,
+        Work::Click(Some(Button::Extend(account))) => {
+            requests::extend(engine, asker, account, None, cause).await
+        }
+        Work::Click(Some(Button::Unfreeze(account))) => {
+            requests::unfreeze(engine, asker, account, cause).await
+        }
+        Work::Click(None) => Ok(reply::failed()),
+    }
 }
 
 /// `find`: admins search every managed account, holders the accounts they hold.
@@ -610,6 +791,8 @@ async fn compute<P: Platform>(
         Request::Help => return Ok(reply::help("/spa", None)),
         Request::Unknown(text) => return Ok(reply::help("/spa", Some(text))),
         Request::Find(text) => return find(engine, asker, text).await,
+        // answered by `work_out`
+        Request::Ask { .. } | Request::Extend { .. } => return Ok(reply::failed()),
     };
     if let Request::Status(_) = request {
         return Ok(reply::status(&accounts));

@@ -14,6 +14,7 @@ mod digest;
 mod exceptions;
 mod lifecycle;
 mod reports;
+mod requests;
 mod scans;
 mod settings;
 mod slack;

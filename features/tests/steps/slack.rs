@@ -22,18 +22,18 @@ use spa_usecases::{Engine, on_command};
 use super::{SpaWorld, list, rows};
 
 /// The signing secret of the Slack app, as the settings' reference resolves it.
-const SECRET: &str = "s3cr3t-signing";
+pub(super) const SECRET: &str = "s3cr3t-signing";
 /// Where Slack wants the answer of this command.
 const RESPONSE_URL: &str = "https://hooks.slack.com/commands/T1/1/abc";
 
 /// One request as it reached spa.
 #[derive(Debug, Clone)]
-struct Sent {
-    timestamp: Option<String>,
-    signature: Option<String>,
-    body: String,
+pub(super) struct Sent {
+    pub(super) timestamp: Option<String>,
+    pub(super) signature: Option<String>,
+    pub(super) body: String,
     /// The account id the asker named, when they named one.
-    account: Option<String>,
+    pub(super) account: Option<String>,
 }
 
 /// What a Slack scenario builds up.
@@ -48,6 +48,8 @@ pub struct Slack {
     answers: Vec<SlashAnswer>,
     /// The tags read before any request (spa's inventory of the accounts).
     read_before: usize,
+    /// More settings of the sandbox unit (YAML, indented under it).
+    pub(super) unit: String,
 }
 
 fn now() -> DateTime<Utc> {
@@ -57,7 +59,7 @@ fn now() -> DateTime<Utc> {
 }
 
 /// The form Slack posts for `/spa TEXT` typed by `user`.
-fn form(user: &str, text: &str) -> String {
+pub(super) fn form(user: &str, text: &str) -> String {
     format!(
         "token=x&team_id=T1&channel_id=C1&user_id={user}&user_name=someone&command=%2Fspa&text={}&response_url={}",
         encode(text),
@@ -66,7 +68,7 @@ fn form(user: &str, text: &str) -> String {
 }
 
 /// `application/x-www-form-urlencoded`, as Slack encodes.
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
@@ -79,7 +81,7 @@ fn encode(text: &str) -> String {
 }
 
 /// The text the asker sees in an ephemeral answer.
-fn shown(body: &Value) -> String {
+pub(super) fn shown(body: &Value) -> String {
     body["blocks"][0]["text"]["text"]
         .as_str()
         .unwrap_or_default()
@@ -87,7 +89,7 @@ fn shown(body: &Value) -> String {
 }
 
 impl Slack {
-    fn platform(&self) -> &MemoryPlatform {
+    pub(super) fn platform(&self) -> &MemoryPlatform {
         self.platform
             .as_ref()
             .unwrap_or_else(|| panic!("no sandbox accounts were given"))
@@ -99,7 +101,7 @@ impl Slack {
             .unwrap_or_else(|| panic!("no Slack users were given"))
     }
 
-    fn settings(&self) -> Settings {
+    pub(super) fn settings(&self) -> Settings {
         let admins = self.admins.join(", ");
         let text = format!(
             "\
@@ -112,13 +114,15 @@ automation:
 notifications:
   slack_signing_secret: ssm:/spa/slack-signing-secret
   slack_bot_token: ssm:/spa/slack-bot-token
+  sign_in_url: https://d-1234567890.awsapps.com/start
 features:
   slack_commands: true
   slack_team_id: T1
   slack_admins: [{admins}]
 organizational_units:
   - identifier: ou-ab12-sandbox1
-"
+{unit}",
+            unit = self.unit
         );
         match load("settings.yaml", &text, &MemorySources::new()) {
             Ok(loaded) => loaded.settings,
@@ -133,7 +137,7 @@ organizational_units:
     }
 
     /// Sends one request as the function URL handles it: answered, then its job queued.
-    async fn send(&mut self, sent: Sent) {
+    pub(super) async fn send(&mut self, sent: Sent) {
         let settings = self.settings();
         let platform = self.platform();
         let engine = Engine::new(platform, &settings).unwrap_or_else(|e| panic!("{e}"));
@@ -155,7 +159,7 @@ organizational_units:
     }
 
     /// Runs every queued job, as the commands function would.
-    async fn run_jobs(&self) {
+    pub(super) async fn run_jobs(&self) {
         let settings = self.settings();
         let platform = self.platform();
         let engine = Engine::new(platform, &settings).unwrap_or_else(|e| panic!("{e}"));
@@ -168,7 +172,7 @@ organizational_units:
         }
     }
 
-    fn posted(&self) -> Vec<(String, Value)> {
+    pub(super) fn posted(&self) -> Vec<(String, Value)> {
         self.platform().webhooks.posted()
     }
 }
@@ -259,7 +263,13 @@ fn instance_runs(world: &mut SpaWorld, id: String, name: String, account: String
 async fn sends(world: &mut SpaWorld, user: String, typed: String) {
     let text = command_text(&typed);
     let body = form(&user, text);
-    let timestamp = now().timestamp().to_string();
+    let timestamp = world
+        .slack
+        .platform()
+        .clock
+        .now_at()
+        .timestamp()
+        .to_string();
     let signature = sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
     world
         .slack

@@ -40,6 +40,7 @@
 //! | a shared rate | `pace#organizations` | `pace` | `next`: the next free slot, epoch microseconds (`crate::pace`) |
 //! | spend ledger entry | `spend#<account>` | the resource's id | `body` (JSON), `changed`, `expires` = a week after it ended (`ledgers`) |
 //! | the month so far | `actual#<account>` | `actual` | `day`, `micros`: what Cost Explorer said of the account's month (`ledgers`) |
+//! | a request | `request#<id>` | `request` | `body` (JSON), `status`, `account`, `expires` = 30 days after it expires (`requests`) |
 //!
 //! Known accounts are what each report run saw of every account (overwritten at each
 //! run, `BatchWriteItem` by 25, no TTL: an account that left is named in the reports
@@ -76,6 +77,7 @@ use super::error::port_error;
 use spa_core::events::{AccountId, Label};
 use spa_core::settings::Settings;
 mod ledgers;
+mod requests;
 mod writers;
 
 use spa_usecases::ports::{

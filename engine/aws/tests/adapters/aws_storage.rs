@@ -832,3 +832,61 @@ async fn the_spend_ledger_keeps_the_newer_call_and_the_month_so_far() {
     // the month so far lives beside the ledger, never in it
     assert_eq!(store.ledger(&one).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+#[allow(clippy::unwrap_used)]
+async fn a_request_is_written_once_and_answered_once() {
+    use spa_core::requests::{AccessRequest, RequestStatus};
+    use spa_usecases::ports::AccessRequests;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    let asked = DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let request = AccessRequest {
+        id: "r-1765015200-0123456789abcdef".into(),
+        requester: "U0JANE".into(),
+        email: "jane@example.com".into(),
+        unit: "ou-ab12-sandbox1".into(),
+        lease: Some(std::time::Duration::from_secs(7 * 86_400)),
+        asked,
+        expires: asked + chrono::TimeDelta::days(1),
+        status: RequestStatus::Pending,
+        answered_by: None,
+        answered_at: None,
+        account: None,
+    };
+    assert_eq!(store.request(&request.id).await.unwrap(), None);
+    assert!(store.put_request(&request).await.unwrap());
+    // a second write of the same request (a job delivered again) changes nothing
+    let other = AccessRequest {
+        requester: "U0MALLORY".into(),
+        ..request.clone()
+    };
+    assert!(!store.put_request(&other).await.unwrap());
+    assert_eq!(
+        store.request(&request.id).await.unwrap(),
+        Some(request.clone())
+    );
+    // two approvers answer from the same read: one answer is written
+    let approved = request
+        .answer("U0ONE", &["U0ONE".into(), "U0TWO".into()], true, asked)
+        .unwrap();
+    let denied = request
+        .answer("U0TWO", &["U0ONE".into(), "U0TWO".into()], false, asked)
+        .unwrap();
+    assert!(store.update_request(&approved, &request).await.unwrap());
+    assert!(!store.update_request(&denied, &request).await.unwrap());
+    // the account picked goes in with a condition on the one read
+    let picked = AccessRequest {
+        account: spa_core::events::AccountId::parse("111111111111"),
+        ..approved.clone()
+    };
+    assert!(store.update_request(&picked, &approved).await.unwrap());
+    assert!(!store.update_request(&picked, &approved).await.unwrap());
+    let stored = store.request(&request.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RequestStatus::Approved);
+    assert_eq!(stored.answered_by.as_deref(), Some("U0ONE"));
+    assert_eq!(stored.account, picked.account);
+}

@@ -30,6 +30,7 @@ fn options(tries: u32) -> WebhookOptions {
             jitter: true,
         },
         retry_after_cap: Duration::from_millis(100),
+        slack_api: spa_aws::webhooks::SLACK_API.to_owned(),
     }
 }
 
@@ -349,4 +350,45 @@ async fn a_reference_that_is_no_url_is_rejected_without_printing_it() {
     assert_secret_kept(&error, &url);
     let debug = format!("{:?}", webhooks(3));
     assert!(!debug.contains("s3cret"));
+}
+
+#[tokio::test]
+async fn a_direct_message_goes_to_chat_post_message_with_the_bot_token() {
+    use wiremock::matchers::{body_json, header};
+    let server = MockServer::start().await;
+    let message = json!({"channel": "U0JANE", "text": "The sandbox account is yours."});
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .and(header("authorization", "Bearer xoxb-s3cretBotT0ken"))
+        .and(body_json(&message))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "channel": "D1", "ts": "1.2"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let token = Secret::new("xoxb-s3cretBotT0ken");
+    let slack = webhooks(3).with_slack_api(Some(&format!("{}/api", server.uri())));
+    slack.post_message(&token, &message).await.expect("posted");
+
+    // Slack refuses with a 200 and `ok: false`: the error says Slack's word, never the token
+    let refused = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
+        )
+        .mount(&refused)
+        .await;
+    let error = webhooks(3)
+        .with_slack_api(Some(&refused.uri()))
+        .post_message(&token, &message)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&error, PortError::Rejected { message, .. } if message == "Slack refused the message: channel_not_found"),
+        "{error:?}"
+    );
+    assert!(!format!("{error:?}{error}").contains("s3cretBotT0ken"));
 }

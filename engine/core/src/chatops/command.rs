@@ -171,6 +171,19 @@ pub enum Request {
     /// `find QUERY`: an EC2 instance by id, private IP or ARN (the query as typed,
     /// checked by `usecases::find::FindQuery::parse`).
     Find(String),
+    /// `request [LEASE]`: a pool account, for the unit's lease or a shorter one.
+    Ask {
+        /// The lease asked (`7d`), when one is.
+        lease: Option<std::time::Duration>,
+    },
+    /// `extend ACCOUNT [DURATION]`: the lease of an account the asker holds, pushed
+    /// by `DURATION`, or to the furthest the settings allow.
+    Extend {
+        /// The account.
+        account: AccountId,
+        /// By how much (none: as far as allowed).
+        by: Option<std::time::Duration>,
+    },
     /// `help`, or nothing.
     Help,
     /// Anything else: what was not understood (at most 100 characters).
@@ -203,6 +216,31 @@ impl Request {
             "status" => target(rest).map_or_else(unknown, Request::Status),
             "costs" | "cost" => target(rest).map_or_else(unknown, Request::Costs),
             "find" if !rest.is_empty() => Request::Find(rest.join(" ")),
+            "request" => match rest {
+                [] => Request::Ask { lease: None },
+                [lease] => crate::settings::parse_duration(lease)
+                    .ok()
+                    .filter(|lease| !lease.is_zero())
+                    .map_or_else(unknown, |lease| Request::Ask { lease: Some(lease) }),
+                _ => unknown(),
+            },
+            "extend" => match rest {
+                [account] => AccountId::parse(account)
+                    .map_or_else(unknown, |account| Request::Extend { account, by: None }),
+                [account, by] => match (
+                    AccountId::parse(account),
+                    crate::settings::parse_duration(by)
+                        .ok()
+                        .filter(|by| !by.is_zero()),
+                ) {
+                    (Some(account), Some(by)) => Request::Extend {
+                        account,
+                        by: Some(by),
+                    },
+                    _ => unknown(),
+                },
+                _ => unknown(),
+            },
             _ => unknown(),
         }
     }
@@ -213,7 +251,11 @@ impl Request {
     pub fn is_deferred(&self) -> bool {
         matches!(
             self,
-            Request::Costs(_) | Request::Status(Target::Mine) | Request::Find(_)
+            Request::Costs(_)
+                | Request::Status(Target::Mine)
+                | Request::Find(_)
+                | Request::Ask { .. }
+                | Request::Extend { .. }
         )
     }
 
@@ -223,6 +265,8 @@ impl Request {
             Request::Status(_) => "status",
             Request::Costs(_) => "costs",
             Request::Find(_) => "find",
+            Request::Ask { .. } => "request",
+            Request::Extend { .. } => "extend",
             Request::Help => "help",
             Request::Unknown(_) => "unknown",
         }
@@ -360,6 +404,45 @@ mod tests {
         assert!(Request::parse("status").is_deferred());
         assert!(!Request::parse("status 123456789012").is_deferred());
         assert!(!Request::parse("help").is_deferred());
+    }
+
+    #[test]
+    fn a_request_and_an_extension_are_read_with_their_durations() {
+        let account = AccountId::parse("123456789012").expect("account");
+        let days = |n: u64| std::time::Duration::from_secs(n * 86_400);
+        assert_eq!(Request::parse("request"), Request::Ask { lease: None });
+        assert_eq!(
+            Request::parse("Request 7d"),
+            Request::Ask {
+                lease: Some(days(7))
+            }
+        );
+        assert_eq!(
+            Request::parse("extend 123456789012"),
+            Request::Extend {
+                account: account.clone(),
+                by: None
+            }
+        );
+        assert_eq!(
+            Request::parse("extend 123456789012 2w"),
+            Request::Extend {
+                account,
+                by: Some(days(14))
+            }
+        );
+        for bad in [
+            "request 7",
+            "request 0d",
+            "request 7d please",
+            "extend",
+            "extend me",
+            "extend 123456789012 forever",
+        ] {
+            assert_eq!(Request::parse(bad), Request::Unknown(bad.into()), "{bad}");
+        }
+        assert!(Request::parse("request").is_deferred());
+        assert!(Request::parse("extend 123456789012").is_deferred());
     }
 
     proptest::proptest! {

@@ -58,6 +58,27 @@ pub enum Action {
         /// Where the answer goes (a credential for 30 minutes: never logged).
         response_url: String,
     },
+    /// A click on one of spa's Slack buttons (approve, deny, extend, unfreeze),
+    /// verified by the `slack-commands` function and carried out by the `commands`
+    /// function, which decides whether the clicker may. `account` is the account the
+    /// button is about, else the automation account.
+    SlackButton {
+        /// The Slack user who clicked.
+        user: String,
+        /// Their e-mail address as Slack gave it (the message body is not logged).
+        #[serde(default)]
+        email: Option<String>,
+        /// Whether they are in `features.slack_admins`.
+        #[serde(default)]
+        admin: bool,
+        /// The button's `action_id`.
+        button: String,
+        /// The button's `value` (an account id or a request id).
+        value: String,
+        /// Where the message of the button is answered (never logged).
+        #[serde(default)]
+        response_url: Option<String>,
+    },
 }
 
 impl Action {
@@ -74,6 +95,7 @@ impl Action {
             Action::Freeze { .. } => "freeze",
             Action::Unfreeze => "unfreeze",
             Action::SlackReply { .. } => "slack-reply",
+            Action::SlackButton { .. } => "slack-button",
         }
     }
 }

@@ -22,7 +22,8 @@ const TRANSACTION: &str = "transaction";
 const COOLDOWN_UNTIL: &str = "cooldown-until";
 const CLOSING: &str = "closing";
 const FROZEN_FROM: &str = "frozen-from";
-const FIELDS: [&str; 10] = [
+const LEASE_UNTIL: &str = "lease-until";
+const FIELDS: [&str; 11] = [
     STATE,
     SINCE,
     HOLDER,
@@ -33,6 +34,7 @@ const FIELDS: [&str; 10] = [
     COOLDOWN_UNTIL,
     CLOSING,
     FROZEN_FROM,
+    LEASE_UNTIL,
 ];
 
 /// Most build attempts a tag may say (far above any sensible `max_attempts`).
@@ -51,6 +53,7 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 /// | `{prefix}transaction` | the open transaction: `onboarding/<opened>/<deadline>` or `maintenance/<opened>/<deadline>` (53 characters at most) |
 /// | `{prefix}closing` | when an operator asked spa to close the account (`spa close`): its purge is the last, then the account is closed or parked, RFC 3339 UTC to the second |
 /// | `{prefix}cooldown-until` | the end of the cooldown that follows the last purge (no new holder is given the account before), RFC 3339 UTC to the second |
+/// | `{prefix}lease-until` | when the assignment ends, when it is not its start plus the lease: a holder extended it (within `lease_extension`) or asked for less (`/spa request 7d`); removed with the holder, RFC 3339 UTC to the second |
 /// | `{prefix}frozen-from` | the state a `frozen` account was frozen in, and goes back to when unfrozen: `prepared` or `assigned` |
 /// | `{cost_center_key}` | the cost center, read only |
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +166,16 @@ pub enum DecodeError {
         "tag `{key}` = `{value}`: expected the end of the cooldown, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
     )]
     MalformedCooldownUntil {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+    /// The end of the lease is not an RFC 3339 instant.
+    #[error(
+        "tag `{key}` = `{value}`: expected the end of the lease, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
+    )]
+    MalformedLeaseUntil {
         /// The tag key.
         key: String,
         /// The tag value.
@@ -380,6 +393,12 @@ impl TagCodec {
                 parse_instant(&value).ok_or(DecodeError::MalformedCooldownUntil { key, value })?,
             ),
         };
+        let lease_until = match get(LEASE_UNTIL) {
+            None => None,
+            Some((key, value)) => {
+                Some(parse_instant(&value).ok_or(DecodeError::MalformedLeaseUntil { key, value })?)
+            }
+        };
         let closing = match get(CLOSING) {
             None => None,
             Some((key, value)) => {
@@ -430,6 +449,7 @@ impl TagCodec {
             build,
             transaction,
             cooldown_until,
+            lease_until,
             closing,
             frozen_from,
             cost_center: tags.get(&self.cost_center_key).cloned(),
@@ -518,11 +538,18 @@ impl TagCodec {
                 Command::RemoveHolder => {
                     changes.remove(self.key(HOLDER));
                     changes.remove(self.key(ASSIGNED_SINCE));
+                    changes.remove(self.key(LEASE_UNTIL));
                 }
                 Command::StartAssignment(since) => {
                     changes.set(self.key(ASSIGNED_SINCE), instant(*since));
                 }
-                Command::EndAssignment => changes.remove(self.key(ASSIGNED_SINCE)),
+                Command::EndAssignment => {
+                    changes.remove(self.key(ASSIGNED_SINCE));
+                    changes.remove(self.key(LEASE_UNTIL));
+                }
+                Command::SetLeaseEnd(until) => {
+                    changes.set(self.key(LEASE_UNTIL), instant(*until));
+                }
                 Command::StartCooldown(until) => {
                     changes.set(self.key(COOLDOWN_UNTIL), instant(*until));
                 }

@@ -82,6 +82,13 @@ pub enum TriggerKind {
     },
     /// `spa unfreeze`: the account goes back to the state it was frozen in.
     OperatorUnfreeze,
+    /// The holder's lease is to end at `until` (the Slack `Extend` button, `/spa
+    /// extend`, or a shorter lease asked with `/spa request`): at most the start of
+    /// the assignment plus the lease plus `lease_extension`.
+    LeaseEnd {
+        /// The new end of the lease.
+        until: DateTime<Utc>,
+    },
 }
 
 impl TriggerKind {
@@ -105,6 +112,7 @@ impl TriggerKind {
             TriggerKind::Left(Departure::Removed) => "removed from the organization",
             TriggerKind::Freeze { .. } => "freeze",
             TriggerKind::OperatorUnfreeze => "operator unfreeze",
+            TriggerKind::LeaseEnd { .. } => "lease end",
         }
     }
 }
@@ -140,6 +148,8 @@ pub enum Command {
     /// Write `{prefix}cooldown-until`: the purge ended, no new holder is given the
     /// account before this instant.
     StartCooldown(DateTime<Utc>),
+    /// Writes when the lease ends (`{prefix}lease-until`).
+    SetLeaseEnd(DateTime<Utc>),
     /// Write `{prefix}closing`: an operator asked to close the account at this instant.
     StartClosing(DateTime<Utc>),
     /// Close the account in Organizations, or move it to the suspended unit: after its
@@ -276,6 +286,15 @@ pub enum Rejection {
     Cooldown {
         /// When the cooldown ends.
         until: DateTime<Utc>,
+    },
+    /// A lease end later than the settings allow.
+    #[error(
+        "the lease may end at {} at the latest (its start, plus the lease, plus `lease_extension`)",
+        .limit.format("%Y-%m-%dT%H:%M:%SZ")
+    )]
+    BeyondLease {
+        /// The latest end allowed.
+        limit: DateTime<Utc>,
     },
     /// The view or the policy cannot be decided on.
     #[error(transparent)]
@@ -512,6 +531,38 @@ pub fn decide(
                 ));
             }
         },
+        TriggerKind::LeaseEnd { until } => {
+            match state {
+                None => return Err(illegal("an unmanaged account has no lease")),
+                Some(State::Frozen | State::Quarantined) => {
+                    return Err(illegal(
+                        "an operator decides what becomes of it before its lease is changed",
+                    ));
+                }
+                Some(_) => {}
+            }
+            if view.holder.is_none() {
+                return Err(illegal("it has no holder, so no lease"));
+            }
+            if view.holder_waits() {
+                return Err(illegal("its holder waits for the cooldown to end"));
+            }
+            let Some(limit) = view.lease_limit(policy.lease, policy.lease_extension) else {
+                return Err(illegal("its settings give it no lease"));
+            };
+            if *until <= trigger.at {
+                return Err(illegal("the new end of the lease is not in the future"));
+            }
+            if *until > limit {
+                return Err(Rejection::BeyondLease { limit });
+            }
+            if view.lease_end(policy.lease) == Some(*until) {
+                return Err(duplicate("its lease ends then already"));
+            }
+            plan.push(Command::SetLeaseEnd(*until));
+            plan.push(Command::EmitEvent(Label::LeaseChanged));
+            plan.push(Command::RecordActivity(Label::LeaseChanged));
+        }
         TriggerKind::OperatorUnfreeze => match (state, view.frozen_from) {
             (Some(State::Frozen), Some(from)) => plan.unfreeze(from)?,
             _ => return Err(illegal("only a frozen account is unfrozen")),

@@ -28,6 +28,8 @@ pub struct Policy {
     pub lease: Option<Duration>,
     /// How long after a purge no new holder is given the account (`None`: none).
     pub cooldown: Option<Duration>,
+    /// How much later than its lease an assignment may end, in all (`None`: never).
+    pub lease_extension: Option<Duration>,
     /// Where a closed account goes: `None`, closed in Organizations (`CloseAccount`);
     /// a unit, moved there (the suspended unit, outside the managed ones).
     pub suspended_unit: Option<String>,
@@ -48,6 +50,7 @@ impl Default for Policy {
             unset_tags: Vec::new(),
             budget: false,
             lease: None,
+            lease_extension: None,
             cooldown: None,
             suspended_unit: None,
             onboarding_deadline: Duration::from_secs(2 * 3600),

@@ -89,6 +89,9 @@ pub struct AccountView {
     /// The end of the cooldown that follows the last purge (`{prefix}cooldown-until`):
     /// no new holder is given the account before this instant.
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// When the assignment ends, when it is not its start plus the lease
+    /// (`{prefix}lease-until`): extended by the holder, or shorter as asked.
+    pub lease_until: Option<DateTime<Utc>>,
     /// When an operator asked spa to close the account (`{prefix}closing`): the purge
     /// under way is its last; then the account is closed, or parked in the suspended
     /// unit, and leaves management.
@@ -237,6 +240,35 @@ impl AccountView {
             .filter(|until| *until > at && !in_assignment)
     }
 
+    /// When the current assignment started: `{prefix}assigned-since`, or, on an account
+    /// assigned before spa wrote it, when it entered `assigned`.
+    pub fn assignment_start(&self) -> Option<DateTime<Utc>> {
+        self.assigned_since
+            .or(self.since.filter(|_| self.state == Some(State::Assigned)))
+    }
+
+    /// When the lease of the holder ends: `{prefix}lease-until`, else the start of the
+    /// assignment plus `lease`; `None` without holder or lease.
+    pub fn lease_end(&self, lease: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
+        self.holder.as_ref()?;
+        let start = self.assignment_start()?;
+        let computed = after(start, lease?);
+        self.lease_until.or(computed)
+    }
+
+    /// The latest end a lease may be given: the start of the assignment plus the
+    /// lease plus `extension`; `None` without holder or lease.
+    pub fn lease_limit(
+        &self,
+        lease: Option<std::time::Duration>,
+        extension: Option<std::time::Duration>,
+    ) -> Option<DateTime<Utc>> {
+        self.holder.as_ref()?;
+        let start = self.assignment_start()?;
+        let end = after(start, lease?)?;
+        after(end, extension.unwrap_or_default())
+    }
+
     /// Whether a holder waits for the account to be given to them: the account is in
     /// the pool (`prepared`) with a holder named during its cooldown. The sweeper
     /// assigns it when the cooldown ends.
@@ -250,4 +282,11 @@ impl AccountView {
     pub fn working(&self) -> bool {
         self.build.is_some() || self.attempts > 0
     }
+}
+
+/// `at` + `duration`, if it can be told.
+fn after(at: DateTime<Utc>, duration: std::time::Duration) -> Option<DateTime<Utc>> {
+    chrono::TimeDelta::from_std(duration)
+        .ok()
+        .and_then(|delta| at.checked_add_signed(delta))
 }

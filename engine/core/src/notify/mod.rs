@@ -27,7 +27,7 @@ mod teams;
 pub(crate) mod text;
 
 pub use email::{email, welcome};
-pub use slack::slack;
+pub use slack::{slack, with_button as slack_with_button};
 pub use teams::teams;
 
 /// An exception as the use case tells it: what happened to which account, what spa

@@ -107,6 +107,25 @@ pub fn slack(notice: &Notice) -> Value {
     json!({ "text": fallback, "blocks": blocks })
 }
 
+/// `payload` with `button` at the end of its actions (an actions block added when it
+/// has none; Slack takes 25 elements a block).
+pub fn with_button(mut payload: Value, button: Value) -> Value {
+    let Some(blocks) = payload.get_mut("blocks").and_then(Value::as_array_mut) else {
+        return payload;
+    };
+    let actions = blocks
+        .iter_mut()
+        .find(|b| b["type"] == "actions")
+        .and_then(|b| b.get_mut("elements"))
+        .and_then(Value::as_array_mut);
+    match actions {
+        Some(elements) if elements.len() < 25 => elements.push(button),
+        Some(_) => {}
+        None => blocks.push(json!({ "type": "actions", "elements": [button] })),
+    }
+    payload
+}
+
 /// What happened, what spa did, next steps: escaped, each part within its share.
 fn story(notice: &Notice) -> String {
     let mut parts = vec![

@@ -33,16 +33,18 @@ pub use diagnostic::{Diagnostic, Place, SettingsError, Severity};
 pub use node::MAX_FILE_BYTES;
 pub use resolve::{
     Budget, BuildPlan, DEFAULT_MAX_ATTEMPTS, DEFAULT_THRESHOLDS, Guardrails, Kind, NO_DRY_RUN,
-    PURGE_MODE, Resolved, SpendGuard,
+    PURGE_MODE, Requests, Resolved, SpendGuard,
 };
 pub use schema::{
     Account, AccountId, AthenaName, AthenaSource, Automation, Bucket, BudgetSpec, Build, Channel,
     CostSourceSettings, Currency, Email, Feature, Features, GuardrailsSpec, IamAction,
     InstanceType, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent, Rate,
-    Region, ReportSchedules, Reporting, ResidualCost, RoleArn, RoleName, Route, Routes, S3Url,
-    Schedule, SecretRef, Settings, SpendAction, SpendGuardSpec, SpendMeasure, SpendThreshold,
+    Region, ReportSchedules, Reporting, RequestsSpec, ResidualCost, RoleArn, RoleName, Route,
+    Routes, S3Url, Schedule, SecretRef, Settings, SpendAction, SpendGuardSpec, SpendMeasure,
+    SpendThreshold,
 };
 pub use sources::{MemorySources, Sources};
+pub use values::{format_duration, parse_duration};
 
 use diagnostic::KeyPath;
 use node::{Node, Value};
@@ -196,27 +198,33 @@ fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| (&a.file, &a.place).cmp(&(&b.file, &b.place)));
 }
 
-/// A `suspended_unit` is outside the managed units: an account `spa close` parks
-/// there would otherwise be vended again.
-fn suspended_units_unmanaged(root: &Node, file: &str, errors: &mut Vec<Diagnostic>) {
-    let items = |section: &str| match root.get(section).map(|n| &n.value) {
-        Some(Value::Seq(items)) => items.iter().collect::<Vec<_>>(),
-        _ => Vec::new(),
-    };
-    let listed: Vec<String> = items("organizational_units")
-        .iter()
-        .filter_map(|unit| unit.get("identifier").and_then(Node::scalar_text))
-        .collect();
+/// Every item of accounts' settings with its place: defaults, each unit, each account.
+fn items_with_places(root: &Node) -> Vec<(KeyPath, &Node)> {
     let mut places: Vec<(KeyPath, &Node)> = Vec::new();
     if let Some(defaults) = root.get("defaults") {
         places.push((KeyPath::root().key("defaults"), defaults));
     }
     for section in ["organizational_units", "accounts"] {
-        for (index, item) in items(section).into_iter().enumerate() {
-            places.push((KeyPath::root().key(section).index(index), item));
+        if let Some(Value::Seq(items)) = root.get(section).map(|n| &n.value) {
+            for (index, item) in items.iter().enumerate() {
+                places.push((KeyPath::root().key(section).index(index), item));
+            }
         }
     }
-    for (path, item) in places {
+    places
+}
+
+/// A `suspended_unit` is outside the managed units: an account `spa close` parks
+/// there would otherwise be vended again.
+fn suspended_units_unmanaged(root: &Node, file: &str, errors: &mut Vec<Diagnostic>) {
+    let listed: Vec<String> = match root.get("organizational_units").map(|n| &n.value) {
+        Some(Value::Seq(units)) => units
+            .iter()
+            .filter_map(|unit| unit.get("identifier").and_then(Node::scalar_text))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (path, item) in items_with_places(root) {
         let Some(node) = item.get("suspended_unit") else {
             continue;
         };
@@ -226,6 +234,64 @@ fn suspended_units_unmanaged(root: &Node, file: &str, errors: &mut Vec<Diagnosti
                 node.pos,
                 path.key("suspended_unit").to_string(),
                 format!("`{unit}` is a managed unit (listed under organizational_units): an account parked there would be vended again; name a unit outside the managed ones"),
+            ));
+        }
+    }
+}
+
+/// The message of a Slack user id that is not one.
+const NOT_A_SLACK_USER: &str = "a Slack user id (`U0123ABCD`), never an e-mail address: an address comes from a Slack profile, and a profile is not who the person is";
+
+/// Slack user ids of a list, each checked where it is.
+fn slack_user_ids(list: &Node, path: &KeyPath, file: &str, errors: &mut Vec<Diagnostic>) {
+    let Value::Seq(items) = &list.value else {
+        return;
+    };
+    for (n, item) in items.iter().enumerate() {
+        let fine = match &item.value {
+            Value::Str(text) => is_slack_user_id(text),
+            _ => false,
+        };
+        if !fine {
+            errors.push(Diagnostic::error(
+                file,
+                item.pos,
+                path.index(n).to_string(),
+                NOT_A_SLACK_USER,
+            ));
+        }
+    }
+}
+
+/// `requests` anywhere: approvers are Slack user ids, and requests come through the
+/// slash command, which must be served.
+fn requests_checks(
+    root: &Node,
+    file: &str,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    let commands = root
+        .get("features")
+        .and_then(|f| f.get("slack_commands"))
+        .is_some_and(|n| n.scalar_text().as_deref() == Some("true"));
+    for (path, item) in items_with_places(root) {
+        let Some(requests) = item.get("requests") else {
+            continue;
+        };
+        let path = path.key("requests");
+        if let Some(approvers) = requests.get("approvers") {
+            slack_user_ids(approvers, &path.key("approvers"), file, errors);
+        }
+        if let Some(feature) = requests.get("feature")
+            && feature.scalar_text().as_deref() == Some("enabled")
+            && !commands
+        {
+            warnings.push(Diagnostic::warning(
+                file,
+                feature.pos,
+                path.key("feature").to_string(),
+                "requests come through the Slack slash command, and `features.slack_commands` is not true: nobody can ask",
             ));
         }
     }
@@ -260,6 +326,7 @@ fn cross_checks(
     }
 
     suspended_units_unmanaged(root, file, errors);
+    requests_checks(root, file, errors, warnings);
 
     let notifications = root.get("notifications");
     let has = |key: &str| {
@@ -334,23 +401,9 @@ fn cross_checks(
             "the Slack slash command needs `notifications.slack_signing_secret`, which is not set",
         ));
     }
-    if let Some(admins) = features.and_then(|f| f.get("slack_admins"))
-        && let Value::Seq(items) = &admins.value
-    {
-        for (n, item) in items.iter().enumerate() {
-            let fine = match &item.value {
-                Value::Str(text) => is_slack_user_id(text),
-                _ => false,
-            };
-            if !fine {
-                errors.push(Diagnostic::error(
-                    file,
-                    item.pos,
-                    format!("features.slack_admins[{n}]"),
-                    "a Slack user id (`U0123ABCD`), never an e-mail address: an address comes from a Slack profile, and a profile is not who the person is",
-                ));
-            }
-        }
+    if let Some(admins) = features.and_then(|f| f.get("slack_admins")) {
+        let path = KeyPath::root().key("features").key("slack_admins");
+        slack_user_ids(admins, &path, file, errors);
     }
     if let Some(node) = on("incident_manager")
         && features

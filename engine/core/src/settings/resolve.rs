@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::schema::{
-    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, Settings, SpendGuardSpec,
-    SpendMeasure, SpendThreshold, duration,
+    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, RequestsSpec, Settings,
+    SpendGuardSpec, SpendMeasure, SpendThreshold, duration,
 };
 use crate::lifecycle::Policy;
 
@@ -53,6 +53,24 @@ pub fn merge(base: &mut Item, top: &Item) {
     }
     if top.cooldown.is_some() {
         base.cooldown = top.cooldown;
+    }
+    if top.lease_extension.is_some() {
+        base.lease_extension = top.lease_extension;
+    }
+    if let Some(top) = &top.requests {
+        let base = base.requests.get_or_insert_with(RequestsSpec::default);
+        if top.feature.is_some() {
+            base.feature = top.feature;
+        }
+        if top.approvers.is_some() {
+            base.approvers.clone_from(&top.approvers);
+        }
+        if top.expiry.is_some() {
+            base.expiry = top.expiry;
+        }
+        if top.per_holder.is_some() {
+            base.per_holder = top.per_holder;
+        }
     }
     if top.suspended_unit.is_some() {
         base.suspended_unit.clone_from(&top.suspended_unit);
@@ -238,6 +256,42 @@ impl SpendGuard {
     }
 }
 
+/// `/spa request` on a unit, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requests {
+    /// Whether its pool accounts may be asked for.
+    pub enabled: bool,
+    /// Who approves (Slack user ids); empty: granted at once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// How long a request waits for an approver.
+    #[serde(with = "duration")]
+    pub expiry: Duration,
+    /// How many accounts one person may hold through requests at once.
+    pub per_holder: u32,
+}
+
+/// How long a request waits for an approver when no item says.
+pub const DEFAULT_REQUEST_EXPIRY: Duration = Duration::from_secs(24 * 3_600);
+
+impl Default for Requests {
+    fn default() -> Self {
+        Self::from(None)
+    }
+}
+
+impl Requests {
+    fn from(spec: Option<&RequestsSpec>) -> Self {
+        let spec = spec.cloned().unwrap_or_default();
+        Self {
+            enabled: spec.feature == Some(Feature::Enabled),
+            approvers: spec.approvers.unwrap_or_default(),
+            expiry: spec.expiry.unwrap_or(DEFAULT_REQUEST_EXPIRY),
+            per_holder: spec.per_holder.unwrap_or(1).max(1),
+        }
+    }
+}
+
 impl SpendThreshold {
     /// What is measured, in words, and the line: (`hourly burn`, `100`).
     pub fn measure(&self) -> (&'static str, String) {
@@ -284,6 +338,11 @@ pub struct Resolved {
     /// How long a purged account waits before a new holder is given it.
     #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,
+    /// How much later than its lease an assignment may end, in all.
+    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub lease_extension: Option<Duration>,
+    /// `/spa request` on this unit.
+    pub requests: Requests,
     /// Where `spa close` moves the account (none: `CloseAccount`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_unit: Option<String>,
@@ -323,6 +382,7 @@ impl Resolved {
             budget: self.budget.is_some(),
             lease: self.lease,
             cooldown: self.cooldown,
+            lease_extension: self.lease_extension,
             suspended_unit: self.suspended_unit.clone(),
             onboarding_deadline: self.onboarding_deadline,
             maintenance_deadline: self.maintenance_deadline,
@@ -447,6 +507,8 @@ impl Settings {
             max_attempts: item.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
             lease: item.lease,
             cooldown: item.cooldown,
+            lease_extension: item.lease_extension,
+            requests: Requests::from(item.requests.as_ref()),
             suspended_unit: item.suspended_unit.map(|unit| unit.0),
             cost_center: item.cost_center,
             cost_center_tag: self.automation.cost_center_tag.clone(),

@@ -619,6 +619,12 @@ pub struct Notifications {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https://\S+$"))]
     pub workbooks_url: Option<String>,
+    /// Where holders sign in to their accounts (the AWS access portal of IAM Identity
+    /// Center, `https://d-1234567890.awsapps.com/start`): told with every assignment,
+    /// in the welcome e-mail and the answer to `/spa request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://\S+$"))]
+    pub sign_in_url: Option<String>,
 }
 
 /// Routing of exception labels; a label without a route uses `default`.
@@ -906,6 +912,19 @@ pub struct Item {
     )]
     #[schemars(with = "Option<DurationText>")]
     pub cooldown: Option<Duration>,
+    /// How much later than its lease the holder may push an assignment's end, in all
+    /// (the Slack `Extend` button, `/spa extend`). None: a lease is never extended.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::option"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub lease_extension: Option<Duration>,
+    /// `/spa request`: whether Slack users may ask for one of this unit's pool
+    /// accounts, and who approves (fields replace, one by one, what is inherited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestsSpec>,
     /// Where `spa close` leaves the account after its last purge: moved to this unit
     /// (a unit outside the managed ones, where accounts are parked). None: closed in
     /// AWS Organizations (`CloseAccount`).
@@ -923,6 +942,33 @@ pub struct Item {
     /// one by one, what is inherited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_guard: Option<SpendGuardSpec>,
+}
+
+/// `/spa request` on a unit: a Slack user asks for a pool account, and is given one
+/// at once or once an approver agrees.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestsSpec {
+    /// Whether this unit's pool accounts may be asked for (default: disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<Feature>,
+    /// Who approves a request: Slack user ids (`U0123ABCD`) of `features.slack_team_id`'s
+    /// members, never e-mail addresses. Empty: a request is granted at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(regex(pattern = r"^[UW][A-Z0-9]{2,}$")))]
+    pub approvers: Option<Vec<String>>,
+    /// How long a request waits for an approver before it expires (default 24h).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::option"
+    )]
+    #[schemars(with = "Option<DurationText>")]
+    pub expiry: Option<Duration>,
+    /// How many accounts one person may hold through requests at once (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub per_holder: Option<u32>,
 }
 
 /// The spend guard of a unit or account.

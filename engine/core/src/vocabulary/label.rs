@@ -23,6 +23,7 @@ pub enum Label {
     ConsoleLogin,
     OnboardingCompleted,
     MaintenanceCompleted,
+    LeaseChanged,
     // exceptions
     BudgetAlert,
     ConsoleLoginWithRoot,
@@ -51,7 +52,7 @@ pub enum LabelKind {
 
 impl Label {
     /// Every label, lifecycle first, then activities, then exceptions.
-    pub const ALL: [Label; 25] = [
+    pub const ALL: [Label; 26] = [
         Label::AccountVended,
         Label::AccountPrepared,
         Label::AccountAssigned,
@@ -65,6 +66,7 @@ impl Label {
         Label::ConsoleLogin,
         Label::OnboardingCompleted,
         Label::MaintenanceCompleted,
+        Label::LeaseChanged,
         Label::BudgetAlert,
         Label::ConsoleLoginWithRoot,
         Label::ConsoleLoginWithIamUser,
@@ -95,6 +97,7 @@ impl Label {
             Label::ConsoleLogin => "ConsoleLogin",
             Label::OnboardingCompleted => "OnboardingCompleted",
             Label::MaintenanceCompleted => "MaintenanceCompleted",
+            Label::LeaseChanged => "LeaseChanged",
             Label::BudgetAlert => "BudgetAlert",
             Label::ConsoleLoginWithRoot => "ConsoleLoginWithRoot",
             Label::ConsoleLoginWithIamUser => "ConsoleLoginWithIamUser",
@@ -123,9 +126,10 @@ impl Label {
             | Label::AccountFrozen
             | Label::AccountUnfrozen
             | Label::BuildStarted => LabelKind::Lifecycle,
-            Label::ConsoleLogin | Label::OnboardingCompleted | Label::MaintenanceCompleted => {
-                LabelKind::Activity
-            }
+            Label::ConsoleLogin
+            | Label::OnboardingCompleted
+            | Label::MaintenanceCompleted
+            | Label::LeaseChanged => LabelKind::Activity,
             Label::BudgetAlert
             | Label::ConsoleLoginWithRoot
             | Label::ConsoleLoginWithIamUser
@@ -244,7 +248,7 @@ mod tests {
     fn kinds_follow_the_design() {
         let count = |k| Label::ALL.iter().filter(|l| l.kind() == k).count();
         assert_eq!(count(LabelKind::Lifecycle), 10);
-        assert_eq!(count(LabelKind::Activity), 3);
+        assert_eq!(count(LabelKind::Activity), 4);
         assert_eq!(count(LabelKind::Exception), 12);
         assert!(Label::PurgeDryRun.needs_attention());
         assert!(Label::DeadLetter.is_exception());

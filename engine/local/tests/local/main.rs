@@ -9,3 +9,4 @@ mod dead_letters;
 mod local_runtime;
 mod resilience;
 mod slack_commands;
+mod slack_requests;

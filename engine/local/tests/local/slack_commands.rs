@@ -100,7 +100,7 @@ fn form(user: &str, text: &str) -> String {
     )
 }
 
-fn form_urlencoded_bytes(text: &str) -> String {
+pub(crate) fn form_urlencoded_bytes(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {

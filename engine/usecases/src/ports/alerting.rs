@@ -171,6 +171,14 @@ pub trait Webhooks: Send + Sync {
         url: &Secret,
         body: &serde_json::Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Posts a message with Slack's Web API (`chat.postMessage`, bot token
+    /// `chat:write`): `body` names its `channel` (a user id: a direct message from the
+    /// app). Retried like a webhook; Slack's `ok: false` is `Rejected` with its error.
+    fn post_message(
+        &self,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// A file attached to an e-mail.

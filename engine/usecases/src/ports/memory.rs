@@ -41,7 +41,7 @@ pub mod crash {
 
     /// The operations of the memory ports that change something: a crash lands
     /// before one of them. Reads are not steps.
-    pub const STEPS: [&str; 27] = [
+    pub const STEPS: [&str; 30] = [
         "claim",
         "take_writer",
         "free_writer",
@@ -69,6 +69,9 @@ pub mod crash {
         "delete_dead_letter",
         "start_incident",
         "add_timeline_event",
+        "put_request",
+        "update_request",
+        "post_message",
     ];
 
     thread_local! {
@@ -741,6 +744,7 @@ struct StoreState {
     writers: BTreeMap<AccountId, StoredWriter>,
     ledgers: BTreeMap<AccountId, BTreeMap<String, spa_core::spend::Entry>>,
     actuals: BTreeMap<AccountId, spa_core::spend::Actual>,
+    requests: BTreeMap<String, spa_core::requests::AccessRequest>,
 }
 
 /// An account's writer lease and cache as the store keeps them.
@@ -1160,6 +1164,45 @@ impl super::SpendLedgers for MemoryStore {
         self.enter("set_actual")?;
         lock(&self.state).actuals.insert(account.clone(), *actual);
         Ok(())
+    }
+}
+
+impl super::AccessRequests for MemoryStore {
+    async fn put_request(
+        &self,
+        request: &spa_core::requests::AccessRequest,
+    ) -> Result<bool, PortError> {
+        self.enter("put_request")?;
+        let mut state = lock(&self.state);
+        if state.requests.contains_key(&request.id) {
+            return Ok(false);
+        }
+        state.requests.insert(request.id.clone(), request.clone());
+        Ok(true)
+    }
+
+    async fn request(
+        &self,
+        id: &str,
+    ) -> Result<Option<spa_core::requests::AccessRequest>, PortError> {
+        self.enter("request")?;
+        Ok(lock(&self.state).requests.get(id).cloned())
+    }
+
+    async fn update_request(
+        &self,
+        request: &spa_core::requests::AccessRequest,
+        expected: &spa_core::requests::AccessRequest,
+    ) -> Result<bool, PortError> {
+        self.enter("update_request")?;
+        let mut state = lock(&self.state);
+        let unchanged = state.requests.get(&request.id).is_some_and(|stored| {
+            stored.status == expected.status && stored.account == expected.account
+        });
+        if unchanged {
+            state.requests.insert(request.id.clone(), request.clone());
+        }
+        Ok(unchanged)
     }
 }
 
@@ -1608,6 +1651,7 @@ impl Secrets for MemorySecrets {
 #[derive(Debug, Default)]
 pub struct MemoryWebhooks {
     posted: Mutex<Vec<(String, serde_json::Value)>>,
+    messages: Mutex<Vec<serde_json::Value>>,
     /// Failures to inject (`post_json`).
     pub faults: Faults,
 }
@@ -1617,12 +1661,27 @@ impl MemoryWebhooks {
     pub fn posted(&self) -> Vec<(String, serde_json::Value)> {
         lock(&self.posted).clone()
     }
+
+    /// Every message posted with Slack's Web API, in order.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        lock(&self.messages).clone()
+    }
 }
 
 impl Webhooks for MemoryWebhooks {
     async fn post_json(&self, url: &Secret, body: &serde_json::Value) -> Result<(), PortError> {
         self.faults.check("post_json")?;
         lock(&self.posted).push((url.expose().to_owned(), body.clone()));
+        Ok(())
+    }
+
+    async fn post_message(
+        &self,
+        _token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<(), PortError> {
+        self.faults.check("post_message")?;
+        lock(&self.messages).push(body.clone());
         Ok(())
     }
 }

@@ -600,8 +600,30 @@ pub trait SpendLedgers: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// Requests for a pool account (`/spa request`): one record each, whose status only
+/// moves forward ([`spa_core::requests`]).
+pub trait AccessRequests: Send + Sync {
+    /// Writes a new request; `false`, and nothing written, when one has its id already.
+    fn put_request(
+        &self,
+        request: &spa_core::requests::AccessRequest,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// The request of id `id`, if any.
+    fn request(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<spa_core::requests::AccessRequest>, PortError>> + Send;
+    /// Replaces a request whose stored status and account are still `expected`'s (a
+    /// conditional write); `false`, and nothing written, when another answer came first.
+    fn update_request(
+        &self,
+        request: &spa_core::requests::AccessRequest,
+        expected: &spa_core::requests::AccessRequest,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
 /// History and bookkeeping (DynamoDB): never the truth about an account, which lives
-/// in its tags. One name for the eight concerns a platform's store serves; an adapter
+/// in its tags. One name for the nine concerns a platform's store serves; an adapter
 /// implements each concern's trait and is a `Store` by the blanket impl below. A use
 /// case imports the concerns it calls (`use crate::ports::{Claims, Journal}`), and a
 /// helper that needs one concern takes just that one (`store: &impl Claims`).
@@ -614,6 +636,7 @@ pub trait Store:
     + Logins
     + KnownAccounts
     + SpendLedgers
+    + AccessRequests
 {
 }
 
@@ -626,6 +649,7 @@ impl<T> Store for T where
         + Logins
         + KnownAccounts
         + SpendLedgers
+        + AccessRequests
 {
 }
 

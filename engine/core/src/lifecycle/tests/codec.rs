@@ -45,6 +45,7 @@ fn labels_cover_design_section_3() {
         "ConsoleLogin",
         "OnboardingCompleted",
         "MaintenanceCompleted",
+        "LeaseChanged",
         "BudgetAlert",
         "ConsoleLoginWithRoot",
         "ConsoleLoginWithIamUser",
@@ -151,6 +152,7 @@ fn a_view_reads_from_tags() {
                 deadline: t0() + hours(2),
             }),
             cooldown_until: Some(t0() + hours(72)),
+            lease_until: None,
             closing: None,
             frozen_from: None,
             cost_center: Some("cc-42".to_owned()),
@@ -180,7 +182,8 @@ fn a_custom_prefix_and_cost_center_key_are_used() {
     assert!(codec.reserved_keys().contains("spa:cooldown-until"));
     assert!(codec.reserved_keys().contains("spa:closing"));
     assert!(codec.reserved_keys().contains("spa:frozen-from"));
-    assert_eq!(codec.reserved_keys().len(), 10);
+    assert!(codec.reserved_keys().contains("spa:lease-until"));
+    assert_eq!(codec.reserved_keys().len(), 11);
 }
 
 #[test]
@@ -325,7 +328,8 @@ fn the_assignment_start_goes_with_the_holder_and_with_management() {
         removed.remove,
         [
             "account-assigned-since".to_owned(),
-            "account-holder".to_owned()
+            "account-holder".to_owned(),
+            "account-lease-until".to_owned()
         ]
         .into()
     );
@@ -335,7 +339,11 @@ fn the_assignment_start_goes_with_the_holder_and_with_management() {
     let repaired = codec.encode(&[Command::EndAssignment]);
     assert_eq!(
         repaired.remove,
-        ["account-assigned-since".to_owned()].into()
+        [
+            "account-assigned-since".to_owned(),
+            "account-lease-until".to_owned()
+        ]
+        .into()
     );
     assert!(repaired.set.is_empty());
 }

@@ -1227,3 +1227,97 @@ fn an_unfrozen_account_goes_back_and_one_whose_holder_tag_went_is_purged() {
     assert_eq!(purge.build_to_start(), Some((BuildKind::Purge, 1)));
     assert!(purge.events().any(|l| l == Label::AccountUnfrozen));
 }
+
+#[test]
+fn a_lease_end_moves_within_the_lease_and_its_extension() {
+    let days = |n: u64| std::time::Duration::from_secs(n * 86_400);
+    let leased = Policy {
+        lease: Some(days(30)),
+        lease_extension: Some(days(14)),
+        ..policy()
+    };
+    let jane = assigned_to_jane();
+    assert_eq!(jane.lease_end(leased.lease), Some(t0() + hours(30 * 24)));
+    assert_eq!(
+        jane.lease_limit(leased.lease, leased.lease_extension),
+        Some(t0() + hours(44 * 24))
+    );
+    let to = |until| at(TriggerKind::LeaseEnd { until });
+
+    // extended to the limit: the tag, the activity
+    let limit = t0() + hours(44 * 24);
+    let extended = decide(&jane, &to(limit), &leased).unwrap();
+    assert_eq!(extended.to, Some(State::Assigned));
+    assert!(extended.commands.contains(&Command::SetLeaseEnd(limit)));
+    assert_eq!(events(&extended), vec![Label::LeaseChanged]);
+    let codec = TagCodec::default();
+    let changes = codec.encode(&extended.commands);
+    assert_eq!(
+        changes.set.get("account-lease-until"),
+        Some(&limit.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    );
+    let written: BTreeMap<String, String> = changes.set.clone().into_iter().collect();
+    let view = codec
+        .decode(
+            &[
+                ("account-state".to_owned(), "assigned".to_owned()),
+                ("account-holder".to_owned(), "jane@example.com".to_owned()),
+            ]
+            .into_iter()
+            .chain(written)
+            .collect(),
+        )
+        .unwrap();
+    assert_eq!(view.lease_until, Some(limit));
+
+    // shorter, as a request may ask
+    let short = decide(&jane, &to(t0() + hours(7 * 24)), &leased).unwrap();
+    assert!(
+        short
+            .commands
+            .contains(&Command::SetLeaseEnd(t0() + hours(7 * 24)))
+    );
+
+    // past the limit: refused with the limit
+    let beyond = decide(&jane, &to(limit + hours(1)), &leased).unwrap_err();
+    assert_eq!(beyond, Rejection::BeyondLease { limit });
+    assert!(beyond.to_string().contains("at the latest"));
+    // in the past, the same end again, no holder, no lease, frozen: refused
+    assert!(matches!(
+        decide(&jane, &to(t0()), &leased),
+        Err(Rejection::Illegal { .. })
+    ));
+    let moved = AccountView {
+        lease_until: Some(limit),
+        ..jane.clone()
+    };
+    assert!(matches!(
+        decide(&moved, &to(limit), &leased),
+        Err(Rejection::Duplicate { .. })
+    ));
+    assert!(matches!(
+        decide(&managed(State::Prepared), &to(limit), &leased),
+        Err(Rejection::Illegal { .. })
+    ));
+    assert!(matches!(
+        decide(&jane, &to(limit), &policy()),
+        Err(Rejection::Illegal { .. })
+    ));
+    let frozen = AccountView {
+        state: Some(State::Frozen),
+        frozen_from: Some(State::Assigned),
+        ..jane.clone()
+    };
+    assert!(matches!(
+        decide(&frozen, &to(limit), &leased),
+        Err(Rejection::Illegal { .. })
+    ));
+    // the end of the assignment takes the lease end with it
+    let released = decide(&moved, &at(TriggerKind::OperatorRelease), &leased).unwrap();
+    assert!(
+        codec
+            .encode(&released.commands)
+            .remove
+            .contains("account-lease-until")
+    );
+}

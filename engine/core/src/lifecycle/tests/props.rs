@@ -498,6 +498,7 @@ proptest! {
             }),
             transaction: tx.and_then(|m| transaction(if m { TransactionKind::Maintenance } else { TransactionKind::Onboarding })),
             cooldown_until: cooldown_hours.map(|h| t0() + hours(h)),
+            lease_until: None,
             closing: closing.then(t0),
             frozen_from: None,
             cost_center: None,

@@ -59,22 +59,30 @@ fn columns() -> Vec<(&'static str, Trigger)> {
             }),
         ),
         ("unfreeze", at(TriggerKind::OperatorUnfreeze)),
+        // the table's policy gives no lease: a lease end is refused everywhere (the
+        // focused tests give one)
+        (
+            "lease end +1d",
+            at(TriggerKind::LeaseEnd {
+                until: t0() + hours(24),
+            }),
+        ),
     ]
 }
 
 /// The views of the rows: every state in the shape `decide` leaves it, plus a few
 /// shapes operators and late events produce.
-fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
+fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
     use BuildKind::{Preparation, Purge};
     use TransactionKind::{Maintenance, Onboarding};
     vec![
         (
             "unmanaged",
             AccountView::default(),
-            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close frz unfrz
+            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close frz unfrz lend
             [
                 V, V, V, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal, Illegal, Illegal,
+                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -87,7 +95,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Dup, Dup, P, Same, Stale, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Q,
-                U, U, U, Illegal, Illegal, Illegal,
+                U, U, U, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -96,7 +104,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             // re-vended in place: the state stays vended, preparation starts
             [
                 Dup, Same, Same, Stale, Stale, Stale, Same, Same, Illegal, Illegal, Dup, Dup,
-                Nothing, Nothing, U, U, U, E, Illegal, Illegal,
+                Nothing, Nothing, U, U, U, E, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -104,7 +112,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             managed(State::Prepared),
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, A, A, Illegal, Illegal, Dup, Dup, Nothing,
-                Nothing, U, U, U, E, F, Illegal,
+                Nothing, U, U, U, E, F, Illegal, Illegal,
             ],
         ),
         (
@@ -116,7 +124,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E, F, Illegal,
+                U, U, U, E, F, Illegal, Illegal,
             ],
         ),
         (
@@ -127,7 +135,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E, F, Illegal,
+                U, U, U, E, F, Illegal, Illegal,
             ],
         ),
         (
@@ -142,7 +150,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, G, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, Same, Illegal, Illegal,
+                Q, U, U, U, Same, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -157,7 +165,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, A, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, U, Illegal, Illegal,
+                Q, U, U, U, U, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -168,7 +176,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, V, V, Dup, Dup, Dup, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Nothing,
-                U, U, U, E, Illegal, Illegal,
+                U, U, U, E, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -181,7 +189,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, E, E, Dup, Dup, Dup, Dup, Illegal, Illegal, Illegal, Same, Same, Nothing,
-                Nothing, U, U, U, E, Illegal, Illegal,
+                Nothing, U, U, U, E, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -189,7 +197,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             managed(State::Assigned),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
         (
@@ -201,7 +209,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
         (
@@ -215,7 +223,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             // it keeps what it holds, its holder too, until an operator unfreezes it
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, A,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, A, Illegal,
             ],
         ),
         (
@@ -226,7 +234,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, P,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, P, Illegal,
             ],
         ),
         (
@@ -234,7 +242,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             managed(State::Frozen),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
     ]
@@ -247,7 +255,9 @@ fn outcome(result: &Result<Decision, Rejection>, from: Option<State>) -> O {
         Ok(_) => Same,
         Err(Rejection::Duplicate { .. }) => Dup,
         Err(Rejection::Stale { .. }) => Stale,
-        Err(Rejection::Illegal { .. } | Rejection::Cooldown { .. }) => Illegal,
+        Err(
+            Rejection::Illegal { .. } | Rejection::Cooldown { .. } | Rejection::BeyondLease { .. },
+        ) => Illegal,
         Err(Rejection::Invalid(_)) => Invalid,
     }
 }
@@ -343,14 +353,15 @@ fn the_table_covers_every_trigger_kind() {
             | TriggerKind::OperatorClose
             | TriggerKind::Left(_)
             | TriggerKind::Freeze { .. }
-            | TriggerKind::OperatorUnfreeze => {}
+            | TriggerKind::OperatorUnfreeze
+            | TriggerKind::LeaseEnd { .. } => {}
         }
     }
     let names: std::collections::BTreeSet<_> =
         columns().iter().map(|(_, t)| t.kind.name()).collect();
     assert_eq!(
         names.len(),
-        17,
+        18,
         "one column per trigger kind and departure: {names:?}"
     );
 }
