@@ -149,7 +149,10 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             settings.features.incident_manager = false;
             say("Incident Manager is off in the demo (the emulator lacks it)".to_owned());
         }
-        let (runtime, resources) = spa_local::connect::runtime(&settings, &endpoint)
+        // chat: a local server stands in for Slack (webhooks, Web API, response URLs) and Teams
+        let chat = wiremock::MockServer::start().await;
+        let slack_api = format!("{}/api/", chat.uri());
+        let (runtime, resources) = spa_local::connect::runtime_with_slack(&settings, &endpoint, &slack_api)
             .await
             .map_err(|e| {
                 eprintln!("error: {e}");
@@ -208,7 +211,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             .with_buildspecs(loaded.buildspecs.clone());
         let lines = operator::status(&engine).await.map_err(fail)?;
         say("\nExceptions: the root user signs in, a budget is exceeded; chat and e-mail are told".to_owned());
-        let chat = chat_sink(runtime.inner().automation(), &settings)
+        chat_sink(&chat, runtime.inner().automation(), &settings)
             .await
             .map_err(|e| live::port_failed(&e))?;
         let mut exceptions = RunSummary::default();
@@ -260,6 +263,48 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 RunSummary::default()
             }
         };
+        say("\nRequests: an engineer asks for an account with /spa request, the unit's approver clicks Approve in Slack".to_owned());
+        let (requested, requesting) = match super::demo_requests::approver(&settings) {
+            Some(approver) => {
+                super::demo_requests::mount_slack(&chat, &approver).await;
+                if let Some(reference) = &settings.notifications.slack_bot_token {
+                    spa_aws::secrets::store_secret(
+                        runtime.inner().automation(),
+                        reference.as_str(),
+                        super::demo_requests::BOT_TOKEN,
+                    )
+                    .await
+                    .map_err(|e| live::port_failed(&e))?;
+                }
+                let requested = super::demo_requests::request_and_approve(&engine, &chat, &approver)
+                    .await
+                    .map_err(|e| {
+                        eprintln!("error: the request stage failed: {e}");
+                        ExitCode::FAILURE
+                    })?;
+                match &requested.account {
+                    Some(account) => say(format!(
+                        "  {account} given to {} once {approver} approved; they read: {}",
+                        spa_core::events::redact_emails(super::demo_requests::REQUESTER.1),
+                        requested.told.as_deref().unwrap_or_default().lines().next().unwrap_or_default()
+                    )),
+                    None => say("  no account was given (no free pool account?)".to_owned()),
+                }
+                // the assignment's event: the welcome e-mail
+                let run = runtime
+                    .run_until_idle(&handler, limits, &mut record)
+                    .await
+                    .map_err(|e| {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    })?;
+                (requested, run)
+            }
+            None => {
+                say("  no unit opens requests with an approver: nothing to show".to_owned());
+                (super::demo_requests::Requested::default(), RunSummary::default())
+            }
+        };
         let lines = operator::status(&engine).await.map_err(fail)?;
         say("\nFinOps: last month's cost reports (Cost Explorer's answers registered in the emulator), mailed to FinOps; this week's inventory".to_owned());
         let today = runtime.platform().clock().now().date_naive();
@@ -289,14 +334,19 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         for line in &lines {
             *per_state.entry(line.state.clone()).or_default() += 1;
         }
-        let failed = onboarding.failed + maintenance.failed + exceptions.failed + spending.failed;
+        let failed = onboarding.failed
+            + maintenance.failed
+            + exceptions.failed
+            + spending.failed
+            + requesting.failed;
         if json {
             let summary = json!({
                 "accounts": lines.len(),
                 "accounts_per_state": per_state,
                 "builds_started": onboarding.builds_started + maintenance.builds_started,
-                "events_handled": onboarding.handled + maintenance.handled + exceptions.handled + spending.handled,
+                "events_handled": onboarding.handled + maintenance.handled + exceptions.handled + spending.handled + requesting.handled,
                 "frozen": frozen.as_ref().map(AccountId::as_str),
+                "requested": requested.account.as_ref().map(AccountId::as_str),
                 "chat": { "slack": slack, "teams": teams },
                 "reports": { "files": files.len(), "mailed": mailed.len() },
                 "events_failed": failed,
@@ -324,7 +374,11 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             );
             println!(
                 "\n{} events handled ({} failed), {} builds started, {} API calls: {}",
-                onboarding.handled + maintenance.handled + exceptions.handled + spending.handled,
+                onboarding.handled
+                    + maintenance.handled
+                    + exceptions.handled
+                    + spending.handled
+                    + requesting.handled,
                 failed,
                 onboarding.builds_started + maintenance.builds_started,
                 runtime.inner().calls().total(),
@@ -368,17 +422,17 @@ async fn spend_guard<P: Platform>(
 /// The demo's chat: a local HTTP server that records what it receives (Slack answers
 /// 200 `ok`, Teams 202), its URLs kept where the settings' webhook references say.
 async fn chat_sink(
+    server: &wiremock::MockServer,
     automation: &AwsConfig,
     settings: &spa_core::settings::Settings,
-) -> Result<wiremock::MockServer, spa_usecases::ports::PortError> {
+) -> Result<(), spa_usecases::ports::PortError> {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
-    let server = wiremock::MockServer::start().await;
     for (channel, status, body) in [("slack", 200, "ok"), ("teams", 202, "")] {
         Mock::given(method("POST"))
             .and(path(format!("/{channel}")))
             .respond_with(ResponseTemplate::new(status).set_body_string(body))
-            .mount(&server)
+            .mount(server)
             .await;
     }
     let notifications = &settings.notifications;
@@ -391,7 +445,7 @@ async fn chat_sink(
             spa_aws::secrets::store_secret(automation, reference.as_str(), &url).await?;
         }
     }
-    Ok(server)
+    Ok(())
 }
 
 /// An AWS Budgets alert on the account's own topic, received from the central queue

@@ -11,6 +11,7 @@ use crate::cli::{
 use spa_core::events::Action;
 
 mod costs;
+mod demo_requests;
 mod deploy;
 mod find;
 mod handle;

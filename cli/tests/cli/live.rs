@@ -43,11 +43,13 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     // nested data unit with a holder) and 4 are generated, every other one with a holder
     assert_eq!(summary["accounts"], 8, "{summary}");
     // one assigned account of the sandbox unit (its spend guard on) is frozen by the
-    // four p4d.24xlarge its holder starts
-    assert_eq!(summary["accounts_per_state"]["assigned"], 4, "{summary}");
+    // four p4d.24xlarge its holder starts; one pool account of the sandbox unit is
+    // given to the engineer who asked for it in Slack, once its approver approved
+    assert_eq!(summary["accounts_per_state"]["assigned"], 5, "{summary}");
     assert_eq!(summary["accounts_per_state"]["frozen"], 1, "{summary}");
     assert!(summary["frozen"].is_string(), "{summary}");
-    assert_eq!(summary["accounts_per_state"]["prepared"], 3, "{summary}");
+    assert!(summary["requested"].is_string(), "{summary}");
+    assert_eq!(summary["accounts_per_state"]["prepared"], 2, "{summary}");
     assert_eq!(summary["events_failed"], 0, "{summary}");
     // 8 preparations, then 5 assigned accounts maintained; the data unit skips its purge
     assert_eq!(summary["builds_started"], 8 + 4 * 2 + 1, "{summary}");
@@ -116,6 +118,27 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     assert!(
         history.contains("p4d.24xlarge"),
         "the burn report: {history}"
+    );
+    // the request stage: the account given is the engineer's, through `decide`
+    let requested = summary["requested"].as_str().expect("an account requested");
+    assert_ne!(requested, frozen);
+    let out = spa(
+        &[
+            "events",
+            "list",
+            "--account",
+            requested,
+            "--json",
+            "--limit",
+            "20",
+        ],
+        Some(&endpoint),
+    );
+    let history = text(&out.stdout);
+    assert!(history.contains("AccountAssigned"), "{history}");
+    assert!(
+        history.contains("request/r-"),
+        "assigned for the request: {history}"
     );
 }
 

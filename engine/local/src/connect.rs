@@ -110,6 +110,30 @@ pub async fn runtime_with_retries(
     endpoint: &str,
     retries: spa_aws::Retries,
 ) -> Result<(crate::Runtime<spa_aws::Connected>, LocalResources), PortError> {
+    build(settings, endpoint, retries, None).await
+}
+
+/// [`runtime`], with Slack's Web API at `slack_api` (the demo's local stand-in).
+pub async fn runtime_with_slack(
+    settings: &Settings,
+    endpoint: &str,
+    slack_api: &str,
+) -> Result<(crate::Runtime<spa_aws::Connected>, LocalResources), PortError> {
+    build(
+        settings,
+        endpoint,
+        spa_aws::Retries::Adaptive,
+        Some(slack_api),
+    )
+    .await
+}
+
+async fn build(
+    settings: &Settings,
+    endpoint: &str,
+    retries: spa_aws::Retries,
+    slack_api: Option<&str>,
+) -> Result<(crate::Runtime<spa_aws::Connected>, LocalResources), PortError> {
     let calls = spa_aws::metrics::ApiCalls::new();
     let config = AwsConfig::load(
         settings.automation.region.as_str(),
@@ -122,6 +146,7 @@ pub async fn runtime_with_retries(
     let resources = init(&config, settings).await?;
     let options = spa_aws::ConnectOptions {
         retries,
+        slack_api: slack_api.map(str::to_owned),
         ..spa_aws::ConnectOptions::emulator(
             endpoint,
             resources.bus_arn.clone(),
