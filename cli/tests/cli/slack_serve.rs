@@ -331,3 +331,63 @@ async fn costs_answer_at_once_and_the_figures_arrive_at_the_response_url() {
         "locally, no queue"
     );
 }
+
+/// The form Slack posts when `user` clicks the button `action_id` of value `value`.
+fn click(running: &Running, user: &str, action_id: &str, value: &str) -> String {
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": { "id": user },
+        "team": { "id": "T1" },
+        "response_url": format!("{}/commands/T1/answer", running.slack.uri()),
+        "actions": [{ "action_id": action_id, "value": value, "type": "button" }],
+    });
+    let encoded: String = payload
+        .to_string()
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("payload={encoded}")
+}
+
+#[tokio::test]
+async fn a_click_is_answered_200_at_once_its_verdict_at_the_response_url() {
+    let running = start().await;
+    let now = Utc::now().timestamp();
+    // Jane clicks Unfreeze on her own account: she is no admin
+    let body = click(&running, "UJANE", "unfreeze", JANES);
+    let (status, answer) = signed(running.port, SECRET, now, &body).await;
+    assert_eq!((status, answer.as_str()), (200, "{}"));
+    let mut posted = Vec::new();
+    for _ in 0..100 {
+        posted = running.slack.received_requests().await.unwrap_or_default();
+        if !posted.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(posted.len(), 1, "one verdict posted");
+    let verdict: Value = serde_json::from_slice(&posted[0].body).unwrap();
+    assert!(
+        verdict.to_string().contains("Only spa's admins"),
+        "{verdict}"
+    );
+    // the same click again is a replay; a forged button is a 400; a wrong secret 401
+    let (status, _) = signed(running.port, SECRET, now, &body).await;
+    assert_eq!(status, 401);
+    let forged = click(&running, "UADMIN1", "delete_everything", JANES);
+    let (status, answer) = signed(running.port, SECRET, now, &forged).await;
+    assert_eq!(
+        (status, answer.as_str()),
+        (400, "{\"error\":\"bad request\"}")
+    );
+    let other = click(&running, "UADMIN1", "unfreeze", JOHNS);
+    let (status, _) = signed(running.port, "not-the-secret", now, &other).await;
+    assert_eq!(status, 401);
+    let tags = running.platform.memory.organization.tags_of(JANES);
+    assert_eq!(tags["account-state"], "assigned");
+}
