@@ -20,6 +20,11 @@
 //!    `SpendProjected` is published under the call's claim ([`exceptions`]), keyed
 //!    by the call, so that it is noticed once: `raise` opens the incident and tells
 //!    the routed channels, `tell_holder` tells the holder (alone, without `raise`).
+//! 5. A threshold with `purge_early` (and no `freeze`): the account is expired now
+//!    through [`Engine::apply`] (cause `<event>/purge`: once), purged and prepared
+//!    again for its holder, and `SpendProjected` is raised. A `projected_lease` line
+//!    judges what runs until the holder's lease ends (the tags spa last wrote), and is
+//!    not judged on an account without holder or lease.
 //!
 //! Every step is safe to repeat: the ledger's writes are idempotent, the freeze is a
 //! transition under its own claim, the exception is keyed.
@@ -32,13 +37,13 @@ use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions;
 use super::lease::{self, Taken};
 use crate::ports::{
-    Activity, ActivityQuery, CostSource, Journal, OrganizationTree, Platform, PortError,
-    SpendLedgers, WriterLeases,
+    Activity, ActivityQuery, CostSource, Journal, Organization, OrganizationTree, Platform,
+    PortError, SpendLedgers, WriterLeases,
 };
 use chrono::{DateTime, Utc};
 use spa_core::events::{AccountId, Amount, DomainEvent, Label, SpendingCall};
 use spa_core::lifecycle::{Trigger, TriggerKind};
-use spa_core::settings::SpendAction;
+use spa_core::settings::{SpendAction, SpendMeasure};
 use spa_core::spend::{self, Actual, Burn, Entry, PriceBook};
 
 /// The fact of a `SpendProjected` event told to the holder only (no incident, no
@@ -59,14 +64,14 @@ pub async fn on_spending<P: Platform>(
     // the place spa last knew (the writer's cache, put in doubt when the account
     // moves): a holder's calls do not spend the organization's Organizations quota
     let store = engine.platform().store();
-    let cached = match store.cached(account).await {
-        Ok(cache) => cache.ancestors,
+    let cache = match store.cached(account).await {
+        Ok(cache) => cache,
         Err(error) => {
             tracing::warn!(%account, cause, %error, "the account's cache cannot be read: its place is asked of Organizations");
-            None
+            crate::ports::AccountCache::default()
         }
     };
-    let ancestors = match cached {
+    let ancestors = match cache.ancestors.clone() {
         Some(ancestors) => ancestors,
         None => {
             let organization = engine.platform().organization();
@@ -113,7 +118,20 @@ pub async fn on_spending<P: Platform>(
     } else {
         None
     };
-    let crossed = spend::crossed(guard, &burn, actual.map(|a| a.amount));
+    let lease_end = if guard
+        .thresholds
+        .iter()
+        .any(|t| t.when == SpendMeasure::ProjectedLease)
+    {
+        lease_end(engine, account, cache.tags, resolved.lease).await
+    } else {
+        None
+    };
+    let known = spend::Known {
+        month_to_date: actual.map(|a| a.amount),
+        lease_end,
+    };
+    let crossed = spend::crossed(guard, &burn, known);
     tracing::info!(%account, cause, call = call.name, burn_per_hour = %burn.per_hour, crossed = crossed.len(), "spend estimated");
     if crossed.is_empty() {
         let why = format!("burn {} USD an hour: under every threshold", burn.per_hour);
@@ -145,7 +163,18 @@ pub async fn on_spending<P: Platform>(
         }
         tracing::warn!(%account, cause, verdict = ?outcome.verdict, "the account could not be frozen: the threshold is raised");
     }
-    let (raise, tell) = (does(SpendAction::Raise), does(SpendAction::TellHolder));
+    // purged now rather than at the window: what runs goes, the holder keeps the
+    // account (a line that freezes froze it instead, above)
+    let purge = does(SpendAction::PurgeEarly) && !does(SpendAction::Freeze);
+    if purge {
+        let trigger = Trigger::new(call.at, TriggerKind::OperatorExpire);
+        let outcome = engine
+            .apply(&format!("{cause}/purge"), account, trigger)
+            .await?;
+        tracing::warn!(%account, cause, verdict = ?outcome.verdict, "spend guard: the account is purged early");
+    }
+    let raise = does(SpendAction::Raise) || purge;
+    let tell = does(SpendAction::TellHolder);
     if !(raise || tell || does(SpendAction::Freeze)) {
         let why = format!("{report} (its thresholds name no action)");
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
@@ -159,6 +188,35 @@ pub async fn on_spending<P: Platform>(
         !raise && !does(SpendAction::Freeze),
     )
     .await
+}
+
+/// When the holder's lease ends: from the tags spa last wrote (else read from
+/// Organizations); `None` without holder or lease, or when the tags cannot be read
+/// (a line on the lease is then not judged, never judged as crossed).
+async fn lease_end<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+    cached: Option<BTreeMap<String, String>>,
+    lease: Option<std::time::Duration>,
+) -> Option<DateTime<Utc>> {
+    let tags = match cached {
+        Some(tags) => tags,
+        None => {
+            let organization = engine.platform().organization();
+            match engine
+                .retry()
+                .run("tags", || organization.tags(account))
+                .await
+            {
+                Ok(tags) => tags,
+                Err(error) => {
+                    tracing::warn!(%account, %error, "the account's tags cannot be read: its lease is not judged");
+                    return None;
+                }
+            }
+        }
+    };
+    engine.codec().decode(&tags).ok()?.lease_end(lease)
 }
 
 /// Publishes `SpendProjected` once for the call (its claim, its key).

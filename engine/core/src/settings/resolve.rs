@@ -239,10 +239,12 @@ impl SpendGuard {
     /// Whether a line needs what the month cost so far (Cost Explorer).
     pub fn needs_actuals(&self) -> bool {
         self.enabled
-            && self
-                .thresholds
-                .iter()
-                .any(|t| t.when != SpendMeasure::HourlyBurn)
+            && self.thresholds.iter().any(|t| {
+                matches!(
+                    t.when,
+                    SpendMeasure::ProjectedMonth | SpendMeasure::ActualMonth
+                )
+            })
     }
 
     fn from(spec: Option<&SpendGuardSpec>) -> Self {
@@ -299,6 +301,7 @@ impl SpendThreshold {
             SpendMeasure::HourlyBurn => "hourly burn",
             SpendMeasure::ProjectedMonth => "projected month",
             SpendMeasure::ActualMonth => "actual month",
+            SpendMeasure::ProjectedLease => "projected lease",
         };
         (what, self.over.to_string())
     }

@@ -989,15 +989,17 @@ pub struct SpendGuardSpec {
 pub struct SpendThreshold {
     /// What is measured: `hourly_burn` (what the running resources cost an hour),
     /// `projected_month` (what the month cost so far, per Cost Explorer, and what the
-    /// running resources cost until the month ends) or `actual_month` (what the month
-    /// cost so far, per Cost Explorer).
+    /// running resources cost until the month ends), `actual_month` (what the month
+    /// cost so far, per Cost Explorer) or `projected_lease` (what the running
+    /// resources cost until the holder's lease ends).
     pub when: SpendMeasure,
     /// In US dollars, greater than 0.
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub over: f64,
     /// `tell_holder` (an e-mail and chat message to the holder), `raise` (the
     /// `SpendProjected` incident and its routed channels), `freeze` (a deny-all-but-
-    /// read policy until an operator runs `spa unfreeze`; it raises too).
+    /// read policy until an operator runs `spa unfreeze`; it raises too),
+    /// `purge_early` (the account purged now, its holder kept; it raises too).
     pub actions: Vec<SpendAction>,
 }
 
@@ -1012,6 +1014,9 @@ pub enum SpendMeasure {
     /// What the month cost so far, as Cost Explorer says (complete days, at most a
     /// day behind).
     ActualMonth,
+    /// What the running resources cost until the holder's lease ends (the lease time
+    /// left at this burn); not judged on an account without holder or lease.
+    ProjectedLease,
 }
 
 /// What spa does when a spend threshold is crossed.
@@ -1024,6 +1029,10 @@ pub enum SpendAction {
     Raise,
     /// Freeze the account (and raise).
     Freeze,
+    /// Purge the account now rather than at its maintenance window: what runs is
+    /// deleted, the holder keeps the account, prepared again (a line that also
+    /// freezes freezes instead).
+    PurgeEarly,
 }
 
 /// Guardrails: what holders may not do, enforced by AWS Organizations as service

@@ -168,10 +168,13 @@ impl Burn {
     /// What the resources alive cost from now to the end of the month (UTC), at
     /// this burn: the projection spa adds to what the month cost already.
     pub fn to_month_end(&self) -> Amount {
-        let seconds = month_end(self.at)
-            .signed_duration_since(self.at)
-            .num_seconds()
-            .max(0);
+        self.until(month_end(self.at))
+    }
+
+    /// What the resources alive cost from now until `end`, at this burn (nothing
+    /// when `end` has passed).
+    pub fn until(&self, end: DateTime<Utc>) -> Amount {
+        let seconds = end.signed_duration_since(self.at).num_seconds().max(0);
         // micros an hour × seconds / 3600, without overflow for any sane burn
         let micros = i128::from(self.per_hour.micros()) * i128::from(seconds) / 3600;
         Amount::from_micros(i64::try_from(micros).unwrap_or(i64::MAX))
@@ -241,9 +244,21 @@ pub fn month_start(at: DateTime<Utc>) -> NaiveDate {
         .unwrap_or_else(|| at.date_naive())
 }
 
-/// The thresholds of `guard` that `burn` crosses; `month_to_date` is what the month
-/// cost already, when known (added to the projection).
-pub fn crossed(guard: &SpendGuard, burn: &Burn, month_to_date: Option<Amount>) -> Vec<Crossed> {
+/// What a threshold is judged against besides the burn, when known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    /// What the month cost already (Cost Explorer): added to the month's projection.
+    pub month_to_date: Option<Amount>,
+    /// When the holder's lease ends.
+    pub lease_end: Option<DateTime<Utc>>,
+}
+
+/// The thresholds of `guard` that `burn` crosses, with what else is `known`.
+pub fn crossed(guard: &SpendGuard, burn: &Burn, known: Known) -> Vec<Crossed> {
+    let Known {
+        month_to_date,
+        lease_end,
+    } = known;
     if !guard.enabled {
         return Vec::new();
     }
@@ -262,6 +277,7 @@ pub fn crossed(guard: &SpendGuard, burn: &Burn, month_to_date: Option<Amount>) -
                 (SpendMeasure::ActualMonth, Some(actual)) => actual,
                 // not known: not judged (never taken for zero, never for a crossing)
                 (SpendMeasure::ActualMonth, None) => return None,
+                (SpendMeasure::ProjectedLease, _) => burn.until(lease_end?),
             };
             (measured.as_f64() > threshold.over).then(|| Crossed {
                 threshold: threshold.clone(),

@@ -61,7 +61,7 @@ fn four_p4d_started_burn_131_dollars_an_hour_and_cross_a_100_dollar_line() {
         ),
         (SpendMeasure::HourlyBurn, 1000.0, vec![SpendAction::Raise]),
     ]);
-    let crossed = crossed(&guard, &burn, None);
+    let crossed = crossed(&guard, &burn, Known::default());
     assert_eq!(crossed.len(), 1);
     assert!(crossed[0].does(SpendAction::Freeze));
     let text = report(&burn, &crossed, None);
@@ -78,7 +78,7 @@ fn four_p4d_started_burn_131_dollars_an_hour_and_cross_a_100_dollar_line() {
     assert!(terminated.iter().all(|e| e.ended.is_some()));
     let after = Burn::of(&terminated, &book, at(13));
     assert_eq!(after.per_hour, Amount::from_micros(0));
-    assert!(super::crossed(&guard, &after, None).is_empty());
+    assert!(super::crossed(&guard, &after, Known::default()).is_empty());
 }
 
 #[test]
@@ -92,8 +92,8 @@ fn the_projection_runs_to_the_end_of_the_month_and_adds_what_it_cost_so_far() {
         31_500.0,
         vec![SpendAction::Raise],
     )]);
-    assert!(crossed(&guard, &burn, None).is_empty());
-    let crossed = crossed(&guard, &burn, Amount::parse("100"));
+    assert!(crossed(&guard, &burn, Known::default()).is_empty());
+    let crossed = crossed(&guard, &burn, month(Amount::parse("100")));
     assert_eq!(crossed.len(), 1);
     assert!(
         crossed[0]
@@ -105,7 +105,7 @@ fn the_projection_runs_to_the_end_of_the_month_and_adds_what_it_cost_so_far() {
         enabled: false,
         ..guard
     };
-    assert!(super::crossed(&off, &burn, Amount::parse("100000")).is_empty());
+    assert!(super::crossed(&off, &burn, month(Amount::parse("100000"))).is_empty());
 }
 
 #[test]
@@ -311,14 +311,14 @@ fn the_month_so_far_is_judged_when_known_and_never_taken_for_zero() {
     )]);
     assert!(guard.needs_actuals());
     assert!(
-        crossed(&guard, &burn, None).is_empty(),
+        crossed(&guard, &burn, Known::default()).is_empty(),
         "unknown: not judged"
     );
     let actual = Actual {
         day: at(0).date_naive(),
         amount: Amount::parse("612.5").unwrap(),
     };
-    let crossed = crossed(&guard, &burn, Some(actual.amount));
+    let crossed = crossed(&guard, &burn, month(Some(actual.amount)));
     assert_eq!(crossed.len(), 1);
     assert!(
         crossed[0]
@@ -333,4 +333,51 @@ fn the_month_so_far_is_judged_when_known_and_never_taken_for_zero() {
     assert!(actual.current(at(23)) && !actual.current(at(0) + chrono::TimeDelta::days(1)));
     assert!(actual.of_month(at(5)));
     assert_eq!(month_start(at(5)).to_string(), "2026-11-01");
+}
+
+/// What the month cost already, nothing else known.
+fn month(amount: Option<Amount>) -> Known {
+    Known {
+        month_to_date: amount,
+        lease_end: None,
+    }
+}
+
+#[test]
+fn the_lease_left_is_projected_at_the_burn_and_not_judged_without_a_lease() {
+    let guard = SpendGuard {
+        enabled: true,
+        thresholds: vec![SpendThreshold {
+            when: SpendMeasure::ProjectedLease,
+            over: 500.0,
+            actions: vec![SpendAction::PurgeEarly],
+        }],
+    };
+    assert!(!guard.needs_actuals(), "the lease needs no Cost Explorer");
+    let at = DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let burn = Burn {
+        at,
+        lines: Vec::new(),
+        per_hour: Amount::parse("10").unwrap(),
+    };
+    let lease = |hours: i64| Known {
+        month_to_date: None,
+        lease_end: Some(at + chrono::TimeDelta::hours(hours)),
+    };
+    // 10 USD an hour for 2 days: 480, under; for 3 days: 720, over
+    assert!(crossed(&guard, &burn, lease(48)).is_empty());
+    let over = crossed(&guard, &burn, lease(72));
+    assert_eq!(over.len(), 1);
+    assert_eq!(over[0].measured, Amount::parse("720").unwrap());
+    assert!(over[0].does(SpendAction::PurgeEarly));
+    assert!(
+        over[0].describe().starts_with("projected lease 720"),
+        "{}",
+        over[0].describe()
+    );
+    // a lease that ended costs nothing more; no lease, not judged
+    assert!(crossed(&guard, &burn, lease(-5)).is_empty());
+    assert!(crossed(&guard, &burn, Known::default()).is_empty());
 }

@@ -274,3 +274,64 @@ async fn a_refused_freeze_whose_raise_died_is_raised_by_the_next_delivery_once()
     assert_eq!(raised(), 1);
     assert_eq!(world.state(NESTED).as_deref(), Some("vended"));
 }
+
+#[tokio::test]
+async fn a_burn_over_the_lease_left_purges_early_once_and_the_holder_keeps_the_account() {
+    // 131 USD an hour over a 30-day lease is far over 500; the pool account has no lease
+    let pool = world("[{when: projected_lease, over: 1, actions: [purge_early]}]");
+    let world = world("[{when: projected_lease, over: 500, actions: [purge_early]}]");
+    // assigned an hour before the call (the fixture's instant): 30 days left
+    let before = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+    world.platform.clock.set(before);
+    assigned(&world).await;
+    let run = call(RUN, NESTED);
+    let outcome = world.outcome(&run).await;
+    assert_eq!(
+        world.state(NESTED).as_deref(),
+        Some("expired"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        world.tag(NESTED, "account-holder").as_deref(),
+        Some(JANE),
+        "the holder keeps it"
+    );
+    let raised: Vec<_> = world
+        .platform
+        .bus
+        .published()
+        .into_iter()
+        .filter(|e| e.label == Label::SpendProjected)
+        .collect();
+    assert_eq!(raised.len(), 1, "purging early raises");
+    let reason = raised[0].reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("projected lease "), "{reason}");
+    // delivered again: one purge, one raise
+    world.outcome(&run).await;
+    let purges = world
+        .platform
+        .builds
+        .started_in(NESTED)
+        .into_iter()
+        .filter(|(request, _)| request.kind == spa_core::lifecycle::BuildKind::Purge)
+        .count();
+    assert_eq!(purges, 1);
+    let raised_twice = world
+        .platform
+        .bus
+        .published()
+        .iter()
+        .filter(|e| e.label == Label::SpendProjected)
+        .count();
+    assert_eq!(raised_twice, 1);
+
+    // an account in the pool has no holder, so no lease: the line is not judged
+    pool.platform.clock.set(before);
+    pool.onboard(NESTED).await;
+    let ignored = pool.outcome(&call(RUN, NESTED)).await;
+    assert!(
+        matches!(ignored.verdict, Verdict::Ignored(_)),
+        "{ignored:?}"
+    );
+    assert_eq!(pool.state(NESTED).as_deref(), Some("prepared"));
+}
