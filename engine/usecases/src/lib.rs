@@ -63,6 +63,8 @@ pub mod operator;
 pub mod reports;
 pub mod residual;
 pub mod slack;
+pub mod snooze;
+pub use snooze::{SnoozeOutcome, Snoozer, snooze, snooze_for};
 pub mod trust;
 
 #[cfg(test)]

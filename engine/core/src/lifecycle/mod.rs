@@ -115,6 +115,7 @@ mod codec;
 mod decide;
 mod holder;
 mod policy;
+mod schedule;
 mod state;
 mod view;
 
@@ -125,9 +126,11 @@ pub use crate::vocabulary::{Label, LabelKind};
 pub use build::{AwaitedBuild, BuildId, BuildIdError, BuildKind, BuildStatus};
 pub use codec::{CodecError, DecodeError, TagChanges, TagCodec};
 pub use decide::{
-    Command, Decision, Decommission, Departure, Invalid, Rejection, Trigger, TriggerKind, decide,
+    Command, Decision, Decommission, Departure, Invalid, Rejection, SnoozeRefusal, Trigger,
+    TriggerKind, decide,
 };
 pub use holder::{Holder, HolderError};
-pub use policy::Policy;
+pub use policy::{NoticePolicy, Policy};
+pub use schedule::{Schedule, ScheduleError};
 pub use state::{ParseStateError, State, state_name};
-pub use view::{AccountView, Inconsistency, Transaction, TransactionKind};
+pub use view::{AccountView, Inconsistency, PurgeNoticeTag, Transaction, TransactionKind};

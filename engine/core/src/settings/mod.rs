@@ -39,7 +39,7 @@ pub use schema::{
     Account, AccountId, AthenaName, AthenaSource, Automation, Bucket, BudgetSpec, Build, Channel,
     CostSourceSettings, Currency, Email, Feature, Features, GuardrailsSpec, IamAction,
     InstanceType, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent, Rate,
-    Region, ReportSchedules, Reporting, ResidualCost, RoleArn, RoleName, Route, Routes, S3Url,
+    PurgeNotice, Region, ReportSchedules, Reporting, ResidualCost, RoleArn, RoleName, Route, Routes, S3Url,
     Schedule, SecretRef, Settings, SpendAction, SpendGuardSpec, SpendMeasure, SpendThreshold,
 };
 pub use sources::{MemorySources, Sources};

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::schema::{
     BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, Settings, SpendGuardSpec,
-    SpendMeasure, SpendThreshold, duration,
+    PurgeNotice, SpendMeasure, SpendThreshold, duration,
 };
 use crate::lifecycle::Policy;
 
@@ -53,6 +53,9 @@ pub fn merge(base: &mut Item, top: &Item) {
     }
     if top.cooldown.is_some() {
         base.cooldown = top.cooldown;
+    }
+    if top.purge_notice.is_some() {
+        base.purge_notice = top.purge_notice;
     }
     if top.suspended_unit.is_some() {
         base.suspended_unit.clone_from(&top.suspended_unit);
@@ -284,6 +287,13 @@ pub struct Resolved {
     /// How long a purged account waits before a new holder is given it.
     #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,
+    /// The pre-purge notice and its snooze (none: no notice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge_notice: Option<PurgeNotice>,
+    /// The maintenance window (`automation.maintenance_window`), evaluated (none: a
+    /// `rate()` or an expression that could not be read).
+    #[serde(skip)]
+    pub maintenance_window: Option<crate::lifecycle::Schedule>,
     /// Where `spa close` moves the account (none: `CloseAccount`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_unit: Option<String>,
@@ -323,6 +333,11 @@ impl Resolved {
             budget: self.budget.is_some(),
             lease: self.lease,
             cooldown: self.cooldown,
+            purge_notice: self.purge_notice.map(|n| crate::lifecycle::NoticePolicy {
+                before: n.before,
+                snooze: n.snooze,
+            }),
+            maintenance_window: self.maintenance_window.clone(),
             suspended_unit: self.suspended_unit.clone(),
             onboarding_deadline: self.onboarding_deadline,
             maintenance_deadline: self.maintenance_deadline,
@@ -447,6 +462,11 @@ impl Settings {
             max_attempts: item.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
             lease: item.lease,
             cooldown: item.cooldown,
+            purge_notice: item.purge_notice,
+            maintenance_window: crate::lifecycle::Schedule::parse(
+                &self.automation.maintenance_window.0,
+            )
+            .ok(),
             suspended_unit: item.suspended_unit.map(|unit| unit.0),
             cost_center: item.cost_center,
             cost_center_tag: self.automation.cost_center_tag.clone(),

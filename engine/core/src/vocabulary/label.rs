@@ -23,6 +23,8 @@ pub enum Label {
     ConsoleLogin,
     OnboardingCompleted,
     MaintenanceCompleted,
+    PurgeNotice,
+    PurgeSnoozed,
     // exceptions
     BudgetAlert,
     ConsoleLoginWithRoot,
@@ -51,7 +53,7 @@ pub enum LabelKind {
 
 impl Label {
     /// Every label, lifecycle first, then activities, then exceptions.
-    pub const ALL: [Label; 25] = [
+    pub const ALL: [Label; 27] = [
         Label::AccountVended,
         Label::AccountPrepared,
         Label::AccountAssigned,
@@ -65,6 +67,8 @@ impl Label {
         Label::ConsoleLogin,
         Label::OnboardingCompleted,
         Label::MaintenanceCompleted,
+        Label::PurgeNotice,
+        Label::PurgeSnoozed,
         Label::BudgetAlert,
         Label::ConsoleLoginWithRoot,
         Label::ConsoleLoginWithIamUser,
@@ -95,6 +99,8 @@ impl Label {
             Label::ConsoleLogin => "ConsoleLogin",
             Label::OnboardingCompleted => "OnboardingCompleted",
             Label::MaintenanceCompleted => "MaintenanceCompleted",
+            Label::PurgeNotice => "PurgeNotice",
+            Label::PurgeSnoozed => "PurgeSnoozed",
             Label::BudgetAlert => "BudgetAlert",
             Label::ConsoleLoginWithRoot => "ConsoleLoginWithRoot",
             Label::ConsoleLoginWithIamUser => "ConsoleLoginWithIamUser",
@@ -123,9 +129,11 @@ impl Label {
             | Label::AccountFrozen
             | Label::AccountUnfrozen
             | Label::BuildStarted => LabelKind::Lifecycle,
-            Label::ConsoleLogin | Label::OnboardingCompleted | Label::MaintenanceCompleted => {
-                LabelKind::Activity
-            }
+            Label::ConsoleLogin
+            | Label::OnboardingCompleted
+            | Label::MaintenanceCompleted
+            | Label::PurgeNotice
+            | Label::PurgeSnoozed => LabelKind::Activity,
             Label::BudgetAlert
             | Label::ConsoleLoginWithRoot
             | Label::ConsoleLoginWithIamUser
@@ -154,9 +162,9 @@ impl Label {
     }
 
     /// Whether the `exceptions` function receives this label: what needs attention,
-    /// and an assignment (the holder is told by e-mail).
+    /// an assignment and a pre-purge notice (the holder is told by e-mail).
     pub const fn is_noticed(self) -> bool {
-        self.needs_attention() || matches!(self, Label::AccountAssigned)
+        self.needs_attention() || matches!(self, Label::AccountAssigned | Label::PurgeNotice)
     }
 }
 
@@ -244,7 +252,7 @@ mod tests {
     fn kinds_follow_the_design() {
         let count = |k| Label::ALL.iter().filter(|l| l.kind() == k).count();
         assert_eq!(count(LabelKind::Lifecycle), 10);
-        assert_eq!(count(LabelKind::Activity), 3);
+        assert_eq!(count(LabelKind::Activity), 5);
         assert_eq!(count(LabelKind::Exception), 12);
         assert!(Label::PurgeDryRun.needs_attention());
         assert!(Label::DeadLetter.is_exception());

@@ -45,6 +45,8 @@ fn labels_cover_design_section_3() {
         "ConsoleLogin",
         "OnboardingCompleted",
         "MaintenanceCompleted",
+        "PurgeNotice",
+        "PurgeSnoozed",
         "BudgetAlert",
         "ConsoleLoginWithRoot",
         "ConsoleLoginWithIamUser",
@@ -153,6 +155,8 @@ fn a_view_reads_from_tags() {
             cooldown_until: Some(t0() + hours(72)),
             closing: None,
             frozen_from: None,
+            snoozed_until: None,
+            notice: None,
             cost_center: Some("cc-42".to_owned()),
         }
     );
@@ -180,7 +184,9 @@ fn a_custom_prefix_and_cost_center_key_are_used() {
     assert!(codec.reserved_keys().contains("spa:cooldown-until"));
     assert!(codec.reserved_keys().contains("spa:closing"));
     assert!(codec.reserved_keys().contains("spa:frozen-from"));
-    assert_eq!(codec.reserved_keys().len(), 10);
+    assert!(codec.reserved_keys().contains("spa:snoozed-until"));
+    assert!(codec.reserved_keys().contains("spa:purge-notice"));
+    assert_eq!(codec.reserved_keys().len(), 12);
 }
 
 #[test]

@@ -500,6 +500,8 @@ proptest! {
             cooldown_until: cooldown_hours.map(|h| t0() + hours(h)),
             closing: closing.then(t0),
             frozen_from: None,
+            snoozed_until: None,
+            notice: None,
             cost_center: None,
         };
         let kind = match op {

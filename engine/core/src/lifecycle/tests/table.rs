@@ -59,12 +59,19 @@ fn columns() -> Vec<(&'static str, Trigger)> {
             }),
         ),
         ("unfreeze", at(TriggerKind::OperatorUnfreeze)),
+        (
+            "snooze",
+            at(TriggerKind::Snooze {
+                by: None,
+                asker: None,
+            }),
+        ),
     ]
 }
 
 /// The views of the rows: every state in the shape `decide` leaves it, plus a few
 /// shapes operators and late events produce.
-fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
+fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
     use BuildKind::{Preparation, Purge};
     use TransactionKind::{Maintenance, Onboarding};
     vec![
@@ -74,7 +81,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close frz unfrz
             [
                 V, V, V, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal, Illegal, Illegal,
+                Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -87,7 +94,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Dup, Dup, P, Same, Stale, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Q,
-                U, U, U, Illegal, Illegal, Illegal,
+                U, U, U, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -96,7 +103,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             // re-vended in place: the state stays vended, preparation starts
             [
                 Dup, Same, Same, Stale, Stale, Stale, Same, Same, Illegal, Illegal, Dup, Dup,
-                Nothing, Nothing, U, U, U, E, Illegal, Illegal,
+                Nothing, Nothing, U, U, U, E, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -104,7 +111,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             managed(State::Prepared),
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, A, A, Illegal, Illegal, Dup, Dup, Nothing,
-                Nothing, U, U, U, E, F, Illegal,
+                Nothing, U, U, U, E, F, Illegal, Illegal,
             ],
         ),
         (
@@ -116,7 +123,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E, F, Illegal,
+                U, U, U, E, F, Illegal, Illegal,
             ],
         ),
         (
@@ -127,7 +134,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E, F, Illegal,
+                U, U, U, E, F, Illegal, Illegal,
             ],
         ),
         (
@@ -142,7 +149,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, G, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, Same, Illegal, Illegal,
+                Q, U, U, U, Same, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -157,7 +164,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, A, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, U, Illegal, Illegal,
+                Q, U, U, U, U, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -168,7 +175,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, V, V, Dup, Dup, Dup, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Nothing,
-                U, U, U, E, Illegal, Illegal,
+                U, U, U, E, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -181,7 +188,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, E, E, Dup, Dup, Dup, Dup, Illegal, Illegal, Illegal, Same, Same, Nothing,
-                Nothing, U, U, U, E, Illegal, Illegal,
+                Nothing, U, U, U, E, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -189,7 +196,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             managed(State::Assigned),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
         (
@@ -201,7 +208,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
         (
@@ -215,7 +222,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             // it keeps what it holds, its holder too, until an operator unfreezes it
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, A,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, A, Illegal,
             ],
         ),
         (
@@ -226,7 +233,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, P,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, P, Illegal,
             ],
         ),
         (
@@ -234,7 +241,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 20])> {
             managed(State::Frozen),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
     ]
@@ -247,7 +254,12 @@ fn outcome(result: &Result<Decision, Rejection>, from: Option<State>) -> O {
         Ok(_) => Same,
         Err(Rejection::Duplicate { .. }) => Dup,
         Err(Rejection::Stale { .. }) => Stale,
-        Err(Rejection::Illegal { .. } | Rejection::Cooldown { .. }) => Illegal,
+        Err(
+            Rejection::Illegal { .. }
+            | Rejection::Cooldown { .. }
+            | Rejection::Snoozed { .. }
+            | Rejection::Snooze(_),
+        ) => Illegal,
         Err(Rejection::Invalid(_)) => Invalid,
     }
 }
@@ -343,14 +355,15 @@ fn the_table_covers_every_trigger_kind() {
             | TriggerKind::OperatorClose
             | TriggerKind::Left(_)
             | TriggerKind::Freeze { .. }
-            | TriggerKind::OperatorUnfreeze => {}
+            | TriggerKind::OperatorUnfreeze
+            | TriggerKind::Snooze { .. } => {}
         }
     }
     let names: std::collections::BTreeSet<_> =
         columns().iter().map(|(_, t)| t.kind.name()).collect();
     assert_eq!(
         names.len(),
-        17,
+        18,
         "one column per trigger kind and departure: {names:?}"
     );
 }
