@@ -607,7 +607,7 @@ fn transaction_completes(world: &mut SpaWorld, kind: String) {
     assert_eq!(world.account.transaction(), None, "the transaction tag");
 }
 
-#[then(regex = r#"^it is rejected as (duplicate|stale|illegal|invalid|cooldown) because "(.*)"$"#)]
+#[then(regex = r#"^it is rejected as (duplicate|stale|illegal|invalid|cooldown|snoozed|snooze) because "(.*)"$"#)]
 fn rejected_plain(world: &mut SpaWorld, kind: String, reason: String) {
     rejected(world, &kind, &reason);
 }
@@ -623,6 +623,8 @@ fn rejected(world: &mut SpaWorld, kind: &str, reason: &str) {
         Rejection::Stale { .. } => "stale",
         Rejection::Illegal { .. } => "illegal",
         Rejection::Cooldown { .. } => "cooldown",
+        Rejection::Snoozed { .. } => "snoozed",
+        Rejection::Snooze(_) => "snooze",
         Rejection::Invalid(_) => "invalid",
     };
     assert_eq!(found, kind, "{rejection}");
