@@ -395,6 +395,25 @@ fn state_at_build(mut state: Option<State>, commands: &[Command]) -> Option<Stat
     state
 }
 
+/// What a delivery notes before it writes anything (`Claims::note`): the tags it
+/// decided on and the instant it judged at, for the delivery that resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Note {
+    tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<DateTime<Utc>>,
+}
+
+impl Note {
+    /// Reads a note: this shape, or the bare tags an earlier version noted.
+    fn read(text: &str) -> Result<Note, serde_json::Error> {
+        match serde_json::from_str::<BTreeMap<String, String>>(text) {
+            Ok(tags) => Ok(Note { tags, at: None }),
+            Err(_) => serde_json::from_str(text),
+        }
+    }
+}
+
 /// The fact of a `PurgeNotice` event that says when the purge is (RFC 3339).
 pub const PURGE_AT: &str = "purge_at";
 /// The fact of a `PurgeNotice` event that says how its dry run ended (a build status,
@@ -519,8 +538,8 @@ impl<P: Platform> Engine<'_, P> {
         tags: &BTreeMap<String, String>,
     ) -> Option<(AccountView, Trigger)> {
         let note = note?;
-        let before: BTreeMap<String, String> = match serde_json::from_str(note) {
-            Ok(before) => before,
+        let (before, judged) = match Note::read(note) {
+            Ok(note) => (note.tags, note.at),
             Err(error) => {
                 tracing::error!(%account, cause, %error, "the note of the earlier delivery does not read: deciding on the tags as they are");
                 self.count_trouble("NotesUnreadable");
@@ -528,7 +547,17 @@ impl<P: Platform> Engine<'_, P> {
             }
         };
         if &before == tags {
-            return None;
+            // nothing written yet; a sweep decides again at the instant the dead one
+            // judged, so that a build it started is recognised by its idempotency
+            // token (the token names the instant the state was entered)
+            return match (&trigger.kind, judged) {
+                (TriggerKind::Sweep, Some(at)) => {
+                    let view = self.codec().decode(&before).ok()?;
+                    tracing::info!(%account, cause, "resuming the sweep an earlier delivery began, at its instant");
+                    Some((view, Trigger::new(at, TriggerKind::Sweep)))
+                }
+                _ => None,
+            };
         }
         let view = self.codec().decode(&before).ok()?;
         let now = self.codec().decode(tags).ok();
@@ -748,7 +777,11 @@ impl<P: Platform> Engine<'_, P> {
     /// Notes the tags before the transition on the cause's claim: a delivery that
     /// resumes after this one died decides on them again ([`Self::view_to_decide`]).
     async fn note_before(&self, run: &Run<'_>) -> Result<(), UseCaseError> {
-        let before = serde_json::to_string(&run.tags).map_err(|error| {
+        let note = Note {
+            tags: run.tags.clone(),
+            at: Some(run.at),
+        };
+        let before = serde_json::to_string(&note).map_err(|error| {
             UseCaseError::bad_input(
                 Context::step("note the tags before").account(run.account),
                 error.to_string(),
@@ -1634,5 +1667,28 @@ mod tests {
         assert_ne!(token, other(BuildKind::Preparation, 2, vended));
         assert_ne!(token, other(BuildKind::Purge, 1, Some(State::Expired)));
         assert_ne!(token, other(BuildKind::Preparation, 1, Some(State::Purged)));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod note_tests {
+    use super::*;
+
+    #[test]
+    fn a_note_reads_in_its_shape_and_in_the_bare_tags_of_earlier_versions() {
+        let tags = BTreeMap::from([("account-state".to_owned(), "assigned".to_owned())]);
+        let at = DateTime::parse_from_rfc3339("2025-03-01T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        let note = Note {
+            tags: tags.clone(),
+            at: Some(at),
+        };
+        let text = serde_json::to_string(&note).unwrap();
+        assert_eq!(Note::read(&text).unwrap(), note);
+        let bare = serde_json::to_string(&tags).unwrap();
+        assert_eq!(Note::read(&bare).unwrap(), Note { tags, at: None });
+        assert!(Note::read("not json").is_err());
     }
 }
