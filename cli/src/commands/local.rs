@@ -482,9 +482,10 @@ async fn notice_candidate<P: Platform>(
         let Ok(view) = engine.codec().decode(&tags) else {
             continue;
         };
-        if let (Some(holder), Some((due, purge))) =
-            (view.holder.clone(), view.notice_due(now, &resolved.policy()))
-        {
+        if let (Some(holder), Some((due, purge))) = (
+            view.holder.clone(),
+            view.notice_due(now, &resolved.policy()),
+        ) {
             return Ok(Some(NoticeCandidate {
                 account: line.account.clone(),
                 holder,

@@ -354,7 +354,10 @@ pub fn snooze(live: &Live, account: &str, by: Option<&str>, json: bool) -> ExitC
         );
         return ExitCode::from(2);
     };
-    let by = match by.map(spa_core::settings::values::parse_duration).transpose() {
+    let by = match by
+        .map(spa_core::settings::values::parse_duration)
+        .transpose()
+    {
         Ok(by) => by,
         Err(expected) => {
             eprintln!("error: --by: expected {expected}");
@@ -371,35 +374,29 @@ pub fn snooze(live: &Live, account: &str, by: Option<&str>, json: bool) -> ExitC
         let outcome = spa_usecases::snooze(&engine, &id, by, spa_usecases::Snoozer::Operator)
             .await
             .map_err(fail)?;
-        let (text, code) = match (&outcome, json) {
-            (spa_usecases::SnoozeOutcome::Snoozed { purge, until }, true) => (
-                format!(
+        Ok(match (&outcome, json) {
+            (spa_usecases::SnoozeOutcome::Snoozed { purge, until }, true) => emit(&format!(
+                "{}\n",
+                json!({"account": id.as_str(), "snoozed": true, "purge": purge, "snoozed_until": until})
+            )),
+            (spa_usecases::SnoozeOutcome::Snoozed { purge, until }, false) => emit(&format!(
+                "{id}: the purge of {} is put off until {} (UTC)\n",
+                purge.format("%Y-%m-%d %H:%M"),
+                until.format("%Y-%m-%d %H:%M")
+            )),
+            (spa_usecases::SnoozeOutcome::Refused(why), true) => {
+                // refused: exit 1 whether or not the answer could be printed
+                let _printed: ExitCode = emit(&format!(
                     "{}\n",
-                    json!({"account": id.as_str(), "snoozed": true, "purge": purge, "snoozed_until": until})
-                ),
-                ExitCode::SUCCESS,
-            ),
-            (spa_usecases::SnoozeOutcome::Snoozed { purge, until }, false) => (
-                format!(
-                    "{id}: the purge of {} is put off until {} (UTC)\n",
-                    purge.format("%Y-%m-%d %H:%M"),
-                    until.format("%Y-%m-%d %H:%M")
-                ),
-                ExitCode::SUCCESS,
-            ),
-            (spa_usecases::SnoozeOutcome::Refused(why), true) => (
-                format!("{}\n", json!({"account": id.as_str(), "snoozed": false, "reason": why})),
-                ExitCode::from(1),
-            ),
+                    json!({"account": id.as_str(), "snoozed": false, "reason": why})
+                ));
+                ExitCode::from(1)
+            }
             (spa_usecases::SnoozeOutcome::Refused(why), false) => {
                 eprintln!("error: {id} not snoozed: {why}");
-                (String::new(), ExitCode::from(1))
+                ExitCode::from(1)
             }
-        };
-        if !text.is_empty() {
-            let _code = emit(&text);
-        }
-        Ok(code)
+        })
     })
     .and_then(|r| r)
     .unwrap_or_else(|code| code)

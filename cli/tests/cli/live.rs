@@ -58,7 +58,11 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     let purge = notice["purge"].as_str().expect("a purge announced");
     let until = notice["snoozed_until"].as_str().expect("snoozed");
     let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap();
-    assert_eq!(at(until) - at(purge), chrono::TimeDelta::days(3), "{summary}");
+    assert_eq!(
+        at(until) - at(purge),
+        chrono::TimeDelta::days(3),
+        "{summary}"
+    );
     // a root sign-in (routed to slack, teams), a budget alert (slack) and the freeze's
     // SpendProjected (slack, teams) reached the demo's local webhook server
     assert_eq!(summary["chat"]["slack"], 3, "{summary}");

@@ -526,7 +526,10 @@ fn reports_bucket(
     )?;
     t.add(
         "ReportsBucketPolicy",
-        reports_bucket_policy(&settings.environment_identifier, &reporting.exceptions_prefix),
+        reports_bucket_policy(
+            &settings.environment_identifier,
+            &reporting.exceptions_prefix,
+        ),
     )
 }
 

@@ -1310,7 +1310,10 @@ impl<P: Platform> Engine<'_, P> {
             account,
             purge,
         );
-        variables.insert(spa_core::settings::PURGE_MODE.to_owned(), "--dry-run".into());
+        variables.insert(
+            spa_core::settings::PURGE_MODE.to_owned(),
+            "--dry-run".into(),
+        );
         variables.insert(spa_core::footprint::PREVIEW_KEY.to_owned(), key);
         variables.insert(spa_core::footprint::REPORTS_BUCKET.to_owned(), bucket);
         let request = BuildRequest {
@@ -1331,14 +1334,20 @@ impl<P: Platform> Engine<'_, P> {
         }
         let id = self
             .retry()
-            .run("start the dry run", || builds.start_build(&footprint, &request))
+            .run("start the dry run", || {
+                builds.start_build(&footprint, &request)
+            })
             .await?;
         run.known().footprint = Some(digest);
         Ok(id)
     }
 
     /// The activity detail of a pre-purge notice.
-    fn notice_detail(&self, purge: DateTime<Utc>, preview: Option<&(BuildId, BuildStatus)>) -> String {
+    fn notice_detail(
+        &self,
+        purge: DateTime<Utc>,
+        preview: Option<&(BuildId, BuildStatus)>,
+    ) -> String {
         let when = spa_core::notify::preview::instant(purge);
         match preview {
             Some((build, status)) => {
@@ -1357,18 +1366,24 @@ impl<P: Platform> Engine<'_, P> {
         purge: DateTime<Utc>,
         preview: Result<(BuildId, BuildStatus), String>,
     ) {
-        let mut event =
-            DomainEvent::new(Label::PurgeNotice, self.environment(), run.account.clone(), run.at)
-                .with_transition(run.state, run.state)
-                .with_holder(holder.as_str())
-                .with_fact("notify_holder", holder.masked())
-                .with_fact(PURGE_AT, spa_core::notify::preview::instant(purge))
-                .keyed(&format!("purge-notice#{}", purge.timestamp()));
+        let mut event = DomainEvent::new(
+            Label::PurgeNotice,
+            self.environment(),
+            run.account.clone(),
+            run.at,
+        )
+        .with_transition(run.state, run.state)
+        .with_holder(holder.as_str())
+        .with_fact("notify_holder", holder.masked())
+        .with_fact(PURGE_AT, spa_core::notify::preview::instant(purge))
+        .keyed(&format!("purge-notice#{}", purge.timestamp()));
         event = match preview {
             Ok((build, status)) => event
                 .with_fact("preview_build", build.as_str())
                 .with_fact(PREVIEW_STATUS, status.as_str()),
-            Err(why) => event.with_fact(PREVIEW_STATUS, "not started").with_reason(why),
+            Err(why) => event
+                .with_fact(PREVIEW_STATUS, "not started")
+                .with_reason(why),
         };
         run.events.push(event);
         run.outcome.events.push(Label::PurgeNotice);

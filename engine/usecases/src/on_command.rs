@@ -32,7 +32,9 @@ pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
                 .as_deref()
                 .map(spa_core::settings::values::parse_duration)
                 .transpose()
-                .map_err(|expected| format!("`snooze` needs a duration such as 2d: expected {expected}"))?,
+                .map_err(|expected| {
+                    format!("`snooze` needs a duration such as 2d: expected {expected}")
+                })?,
             asker: holder
                 .as_deref()
                 .map(Holder::new)

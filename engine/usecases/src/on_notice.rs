@@ -613,10 +613,12 @@ async fn purge_notice<P: Platform>(
     known: &Account,
 ) -> Vec<Delivery> {
     let domain = &event.event;
-    let holder_step = |result| vec![Delivery {
-        step: "holder",
-        result,
-    }];
+    let holder_step = |result| {
+        vec![Delivery {
+            step: "holder",
+            result,
+        }]
+    };
     if engine.settings().notifications.email_sender.is_none() {
         return holder_step(Ok("not told: no `notifications.email_sender`".into()));
     }
@@ -631,7 +633,10 @@ async fn purge_notice<P: Platform>(
     else {
         return holder_step(Err("the notice names no purge instant".into()));
     };
-    let status = domain.facts.get(super::apply::PREVIEW_STATUS).map(String::as_str);
+    let status = domain
+        .facts
+        .get(super::apply::PREVIEW_STATUS)
+        .map(String::as_str);
     let preview = match status {
         Some("SUCCEEDED") => {
             let key = notify::preview::list_key(
@@ -640,7 +645,11 @@ async fn purge_notice<P: Platform>(
                 purge,
             );
             let objects = engine.platform().objects();
-            match engine.retry().run("read the dry run's list", || objects.get(&key)).await {
+            match engine
+                .retry()
+                .run("read the dry run's list", || objects.get(&key))
+                .await
+            {
                 Ok(bytes) => Ok(notify::PreviewSummary::from_list(&bytes)),
                 Err(error) => {
                     tracing::warn!(account = %domain.account, key, %error, "the dry run's list could not be read: the holder is told without it");

@@ -229,16 +229,17 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
                     .name
             }
         };
-        let (state, holder, since, cooldown_until, snoozed_until) = match engine.codec().decode(&tags) {
-            Ok(view) => (
-                spa_core::lifecycle::state_name(view.state).to_owned(),
-                view.holder.as_ref().map(|h| h.masked()),
-                view.since,
-                view.cooling(engine.now()),
-                view.snoozed_until,
-            ),
-            Err(error) => (format!("drift: {error}"), None, None, None, None),
-        };
+        let (state, holder, since, cooldown_until, snoozed_until) =
+            match engine.codec().decode(&tags) {
+                Ok(view) => (
+                    spa_core::lifecycle::state_name(view.state).to_owned(),
+                    view.holder.as_ref().map(|h| h.masked()),
+                    view.since,
+                    view.cooling(engine.now()),
+                    view.snoozed_until,
+                ),
+                Err(error) => (format!("drift: {error}"), None, None, None, None),
+            };
         lines.push(StatusLine {
             account: account.id,
             name,

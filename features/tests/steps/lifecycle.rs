@@ -607,7 +607,9 @@ fn transaction_completes(world: &mut SpaWorld, kind: String) {
     assert_eq!(world.account.transaction(), None, "the transaction tag");
 }
 
-#[then(regex = r#"^it is rejected as (duplicate|stale|illegal|invalid|cooldown|snoozed|snooze) because "(.*)"$"#)]
+#[then(
+    regex = r#"^it is rejected as (duplicate|stale|illegal|invalid|cooldown|snoozed|snooze) because "(.*)"$"#
+)]
 fn rejected_plain(world: &mut SpaWorld, kind: String, reason: String) {
     rejected(world, &kind, &reason);
 }

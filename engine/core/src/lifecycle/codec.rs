@@ -415,7 +415,8 @@ impl TagCodec {
         let notice = match get(PURGE_NOTICE) {
             None => None,
             Some((key, value)) => Some(
-                Self::parse_notice(&value).ok_or(DecodeError::MalformedPurgeNotice { key, value })?,
+                Self::parse_notice(&value)
+                    .ok_or(DecodeError::MalformedPurgeNotice { key, value })?,
             ),
         };
         let closing = match get(CLOSING) {

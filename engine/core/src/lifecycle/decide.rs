@@ -336,7 +336,9 @@ pub enum SnoozeRefusal {
     #[error("only the holder of the account may snooze its purge")]
     NotHolder,
     /// The settings give the account no snooze.
-    #[error("the settings of this account allow no snooze (`purge_notice.snooze`): ask an operator")]
+    #[error(
+        "the settings of this account allow no snooze (`purge_notice.snooze`): ask an operator"
+    )]
     NotOffered,
     /// Snoozed once already for this purge.
     #[error(
@@ -356,7 +358,9 @@ pub enum SnoozeRefusal {
         most: std::time::Duration,
     },
     /// No purge is ahead that spa knows of.
-    #[error("no purge of this account is ahead (no lease end, and a maintenance window spa cannot evaluate)")]
+    #[error(
+        "no purge of this account is ahead (no lease end, and a maintenance window spa cannot evaluate)"
+    )]
     NoPurgeAhead,
 }
 
@@ -478,7 +482,9 @@ pub fn decide(
                     && notice.preview.as_ref() == Some(build) =>
             {
                 match &view.holder {
-                    Some(holder) => plan.tell_notice(holder, notice.purge, Some((build.clone(), *status))),
+                    Some(holder) => {
+                        plan.tell_notice(holder, notice.purge, Some((build.clone(), *status)))
+                    }
                     None => return Err(duplicate("has no holder to tell of its purge any more")),
                 }
             }
@@ -621,7 +627,9 @@ pub fn decide(
         TriggerKind::Snooze { by, asker } => match state {
             Some(State::Assigned) if view.closing.is_none() => plan.snooze(*by, asker.as_ref())?,
             Some(State::Frozen) => {
-                return Err(illegal("a frozen account is purged only once an operator unfreezes it"));
+                return Err(illegal(
+                    "a frozen account is purged only once an operator unfreezes it",
+                ));
             }
             _ => return Err(illegal("only the purge of an assigned account is snoozed")),
         },
@@ -1002,7 +1010,10 @@ impl<'a> Plan<'a> {
             // the holder put this purge off: it starts when the snooze ends, releasing
             // the account when its lease ended meanwhile
             if until <= self.at {
-                let lease_over = self.view.lease_end(self.policy).is_some_and(|end| end <= self.at);
+                let lease_over = self
+                    .view
+                    .lease_end(self.policy)
+                    .is_some_and(|end| end <= self.at);
                 return self.expire(lease_over);
             }
         } else if state == Some(State::Assigned) {

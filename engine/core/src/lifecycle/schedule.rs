@@ -95,7 +95,9 @@ impl Schedule {
             why,
         };
         if let Some(inner) = text.strip_prefix("cron(").and_then(|t| t.strip_suffix(')')) {
-            return parse_cron(inner).map(|c| Schedule::Cron(Box::new(c))).map_err(error);
+            return parse_cron(inner)
+                .map(|c| Schedule::Cron(Box::new(c)))
+                .map_err(error);
         }
         if let Some(inner) = text.strip_prefix("rate(").and_then(|t| t.strip_suffix(')')) {
             let parts: Vec<&str> = inner.split_whitespace().collect();
@@ -109,7 +111,11 @@ impl Schedule {
                 "minute" => 60,
                 "hour" => 3600,
                 "day" => 86_400,
-                _ => return Err(error("the rate's unit is minute(s), hour(s) or day(s)".into())),
+                _ => {
+                    return Err(error(
+                        "the rate's unit is minute(s), hour(s) or day(s)".into(),
+                    ));
+                }
             };
             return Ok(Schedule::Rate(std::time::Duration::from_secs(
                 value.saturating_mul(seconds),
@@ -235,12 +241,7 @@ fn value(text: &str, min: u32, max: u32, names: &[&str]) -> Result<u32, String> 
 }
 
 /// `*`, `a`, `a-b`, each with an optional `/step`, in a list.
-fn ranges(
-    field: &str,
-    min: u32,
-    max: u32,
-    names: &[&str],
-) -> Result<Vec<(u32, u32, u32)>, String> {
+fn ranges(field: &str, min: u32, max: u32, names: &[&str]) -> Result<Vec<(u32, u32, u32)>, String> {
     let mut out = Vec::new();
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
@@ -372,28 +373,88 @@ mod tests {
     #[test]
     fn aws_syntax_is_evaluated() {
         let cases = [
-            ("cron(0 10 * * ? *)", "2026-12-06T10:00:00Z", "2026-12-07T10:00:00Z Mon"),
-            ("cron(0/15 * * * ? *)", "2026-12-06T10:07:00Z", "2026-12-06T10:15:00Z Sun"),
-            ("cron(0/5 8-17 ? * MON-FRI *)", "2026-12-05T17:58:00Z", "2026-12-07T08:00:00Z Mon"),
-            ("cron(0 8 1 * ? *)", "2026-12-06T00:00:00Z", "2027-01-01T08:00:00Z Fri"),
-            ("cron(0 0 L * ? *)", "2027-02-01T00:00:00Z", "2027-02-28T00:00:00Z Sun"),
-            ("cron(0 0 L * ? *)", "2028-02-01T00:00:00Z", "2028-02-29T00:00:00Z Tue"),
+            (
+                "cron(0 10 * * ? *)",
+                "2026-12-06T10:00:00Z",
+                "2026-12-07T10:00:00Z Mon",
+            ),
+            (
+                "cron(0/15 * * * ? *)",
+                "2026-12-06T10:07:00Z",
+                "2026-12-06T10:15:00Z Sun",
+            ),
+            (
+                "cron(0/5 8-17 ? * MON-FRI *)",
+                "2026-12-05T17:58:00Z",
+                "2026-12-07T08:00:00Z Mon",
+            ),
+            (
+                "cron(0 8 1 * ? *)",
+                "2026-12-06T00:00:00Z",
+                "2027-01-01T08:00:00Z Fri",
+            ),
+            (
+                "cron(0 0 L * ? *)",
+                "2027-02-01T00:00:00Z",
+                "2027-02-28T00:00:00Z Sun",
+            ),
+            (
+                "cron(0 0 L * ? *)",
+                "2028-02-01T00:00:00Z",
+                "2028-02-29T00:00:00Z Tue",
+            ),
             // 2027-01-03 is a Sunday: the nearest weekday is Monday the 4th
-            ("cron(0 0 3W * ? *)", "2026-12-31T00:00:00Z", "2027-01-04T00:00:00Z Mon"),
+            (
+                "cron(0 0 3W * ? *)",
+                "2026-12-31T00:00:00Z",
+                "2027-01-04T00:00:00Z Mon",
+            ),
             // 2027-05-01 is a Saturday: 1W stays in the month, Monday the 3rd
-            ("cron(0 0 1W * ? *)", "2027-04-30T00:00:00Z", "2027-05-03T00:00:00Z Mon"),
+            (
+                "cron(0 0 1W * ? *)",
+                "2027-04-30T00:00:00Z",
+                "2027-05-03T00:00:00Z Mon",
+            ),
             // 2027-01-31 is a Sunday: LW is Friday the 29th
-            ("cron(0 0 LW * ? *)", "2027-01-02T00:00:00Z", "2027-01-29T00:00:00Z Fri"),
+            (
+                "cron(0 0 LW * ? *)",
+                "2027-01-02T00:00:00Z",
+                "2027-01-29T00:00:00Z Fri",
+            ),
             // second Tuesday (3 = TUE)
-            ("cron(0 0 ? * 3#2 *)", "2026-12-06T00:00:00Z", "2026-12-08T00:00:00Z Tue"),
-            ("cron(0 0 ? * 3#2 *)", "2026-12-09T00:00:00Z", "2027-01-12T00:00:00Z Tue"),
+            (
+                "cron(0 0 ? * 3#2 *)",
+                "2026-12-06T00:00:00Z",
+                "2026-12-08T00:00:00Z Tue",
+            ),
+            (
+                "cron(0 0 ? * 3#2 *)",
+                "2026-12-09T00:00:00Z",
+                "2027-01-12T00:00:00Z Tue",
+            ),
             // last Friday
-            ("cron(30 12 ? * 6L *)", "2026-12-06T00:00:00Z", "2026-12-25T12:30:00Z Fri"),
-            ("cron(0 9 ? JAN,JUL MON 2027-2028)", "2026-12-06T00:00:00Z", "2027-01-04T09:00:00Z Mon"),
-            ("cron(0 9 15 * ? 2026/2)", "2026-12-16T00:00:00Z", "2028-01-15T09:00:00Z Sat"),
+            (
+                "cron(30 12 ? * 6L *)",
+                "2026-12-06T00:00:00Z",
+                "2026-12-25T12:30:00Z Fri",
+            ),
+            (
+                "cron(0 9 ? JAN,JUL MON 2027-2028)",
+                "2026-12-06T00:00:00Z",
+                "2027-01-04T09:00:00Z Mon",
+            ),
+            (
+                "cron(0 9 15 * ? 2026/2)",
+                "2026-12-16T00:00:00Z",
+                "2028-01-15T09:00:00Z Sat",
+            ),
         ];
         for (expression, after, expected) in cases {
-            assert_eq!(next(expression, after).as_deref(), Some(expected), "{expression}");
+            assert_eq!(
+                next(expression, after).as_deref(),
+                Some(expected),
+                "{expression}"
+            );
         }
     }
 
@@ -426,7 +487,12 @@ mod tests {
             );
             assert!(Schedule::parse(expression).is_ok(), "{expression}");
         }
-        for bad in ["cron(0 18 ? * SAT)", "cron(61 * * * ? *)", "weekly", "cron(0 0 ? * 9#1 *)"] {
+        for bad in [
+            "cron(0 18 ? * SAT)",
+            "cron(61 * * * ? *)",
+            "weekly",
+            "cron(0 0 ? * 9#1 *)",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
         }
     }

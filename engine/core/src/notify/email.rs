@@ -156,9 +156,9 @@ pub fn purge_notice(mail: &super::PurgeNoticeMail) -> RenderedEmail {
          in it, then prepares it again. Keep nothing in it that you cannot lose."
     ));
     match &mail.preview {
-        Ok(summary) if summary.total == 0 => body.paragraph(
-            "A dry run of the purge found nothing it would delete.",
-        ),
+        Ok(summary) if summary.total == 0 => {
+            body.paragraph("A dry run of the purge found nothing it would delete.")
+        }
         Ok(summary) => {
             let lines: Vec<String> = summary
                 .lines()

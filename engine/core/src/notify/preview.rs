@@ -101,8 +101,7 @@ impl PreviewSummary {
                     }
                     // a bounded number of types: more distinct types than any AWS
                     // account has fold into one
-                    let kind = if summary.types.len() >= 500 && !summary.types.contains_key(&kind)
-                    {
+                    let kind = if summary.types.len() >= 500 && !summary.types.contains_key(&kind) {
                         "other".to_owned()
                     } else {
                         kind
@@ -231,7 +230,10 @@ Scan complete: 4 total, 3 nukeable, 1 filtered.
         assert_eq!(summary.other_lines, 3);
         assert_eq!(
             summary.lines(),
-            ["EC2Instance: 2 (i-0abc, i-0def)", "S3Bucket: 1 (s3://holder-data)"]
+            [
+                "EC2Instance: 2 (i-0abc, i-0def)",
+                "S3Bucket: 1 (s3://holder-data)"
+            ]
         );
     }
 
@@ -263,7 +265,13 @@ Scan complete: 4 total, 3 nukeable, 1 filtered.
         let huge = line.repeat(MAX_LIST_BYTES / line.len() + 10);
         let summary = PreviewSummary::from_list(huge.as_bytes());
         assert!(summary.truncated);
-        assert!(summary.lines().last().unwrap().contains("only its beginning"));
+        assert!(
+            summary
+                .lines()
+                .last()
+                .unwrap()
+                .contains("only its beginning")
+        );
         let mut many = String::new();
         for i in 0..2000 {
             many.push_str(&format!("r - Type{i} - n - [] - would remove\n"));
@@ -276,7 +284,9 @@ Scan complete: 4 total, 3 nukeable, 1 filtered.
     #[test]
     fn the_list_key_is_per_account_and_purge() {
         let account = AccountId::parse("111111111111").unwrap();
-        let purge = DateTime::parse_from_rfc3339("2026-12-12T18:00:00Z").unwrap().to_utc();
+        let purge = DateTime::parse_from_rfc3339("2026-12-12T18:00:00Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(
             list_key("/exceptions/", &account, purge),
             "exceptions/111111111111/2026/2026-12-12T1800Z-111111111111-purge-preview.txt"

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::schema::{
-    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, Settings, SpendGuardSpec,
-    PurgeNotice, SpendMeasure, SpendThreshold, duration,
+    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, PurgeNotice, Settings,
+    SpendGuardSpec, SpendMeasure, SpendThreshold, duration,
 };
 use crate::lifecycle::Policy;
 

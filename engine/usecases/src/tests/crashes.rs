@@ -527,7 +527,13 @@ fn a_notice_and_a_snooze_killed_at_any_step_tell_once_and_purge_once() {
             None,
             "{:?} / {:?}",
             crashed.org().tags_of(&account(n)),
-            crashed.platform.store.recorded_for(&account(n)).iter().map(|a| (a.at, a.label, a.detail.clone())).collect::<Vec<_>>()
+            crashed
+                .platform
+                .store
+                .recorded_for(&account(n))
+                .iter()
+                .map(|a| (a.at, a.label, a.detail.clone()))
+                .collect::<Vec<_>>()
         );
     }
     // one dry run and one purge each, no token used twice, the same ids (a sweep
@@ -568,7 +574,14 @@ fn a_notice_and_a_snooze_killed_at_any_step_tell_once_and_purge_once() {
         .filter(|m| m.subject.contains("will be purged at"))
         .count();
     assert_eq!(notices_sent, accounts);
-    for step in ["claim", "note", "start_build", "change_tags", "record", "publish"] {
+    for step in [
+        "claim",
+        "note",
+        "start_build",
+        "change_tags",
+        "record",
+        "publish",
+    ] {
         assert!(
             crashes.contains_key(step),
             "never killed before `{step}`: {crashes:?}"

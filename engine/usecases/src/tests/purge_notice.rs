@@ -69,7 +69,10 @@ pub(super) async fn noticed_account(world: &World) -> (DateTime<Utc>, BuildId) {
         world.tag(NESTED, "account-purge-notice"),
         Some(format!("{}/{preview}", rfc(purge)))
     );
-    assert_eq!(world.platform.store.deadline(NESTED, DeadlineKind::Notice), None);
+    assert_eq!(
+        world.platform.store.deadline(NESTED, DeadlineKind::Notice),
+        None
+    );
     (purge, preview)
 }
 
@@ -80,7 +83,11 @@ async fn the_holder_is_told_what_the_purge_deletes_once() {
     world
         .platform
         .objects
-        .put(&list_key("reports/exceptions", &id(NESTED), purge), LIST.as_bytes().to_vec(), "text/plain")
+        .put(
+            &list_key("reports/exceptions", &id(NESTED), purge),
+            LIST.as_bytes().to_vec(),
+            "text/plain",
+        )
         .await
         .unwrap();
     // the next sweep does not start a second dry run
@@ -102,11 +109,31 @@ async fn the_holder_is_told_what_the_purge_deletes_once() {
     assert_eq!(mail.len(), 1);
     let notice = &mail[0];
     assert_eq!(notice.to, vec![JANE.to_owned()]);
-    assert!(notice.subject.contains("will be purged at 2025-03-01T18:00:00Z"), "{}", notice.subject);
-    assert!(notice.text.contains("EC2Instance: 2 (i-0abc, i-0def)"), "{}", notice.text);
-    assert!(notice.text.contains("S3Bucket: 1 (scriptalert1/script)"), "{}", notice.text);
+    assert!(
+        notice
+            .subject
+            .contains("will be purged at 2025-03-01T18:00:00Z"),
+        "{}",
+        notice.subject
+    );
+    assert!(
+        notice.text.contains("EC2Instance: 2 (i-0abc, i-0def)"),
+        "{}",
+        notice.text
+    );
+    assert!(
+        notice.text.contains("S3Bucket: 1 (scriptalert1/script)"),
+        "{}",
+        notice.text
+    );
     assert!(!notice.html.contains("<script>"), "{}", notice.html);
-    assert!(notice.text.contains(&format!("/spa snooze {NESTED} [DURATION]")), "{}", notice.text);
+    assert!(
+        notice
+            .text
+            .contains(&format!("/spa snooze {NESTED} [DURATION]")),
+        "{}",
+        notice.text
+    );
     assert!(notice.text.contains("at most 3d"), "{}", notice.text);
     // the bus event delivered again is noticed once
     let again = world.outcome(&events[0]).await;
@@ -114,7 +141,10 @@ async fn the_holder_is_told_what_the_purge_deletes_once() {
     assert_eq!(world.platform.mail.sent().len(), 1);
     // the history says it
     let history = world.platform.store.recorded_for(NESTED);
-    assert!(history.iter().any(|a| a.label == Label::PurgeNotice), "{history:?}");
+    assert!(
+        history.iter().any(|a| a.label == Label::PurgeNotice),
+        "{history:?}"
+    );
 }
 
 #[tokio::test]
@@ -128,8 +158,16 @@ async fn a_failed_dry_run_or_a_missing_list_still_tells_the_purge_date() {
     world.outcome(&events[0]).await;
     let mail = world.platform.mail.sent();
     let notice = mail.last().unwrap();
-    assert!(notice.subject.contains("will be purged at 2025-03-01T18:00:00Z"));
-    assert!(notice.text.contains("its dry run ended FAILED"), "{}", notice.text);
+    assert!(
+        notice
+            .subject
+            .contains("will be purged at 2025-03-01T18:00:00Z")
+    );
+    assert!(
+        notice.text.contains("its dry run ended FAILED"),
+        "{}",
+        notice.text
+    );
 
     // succeeded, but nothing in the bucket: the date, and why there is no list
     let world = notice_world();
@@ -140,7 +178,11 @@ async fn a_failed_dry_run_or_a_missing_list_still_tells_the_purge_date() {
     let events = noticed(&world, Label::PurgeNotice);
     world.outcome(&events[0]).await;
     let notice = world.platform.mail.sent().pop().unwrap();
-    assert!(notice.text.contains("list could not be read"), "{}", notice.text);
+    assert!(
+        notice.text.contains("list could not be read"),
+        "{}",
+        notice.text
+    );
 }
 
 #[tokio::test]
@@ -159,17 +201,28 @@ async fn a_snooze_keeps_the_window_away_until_the_sweeper_purges_the_account() {
         SnoozeOutcome::Refused("only the holder of the account may snooze its purge".into())
     );
     // more than the settings allow is refused
-    let long = crate::snooze(&engine, &id(NESTED), Some(4 * DAY), Snoozer::Holder(jane.clone()))
-        .await
-        .unwrap();
-    assert!(matches!(long, SnoozeOutcome::Refused(ref why) if why.contains("at most 3d")), "{long:?}");
+    let long = crate::snooze(
+        &engine,
+        &id(NESTED),
+        Some(4 * DAY),
+        Snoozer::Holder(jane.clone()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(long, SnoozeOutcome::Refused(ref why) if why.contains("at most 3d")),
+        "{long:?}"
+    );
     let until = purge + TimeDelta::days(3);
     let granted = crate::snooze(&engine, &id(NESTED), None, Snoozer::Holder(jane.clone()))
         .await
         .unwrap();
     assert_eq!(granted, SnoozeOutcome::Snoozed { purge, until });
     assert_eq!(world.tag(NESTED, "account-snoozed-until"), Some(rfc(until)));
-    assert_eq!(world.platform.store.deadline(NESTED, DeadlineKind::Snooze), Some(until));
+    assert_eq!(
+        world.platform.store.deadline(NESTED, DeadlineKind::Snooze),
+        Some(until)
+    );
     // once per purge
     world.advance(TimeDelta::minutes(1));
     let second = crate::snooze(&engine, &id(NESTED), Some(DAY), Snoozer::Operator)
@@ -201,7 +254,11 @@ async fn a_snooze_keeps_the_window_away_until_the_sweeper_purges_the_account() {
         .filter(|a| a.label == Label::PurgeSnoozed)
         .collect();
     assert_eq!(snoozed.len(), 1, "{history:?}");
-    assert!(snoozed[0].detail.contains("put off until"), "{:?}", snoozed[0]);
+    assert!(
+        snoozed[0].detail.contains("put off until"),
+        "{:?}",
+        snoozed[0]
+    );
     assert!(!snoozed[0].detail.contains(JANE));
 }
 
