@@ -306,6 +306,10 @@ fn expected_deadlines(
     if let Some((notice, _)) = view.notice_due(at, policy) {
         due.insert(DeadlineKind::Notice, notice);
     }
+    // its dry run's end never came: the sweeper asks CodeBuild (a lost member event)
+    if let Some((_, ask)) = view.preview_pending(at, policy) {
+        due.insert(DeadlineKind::Notice, ask);
+    }
     due
 }
 
@@ -746,29 +750,35 @@ impl<P: Platform> Engine<'_, P> {
         if trigger.kind != TriggerKind::Sweep {
             return None;
         }
-        let awaited = view.build.as_ref()?;
+        // the awaited build, else the dry run of a pre-purge notice not told yet
+        let awaited = match (&view.build, view.state) {
+            (Some(awaited), _) => awaited.id.clone(),
+            (None, Some(State::Assigned)) => view.notice.as_ref()?.preview.clone()?,
+            (None, _) => return None,
+        };
+        let awaited = &awaited;
         let builds = self.platform().builds();
         let status = self
             .retry()
             .run("read the build's status", || {
-                builds.build_status(account, &awaited.id)
+                builds.build_status(account, awaited)
             })
             .await;
         match status {
             Ok(BuildStatus::InProgress) => None,
             Ok(status) => {
-                tracing::warn!(%account, cause, build = %awaited.id, %status, "the end of the awaited build never arrived: applying it now");
+                tracing::warn!(%account, cause, build = %awaited, %status, "the end of the awaited build never arrived: applying it now");
                 self.count_trouble("LostBuildEnds");
                 Some(Trigger::new(
                     trigger.at,
                     TriggerKind::BuildFinished {
-                        build: awaited.id.clone(),
+                        build: awaited.clone(),
                         status,
                     },
                 ))
             }
             Err(error) => {
-                tracing::warn!(%account, cause, build = %awaited.id, %error, "the awaited build's status cannot be read: swept as due");
+                tracing::warn!(%account, cause, build = %awaited, %error, "the awaited build's status cannot be read: swept as due");
                 None
             }
         }

@@ -19,19 +19,31 @@ use super::accounts::operator_sends;
 const NOTICE: &str = "account-purge-notice";
 
 impl Live {
-    /// The purge the holder of `name` is being told of, and its dry run.
-    async fn notice(&self, name: &str) -> (DateTime<Utc>, BuildId) {
+    /// The purge the holder of `name` is (being) told of, and its dry run while it runs.
+    async fn notice(&self, name: &str) -> (DateTime<Utc>, Option<BuildId>) {
         let tags = self.tags(name).await;
         let value = tags
             .get(NOTICE)
             .unwrap_or_else(|| panic!("`{name}` has no `{NOTICE}` tag: {tags:?}"));
-        let (purge, build) = value
-            .split_once('/')
-            .unwrap_or_else(|| panic!("`{NOTICE}` = `{value}` names no dry run"));
+        let (purge, build) = match value.split_once('/') {
+            Some((purge, build)) => (
+                purge,
+                Some(BuildId::new(build).unwrap_or_else(|e| panic!("{e}"))),
+            ),
+            None => (value.as_str(), None),
+        };
         let purge = DateTime::parse_from_rfc3339(purge)
             .unwrap_or_else(|e| panic!("`{purge}`: {e}"))
             .to_utc();
-        (purge, BuildId::new(build).unwrap_or_else(|e| panic!("{e}")))
+        (purge, build)
+    }
+
+    /// The dry run `name`'s notice waits for.
+    async fn dry_run(&self, name: &str) -> (DateTime<Utc>, BuildId) {
+        match self.notice(name).await {
+            (purge, Some(build)) => (purge, build),
+            (_, None) => panic!("`{name}`'s notice waits for no dry run"),
+        }
     }
 
     /// The bodies of the e-mails moto's SES sent to `to`.
@@ -67,7 +79,7 @@ impl Live {
 async fn dry_run_ends(world: &mut SpaWorld, name: String, ended: String, step: &Step) {
     let list = super::docstring(step);
     let live = world.acting(step).await;
-    let (purge, build) = live.notice(&name).await;
+    let (purge, build) = live.dry_run(&name).await;
     let key = list_key(
         &live.settings.reporting.exceptions_prefix,
         &live.id(&name),
@@ -89,7 +101,7 @@ async fn dry_run_ends(world: &mut SpaWorld, name: String, ended: String, step: &
 #[when(regex = r#"^the dry run of "([^"]+)" ends ([A-Z_]+)$"#)]
 async fn dry_run_ends_bare(world: &mut SpaWorld, name: String, ended: String, step: &Step) {
     let live = world.acting(step).await;
-    let (_, build) = live.notice(&name).await;
+    let (_, build) = live.dry_run(&name).await;
     let status = ended
         .parse::<BuildStatus>()
         .unwrap_or_else(|e| panic!("`{ended}`: {e}"));
@@ -100,7 +112,7 @@ async fn dry_run_ends_bare(world: &mut SpaWorld, name: String, ended: String, st
 #[then(regex = r#"^"([^"]+)" awaits the dry run of its next purge$"#)]
 async fn awaits_dry_run(world: &mut SpaWorld, name: String) {
     let live = world.checking().await;
-    let (purge, _) = live.notice(&name).await;
+    let (purge, _) = live.dry_run(&name).await;
     assert!(purge > Utc::now(), "the purge announced is past: {purge}");
 }
 

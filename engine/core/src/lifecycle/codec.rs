@@ -57,7 +57,7 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 /// | `{prefix}cooldown-until` | the end of the cooldown that follows the last purge (no new holder is given the account before), RFC 3339 UTC to the second |
 /// | `{prefix}frozen-from` | the state a `frozen` account was frozen in, and goes back to when unfrozen: `prepared` or `assigned` |
 /// | `{prefix}snoozed-until` | until when the holder put off the purge of this assignment (once per purge; removed when the purge starts), RFC 3339 UTC to the second |
-/// | `{prefix}purge-notice` | the purge the holder was last told of, and the dry run that lists what it deletes: `<instant>` or `<instant>/<build id>` |
+/// | `{prefix}purge-notice` | the purge the holder was last told of: `<instant>/<build id>` while its dry run runs, `<instant>` once told |
 /// | `{cost_center_key}` | the cost center, read only |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagCodec {
@@ -614,6 +614,10 @@ impl TagCodec {
                     changes.set(self.key(SNOOZED_UNTIL), instant(*until));
                 }
                 Command::EndSnooze => changes.remove(self.key(SNOOZED_UNTIL)),
+                // told: the tag keeps the purge, no longer the dry run it waited for
+                Command::TellPurgeNotice { purge, .. } => {
+                    changes.set(self.key(PURGE_NOTICE), instant(*purge));
+                }
                 Command::RemoveTags(_)
                 | Command::SetTags(_)
                 | Command::EnsureBudget
@@ -622,8 +626,7 @@ impl TagCodec {
                 | Command::RecordActivity(_)
                 | Command::RaiseException { .. }
                 | Command::NotifyHolder { .. }
-                | Command::StartPreview { .. }
-                | Command::TellPurgeNotice { .. } => {}
+                | Command::StartPreview { .. } => {}
             }
         }
         changes

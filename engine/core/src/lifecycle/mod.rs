@@ -96,7 +96,9 @@
 //! maintenance window, [`Schedule`], and the lease end) is announced `before` it
 //! ([`AccountView::notice_due`]): a sweep then decides `StartPreview`, a dry run that
 //! changes no state, recorded in `{prefix}purge-notice` so that it runs once per purge.
-//! Its end is recognised by that tag before any awaited build is considered. A snooze
+//! Its end is recognised by that tag before any awaited build is considered; once the
+//! holder is told, the tag keeps the purge only ([`AccountView::preview_pending`] is
+//! then none: the sweeper asks CodeBuild about a dry run whose end never came). A snooze
 //! writes `{prefix}snoozed-until`, once per purge (the tag is removed when the purge
 //! starts), by at most `purge_notice.snooze`.
 //!

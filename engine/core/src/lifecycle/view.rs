@@ -318,6 +318,33 @@ impl AccountView {
         Some((purge.checked_sub_signed(before)?, purge))
     }
 
+    /// The dry run of a pre-purge notice whose end spa still waits for (the holder is
+    /// not told yet), and when the sweeper should ask CodeBuild about it, seen at `at`:
+    /// the maintenance deadline after the notice was due (or after `at`, when it started
+    /// late), at the latest the purge.
+    pub fn preview_pending(
+        &self,
+        at: DateTime<Utc>,
+        policy: &super::policy::Policy,
+    ) -> Option<(&super::build::BuildId, DateTime<Utc>)> {
+        if self.state != Some(State::Assigned) {
+            return None;
+        }
+        let notice = self.notice.as_ref()?;
+        let preview = notice.preview.as_ref()?;
+        let before = policy
+            .purge_notice
+            .and_then(|n| chrono::TimeDelta::from_std(n.before).ok())
+            .unwrap_or_default();
+        let grace = chrono::TimeDelta::from_std(policy.maintenance_deadline).unwrap_or_default();
+        let ask = notice
+            .purge
+            .checked_sub_signed(before)
+            .and_then(|due| due.max(at).checked_add_signed(grace))
+            .map_or(notice.purge, |ask| ask.min(notice.purge));
+        Some((preview, ask))
+    }
+
     /// Whether preparation or purge work is under way (a build started or awaited).
     pub fn working(&self) -> bool {
         self.build.is_some() || self.attempts > 0

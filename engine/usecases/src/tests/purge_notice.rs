@@ -69,9 +69,11 @@ pub(super) async fn noticed_account(world: &World) -> (DateTime<Utc>, BuildId) {
         world.tag(NESTED, "account-purge-notice"),
         Some(format!("{}/{preview}", rfc(purge)))
     );
+    // until its end comes, the sweeper knows when to ask CodeBuild (4 h, the
+    // maintenance deadline, after the dry run started; at the latest the purge)
     assert_eq!(
         world.platform.store.deadline(NESTED, DeadlineKind::Notice),
-        None
+        Some((world.now() + TimeDelta::hours(4)).min(purge))
     );
     (purge, preview)
 }
@@ -285,4 +287,54 @@ async fn the_snooze_command_checks_its_input() {
     let outcome = on_command(&world.engine(), &good).await.unwrap();
     assert_eq!(outcome.events, vec![Label::PurgeSnoozed]);
     assert!(world.tag(NESTED, "account-snoozed-until").is_some());
+}
+
+#[tokio::test]
+async fn a_dry_run_whose_end_never_came_is_asked_for_and_still_told() {
+    let world = notice_world();
+    let (purge, preview) = noticed_account(&world).await;
+    // the member's forwarding rule lost the end: the sweeper knows when to ask
+    let ask = world
+        .platform
+        .store
+        .deadline(NESTED, DeadlineKind::Notice)
+        .unwrap();
+    assert!(ask < purge);
+    // still running when asked: nothing yet
+    world
+        .platform
+        .builds
+        .set_status(&preview, BuildStatus::InProgress);
+    world.platform.clock.set(ask);
+    let swept = world.dispatch(&world.job(Job::Sweeper)).await.outcomes;
+    assert!(swept.iter().all(|o| o.events.is_empty()), "{swept:?}");
+    world
+        .platform
+        .builds
+        .set_status(&preview, BuildStatus::Succeeded);
+    // asked again later (not at every sweep), at the latest at the purge
+    let again = world
+        .platform
+        .store
+        .deadline(NESTED, DeadlineKind::Notice)
+        .unwrap();
+    assert_eq!(again, (ask + TimeDelta::hours(4)).min(purge));
+    world.platform.clock.set(again);
+    let swept = world.dispatch(&world.job(Job::Sweeper)).await.outcomes;
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(swept[0].events, vec![Label::PurgeNotice], "{swept:?}");
+    assert_eq!(world.state(NESTED).as_deref(), Some("assigned"));
+    // told: the tag keeps the purge, no dry run is waited for, no deadline left
+    assert_eq!(world.tag(NESTED, "account-purge-notice"), Some(rfc(purge)));
+    assert_eq!(
+        world.platform.store.deadline(NESTED, DeadlineKind::Notice),
+        None
+    );
+    let events = noticed(&world, Label::PurgeNotice);
+    world.outcome(&events[0]).await;
+    assert_eq!(world.platform.mail.sent().len(), 1);
+    // the end arriving late tells nobody twice
+    let late = world.finished_build(NESTED, &preview, BuildStatus::Succeeded);
+    let outcome = world.outcome(&late).await;
+    assert!(outcome.events.is_empty(), "{outcome:?}");
 }

@@ -346,3 +346,41 @@ fn a_snooze_postpones_the_lease_end_too() {
     assert!(released.commands.contains(&Command::RemoveHolder));
     assert!(released.commands.contains(&Command::EndSnooze));
 }
+
+#[test]
+fn once_told_the_tag_keeps_the_purge_and_a_lost_dry_run_end_is_asked_for() {
+    let policy = notice_policy();
+    let told = decide(
+        &noticed(),
+        &when(83, finished("p-1", BuildStatus::Succeeded)),
+        &policy,
+    )
+    .unwrap();
+    let changes = TagCodec::default().encode(&told.commands);
+    assert_eq!(
+        changes.set.get("account-purge-notice").map(String::as_str),
+        Some("2025-03-05T18:00:00Z")
+    );
+    // while the dry run is awaited: asked about 4 h (the maintenance deadline) after
+    // the notice was due, or after now when it started late; at the latest the purge
+    let due = window() - hours(24);
+    assert_eq!(
+        noticed().preview_pending(t0(), &policy),
+        Some((&build_id("p-1"), due + hours(4)))
+    );
+    let late = window() - hours(2);
+    assert_eq!(
+        noticed().preview_pending(late, &policy),
+        Some((&build_id("p-1"), window()))
+    );
+    // told: nothing pending
+    let after = AccountView {
+        notice: Some(PurgeNoticeTag {
+            purge: window(),
+            preview: None,
+        }),
+        ..assigned_to_jane()
+    };
+    assert_eq!(after.preview_pending(t0(), &policy), None);
+    assert_eq!(after.notice_due(t0(), &policy), None);
+}
