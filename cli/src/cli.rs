@@ -210,6 +210,22 @@ pub enum Command {
         #[command(flatten)]
         bulk: Bulk,
     },
+    /// Put the next purge of an assigned account off, once, by at most its
+    /// `purge_notice.snooze` (the holder asks from the pre-purge notice): the
+    /// maintenance window leaves it alone and the sweeper purges it when the snooze
+    /// ends. Exit 1 when refused (said why), 2 on bad input.
+    Snooze {
+        #[command(flatten)]
+        live: Live,
+        /// The account id.
+        account: String,
+        /// How long (`2d`, `36h`); default: the most the settings allow.
+        #[arg(long, value_name = "DURATION")]
+        by: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Assign a prepared account of the pool to a person.
     Assign {
         #[command(flatten)]

@@ -13,7 +13,7 @@ use spa_core::reports::{AccountCost, CostBreakdowns, Month, Week};
 use spa_local::LocalHandler;
 use spa_local::{Limits, RunSummary, Step, seed, synth};
 use spa_usecases::ports::TreeFile;
-use spa_usecases::ports::{Clock, Platform};
+use spa_usecases::ports::{Clock, Commands, Objects, Platform};
 use spa_usecases::reports::{Written, run_report};
 use spa_usecases::{Output, Period, ReportRun, operator};
 
@@ -210,6 +210,89 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             .map_err(fail)?
             .with_buildspecs(loaded.buildspecs.clone());
         let lines = operator::status(&engine).await.map_err(fail)?;
+        say("\nPre-purge notice: a dry run of the next purge, its list summarized for the holder by e-mail; the holder snoozes the purge".to_owned());
+        let notice = match notice_candidate(&engine, &lines).await.map_err(|e| live::port_failed(&e))? {
+            Some(candidate) => {
+                let command = spa_core::events::AccountCommand::new(
+                    &format!("demo-notice-{}", candidate.account),
+                    &settings.environment_identifier,
+                    candidate.account.clone(),
+                    spa_core::events::Action::Sweep,
+                    candidate.due,
+                    "demo",
+                );
+                runtime
+                    .platform()
+                    .commands()
+                    .send(&[command])
+                    .await
+                    .map_err(|e| live::port_failed(&e))?;
+                // the dry run starts; moto runs no buildspec, so the demo writes the
+                // list where the buildspec would before the build's end comes back
+                let mut run = runtime
+                    .run_pending(&handler, limits, &mut record)
+                    .await
+                    .map_err(|e| {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    })?;
+                let key = spa_core::notify::preview::list_key(
+                    &settings.reporting.exceptions_prefix,
+                    &candidate.account,
+                    candidate.purge,
+                );
+                engine
+                    .platform()
+                    .objects()
+                    .put(&key, DEMO_PREVIEW.as_bytes().to_vec(), "text/plain")
+                    .await
+                    .map_err(|e| live::port_failed(&e))?;
+                let ended = runtime
+                    .run_until_idle(&handler, limits, &mut record)
+                    .await
+                    .map_err(|e| {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    })?;
+                run.handled += ended.handled;
+                run.failed += ended.failed;
+                run.builds_started += ended.builds_started;
+                let snoozed = spa_usecases::snooze(
+                    &engine,
+                    &candidate.account,
+                    None,
+                    spa_usecases::Snoozer::Holder(candidate.holder.clone()),
+                )
+                .await
+                .map_err(fail)?;
+                let id = &candidate.account;
+                say(format!(
+                    "  {id}: its holder {} was told the purge of {} and what it deletes (s3://{}/{key})",
+                    candidate.holder.masked(),
+                    candidate.purge.format("%Y-%m-%d %H:%M UTC"),
+                    bucket_of(&settings)
+                ));
+                let until = match &snoozed {
+                    spa_usecases::SnoozeOutcome::Snoozed { until, .. } => {
+                        say(format!(
+                            "  {id}: the holder snoozed it until {} (`spa status` shows it)",
+                            until.format("%Y-%m-%d %H:%M UTC")
+                        ));
+                        Some(*until)
+                    }
+                    spa_usecases::SnoozeOutcome::Refused(why) => {
+                        say(format!("  {id}: the snooze was refused: {why}"));
+                        None
+                    }
+                };
+                Some((candidate, until, run))
+            }
+            None => {
+                say("  no assigned account has a purge notice: nothing to show".to_owned());
+                None
+            }
+        };
+        let lines = operator::status(&engine).await.map_err(fail)?;
         say("\nExceptions: the root user signs in, a budget is exceeded; chat and e-mail are told".to_owned());
         chat_sink(&chat, runtime.inner().automation(), &settings)
             .await
@@ -334,8 +417,13 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         for line in &lines {
             *per_state.entry(line.state.clone()).or_default() += 1;
         }
+        let noticing = notice
+            .as_ref()
+            .map(|(_, _, run)| run.clone())
+            .unwrap_or_default();
         let failed = onboarding.failed
             + maintenance.failed
+            + noticing.failed
             + exceptions.failed
             + spending.failed
             + requesting.failed;
@@ -343,10 +431,15 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             let summary = json!({
                 "accounts": lines.len(),
                 "accounts_per_state": per_state,
-                "builds_started": onboarding.builds_started + maintenance.builds_started,
-                "events_handled": onboarding.handled + maintenance.handled + exceptions.handled + spending.handled + requesting.handled,
+                "builds_started": onboarding.builds_started + maintenance.builds_started + noticing.builds_started,
+                "events_handled": onboarding.handled + maintenance.handled + noticing.handled + exceptions.handled + spending.handled + requesting.handled,
                 "frozen": frozen.as_ref().map(AccountId::as_str),
                 "requested": requested.account.as_ref().map(AccountId::as_str),
+                "notice": notice.as_ref().map(|(candidate, until, _)| json!({
+                    "account": candidate.account.as_str(),
+                    "purge": candidate.purge,
+                    "snoozed_until": until,
+                })),
                 "chat": { "slack": slack, "teams": teams },
                 "reports": { "files": files.len(), "mailed": mailed.len() },
                 "events_failed": failed,
@@ -376,11 +469,12 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 "\n{} events handled ({} failed), {} builds started, {} API calls: {}",
                 onboarding.handled
                     + maintenance.handled
+                    + noticing.handled
                     + exceptions.handled
                     + spending.handled
                     + requesting.handled,
                 failed,
-                onboarding.builds_started + maintenance.builds_started,
+                onboarding.builds_started + maintenance.builds_started + noticing.builds_started,
                 runtime.inner().calls().total(),
                 states.join(", ")
             );
@@ -393,6 +487,62 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
     })
     .and_then(|r| r)
     .unwrap_or_else(|code| code)
+}
+
+/// What the demo's dry run "lists": what a holder might have left in a sandbox (moto
+/// runs no buildspec, so the demo writes it where the purge buildspec would).
+const DEMO_PREVIEW: &str = "\
+us-east-1 - EC2Instance - i-0a1b2c3d4e5f60001 - [Name: \"notebook\"] - would remove
+us-east-1 - EC2Instance - i-0a1b2c3d4e5f60002 - [] - would remove
+us-east-1 - EC2Volume - vol-0a1b2c3d4e5f60003 - [] - would remove
+eu-west-1 - S3Bucket - s3://experiments-2026 - [] - would remove
+global - IAMRole - SpaDemo-CodeBuildRole - [] - filtered by config
+";
+
+/// The account whose holder the demo tells of its next purge.
+struct NoticeCandidate {
+    account: AccountId,
+    holder: spa_core::lifecycle::Holder,
+    /// When its notice is due (the dry run starts then).
+    due: chrono::DateTime<chrono::Utc>,
+    /// The purge it announces.
+    purge: chrono::DateTime<chrono::Utc>,
+}
+
+/// The last assigned account whose settings give its holder a purge notice.
+async fn notice_candidate<P: Platform>(
+    engine: &spa_usecases::Engine<'_, P>,
+    lines: &[operator::StatusLine],
+) -> Result<Option<NoticeCandidate>, spa_usecases::ports::PortError> {
+    use spa_usecases::ports::{Organization, OrganizationTree};
+    let organization = engine.platform().organization();
+    let now = engine.now();
+    for line in lines.iter().rev().filter(|l| l.state == "assigned") {
+        let ancestors: Vec<String> = organization.ancestors(line.account.as_str()).await?;
+        let Some(resolved) = engine
+            .settings()
+            .resolve_account(line.account.as_str(), &ancestors)
+            .filter(|resolved| resolved.purge_notice.is_some())
+        else {
+            continue;
+        };
+        let tags = organization.tags(&line.account).await?;
+        let Ok(view) = engine.codec().decode(&tags) else {
+            continue;
+        };
+        if let (Some(holder), Some((due, purge))) = (
+            view.holder.clone(),
+            view.notice_due(now, &resolved.policy()),
+        ) {
+            return Ok(Some(NoticeCandidate {
+                account: line.account.clone(),
+                holder,
+                due: due.max(now),
+                purge,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// The assigned account whose spend guard is on, for the demo's freeze.

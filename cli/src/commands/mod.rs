@@ -74,6 +74,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Reset { live, bulk } => operate::bulk(&live, &bulk, Action::Reset),
         Command::Release { live, bulk } => operate::bulk(&live, &bulk, Action::Release),
         Command::Unfreeze { live, bulk } => operate::bulk(&live, &bulk, Action::Unfreeze),
+        Command::Snooze {
+            live,
+            account,
+            by,
+            json,
+        } => operate::snooze(&live, &account, by.as_deref(), json),
         Command::Freeze {
             live,
             account,

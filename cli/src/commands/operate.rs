@@ -40,6 +40,7 @@ pub fn status(live: &Live, json: bool) -> ExitCode {
                         "account": l.account.as_str(), "name": l.name, "path": l.path,
                         "state": l.state, "holder": l.holder, "since": l.since,
                         "cooldown_until": l.cooldown_until,
+                        "snoozed_until": l.snoozed_until,
                     })
                 })
                 .collect();
@@ -70,6 +71,7 @@ pub fn status_table(lines: &[operator::StatusLine]) -> String {
                 l.holder.clone().unwrap_or_default(),
                 date(l.since),
                 date(l.cooldown_until),
+                date(l.snoozed_until),
             ]
         })
         .collect();
@@ -82,6 +84,7 @@ pub fn status_table(lines: &[operator::StatusLine]) -> String {
             "HOLDER",
             "SINCE",
             "COOLDOWN UNTIL",
+            "SNOOZED UNTIL",
         ],
         &rows,
     )
@@ -338,6 +341,65 @@ pub fn freeze(live: &Live, account: &str, reason: &str, dry_run: bool, json: boo
     }
     let action = Action::Freeze { reason };
     one_account(live, account, action, dry_run, json)
+}
+
+/// `spa snooze ACCOUNT [--by 2d]`: the operator puts the next purge of the account
+/// off, once, by at most its `purge_notice.snooze`. Exit 0 snoozed, 1 refused (the
+/// reason printed), 2 bad input.
+pub fn snooze(live: &Live, account: &str, by: Option<&str>, json: bool) -> ExitCode {
+    let Some(id) = AccountId::parse(account) else {
+        eprintln!(
+            "error: `{account}` is not an account id: expected {}",
+            AccountId::EXPECTED
+        );
+        return ExitCode::from(2);
+    };
+    let by = match by
+        .map(spa_core::settings::values::parse_duration)
+        .transpose()
+    {
+        Ok(by) => by,
+        Err(expected) => {
+            eprintln!("error: --by: expected {expected}");
+            return ExitCode::from(2);
+        }
+    };
+    let loaded = match live::load(live) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    block_on(async {
+        let platform = connect(&loaded).await?;
+        let engine = engine(&platform, &loaded)?;
+        let outcome = spa_usecases::snooze(&engine, &id, by, spa_usecases::Snoozer::Operator)
+            .await
+            .map_err(fail)?;
+        Ok(match (&outcome, json) {
+            (spa_usecases::SnoozeOutcome::Snoozed { purge, until }, true) => emit(&format!(
+                "{}\n",
+                json!({"account": id.as_str(), "snoozed": true, "purge": purge, "snoozed_until": until})
+            )),
+            (spa_usecases::SnoozeOutcome::Snoozed { purge, until }, false) => emit(&format!(
+                "{id}: the purge of {} is put off until {} (UTC)\n",
+                purge.format("%Y-%m-%d %H:%M"),
+                until.format("%Y-%m-%d %H:%M")
+            )),
+            (spa_usecases::SnoozeOutcome::Refused(why), true) => {
+                // refused: exit 1 whether or not the answer could be printed
+                let _printed: ExitCode = emit(&format!(
+                    "{}\n",
+                    json!({"account": id.as_str(), "snoozed": false, "reason": why})
+                ));
+                ExitCode::from(1)
+            }
+            (spa_usecases::SnoozeOutcome::Refused(why), false) => {
+                eprintln!("error: {id} not snoozed: {why}");
+                ExitCode::from(1)
+            }
+        })
+    })
+    .and_then(|r| r)
+    .unwrap_or_else(|code| code)
 }
 
 /// An action on one account, applied at once (not through the queue).

@@ -166,6 +166,14 @@ fn describe(r: &Resolved, out: &mut String) -> std::fmt::Result {
     if let Some(cooldown) = r.cooldown {
         writeln!(out, "  cooldown: {}", format_duration(&cooldown))?;
     }
+    if let Some(notice) = r.purge_notice {
+        writeln!(
+            out,
+            "  purge notice: {} before each purge, snooze up to {}",
+            format_duration(&notice.before),
+            format_duration(&notice.snooze)
+        )?;
+    }
     if let Some(unit) = &r.suspended_unit {
         writeln!(out, "  spa close parks it in: {unit}")?;
     }

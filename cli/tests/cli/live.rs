@@ -51,8 +51,20 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
     assert!(summary["requested"].is_string(), "{summary}");
     assert_eq!(summary["accounts_per_state"]["prepared"], 2, "{summary}");
     assert_eq!(summary["events_failed"], 0, "{summary}");
-    // 8 preparations, then 5 assigned accounts maintained; the data unit skips its purge
-    assert_eq!(summary["builds_started"], 8 + 4 * 2 + 1, "{summary}");
+    // 8 preparations, then 5 assigned accounts maintained; the data unit skips its
+    // purge; then the dry run of one purge for its holder's notice
+    assert_eq!(summary["builds_started"], 8 + 4 * 2 + 1 + 1, "{summary}");
+    // one holder told of their next purge, who snoozed it by the 3 days the sandbox
+    // unit allows
+    let notice = &summary["notice"];
+    let purge = notice["purge"].as_str().expect("a purge announced");
+    let until = notice["snoozed_until"].as_str().expect("snoozed");
+    let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap();
+    assert_eq!(
+        at(until) - at(purge),
+        chrono::TimeDelta::days(3),
+        "{summary}"
+    );
     // a root sign-in (routed to slack, teams), a budget alert (slack) and the freeze's
     // SpendProjected (slack, teams) reached the demo's local webhook server
     assert_eq!(summary["chat"]["slack"], 3, "{summary}");
@@ -93,9 +105,18 @@ fn the_demo_runs_the_lifecycle_end_to_end() {
         "ConsoleLoginWithRoot",
         "AccountFrozen",
         "SpendProjected",
+        "PurgeNotice",
+        "PurgeSnoozed",
     ] {
         assert!(labels.contains(&label), "{label} not recorded: {recent}");
     }
+    // bad input: exit 2, before anything is connected
+    let noticed = notice["account"].as_str().unwrap();
+    let out = spa(&["snooze", noticed, "--by", "soon"], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--by"), "{}", text(&out.stderr));
+    let out = spa(&["snooze", "12345", "--by", "1d"], Some(&endpoint));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     // the frozen account's own history says why
     let frozen = summary["frozen"].as_str().expect("a frozen account");
     let out = spa(

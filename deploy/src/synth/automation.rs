@@ -117,6 +117,11 @@ fn block_public() -> Value {
 
 /// A bucket policy that refuses every request not made over TLS.
 fn tls_only(bucket: &str) -> Resource {
+    tls_only_and(bucket, Vec::new())
+}
+
+/// A bucket policy that refuses every request not made over TLS, and grants `allow`.
+fn tls_only_and(bucket: &str, allow: Vec<Statement>) -> Resource {
     let deny = Statement {
         effect: "Deny",
         ..Statement::allow(
@@ -129,7 +134,9 @@ fn tls_only(bucket: &str) -> Resource {
     .when(json!({"Bool": {"aws:SecureTransport": "false"}}));
     Resource::raw(
         "AWS::S3::BucketPolicy",
-        json!({"Bucket": r(bucket), "PolicyDocument": PolicyDocument::new(vec![deny])}),
+        json!({"Bucket": r(bucket), "PolicyDocument": PolicyDocument::new(
+            std::iter::once(deny).chain(allow).collect()
+        )}),
     )
 }
 
@@ -517,7 +524,35 @@ fn reports_bucket(
         )
         .retained(),
     )?;
-    t.add("ReportsBucketPolicy", tls_only(REPORTS_BUCKET))
+    t.add(
+        "ReportsBucketPolicy",
+        reports_bucket_policy(
+            &settings.environment_identifier,
+            &reporting.exceptions_prefix,
+        ),
+    )
+}
+
+/// The reports bucket's policy: TLS only, and the pre-purge notice's dry runs may put
+/// their list there: spa's CodeBuild role of an account of the organization, under
+/// that account's own prefix (`<exceptions_prefix>/<account>/`), nothing else.
+fn reports_bucket_policy(environment: &str, exceptions_prefix: &str) -> Resource {
+    let prefix = exceptions_prefix.trim_matches('/');
+    let lists = Statement::allow(
+        &["s3:PutObject"],
+        vec![sub(format!(
+            "${{{REPORTS_BUCKET}.Arn}}/{prefix}/${{!aws:PrincipalAccount}}/*"
+        ))],
+    )
+    .sid("PurgePreviewLists")
+    .to(json!({"AWS": "*"}))
+    .when(json!({
+        "StringEquals": {"aws:PrincipalOrgID": r("OrganizationId")},
+        "ArnLike": {"aws:PrincipalArn": sub(format!(
+            "arn:${{AWS::Partition}}:iam::*:role/{environment}-CodeBuildRole"
+        ))},
+    }));
+    tls_only_and(REPORTS_BUCKET, vec![lists])
 }
 
 fn incidents(

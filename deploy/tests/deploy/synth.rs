@@ -316,7 +316,9 @@ fn the_exceptions_rule_filters_its_environment() {
     assert_eq!(pattern["source"], json!(["spa"]));
     assert_eq!(pattern["detail"]["environment"], json!(["SpaDemo"]));
     let types = pattern["detail-type"].as_array().unwrap();
-    assert_eq!(types.len(), 12 + 2, "{types:?}");
+    // the exceptions, a quarantine, an assignment and a pre-purge notice (the holder's e-mails)
+    assert_eq!(types.len(), 12 + 3, "{types:?}");
+    assert!(types.contains(&json!("PurgeNotice")), "{types:?}");
     assert!(types.contains(&json!("SpendProjected")), "{types:?}");
     assert!(types.contains(&json!("DeadLetter")), "{types:?}");
     assert!(types.contains(&json!("PurgeDryRun")), "{types:?}");
@@ -1067,5 +1069,33 @@ fn the_management_role_drains_the_forwarding_dead_letter_queue_and_no_other() {
     assert_eq!(
         management["Resources"]["ForwardDeadLetters"]["Properties"]["QueueName"],
         spa_core::rules::forward_dead_letter_queue("SpaDemo")
+    );
+}
+
+#[test]
+fn the_reports_bucket_takes_the_purge_preview_lists_of_the_organizations_codebuild_roles_only() {
+    let template = automation(false);
+    let policy = &template["Resources"]["ReportsBucketPolicy"]["Properties"]["PolicyDocument"];
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{policy:#}");
+    assert_eq!(statements[0]["Sid"], "DenyInsecureTransport");
+    let lists = &statements[1];
+    assert_eq!(lists["Sid"], "PurgePreviewLists");
+    assert_eq!(lists["Effect"], "Allow");
+    // PutObject only: no read, no delete, no listing of what other accounts wrote
+    assert_eq!(lists["Action"], serde_json::json!(["s3:PutObject"]));
+    // each account under its own prefix of the exceptions prefix
+    assert_eq!(
+        lists["Resource"],
+        serde_json::json!([{"Fn::Sub": "${ReportsBucket.Arn}/reports/exceptions/${!aws:PrincipalAccount}/*"}])
+    );
+    // the organization's accounts, spa's CodeBuild role of this environment
+    assert_eq!(
+        lists["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        serde_json::json!({"Ref": "OrganizationId"})
+    );
+    assert_eq!(
+        lists["Condition"]["ArnLike"]["aws:PrincipalArn"],
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/SpaDemo-CodeBuildRole"})
     );
 }

@@ -132,6 +132,10 @@ impl Objects for ReportsBucket {
         self.bucket("GetObject")?.get(key).await
     }
 
+    fn bucket_name(&self) -> Option<String> {
+        self.0.as_ref().map(|objects| objects.bucket.clone())
+    }
+
     async fn presigned_url(
         &self,
         key: &str,

@@ -39,7 +39,7 @@ use super::lease::{self, Taken};
 use super::{exceptions, holders};
 use crate::ports::{
     AccountCache, Activity, ActivityQuery, BuildRequest, Builds, Bus, Deadline, DeadlineKind,
-    Deadlines, Journal, Organization, OrganizationTree, Platform, PortError,
+    Deadlines, Journal, Objects, Organization, OrganizationTree, Platform, PortError,
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{
@@ -252,10 +252,11 @@ impl<'r> Run<'r> {
     }
 }
 
-/// The deadlines the sweeper must watch for an account seen as `view`.
+/// The deadlines the sweeper must watch for an account seen as `view` at `at`.
 fn expected_deadlines(
     view: &AccountView,
     policy: &Policy,
+    at: DateTime<Utc>,
 ) -> BTreeMap<DeadlineKind, DateTime<Utc>> {
     let mut due = BTreeMap::new();
     let Some(state) = view.state else {
@@ -285,15 +286,40 @@ fn expected_deadlines(
     {
         due.insert(DeadlineKind::Cooldown, until);
     }
+    // the holder put the purge off: the sweeper purges the account when the snooze
+    // ends (the lease waits for it)
+    if state == State::Assigned
+        && let Some(until) = view.snoozed_until
+    {
+        due.insert(DeadlineKind::Snooze, until);
+        due.remove(&DeadlineKind::Lease);
+    }
+    // the holder is told of the next purge `purge_notice.before` it (the next window
+    // as seen now: every transition and every sweep of the account sets it again)
+    if let Some((notice, _)) = view.notice_due(at, policy) {
+        due.insert(DeadlineKind::Notice, notice);
+    }
+    // its dry run's end never came: the sweeper asks CodeBuild (a lost member event)
+    if let Some((_, ask)) = view.preview_pending(at, policy) {
+        due.insert(DeadlineKind::Notice, ask);
+    }
     due
 }
 
-const DEADLINE_KINDS: [DeadlineKind; 4] = [
+const DEADLINE_KINDS: [DeadlineKind; 6] = [
     DeadlineKind::Onboarding,
     DeadlineKind::Maintenance,
     DeadlineKind::Lease,
     DeadlineKind::Cooldown,
+    DeadlineKind::Notice,
+    DeadlineKind::Snooze,
 ];
+
+/// The idempotency token of the dry run of the purge at `purge`: one dry run per
+/// account and purge announced.
+pub fn preview_token(account: &AccountId, purge: DateTime<Utc>) -> String {
+    format!("spa-{account}-preview-{}", purge.timestamp())
+}
 
 /// The build a view shows decided but not started: attempts written, no build tag.
 fn pending_start(view: &AccountView) -> Option<(BuildKind, u32)> {
@@ -365,6 +391,31 @@ fn state_at_build(mut state: Option<State>, commands: &[Command]) -> Option<Stat
     }
     state
 }
+
+/// What a delivery notes before it writes anything (`Claims::note`): the tags it
+/// decided on and the instant it judged at, for the delivery that resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Note {
+    tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<DateTime<Utc>>,
+}
+
+impl Note {
+    /// Reads a note: this shape, or the bare tags an earlier version noted.
+    fn read(text: &str) -> Result<Note, serde_json::Error> {
+        match serde_json::from_str::<BTreeMap<String, String>>(text) {
+            Ok(tags) => Ok(Note { tags, at: None }),
+            Err(_) => serde_json::from_str(text),
+        }
+    }
+}
+
+/// The fact of a `PurgeNotice` event that says when the purge is (RFC 3339).
+pub const PURGE_AT: &str = "purge_at";
+/// The fact of a `PurgeNotice` event that says how its dry run ended (a build status,
+/// or `not started`).
+pub const PREVIEW_STATUS: &str = "preview_status";
 
 /// The idempotency token of a build: the same for every delivery of one transition
 /// (account, kind, attempt, the state the build belongs to and the instant it was
@@ -484,8 +535,8 @@ impl<P: Platform> Engine<'_, P> {
         tags: &BTreeMap<String, String>,
     ) -> Option<(AccountView, Trigger)> {
         let note = note?;
-        let before: BTreeMap<String, String> = match serde_json::from_str(note) {
-            Ok(before) => before,
+        let (before, judged) = match Note::read(note) {
+            Ok(note) => (note.tags, note.at),
             Err(error) => {
                 tracing::error!(%account, cause, %error, "the note of the earlier delivery does not read: deciding on the tags as they are");
                 self.count_trouble("NotesUnreadable");
@@ -493,7 +544,17 @@ impl<P: Platform> Engine<'_, P> {
             }
         };
         if &before == tags {
-            return None;
+            // nothing written yet; a sweep decides again at the instant the dead one
+            // judged, so that a build it started is recognised by its idempotency
+            // token (the token names the instant the state was entered)
+            return match (&trigger.kind, judged) {
+                (TriggerKind::Sweep, Some(at)) => {
+                    let view = self.codec().decode(&before).ok()?;
+                    tracing::info!(%account, cause, "resuming the sweep an earlier delivery began, at its instant");
+                    Some((view, Trigger::new(at, TriggerKind::Sweep)))
+                }
+                _ => None,
+            };
         }
         let view = self.codec().decode(&before).ok()?;
         let now = self.codec().decode(tags).ok();
@@ -682,29 +743,35 @@ impl<P: Platform> Engine<'_, P> {
         if trigger.kind != TriggerKind::Sweep {
             return None;
         }
-        let awaited = view.build.as_ref()?;
+        // the awaited build, else the dry run of a pre-purge notice not told yet
+        let awaited = match (&view.build, view.state) {
+            (Some(awaited), _) => awaited.id.clone(),
+            (None, Some(State::Assigned)) => view.notice.as_ref()?.preview.clone()?,
+            (None, _) => return None,
+        };
+        let awaited = &awaited;
         let builds = self.platform().builds();
         let status = self
             .retry()
             .run("read the build's status", || {
-                builds.build_status(account, &awaited.id)
+                builds.build_status(account, awaited)
             })
             .await;
         match status {
             Ok(BuildStatus::InProgress) => None,
             Ok(status) => {
-                tracing::warn!(%account, cause, build = %awaited.id, %status, "the end of the awaited build never arrived: applying it now");
+                tracing::warn!(%account, cause, build = %awaited, %status, "the end of the awaited build never arrived: applying it now");
                 self.count_trouble("LostBuildEnds");
                 Some(Trigger::new(
                     trigger.at,
                     TriggerKind::BuildFinished {
-                        build: awaited.id.clone(),
+                        build: awaited.clone(),
                         status,
                     },
                 ))
             }
             Err(error) => {
-                tracing::warn!(%account, cause, build = %awaited.id, %error, "the awaited build's status cannot be read: swept as due");
+                tracing::warn!(%account, cause, build = %awaited, %error, "the awaited build's status cannot be read: swept as due");
                 None
             }
         }
@@ -713,7 +780,11 @@ impl<P: Platform> Engine<'_, P> {
     /// Notes the tags before the transition on the cause's claim: a delivery that
     /// resumes after this one died decides on them again ([`Self::view_to_decide`]).
     async fn note_before(&self, run: &Run<'_>) -> Result<(), UseCaseError> {
-        let before = serde_json::to_string(&run.tags).map_err(|error| {
+        let note = Note {
+            tags: run.tags.clone(),
+            at: Some(run.at),
+        };
+        let before = serde_json::to_string(&note).map_err(|error| {
             UseCaseError::bad_input(
                 Context::step("note the tags before").account(run.account),
                 error.to_string(),
@@ -841,6 +912,34 @@ impl<P: Platform> Engine<'_, P> {
             }
             launched = Some(result);
         }
+        // the dry run of a pre-purge notice, the same way: started before the tags, its
+        // id written with them; one it cannot start (bad settings, no reports bucket)
+        // leaves the holder told without the list
+        let mut unlisted = None;
+        let preview = decision.commands.iter().find_map(|c| match c {
+            Command::StartPreview { purge } => Some(*purge),
+            _ => None,
+        });
+        if let Some(purge) = preview {
+            match self.launch_preview(run, resolved, purge).await {
+                Ok(id) => {
+                    tracing::info!(%account, cause = run.cause, build = %id, "dry run of the purge started for the holder's notice");
+                    for (key, value) in self.codec().notice_started(purge, Some(&id)).set {
+                        changes.set(key, value);
+                    }
+                }
+                Err(error) if error.is_transient() => {
+                    return Err(UseCaseError::port(context("start the dry run"), error));
+                }
+                Err(error) => {
+                    tracing::warn!(%account, cause = run.cause, %error, "the dry run of the purge could not start: the holder is told without the list");
+                    for (key, value) in self.codec().notice_started(purge, None).set {
+                        changes.set(key, value);
+                    }
+                    unlisted = Some(format!("its dry run could not start ({error})"));
+                }
+            }
+        }
         self.write_tags(run, &changes).await?;
         run.outcome.to = decision.to;
         let mut ensure_budget = false;
@@ -872,6 +971,29 @@ impl<P: Platform> Engine<'_, P> {
                 Command::Decommission(how) => self.decommission(run, how).await?,
                 Command::Freeze { .. } => self.freeze(run, true).await?,
                 Command::Thaw => self.freeze(run, false).await?,
+                Command::StartPreview { purge } => {
+                    if let (Some(why), Some(holder)) = (unlisted.take(), view.holder.as_ref()) {
+                        self.tell_purge_notice(run, holder, *purge, Err(why));
+                        let detail = self.notice_detail(*purge, None);
+                        self.record(run, Label::PurgeNotice, &detail).await?;
+                    }
+                }
+                Command::TellPurgeNotice {
+                    holder,
+                    purge,
+                    preview,
+                } => {
+                    let told = preview.clone().ok_or_else(|| "no dry run".to_owned());
+                    self.tell_purge_notice(run, holder, *purge, told);
+                    run.note = Some(self.notice_detail(*purge, preview.as_ref()));
+                }
+                Command::Snooze { purge, until } => {
+                    run.note = Some(format!(
+                        "the purge at {} put off until {}",
+                        spa_core::notify::preview::instant(*purge),
+                        spa_core::notify::preview::instant(*until)
+                    ));
+                }
                 Command::NotifyHolder { holder, label } => {
                     tracing::info!(
                         account = %account,
@@ -895,6 +1017,7 @@ impl<P: Platform> Engine<'_, P> {
                 | Command::SetLeaseEnd(_)
                 | Command::StartClosing(_)
                 | Command::ClearBuild
+                | Command::EndSnooze
                 | Command::OpenTransaction(_)
                 | Command::CloseTransaction(_) => {}
             }
@@ -903,9 +1026,9 @@ impl<P: Platform> Engine<'_, P> {
         if ensure_budget {
             super::budget::ensure(self, run, resolved).await?;
         }
-        let before = expected_deadlines(view, policy);
+        let before = expected_deadlines(view, policy, run.at);
         let after = match self.codec().decode(&run.tags) {
-            Ok(after) => expected_deadlines(&after, policy),
+            Ok(after) => expected_deadlines(&after, policy, run.at),
             Err(_) => BTreeMap::new(),
         };
         self.reconcile_deadlines(run, (!force).then_some(&before), &after)
@@ -1159,6 +1282,117 @@ impl<P: Platform> Engine<'_, P> {
         Ok(id)
     }
 
+    /// Starts the dry run of the purge at `purge` (a purge build that deletes nothing
+    /// and writes aws-nuke's list to the reports bucket), with the idempotency token
+    /// of that purge.
+    async fn launch_preview(
+        &self,
+        run: &Run<'_>,
+        resolved: Option<&Resolved>,
+        purge: DateTime<Utc>,
+    ) -> Result<BuildId, PortError> {
+        let account = run.account;
+        let rejected = |message: String| PortError::Rejected {
+            service: "spa".into(),
+            action: "prepare the dry run".into(),
+            message,
+        };
+        let resolved = resolved.ok_or_else(|| rejected("the account has no settings".into()))?;
+        let bucket = self
+            .platform()
+            .objects()
+            .bucket_name()
+            .ok_or_else(|| rejected("no reports bucket to write the list to".into()))?;
+        let footprint = self
+            .footprint(resolved)
+            .map_err(|error| rejected(error.to_string()))?;
+        let mut variables = self
+            .build_variables(resolved, &footprint, account, BuildKind::Purge, 1)
+            .map_err(|error| rejected(error.to_string()))?;
+        let key = spa_core::notify::preview::list_key(
+            &self.settings().reporting.exceptions_prefix,
+            account,
+            purge,
+        );
+        variables.insert(
+            spa_core::settings::PURGE_MODE.to_owned(),
+            "--dry-run".into(),
+        );
+        variables.insert(spa_core::footprint::PREVIEW_KEY.to_owned(), key);
+        variables.insert(spa_core::footprint::REPORTS_BUCKET.to_owned(), bucket);
+        let request = BuildRequest {
+            account: account.clone(),
+            kind: BuildKind::Purge,
+            attempt: 1,
+            variables,
+            idempotency_token: preview_token(account, purge),
+        };
+        let builds = self.platform().builds();
+        let digest = footprint.digest();
+        if run.known().footprint.take() != Some(digest.clone()) {
+            self.retry()
+                .run("ensure footprint", || {
+                    builds.ensure_footprint(account, &footprint)
+                })
+                .await?;
+        }
+        let id = self
+            .retry()
+            .run("start the dry run", || {
+                builds.start_build(&footprint, &request)
+            })
+            .await?;
+        run.known().footprint = Some(digest);
+        Ok(id)
+    }
+
+    /// The activity detail of a pre-purge notice.
+    fn notice_detail(
+        &self,
+        purge: DateTime<Utc>,
+        preview: Option<&(BuildId, BuildStatus)>,
+    ) -> String {
+        let when = spa_core::notify::preview::instant(purge);
+        match preview {
+            Some((build, status)) => {
+                format!("the holder is told of the purge at {when}; dry run {build} {status}")
+            }
+            None => format!("the holder is told of the purge at {when}, without the list"),
+        }
+    }
+
+    /// Publishes the holder's pre-purge notice: one event per account and purge (its
+    /// key), which the `exceptions` function turns into the holder's e-mail once.
+    fn tell_purge_notice(
+        &self,
+        run: &mut Run<'_>,
+        holder: &Holder,
+        purge: DateTime<Utc>,
+        preview: Result<(BuildId, BuildStatus), String>,
+    ) {
+        let mut event = DomainEvent::new(
+            Label::PurgeNotice,
+            self.environment(),
+            run.account.clone(),
+            run.at,
+        )
+        .with_transition(run.state, run.state)
+        .with_holder(holder.as_str())
+        .with_fact("notify_holder", holder.masked())
+        .with_fact(PURGE_AT, spa_core::notify::preview::instant(purge))
+        .keyed(&format!("purge-notice#{}", purge.timestamp()));
+        event = match preview {
+            Ok((build, status)) => event
+                .with_fact("preview_build", build.as_str())
+                .with_fact(PREVIEW_STATUS, status.as_str()),
+            Err(why) => event
+                .with_fact(PREVIEW_STATUS, "not started")
+                .with_reason(why),
+        };
+        run.events.push(event);
+        run.outcome.events.push(Label::PurgeNotice);
+    }
+
     /// A build could not be started: a permanent refusal (a missing member role)
     /// raises `BuildFailed` now (the on-boarding or maintenance deadline quarantines
     /// the account if nobody fixes it); a transient one goes back for a retry. The
@@ -1325,11 +1559,14 @@ impl<P: Platform> Engine<'_, P> {
             Rejection::Illegal { .. } => {
                 tracing::warn!(%account, cause = run.cause, %rejection, "refused");
             }
-            Rejection::Cooldown { .. } => {
+            Rejection::Cooldown { .. } | Rejection::Snoozed { .. } => {
                 tracing::info!(%account, cause = run.cause, %rejection, "not yet");
             }
             Rejection::BeyondLease { .. } => {
                 tracing::info!(%account, cause = run.cause, %rejection, "refused");
+            }
+            Rejection::Snooze(_) => {
+                tracing::info!(%account, cause = run.cause, %rejection, "snooze refused");
             }
             Rejection::Invalid(invalid) => {
                 tracing::warn!(%account, cause = run.cause, %rejection, "refused");
@@ -1349,7 +1586,7 @@ impl<P: Platform> Engine<'_, P> {
             run.emit_with_reason(self.environment(), Label::BuildStarted, None);
             let detail = self.detail(&run, Label::BuildStarted);
             self.record(&run, Label::BuildStarted, &detail).await?;
-            let after = expected_deadlines(view, policy);
+            let after = expected_deadlines(view, policy, run.at);
             self.reconcile_deadlines(&run, None, &after).await?;
             run.outcome.verdict = Verdict::Resumed;
             return self.finish(run).await;
@@ -1452,5 +1689,28 @@ mod tests {
         assert_ne!(token, other(BuildKind::Preparation, 2, vended));
         assert_ne!(token, other(BuildKind::Purge, 1, Some(State::Expired)));
         assert_ne!(token, other(BuildKind::Preparation, 1, Some(State::Purged)));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod note_tests {
+    use super::*;
+
+    #[test]
+    fn a_note_reads_in_its_shape_and_in_the_bare_tags_of_earlier_versions() {
+        let tags = BTreeMap::from([("account-state".to_owned(), "assigned".to_owned())]);
+        let at = DateTime::parse_from_rfc3339("2025-03-01T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        let note = Note {
+            tags: tags.clone(),
+            at: Some(at),
+        };
+        let text = serde_json::to_string(&note).unwrap();
+        assert_eq!(Note::read(&text).unwrap(), note);
+        let bare = serde_json::to_string(&tags).unwrap();
+        assert_eq!(Note::read(&bare).unwrap(), Note { tags, at: None });
+        assert!(Note::read("not json").is_err());
     }
 }

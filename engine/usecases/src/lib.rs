@@ -64,6 +64,8 @@ pub mod reports;
 pub mod requests;
 pub mod residual;
 pub mod slack;
+pub mod snooze;
+pub use snooze::{SnoozeOutcome, Snoozer, snooze, snooze_for};
 pub mod trust;
 
 #[cfg(test)]

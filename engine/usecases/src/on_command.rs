@@ -28,6 +28,22 @@ pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
             reason: spa_core::events::redact_emails(reason),
         },
         Action::Unfreeze => TriggerKind::OperatorUnfreeze,
+        Action::Snooze { by, holder } => TriggerKind::Snooze {
+            by: by
+                .as_deref()
+                .map(spa_core::settings::values::parse_duration)
+                .transpose()
+                .map_err(|expected| {
+                    format!("`snooze` needs a duration such as 2d: expected {expected}")
+                })?,
+            asker: holder
+                .as_deref()
+                .map(Holder::new)
+                .transpose()
+                .map_err(|error| {
+                    format!("`snooze` needs the asker's e-mail address: {}", error.why)
+                })?,
+        },
         Action::SlackReply { .. } | Action::SlackButton { .. } => {
             return Err("a Slack job is not a lifecycle trigger".to_owned());
         }

@@ -54,6 +54,8 @@ struct Account {
     ou_path: Vec<String>,
     /// The longest assignment, from the account's settings.
     lease: Option<Duration>,
+    /// The pre-purge notice and its snooze, from the account's settings.
+    purge_notice: Option<spa_core::settings::PurgeNotice>,
 }
 
 /// Handles one of spa's own events on the `exceptions` function.
@@ -96,7 +98,9 @@ pub async fn on_notice<P: Platform>(
         Ok(known) => known,
         Err(error) => return lease::end(engine, &key, Err(error)).await,
     };
-    let deliveries = if domain.label.needs_attention() {
+    let deliveries = if domain.label == Label::PurgeNotice {
+        purge_notice(engine, event, &known).await
+    } else if domain.label.needs_attention() {
         attend(engine, event, &known).await
     } else {
         welcome(engine, event, &known).await
@@ -193,6 +197,10 @@ async fn describe<P: Platform>(
                     .settings()
                     .resolve_account(account.as_str(), ancestors)
                     .and_then(|resolved| resolved.lease),
+                purge_notice: engine
+                    .settings()
+                    .resolve_account(account.as_str(), ancestors)
+                    .and_then(|resolved| resolved.purge_notice),
             });
         }
     }
@@ -220,10 +228,11 @@ async fn describe<P: Platform>(
             organization.ancestors(account.as_str())
         })
         .await?;
-    let lease = engine
+    let resolved = engine
         .settings()
-        .resolve_account(account.as_str(), &ancestors)
-        .and_then(|resolved| resolved.lease);
+        .resolve_account(account.as_str(), &ancestors);
+    let lease = resolved.as_ref().and_then(|resolved| resolved.lease);
+    let purge_notice = resolved.and_then(|resolved| resolved.purge_notice);
     let ou_path =
         super::reports::ou_names(engine, &ancestors, &mut std::collections::HashMap::new()).await?;
     // what the next notice of the account reads instead of Organizations; a cache:
@@ -248,6 +257,7 @@ async fn describe<P: Platform>(
         cost_center,
         ou_path,
         lease,
+        purge_notice,
     })
 }
 
@@ -603,6 +613,90 @@ async fn welcome<P: Platform>(
         step: "holder",
         result,
     }]
+}
+
+/// The holder's pre-purge notice: the dry run's list read from the reports bucket and
+/// summarized (untrusted text: see `spa_core::notify::preview`), when the purge is,
+/// and how to snooze it. A dry run that failed, or a list that cannot be read, still
+/// tells the holder when the purge is, and why the list is missing.
+async fn purge_notice<P: Platform>(
+    engine: &Engine<'_, P>,
+    event: &SpaEvent,
+    known: &Account,
+) -> Vec<Delivery> {
+    let domain = &event.event;
+    let holder_step = |result| {
+        vec![Delivery {
+            step: "holder",
+            result,
+        }]
+    };
+    if engine.settings().notifications.email_sender.is_none() {
+        return holder_step(Ok("not told: no `notifications.email_sender`".into()));
+    }
+    let Some(holder) = &known.holder else {
+        return holder_step(Ok("no holder to tell".into()));
+    };
+    let Some(purge) = domain
+        .facts
+        .get(super::apply::PURGE_AT)
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.to_utc())
+    else {
+        return holder_step(Err("the notice names no purge instant".into()));
+    };
+    let status = domain
+        .facts
+        .get(super::apply::PREVIEW_STATUS)
+        .map(String::as_str);
+    let preview = match status {
+        Some("SUCCEEDED") => {
+            let key = notify::preview::list_key(
+                &engine.settings().reporting.exceptions_prefix,
+                &domain.account,
+                purge,
+            );
+            let objects = engine.platform().objects();
+            match engine
+                .retry()
+                .run("read the dry run's list", || objects.get(&key))
+                .await
+            {
+                Ok(bytes) => Ok(notify::PreviewSummary::from_list(&bytes)),
+                Err(error) => {
+                    tracing::warn!(account = %domain.account, key, %error, "the dry run's list could not be read: the holder is told without it");
+                    Err(format!("the dry run's list could not be read ({error})"))
+                }
+            }
+        }
+        Some("not started") | None => Err(domain
+            .reason
+            .clone()
+            .unwrap_or_else(|| "its dry run could not start".to_owned())),
+        Some(other) => Err(format!("its dry run ended {other}")),
+    };
+    let mail = notify::PurgeNoticeMail {
+        environment: domain.environment.clone(),
+        account: domain.account.clone(),
+        account_name: known.name.clone().unwrap_or_default(),
+        purge,
+        preview,
+        snooze: known.purge_notice.map(|notice| notice.snooze),
+        help: engine
+            .settings()
+            .notifications
+            .workbooks_url
+            .iter()
+            .map(|url| format!("What spa tells you and why: {url}"))
+            .collect(),
+    };
+    let result = mail_to(
+        engine,
+        vec![holder.as_str().to_owned()],
+        notify::purge_notice(&mail),
+    )
+    .await;
+    holder_step(result)
 }
 
 /// Opens the incident of the account and label, or adds to the open one's timeline.

@@ -191,6 +191,8 @@ pub struct StatusLine {
     pub since: Option<DateTime<Utc>>,
     /// The end of the cooldown after its last purge, while no new holder may have it.
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// Until when its holder put off its purge (once per purge).
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 /// Every managed account with its state (reads the tags of each: fine for the CLI).
@@ -211,6 +213,7 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
                     holder: None,
                     since: None,
                     cooldown_until: None,
+                    snoozed_until: None,
                 });
                 continue;
             }
@@ -226,15 +229,17 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
                     .name
             }
         };
-        let (state, holder, since, cooldown_until) = match engine.codec().decode(&tags) {
-            Ok(view) => (
-                spa_core::lifecycle::state_name(view.state).to_owned(),
-                view.holder.as_ref().map(|h| h.masked()),
-                view.since,
-                view.cooling(engine.now()),
-            ),
-            Err(error) => (format!("drift: {error}"), None, None, None),
-        };
+        let (state, holder, since, cooldown_until, snoozed_until) =
+            match engine.codec().decode(&tags) {
+                Ok(view) => (
+                    spa_core::lifecycle::state_name(view.state).to_owned(),
+                    view.holder.as_ref().map(|h| h.masked()),
+                    view.since,
+                    view.cooling(engine.now()),
+                    view.snoozed_until,
+                ),
+                Err(error) => (format!("drift: {error}"), None, None, None, None),
+            };
         lines.push(StatusLine {
             account: account.id,
             name,
@@ -243,6 +248,7 @@ pub async fn status<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<StatusLin
             holder,
             since,
             cooldown_until,
+            snoozed_until,
         });
     }
     Ok(lines)

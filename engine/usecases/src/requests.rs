@@ -777,6 +777,38 @@ pub async fn extend<P: Platform>(
     })
 }
 
+/// `/spa snooze ACCOUNT [DURATION]` and the `Snooze` button: the next purge put off,
+/// once, for the account's holder (checked against its holder tag by `decide`) or an
+/// admin (an operator).
+pub async fn snooze<P: Platform>(
+    engine: &Engine<'_, P>,
+    asker: &Asker,
+    account: &AccountId,
+    by: Option<Duration>,
+    cause: &str,
+) -> Result<Value, UseCaseError> {
+    use crate::snooze::{SnoozeOutcome, Snoozer};
+    let snoozer = if asker.admin {
+        Snoozer::Operator
+    } else {
+        match asker.email.as_deref().map(Holder::new) {
+            Some(Ok(holder)) => Snoozer::Holder(holder),
+            _ => return Ok(spa_core::chatops::reply::unknown_asker()),
+        }
+    };
+    let outcome = crate::snooze::snooze_for(engine, cause, account, by, snoozer).await?;
+    Ok(match outcome {
+        SnoozeOutcome::Snoozed { purge, until } => answers::said(&format!(
+            "The purge of account {account} planned {} is put off until {}.",
+            purge.format("%Y-%m-%d %H:%M UTC"),
+            until.format("%Y-%m-%d %H:%M UTC")
+        )),
+        SnoozeOutcome::Refused(why) => {
+            answers::said(&format!("Account {account} was not snoozed: {why}."))
+        }
+    })
+}
+
 /// The `Unfreeze` button: an admin gives a frozen account back to its state.
 pub async fn unfreeze<P: Platform>(
     engine: &Engine<'_, P>,

@@ -204,7 +204,9 @@ pub async fn on_slash_command<P: Platform, U: SlackUsers>(
         }
         Request::Status(target) | Request::Costs(target) => target,
         Request::Find(_) | Request::Ask { .. } => &Target::Mine,
-        Request::Extend { account, .. } => &Target::Account(account.clone()),
+        Request::Extend { account, .. } | Request::Snooze { account, .. } => {
+            &Target::Account(account.clone())
+        }
     };
     let asker = match asker(engine, users, &command.user_id).await {
         Ok(asker) => asker,
@@ -314,7 +316,9 @@ async fn on_click<P: Platform, U: SlackUsers>(
         }
     };
     let account = match &click.button {
-        Button::Extend(account) | Button::Unfreeze(account) => account.clone(),
+        Button::Extend(account) | Button::Unfreeze(account) | Button::Snooze(account) => {
+            account.clone()
+        }
         Button::Approve(_) | Button::Deny(_) => settings.automation.account_id.clone(),
     };
     let job = AccountCommand::new(
@@ -702,6 +706,12 @@ async fn work_out<P: Platform>(
         Work::Text(Request::Extend { account, by }) => {
             requests::extend(engine, asker, account, *by, cause).await
         }
+        Work::Text(Request::Snooze { account, by }) => {
+            requests::snooze(engine, asker, account, *by, cause).await
+        }
+        Work::Click(Some(Button::Snooze(account))) => {
+            requests::snooze(engine, asker, account, None, cause).await
+        }
         Work::Text(request) => compute(engine, asker, request).await,
         Work::Click(Some(Button::Approve(id))) => requests::answer(engine, asker, id, true).await,
         Work::Click(Some(Button::Deny(id))) => requests::answer(engine, asker, id, false).await,
@@ -792,7 +802,9 @@ async fn compute<P: Platform>(
         Request::Unknown(text) => return Ok(reply::help("/spa", Some(text))),
         Request::Find(text) => return find(engine, asker, text).await,
         // answered by `work_out`
-        Request::Ask { .. } | Request::Extend { .. } => return Ok(reply::failed()),
+        Request::Ask { .. } | Request::Extend { .. } | Request::Snooze { .. } => {
+            return Ok(reply::failed());
+        }
     };
     if let Request::Status(_) = request {
         return Ok(reply::status(&accounts));

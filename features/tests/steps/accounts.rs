@@ -443,7 +443,7 @@ impl Live {
         (kind.to_owned(), build)
     }
 
-    fn build_ended(&mut self, name: &str, build: &BuildId, status: BuildStatus) {
+    pub(super) fn build_ended(&mut self, name: &str, build: &BuildId, status: BuildStatus) {
         let id = self.next_id("build");
         let event =
             synth::build_state_change(&id, &self.id(name), REGION, build, status, Utc::now());

@@ -90,7 +90,7 @@ impl Live {
     }
 
     /// What the emulator's SES sent: (destinations, subject).
-    async fn mail(&self) -> Vec<(Vec<String>, String)> {
+    pub(super) async fn mail(&self) -> Vec<(Vec<String>, String)> {
         let url = format!("{}/moto-api/data.json", self._moto.endpoint());
         let data: Value = reqwest::get(&url)
             .await

@@ -608,7 +608,7 @@ fn transaction_completes(world: &mut SpaWorld, kind: String) {
 }
 
 #[then(
-    regex = r#"^it is rejected as (duplicate|stale|illegal|invalid|cooldown|beyond the lease) because "(.*)"$"#
+    regex = r#"^it is rejected as (duplicate|stale|illegal|invalid|cooldown|beyond the lease|snoozed|snooze) because "(.*)"$"#
 )]
 fn rejected_plain(world: &mut SpaWorld, kind: String, reason: String) {
     rejected(world, &kind, &reason);
@@ -626,6 +626,8 @@ fn rejected(world: &mut SpaWorld, kind: &str, reason: &str) {
         Rejection::Illegal { .. } => "illegal",
         Rejection::Cooldown { .. } => "cooldown",
         Rejection::BeyondLease { .. } => "beyond the lease",
+        Rejection::Snoozed { .. } => "snoozed",
+        Rejection::Snooze(_) => "snooze",
         Rejection::Invalid(_) => "invalid",
     };
     assert_eq!(found, kind, "{rejection}");

@@ -13,6 +13,7 @@ mod dead_letters;
 mod digest;
 mod exceptions;
 mod lifecycle;
+mod purge_notice;
 mod reports;
 mod requests;
 mod scans;

@@ -409,6 +409,8 @@ fn kind_name(kind: DeadlineKind) -> &'static str {
         DeadlineKind::Maintenance => "maintenance",
         DeadlineKind::Lease => "lease",
         DeadlineKind::Cooldown => "cooldown",
+        DeadlineKind::Notice => "notice",
+        DeadlineKind::Snooze => "snooze",
     }
 }
 
@@ -418,6 +420,8 @@ fn kind_of(name: &str) -> Option<DeadlineKind> {
         "maintenance" => Some(DeadlineKind::Maintenance),
         "lease" => Some(DeadlineKind::Lease),
         "cooldown" => Some(DeadlineKind::Cooldown),
+        "notice" => Some(DeadlineKind::Notice),
+        "snooze" => Some(DeadlineKind::Snooze),
         _ => None,
     }
 }
@@ -1152,6 +1156,8 @@ mod tests {
             DeadlineKind::Maintenance,
             DeadlineKind::Lease,
             DeadlineKind::Cooldown,
+            DeadlineKind::Notice,
+            DeadlineKind::Snooze,
         ] {
             assert_eq!(kind_of(kind_name(kind)), Some(kind));
         }

@@ -890,3 +890,73 @@ async fn a_request_is_written_once_and_answered_once() {
     assert_eq!(stored.answered_by.as_deref(), Some("U0ONE"));
     assert_eq!(stored.account, picked.account);
 }
+
+#[tokio::test]
+async fn the_dry_runs_list_is_read_from_the_bucket_and_summarized_whatever_it_holds() {
+    use spa_aws::s3::{ReportsBucket, S3Objects, ensure_bucket};
+    use spa_core::events::AccountId;
+    use spa_core::notify::PreviewSummary;
+    use spa_core::notify::preview::list_key;
+    use spa_usecases::ports::Objects;
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    ensure_bucket(&config, "spa-reports").await.expect("bucket");
+    // the bucket as the engine holds it: its name goes to the dry run's build
+    let bucket = ReportsBucket(Some(S3Objects::new(config.s3(), "spa-reports")));
+    assert_eq!(bucket.bucket_name().as_deref(), Some("spa-reports"));
+    assert_eq!(ReportsBucket(None).bucket_name(), None);
+    let account = AccountId::parse("111111111111").expect("an id");
+    let purge = chrono::DateTime::parse_from_rfc3339("2026-12-12T18:00:00Z")
+        .expect("an instant")
+        .to_utc();
+    let key = list_key("reports/exceptions", &account, purge);
+    // what `aws s3 cp` of the buildspec writes: aws-nuke's output, names the holder chose
+    let list = "\
+aws-nuke version v3.56.0
+us-east-1 - EC2Instance - i-0abc - [Name: \"web\"] - would remove
+eu-west-1 - S3Bucket - <img src=x onerror=alert(1)> - [] - would remove
+us-east-1 - IAMRole - SpaDemo-CodeBuildRole - [] - filtered by config
+";
+    bucket
+        .put(&key, list.as_bytes().to_vec(), "text/plain")
+        .await
+        .expect("put");
+    let read = bucket.get(&key).await.expect("get");
+    let summary = PreviewSummary::from_list(&read);
+    assert_eq!(summary.total, 2);
+    assert_eq!(
+        summary.lines(),
+        [
+            "EC2Instance: 1 (i-0abc)",
+            "S3Bucket: 1 (imgsrcxonerroralert1)"
+        ]
+    );
+    // bytes that are not text, and a list past the budget, still summarize
+    let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    bucket
+        .put(&key, binary, "application/octet-stream")
+        .await
+        .expect("put");
+    let summary = PreviewSummary::from_list(&bucket.get(&key).await.expect("get"));
+    assert_eq!(summary.total, 0);
+    let line = "us-east-1 - EC2Instance - i-1 - [] - would remove\n";
+    let huge = line.repeat(spa_core::notify::preview::MAX_LIST_BYTES / line.len() + 100);
+    bucket
+        .put(&key, huge.into_bytes(), "text/plain")
+        .await
+        .expect("put");
+    let summary = PreviewSummary::from_list(&bucket.get(&key).await.expect("get"));
+    assert!(summary.truncated);
+    // a list the dry run never wrote: the notice says the list could not be read
+    let missing = bucket
+        .get(&list_key(
+            "reports/exceptions",
+            &account,
+            purge + chrono::TimeDelta::days(7),
+        ))
+        .await;
+    assert!(
+        matches!(missing, Err(PortError::NotFound { .. })),
+        "{missing:?}"
+    );
+}

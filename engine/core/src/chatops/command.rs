@@ -184,6 +184,14 @@ pub enum Request {
         /// By how much (none: as far as allowed).
         by: Option<std::time::Duration>,
     },
+    /// `snooze ACCOUNT [DURATION]`: the next purge of an account the asker holds put
+    /// off, once, by `DURATION` or the most the settings allow.
+    Snooze {
+        /// The account.
+        account: AccountId,
+        /// By how much (none: as far as allowed).
+        by: Option<std::time::Duration>,
+    },
     /// `help`, or nothing.
     Help,
     /// Anything else: what was not understood (at most 100 characters).
@@ -224,6 +232,23 @@ impl Request {
                     .map_or_else(unknown, |lease| Request::Ask { lease: Some(lease) }),
                 _ => unknown(),
             },
+            "snooze" => match rest {
+                [account] => AccountId::parse(account)
+                    .map_or_else(unknown, |account| Request::Snooze { account, by: None }),
+                [account, by] => match (
+                    AccountId::parse(account),
+                    crate::settings::parse_duration(by)
+                        .ok()
+                        .filter(|by| !by.is_zero()),
+                ) {
+                    (Some(account), Some(by)) => Request::Snooze {
+                        account,
+                        by: Some(by),
+                    },
+                    _ => unknown(),
+                },
+                _ => unknown(),
+            },
             "extend" => match rest {
                 [account] => AccountId::parse(account)
                     .map_or_else(unknown, |account| Request::Extend { account, by: None }),
@@ -256,6 +281,7 @@ impl Request {
                 | Request::Find(_)
                 | Request::Ask { .. }
                 | Request::Extend { .. }
+                | Request::Snooze { .. }
         )
     }
 
@@ -267,6 +293,7 @@ impl Request {
             Request::Find(_) => "find",
             Request::Ask { .. } => "request",
             Request::Extend { .. } => "extend",
+            Request::Snooze { .. } => "snooze",
             Request::Help => "help",
             Request::Unknown(_) => "unknown",
         }
@@ -443,6 +470,17 @@ mod tests {
         }
         assert!(Request::parse("request").is_deferred());
         assert!(Request::parse("extend 123456789012").is_deferred());
+        assert_eq!(
+            Request::parse("snooze 123456789012 2d"),
+            Request::Snooze {
+                account: AccountId::parse("123456789012").expect("account"),
+                by: Some(days(2))
+            }
+        );
+        assert_eq!(
+            Request::parse("snooze 123456789012 later"),
+            Request::Unknown("snooze 123456789012 later".into())
+        );
     }
 
     proptest::proptest! {

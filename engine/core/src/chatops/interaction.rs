@@ -30,6 +30,9 @@ pub enum Button {
     Extend(AccountId),
     /// An admin unfreezes an account the spend guard froze (`unfreeze`, the account id).
     Unfreeze(AccountId),
+    /// The holder puts the next purge of their account off, by the most the settings
+    /// allow (`snooze`, the account id).
+    Snooze(AccountId),
 }
 
 impl Button {
@@ -40,6 +43,7 @@ impl Button {
             Button::Deny(_) => "deny",
             Button::Extend(_) => "extend",
             Button::Unfreeze(_) => "unfreeze",
+            Button::Snooze(_) => "snooze",
         }
     }
 
@@ -47,7 +51,9 @@ impl Button {
     pub fn value(&self) -> String {
         match self {
             Button::Approve(id) | Button::Deny(id) => id.clone(),
-            Button::Extend(account) | Button::Unfreeze(account) => account.to_string(),
+            Button::Extend(account) | Button::Unfreeze(account) | Button::Snooze(account) => {
+                account.to_string()
+            }
         }
     }
 
@@ -59,6 +65,7 @@ impl Button {
             "deny" => request().map(Button::Deny),
             "extend" => AccountId::parse(value).map(Button::Extend),
             "unfreeze" => AccountId::parse(value).map(Button::Unfreeze),
+            "snooze" => AccountId::parse(value).map(Button::Snooze),
             _ => None,
         }
     }
@@ -226,6 +233,7 @@ mod tests {
             ("deny", Button::Deny("r-1-ab".into())),
             ("extend", Button::Extend(account.clone())),
             ("unfreeze", Button::Unfreeze(account.clone())),
+            ("snooze", Button::Snooze(account.clone())),
         ] {
             let clicked = parse_interaction(&form(&click(id, &button.value())), None).unwrap();
             assert_eq!(clicked.button, button);

@@ -57,6 +57,7 @@ pub fn help(command: &str, not_understood: Option<&str>) -> Value {
          • `{command} find i-…|PRIVATE-IP|ARN`: where an EC2 instance is, across your accounts and regions\n\
          • `{command} request [LEASE]`: a sandbox account for you (`7d`: for a week), given at once or once approved\n\
          • `{command} extend ACCOUNT [DURATION]`: push the end of your account's lease, within what the settings allow\n\
+         • `{command} snooze ACCOUNT [DURATION]`: put the next purge of your account off, once, within what the settings allow\n\
          • `{command} help`: this help\n\
          ACCOUNT is a 12-digit account id. You may ask about the accounts you hold."
     ));

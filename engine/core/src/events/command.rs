@@ -41,6 +41,17 @@ pub enum Action {
     },
     /// `spa unfreeze`: back to the state the account was frozen in.
     Unfreeze,
+    /// `spa snooze ACCOUNT [--by 2d]`, `/spa snooze ACCOUNT [2d]`, the notice's Slack
+    /// button: put the next purge off, once, by at most `purge_notice.snooze`.
+    Snooze {
+        /// How long (`2d`, `36h`); none: the most the settings allow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        /// The e-mail address of the person who asks (a Slack user), checked against
+        /// the account's holder; none: an operator (the message body is not logged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holder: Option<String>,
+    },
     /// A Slack slash command answered later (`/spa costs`, `/spa status`): the
     /// `commands` function works the answer out and posts it to Slack's response URL.
     /// `account` is the account asked about, else the automation account.
@@ -94,6 +105,7 @@ impl Action {
             Action::Close => "close",
             Action::Freeze { .. } => "freeze",
             Action::Unfreeze => "unfreeze",
+            Action::Snooze { .. } => "snooze",
             Action::SlackReply { .. } => "slack-reply",
             Action::SlackButton { .. } => "slack-button",
         }

@@ -294,6 +294,12 @@ pub const NUKE_CONFIG: &str = "SPA_NUKE_CONFIG";
 pub const NUKE_PRINCIPALS_CONFIG: &str = "SPA_NUKE_PRINCIPALS_CONFIG";
 /// The prefix of the variables spa sets; settings may not use it.
 pub const RESERVED_PREFIX: &str = "SPA_";
+/// The dry run of a pre-purge notice: the key its list is written to in the reports
+/// bucket (set on that build only; the buildspec then runs aws-nuke without
+/// `--no-dry-run`, whatever `PURGE_MODE` says).
+pub const PREVIEW_KEY: &str = "SPA_PREVIEW_KEY";
+/// The reports bucket (with [`PREVIEW_KEY`]).
+pub const REPORTS_BUCKET: &str = "SPA_REPORTS_BUCKET";
 
 /// The names of the footprint of one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

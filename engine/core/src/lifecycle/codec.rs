@@ -8,7 +8,7 @@ use super::build::{AwaitedBuild, BuildId, BuildKind};
 use super::decide::Command;
 use super::holder::Holder;
 use super::state::State;
-use super::view::{AccountView, Transaction, TransactionKind};
+use super::view::{AccountView, PurgeNoticeTag, Transaction, TransactionKind};
 use crate::vocabulary::Label;
 
 /// The lifecycle tags, after the prefix.
@@ -23,7 +23,9 @@ const COOLDOWN_UNTIL: &str = "cooldown-until";
 const CLOSING: &str = "closing";
 const FROZEN_FROM: &str = "frozen-from";
 const LEASE_UNTIL: &str = "lease-until";
-const FIELDS: [&str; 11] = [
+const SNOOZED_UNTIL: &str = "snoozed-until";
+const PURGE_NOTICE: &str = "purge-notice";
+const FIELDS: [&str; 13] = [
     STATE,
     SINCE,
     HOLDER,
@@ -35,6 +37,8 @@ const FIELDS: [&str; 11] = [
     CLOSING,
     FROZEN_FROM,
     LEASE_UNTIL,
+    SNOOZED_UNTIL,
+    PURGE_NOTICE,
 ];
 
 /// Most build attempts a tag may say (far above any sensible `max_attempts`).
@@ -55,6 +59,8 @@ const MAX_ATTEMPTS_TAG: u32 = 999;
 /// | `{prefix}cooldown-until` | the end of the cooldown that follows the last purge (no new holder is given the account before), RFC 3339 UTC to the second |
 /// | `{prefix}lease-until` | when the assignment ends, when it is not its start plus the lease: a holder extended it (within `lease_extension`) or asked for less (`/spa request 7d`); removed with the holder, RFC 3339 UTC to the second |
 /// | `{prefix}frozen-from` | the state a `frozen` account was frozen in, and goes back to when unfrozen: `prepared` or `assigned` |
+/// | `{prefix}snoozed-until` | until when the holder put off the purge of this assignment (once per purge; removed when the purge starts), RFC 3339 UTC to the second |
+/// | `{prefix}purge-notice` | the purge the holder was last told of: `<instant>/<build id>` while its dry run runs, `<instant>` once told |
 /// | `{cost_center_key}` | the cost center, read only |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagCodec {
@@ -156,6 +162,26 @@ pub enum DecodeError {
         "tag `{key}` = `{value}`: expected when the close was asked, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
     )]
     MalformedClosing {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+    /// The snoozed-until tag is not an instant.
+    #[error(
+        "tag `{key}` = `{value}`: expected the end of the snooze, an RFC 3339 instant such as 2025-03-01T08:00:00Z"
+    )]
+    MalformedSnoozedUntil {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+    /// The purge-notice tag is not `<instant>[/<build id>]`.
+    #[error(
+        "tag `{key}` = `{value}`: expected the purge announced, `<RFC 3339 instant>` or `<RFC 3339 instant>/<build id>`"
+    )]
+    MalformedPurgeNotice {
         /// The tag key.
         key: String,
         /// The tag value.
@@ -399,6 +425,19 @@ impl TagCodec {
                 Some(parse_instant(&value).ok_or(DecodeError::MalformedLeaseUntil { key, value })?)
             }
         };
+        let snoozed_until = match get(SNOOZED_UNTIL) {
+            None => None,
+            Some((key, value)) => Some(
+                parse_instant(&value).ok_or(DecodeError::MalformedSnoozedUntil { key, value })?,
+            ),
+        };
+        let notice = match get(PURGE_NOTICE) {
+            None => None,
+            Some((key, value)) => Some(
+                Self::parse_notice(&value)
+                    .ok_or(DecodeError::MalformedPurgeNotice { key, value })?,
+            ),
+        };
         let closing = match get(CLOSING) {
             None => None,
             Some((key, value)) => {
@@ -452,8 +491,34 @@ impl TagCodec {
             lease_until,
             closing,
             frozen_from,
+            snoozed_until,
+            notice,
             cost_center: tags.get(&self.cost_center_key).cloned(),
         })
+    }
+
+    fn parse_notice(value: &str) -> Option<PurgeNoticeTag> {
+        let (purge, preview) = match value.split_once('/') {
+            Some((purge, build)) => (purge, Some(BuildId::new(build).ok()?)),
+            None => (value, None),
+        };
+        Some(PurgeNoticeTag {
+            purge: parse_instant(purge)?,
+            preview,
+        })
+    }
+
+    /// The tag to write once the holder's notice of the purge at `purge` is under way:
+    /// its dry run `preview` started (none: it could not start, the notice goes
+    /// without the list).
+    pub fn notice_started(&self, purge: DateTime<Utc>, preview: Option<&BuildId>) -> TagChanges {
+        let mut changes = TagChanges::default();
+        let value = match preview {
+            Some(build) => format!("{}/{build}", instant(purge)),
+            None => instant(purge),
+        };
+        changes.set(self.key(PURGE_NOTICE), value);
+        changes
     }
 
     fn parse_build(value: &str) -> Option<AwaitedBuild> {
@@ -572,6 +637,14 @@ impl TagCodec {
                     changes.set(self.key(FROZEN_FROM), from.as_str().to_owned());
                 }
                 Command::Thaw => changes.remove(self.key(FROZEN_FROM)),
+                Command::Snooze { until, .. } => {
+                    changes.set(self.key(SNOOZED_UNTIL), instant(*until));
+                }
+                Command::EndSnooze => changes.remove(self.key(SNOOZED_UNTIL)),
+                // told: the tag keeps the purge, no longer the dry run it waited for
+                Command::TellPurgeNotice { purge, .. } => {
+                    changes.set(self.key(PURGE_NOTICE), instant(*purge));
+                }
                 Command::RemoveTags(_)
                 | Command::SetTags(_)
                 | Command::EnsureBudget
@@ -579,7 +652,8 @@ impl TagCodec {
                 | Command::EmitEvent(_)
                 | Command::RecordActivity(_)
                 | Command::RaiseException { .. }
-                | Command::NotifyHolder { .. } => {}
+                | Command::NotifyHolder { .. }
+                | Command::StartPreview { .. } => {}
             }
         }
         changes

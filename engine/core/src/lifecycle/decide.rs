@@ -89,6 +89,14 @@ pub enum TriggerKind {
         /// The new end of the lease.
         until: DateTime<Utc>,
     },
+    /// The holder (or an operator for them) puts the next purge off, once, by `by`
+    /// (none: the most `purge_notice.snooze` allows).
+    Snooze {
+        /// How long to put it off.
+        by: Option<std::time::Duration>,
+        /// Who asks: the holder (checked against the tags), or `None` for an operator.
+        asker: Option<Holder>,
+    },
 }
 
 impl TriggerKind {
@@ -113,6 +121,7 @@ impl TriggerKind {
             TriggerKind::Freeze { .. } => "freeze",
             TriggerKind::OperatorUnfreeze => "operator unfreeze",
             TriggerKind::LeaseEnd { .. } => "lease end",
+            TriggerKind::Snooze { .. } => "snooze",
         }
     }
 }
@@ -190,6 +199,32 @@ pub enum Command {
     },
     /// Detach the freeze policy and remove `{prefix}frozen-from`.
     Thaw,
+    /// Write `{prefix}snoozed-until`: the holder put the purge off until then.
+    Snooze {
+        /// The purge put off.
+        purge: DateTime<Utc>,
+        /// Until when.
+        until: DateTime<Utc>,
+    },
+    /// Remove `{prefix}snoozed-until`: the purge it put off starts.
+    EndSnooze,
+    /// The holder is to be told of the purge at `purge`: start its dry run (a purge
+    /// build in dry-run mode that changes no state), then write `{prefix}purge-notice`
+    /// with [`TagCodec::notice_started`](super::TagCodec::notice_started).
+    StartPreview {
+        /// The purge announced.
+        purge: DateTime<Utc>,
+    },
+    /// The dry run of the purge at `purge` ended (`status`; none: it never started):
+    /// tell the holder what will be deleted, when, and how to snooze.
+    TellPurgeNotice {
+        /// Who.
+        holder: Holder,
+        /// The purge announced.
+        purge: DateTime<Utc>,
+        /// The dry run whose list to read, and how it ended.
+        preview: Option<(BuildId, BuildStatus)>,
+    },
     /// Tell the holder (e-mail and chat) about their account.
     NotifyHolder {
         /// Who.
@@ -296,9 +331,67 @@ pub enum Rejection {
         /// The latest end allowed.
         limit: DateTime<Utc>,
     },
+    /// The holder put the purge off: the maintenance window leaves the account alone.
+    #[error(
+        "the holder snoozed the purge until {}: the sweeper purges the account then",
+        .until.format("%Y-%m-%dT%H:%M:%SZ")
+    )]
+    Snoozed {
+        /// When the snooze ends.
+        until: DateTime<Utc>,
+    },
+    /// A snooze that is not granted.
+    #[error(transparent)]
+    Snooze(#[from] SnoozeRefusal),
     /// The view or the policy cannot be decided on.
     #[error(transparent)]
     Invalid(#[from] Invalid),
+}
+
+/// Why a snooze is not granted (the text the asker reads).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnoozeRefusal {
+    /// The asker is not the account's holder.
+    #[error("only the holder of the account may snooze its purge")]
+    NotHolder,
+    /// The settings give the account no snooze.
+    #[error(
+        "the settings of this account allow no snooze (`purge_notice.snooze`): ask an operator"
+    )]
+    NotOffered,
+    /// Snoozed once already for this purge.
+    #[error(
+        "the purge was snoozed once already, until {}: a purge is snoozed once",
+        .until.format("%Y-%m-%dT%H:%M:%SZ")
+    )]
+    Again {
+        /// The end of the snooze granted.
+        until: DateTime<Utc>,
+    },
+    /// Longer than the settings allow, or zero.
+    #[error("a snooze is more than 0 and at most {}; asked {}", human(*.most), human(*.asked))]
+    TooLong {
+        /// What was asked.
+        asked: std::time::Duration,
+        /// The most the settings allow.
+        most: std::time::Duration,
+    },
+    /// No purge is ahead that spa knows of.
+    #[error(
+        "no purge of this account is ahead (no lease end, and a maintenance window spa cannot evaluate)"
+    )]
+    NoPurgeAhead,
+}
+
+/// `3d`, `36h`, `90m`: the largest whole unit.
+fn human(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 impl Rejection {
@@ -401,6 +494,19 @@ pub fn decide(
             _ if !status.is_terminal() => {
                 return Err(illegal("a build still in progress has not finished"));
             }
+            // the dry run of a pre-purge notice: it changes no state
+            (Some(_), awaited)
+                if awaited.as_ref().is_none_or(|a| a.id != *build)
+                    && let Some(notice) = &view.notice
+                    && notice.preview.as_ref() == Some(build) =>
+            {
+                match &view.holder {
+                    Some(holder) => {
+                        plan.tell_notice(holder, notice.purge, Some((build.clone(), *status)))
+                    }
+                    None => return Err(duplicate("has no holder to tell of its purge any more")),
+                }
+            }
             (None, _) => return Err(illegal("an unmanaged account waits for no build")),
             (Some(s), _) if !s.builds() => {
                 return Err(duplicate("waits for no build"));
@@ -466,6 +572,12 @@ pub fn decide(
             }
         }
         TriggerKind::MaintenanceWindow | TriggerKind::OperatorExpire => match state {
+            Some(State::Assigned)
+                if trigger.kind == TriggerKind::MaintenanceWindow
+                    && let Some(until) = view.snoozed_until.filter(|until| *until > trigger.at) =>
+            {
+                return Err(Rejection::Snoozed { until });
+            }
             Some(State::Assigned) => plan.expire(false)?,
             Some(State::Expired | State::Purged) => {
                 return Err(duplicate("is under maintenance already"));
@@ -563,6 +675,15 @@ pub fn decide(
             plan.push(Command::EmitEvent(Label::LeaseChanged));
             plan.push(Command::RecordActivity(Label::LeaseChanged));
         }
+        TriggerKind::Snooze { by, asker } => match state {
+            Some(State::Assigned) if view.closing.is_none() => plan.snooze(*by, asker.as_ref())?,
+            Some(State::Frozen) => {
+                return Err(illegal(
+                    "a frozen account is purged only once an operator unfreezes it",
+                ));
+            }
+            _ => return Err(illegal("only the purge of an assigned account is snoozed")),
+        },
         TriggerKind::OperatorUnfreeze => match (state, view.frozen_from) {
             (Some(State::Frozen), Some(from)) => plan.unfreeze(from)?,
             _ => return Err(illegal("only a frozen account is unfrozen")),
@@ -761,6 +882,10 @@ impl<'a> Plan<'a> {
     /// `expired`, then purge; `release` removes the holder (lease end, release).
     fn expire(&mut self, release: bool) -> Result<(), Invalid> {
         let transaction = self.transaction(TransactionKind::Maintenance)?;
+        // the snooze was of this purge
+        if self.view.snoozed_until.is_some() {
+            self.push(Command::EndSnooze);
+        }
         let holder = if release {
             if let Some(holder) = &self.view.holder {
                 self.push(Command::RemoveHolder);
@@ -930,7 +1055,19 @@ impl<'a> Plan<'a> {
             self.quarantine(label, reason);
             return Ok(());
         }
-        if state == Some(State::Assigned) {
+        if state == Some(State::Assigned)
+            && let Some(until) = self.view.snoozed_until
+        {
+            // the holder put this purge off: it starts when the snooze ends, releasing
+            // the account when its lease ended meanwhile
+            if until <= self.at {
+                let lease_over = self
+                    .view
+                    .lease_end(self.policy.lease)
+                    .is_some_and(|end| end <= self.at);
+                return self.expire(lease_over);
+            }
+        } else if state == Some(State::Assigned) {
             // The lease counts from the start of the assignment, which maintenance
             // cycles with the same holder do not move. Only accounts assigned before
             // spa wrote `{prefix}assigned-since` have none: for them the lease counts
@@ -954,7 +1091,68 @@ impl<'a> Plan<'a> {
         {
             self.assign(holder);
         }
+        // the holder is told of the next purge `purge_notice.before` it
+        if let Some((due, purge)) = self.view.notice_due(self.at, self.policy)
+            && due <= self.at
+            && purge > self.at
+        {
+            self.push(Command::StartPreview { purge });
+        }
         Ok(())
+    }
+
+    /// The holder puts the next purge off, once, by at most `purge_notice.snooze`.
+    fn snooze(
+        &mut self,
+        by: Option<std::time::Duration>,
+        asker: Option<&Holder>,
+    ) -> Result<(), Rejection> {
+        if asker.is_some() && asker != self.view.holder.as_ref() {
+            return Err(SnoozeRefusal::NotHolder.into());
+        }
+        let Some(most) = self
+            .policy
+            .purge_notice
+            .map(|notice| notice.snooze)
+            .filter(|most| !most.is_zero())
+        else {
+            return Err(SnoozeRefusal::NotOffered.into());
+        };
+        if let Some(until) = self.view.snoozed_until {
+            return Err(SnoozeRefusal::Again { until }.into());
+        }
+        let asked = by.unwrap_or(most);
+        if asked.is_zero() || asked > most {
+            return Err(SnoozeRefusal::TooLong { asked, most }.into());
+        }
+        let purge = self
+            .view
+            .next_purge(self.at, self.policy)
+            .ok_or(SnoozeRefusal::NoPurgeAhead)?;
+        let until = TimeDelta::from_std(asked)
+            .ok()
+            .and_then(|delta| purge.checked_add_signed(delta))
+            .ok_or(Invalid::OutOfRange("end of the snooze"))?;
+        self.push(Command::Snooze { purge, until });
+        self.push(Command::EmitEvent(Label::PurgeSnoozed));
+        self.push(Command::RecordActivity(Label::PurgeSnoozed));
+        Ok(())
+    }
+
+    /// The dry run of the purge at `purge` ended: the holder is told (once: the
+    /// event is keyed by the purge).
+    fn tell_notice(
+        &mut self,
+        holder: &Holder,
+        purge: DateTime<Utc>,
+        preview: Option<(BuildId, BuildStatus)>,
+    ) {
+        self.push(Command::TellPurgeNotice {
+            holder: holder.clone(),
+            purge,
+            preview,
+        });
+        self.push(Command::RecordActivity(Label::PurgeNotice));
     }
 
     /// `frozen`: the freeze policy holds the account, its data kept; the exception

@@ -37,6 +37,11 @@
 //! | `assigned` | maintenance window, operator expire | `expired` | open maintenance, start purge (attempt 1); the assignment goes on |
 //! | `assigned` | lease end (sweeper: `assigned-since` + lease <= at; or trigger), operator release | `expired` | remove holder (the assignment ends), notify them, then as above |
 //! | | ... with purge disabled | `purged` | then as after a purge |
+//! | `assigned`, snoozed | maintenance window | same | rejected (`Snoozed`, with the instant the snooze ends) |
+//! | `assigned`, snoozed, snooze over | sweep | `expired` | `EndSnooze`, then as the window (holder kept), or as a lease end when the lease ended meanwhile |
+//! | `assigned`, `purge_notice.before` its next purge, not told of it | sweep | same | `StartPreview` (the purge as a dry run; the use case writes `{prefix}purge-notice`) |
+//! | any managed | the build named by `{prefix}purge-notice` ended (not the awaited one) | same | `TellPurgeNotice`, `PurgeNotice` recorded |
+//! | `assigned` | snooze (holder or operator) | same | `{prefix}snoozed-until` = next purge + the duration, `PurgeSnoozed`; rejected (`Snooze`): not the holder, no snooze in the policy, zero or more than allowed, snoozed once already, no purge ahead |
 //! | `expired` | awaited purge SUCCEEDED | `purged` | start the cooldown (`cooldown` set: `{prefix}cooldown-until`), start preparation (attempt 1); ready at once when preparation is disabled |
 //! | | ... the purge was a dry run (`PURGE_MODE` not `--no-dry-run`) | `quarantined` | forget the build, exception `PurgeDryRun`: nothing was deleted, the account is not handed on |
 //! | `vended`, `expired`, `purged` | awaited build FAILED / FAULT / STOPPED / TIMED_OUT, attempts < `max_attempts` | same | start the same build, attempt + 1 |
@@ -84,6 +89,19 @@
 //! has none; its lease counts from `{prefix}since`, and its next maintenance window
 //! writes that instant down as the start of its assignment.
 //!
+//! # Pre-purge notice and snooze
+//!
+//! With `Policy::purge_notice`, the next purge of an assigned account
+//! ([`AccountView::next_purge`]: the end of a snooze, else the earlier of the next
+//! maintenance window, [`Schedule`], and the lease end) is announced `before` it
+//! ([`AccountView::notice_due`]): a sweep then decides `StartPreview`, a dry run that
+//! changes no state, recorded in `{prefix}purge-notice` so that it runs once per purge.
+//! Its end is recognised by that tag before any awaited build is considered; once the
+//! holder is told, the tag keeps the purge only ([`AccountView::preview_pending`] is
+//! then none: the sweeper asks CodeBuild about a dry run whose end never came). A snooze
+//! writes `{prefix}snoozed-until`, once per purge (the tag is removed when the purge
+//! starts), by at most `purge_notice.snooze`.
+//!
 //! # Rejections
 //!
 //! - `Duplicate`: already there; a duplicate or late event (a second "entered managed
@@ -115,6 +133,7 @@ mod codec;
 mod decide;
 mod holder;
 mod policy;
+mod schedule;
 mod state;
 mod view;
 
@@ -125,9 +144,11 @@ pub use crate::vocabulary::{Label, LabelKind};
 pub use build::{AwaitedBuild, BuildId, BuildIdError, BuildKind, BuildStatus};
 pub use codec::{CodecError, DecodeError, TagChanges, TagCodec};
 pub use decide::{
-    Command, Decision, Decommission, Departure, Invalid, Rejection, Trigger, TriggerKind, decide,
+    Command, Decision, Decommission, Departure, Invalid, Rejection, SnoozeRefusal, Trigger,
+    TriggerKind, decide,
 };
 pub use holder::{Holder, HolderError};
-pub use policy::Policy;
+pub use policy::{NoticePolicy, Policy};
+pub use schedule::{Schedule, ScheduleError};
 pub use state::{ParseStateError, State, state_name};
-pub use view::{AccountView, Inconsistency, Transaction, TransactionKind};
+pub use view::{AccountView, Inconsistency, PurgeNoticeTag, Transaction, TransactionKind};

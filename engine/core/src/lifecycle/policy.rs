@@ -5,6 +5,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::schedule::Schedule;
+
+/// The pre-purge notice of an account (`purge_notice` in the settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoticePolicy {
+    /// How long before its purge the holder is told.
+    pub before: Duration,
+    /// The longest the holder may put the purge off, once.
+    pub snooze: Duration,
+}
+
 /// The resolved settings of one account, as the lifecycle sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -30,6 +41,11 @@ pub struct Policy {
     pub cooldown: Option<Duration>,
     /// How much later than its lease an assignment may end, in all (`None`: never).
     pub lease_extension: Option<Duration>,
+    /// The pre-purge notice and its snooze (`None`: no notice, no snooze).
+    pub purge_notice: Option<NoticePolicy>,
+    /// When the maintenance window fires (`None`: a `rate()`, whose next firing spa
+    /// cannot know; only the lease end is then noticed).
+    pub maintenance_window: Option<Schedule>,
     /// Where a closed account goes: `None`, closed in Organizations (`CloseAccount`);
     /// a unit, moved there (the suspended unit, outside the managed ones).
     pub suspended_unit: Option<String>,
@@ -52,6 +68,8 @@ impl Default for Policy {
             lease: None,
             lease_extension: None,
             cooldown: None,
+            purge_notice: None,
+            maintenance_window: None,
             suspended_unit: None,
             onboarding_deadline: Duration::from_secs(2 * 3600),
             maintenance_deadline: Duration::from_secs(4 * 3600),

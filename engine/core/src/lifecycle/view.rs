@@ -99,8 +99,25 @@ pub struct AccountView {
     /// The state a `frozen` account was frozen in (`{prefix}frozen-from`): it goes
     /// back there when unfrozen.
     pub frozen_from: Option<State>,
+    /// Until when the holder put off the purge of this assignment (`{prefix}snoozed-until`):
+    /// the maintenance window leaves the account alone, its lease end waits, and the
+    /// sweeper purges it then. Removed when the purge starts.
+    pub snoozed_until: Option<DateTime<Utc>>,
+    /// The last pre-purge notice (`{prefix}purge-notice`): the purge it announced, and
+    /// the dry-run build that lists what it will delete.
+    pub notice: Option<PurgeNoticeTag>,
     /// The cost center (the settings' cost-center tag key); not used by `decide`.
     pub cost_center: Option<String>,
+}
+
+/// What `{prefix}purge-notice` says: the holder was (or is being) told of the purge
+/// at `purge`, from the dry run `preview` (none: it could not start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeNoticeTag {
+    /// The purge announced.
+    pub purge: DateTime<Utc>,
+    /// The dry-run build whose list the notice carries.
+    pub preview: Option<super::build::BuildId>,
 }
 
 /// A combination of tags that no decision produces: somebody edited the tags by hand.
@@ -276,6 +293,78 @@ impl AccountView {
         self.state == Some(State::Prepared)
             && self.holder.is_some()
             && self.assigned_since.is_none()
+    }
+
+    /// The next purge of an assigned account seen at `at`: the end of the holder's
+    /// snooze when there is one, else the earlier of the next maintenance window and
+    /// the lease end (`None`: not assigned, or neither is known).
+    pub fn next_purge(
+        &self,
+        at: DateTime<Utc>,
+        policy: &super::policy::Policy,
+    ) -> Option<DateTime<Utc>> {
+        if self.state != Some(State::Assigned) || self.closing.is_some() {
+            return None;
+        }
+        if let Some(until) = self.snoozed_until {
+            return Some(until);
+        }
+        let window = policy
+            .maintenance_window
+            .as_ref()
+            .and_then(|window| window.next_after(at));
+        let lease_end = self.lease_end(policy.lease);
+        match (window, lease_end) {
+            (Some(window), Some(lease)) => Some(window.min(lease)),
+            (window, lease) => window.or(lease),
+        }
+    }
+
+    /// When the holder of an assigned account is to be told of its next purge, seen at
+    /// `at`: `purge_notice.before` the next purge, unless that purge was announced
+    /// already (or snoozed: the holder knows), with the purge it is for.
+    pub fn notice_due(
+        &self,
+        at: DateTime<Utc>,
+        policy: &super::policy::Policy,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let notice = policy.purge_notice?;
+        if self.snoozed_until.is_some() || self.holder.is_none() {
+            return None;
+        }
+        let purge = self.next_purge(at, policy)?;
+        if self.notice.as_ref().is_some_and(|n| n.purge == purge) {
+            return None;
+        }
+        let before = chrono::TimeDelta::from_std(notice.before).ok()?;
+        Some((purge.checked_sub_signed(before)?, purge))
+    }
+
+    /// The dry run of a pre-purge notice whose end spa still waits for (the holder is
+    /// not told yet), and when the sweeper should ask CodeBuild about it, seen at `at`:
+    /// the maintenance deadline after the notice was due (or after `at`, when it started
+    /// late), at the latest the purge.
+    pub fn preview_pending(
+        &self,
+        at: DateTime<Utc>,
+        policy: &super::policy::Policy,
+    ) -> Option<(&super::build::BuildId, DateTime<Utc>)> {
+        if self.state != Some(State::Assigned) {
+            return None;
+        }
+        let notice = self.notice.as_ref()?;
+        let preview = notice.preview.as_ref()?;
+        let before = policy
+            .purge_notice
+            .and_then(|n| chrono::TimeDelta::from_std(n.before).ok())
+            .unwrap_or_default();
+        let grace = chrono::TimeDelta::from_std(policy.maintenance_deadline).unwrap_or_default();
+        let ask = notice
+            .purge
+            .checked_sub_signed(before)
+            .and_then(|due| due.max(at).checked_add_signed(grace))
+            .map_or(notice.purge, |ask| ask.min(notice.purge));
+        Some((preview, ask))
     }
 
     /// Whether preparation or purge work is under way (a build started or awaited).

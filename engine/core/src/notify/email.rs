@@ -138,6 +138,73 @@ pub fn welcome(welcome: &Welcome) -> RenderedEmail {
     body.finish(subject)
 }
 
+/// The holder's notice before a purge: when, what the dry run says will be deleted
+/// (every name from the account cleaned by [`super::preview::untrusted`] and escaped
+/// again here), and how to snooze.
+pub fn purge_notice(mail: &super::PurgeNoticeMail) -> RenderedEmail {
+    let environment = text::one_line(&mail.environment);
+    let account = account_line(&mail.account_name, &mail.account);
+    let when = super::preview::instant(mail.purge);
+    let subject = truncate(
+        &format!("[spa {environment}] Your sandbox account {account} will be purged at {when}"),
+        SUBJECT_MAX,
+    );
+    let mut body = Body::default();
+    body.paragraph("Hello,");
+    body.paragraph(&format!(
+        "The sandbox account {account} will be purged at {when} (UTC): spa deletes what is \
+         in it, then prepares it again. Keep nothing in it that you cannot lose."
+    ));
+    match &mail.preview {
+        Ok(summary) if summary.total == 0 => {
+            body.paragraph("A dry run of the purge found nothing it would delete.")
+        }
+        Ok(summary) => {
+            let lines: Vec<String> = summary
+                .lines()
+                .iter()
+                .map(|line| truncate(&text::one_line(line), TEXT_MAX))
+                .collect();
+            body.list(
+                &format!(
+                    "A dry run of the purge lists {} resources it would delete, by type",
+                    summary.total
+                ),
+                &lines,
+            );
+        }
+        Err(why) => body.paragraph(&format!(
+            "What it will delete is not listed: {}.",
+            truncate(&text::one_line(why), 300)
+        )),
+    }
+    match mail.snooze {
+        Some(most) if !most.is_zero() => body.paragraph(&format!(
+            "Need more time? You may put this purge off once, by at most {}: in Slack, \
+             `/spa snooze {} [DURATION]` (e.g. `/spa snooze {} 1d`), or ask an operator \
+             (`spa snooze {} --by DURATION`).",
+            crate::settings::values::format_duration(&most),
+            mail.account,
+            mail.account,
+            mail.account
+        )),
+        _ => body.paragraph(
+            "This purge cannot be put off from Slack: ask an operator if you need more time.",
+        ),
+    }
+    let help: Vec<String> = mail
+        .help
+        .iter()
+        .map(|h| truncate(&text::one_line(h), TEXT_MAX))
+        .filter(|h| !h.is_empty())
+        .collect();
+    body.list("Where to get help", &help);
+    body.footer(&format!(
+        "Sent by spa for environment {environment} because you hold the account."
+    ));
+    body.finish(subject)
+}
+
 /// The text and HTML parts, written side by side from the same pieces (already
 /// cleaned, not yet escaped).
 #[derive(Default)]

@@ -22,11 +22,13 @@ use crate::events::{AccountId, Label, mask};
 
 pub mod digest;
 mod email;
+pub mod preview;
 mod slack;
 mod teams;
 pub(crate) mod text;
 
-pub use email::{email, welcome};
+pub use email::{email, purge_notice, welcome};
+pub use preview::{PreviewSummary, PurgeNoticeMail};
 pub use slack::{slack, with_button as slack_with_button};
 pub use teams::teams;
 

@@ -38,10 +38,10 @@ pub use resolve::{
 pub use schema::{
     Account, AccountId, AthenaName, AthenaSource, Automation, Bucket, BudgetSpec, Build, Channel,
     CostSourceSettings, Currency, Email, Feature, Features, GuardrailsSpec, IamAction,
-    InstanceType, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent, Rate,
-    Region, ReportSchedules, Reporting, RequestsSpec, ResidualCost, RoleArn, RoleName, Route,
-    Routes, S3Url, Schedule, SecretRef, Settings, SpendAction, SpendGuardSpec, SpendMeasure,
-    SpendThreshold,
+    InstanceType, Item, LogLevel, Metering, Notifications, OrganizationalUnit, OuId, Percent,
+    PurgeNotice, Rate, Region, ReportSchedules, Reporting, RequestsSpec, ResidualCost, RoleArn,
+    RoleName, Route, Routes, S3Url, Schedule, SecretRef, Settings, SpendAction, SpendGuardSpec,
+    SpendMeasure, SpendThreshold,
 };
 pub use sources::{MemorySources, Sources};
 pub use values::{format_duration, parse_duration};

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::schema::{
-    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, RequestsSpec, Settings,
-    SpendGuardSpec, SpendMeasure, SpendThreshold, duration,
+    BudgetSpec, Build, Currency, Email, Feature, GuardrailsSpec, Item, PurgeNotice, RequestsSpec,
+    Settings, SpendGuardSpec, SpendMeasure, SpendThreshold, duration,
 };
 use crate::lifecycle::Policy;
 
@@ -71,6 +71,9 @@ pub fn merge(base: &mut Item, top: &Item) {
         if top.per_holder.is_some() {
             base.per_holder = top.per_holder;
         }
+    }
+    if top.purge_notice.is_some() {
+        base.purge_notice = top.purge_notice;
     }
     if top.suspended_unit.is_some() {
         base.suspended_unit.clone_from(&top.suspended_unit);
@@ -346,6 +349,13 @@ pub struct Resolved {
     pub lease_extension: Option<Duration>,
     /// `/spa request` on this unit.
     pub requests: Requests,
+    /// The pre-purge notice and its snooze (none: no notice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge_notice: Option<PurgeNotice>,
+    /// The maintenance window (`automation.maintenance_window`), evaluated (none: a
+    /// `rate()` or an expression that could not be read).
+    #[serde(skip)]
+    pub maintenance_window: Option<crate::lifecycle::Schedule>,
     /// Where `spa close` moves the account (none: `CloseAccount`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_unit: Option<String>,
@@ -386,6 +396,11 @@ impl Resolved {
             lease: self.lease,
             cooldown: self.cooldown,
             lease_extension: self.lease_extension,
+            purge_notice: self.purge_notice.map(|n| crate::lifecycle::NoticePolicy {
+                before: n.before,
+                snooze: n.snooze,
+            }),
+            maintenance_window: self.maintenance_window.clone(),
             suspended_unit: self.suspended_unit.clone(),
             onboarding_deadline: self.onboarding_deadline,
             maintenance_deadline: self.maintenance_deadline,
@@ -512,6 +527,11 @@ impl Settings {
             cooldown: item.cooldown,
             lease_extension: item.lease_extension,
             requests: Requests::from(item.requests.as_ref()),
+            purge_notice: item.purge_notice,
+            maintenance_window: crate::lifecycle::Schedule::parse(
+                &self.automation.maintenance_window.0,
+            )
+            .ok(),
             suspended_unit: item.suspended_unit.map(|unit| unit.0),
             cost_center: item.cost_center,
             cost_center_tag: self.automation.cost_center_tag.clone(),

@@ -21,6 +21,10 @@ pub mod check {
     pub const OU_ID: &str = "ou-id";
     /// `30s`, `90m`, `2h`, `7d`, `2w`.
     pub const DURATION: &str = "duration";
+    /// A duration above zero (`purge_notice.before`).
+    pub const NOTICE_BEFORE: &str = "notice-before";
+    /// A snooze: a duration of at most [`crate::settings::values::MAX_SNOOZE`].
+    pub const SNOOZE: &str = "snooze";
     /// `cron(...)` or `rate(...)`.
     pub const SCHEDULE: &str = "schedule";
     /// E-mail address.
@@ -211,6 +215,57 @@ impl JsonSchema for DurationText {
             "x-spa-check": check::DURATION,
         })
     }
+}
+
+/// Only for the JSON Schema of `purge_notice.before`: a duration above zero.
+pub(crate) struct NoticeBeforeText;
+
+impl JsonSchema for NoticeBeforeText {
+    fn schema_name() -> Cow<'static, str> {
+        "NoticeBefore".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+[smhdw]$",
+            "description": "How long before the purge the holder is told, above zero and at most 14 days, e.g. '1d'.",
+            "x-spa-check": check::NOTICE_BEFORE,
+        })
+    }
+}
+
+/// Only for the JSON Schema of `purge_notice.snooze`: at most 14 days.
+pub(crate) struct SnoozeText;
+
+impl JsonSchema for SnoozeText {
+    fn schema_name() -> Cow<'static, str> {
+        "Snooze".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+[smhdw]$",
+            "description": "The longest the holder may put their purge off, once, at most 14 days ('0d': no snooze), e.g. '3d'.",
+            "x-spa-check": check::SNOOZE,
+        })
+    }
+}
+
+/// The pre-purge notice of an account: its holder is told `before` its purge what
+/// will be deleted (from a dry run), and may put the purge off once, by at most
+/// `snooze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeNotice {
+    /// How long before the purge the holder is told (above zero, at most 14 days).
+    #[serde(with = "duration")]
+    #[schemars(with = "NoticeBeforeText")]
+    pub before: Duration,
+    /// The longest the holder may put the purge off, once (at most 14 days; `0d`: no
+    /// snooze).
+    #[serde(with = "duration")]
+    #[schemars(with = "SnoozeText")]
+    pub snooze: Duration,
 }
 
 /// Serde glue for `std::time::Duration` written as `2h`.
@@ -925,6 +980,12 @@ pub struct Item {
     /// accounts, and who approves (fields replace, one by one, what is inherited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<RequestsSpec>,
+    /// The pre-purge notice: `before` the purge of an assigned account (the next
+    /// maintenance window or its lease end), its holder is told what will be deleted
+    /// (a dry run lists it) and may put the purge off once, by at most `snooze`. None:
+    /// no notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_notice: Option<PurgeNotice>,
     /// Where `spa close` leaves the account after its last purge: moved to this unit
     /// (a unit outside the managed ones, where accounts are parked). None: closed in
     /// AWS Organizations (`CloseAccount`).

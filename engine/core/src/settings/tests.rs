@@ -154,6 +154,42 @@ fn bad_duration() {
 }
 
 #[test]
+fn purge_notice_is_checked_with_positions_and_resolved_like_lease() {
+    let text = format!(
+        "{MINIMAL}defaults:\n  purge_notice: {{before: 0d, snooze: 30d}}\norganizational_units:\n  - identifier: ou-ab12-sandbox1\n    purge_notice: {{before: 1d, snooz: 3d}}\n"
+    );
+    let shown = errors(&text);
+    assert_eq!(
+        shown,
+        [
+            "settings.yaml:8:26: error: defaults.purge_notice.before: expected a duration above zero, e.g. `1d`, found \"0d\"",
+            "settings.yaml:8:38: error: defaults.purge_notice.snooze: expected a snooze of at most 14d, e.g. `3d`, found \"30d\"",
+            "settings.yaml:11:19: error: organizational_units[0].purge_notice: missing key `snooze` in `organizational_units[0].purge_notice`: expected a duration such as `30s`, `90m`, `2h`, `7d` or `2w`",
+            "settings.yaml:11:32: error: organizational_units[0].purge_notice: unknown key `snooz`; did you mean `snooze`?",
+        ]
+    );
+    let text = format!(
+        "{MINIMAL}defaults:\n  purge_notice: {{before: 2d, snooze: 0d}}\norganizational_units:\n  - identifier: ou-ab12-sandbox1\n    purge_notice: {{before: 1d, snooze: 3d}}\n"
+    );
+    let settings = ok(&text).settings;
+    let unit = settings
+        .resolve_account("111111111111", &["ou-ab12-sandbox1".to_owned()])
+        .unwrap();
+    let policy = unit.policy();
+    assert_eq!(
+        policy.purge_notice,
+        Some(crate::lifecycle::NoticePolicy {
+            before: Duration::from_secs(86_400),
+            snooze: Duration::from_secs(3 * 86_400),
+        })
+    );
+    // the window, evaluated for the notice
+    assert!(policy.maintenance_window.is_some());
+    let other = settings.resolve_account("222222222222", &[]);
+    assert!(other.is_none() || other.unwrap().purge_notice.is_none());
+}
+
+#[test]
 fn durations_are_typed() {
     let text = format!(
         "{MINIMAL}metering:\n  onboarding_deadline: 90m\n  maintenance_deadline: 30s\ndefaults:\n  lease: 7d\n"

@@ -396,6 +396,8 @@ fn run_check(check: &str, text: &str) -> Result<(), String> {
         c::ACCOUNT_ID => values::check_account_id(text),
         c::OU_ID => values::check_ou_id(text),
         c::DURATION => values::parse_duration(text).map(|_| ()),
+        c::NOTICE_BEFORE => values::check_notice_before(text),
+        c::SNOOZE => values::check_snooze(text),
         c::SCHEDULE => values::check_schedule(text),
         c::EMAIL => values::check_email(text),
         c::SECRET => values::check_secret_ref(text),

@@ -306,6 +306,27 @@ pub fn looks_like_secret(text: &str) -> Option<&'static str> {
     None
 }
 
+/// The longest a purge may be snoozed, and noticed ahead: two weeks (a purge put off
+/// longer is an exception to ask an operator for, not a button).
+pub const MAX_SNOOZE: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
+
+/// `purge_notice.before`: a duration above zero, at most [`MAX_SNOOZE`].
+pub fn check_notice_before(text: &str) -> Result<(), String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err("a duration above zero, e.g. `1d`".to_owned()),
+        d if d > MAX_SNOOZE => Err("a duration of at most 14d".to_owned()),
+        _ => Ok(()),
+    }
+}
+
+/// `purge_notice.snooze`: a duration of at most [`MAX_SNOOZE`] (`0d`: no snooze).
+pub fn check_snooze(text: &str) -> Result<(), String> {
+    match parse_duration(text)? {
+        d if d > MAX_SNOOZE => Err("a snooze of at most 14d, e.g. `3d`".to_owned()),
+        _ => Ok(()),
+    }
+}
+
 /// An EventBridge schedule expression: `cron(m h dom mon dow y)` or `rate(n unit)`.
 pub fn check_schedule(text: &str) -> Result<(), String> {
     let text = text.trim();

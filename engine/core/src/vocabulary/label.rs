@@ -24,6 +24,8 @@ pub enum Label {
     OnboardingCompleted,
     MaintenanceCompleted,
     LeaseChanged,
+    PurgeNotice,
+    PurgeSnoozed,
     // exceptions
     BudgetAlert,
     ConsoleLoginWithRoot,
@@ -52,7 +54,7 @@ pub enum LabelKind {
 
 impl Label {
     /// Every label, lifecycle first, then activities, then exceptions.
-    pub const ALL: [Label; 26] = [
+    pub const ALL: [Label; 28] = [
         Label::AccountVended,
         Label::AccountPrepared,
         Label::AccountAssigned,
@@ -67,6 +69,8 @@ impl Label {
         Label::OnboardingCompleted,
         Label::MaintenanceCompleted,
         Label::LeaseChanged,
+        Label::PurgeNotice,
+        Label::PurgeSnoozed,
         Label::BudgetAlert,
         Label::ConsoleLoginWithRoot,
         Label::ConsoleLoginWithIamUser,
@@ -98,6 +102,8 @@ impl Label {
             Label::OnboardingCompleted => "OnboardingCompleted",
             Label::MaintenanceCompleted => "MaintenanceCompleted",
             Label::LeaseChanged => "LeaseChanged",
+            Label::PurgeNotice => "PurgeNotice",
+            Label::PurgeSnoozed => "PurgeSnoozed",
             Label::BudgetAlert => "BudgetAlert",
             Label::ConsoleLoginWithRoot => "ConsoleLoginWithRoot",
             Label::ConsoleLoginWithIamUser => "ConsoleLoginWithIamUser",
@@ -129,7 +135,9 @@ impl Label {
             Label::ConsoleLogin
             | Label::OnboardingCompleted
             | Label::MaintenanceCompleted
-            | Label::LeaseChanged => LabelKind::Activity,
+            | Label::LeaseChanged
+            | Label::PurgeNotice
+            | Label::PurgeSnoozed => LabelKind::Activity,
             Label::BudgetAlert
             | Label::ConsoleLoginWithRoot
             | Label::ConsoleLoginWithIamUser
@@ -158,9 +166,9 @@ impl Label {
     }
 
     /// Whether the `exceptions` function receives this label: what needs attention,
-    /// and an assignment (the holder is told by e-mail).
+    /// an assignment and a pre-purge notice (the holder is told by e-mail).
     pub const fn is_noticed(self) -> bool {
-        self.needs_attention() || matches!(self, Label::AccountAssigned)
+        self.needs_attention() || matches!(self, Label::AccountAssigned | Label::PurgeNotice)
     }
 }
 
@@ -248,7 +256,7 @@ mod tests {
     fn kinds_follow_the_design() {
         let count = |k| Label::ALL.iter().filter(|l| l.kind() == k).count();
         assert_eq!(count(LabelKind::Lifecycle), 10);
-        assert_eq!(count(LabelKind::Activity), 4);
+        assert_eq!(count(LabelKind::Activity), 6);
         assert_eq!(count(LabelKind::Exception), 12);
         assert!(Label::PurgeDryRun.needs_attention());
         assert!(Label::DeadLetter.is_exception());

@@ -638,3 +638,49 @@ fn an_approval_killed_at_any_step_gives_one_account_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_holder_snoozes_the_next_purge_once_from_slack_and_nobody_else_may() {
+    let settings = SETTINGS.replace(
+        "    lease_extension: 14d\n",
+        "    lease_extension: 14d\n    purge_notice:\n      before: 1d\n      snooze: 3d\n",
+    );
+    let world = World::with(&settings);
+    // Jane is not the holder of Bob's account: refused, nothing written
+    world
+        .run(&command("UJANE", &format!("snooze {HELD}")))
+        .await;
+    assert!(
+        world.last_text().contains("was not snoozed"),
+        "{}",
+        world.last_text()
+    );
+    assert!(!world.tags(HELD).contains_key("account-snoozed-until"));
+    // Bob clicks Snooze: the Saturday window's purge goes 3 days later
+    world.run(&click("UBOB", "snooze", HELD)).await;
+    assert!(
+        world
+            .last_text()
+            .contains("planned 2026-12-12 18:00 UTC is put off until 2026-12-15 18:00 UTC"),
+        "{}",
+        world.last_text()
+    );
+    assert_eq!(
+        world.tags(HELD)["account-snoozed-until"],
+        "2026-12-15T18:00:00Z"
+    );
+    // once per purge
+    world.platform.clock.advance(TimeDelta::seconds(30));
+    world
+        .run(&command("UBOB", &format!("snooze {HELD} 1d")))
+        .await;
+    assert!(
+        world.last_text().contains("was not snoozed"),
+        "{}",
+        world.last_text()
+    );
+    assert_eq!(
+        world.tags(HELD)["account-snoozed-until"],
+        "2026-12-15T18:00:00Z"
+    );
+}

@@ -1598,6 +1598,10 @@ impl Objects for MemoryObjects {
         Ok(())
     }
 
+    fn bucket_name(&self) -> Option<String> {
+        Some("memory-reports".to_owned())
+    }
+
     async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
         self.faults.check("get")?;
         lock(&self.objects)

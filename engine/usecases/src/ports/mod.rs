@@ -308,6 +308,11 @@ pub enum DeadlineKind {
     Lease,
     /// The cooldown after a purge ends: the holder who waits for the account gets it.
     Cooldown,
+    /// The holder of an assigned account is to be told of its next purge (the dry run
+    /// starts).
+    Notice,
+    /// The holder's snooze of the purge ends: the account is purged.
+    Snooze,
 }
 
 /// A point in time the sweeper must look at an account.
@@ -691,6 +696,11 @@ pub trait Objects: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Reads an object.
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, PortError>> + Send;
+    /// The bucket's name, when known (a build in a member account writes there: the
+    /// pre-purge notice's dry run).
+    fn bucket_name(&self) -> Option<String> {
+        None
+    }
     /// A presigned GET URL of an object, valid for `expires_in` (never a public object).
     fn presigned_url(
         &self,

@@ -172,7 +172,12 @@ fn phase_killed_and_delivered_again(
 ) {
     // a sweep judges at the time it runs: one killed before it wrote anything, and
     // delivered again later, writes the later instants; the rest is the reference's
-    let instants = ["account-since", "account-assigned-since"];
+    // (and so does the maintenance a sweep opens: its opening and deadline)
+    let instants = [
+        "account-since",
+        "account-assigned-since",
+        "account-transaction",
+    ];
     let seen = |world: &World, account: &str| {
         let mut tags = world.org().tags_of(account);
         if judged_when_run {
@@ -437,6 +442,146 @@ fn a_close_killed_at_any_step_closes_the_account_once_and_keeps_its_history() {
         keys(&reference.platform.bus.published())
     );
     for step in ["change_tags", "put", "close_account", "record", "publish"] {
+        assert!(
+            crashes.contains_key(step),
+            "never killed before `{step}`: {crashes:?}"
+        );
+    }
+}
+
+/// The events of a pre-purge notice and its snooze: jane's account assigned, the
+/// sweeper starts the dry run of its next purge, the dry run ends (the notice), jane
+/// snoozes, the window leaves the account alone, the sweep at the end of the snooze
+/// purges it, then it is prepared and hers again.
+fn notice_event_of(world: &World, phase: usize, account: &str) -> Incoming {
+    match phase {
+        0 => world.created(account),
+        2 => world.tagged(account, &[("account-holder", JANE)]),
+        3 | 7 => batch(vec![world.command(account, Action::Sweep)]),
+        5 => batch(vec![world.command(
+            account,
+            Action::Snooze {
+                by: None,
+                holder: Some(JANE.into()),
+            },
+        )]),
+        6 => batch(vec![world.command(account, Action::MaintenanceWindow)]),
+        _ => world.finished(account, BuildStatus::Succeeded),
+    }
+}
+
+#[test]
+fn a_notice_and_a_snooze_killed_at_any_step_tell_once_and_purge_once() {
+    // 12 accounts: the phases before the window end before its 18:00 (each build end
+    // takes 10 minutes)
+    let accounts = 12;
+    let noticing = |world: World| {
+        let mut world = world;
+        for unit in &mut world.settings.organizational_units {
+            unit.item.purge_notice = Some(spa_core::settings::PurgeNotice {
+                before: std::time::Duration::from_secs(86_400),
+                snooze: std::time::Duration::from_secs(3 * 86_400),
+            });
+        }
+        world
+    };
+    let reference = noticing(world(accounts));
+    let crashed = noticing(world(accounts));
+    let mut crashes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for phase in 0..10 {
+        if phase == 7 {
+            // past the end of every snooze (the window after t0 + 3 days)
+            reference.advance(TimeDelta::days(4));
+            crashed.advance(TimeDelta::days(4));
+        }
+        phase_killed_and_delivered_again(
+            (&reference, &crashed),
+            accounts,
+            phase,
+            notice_event_of,
+            &mut crashes,
+            // the maintenance the sweep opened keeps its instants until it closes
+            (7..=8).contains(&phase),
+        );
+        match phase {
+            4 => {
+                // told, not moved
+                for n in 0..accounts {
+                    assert_eq!(crashed.state(&account(n)).as_deref(), Some("assigned"));
+                }
+            }
+            6 => {
+                // snoozed: the window left every account alone
+                for n in 0..accounts {
+                    assert_eq!(crashed.state(&account(n)).as_deref(), Some("assigned"));
+                    assert!(crashed.tag(&account(n), "account-snoozed-until").is_some());
+                }
+            }
+            _ => {}
+        }
+    }
+    for n in 0..accounts {
+        assert_eq!(crashed.state(&account(n)).as_deref(), Some("assigned"));
+        assert_eq!(
+            crashed.tag(&account(n), "account-snoozed-until"),
+            None,
+            "{:?} / {:?}",
+            crashed.org().tags_of(&account(n)),
+            crashed
+                .platform
+                .store
+                .recorded_for(&account(n))
+                .iter()
+                .map(|a| (a.at, a.label, a.detail.clone()))
+                .collect::<Vec<_>>()
+        );
+    }
+    // one dry run and one purge each, no token used twice, the same ids (a sweep
+    // killed before it noted anything is judged again later: its token names that
+    // later instant, and it is still one build)
+    let started = builds(&crashed);
+    let ids = |started: &[(String, String, String)]| {
+        started
+            .iter()
+            .map(|(account, _, id)| (account.clone(), id.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&started), ids(&builds(&reference)));
+    let tokens: BTreeSet<_> = started.iter().map(|(_, token, _)| token).collect();
+    assert_eq!(tokens.len(), started.len(), "no token used twice");
+    assert_eq!(
+        started.len(),
+        accounts * 4,
+        "preparation, dry run, purge, preparation"
+    );
+    assert_eq!(activities(&crashed), activities(&reference));
+    let published = crashed.platform.bus.published();
+    assert_eq!(keys(&published), keys(&reference.platform.bus.published()));
+    let told: BTreeSet<_> = published
+        .iter()
+        .filter(|e| e.label == Label::PurgeNotice)
+        .map(|e| (e.account.clone(), e.key.clone()))
+        .collect();
+    assert_eq!(told.len(), accounts, "one notice per account and purge");
+    // the holder told once each, whatever was published again
+    let (notified, _) = notices(&reference);
+    let (notified_crashed, _) = notices(&crashed);
+    assert_eq!(notified_crashed, notified);
+    assert_eq!(reached(&crashed), reached(&reference));
+    let mails = crashed.platform.mail.sent();
+    let notices_sent = mails
+        .iter()
+        .filter(|m| m.subject.contains("will be purged at"))
+        .count();
+    assert_eq!(notices_sent, accounts);
+    for step in [
+        "claim",
+        "note",
+        "start_build",
+        "change_tags",
+        "record",
+        "publish",
+    ] {
         assert!(
             crashes.contains_key(step),
             "never killed before `{step}`: {crashes:?}"

@@ -98,7 +98,7 @@ fn login(world: &World, account: &str, principal: Principal, outcome: LoginOutco
 
 /// spa's events published so far with this label, as the `exceptions` rule hands
 /// them on.
-fn noticed(world: &World, label: Label) -> Vec<Incoming> {
+pub(super) fn noticed(world: &World, label: Label) -> Vec<Incoming> {
     world
         .platform
         .bus
@@ -110,7 +110,7 @@ fn noticed(world: &World, label: Label) -> Vec<Incoming> {
         .collect()
 }
 
-fn spa_event(id: &str, event: DomainEvent) -> Incoming {
+pub(super) fn spa_event(id: &str, event: DomainEvent) -> Incoming {
     Incoming::Spa(SpaEvent {
         event_id: EventId::eventbridge(id),
         // spa's own events come from the automation account (tests/mod.rs settings)

@@ -8,6 +8,7 @@ mod digest;
 mod exceptions;
 mod fanout;
 mod lifecycle;
+mod purge_notice;
 mod reports;
 mod spend;
 

@@ -46,6 +46,8 @@ fn labels_cover_design_section_3() {
         "OnboardingCompleted",
         "MaintenanceCompleted",
         "LeaseChanged",
+        "PurgeNotice",
+        "PurgeSnoozed",
         "BudgetAlert",
         "ConsoleLoginWithRoot",
         "ConsoleLoginWithIamUser",
@@ -155,6 +157,8 @@ fn a_view_reads_from_tags() {
             lease_until: None,
             closing: None,
             frozen_from: None,
+            snoozed_until: None,
+            notice: None,
             cost_center: Some("cc-42".to_owned()),
         }
     );
@@ -183,7 +187,9 @@ fn a_custom_prefix_and_cost_center_key_are_used() {
     assert!(codec.reserved_keys().contains("spa:closing"));
     assert!(codec.reserved_keys().contains("spa:frozen-from"));
     assert!(codec.reserved_keys().contains("spa:lease-until"));
-    assert_eq!(codec.reserved_keys().len(), 11);
+    assert!(codec.reserved_keys().contains("spa:snoozed-until"));
+    assert!(codec.reserved_keys().contains("spa:purge-notice"));
+    assert_eq!(codec.reserved_keys().len(), 13);
 }
 
 #[test]

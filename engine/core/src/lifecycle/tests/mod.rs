@@ -7,6 +7,7 @@ mod codec;
 mod cooldown;
 mod focused;
 mod props;
+mod purge_notice;
 mod table;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -501,6 +501,8 @@ proptest! {
             lease_until: None,
             closing: closing.then(t0),
             frozen_from: None,
+            snoozed_until: None,
+            notice: None,
             cost_center: None,
         };
         let kind = match op {

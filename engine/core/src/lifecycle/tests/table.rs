@@ -67,22 +67,30 @@ fn columns() -> Vec<(&'static str, Trigger)> {
                 until: t0() + hours(24),
             }),
         ),
+        (
+            "snooze",
+            at(TriggerKind::Snooze {
+                by: None,
+                asker: None,
+            }),
+        ),
     ]
 }
 
 /// The views of the rows: every state in the shape `decide` leaves it, plus a few
 /// shapes operators and late events produce.
-fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
+fn rows() -> Vec<(&'static str, AccountView, [O; 22])> {
     use BuildKind::{Preparation, Purge};
     use TransactionKind::{Maintenance, Onboarding};
     vec![
         (
             "unmanaged",
             AccountView::default(),
-            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close frz unfrz lend
+            //   enter tagV reset ok   fail old  htag assign win exp lease rel sweep late out cls rem close frz unfrz lend snooze
             [
                 V, V, V, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal, Illegal,
                 Illegal, Nothing, Nothing, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal,
+                Illegal,
             ],
         ),
         (
@@ -95,7 +103,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, Dup, Dup, P, Same, Stale, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Q,
-                U, U, U, Illegal, Illegal, Illegal, Illegal,
+                U, U, U, Illegal, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -104,7 +112,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             // re-vended in place: the state stays vended, preparation starts
             [
                 Dup, Same, Same, Stale, Stale, Stale, Same, Same, Illegal, Illegal, Dup, Dup,
-                Nothing, Nothing, U, U, U, E, Illegal, Illegal, Illegal,
+                Nothing, Nothing, U, U, U, E, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -112,7 +120,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             managed(State::Prepared),
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, A, A, Illegal, Illegal, Dup, Dup, Nothing,
-                Nothing, U, U, U, E, F, Illegal, Illegal,
+                Nothing, U, U, U, E, F, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -124,7 +132,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E, F, Illegal, Illegal,
+                U, U, U, E, F, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -135,7 +143,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Dup, Illegal, E, E, E, E, Nothing, Nothing,
-                U, U, U, E, F, Illegal, Illegal,
+                U, U, U, E, F, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -150,7 +158,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, Illegal, Illegal, G, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, Same, Illegal, Illegal, Illegal,
+                Q, U, U, U, Same, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -165,7 +173,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, Illegal, Illegal, A, Same, Stale, Dup, Illegal, Dup, Dup, Same, Same, Nothing,
-                Q, U, U, U, U, Illegal, Illegal, Illegal,
+                Q, U, U, U, U, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -176,7 +184,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, V, V, Dup, Dup, Dup, Same, Same, Illegal, Illegal, Dup, Dup, Nothing, Nothing,
-                U, U, U, E, Illegal, Illegal, Illegal,
+                U, U, U, E, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -189,7 +197,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, E, E, Dup, Dup, Dup, Dup, Illegal, Illegal, Illegal, Same, Same, Nothing,
-                Nothing, U, U, U, E, Illegal, Illegal, Illegal,
+                Nothing, U, U, U, E, Illegal, Illegal, Illegal, Illegal,
             ],
         ),
         (
@@ -197,7 +205,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             managed(State::Assigned),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
         (
@@ -209,7 +217,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
         (
@@ -223,7 +231,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             // it keeps what it holds, its holder too, until an operator unfreezes it
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, A, Illegal,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, A, Illegal, Illegal,
             ],
         ),
         (
@@ -234,7 +242,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             },
             [
                 Dup, Illegal, Illegal, Dup, Dup, Dup, Illegal, Illegal, Illegal, Illegal, Illegal,
-                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, P, Illegal,
+                Illegal, Nothing, Nothing, U, U, U, Illegal, Dup, P, Illegal, Illegal,
             ],
         ),
         (
@@ -242,7 +250,7 @@ fn rows() -> Vec<(&'static str, AccountView, [O; 21])> {
             managed(State::Frozen),
             [
                 Invalid, Invalid, V, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid, Invalid,
-                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid,
+                Invalid, Invalid, Q, Q, U, U, U, Invalid, Invalid, Invalid, Invalid, Invalid,
             ],
         ),
     ]
@@ -256,7 +264,11 @@ fn outcome(result: &Result<Decision, Rejection>, from: Option<State>) -> O {
         Err(Rejection::Duplicate { .. }) => Dup,
         Err(Rejection::Stale { .. }) => Stale,
         Err(
-            Rejection::Illegal { .. } | Rejection::Cooldown { .. } | Rejection::BeyondLease { .. },
+            Rejection::Illegal { .. }
+            | Rejection::Cooldown { .. }
+            | Rejection::BeyondLease { .. }
+            | Rejection::Snoozed { .. }
+            | Rejection::Snooze(_),
         ) => Illegal,
         Err(Rejection::Invalid(_)) => Invalid,
     }
@@ -354,14 +366,15 @@ fn the_table_covers_every_trigger_kind() {
             | TriggerKind::Left(_)
             | TriggerKind::Freeze { .. }
             | TriggerKind::OperatorUnfreeze
-            | TriggerKind::LeaseEnd { .. } => {}
+            | TriggerKind::LeaseEnd { .. }
+            | TriggerKind::Snooze { .. } => {}
         }
     }
     let names: std::collections::BTreeSet<_> =
         columns().iter().map(|(_, t)| t.kind.name()).collect();
     assert_eq!(
         names.len(),
-        18,
+        19,
         "one column per trigger kind and departure: {names:?}"
     );
 }
