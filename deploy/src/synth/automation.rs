@@ -796,13 +796,17 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                         manager.extend(statement.resource);
                     }
                 }
+                // one function may hold the webhooks and the bot token: Sids stay unique
+                let (parameters, values) = match grant {
+                    Grant::SlackBot => ("BotTokenParameter", "BotTokenValue"),
+                    _ => ("SecretParameters", "SecretValues"),
+                };
                 if !ssm.is_empty() {
-                    out.push(Statement::allow(&["ssm:GetParameter"], ssm).sid("SecretParameters"));
+                    out.push(Statement::allow(&["ssm:GetParameter"], ssm).sid(parameters));
                 }
                 if !manager.is_empty() {
                     out.push(
-                        Statement::allow(&["secretsmanager:GetSecretValue"], manager)
-                            .sid("SecretValues"),
+                        Statement::allow(&["secretsmanager:GetSecretValue"], manager).sid(values),
                     );
                 }
             }

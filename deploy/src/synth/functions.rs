@@ -232,6 +232,10 @@ fn exceptions_spec(settings: &Settings) -> FunctionSpec {
     if settings.notifications.email_sender.is_some() {
         grants.push(Grant::Mail);
     }
+    // the pre-purge notice goes to its holder in Slack too (a direct message)
+    if settings.features.slack_commands && settings.notifications.slack_bot_token.is_some() {
+        grants.push(Grant::SlackBot);
+    }
     FunctionSpec {
         name: "exceptions",
         description: "Exceptions: incidents, chat and e-mail notifications",

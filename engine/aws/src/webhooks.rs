@@ -260,6 +260,54 @@ impl Webhooks for HttpWebhooks {
             message: format!("Slack refused the message: {error}"),
         })
     }
+
+    async fn slack_user(&self, token: &Secret, email: &str) -> Result<Option<String>, PortError> {
+        let unavailable = |message: String| PortError::Unavailable {
+            service: "slack".to_owned(),
+            message,
+        };
+        let response = self
+            .client
+            .get(format!("{}users.lookupByEmail", self.options.slack_api))
+            .bearer_auth(token.expose())
+            .query(&[("email", email)])
+            .send()
+            .await
+            .map_err(|e| {
+                unavailable(format!("users.lookupByEmail: {}", chain(&e.without_url())))
+            })?;
+        if !response.status().is_success() {
+            return Err(unavailable(format!(
+                "users.lookupByEmail: HTTP {}",
+                response.status()
+            )));
+        }
+        let read: serde_json::Value = serde_json::from_slice(&read_bytes(response).await)
+            .map_err(|_| unavailable("users.lookupByEmail: an answer that is not JSON".into()))?;
+        if read.get("ok").and_then(serde_json::Value::as_bool) == Some(true) {
+            return Ok(read
+                .pointer("/user/id")
+                .and_then(serde_json::Value::as_str)
+                .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric()))
+                .map(str::to_owned));
+        }
+        match read.get("error").and_then(serde_json::Value::as_str) {
+            Some("users_not_found") => Ok(None),
+            other => Err(PortError::Rejected {
+                service: "slack".to_owned(),
+                action: "users.lookupByEmail".to_owned(),
+                message: format!(
+                    "Slack refused: {}",
+                    other
+                        .unwrap_or("an answer that is not Slack's")
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .take(80)
+                        .collect::<String>()
+                ),
+            }),
+        }
+    }
 }
 
 /// Why one try failed.

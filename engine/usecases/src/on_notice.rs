@@ -696,7 +696,56 @@ async fn purge_notice<P: Platform>(
         notify::purge_notice(&mail),
     )
     .await;
-    holder_step(result)
+    let mut deliveries = holder_step(result);
+    if engine.settings().features.slack_commands
+        && engine.settings().notifications.slack_bot_token.is_some()
+    {
+        deliveries.push(Delivery {
+            step: "holder in Slack",
+            result: purge_notice_in_slack(engine, holder, &mail).await,
+        });
+    }
+    deliveries
+}
+
+/// The notice as a direct message from spa's Slack app, with the Snooze button when
+/// the settings allow one: the holder's Slack user found by their address.
+async fn purge_notice_in_slack<P: Platform>(
+    engine: &Engine<'_, P>,
+    holder: &Holder,
+    mail: &notify::PurgeNoticeMail,
+) -> Result<String, String> {
+    let Some(reference) = &engine.settings().notifications.slack_bot_token else {
+        return Ok("no bot token".into());
+    };
+    let platform = engine.platform();
+    let token = engine
+        .retry()
+        .run("read bot token", || {
+            platform.secrets().secret(reference.as_str())
+        })
+        .await
+        .map_err(|e| format!("the bot token could not be read: {e}"))?;
+    let webhooks = platform.webhooks();
+    let user = engine
+        .retry()
+        .run("find the holder in Slack", || {
+            webhooks.slack_user(&token, holder.as_str())
+        })
+        .await
+        .map_err(|e| format!("the holder could not be found in Slack: {e}"))?;
+    let Some(user) = user else {
+        return Ok("the holder has no Slack user with that address: e-mail only".into());
+    };
+    let message = spa_core::chatops::answers::purge_notice(&user, mail);
+    engine
+        .retry()
+        .run("tell the holder in Slack", || {
+            webhooks.post_message(&token, &message)
+        })
+        .await
+        .map(|()| "told in Slack".to_owned())
+        .map_err(|e| format!("the Slack message could not be sent: {e}"))
 }
 
 /// Opens the incident of the account and label, or adds to the open one's timeline.

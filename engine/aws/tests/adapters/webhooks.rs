@@ -392,3 +392,56 @@ async fn a_direct_message_goes_to_chat_post_message_with_the_bot_token() {
     );
     assert!(!format!("{error:?}{error}").contains("s3cretBotT0ken"));
 }
+
+#[tokio::test]
+async fn a_holder_is_found_in_slack_by_address_or_not_at_all() {
+    use wiremock::matchers::{header, query_param};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/users.lookupByEmail"))
+        .and(header("authorization", "Bearer xoxb-s3cretBotT0ken"))
+        .and(query_param("email", "jane@example.com"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "user": {"id": "U0JANE"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/users.lookupByEmail"))
+        .and(query_param("email", "nobody@example.com"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "users_not_found"})),
+        )
+        .mount(&server)
+        .await;
+    let token = Secret::new("xoxb-s3cretBotT0ken");
+    let slack = webhooks(1).with_slack_api(Some(&server.uri()));
+    assert_eq!(
+        slack.slack_user(&token, "jane@example.com").await.unwrap(),
+        Some("U0JANE".to_owned())
+    );
+    assert_eq!(
+        slack
+            .slack_user(&token, "nobody@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    // another refusal is an error that names Slack's word, never the token
+    let refused = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "missing_scope"})),
+        )
+        .mount(&refused)
+        .await;
+    let error = webhooks(1)
+        .with_slack_api(Some(&refused.uri()))
+        .slack_user(&token, "jane@example.com")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("missing_scope"), "{error}");
+    assert!(!format!("{error:?}").contains("s3cretBotT0ken"));
+}

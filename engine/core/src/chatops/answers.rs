@@ -227,6 +227,47 @@ pub fn answered(request: &AccessRequest, approver: &str, account: Option<&Accoun
     replaced(&verdict)
 }
 
+/// The pre-purge notice as a direct message to its holder (`user`), with the Snooze
+/// button when the settings allow a snooze.
+pub fn purge_notice(user: &str, mail: &crate::notify::PurgeNoticeMail) -> Value {
+    let when = mail.purge.format("%Y-%m-%d %H:%M UTC");
+    let mut text = format!(
+        "Your sandbox account {} will be purged {when}: spa deletes what is in it, then prepares it again.",
+        mail.account
+    );
+    match &mail.preview {
+        Ok(summary) if summary.total == 0 => {
+            text.push_str("\nA dry run of the purge found nothing it would delete.");
+        }
+        Ok(summary) => {
+            text.push_str(&format!(
+                "\nA dry run lists {} resources it would delete:",
+                summary.total
+            ));
+            for line in summary.lines().iter().take(10) {
+                let line: String = line.chars().filter(|c| !c.is_control()).take(100).collect();
+                text.push_str(&format!("\n• {line}"));
+            }
+        }
+        Err(why) => {
+            let why: String = why.chars().filter(|c| !c.is_control()).take(200).collect();
+            text.push_str(&format!("\nWhat it would delete is not known: {why}."));
+        }
+    }
+    let buttons = match mail.snooze.filter(|snooze| !snooze.is_zero()) {
+        Some(snooze) => {
+            text.push_str(&format!(
+                "\nYou may put it off once, by {} at most: the button does, or `/spa snooze {} [DURATION]`.",
+                format_duration(&snooze),
+                mail.account
+            ));
+            vec![Button::Snooze(mail.account.clone()).element("Snooze the purge", None)]
+        }
+        None => Vec::new(),
+    };
+    direct(user, &text, &buttons)
+}
+
 /// The lease moved.
 pub fn extended(account: &AccountId, until: DateTime<Utc>) -> Value {
     said(&format!(

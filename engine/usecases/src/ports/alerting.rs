@@ -179,6 +179,13 @@ pub trait Webhooks: Send + Sync {
         token: &Secret,
         body: &serde_json::Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The Slack user of an e-mail address (`users.lookupByEmail`, bot token
+    /// `users:read.email`): `None` when the workspace has no such user.
+    fn slack_user(
+        &self,
+        token: &Secret,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
 }
 
 /// A file attached to an e-mail.

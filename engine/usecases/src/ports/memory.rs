@@ -1656,6 +1656,7 @@ impl Secrets for MemorySecrets {
 pub struct MemoryWebhooks {
     posted: Mutex<Vec<(String, serde_json::Value)>>,
     messages: Mutex<Vec<serde_json::Value>>,
+    slack_users: Mutex<BTreeMap<String, String>>,
     /// Failures to inject (`post_json`).
     pub faults: Faults,
 }
@@ -1669,6 +1670,11 @@ impl MemoryWebhooks {
     /// Every message posted with Slack's Web API, in order.
     pub fn messages(&self) -> Vec<serde_json::Value> {
         lock(&self.messages).clone()
+    }
+
+    /// Slack's directory knows `email` as the user `id`.
+    pub fn add_slack_user(&self, email: &str, id: &str) {
+        lock(&self.slack_users).insert(email.to_ascii_lowercase(), id.to_owned());
     }
 }
 
@@ -1687,6 +1693,13 @@ impl Webhooks for MemoryWebhooks {
         self.faults.check("post_message")?;
         lock(&self.messages).push(body.clone());
         Ok(())
+    }
+
+    async fn slack_user(&self, _token: &Secret, email: &str) -> Result<Option<String>, PortError> {
+        self.faults.check("slack_user")?;
+        Ok(lock(&self.slack_users)
+            .get(&email.to_ascii_lowercase())
+            .cloned())
     }
 }
 

@@ -338,3 +338,73 @@ async fn a_dry_run_whose_end_never_came_is_asked_for_and_still_told() {
     let outcome = world.outcome(&late).await;
     assert!(outcome.events.is_empty(), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn the_holder_is_told_in_slack_too_with_the_snooze_button() {
+    let mut world = notice_world();
+    world.settings.features.slack_commands = true;
+    world.settings.features.slack_team_id = Some("T1".into());
+    world.settings.notifications.slack_bot_token =
+        Some(spa_core::settings::SecretRef("ssm:/spa/bot".into()));
+    world.platform.secrets.set("ssm:/spa/bot", "xoxb-test");
+    world.platform.webhooks.add_slack_user(JANE, "UJANE");
+    let (purge, preview) = noticed_account(&world).await;
+    world
+        .platform
+        .objects
+        .put(
+            &list_key("reports/exceptions", &id(NESTED), purge),
+            LIST.as_bytes().to_vec(),
+            "text/plain",
+        )
+        .await
+        .unwrap();
+    let end = world.finished_build(NESTED, &preview, BuildStatus::Succeeded);
+    world.outcome(&end).await;
+    let events = noticed(&world, Label::PurgeNotice);
+    let told = world.outcome(&events[0]).await;
+    assert!(told.warnings.is_empty(), "{told:?}");
+    // the e-mail, and the direct message in Slack with the button
+    assert_eq!(world.platform.mail.sent().len(), 1);
+    let messages = world.platform.webhooks.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message = &messages[0];
+    assert_eq!(message["channel"], "UJANE");
+    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("will be purged 2025-03-01 18:00 UTC"),
+        "{text}"
+    );
+    assert!(text.contains("EC2Instance: 2 (i-0abc, i-0def)"), "{text}");
+    assert!(
+        !text.contains("<script>"),
+        "the holder's names are escaped: {text}"
+    );
+    let button = &message["blocks"][1]["elements"][0];
+    assert_eq!(button["action_id"], "snooze");
+    assert_eq!(button["value"], NESTED);
+    // delivered again: nothing twice
+    world.outcome(&events[0]).await;
+    assert_eq!(world.platform.webhooks.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_holder_unknown_to_slack_is_told_by_e_mail_only() {
+    let mut world = notice_world();
+    world.settings.features.slack_commands = true;
+    world.settings.features.slack_team_id = Some("T1".into());
+    world.settings.notifications.slack_bot_token =
+        Some(spa_core::settings::SecretRef("ssm:/spa/bot".into()));
+    world.platform.secrets.set("ssm:/spa/bot", "xoxb-test");
+    let (_, preview) = noticed_account(&world).await;
+    let end = world.finished_build(NESTED, &preview, BuildStatus::Failed);
+    world.outcome(&end).await;
+    let events = noticed(&world, Label::PurgeNotice);
+    let told = world.outcome(&events[0]).await;
+    assert!(
+        matches!(&told.verdict, Verdict::Notified(what) if what.contains("e-mail only")),
+        "{told:?}"
+    );
+    assert_eq!(world.platform.mail.sent().len(), 1);
+    assert!(world.platform.webhooks.messages().is_empty());
+}
