@@ -71,6 +71,12 @@ pub fn init(live: &Live) -> ExitCode {
     .unwrap_or_else(|code| code)
 }
 
+/// Prints what stopped the demo, exit 1.
+fn stopped(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}
+
 fn print_step(step: &Step) {
     let (mark, text) = match &step.result {
         Ok(done) => ("=>", done.clone()),
@@ -123,10 +129,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         // what spa needs of the emulator, said before anything is seeded
         spa_local::emulator::check(&config, &endpoint)
             .await
-            .map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            })?;
+            .map_err(stopped)?;
         let say = |text: String| {
             if !json {
                 println!("{text}");
@@ -154,10 +157,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         let slack_api = format!("{}/api/", chat.uri());
         let (runtime, resources) = spa_local::connect::runtime_with_slack(&settings, &endpoint, &slack_api)
             .await
-            .map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            })?;
+            .map_err(stopped)?;
         // Organizations events come from the management account: the one the settings name
         let management = settings
             .automation
@@ -193,19 +193,13 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         };
         say("\nOn-boarding: accounts created in managed units".to_owned());
         let onboarding = runtime.run_until_idle(&handler, limits, &mut record).await;
-        let onboarding: RunSummary = onboarding.map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        })?;
+        let onboarding: RunSummary = onboarding.map_err(stopped)?;
         say("\nMaintenance window: assigned accounts are purged and prepared again".to_owned());
         runtime.fire(Job::MaintenanceWindow, runtime.platform().clock().now());
         let maintenance = runtime
             .run_until_idle(&handler, limits, &mut record)
             .await
-            .map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            })?;
+            .map_err(stopped)?;
         let engine = spa_usecases::Engine::new(runtime.platform(), &settings)
             .map_err(fail)?
             .with_buildspecs(loaded.buildspecs.clone());
@@ -232,10 +226,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 let mut run = runtime
                     .run_pending(&handler, limits, &mut record)
                     .await
-                    .map_err(|e| {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    })?;
+                    .map_err(stopped)?;
                 let key = spa_core::notify::preview::list_key(
                     &settings.reporting.exceptions_prefix,
                     &candidate.account,
@@ -250,10 +241,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 let ended = runtime
                     .run_until_idle(&handler, limits, &mut record)
                     .await
-                    .map_err(|e| {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    })?;
+                    .map_err(stopped)?;
                 run.handled += ended.handled;
                 run.failed += ended.failed;
                 run.builds_started += ended.builds_started;
@@ -309,10 +297,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
             exceptions = runtime
                 .run_until_idle(&handler, limits, &mut record)
                 .await
-                .map_err(|e| {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                })?;
+                .map_err(stopped)?;
         }
         say("\nSpend guard: a holder starts four p4d.24xlarge; the account is frozen within the minute".to_owned());
         let frozen = spend_guard(&engine, &runtime, &lines)
@@ -326,10 +311,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 let run = runtime
                     .run_until_idle(&handler, limits, &mut record)
                     .await
-                    .map_err(|e| {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    })?;
+                    .map_err(stopped)?;
                 let config = runtime.inner().automation().sdk().clone();
                 let policies = spa_local::emulator::service_control_policies(&config, id.as_str())
                     .await
@@ -377,10 +359,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
                 let run = runtime
                     .run_until_idle(&handler, limits, &mut record)
                     .await
-                    .map_err(|e| {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    })?;
+                    .map_err(stopped)?;
                 (requested, run)
             }
             None => {
@@ -393,10 +372,7 @@ pub fn demo(live: &Live, tree: &Path, accounts: usize, json: bool) -> ExitCode {
         let today = runtime.platform().clock().now().date_naive();
         let reports = finops(&engine, runtime.inner().automation(), &endpoint, &lines, today)
             .await
-            .map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            })?;
+            .map_err(stopped)?;
         let files: Vec<&Written> = reports.iter().flat_map(|r| &r.files).collect();
         let mailed: Vec<&String> = reports.iter().flat_map(|r| &r.mailed).collect();
         for file in &files {

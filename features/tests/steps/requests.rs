@@ -9,10 +9,9 @@ use chrono::TimeDelta;
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
-use spa_core::chatops::sign;
 use spa_usecases::Engine;
 
-use super::slack::{SECRET, Sent, encode, shown};
+use super::slack::{encode, shown};
 use super::{SpaWorld, list};
 
 /// The direct messages `user` received from spa's app.
@@ -111,23 +110,7 @@ async fn click(world: &mut SpaWorld, user: &str, action_id: &str, value: &str) {
         "actions": [{ "action_id": action_id, "value": value, "type": "button" }],
     });
     let body = format!("payload={}", encode(&payload.to_string()));
-    let timestamp = world
-        .slack
-        .platform()
-        .clock
-        .now_at()
-        .timestamp()
-        .to_string();
-    let signature = sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
-    world
-        .slack
-        .send(Sent {
-            timestamp: Some(timestamp),
-            signature: Some(signature),
-            body,
-            account: None,
-        })
-        .await;
+    world.slack.send_signed(body, None).await;
 }
 
 #[when(regex = r#"^"([^"]*)" clicks "(approve|deny)" on the request$"#)]

@@ -158,6 +158,19 @@ organizational_units:
         self.answers.push(answer);
     }
 
+    /// Sends `body` signed now with the app's secret, as Slack does.
+    pub(super) async fn send_signed(&mut self, body: String, account: Option<String>) {
+        let timestamp = self.platform().clock.now_at().timestamp().to_string();
+        let signature = sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+        self.send(Sent {
+            timestamp: Some(timestamp),
+            signature: Some(signature),
+            body,
+            account,
+        })
+        .await;
+    }
+
     /// Runs every queued job, as the commands function would.
     pub(super) async fn run_jobs(&self) {
         let settings = self.settings();
@@ -262,23 +275,9 @@ fn instance_runs(world: &mut SpaWorld, id: String, name: String, account: String
 #[when(expr = "{string} sends {string}")]
 async fn sends(world: &mut SpaWorld, user: String, typed: String) {
     let text = command_text(&typed);
-    let body = form(&user, text);
-    let timestamp = world
-        .slack
-        .platform()
-        .clock
-        .now_at()
-        .timestamp()
-        .to_string();
-    let signature = sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
     world
         .slack
-        .send(Sent {
-            timestamp: Some(timestamp),
-            signature: Some(signature),
-            body,
-            account: named_account(text),
-        })
+        .send_signed(form(&user, text), named_account(text))
         .await;
 }
 
