@@ -180,6 +180,11 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             if athena(settings) {
                 grants.push(Grant::CurQueries);
             }
+            // the sweeper tells whoever asked that their request expired
+            if settings.features.slack_commands && settings.notifications.slack_bot_token.is_some()
+            {
+                grants.push(Grant::SlackBot);
+            }
             FunctionSpec {
                 name: Function::Scheduler.as_str(),
                 description: "Scheduled jobs: maintenance window, sweeper, reports, digest, access-key scan",

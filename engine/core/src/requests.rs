@@ -9,7 +9,8 @@
 //! ```text
 //! pending --approve--> approved --account given--> granted
 //!    |  \--deny------> denied
-//!    \----expiry-----> (expired: refused when answered late)
+//!    \----expiry-----> expired (the sweeper tells the person who asked; a late
+//!                      answer is refused)
 //! ```
 //!
 //! The status only moves forward (the store writes it with a condition on the status
@@ -36,6 +37,8 @@ pub enum RequestStatus {
     Denied,
     /// An account was given.
     Granted,
+    /// Nobody answered in time: the person who asked was told.
+    Expired,
 }
 
 impl RequestStatus {
@@ -46,6 +49,7 @@ impl RequestStatus {
             RequestStatus::Approved => "approved",
             RequestStatus::Denied => "denied",
             RequestStatus::Granted => "granted",
+            RequestStatus::Expired => "expired",
         }
     }
 }
@@ -159,6 +163,16 @@ impl AccessRequest {
     }
 }
 
+impl AccessRequest {
+    /// The request expired at `now`, when it waits still and its time has passed.
+    pub fn expire(&self, now: DateTime<Utc>) -> Option<AccessRequest> {
+        (self.status == RequestStatus::Pending && self.expires <= now).then(|| AccessRequest {
+            status: RequestStatus::Expired,
+            ..self.clone()
+        })
+    }
+}
+
 /// The pool accounts free to give at `now`, in the order they are offered: prepared,
 /// without holder, not cooling down after their last purge, not being closed. The
 /// longest prepared first (the pool turns over), then by id.
@@ -241,8 +255,20 @@ mod tests {
                 ..
             })
         ));
-        // too late
+        // expired by the sweeper: then refused as answered
         let late = at("2026-12-07T10:00:00Z");
+        assert_eq!(pending().expire(at("2026-12-07T09:59:59Z")), None);
+        let expired = pending().expire(late).unwrap();
+        assert_eq!(expired.status, RequestStatus::Expired);
+        assert_eq!(expired.expire(late), None);
+        assert!(matches!(
+            expired.answer("U0APPROVER", &approvers, true, late),
+            Err(AnswerRefused::Answered {
+                status: RequestStatus::Expired,
+                ..
+            })
+        ));
+        // too late, before the sweeper came
         let refused = pending().answer("U0APPROVER", &approvers, true, late);
         assert_eq!(
             refused,

@@ -86,6 +86,12 @@ pub async fn on_sweep<P: Platform>(
     job: &ScheduledJob,
 ) -> Result<Vec<Outcome>, UseCaseError> {
     let mut outcomes = sweep(engine, job).await?;
+    // the requests nobody answered in time: their askers told; a failure never stops
+    // the sweep (the next one tries again)
+    if let Err(error) = super::requests::expire_due(engine).await {
+        tracing::error!(%error, "the requests due could not be expired");
+        engine.count_trouble("RequestExpiryFailed");
+    }
     // what the management account could not forward: raised, never lost; a failure
     // here never stops the sweep (logged, counted, drained next time)
     match super::dead_letters::drain_forwarded(engine).await {

@@ -267,6 +267,10 @@ async fn resume<P: Platform>(
             "Your request `{}` was denied.",
             request.id
         ))),
+        RequestStatus::Expired => Ok(answers::said(&format!(
+            "Your request `{}` expired unanswered: ask again with `/spa request`.",
+            request.id
+        ))),
     }
 }
 
@@ -691,6 +695,55 @@ async fn tell<P: Platform>(engine: &Engine<'_, P>, token: &Secret, message: &Val
             }
         }
     }
+}
+
+/// The sweeper's pass over the requests nobody answered in time: each is marked
+/// expired (a conditional write: an answer that came first wins) and the person who
+/// asked is told in a direct message. How many expired; a failure is logged and the
+/// next sweep tries again.
+pub async fn expire_due<P: Platform>(engine: &Engine<'_, P>) -> Result<usize, UseCaseError> {
+    let store = engine.platform().store();
+    let now = engine.now();
+    let context = || Context::step("expire the requests nobody answered");
+    let due = engine
+        .retry()
+        .run("due requests", || store.due_requests(now))
+        .await
+        .within(context)?;
+    let mut expired = 0;
+    for id in due {
+        let Some(request) = engine
+            .retry()
+            .run("read the request", || store.request(&id))
+            .await
+            .within(context)?
+        else {
+            continue;
+        };
+        let Some(ended) = request.expire(now) else {
+            continue;
+        };
+        let written = engine
+            .retry()
+            .run("expire the request", || {
+                store.update_request(&ended, &request)
+            })
+            .await
+            .within(context)?;
+        if !written {
+            continue;
+        }
+        expired += 1;
+        tracing::info!(request = id, "request expired unanswered");
+        match bot_token(engine).await {
+            Ok(token) => {
+                let told = answers::expired_to(&ended.requester, &ended);
+                tell(engine, &token, &told, &id).await;
+            }
+            Err(error) => tracing::warn!(request = id, %error, "the requester could not be told"),
+        }
+    }
+    Ok(expired)
 }
 
 /// `/spa extend ACCOUNT [DURATION]` and the `Extend` button: the holder (or an admin)

@@ -4,17 +4,20 @@
 //! | `pk` | `sk` | more |
 //! |---|---|---|
 //! | `request#<id>` | `request` | `body` (the request, JSON), `status`, `account` (the account picked, or `-`), `expires` = 30 days after the request expires |
+//! | `requests#pending` | `<expiry instant>#<id>` | `expires` as above: the index of the requests waiting for an answer, read by the sweeper |
 //!
-//! A request is created with a conditional `PutItem` (absent) and moved with a
-//! conditional `PutItem` on the `status` and `account` read: two answers at once
-//! write one.
+//! A request is created with a conditional `PutItem` (absent), its index item first (a
+//! crash between the two leaves an index item without request, which the sweeper
+//! skips); it is moved with a conditional `PutItem` on the `status` and `account`
+//! read, so two answers at once write one, and its index item goes once it is no
+//! longer pending.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use spa_core::requests::AccessRequest;
 use spa_usecases::ports::{AccessRequests, PortError};
 
-use super::{DynamoStore, SERVICE, epoch, s, text};
+use super::{DynamoStore, SERVICE, epoch, instant, s, text};
 use crate::error::port_error;
 
 /// How long a request is kept after it expires (who asked, who answered).
@@ -22,6 +25,14 @@ const KEEP: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 fn key(id: &str) -> String {
     format!("request#{id}")
+}
+
+/// The partition of the pending requests' index.
+const PENDING: &str = "requests#pending";
+
+/// A request's item in the pending index.
+fn pending_key(request: &AccessRequest) -> String {
+    format!("{}#{}", instant(request.expires), request.id)
 }
 
 /// The `account` attribute: the account picked, or `-`.
@@ -73,8 +84,40 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Adds `request` to the pending index, or takes it out.
+    async fn index_request(&self, request: &AccessRequest, pending: bool) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        if pending {
+            self.client
+                .put_item()
+                .table_name(table)
+                .item("pk", s(PENDING))
+                .item("sk", s(pending_key(request)))
+                .item(super::TTL_ATTRIBUTE, epoch(request.expires, KEEP))
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "PutItem", table, e))?;
+        } else {
+            self.client
+                .delete_item()
+                .table_name(table)
+                .key("pk", s(PENDING))
+                .key("sk", s(pending_key(request)))
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "DeleteItem", table, e))?;
+        }
+        Ok(())
+    }
+}
+
 impl AccessRequests for DynamoStore {
     async fn put_request(&self, request: &AccessRequest) -> Result<bool, PortError> {
+        let pending = request.status == spa_core::requests::RequestStatus::Pending;
+        if pending {
+            self.index_request(request, true).await?;
+        }
         self.write_request(request, "attribute_not_exists(pk)", None)
             .await
     }
@@ -109,11 +152,38 @@ impl AccessRequests for DynamoStore {
         request: &AccessRequest,
         expected: &AccessRequest,
     ) -> Result<bool, PortError> {
-        self.write_request(
-            request,
-            "#status = :status AND #account = :account",
-            Some(expected),
-        )
-        .await
+        let written = self
+            .write_request(
+                request,
+                "#status = :status AND #account = :account",
+                Some(expected),
+            )
+            .await?;
+        let pending = spa_core::requests::RequestStatus::Pending;
+        if written && expected.status == pending && request.status != pending {
+            // no longer pending: out of the index (left behind, it is skipped)
+            if let Err(error) = self.index_request(request, false).await {
+                tracing::warn!(request = request.id, %error, "the pending index item could not be removed");
+            }
+        }
+        Ok(written)
+    }
+
+    async fn due_requests(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>, PortError> {
+        let until = format!("{}#~", instant(now));
+        let mut due = Vec::new();
+        for item in self.partition(PENDING).await? {
+            let sort = text(&item, "sk", PENDING)?;
+            if sort > until.as_str() {
+                continue;
+            }
+            if let Some((_, id)) = sort.split_once('#') {
+                due.push(id.to_owned());
+            }
+        }
+        Ok(due)
     }
 }

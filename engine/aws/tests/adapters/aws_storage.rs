@@ -889,6 +889,22 @@ async fn a_request_is_written_once_and_answered_once() {
     assert_eq!(stored.status, RequestStatus::Approved);
     assert_eq!(stored.answered_by.as_deref(), Some("U0ONE"));
     assert_eq!(stored.account, picked.account);
+    // the sweeper's index: a pending request is due once its expiry passed, an
+    // answered one never
+    let waiting = AccessRequest {
+        id: "r-1765015300-00000000000000aa".into(),
+        ..request.clone()
+    };
+    assert!(store.put_request(&waiting).await.unwrap());
+    let later = asked + chrono::TimeDelta::days(2);
+    assert!(store.due_requests(asked).await.unwrap().is_empty());
+    assert_eq!(
+        store.due_requests(later).await.unwrap(),
+        vec![waiting.id.clone()]
+    );
+    let expired = waiting.expire(later).unwrap();
+    assert!(store.update_request(&expired, &waiting).await.unwrap());
+    assert!(store.due_requests(later).await.unwrap().is_empty());
 }
 
 #[tokio::test]

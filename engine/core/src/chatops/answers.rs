@@ -208,6 +208,19 @@ pub fn denied_to(requester: &str, request: &AccessRequest, approver: &str) -> Va
     )
 }
 
+/// The request expired unanswered, as a direct message to the requester.
+pub fn expired_to(requester: &str, request: &AccessRequest) -> Value {
+    direct(
+        requester,
+        &format!(
+            "Nobody answered your request `{}` for a sandbox account by {}: it expired. Ask again with `/spa request`, or ask the approvers of your unit.",
+            request.id,
+            when(request.expires)
+        ),
+        &[],
+    )
+}
+
 /// The approver's message once answered.
 pub fn answered(request: &AccessRequest, approver: &str, account: Option<&AccountId>) -> Value {
     let verdict = match account {

@@ -354,6 +354,30 @@ async fn a_request_expires_unanswered() {
         world.last_text()
     );
     assert!(!world.tags(POOL_1).contains_key("account-holder"));
+    // the sweeper's pass: Jane is told, once
+    let engine = Engine::new(&world.platform, &world.settings).unwrap();
+    assert_eq!(
+        spa_usecases::requests::expire_due(&engine).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        spa_usecases::requests::expire_due(&engine).await.unwrap(),
+        0
+    );
+    let told = world.messages_to("UJANE");
+    assert_eq!(told.len(), 1);
+    assert!(text(&told[0]).contains("it expired"), "{}", text(&told[0]));
+    let stored = world.platform.store.request(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "expired");
+    world.platform.clock.advance(TimeDelta::seconds(30));
+    world.run(&click("UAPPROVER", "approve", &id)).await;
+    assert!(
+        world
+            .last_text()
+            .contains("this request was expired already"),
+        "{}",
+        world.last_text()
+    );
 }
 
 #[tokio::test]

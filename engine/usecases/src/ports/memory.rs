@@ -1204,6 +1204,16 @@ impl super::AccessRequests for MemoryStore {
         }
         Ok(unchanged)
     }
+
+    async fn due_requests(&self, now: DateTime<Utc>) -> Result<Vec<String>, PortError> {
+        self.enter("due_requests")?;
+        Ok(lock(&self.state)
+            .requests
+            .values()
+            .filter(|r| r.status == spa_core::requests::RequestStatus::Pending && r.expires <= now)
+            .map(|r| r.id.clone())
+            .collect())
+    }
 }
 
 /// The event bus held in memory: every published event, in order.

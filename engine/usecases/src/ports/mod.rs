@@ -625,6 +625,12 @@ pub trait AccessRequests: Send + Sync {
         request: &spa_core::requests::AccessRequest,
         expected: &spa_core::requests::AccessRequest,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// The ids of the requests still pending whose expiry is at or before `now` (an
+    /// index kept with the requests: the sweeper's read).
+    fn due_requests(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
 }
 
 /// History and bookkeeping (DynamoDB): never the truth about an account, which lives
