@@ -181,12 +181,7 @@ pub async fn ask<P: Platform>(
         return Ok(spa_core::chatops::reply::unknown_asker());
     }
     // delivered again: the request goes on from where it is
-    if let Some(request) = engine
-        .retry()
-        .run("read the request", || store.request(id))
-        .await
-        .within(context)?
-    {
+    if let Some(request) = find(engine, id).await? {
         return resume(engine, request).await;
     }
     let units = open_units(engine).await?;
@@ -348,7 +343,6 @@ async fn grant<P: Platform>(
     mut request: AccessRequest,
     unit: &OpenUnit,
 ) -> Result<Option<Given>, UseCaseError> {
-    let store = engine.platform().store();
     let id = request.id.clone();
     let context = || Context::step("give the requested account").cause(&id);
     let holder = Holder::new(&request.email).map_err(|error| {
@@ -366,13 +360,7 @@ async fn grant<P: Platform>(
                     account: Some(account.clone()),
                     ..request.clone()
                 };
-                let written = engine
-                    .retry()
-                    .run("note the account picked", || {
-                        store.update_request(&picked, &request)
-                    })
-                    .await
-                    .within(context)?;
+                let written = move_to(engine, &picked, &request).await?;
                 if !written {
                     // another delivery moved it: go on from what it wrote
                     request = read(engine, &id).await?;
@@ -401,14 +389,7 @@ async fn grant<P: Platform>(
                 account: None,
                 ..request.clone()
             };
-            if engine
-                .retry()
-                .run("forget the account picked", || {
-                    store.update_request(&cleared, &request)
-                })
-                .await
-                .within(context)?
-            {
+            if move_to(engine, &cleared, &request).await? {
                 request = cleared;
             } else {
                 request = read(engine, &id).await?;
@@ -421,13 +402,7 @@ async fn grant<P: Platform>(
                 status: RequestStatus::Granted,
                 ..request.clone()
             };
-            engine
-                .retry()
-                .run("note the grant", || {
-                    store.update_request(&granted, &request)
-                })
-                .await
-                .within(context)?;
+            move_to(engine, &granted, &request).await?;
         }
         tracing::info!(request = request.id, %account, "requested account given");
         let name = engine
@@ -506,22 +481,45 @@ async fn pick<P: Platform>(
     Ok(None)
 }
 
-async fn read<P: Platform>(
+/// The request of id `id`, if the store has it.
+async fn find<P: Platform>(
     engine: &Engine<'_, P>,
     id: &str,
-) -> Result<AccessRequest, UseCaseError> {
+) -> Result<Option<AccessRequest>, UseCaseError> {
     let store = engine.platform().store();
     engine
         .retry()
         .run("read the request", || store.request(id))
         .await
-        .within(|| Context::step("read the request").cause(id))?
-        .ok_or_else(|| {
-            UseCaseError::bad_input(
-                Context::step("read the request").cause(id),
-                "the request is not in the store any more",
-            )
-        })
+        .within(|| Context::step("read the request").cause(id))
+}
+
+/// The request of id `id`, which the store has (it was read before).
+async fn read<P: Platform>(
+    engine: &Engine<'_, P>,
+    id: &str,
+) -> Result<AccessRequest, UseCaseError> {
+    find(engine, id).await?.ok_or_else(|| {
+        UseCaseError::bad_input(
+            Context::step("read the request").cause(id),
+            "the request is not in the store any more",
+        )
+    })
+}
+
+/// Moves a request from `from`, as read, to `to` (a conditional write): `false` when
+/// another delivery or answer moved it first.
+async fn move_to<P: Platform>(
+    engine: &Engine<'_, P>,
+    to: &AccessRequest,
+    from: &AccessRequest,
+) -> Result<bool, UseCaseError> {
+    let store = engine.platform().store();
+    engine
+        .retry()
+        .run("move the request", || store.update_request(to, from))
+        .await
+        .within(|| Context::step("move the request").cause(&to.id))
 }
 
 /// The lease asked, when shorter than the account's: its end written (once); the
@@ -574,14 +572,7 @@ pub async fn answer<P: Platform>(
     id: &str,
     approve: bool,
 ) -> Result<Value, UseCaseError> {
-    let store = engine.platform().store();
-    let context = || Context::step("answer a request").cause(id);
-    let Some(request) = engine
-        .retry()
-        .run("read the request", || store.request(id))
-        .await
-        .within(context)?
-    else {
+    let Some(request) = find(engine, id).await? else {
         return Ok(answers::said(
             "This request is not known to spa (any more).",
         ));
@@ -594,13 +585,7 @@ pub async fn answer<P: Platform>(
     let approvers = &unit.requests().approvers;
     let answered = match request.answer(&asker.user, approvers, approve, engine.now()) {
         Ok(answered) => {
-            let written = engine
-                .retry()
-                .run("write the answer", || {
-                    store.update_request(&answered, &request)
-                })
-                .await
-                .within(context)?;
+            let written = move_to(engine, &answered, &request).await?;
             if !written {
                 let now = read(engine, id).await?;
                 return Ok(answers::said(
@@ -632,10 +617,9 @@ pub async fn answer<P: Platform>(
             return Ok(answers::said(&refused.to_string()));
         }
     };
-    let token = bot_token(engine).await?;
     if answered.status == RequestStatus::Denied {
         let told = answers::denied_to(&answered.requester, &answered, &asker.user);
-        tell(engine, &token, &told, id).await;
+        tell(engine, &told, id).await;
         return Ok(answers::answered(&answered, &asker.user, None));
     }
     let Some(given) = grant(engine, answered.clone(), &unit).await? else {
@@ -646,13 +630,13 @@ pub async fn answer<P: Platform>(
             ),
             &[],
         );
-        tell(engine, &token, &none, id).await;
+        tell(engine, &none, id).await;
         return Ok(answers::said(
             "Approved, but no sandbox account is free right now: the person who asked was told.",
         ));
     };
     let told = answers::granted_to(&answered.requester, &given, &asker.user);
-    tell(engine, &token, &told, id).await;
+    tell(engine, &told, id).await;
     Ok(answers::answered(
         &answered,
         &asker.user,
@@ -660,9 +644,17 @@ pub async fn answer<P: Platform>(
     ))
 }
 
-/// A direct message, once per request and kind of message (a failure is logged: the
-/// approver's answer stands, and the holder gets the assignment's e-mail anyway).
-async fn tell<P: Platform>(engine: &Engine<'_, P>, token: &Secret, message: &Value, id: &str) {
+/// The direct message of a request's outcome, once per request; whether it is out
+/// (sent now or before). A failure is logged, never the request's: an answer stands
+/// whether or not its message got out, and the holder gets the assignment's e-mail.
+async fn tell<P: Platform>(engine: &Engine<'_, P>, message: &Value, id: &str) -> bool {
+    let token = match bot_token(engine).await {
+        Ok(token) => token,
+        Err(error) => {
+            tracing::error!(request = id, %error, "the requester could not be told in Slack");
+            return false;
+        }
+    };
     let key = format!("request-told#{id}");
     let now = engine.now();
     let store = engine.platform().store();
@@ -671,7 +663,8 @@ async fn tell<P: Platform>(engine: &Engine<'_, P>, token: &Secret, message: &Val
         .await
     {
         Ok(Claim::New | Claim::Resumed { .. }) => {}
-        Ok(_) => return,
+        Ok(Claim::Seen) => return true,
+        Ok(Claim::Busy { .. } | Claim::Failed { .. }) => return false,
         Err(error) => {
             tracing::warn!(request = id, %error, "the message's claim could not be taken: sent anyway");
         }
@@ -679,7 +672,7 @@ async fn tell<P: Platform>(engine: &Engine<'_, P>, token: &Secret, message: &Val
     let sent = engine
         .retry()
         .run("tell the requester", || {
-            engine.platform().webhooks().post_message(token, message)
+            engine.platform().webhooks().post_message(&token, message)
         })
         .await;
     match sent {
@@ -687,60 +680,46 @@ async fn tell<P: Platform>(engine: &Engine<'_, P>, token: &Secret, message: &Val
             if let Err(error) = store.complete(&key, now, None).await {
                 tracing::warn!(request = id, %error, "the message's claim could not be completed");
             }
+            true
         }
         Err(error) => {
             tracing::error!(request = id, %error, "the requester could not be told in Slack");
             if let Err(error) = store.release(&key).await {
                 tracing::warn!(request = id, %error, "the message's claim could not be released");
             }
+            false
         }
     }
 }
 
-/// The sweeper's pass over the requests nobody answered in time: each is marked
-/// expired (a conditional write: an answer that came first wins) and the person who
-/// asked is told in a direct message. How many expired; a failure is logged and the
-/// next sweep tries again.
+/// The sweeper's pass over the requests nobody answered in time: the person who asked
+/// is told in a direct message (once: its claim), then the request is marked expired
+/// (a conditional write). Told first, so that a pass that dies in between, or a
+/// message that does not get out, leaves the request due for the next sweep: never
+/// marked without its message, never told twice. How many expired.
 pub async fn expire_due<P: Platform>(engine: &Engine<'_, P>) -> Result<usize, UseCaseError> {
     let store = engine.platform().store();
     let now = engine.now();
-    let context = || Context::step("expire the requests nobody answered");
     let due = engine
         .retry()
         .run("due requests", || store.due_requests(now))
         .await
-        .within(context)?;
+        .within(|| Context::step("expire the requests nobody answered"))?;
     let mut expired = 0;
     for id in due {
-        let Some(request) = engine
-            .retry()
-            .run("read the request", || store.request(&id))
-            .await
-            .within(context)?
-        else {
+        let Some(request) = find(engine, &id).await? else {
             continue;
         };
         let Some(ended) = request.expire(now) else {
             continue;
         };
-        let written = engine
-            .retry()
-            .run("expire the request", || {
-                store.update_request(&ended, &request)
-            })
-            .await
-            .within(context)?;
-        if !written {
+        let told = answers::expired_to(&ended.requester, &ended);
+        if !tell(engine, &told, &id).await {
             continue;
         }
-        expired += 1;
-        tracing::info!(request = id, "request expired unanswered");
-        match bot_token(engine).await {
-            Ok(token) => {
-                let told = answers::expired_to(&ended.requester, &ended);
-                tell(engine, &token, &told, &id).await;
-            }
-            Err(error) => tracing::warn!(request = id, %error, "the requester could not be told"),
+        if move_to(engine, &ended, &request).await? {
+            expired += 1;
+            tracing::info!(request = id, "request expired unanswered");
         }
     }
     Ok(expired)

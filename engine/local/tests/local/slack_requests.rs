@@ -354,8 +354,24 @@ async fn a_request_expires_unanswered() {
         world.last_text()
     );
     assert!(!world.tags(POOL_1).contains_key("account-holder"));
-    // the sweeper's pass: Jane is told, once
-    let engine = Engine::new(&world.platform, &world.settings).unwrap();
+    // the sweeper's pass while Slack is down: nothing marked, nothing lost
+    let engine = Engine::new(&world.platform, &world.settings)
+        .unwrap()
+        .with_retry(spa_usecases::Retry::immediate(1));
+    world.platform.webhooks.faults.fail(
+        "post_message",
+        spa_usecases::ports::PortError::Unavailable {
+            service: "slack".into(),
+            message: "down".into(),
+        },
+        1,
+    );
+    assert_eq!(
+        spa_usecases::requests::expire_due(&engine).await.unwrap(),
+        0
+    );
+    assert!(world.messages_to("UJANE").is_empty());
+    // the next pass: Jane is told, once
     assert_eq!(
         spa_usecases::requests::expire_due(&engine).await.unwrap(),
         1

@@ -339,14 +339,20 @@ async fn a_dry_run_whose_end_never_came_is_asked_for_and_still_told() {
     assert!(outcome.events.is_empty(), "{outcome:?}");
 }
 
-#[tokio::test]
-async fn the_holder_is_told_in_slack_too_with_the_snooze_button() {
+/// [`notice_world`] with spa's Slack app: the slash command on, a bot token.
+fn slack_notice_world() -> World {
     let mut world = notice_world();
     world.settings.features.slack_commands = true;
     world.settings.features.slack_team_id = Some("T1".into());
     world.settings.notifications.slack_bot_token =
         Some(spa_core::settings::SecretRef("ssm:/spa/bot".into()));
     world.platform.secrets.set("ssm:/spa/bot", "xoxb-test");
+    world
+}
+
+#[tokio::test]
+async fn the_holder_is_told_in_slack_too_with_the_snooze_button() {
+    let world = slack_notice_world();
     world.platform.webhooks.add_slack_user(JANE, "UJANE");
     let (purge, preview) = noticed_account(&world).await;
     world
@@ -390,12 +396,7 @@ async fn the_holder_is_told_in_slack_too_with_the_snooze_button() {
 
 #[tokio::test]
 async fn a_holder_unknown_to_slack_is_told_by_e_mail_only() {
-    let mut world = notice_world();
-    world.settings.features.slack_commands = true;
-    world.settings.features.slack_team_id = Some("T1".into());
-    world.settings.notifications.slack_bot_token =
-        Some(spa_core::settings::SecretRef("ssm:/spa/bot".into()));
-    world.platform.secrets.set("ssm:/spa/bot", "xoxb-test");
+    let world = slack_notice_world();
     let (_, preview) = noticed_account(&world).await;
     let end = world.finished_build(NESTED, &preview, BuildStatus::Failed);
     world.outcome(&end).await;
