@@ -934,3 +934,41 @@ fn a_spend_guard_without_a_region_allow_list_warns_where_it_is_turned_on() {
         "{error}"
     );
 }
+
+#[test]
+fn requests_name_their_approvers_by_slack_id_and_need_the_slash_command() {
+    let text = format!(
+        "{MINIMAL}organizational_units:\n  - identifier: ou-ab12-sandbox1\n    lease_extension: 14d\n    requests:\n      feature: enabled\n      approvers: [U0123LEAD, lead@example.com]\n"
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("settings.yaml:")
+            && errors[0].contains("organizational_units[0].requests.approvers[1]")
+            && errors[0].contains("never an e-mail address"),
+        "{errors:#?}"
+    );
+    // by id: it loads, resolves, and warns that nobody can ask without the command
+    let loaded = ok(&text.replace(", lead@example.com", ""));
+    assert!(
+        loaded.warnings.iter().any(|w| {
+            let w = w.to_string();
+            w.contains("organizational_units[0].requests.feature")
+                && w.contains("`features.slack_commands` is not true")
+        }),
+        "{:#?}",
+        loaded.warnings
+    );
+    let unit = loaded
+        .settings
+        .resolve_ou("ou-ab12-sandbox1", &[])
+        .expect("listed");
+    assert!(unit.requests.enabled);
+    assert_eq!(unit.requests.approvers, ["U0123LEAD"]);
+    assert_eq!(unit.requests.expiry, std::time::Duration::from_secs(86_400));
+    assert_eq!(unit.requests.per_holder, 1);
+    assert_eq!(
+        unit.lease_extension,
+        Some(std::time::Duration::from_secs(14 * 86_400))
+    );
+}
