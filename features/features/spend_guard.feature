@@ -4,7 +4,8 @@ Feature: Spend stopped within the minute
   account forwards the calls that start spending as they happen; spa prices what runs
   and acts on the lines of its settings: tell the holder, raise `SpendProjected`,
   freeze the account (a deny-all-but-read service control policy, its data kept) until
-  an operator unfreezes it. Here spa runs on the emulator (moto) as in
+  an operator unfreezes it. An account that makes no such call is judged once a day
+  too, on what Cost Explorer says its month cost so far. Here spa runs on the emulator (moto) as in
   accounts.feature: the policy is read back from Organizations, the chat message from a
   real local webhook server, the holder's e-mail from SES.
 
@@ -74,3 +75,28 @@ Feature: Spend stopped within the minute
     And "mallory" is "assigned"
     And the freeze policy is not attached to "jane"
     And Slack received 0 messages about "jane" that says "SpendProjected"
+
+  Scenario: an account that makes no call is frozen by the daily reconciliation
+    Given spa manages "ou-sandboxes" with the settings:
+      """
+      preparation: {feature: enabled}
+      spend_guard:
+        feature: enabled
+        thresholds:
+          - {when: actual_month, over: 500, actions: [raise, freeze]}
+      """
+    And AWS Organizations reported that "jane" was created
+    And AWS Organizations reported that "mallory" was created
+    And "jane" is "assigned"
+    And "mallory" is "assigned"
+    And the daily costs:
+      | account | service           | from       | to         | a day |
+      | jane    | AWS Data Transfer | 2026-11-01 | 2026-11-20 | 30.00 |
+      | mallory | Amazon S3         | 2026-11-01 | 2026-11-20 | 1.00  |
+    When EventBridge Scheduler runs the digest of 2026-11-21
+    Then "jane" is "frozen"
+    And the freeze policy is attached to "jane"
+    And the history of "jane" includes AccountFrozen
+    And Slack received 1 message about "jane" that says "SpendProjected"
+    And "mallory" is "assigned"
+    And the freeze policy is not attached to "mallory"

@@ -136,7 +136,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             }
             FunctionSpec {
                 name: Function::Commands.as_str(),
-                description: "Account commands of the command queue (maintenance fan-out, operator actions, slash command answers)",
+                description: "Account commands of the command queue (maintenance fan-out, operator actions, the spend guard's daily reconciliation, slash command answers)",
                 function: Function::Commands,
                 grants,
                 memory_mb: 256,
@@ -187,7 +187,7 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
             }
             FunctionSpec {
                 name: Function::Scheduler.as_str(),
-                description: "Scheduled jobs: maintenance window, sweeper, reports, digest, access-key scan",
+                description: "Scheduled jobs: maintenance window, sweeper, reports, digest (and the spend guard's reconciliation), access-key scan",
                 function: Function::Scheduler,
                 grants,
                 memory_mb: 1024,

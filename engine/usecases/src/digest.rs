@@ -1,8 +1,9 @@
 //! The daily `digest` job: the organization's costs to chat, and the residual cost
 //! check.
 //!
-//! [`on_digest_job`] runs two steps, each with its own outcome: the residual cost
-//! check ([`super::residual`], every day, whether or not the digest is on), then the
+//! [`on_digest_job`] runs three steps, each with its own outcome: the residual cost
+//! check ([`super::residual`], every day, whether or not the digest is on), the spend
+//! guard's reconciliation ([`super::reconcile`], when a spend guard is on), then the
 //! digest ([`daily_digest`]): the costs of yesterday, the last 7 days, the month to
 //! date and last month, each against the period before of the same length, and the
 //! top services and accounts of the month ([`spa_core::notify::digest`]), posted to the
@@ -28,8 +29,8 @@ use crate::ports::{CostSource, Organization, Platform, PortError};
 use spa_core::events::{AccountId, ScheduledJob};
 use spa_core::notify::digest::{self, Digest, DigestInput, PeriodFigures};
 
-/// Runs the `digest` job: the residual cost check (when `residual` is given), then
-/// the digest. Both steps run; a step that fails for a reason worth a retry fails the
+/// Runs the `digest` job: the residual cost check (when `residual` is given), the
+/// spend guard's reconciliation, then the digest. Every step runs; a step that fails for a reason worth a retry fails the
 /// run after the other step ran (the claims keep the retry from posting or raising
 /// twice).
 pub async fn on_digest_job<P: Platform, C: CostSource>(
@@ -47,6 +48,14 @@ pub async fn on_digest_job<P: Platform, C: CostSource>(
                 tracing::error!(cause = job.event_id.as_str(), %error, "residual cost check failed");
                 failed = Some(error);
             }
+        }
+    }
+    // the spend guard's reconciliation: the accounts that made no call judged too
+    match super::reconcile::reconcile_all(engine, costs, job).await {
+        Ok(outcome) => outcomes.push(outcome),
+        Err(error) => {
+            tracing::error!(cause = job.event_id.as_str(), %error, "spend reconciliation failed");
+            failed = failed.or(Some(error));
         }
     }
     match daily_digest(engine, costs, job).await {

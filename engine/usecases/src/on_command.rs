@@ -47,6 +47,9 @@ pub fn trigger_kind(action: &Action) -> Result<TriggerKind, String> {
         Action::SlackReply { .. } | Action::SlackButton { .. } => {
             return Err("a Slack job is not a lifecycle trigger".to_owned());
         }
+        Action::Reconcile { .. } => {
+            return Err("the spend guard's reconciliation is not a lifecycle trigger".to_owned());
+        }
     })
 }
 
@@ -75,6 +78,10 @@ pub async fn on_command<P: Platform>(
     }
     if let Action::SlackReply { .. } | Action::SlackButton { .. } = command.action {
         return super::slack::answer_later(engine, command, None).await;
+    }
+    if let Action::Reconcile { day, month_to_date } = &command.action {
+        return super::reconcile::on_reconcile(engine, command, *day, month_to_date.as_deref())
+            .await;
     }
     let kind = trigger_kind(&command.action)
         .map_err(|reason| UseCaseError::bad_input(context(), reason))?;

@@ -43,7 +43,7 @@ use crate::ports::{
 use chrono::{DateTime, Utc};
 use spa_core::events::{AccountId, Amount, DomainEvent, Label, SpendingCall};
 use spa_core::lifecycle::{Trigger, TriggerKind};
-use spa_core::settings::{SpendAction, SpendMeasure};
+use spa_core::settings::{Resolved, SpendAction, SpendMeasure};
 use spa_core::spend::{self, Actual, Burn, Entry, PriceBook};
 
 /// The fact of a `SpendProjected` event told to the holder only (no incident, no
@@ -61,8 +61,68 @@ pub async fn on_spending<P: Platform>(
         let why = format!("`{}` failed ({code}): it started nothing", call.name);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
     }
-    // the place spa last knew (the writer's cache, put in doubt when the account
-    // moves): a holder's calls do not spend the organization's Organizations quota
+    let (cache, resolved) = match guarded(engine, account, cause, &call.name).await? {
+        Ok(guarded) => guarded,
+        Err(outcome) => return Ok(outcome),
+    };
+    let guard = &resolved.spend_guard;
+    let mut ledger = engine
+        .retry()
+        .run("read the ledger", || {
+            engine.platform().store().ledger(account)
+        })
+        .await
+        .within(|| context("read the spend ledger"))?;
+    let changed = spend::apply(&ledger, call);
+    if !changed.is_empty() {
+        engine
+            .retry()
+            .run("write the ledger", || {
+                engine.platform().store().write_ledger(account, &changed)
+            })
+            .await
+            .within(|| context("write the spend ledger"))?;
+    }
+    merge(&mut ledger, changed);
+    let now = engine.now().max(call.at);
+    let actual = if guard.needs_actuals() {
+        month_so_far(engine, account, cause, now).await
+    } else {
+        None
+    };
+    let judged = Judged {
+        cause,
+        account,
+        at: call.at,
+        what: &call.name,
+    };
+    judge(engine, &judged, &ledger, &resolved, cache.tags, actual).await
+}
+
+/// What the spend guard judges: a call, or the daily reconciliation of an account.
+pub(crate) struct Judged<'a> {
+    /// The call's event id, or the reconciliation command's id: the key of what is
+    /// done, once.
+    pub cause: &'a str,
+    pub account: &'a AccountId,
+    /// When (the call's instant, the reconciliation's scheduled time).
+    pub at: DateTime<Utc>,
+    /// What made spa judge (`RunInstances`, `reconciliation`), for the event's facts.
+    pub what: &'a str,
+}
+
+/// The account's cache and settings when spa manages it and its spend guard is on,
+/// else the outcome that says why not. Its place is the one spa last knew (the
+/// writer's cache, put in doubt when the account moves), else read from
+/// Organizations: a holder's calls do not spend the organization's Organizations
+/// quota while spa knows the account.
+pub(crate) async fn guarded<P: Platform>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+    cause: &str,
+    what: &str,
+) -> Result<Result<(crate::ports::AccountCache, Resolved), Outcome>, UseCaseError> {
+    let context = |step| Context::step(step).account(account).cause(cause);
     let store = engine.platform().store();
     let cache = match store.cached(account).await {
         Ok(cache) => cache,
@@ -88,42 +148,41 @@ pub async fn on_spending<P: Platform>(
         .settings()
         .resolve_account(account.as_str(), &ancestors)
     else {
-        tracing::info!(%account, cause, call = call.name, "a spending call in an account spa does not manage: ignored");
-        return Ok(Outcome::new(cause, Some(account), Verdict::Unmanaged));
+        tracing::info!(%account, cause, what, "the spend guard of an account spa does not manage: ignored");
+        return Ok(Err(Outcome::new(cause, Some(account), Verdict::Unmanaged)));
     };
-    let guard = &resolved.spend_guard;
-    if !guard.enabled {
+    if !resolved.spend_guard.enabled {
         let why = "the spend guard is off for this account (`spend_guard.feature`)".to_owned();
-        return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
+        return Ok(Err(Outcome::new(
+            cause,
+            Some(account),
+            Verdict::Ignored(why),
+        )));
     }
+    Ok(Ok((cache, resolved)))
+}
 
-    let mut ledger = engine
-        .retry()
-        .run("read the ledger", || store.ledger(account))
-        .await
-        .within(|| context("read the spend ledger"))?;
-    let changed = spend::apply(&ledger, call);
-    if !changed.is_empty() {
-        engine
-            .retry()
-            .run("write the ledger", || store.write_ledger(account, &changed))
-            .await
-            .within(|| context("write the spend ledger"))?;
-    }
-    merge(&mut ledger, changed);
-    let now = engine.now().max(call.at);
-    let burn = Burn::of(&ledger, &PriceBook::sample(), now);
-    let actual = if guard.needs_actuals() {
-        month_so_far(engine, account, cause, now).await
-    } else {
-        None
-    };
+/// Judges the account's thresholds on its `ledger` (what runs) and what its month cost
+/// so far (`actual`), and does what the lines crossed say (steps 3 to 5 of the module
+/// docs), each once for `judged.cause`.
+pub(crate) async fn judge<P: Platform>(
+    engine: &Engine<'_, P>,
+    judged: &Judged<'_>,
+    ledger: &[Entry],
+    resolved: &Resolved,
+    tags: Option<BTreeMap<String, String>>,
+    actual: Option<Actual>,
+) -> Result<Outcome, UseCaseError> {
+    let (cause, account) = (judged.cause, judged.account);
+    let guard = &resolved.spend_guard;
+    let now = engine.now().max(judged.at);
+    let burn = Burn::of(ledger, &PriceBook::sample(), now);
     let lease_end = if guard
         .thresholds
         .iter()
         .any(|t| t.when == SpendMeasure::ProjectedLease)
     {
-        lease_end(engine, account, cache.tags, resolved.lease).await
+        lease_end(engine, account, tags, resolved.lease).await
     } else {
         None
     };
@@ -132,7 +191,7 @@ pub async fn on_spending<P: Platform>(
         lease_end,
     };
     let crossed = spend::crossed(guard, &burn, known);
-    tracing::info!(%account, cause, call = call.name, burn_per_hour = %burn.per_hour, crossed = crossed.len(), "spend estimated");
+    tracing::info!(%account, cause, what = judged.what, burn_per_hour = %burn.per_hour, crossed = crossed.len(), "spend estimated");
     if crossed.is_empty() {
         let why = format!("burn {} USD an hour: under every threshold", burn.per_hour);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
@@ -141,7 +200,7 @@ pub async fn on_spending<P: Platform>(
     let does = |action| crossed.iter().any(|c| c.does(action));
     if does(SpendAction::Freeze) {
         let trigger = Trigger::new(
-            call.at,
+            judged.at,
             TriggerKind::Freeze {
                 reason: report.clone(),
             },
@@ -153,9 +212,11 @@ pub async fn on_spending<P: Platform>(
             // delivered again: the freeze was decided before, applied or refused; the
             // history says which (a refused one was to be raised, and that raise may
             // be what the earlier delivery did not live to do)
-            Verdict::Seen => frozen_by(engine, account, &freeze)
-                .await
-                .within(|| context("read the account's history"))?,
+            Verdict::Seen => frozen_by(engine, account, &freeze).await.within(|| {
+                Context::step("read the account's history")
+                    .account(account)
+                    .cause(cause)
+            })?,
             _ => false,
         };
         if frozen {
@@ -167,7 +228,7 @@ pub async fn on_spending<P: Platform>(
     // account (a line that freezes froze it instead, above)
     let purge = does(SpendAction::PurgeEarly) && !does(SpendAction::Freeze);
     if purge {
-        let trigger = Trigger::new(call.at, TriggerKind::OperatorExpire);
+        let trigger = Trigger::new(judged.at, TriggerKind::OperatorExpire);
         let outcome = engine
             .apply(&format!("{cause}/purge"), account, trigger)
             .await?;
@@ -181,7 +242,7 @@ pub async fn on_spending<P: Platform>(
     }
     raise_projected(
         engine,
-        call,
+        judged,
         &report,
         &burn,
         tell,
@@ -222,13 +283,13 @@ async fn lease_end<P: Platform>(
 /// Publishes `SpendProjected` once for the call (its claim, its key).
 async fn raise_projected<P: Platform>(
     engine: &Engine<'_, P>,
-    call: &SpendingCall,
+    judged: &Judged<'_>,
     report: &str,
     burn: &Burn,
     tell: bool,
     holder_only: bool,
 ) -> Result<Outcome, UseCaseError> {
-    let (cause, account) = (call.event_id.as_str(), &call.account);
+    let (cause, account, at) = (judged.cause, judged.account, judged.at);
     let key = format!("spend#{cause}");
     let context = || {
         Context::step("raise the projected spend")
@@ -240,7 +301,7 @@ async fn raise_projected<P: Platform>(
     }
     let reason = spa_core::events::redact_emails(report);
     let activity = Activity {
-        at: call.at,
+        at,
         account: account.clone(),
         label: Label::SpendProjected,
         from: None,
@@ -252,12 +313,12 @@ async fn raise_projected<P: Platform>(
         Label::SpendProjected,
         engine.environment(),
         account.clone(),
-        call.at,
+        at,
     )
     .with_reason(&reason)
     .with_fact("burn_per_hour", format!("{} USD", burn.per_hour))
     .with_fact("to_month_end", format!("{} USD", burn.to_month_end()))
-    .with_fact("call", &call.name);
+    .with_fact("call", judged.what);
     if tell {
         event = event.with_fact("notify_holder", "the account's holder");
     }
@@ -276,7 +337,7 @@ async fn raise_projected<P: Platform>(
 /// call per account and day) and the answer kept. Cost Explorer failing, or answering
 /// in another currency than the price book's, keeps the last figure of the month (a
 /// warning), else none: an unknown month is never taken for zero.
-async fn month_so_far<P: Platform>(
+pub(crate) async fn month_so_far<P: Platform>(
     engine: &Engine<'_, P>,
     account: &AccountId,
     cause: &str,

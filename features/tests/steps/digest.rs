@@ -10,13 +10,14 @@
 //! Before each run the scenario registers the answers of the requests the job makes,
 //! in the order it makes them, computed from the scenario's daily rows: the residual
 //! check's daily costs of the purged accounts (when a purge has a full day behind
-//! it), then for each period of the digest (yesterday, last 7 days, month to date,
-//! last month), its own costs and those of the period before, each by service then
-//! by account.
+//! it), the month so far of the spend guard's reconciliation (when a guard is on),
+//! then for each period of the digest (yesterday, last 7 days, month to date, last
+//! month), its own costs and those of the period before, each by service then by
+//! account.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
@@ -110,22 +111,36 @@ impl Digests {
         answer(results)
     }
 
-    /// The answers of the run of `today`, in the order the job asks.
-    fn answers(&self, today: NaiveDate, purge_day: Option<NaiveDate>) -> Vec<Value> {
+    /// The answers of the run of `today`, in the order the job asks: the residual
+    /// check's, the spend guard's reconciliation's when a guard is on (the month so
+    /// far), the digest's. Moto answers a request it saw before as it did then, so a
+    /// period asked twice takes one answer.
+    fn answers(&self, today: NaiveDate, purge_day: Option<NaiveDate>, guard: bool) -> Vec<Value> {
         let mut answers = Vec::new();
         if let Some(purge_day) = purge_day.filter(|d| *d + TimeDelta::days(1) < today) {
             let mut accounts = self.purged.clone();
             accounts.sort();
             answers.push(self.daily(&accounts, purge_day + TimeDelta::days(1), today));
         }
-        for period in digest_periods(today) {
-            for (start, end) in [
-                (period.start, period.end),
-                (period.previous_start, period.previous_end),
-            ] {
-                answers.push(self.totals(start, end, false));
-                answers.push(self.totals(start, end, true));
+        let mut periods = Vec::new();
+        if guard {
+            let month_start = today.with_day(1).unwrap_or(today);
+            if month_start < today {
+                periods.push((month_start, today));
             }
+        }
+        for period in digest_periods(today) {
+            periods.push((period.start, period.end));
+            periods.push((period.previous_start, period.previous_end));
+        }
+        let mut asked = Vec::new();
+        for (start, end) in periods {
+            if asked.contains(&(start, end)) {
+                continue;
+            }
+            asked.push((start, end));
+            answers.push(self.totals(start, end, false));
+            answers.push(self.totals(start, end, true));
         }
         answers
     }
@@ -165,7 +180,8 @@ async fn run_digest(
 ) {
     let digest = std::mem::take(&mut world.digest);
     let live = world.acting(step).await;
-    register(live, digest.answers(at.date_naive(), purge_day)).await;
+    let guard = live.settings.spend_guard_anywhere();
+    register(live, digest.answers(at.date_naive(), purge_day, guard)).await;
     for _ in 0..times {
         live.runtime.fire(Job::Digest, at);
     }

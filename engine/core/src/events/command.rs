@@ -52,6 +52,18 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         holder: Option<String>,
     },
+    /// The spend guard's daily reconciliation (the `digest` job): the account's
+    /// thresholds judged again on what its month cost so far, whether or not it made a
+    /// call that day.
+    Reconcile {
+        /// The day Cost Explorer's figure is of (its complete days end the day before).
+        day: chrono::NaiveDate,
+        /// What the account's month cost so far in US dollars (`12.345678`), as the
+        /// one Cost Explorer read of the whole organization said; none when Cost
+        /// Explorer could not be read (the figure kept in the store is judged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        month_to_date: Option<String>,
+    },
     /// A Slack slash command answered later (`/spa costs`, `/spa status`): the
     /// `commands` function works the answer out and posts it to Slack's response URL.
     /// `account` is the account asked about, else the automation account.
@@ -106,6 +118,7 @@ impl Action {
             Action::Freeze { .. } => "freeze",
             Action::Unfreeze => "unfreeze",
             Action::Snooze { .. } => "snooze",
+            Action::Reconcile { .. } => "reconcile",
             Action::SlackReply { .. } => "slack-reply",
             Action::SlackButton { .. } => "slack-button",
         }
@@ -257,6 +270,14 @@ mod tests {
             },
             Action::Sweep,
             Action::Close,
+            Action::Reconcile {
+                day: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap_or_default(),
+                month_to_date: Some("600.000000".into()),
+            },
+            Action::Reconcile {
+                day: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap_or_default(),
+                month_to_date: None,
+            },
             Action::SlackReply {
                 user: "U1".into(),
                 email: Some("jane@example.com".into()),
@@ -289,5 +310,20 @@ mod tests {
         let error = batch.records[1].command.as_ref().expect_err("bad record");
         assert_eq!(error.path(), Some("Records[1].body"), "{error}");
         assert_eq!(batch.undecoded_message_ids(), ["m-2"]);
+    }
+
+    #[test]
+    fn a_reconciliation_without_a_day_is_one_error_that_names_the_record() {
+        let body = r#"{"id": "d/222222222222", "environment": "Spa", "account": "222222222222", "action": "reconcile", "day": "21 November", "at": "2026-11-21T07:00:00Z", "origin": "reconciliation"}"#;
+        let event = serde_json::json!({"Records": [
+            {"messageId": "m-1", "eventSource": "aws:sqs", "body": body},
+        ]});
+        let Ok(super::super::Incoming::Commands(batch)) = super::super::decode_value(&event) else {
+            panic!("expected a command batch");
+        };
+        let error = batch.records[0].command.as_ref().expect_err("bad day");
+        assert_eq!(error.path(), Some("Records[0].body"), "{error}");
+        let text = error.to_string();
+        assert!(text.contains("account command"), "{text}");
     }
 }

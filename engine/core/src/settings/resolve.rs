@@ -409,6 +409,18 @@ impl Resolved {
 }
 
 impl Settings {
+    /// Whether the spend guard is turned on anywhere: the defaults, a listed unit or a
+    /// listed account (where it is on, the resolved settings say).
+    pub fn spend_guard_anywhere(&self) -> bool {
+        let on = |item: &super::schema::Item| {
+            item.spend_guard.as_ref().and_then(|guard| guard.feature)
+                == Some(super::schema::Feature::Enabled)
+        };
+        on(&self.defaults)
+            || self.organizational_units.iter().any(|unit| on(&unit.item))
+            || self.accounts.iter().any(|account| on(&account.item))
+    }
+
     /// The listed organizational unit `ou_id`, if any.
     pub fn organizational_unit(&self, ou_id: &str) -> Option<&super::schema::OrganizationalUnit> {
         self.organizational_units

@@ -491,9 +491,13 @@ async fn the_digest_job_runs_the_check_even_with_the_digest_off_and_fails_for_a_
     let outcomes = on_digest_job(&world.engine(), &costs, &run, Some(&policy()))
         .await
         .unwrap();
-    assert_eq!(outcomes.len(), 2, "{outcomes:#?}");
+    // the residual cost check, the spend guard's reconciliation (off), the digest
+    assert_eq!(outcomes.len(), 3, "{outcomes:#?}");
     assert_eq!(outcomes[0].events, [Label::ResidualCost]);
-    assert!(matches!(outcomes[1].verdict, Verdict::Ignored(_)));
+    assert!(
+        matches!(&outcomes[1].verdict, Verdict::Ignored(why) if why.contains("spend guard is off everywhere"))
+    );
+    assert!(matches!(outcomes[2].verdict, Verdict::Ignored(_)));
 
     // the costs cannot be read: the run fails for a retry, nothing raised twice
     let world = self::world(true);
@@ -514,7 +518,7 @@ async fn the_digest_job_runs_the_check_even_with_the_digest_off_and_fails_for_a_
         .unwrap();
     assert_eq!(outcomes[0].events, [Label::ResidualCost], "{outcomes:#?}");
     // the digest was posted by the failed run: the retry finds it posted
-    assert_eq!(outcomes[1].verdict, Verdict::Seen, "{outcomes:#?}");
+    assert_eq!(outcomes[2].verdict, Verdict::Seen, "{outcomes:#?}");
     assert_eq!(world.platform.webhooks.posted().len(), 2);
 }
 
@@ -531,10 +535,10 @@ async fn the_scheduled_digest_job_runs_the_check_and_the_digest_on_the_platform_
         .clock
         .set(Utc.with_ymd_and_hms(2025, 3, 3, 7, 0, 0).unwrap());
     let dispatched = world.dispatch(&world.job(Job::Digest)).await;
-    assert_eq!(dispatched.outcomes.len(), 2, "{dispatched:#?}");
+    assert_eq!(dispatched.outcomes.len(), 3, "{dispatched:#?}");
     assert_eq!(dispatched.outcomes[0].events, [Label::ResidualCost]);
     assert_eq!(
-        dispatched.outcomes[1].verdict,
+        dispatched.outcomes[2].verdict,
         Verdict::Notified("slack: posted, teams: posted".into())
     );
     let slack = posted_to(&world, SLACK);

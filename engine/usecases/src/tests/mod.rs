@@ -9,6 +9,7 @@ mod exceptions;
 mod fanout;
 mod lifecycle;
 mod purge_notice;
+mod reconcile;
 mod reports;
 mod spend;
 

@@ -6,11 +6,11 @@ use super::*;
 use crate::ports::SpendLedgers;
 use spa_core::events::{Label, decode_str};
 
-const RUN: &str = include_str!("../../../../fixtures/events/ec2-run-instances.json");
+pub(super) const RUN: &str = include_str!("../../../../fixtures/events/ec2-run-instances.json");
 const TERMINATE: &str = include_str!("../../../../fixtures/events/ec2-terminate-instances.json");
 
 /// The test settings with the spend guard on the sandbox unit: `thresholds` as YAML.
-fn world(thresholds: &str) -> World {
+pub(super) fn world(thresholds: &str) -> World {
     let mut world = World::new();
     let text = SETTINGS.replace(
         "    lease: 30d\n",
@@ -23,11 +23,11 @@ fn world(thresholds: &str) -> World {
 }
 
 /// A forwarded call of the fixtures, made in `account`.
-fn call(text: &str, account: &str) -> Incoming {
+pub(super) fn call(text: &str, account: &str) -> Incoming {
     decode_str(&text.replace("222222222222", account)).unwrap()
 }
 
-async fn assigned(world: &World) {
+pub(super) async fn assigned(world: &World) {
     world.onboard(NESTED).await;
     world
         .dispatch(&world.tagged(NESTED, &[("account-holder", JANE)]))
