@@ -123,6 +123,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The spend guard's prices.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
     /// Scan the managed accounts.
     Scan {
         #[command(subcommand)]
@@ -385,6 +390,48 @@ pub enum ScanCommand {
         #[arg(long)]
         raise: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// Read the hourly on-demand prices of EC2 instances (and the EKS node groups
+    /// priced as them), RDS DB instances and NAT gateways from the AWS Price List API,
+    /// in every region holders may act in (the guardrails' allow-lists and the
+    /// automation region) unless `--region` says, and keep them in spa's store, where
+    /// the spend guard prices with them. A list that cannot be read keeps its last
+    /// prices (else the shipped sample). Needs `pricing:GetProducts`. Exit 1 when a
+    /// list could not be refreshed.
+    Refresh {
+        #[command(flatten)]
+        live: Live,
+        /// Only this region (repeat for more).
+        #[arg(long = "region", value_name = "REGION", value_parser = region)]
+        regions: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An AWS region, for clap (`eu-west-1`).
+fn region(text: &str) -> Result<String, String> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let word = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let number = parts
+        .last()
+        .is_some_and(|last| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()));
+    if parts.len() >= 3 && parts.iter().all(|part| word(part)) && number {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not an AWS region: expected one such as eu-west-1"
+        ))
+    }
 }
 
 /// The reports of `spa report`.

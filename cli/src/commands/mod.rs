@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use spa_core::settings::{Diagnostic, Loaded, SettingsError};
 
 use crate::cli::{
-    ArchChoice, Cli, Command, EventsCommand, LocalCommand, ScanCommand, SettingsCommand,
-    SlackCommand,
+    ArchChoice, Cli, Command, EventsCommand, LocalCommand, PricesCommand, ScanCommand,
+    SettingsCommand, SlackCommand,
 };
 use spa_core::events::Action;
 
@@ -20,6 +20,7 @@ mod local;
 mod operate;
 mod package;
 mod plan;
+mod prices;
 mod report;
 mod schema;
 mod slack;
@@ -66,6 +67,14 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
         } => costs::run(&live, account.as_ref(), json),
         Command::Find { live, query, json } => find::find(&live, &query, json),
+        Command::Prices {
+            command:
+                PricesCommand::Refresh {
+                    live,
+                    regions,
+                    json,
+                },
+        } => prices::refresh(&live, &regions, json),
         Command::Scan {
             command: ScanCommand::Keys { live, json, raise },
         } => find::scan_keys(&live, json, raise),

@@ -812,3 +812,35 @@ fn close_asks_first_then_closes_the_account_and_its_history_stays_readable() {
         "{activities}"
     );
 }
+
+#[test]
+fn prices_refresh_refuses_the_emulator_at_once_and_a_bad_region() {
+    // moto has no Price List API (the adapter is tested on the exact requests in
+    // spa-aws, the refresh on the memory platform): said before any request
+    let scenario = spa_testkit::scenario();
+    let endpoint = scenario.endpoint();
+    let out = spa(
+        &["prices", "refresh", "--region", "eu-west-1"],
+        Some(&endpoint),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "has no AWS Price List API: the spend guard prices with the shipped sample there"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let out = spa(
+        &["prices", "refresh", "--region", "Europe"],
+        Some(&endpoint),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("`Europe` is not an AWS region: expected one such as eu-west-1"),
+        "{error}"
+    );
+}

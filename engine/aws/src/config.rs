@@ -435,6 +435,16 @@ impl AwsConfig {
         aws_sdk_budgets::Client::from_conf(config)
     }
 
+    /// The Price List API, reached in `us-east-1` (`spa prices refresh` only).
+    #[cfg(feature = "pricing")]
+    pub fn pricing(&self) -> aws_sdk_pricing::Client {
+        let config = aws_sdk_pricing::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(GLOBAL_REGION))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_pricing::Client::from_conf(config)
+    }
+
     /// Cost Explorer: a global service, reached in `us-east-1`.
     pub fn cost_explorer(&self) -> aws_sdk_costexplorer::Client {
         let config = aws_sdk_costexplorer::config::Builder::from(&self.sdk)

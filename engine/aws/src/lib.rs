@@ -38,6 +38,8 @@ pub mod incidents;
 pub mod metrics;
 pub mod organizations;
 pub mod pace;
+#[cfg(feature = "pricing")]
+pub mod pricing;
 pub mod s3;
 pub mod scans;
 pub mod secrets;

@@ -60,6 +60,7 @@ pub use on_organization_event::on_organization_event;
 pub use reports::{Output, Period, ReportRun, on_report_job, report_accounts, run_report};
 pub use residual::{ResidualPolicy, residual_costs};
 pub mod operator;
+pub mod prices;
 pub mod reconcile;
 pub mod reports;
 pub mod requests;

@@ -7,7 +7,8 @@
 //!    Organizations quota while spa knows the account.
 //! 2. Its ledger ([`SpendLedgers`]): the entries the call changes are written, each
 //!    unless a later call changed it (written twice: the same).
-//! 3. The burn of what is alive now, priced from the price book ([`PriceBook`]), and
+//! 3. The burn of what is alive now, priced from the price book (the Price List's
+//!    prices kept in the store, else the shipped sample: [`super::prices`]), and
 //!    the thresholds it crosses ([`spend::crossed`]). A line on the month
 //!    (`projected_month`, `actual_month`) reconciles with Cost Explorer: what the
 //!    month cost so far, read at most once a day and account and kept in the store
@@ -44,7 +45,7 @@ use chrono::{DateTime, Utc};
 use spa_core::events::{AccountId, Amount, DomainEvent, Label, SpendingCall};
 use spa_core::lifecycle::{Trigger, TriggerKind};
 use spa_core::settings::{Resolved, SpendAction, SpendMeasure};
-use spa_core::spend::{self, Actual, Burn, Entry, PriceBook};
+use spa_core::spend::{self, Actual, Burn, Entry};
 
 /// The fact of a `SpendProjected` event told to the holder only (no incident, no
 /// channel): its thresholds said `tell_holder` without `raise`.
@@ -176,7 +177,9 @@ pub(crate) async fn judge<P: Platform>(
     let (cause, account) = (judged.cause, judged.account);
     let guard = &resolved.spend_guard;
     let now = engine.now().max(judged.at);
-    let burn = Burn::of(ledger, &PriceBook::sample(), now);
+    // the prices the Price List API last gave (`spa prices refresh`), else the sample
+    let book = super::prices::price_book(engine, ledger, now).await;
+    let burn = Burn::of(ledger, &book, now);
     let lease_end = if guard
         .thresholds
         .iter()

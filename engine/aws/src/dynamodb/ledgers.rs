@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `spend#<account>` | the resource's id | `body` (the entry, JSON), `changed` (the instant of the call that last changed it), `expires` = a week after it ended |
 //! | `actual#<account>` | `actual` | `day` (when Cost Explorer was read), `micros` (the month so far, US dollars), `expires` = 40 days after |
+//! | `prices#<list>#<region>` | `prices` | `day` (when the Price List was read), `body` (`type,usd_per_hour` lines); no expiry: a sheet stays until the next refresh replaces it |
 //!
 //! An account's ledger is one `Query` on its partition. An entry is written with a
 //! conditional `PutItem` (absent, or changed by an earlier call): a late or repeated
@@ -13,11 +14,14 @@
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use spa_core::events::AccountId;
-use spa_core::spend::{Actual, Entry, KEEP_ENDED};
+use spa_core::spend::{Actual, Entry, KEEP_ENDED, PriceSheet};
 use spa_usecases::ports::{PortError, SpendLedgers};
 
 use super::{DynamoStore, SERVICE, epoch, instant, s, text};
 use crate::error::port_error;
+
+/// The most a price sheet's body may take in its item (DynamoDB keeps 400 KB).
+const PRICES_MOST: usize = 350_000;
 
 fn partition(account: &AccountId) -> String {
     format!("spend#{account}")
@@ -125,6 +129,60 @@ impl SpendLedgers for DynamoStore {
                 super::TTL_ATTRIBUTE,
                 epoch(read, std::time::Duration::from_secs(40 * 86_400)),
             )
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "PutItem", table, e))?;
+        Ok(())
+    }
+
+    async fn price_sheet(&self, list: &str, region: &str) -> Result<Option<PriceSheet>, PortError> {
+        let table = &self.tables.transactions;
+        let key = format!("prices#{list}#{region}");
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("pk", s(key.clone()))
+            .key("sk", s("prices"))
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "GetItem", table, e))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let bad = |why: String| PortError::Inconsistent {
+            id: key.clone(),
+            why: format!("stored prices unreadable: {why}"),
+        };
+        let day = chrono::NaiveDate::parse_from_str(text(item, "day", &key)?, "%Y-%m-%d")
+            .map_err(|e| bad(e.to_string()))?;
+        PriceSheet::from_lines(list, region, day, text(item, "body", &key)?)
+            .map(Some)
+            .map_err(bad)
+    }
+
+    async fn set_price_sheet(&self, sheet: &PriceSheet) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        let body = sheet.to_lines();
+        // an item holds 400 KB; a region's EC2 prices are about 25 KB
+        if body.len() > PRICES_MOST {
+            return Err(super::rejected(
+                "PutItem",
+                format!(
+                    "the prices of {} in {} take {} bytes, over the {PRICES_MOST} one item keeps",
+                    sheet.list,
+                    sheet.region,
+                    body.len()
+                ),
+            ));
+        }
+        self.client
+            .put_item()
+            .table_name(table)
+            .item("pk", s(format!("prices#{}#{}", sheet.list, sheet.region)))
+            .item("sk", s("prices"))
+            .item("day", s(sheet.read.format("%Y-%m-%d").to_string()))
+            .item("body", s(body))
             .send()
             .await
             .map_err(|e| port_error(SERVICE, "PutItem", table, e))?;

@@ -11,6 +11,8 @@ mod aws_incidents;
 mod aws_mail;
 mod aws_messaging;
 mod aws_organizations;
+#[cfg(feature = "pricing")]
+mod aws_pricing;
 mod aws_secrets;
 mod aws_storage;
 mod aws_unprocessed;

@@ -7,6 +7,7 @@
 //! which thresholds of the settings the burn crosses. Budgets and Cost Explorer
 //! refresh a few times a day; this reacts to the call that starts the spending.
 
+pub mod price_list;
 mod prices;
 #[cfg(test)]
 mod tests;
@@ -18,7 +19,7 @@ use crate::events::{Amount, SpendingCall};
 pub use crate::events::{Kind, Resource};
 use crate::settings::{SpendAction, SpendGuard, SpendMeasure, SpendThreshold};
 
-pub use prices::{Basis, PriceBook, Priced};
+pub use prices::{Basis, PriceBook, PriceSheet, Priced};
 
 /// One resource of an account's ledger: alive, or ended at `ended` (kept a week, so
 /// that a late call does not bring it back, and a restart knows its type).

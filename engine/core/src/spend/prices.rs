@@ -50,6 +50,57 @@ pub struct Priced {
     pub basis: Basis,
 }
 
+/// The hourly prices of one price list in one region, as the Price List API last
+/// gave them (`spa prices refresh`), kept in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceSheet {
+    /// The price book's word for the list (`ec2`).
+    pub list: String,
+    pub region: String,
+    /// The day they were read (UTC).
+    pub read: chrono::NaiveDate,
+    /// Type → USD an hour (an empty type: the list prices one thing).
+    pub prices: Vec<(String, Amount)>,
+}
+
+impl PriceSheet {
+    /// The sheet as `type,usd_per_hour` lines (what the store keeps).
+    pub fn to_lines(&self) -> String {
+        self.prices
+            .iter()
+            .map(|(type_name, price)| format!("{type_name},{price}\n"))
+            .collect()
+    }
+
+    /// Reads `type,usd_per_hour` lines back.
+    pub fn from_lines(
+        list: &str,
+        region: &str,
+        read: chrono::NaiveDate,
+        text: &str,
+    ) -> Result<Self, String> {
+        let mut prices = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let (type_name, price) = line
+                .split_once(',')
+                .ok_or_else(|| format!("line {}: expected type,usd_per_hour", n + 1))?;
+            let price = Amount::parse(price.trim())
+                .filter(|p| p.micros() >= 0)
+                .ok_or_else(|| format!("line {}: `{price}` is not a price", n + 1))?;
+            prices.push((type_name.trim().to_owned(), price));
+        }
+        Ok(Self {
+            list: list.to_owned(),
+            region: region.to_owned(),
+            read,
+            prices,
+        })
+    }
+}
+
 /// Hourly prices: `(price list, region, type) → USD`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PriceBook {
@@ -95,6 +146,18 @@ impl PriceBook {
             );
         }
         Ok(Self { prices })
+    }
+
+    /// The book with the prices of `sheet` (they replace the sample's of the same
+    /// list, region and type).
+    pub fn with_sheet(mut self, sheet: &PriceSheet) -> Self {
+        for (type_name, price) in &sheet.prices {
+            self.prices.insert(
+                (sheet.list.clone(), sheet.region.clone(), type_name.clone()),
+                *price,
+            );
+        }
+        self
     }
 
     /// Adds or replaces a price.

@@ -45,3 +45,13 @@ pub trait CostSource: Send + Sync {
         today: NaiveDate,
     ) -> impl Future<Output = Result<Option<Forecast>, PortError>> + Send;
 }
+
+/// The AWS Price List API: the product documents of one query, every page
+/// ([`spa_core::spend::price_list`] says what is asked and reads the answers).
+pub trait PriceList: Send + Sync {
+    /// The product documents (JSON text) `query` matches.
+    fn products(
+        &self,
+        query: &spa_core::spend::price_list::PriceQuery,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+}

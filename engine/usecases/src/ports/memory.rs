@@ -744,6 +744,7 @@ struct StoreState {
     writers: BTreeMap<AccountId, StoredWriter>,
     ledgers: BTreeMap<AccountId, BTreeMap<String, spa_core::spend::Entry>>,
     actuals: BTreeMap<AccountId, spa_core::spend::Actual>,
+    price_sheets: BTreeMap<(String, String), spa_core::spend::PriceSheet>,
     requests: BTreeMap<String, spa_core::requests::AccessRequest>,
 }
 
@@ -1165,6 +1166,26 @@ impl super::SpendLedgers for MemoryStore {
         lock(&self.state).actuals.insert(account.clone(), *actual);
         Ok(())
     }
+
+    async fn price_sheet(
+        &self,
+        list: &str,
+        region: &str,
+    ) -> Result<Option<spa_core::spend::PriceSheet>, PortError> {
+        self.enter("price_sheet")?;
+        Ok(lock(&self.state)
+            .price_sheets
+            .get(&(list.to_owned(), region.to_owned()))
+            .cloned())
+    }
+
+    async fn set_price_sheet(&self, sheet: &spa_core::spend::PriceSheet) -> Result<(), PortError> {
+        self.enter("set_price_sheet")?;
+        lock(&self.state)
+            .price_sheets
+            .insert((sheet.list.clone(), sheet.region.clone()), sheet.clone());
+        Ok(())
+    }
 }
 
 impl super::AccessRequests for MemoryStore {
@@ -1461,6 +1482,57 @@ impl Costs for MemoryCosts {
     ) -> Result<Vec<ServiceCost>, PortError> {
         self.faults.check("account_costs")?;
         Ok(lock(&self.costs).get(account).cloned().unwrap_or_default())
+    }
+}
+
+/// The Price List API in memory: the product documents of each service code,
+/// product family and region, as set.
+#[derive(Debug, Default)]
+pub struct MemoryPriceList {
+    documents: Mutex<BTreeMap<(String, String, String), Vec<String>>>,
+    /// The queries asked, in order.
+    asked: Mutex<Vec<spa_core::spend::price_list::PriceQuery>>,
+    /// Failures to inject (`products`).
+    pub faults: Faults,
+}
+
+impl MemoryPriceList {
+    /// Sets what a query of `service_code`'s `family` (`productFamily`) in `region`
+    /// answers.
+    pub fn set(&self, service_code: &str, family: &str, region: &str, documents: Vec<String>) {
+        lock(&self.documents).insert(
+            (
+                service_code.to_owned(),
+                family.to_owned(),
+                region.to_owned(),
+            ),
+            documents,
+        );
+    }
+
+    /// The queries asked, in order.
+    pub fn asked(&self) -> Vec<spa_core::spend::price_list::PriceQuery> {
+        lock(&self.asked).clone()
+    }
+}
+
+impl super::PriceList for MemoryPriceList {
+    async fn products(
+        &self,
+        query: &spa_core::spend::price_list::PriceQuery,
+    ) -> Result<Vec<String>, PortError> {
+        lock(&self.asked).push(query.clone());
+        self.faults.check("products")?;
+        let family = query
+            .filters
+            .iter()
+            .find(|(name, _)| *name == "productFamily")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        Ok(lock(&self.documents)
+            .get(&(query.service_code.to_owned(), family, query.region.clone()))
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

@@ -46,7 +46,7 @@ pub use alerting::{
     Incidents, Mail, RelatedLink, Secret, Secrets, Webhooks,
 };
 pub use chat::SlackUsers;
-pub use finops::CostSource;
+pub use finops::{CostSource, PriceList};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemorySlackUsers;
 pub use scans::{AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, mask_key_id};
@@ -602,6 +602,18 @@ pub trait SpendLedgers: Send + Sync {
         &self,
         account: &AccountId,
         actual: &spa_core::spend::Actual,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The prices of one price list in one region as the Price List API last gave
+    /// them (`spa prices refresh`), if they were ever read.
+    fn price_sheet(
+        &self,
+        list: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<Option<spa_core::spend::PriceSheet>, PortError>> + Send;
+    /// Keeps the prices of one price list in one region (replaces the last).
+    fn set_price_sheet(
+        &self,
+        sheet: &spa_core::spend::PriceSheet,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 

@@ -8,6 +8,7 @@ mod digest;
 mod exceptions;
 mod fanout;
 mod lifecycle;
+mod prices;
 mod purge_notice;
 mod reconcile;
 mod reports;
