@@ -1098,8 +1098,8 @@ pub enum SpendAction {
     PurgeEarly,
     /// Stop the running EC2 instances of the account's ledger now, through the member
     /// role (and raise); what spa does not stop (RDS, SageMaker, EKS, Bedrock, NAT
-    /// gateways) is named as not stopped. With `freeze`: stopped, then frozen; with
-    /// `purge_early`: the purge deletes them, nothing is stopped first.
+    /// gateways) is named as not stopped. Done first: with `freeze`, stopped then
+    /// frozen; with `purge_early`, stopped then purged.
     Stop,
 }
 

@@ -104,7 +104,7 @@ pub enum Outcome {
 
 impl Stopped {
     /// Stopped, from the state it was in.
-    pub fn stopped(resource: Resource, was: &str) -> Self {
+    pub fn was(resource: Resource, was: &str) -> Self {
         Self {
             resource,
             outcome: Outcome::Stopped { was: cut(was, 32) },

@@ -453,7 +453,7 @@ fn a_stop_stops_ec2_instances_and_names_what_spa_does_not_stop() {
                 r,
                 "EC2 refused: UnsupportedOperation: a Spot Instance of a one-time request\ncannot be stopped",
             ),
-            stop::Stop::Instance(r) => stop::Stopped::stopped(r, "running"),
+            stop::Stop::Instance(r) => stop::Stopped::was(r, "running"),
             stop::Stop::Not(r, why) => stop::Stopped::not(r, &why),
         })
         .collect();
