@@ -429,6 +429,7 @@ impl<B: Builds> Platform for AwsPlatform<B> {
     type Webhooks = crate::webhooks::HttpWebhooks;
     type Mail = ses::SesMail;
     type Scans = scans::MemberScans<Arc<Roles>>;
+    type Stops = scans::MemberScans<Arc<Roles>>;
     type Forwarding = sqs::ForwardDeadLetters;
 
     fn organization(&self) -> &AwsOrganization {
@@ -474,6 +475,10 @@ impl<B: Builds> Platform for AwsPlatform<B> {
         &self.mail
     }
     fn scans(&self) -> &Self::Scans {
+        &self.scans
+    }
+    /// The member account's EC2 client stops what the scans read.
+    fn stops(&self) -> &Self::Stops {
         &self.scans
     }
     fn forwarding(&self) -> &Self::Forwarding {

@@ -10,6 +10,16 @@
 //!   `GetAccessKeyLastUsed` for each key and `GetLoginProfile` (`NoSuchEntity`: no
 //!   console password), every page.
 //!
+//! - Stops ([`Stops`], the spend guard's `stop`): EC2 `StopInstances` of one instance
+//!   in its region (one a call: a batch fails whole when one id is unknown or one
+//!   instance cannot be stopped). The state it was in is the answer's
+//!   `PreviousState` (`stopping`/`stopped`: it was stopped already, the call is
+//!   idempotent). `InvalidInstanceID.NotFound` (and `.Malformed`) is `NotFound`: no such
+//!   instance in this account and region; `IncorrectInstanceState` (pending, shutting
+//!   down, terminated), `UnsupportedOperation` (a one-time Spot Instance, an
+//!   instance-store root) and `OperationNotPermitted` (stop protection) are
+//!   `Rejected`, EC2's code first in the message.
+//!
 //! A member role that cannot be assumed is `Denied` (see [`super::sts`]).
 
 use aws_sdk_ec2::types::Filter;
@@ -20,7 +30,7 @@ use super::codebuild::MemberConfigs;
 use super::error::port_error;
 use spa_core::events::AccountId;
 use spa_usecases::ports::{
-    AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, PortError, Scans,
+    AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, PortError, Scans, Stops,
 };
 
 /// The scans in the member accounts `configs` reaches.
@@ -192,5 +202,42 @@ impl<F: MemberConfigs> Scans for MemberScans<F> {
             });
         }
         Ok(users)
+    }
+}
+
+impl<F: MemberConfigs> Stops for MemberScans<F> {
+    async fn stop_instance(
+        &self,
+        account: &AccountId,
+        region: &str,
+        id: &str,
+    ) -> Result<String, PortError> {
+        let config = self.configs.member_config(account).await?;
+        let output = config
+            .ec2_in(region)
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| match port_error("ec2", "StopInstances", id, e) {
+                // an id EC2 cannot read names no instance of this account either
+                PortError::Rejected { message, .. } if message.starts_with("InvalidInstanceID") => {
+                    PortError::not_found("EC2 resource", id)
+                }
+                other => other,
+            })?;
+        let change = output
+            .stopping_instances()
+            .iter()
+            .find(|change| change.instance_id() == Some(id))
+            .ok_or_else(|| PortError::Rejected {
+                service: "ec2".into(),
+                action: "StopInstances".into(),
+                message: format!("no state change of `{id}` in the answer"),
+            })?;
+        Ok(change
+            .previous_state()
+            .and_then(|s| s.name())
+            .map_or_else(|| "unknown".to_owned(), |n| n.as_str().to_owned()))
     }
 }

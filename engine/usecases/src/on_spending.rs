@@ -26,25 +26,43 @@
 //!    again for its holder, and `SpendProjected` is raised. A `projected_lease` line
 //!    judges what runs until the holder's lease ends (the tags spa last wrote), and is
 //!    not judged on an account without holder or lease.
+//! 6. A threshold with `stop`, first, whatever else the lines do: the EC2 instances
+//!    alive in the ledger are stopped ([`Stops`], `StopInstances` one instance a call,
+//!    at most [`STOPS_AT_ONCE`] at once) in the call's account only, through that
+//!    account's member role; every other kind, an id or a region that does not read as
+//!    EC2's, and what EC2 refuses are named as not stopped, with why
+//!    ([`spend::stop`]). The words are added to the burn report, and the line raises
+//!    (`raise` is implied, as for `purge_early`). With `freeze`: stopped, then frozen
+//!    (the holder cannot start them again); with `purge_early`: stopped now, then
+//!    purged (the purge build takes minutes to delete them, and may be refused).
+//!    The stop is under its own claim (`spend-stop#<event>`): what was stopped is
+//!    noted before the notice that tells it, and the claim ends after that notice, so
+//!    a delivery that resumes tells what the dead one stopped without stopping it
+//!    again, and a redelivery after the notice stops nothing. (A delivery that died
+//!    before the note stops again: `StopInstances` is idempotent, the instance then
+//!    reads `was stopping`.) spa's own `StopInstances` comes back through CloudTrail
+//!    like the holder's calls, and ends the ledger's entries then.
 //!
 //! Every step is safe to repeat: the ledger's writes are idempotent, the freeze is a
-//! transition under its own claim, the exception is keyed.
+//! transition under its own claim, the stop is claimed, the exception is keyed.
 
 use std::collections::BTreeMap;
 
 use super::apply::{Outcome, Verdict};
+use super::bounded::bounded;
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::exceptions;
 use super::lease::{self, Taken};
 use crate::ports::{
     Activity, ActivityQuery, CostSource, Journal, Organization, OrganizationTree, Platform,
-    PortError, SpendLedgers, WriterLeases,
+    PortError, SpendLedgers, Stops, WriterLeases,
 };
 use chrono::{DateTime, Utc};
 use spa_core::events::{AccountId, Amount, DomainEvent, Label, SpendingCall};
 use spa_core::lifecycle::{Trigger, TriggerKind};
 use spa_core::settings::{Resolved, SpendAction, SpendMeasure};
+use spa_core::spend::stop::{self, Stop, Stopped};
 use spa_core::spend::{self, Actual, Burn, Entry};
 
 /// The fact of a `SpendProjected` event told to the holder only (no incident, no
@@ -175,6 +193,7 @@ pub(crate) async fn judge<P: Platform>(
     actual: Option<Actual>,
 ) -> Result<Outcome, UseCaseError> {
     let (cause, account) = (judged.cause, judged.account);
+    let context = |step| Context::step(step).account(account).cause(cause);
     let guard = &resolved.spend_guard;
     let now = engine.now().max(judged.at);
     // the prices the Price List API last gave (`spa prices refresh`), else the sample
@@ -199,7 +218,104 @@ pub(crate) async fn judge<P: Platform>(
         let why = format!("burn {} USD an hour: under every threshold", burn.per_hour);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
     }
-    let report = spend::report(&burn, &crossed, actual);
+    if !crossed.iter().any(|c| c.does(SpendAction::Stop)) {
+        let report = spend::report(&burn, &crossed, actual);
+        return act(engine, judged, &crossed, &burn, report).await;
+    }
+    // stopped first, whatever else the lines do, under a claim of its own: noted before
+    // the notice that tells it, ended after it (a delivery that resumes tells what the
+    // dead one stopped, and stops nothing twice)
+    let key = format!("spend-stop#{cause}");
+    let stopped = match lease::take(engine, &key, || context("stop what runs")).await? {
+        // stopped and told by an earlier delivery (the claim ends after the notice)
+        Taken::Seen => {
+            let done = "Stop: done by an earlier delivery of this call.";
+            let report = spend::report_with(&burn, &crossed, actual, Some(done));
+            return act(engine, judged, &crossed, &burn, report).await;
+        }
+        Taken::Go { note, .. } => note,
+    };
+    let told = async {
+        let stopped = match stopped {
+            Some(noted) => noted,
+            None => {
+                let text = stop_what_runs(engine, judged, &burn).await;
+                lease::note(engine, &key, &text, || context("note what was stopped")).await?;
+                text
+            }
+        };
+        let report = spend::report_with(&burn, &crossed, actual, Some(&stopped));
+        act(engine, judged, &crossed, &burn, report).await
+    }
+    .await;
+    lease::end(engine, &key, told).await
+}
+
+/// How many instances are stopped at once.
+const STOPS_AT_ONCE: usize = 8;
+
+/// Stops what runs in the call's account and can be stopped (its EC2 instances,
+/// through the member role of that account only), each on its own: one that cannot be
+/// stopped never keeps the others running. The words of the report ([`stop::report`]).
+async fn stop_what_runs<P: Platform>(
+    engine: &Engine<'_, P>,
+    judged: &Judged<'_>,
+    burn: &Burn,
+) -> String {
+    let (cause, account) = (judged.cause, judged.account);
+    let stops = engine.platform().stops();
+    let each = stop::plan(&burn.lines).into_iter().map(|step| async move {
+        let resource = match step {
+            Stop::Not(resource, why) => return Stopped::not(resource, &why),
+            Stop::Instance(resource) => resource,
+        };
+        let (region, id) = (resource.region.clone(), resource.id.clone());
+        let done = engine
+            .retry()
+            .run("stop an instance", || stops.stop_instance(account, &region, &id))
+            .await;
+        match done {
+            Ok(was) => {
+                tracing::warn!(%account, cause, instance = id, region, was, "spend guard: the instance is stopped");
+                Stopped::was(resource, &was)
+            }
+            Err(error) => {
+                tracing::warn!(%account, cause, instance = id, region, %error, "spend guard: the instance could not be stopped");
+                Stopped::not(resource, &why_not(&error))
+            }
+        }
+    });
+    let results = bounded(each, STOPS_AT_ONCE).await;
+    let stopped = results.iter().filter(|r| r.is_stopped()).count();
+    tracing::warn!(%account, cause, stopped, not_stopped = results.len() - stopped, "spend guard: what runs is stopped");
+    stop::report(&results)
+}
+
+/// Why an instance was not stopped, in the report's words.
+fn why_not(error: &PortError) -> String {
+    match error {
+        PortError::NotFound { .. } => {
+            "no such instance in this account and region (gone, or not this account's)".to_owned()
+        }
+        PortError::Rejected { message, .. } => format!("EC2 refused: {message}"),
+        PortError::Denied { message, .. } => {
+            format!("the member role may not stop it: {message}")
+        }
+        PortError::Unavailable { message, .. } => format!("EC2 did not answer: {message}"),
+        PortError::Inconsistent { why, .. } => why.clone(),
+    }
+}
+
+/// Acts on the lines crossed: freeze, else purge early and raise (see the module
+/// docs); `report` says what the burn is and what was stopped.
+async fn act<P: Platform>(
+    engine: &Engine<'_, P>,
+    judged: &Judged<'_>,
+    crossed: &[spend::Crossed],
+    burn: &Burn,
+    report: String,
+) -> Result<Outcome, UseCaseError> {
+    let (cause, account) = (judged.cause, judged.account);
     let does = |action| crossed.iter().any(|c| c.does(action));
     if does(SpendAction::Freeze) {
         let trigger = Trigger::new(
@@ -237,7 +353,7 @@ pub(crate) async fn judge<P: Platform>(
             .await?;
         tracing::warn!(%account, cause, verdict = ?outcome.verdict, "spend guard: the account is purged early");
     }
-    let raise = does(SpendAction::Raise) || purge;
+    let raise = does(SpendAction::Raise) || purge || does(SpendAction::Stop);
     let tell = does(SpendAction::TellHolder);
     if !(raise || tell || does(SpendAction::Freeze)) {
         let why = format!("{report} (its thresholds name no action)");
@@ -247,7 +363,7 @@ pub(crate) async fn judge<P: Platform>(
         engine,
         judged,
         &report,
-        &burn,
+        burn,
         tell,
         !raise && !does(SpendAction::Freeze),
     )

@@ -1060,7 +1060,9 @@ pub struct SpendThreshold {
     /// `tell_holder` (an e-mail and chat message to the holder), `raise` (the
     /// `SpendProjected` incident and its routed channels), `freeze` (a deny-all-but-
     /// read policy until an operator runs `spa unfreeze`; it raises too),
-    /// `purge_early` (the account purged now, its holder kept; it raises too).
+    /// `purge_early` (the account purged now, its holder kept; it raises too),
+    /// `stop` (the account's running EC2 instances stopped through the member role;
+    /// other kinds are named as not stopped; it raises too).
     pub actions: Vec<SpendAction>,
 }
 
@@ -1094,6 +1096,11 @@ pub enum SpendAction {
     /// deleted, the holder keeps the account, prepared again (a line that also
     /// freezes freezes instead).
     PurgeEarly,
+    /// Stop the running EC2 instances of the account's ledger now, through the member
+    /// role (and raise); what spa does not stop (RDS, SageMaker, EKS, Bedrock, NAT
+    /// gateways) is named as not stopped. Done first: with `freeze`, stopped then
+    /// frozen; with `purge_early`, stopped then purged.
+    Stop,
 }
 
 /// Guardrails: what holders may not do, enforced by AWS Organizations as service

@@ -936,6 +936,38 @@ fn a_spend_guard_without_a_region_allow_list_warns_where_it_is_turned_on() {
 }
 
 #[test]
+fn a_spend_line_may_stop_what_runs_and_a_misspelt_action_is_placed() {
+    let loaded = ok(&format!(
+        "{MINIMAL}organizational_units:
+  - identifier: ou-ab12-watched
+    guardrails: {{allowed_regions: [eu-west-1]}}
+    spend_guard:
+      feature: enabled
+      thresholds: [{{when: hourly_burn, over: 100, actions: [stop, freeze]}}]
+"
+    ));
+    let guard = loaded.settings.organizational_units[0]
+        .item
+        .spend_guard
+        .as_ref()
+        .and_then(|g| g.thresholds.clone())
+        .expect("the lines");
+    assert_eq!(guard[0].actions, [SpendAction::Stop, SpendAction::Freeze]);
+
+    // one word everywhere: `stop`, not `stop_resources` or `stopp`
+    let errors = errors(&format!(
+        "{MINIMAL}defaults:\n  spend_guard:\n    feature: enabled\n    thresholds:\n      - {{when: hourly_burn, over: 100, actions: [raise, stopp]}}\n"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("settings.yaml:")
+            && errors[0].contains("defaults.spend_guard.thresholds[0].actions[1]")
+            && errors[0].contains("stop"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
 fn requests_name_their_approvers_by_slack_id_and_need_the_slash_command() {
     let text = format!(
         "{MINIMAL}organizational_units:\n  - identifier: ou-ab12-sandbox1\n    lease_extension: 14d\n    requests:\n      feature: enabled\n      approvers: [U0123LEAD, lead@example.com]\n"

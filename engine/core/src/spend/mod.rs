@@ -9,6 +9,7 @@
 
 pub mod price_list;
 mod prices;
+pub mod stop;
 #[cfg(test)]
 mod tests;
 
@@ -291,10 +292,25 @@ pub fn crossed(guard: &SpendGuard, burn: &Burn, known: Known) -> Vec<Crossed> {
 /// The burn report: what runs, since when, what it costs, how it was priced; the
 /// thresholds crossed first. No e-mail address in it (nothing of the holder).
 pub fn report(burn: &Burn, crossed: &[Crossed], actual: Option<Actual>) -> String {
+    report_with(burn, crossed, actual, None)
+}
+
+/// [`report`] with what a `stop` did ([`stop::report`]) after the thresholds crossed,
+/// before what runs: an event keeps the first 1,000 characters of its reason.
+pub fn report_with(
+    burn: &Burn,
+    crossed: &[Crossed],
+    actual: Option<Actual>,
+    stopped: Option<&str>,
+) -> String {
     let mut text = String::new();
     for c in crossed {
         text.push_str(&c.describe());
         text.push_str(". ");
+    }
+    if let Some(stopped) = stopped {
+        text.push_str(stopped);
+        text.push(' ');
     }
     text.push_str(&format!(
         "Burn {} USD an hour, {} USD more by the end of the month.",

@@ -381,3 +381,128 @@ fn the_lease_left_is_projected_at_the_burn_and_not_judged_without_a_lease() {
     assert!(crossed(&guard, &burn, lease(-5)).is_empty());
     assert!(crossed(&guard, &burn, Known::default()).is_empty());
 }
+
+#[test]
+fn a_stop_stops_ec2_instances_and_names_what_spa_does_not_stop() {
+    let run = call(RUN);
+    let mut ledger = apply(&[], &run);
+    let resource = |kind, id: &str, type_name: &str, region: &str| Entry {
+        resource: Resource {
+            kind,
+            id: id.to_owned(),
+            type_name: type_name.to_owned(),
+            region: region.to_owned(),
+            count: 1,
+            since: at(9),
+            until: None,
+        },
+        ended: None,
+        changed: at(9),
+    };
+    ledger.push(resource(
+        Kind::DbInstance,
+        "orders",
+        "db.r6g.large",
+        "us-east-1",
+    ));
+    ledger.push(resource(Kind::Nodegroup, "c/ng", "m5.large", "us-east-1"));
+    // what the holder's calls could make the ledger say: never sent anywhere
+    ledger.push(resource(
+        Kind::Ec2Instance,
+        "i-0a; rm",
+        "t3.micro",
+        "us-east-1",
+    ));
+    ledger.push(resource(
+        Kind::Ec2Instance,
+        "i-0abc",
+        "t3.micro",
+        "evil.example.com/",
+    ));
+    // ended: not alive, not in the plan
+    let mut ended = resource(Kind::Ec2Instance, "i-0ended", "t3.micro", "us-east-1");
+    ended.ended = Some(at(10));
+    ledger.push(ended);
+    let burn = Burn::of(&ledger, &PriceBook::sample(), at(11));
+    let plan = stop::plan(&burn.lines);
+    assert_eq!(
+        plan.len(),
+        8,
+        "every alive resource, the ended one left out"
+    );
+    let sent: Vec<&str> = plan
+        .iter()
+        .filter_map(|s| match s {
+            stop::Stop::Instance(r) => Some(r.id.as_str()),
+            stop::Stop::Not(..) => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "i-0p4d000000000001",
+            "i-0p4d000000000002",
+            "i-0p4d000000000003",
+            "i-0p4d000000000004"
+        ]
+    );
+    let results: Vec<stop::Stopped> = plan
+        .into_iter()
+        .map(|s| match s {
+            stop::Stop::Instance(r) if r.id.ends_with('4') => stop::Stopped::not(
+                r,
+                "EC2 refused: UnsupportedOperation: a Spot Instance of a one-time request\ncannot be stopped",
+            ),
+            stop::Stop::Instance(r) => stop::Stopped::was(r, "running"),
+            stop::Stop::Not(r, why) => stop::Stopped::not(r, &why),
+        })
+        .collect();
+    let text = stop::report(&results);
+    assert!(
+        text.starts_with(
+            "Stopped 3 EC2 instances: `i-0p4d000000000001` in us-east-1 (was running);"
+        ),
+        "{text}"
+    );
+    for said in [
+        "Not stopped (5):",
+        "EC2 instance `i-0p4d000000000004` in us-east-1: EC2 refused: UnsupportedOperation: a Spot Instance of a one-time request cannot be stopped",
+        "RDS DB instance `orders` in us-east-1: spa does not stop RDS DB instances: a freeze or purge_early does",
+        "EKS node group `c/ng` in us-east-1: spa does not stop EKS node groups",
+        "`i-0a; rm` in us-east-1: not an EC2 instance id: nothing was sent",
+        "`i-0abc` in evil.example.com/: not an AWS region: nothing was sent",
+    ] {
+        assert!(text.contains(said), "{said}\nnot in: {text}");
+    }
+    assert_eq!(stop::report(&[]), "Stop: nothing ran to stop.");
+}
+
+#[test]
+fn instance_ids_and_regions_read_as_ec2_s_or_are_not_sent() {
+    for good in ["i-0123abcd", "i-0123456789abcdef0", "i-0p4d000000000001"] {
+        assert!(stop::is_instance_id(good), "{good}");
+    }
+    for bad in [
+        "",
+        "i-",
+        "0123abcd",
+        "i-0123ABCD",
+        "i-01 23",
+        "i-0/../x",
+        &format!("i-{}", "a".repeat(65)),
+    ] {
+        assert!(!stop::is_instance_id(bad), "{bad}");
+    }
+    for good in ["us-east-1", "us-gov-west-1", "ap-southeast-2"] {
+        assert!(stop::is_region(good), "{good}");
+    }
+    for bad in [
+        "",
+        "1us-east-1",
+        "us-east-1.evil.com",
+        "US-EAST-1",
+        "us east 1",
+    ] {
+        assert!(!stop::is_region(bad), "{bad}");
+    }
+}

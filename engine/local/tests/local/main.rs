@@ -10,3 +10,4 @@ mod local_runtime;
 mod resilience;
 mod slack_commands;
 mod slack_requests;
+mod spend_stop;

@@ -7,7 +7,7 @@
 //! wrapper names the field holding the inner platform and, for each port it swaps, the
 //! port's type and the field that holds it, in the order `Platform` declares them
 //! (organization, builds, store, bus, commands, clock, budgets, incidents, costs,
-//! cost_source, objects, secrets, webhooks, mail, scans, forwarding).
+//! cost_source, objects, secrets, webhooks, mail, scans, stops, forwarding).
 //!
 //! ```text
 //! spa_usecases::forward_platform! {
@@ -46,6 +46,7 @@ macro_rules! forward_platform {
             $(webhooks: $webhooks:ty = self.$webhooks_field:ident,)?
             $(mail: $mail:ty = self.$mail_field:ident,)?
             $(scans: $scans:ty = self.$scans_field:ident,)?
+            $(stops: $stops:ty = self.$stops_field:ident,)?
             $(forwarding: $forwarding:ty = self.$forwarding_field:ident,)?
         }
     ) => {
@@ -65,6 +66,7 @@ macro_rules! forward_platform {
             type Webhooks = $crate::__port_type!([$($webhooks)?] $inner_ty, Webhooks);
             type Mail = $crate::__port_type!([$($mail)?] $inner_ty, Mail);
             type Scans = $crate::__port_type!([$($scans)?] $inner_ty, Scans);
+            type Stops = $crate::__port_type!([$($stops)?] $inner_ty, Stops);
             type Forwarding = $crate::__port_type!([$($forwarding)?] $inner_ty, Forwarding);
 
             fn organization(&self) -> &Self::Organization {
@@ -111,6 +113,9 @@ macro_rules! forward_platform {
             }
             fn scans(&self) -> &Self::Scans {
                 $crate::__port!(self, $inner, scans, [$($scans_field)?])
+            }
+            fn stops(&self) -> &Self::Stops {
+                $crate::__port!(self, $inner, stops, [$($stops_field)?])
             }
             fn forwarding(&self) -> &Self::Forwarding {
                 $crate::__port!(self, $inner, forwarding, [$($forwarding_field)?])

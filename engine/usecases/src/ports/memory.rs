@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use super::{AccountCache, IamUser, Instance, InstanceFilter, Scans, SlackUsers};
+use super::{AccountCache, IamUser, Instance, InstanceFilter, Scans, SlackUsers, Stops};
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
     BuildRequest, Builds, Bus, Claim, Claims, Clock, Commands, CostSource, Costs, Deadline,
@@ -41,7 +41,7 @@ pub mod crash {
 
     /// The operations of the memory ports that change something: a crash lands
     /// before one of them. Reads are not steps.
-    pub const STEPS: [&str; 30] = [
+    pub const STEPS: [&str; 31] = [
         "claim",
         "take_writer",
         "free_writer",
@@ -72,6 +72,7 @@ pub mod crash {
         "put_request",
         "update_request",
         "post_message",
+        "stop_instance",
     ];
 
     thread_local! {
@@ -1866,6 +1867,8 @@ struct ScansState {
     users: BTreeMap<AccountId, Vec<IamUser>>,
     failing: BTreeMap<AccountId, PortError>,
     hung: BTreeSet<AccountId>,
+    /// Instances EC2 refuses to stop, by id (a one-time Spot Instance, stop protection).
+    unstoppable: BTreeMap<String, PortError>,
     yields: usize,
     in_flight: usize,
     max_in_flight: usize,
@@ -1945,6 +1948,23 @@ impl MemoryScans {
     /// overlap, without any timing.
     pub fn set_yields(&self, times: usize) {
         lock(&self.state).yields = times;
+    }
+
+    /// EC2 refuses to stop the instance `id` with `error` (`Rejected` with
+    /// `UnsupportedOperation: ...` for a one-time Spot Instance).
+    pub fn refuse_stop(&self, id: &str, error: PortError) {
+        lock(&self.state).unstoppable.insert(id.to_owned(), error);
+    }
+
+    /// The state of the instance `id` of `account` in `region`, if it is there.
+    pub fn instance_state(&self, account: &str, region: &str, id: &str) -> Option<String> {
+        let account = account_of(account)?;
+        lock(&self.state)
+            .instances
+            .get(&(account, region.to_owned()))?
+            .iter()
+            .find(|i| i.instance_id == id)
+            .map(|i| i.state.clone())
     }
 
     /// The most calls that were in flight at once.
@@ -2034,6 +2054,44 @@ impl Scans for MemoryScans {
     }
 }
 
+/// Stops as EC2 does: a running instance goes `stopping` and answers `running`; one
+/// stopping or stopped answers that state and stays; a pending, shutting-down or
+/// terminated one is refused (`IncorrectInstanceState`); an id that is not the
+/// account's in that region is `NotFound` (instances are kept per account).
+impl Stops for MemoryScans {
+    async fn stop_instance(
+        &self,
+        account: &AccountId,
+        region: &str,
+        id: &str,
+    ) -> Result<String, PortError> {
+        let _flight = self.enter("stop_instance", account).await?;
+        let mut state = lock(&self.state);
+        if let Some(error) = state.unstoppable.get(id) {
+            return Err(error.clone());
+        }
+        let instance = state
+            .instances
+            .get_mut(&(account.clone(), region.to_owned()))
+            .and_then(|all| all.iter_mut().find(|i| i.instance_id == id))
+            .ok_or_else(|| PortError::not_found("EC2 resource", id))?;
+        match instance.state.as_str() {
+            "running" => {
+                instance.state = "stopping".to_owned();
+                Ok("running".to_owned())
+            }
+            "stopping" | "stopped" => Ok(instance.state.clone()),
+            other => Err(PortError::Rejected {
+                service: "ec2".into(),
+                action: "StopInstances".into(),
+                message: format!(
+                    "IncorrectInstanceState: The instance '{id}' is not in a state from which it can be stopped ({other})."
+                ),
+            }),
+        }
+    }
+}
+
 /// Every in-memory port, as one [`Platform`].
 #[derive(Debug)]
 pub struct MemoryPlatform {
@@ -2065,7 +2123,7 @@ pub struct MemoryPlatform {
     pub webhooks: MemoryWebhooks,
     /// E-mail.
     pub mail: MemoryMail,
-    /// Regions, instances and IAM users of member accounts.
+    /// Regions, instances and IAM users of member accounts; the instances it stops.
     pub scans: MemoryScans,
     /// The management account's forwarding dead-letter queue.
     pub forwarding: MemoryForwarding,
@@ -2111,6 +2169,7 @@ impl Platform for MemoryPlatform {
     type Webhooks = MemoryWebhooks;
     type Mail = MemoryMail;
     type Scans = MemoryScans;
+    type Stops = MemoryScans;
     type Forwarding = MemoryForwarding;
 
     fn organization(&self) -> &MemoryOrganization {
@@ -2156,6 +2215,10 @@ impl Platform for MemoryPlatform {
         &self.mail
     }
     fn scans(&self) -> &MemoryScans {
+        &self.scans
+    }
+    /// The instances the scans read are those it stops.
+    fn stops(&self) -> &MemoryScans {
         &self.scans
     }
     fn forwarding(&self) -> &MemoryForwarding {

@@ -49,7 +49,9 @@ pub use chat::SlackUsers;
 pub use finops::{CostSource, PriceList};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemorySlackUsers;
-pub use scans::{AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, mask_key_id};
+pub use scans::{
+    AccessKey, IamUser, Instance, InstanceFilter, KeyStatus, Scans, Stops, mask_key_id,
+};
 pub use spa_core::events::Activity;
 pub use spa_core::reports::ServiceCost;
 pub use tree::TreeFile;
@@ -777,6 +779,8 @@ pub trait Platform: Send + Sync {
     type Mail: Mail;
     /// What the scans read in member accounts (regions, instances, IAM users).
     type Scans: Scans;
+    /// What spa stops in member accounts (EC2 instances: the spend guard's `stop`).
+    type Stops: Stops;
     /// What the management account could not forward.
     type Forwarding: Forwarding;
 
@@ -810,6 +814,8 @@ pub trait Platform: Send + Sync {
     fn mail(&self) -> &Self::Mail;
     /// What the scans read in member accounts (regions, instances, IAM users).
     fn scans(&self) -> &Self::Scans;
+    /// What spa stops in member accounts (EC2 instances: the spend guard's `stop`).
+    fn stops(&self) -> &Self::Stops;
     /// What the management account could not forward.
     fn forwarding(&self) -> &Self::Forwarding;
 }

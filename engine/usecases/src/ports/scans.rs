@@ -1,6 +1,7 @@
 //! Ports of the scans across member accounts: the regions an account has enabled,
 //! its EC2 instances matching an id or a private IP (the `find` search), and its IAM
-//! users with their access keys and console passwords (the access-key scan).
+//! users with their access keys and console passwords (the access-key scan); and the
+//! one write beside them, [`Stops`]: an instance stopped (the spend guard's `stop`).
 //!
 //! Every call is about one member account, reached through its member role; a role
 //! that cannot be assumed is [`PortError::Denied`], so a scan lists that account as a
@@ -118,6 +119,27 @@ pub trait Scans: Send + Sync {
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Vec<IamUser>, PortError>> + Send;
+}
+
+/// What spa does to the EC2 instances of member accounts, through the member role of
+/// the account: the spend guard's `stop`. A write, apart from [`Scans`] (reads), but
+/// the same adapter (the member account's EC2 client) implements both.
+pub trait Stops: Send + Sync {
+    /// Stops the instance `id` of `account` in `region` (EC2 `StopInstances`, one
+    /// instance a call, so that one that cannot be stopped never keeps the others
+    /// running) and answers the state it was in (`running`; `stopping` or `stopped`
+    /// when it was stopped already: the call is idempotent). No instance of that id in
+    /// that account and region (`InvalidInstanceID.NotFound`): [`PortError::NotFound`].
+    /// EC2 refusing it (`IncorrectInstanceState`: pending, shutting down, terminated;
+    /// `UnsupportedOperation`: a one-time Spot Instance, an instance-store root;
+    /// `OperationNotPermitted`: stop protection): [`PortError::Rejected`] with EC2's
+    /// code first in its message.
+    fn stop_instance(
+        &self,
+        account: &AccountId,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
 }
 
 #[cfg(test)]
