@@ -259,7 +259,22 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         }
     });
     match result {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Ok(())) => {
+            // the functions price with what `spa prices refresh` kept (the Price List
+            // client is not in their package): refreshed with each deployment
+            if args.stack == StackChoice::Automation
+                && !plan.emulated
+                && plan.loaded.settings.spend_guard_anywhere()
+            {
+                println!("the spend guard is on: its prices are read from the AWS Price List");
+                if super::prices::refresh(&args.live, &[], false) != ExitCode::SUCCESS {
+                    eprintln!(
+                        "warning: the deployment is done, but some prices keep their last (or the shipped sample's): run `spa prices refresh` again"
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Ok(Err(code)) | Err(code) => code,
     }
 }
