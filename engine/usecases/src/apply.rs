@@ -1135,6 +1135,8 @@ impl<P: Platform> Engine<'_, P> {
         if changes.is_empty() {
             return Ok(());
         }
+        // one call where Organizations would take two (removals as empty values)
+        let changes = &self.codec().fold(changes);
         let organization = self.platform().organization();
         let account = run.account;
         // in doubt until the write is known to be done: a write that failed may have

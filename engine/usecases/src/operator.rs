@@ -294,10 +294,11 @@ pub async fn check<P: Platform>(engine: &Engine<'_, P>) -> Result<Vec<Finding>, 
     }
     for (account, tags) in tags_of {
         if !managed.contains(&account) {
+            // an empty lifecycle tag is absent (`TagCodec::fold`)
             let stray: Vec<String> = tags
-                .keys()
-                .filter(|k| reserved.contains(*k))
-                .cloned()
+                .iter()
+                .filter(|(k, v)| reserved.contains(*k) && !v.is_empty())
+                .map(|(k, _)| k.clone())
                 .collect();
             if !stray.is_empty() {
                 findings.push(Finding::StrayTags(account, stray));

@@ -264,13 +264,19 @@ impl Live {
         format!("features-{what}-{:04}", self.sequence)
     }
 
+    /// The account's tags as spa reads them: an empty lifecycle tag is absent (spa
+    /// writes a removal that comes with a write as an empty value, in the write's one
+    /// Organizations call: `TagCodec::fold`).
     pub(super) async fn tags(&self, name: &str) -> BTreeMap<String, String> {
-        self.runtime
+        let mut tags = self
+            .runtime
             .platform()
             .organization()
             .tags(&self.id(name))
             .await
-            .unwrap_or_else(|e| panic!("the tags of `{name}` could not be read: {e}"))
+            .unwrap_or_else(|e| panic!("the tags of `{name}` could not be read: {e}"));
+        tags.retain(|_, value| !value.is_empty());
+        tags
     }
 
     pub(super) async fn history(&self, name: &str) -> Vec<Activity> {

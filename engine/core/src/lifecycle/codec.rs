@@ -253,10 +253,11 @@ impl TagChanges {
                 .filter(|(key, value)| tags.get(*key) != Some(*value))
                 .map(|(key, value)| (key.clone(), value.clone()))
                 .collect(),
+            // an empty tag is absent already (see [`TagCodec::fold`])
             remove: self
                 .remove
                 .iter()
-                .filter(|key| tags.contains_key(*key))
+                .filter(|key| tags.get(*key).is_some_and(|value| !value.is_empty()))
                 .cloned()
                 .collect(),
         }
@@ -367,6 +368,31 @@ impl TagCodec {
         self.key(HOLDER)
     }
 
+    /// The changes in as few Organizations calls as they can take: removals of
+    /// lifecycle tags that come with writes are written as empty values, which
+    /// [`TagCodec::decode`] reads as absent, so that the transition is one
+    /// `TagResource` rather than a `TagResource` and an `UntagResource` (each call
+    /// takes a slot of the management account's Organizations quota). Removals alone,
+    /// and removals of other tags (the settings' `unset_tags`), stay removals.
+    pub fn fold(&self, changes: &TagChanges) -> TagChanges {
+        if changes.set.is_empty() || changes.remove.is_empty() {
+            return changes.clone();
+        }
+        let reserved = self.reserved_keys();
+        let mut folded = TagChanges {
+            set: changes.set.clone(),
+            remove: Default::default(),
+        };
+        for key in &changes.remove {
+            if reserved.contains(key) {
+                folded.set.insert(key.clone(), String::new());
+            } else {
+                folded.remove.insert(key.clone());
+            }
+        }
+        folded
+    }
+
     /// The keys the lifecycle owns: settings must not set or unset them.
     pub fn reserved_keys(&self) -> BTreeSet<String> {
         FIELDS.iter().map(|field| self.key(field)).collect()
@@ -374,11 +400,15 @@ impl TagCodec {
 
     /// Reads the lifecycle's view of an account from its tags.
     ///
-    /// An absent or empty holder tag means no holder; other absent tags mean none.
+    /// An absent or empty tag means none (an empty holder tag: no holder).
     pub fn decode(&self, tags: &BTreeMap<String, String>) -> Result<AccountView, DecodeError> {
+        // an empty lifecycle tag is absent: spa writes a removal that comes with a
+        // write as an empty value, in the write's one call ([`TagCodec::fold`])
         let get = |field: &str| {
             let key = self.key(field);
-            tags.get(&key).map(|value| (key, value.clone()))
+            tags.get(&key)
+                .filter(|value| !value.is_empty())
+                .map(|value| (key, value.clone()))
         };
         let state = match get(STATE) {
             None => None,
@@ -395,7 +425,6 @@ impl TagCodec {
             }
         };
         let holder = match get(HOLDER) {
-            Some((_, value)) if value.is_empty() => None,
             None => None,
             Some((key, value)) => {
                 Some(

@@ -131,11 +131,16 @@ impl World {
     }
 
     pub fn state(&self, account: &str) -> Option<String> {
-        self.org().tags_of(account).get("account-state").cloned()
+        self.tag(account, "account-state")
     }
 
+    /// A tag as spa reads it: an empty lifecycle tag is absent (`TagCodec::fold`).
     pub fn tag(&self, account: &str, key: &str) -> Option<String> {
-        self.org().tags_of(account).get(key).cloned()
+        self.org()
+            .tags_of(account)
+            .get(key)
+            .filter(|value| !value.is_empty())
+            .cloned()
     }
 
     pub fn builds_in(&self, account: &str) -> usize {

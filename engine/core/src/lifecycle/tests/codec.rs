@@ -252,7 +252,7 @@ fn every_decoding_error_names_the_key_the_value_and_what_was_expected() {
         assert_eq!(error.to_string(), message);
         assert_eq!(error.label(), Label::Drift);
     }
-    for attempts in ["", "-1", "+1", "1000", "1.5", "one", " 1"] {
+    for attempts in ["-1", "+1", "1000", "1.5", "one", " 1"] {
         assert!(
             matches!(
                 codec.decode(&tags(&[("account-attempts", attempts)])),
@@ -285,13 +285,7 @@ fn every_decoding_error_names_the_key_the_value_and_what_was_expected() {
 #[test]
 fn a_malformed_assignment_start_is_a_typed_error_naming_its_key() {
     let codec = TagCodec::new("spa:", "cost-center").unwrap();
-    for value in [
-        "",
-        "2025-03-01",
-        "2025-03-01 08:00:00",
-        "1740816000",
-        "soon",
-    ] {
+    for value in ["2025-03-01", "2025-03-01 08:00:00", "1740816000", "soon"] {
         let error = codec
             .decode(&tags(&[
                 ("spa:state", "assigned"),
@@ -424,4 +418,53 @@ fn tag_changes_are_disjoint_and_shrink_against_current_tags() {
     let mut applied = current.clone();
     changes.apply(&mut applied);
     assert_eq!(applied, tags(&[("b", "2"), ("c", "3"), ("z", "9")]));
+}
+
+#[test]
+fn an_empty_lifecycle_tag_is_absent_and_a_removal_with_a_write_is_one_call() {
+    let codec = TagCodec::new("spa:", "cost-center").unwrap();
+    let view = codec
+        .decode(&tags(&[
+            ("spa:state", "assigned"),
+            ("spa:since", "2025-03-01T08:00:00Z"),
+            ("spa:build", ""),
+            ("spa:attempts", ""),
+            ("spa:transaction", ""),
+            ("spa:assigned-since", ""),
+        ]))
+        .unwrap();
+    assert_eq!(
+        (
+            view.build,
+            view.attempts,
+            view.transaction,
+            view.assigned_since
+        ),
+        (None, 0, None, None)
+    );
+    assert_eq!(
+        codec.decode(&tags(&[("spa:state", "")])).unwrap().state,
+        None
+    );
+
+    // a write and removals: one TagResource, the lifecycle's removals as empty values
+    let mut changes = TagChanges::default();
+    changes.set("spa:state".into(), "assigned".into());
+    changes.remove("spa:build".into());
+    changes.remove("team".into());
+    let folded = codec.fold(&changes);
+    assert_eq!(folded.set.get("spa:build").map(String::as_str), Some(""));
+    assert_eq!(
+        folded.remove.iter().collect::<Vec<_>>(),
+        ["team"],
+        "not a lifecycle tag: removed"
+    );
+    // removals alone stay removals
+    let mut alone = TagChanges::default();
+    alone.remove("spa:build".into());
+    assert_eq!(codec.fold(&alone), alone);
+    // an empty tag needs no removal
+    let mut again = TagChanges::default();
+    again.remove("spa:build".into());
+    assert!(again.against(&tags(&[("spa:build", "")])).is_empty());
 }
