@@ -26,6 +26,8 @@
 //! judged on the figure kept in the store for the month (never on zero, never by one
 //! Cost Explorer request per account).
 
+use std::collections::BTreeMap;
+
 use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, UseCaseError};
@@ -69,17 +71,24 @@ pub async fn reconcile_all<P: Platform, C: CostSource>(
     }
     let result = async {
         let day = job.scheduled_time.date_naive();
-        let figures = month_so_far_of_all(engine, costs, cause, job).await;
+        // by account, once: 10,000 accounts are not looked up in a list each
+        let figures: Option<BTreeMap<AccountId, f64>> =
+            month_so_far_of_all(engine, costs, cause, job)
+                .await
+                .map(|figures| {
+                    let mut by_account = BTreeMap::new();
+                    for (id, amount) in figures {
+                        *by_account.entry(id).or_insert(0.0) += amount;
+                    }
+                    by_account
+                });
         let accounts = managed_accounts(engine, None).await?;
         let commands: Vec<AccountCommand> = accounts
             .into_iter()
             .map(|account| {
+                // an account Cost Explorer does not list cost nothing this month
                 let month_to_date = figures.as_ref().map(|figures| {
-                    let amount = figures
-                        .iter()
-                        .filter(|(id, _)| *id == account.id)
-                        .map(|(_, amount)| *amount)
-                        .sum::<f64>();
+                    let amount = figures.get(&account.id).copied().unwrap_or(0.0);
                     format!("{amount:.6}")
                 });
                 AccountCommand::new(
