@@ -69,8 +69,7 @@ pub fn run(arch: Arch, out: &Path, profile: &str) -> ExitCode {
         Ok(status) if status.success() => {}
         Ok(status) => {
             eprintln!(
-                "error: cargo-lambda failed ({status}): its own error is above; a build for {} needs the Rust standard library of {} (`rustup target add {}`)",
-                arch.as_str(),
+                "error: cargo-lambda failed ({status}): its own error is above (when it says the crate `std` cannot be found for {}, add the target's standard library: `rustup target add {}`)",
                 arch.rust_target(),
                 arch.rust_target()
             );
