@@ -413,25 +413,11 @@ pub enum PricesCommand {
     },
 }
 
-/// An AWS region, for clap (`eu-west-1`).
+/// An AWS region, for clap (`eu-west-1`): the settings' own check.
 fn region(text: &str) -> Result<String, String> {
-    let parts: Vec<&str> = text.split('-').collect();
-    let word = |part: &str| {
-        !part.is_empty()
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    };
-    let number = parts
-        .last()
-        .is_some_and(|last| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()));
-    if parts.len() >= 3 && parts.iter().all(|part| word(part)) && number {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "`{text}` is not an AWS region: expected one such as eu-west-1"
-        ))
-    }
+    spa_core::settings::values::check_region(text)
+        .map(|()| text.to_owned())
+        .map_err(|expected| format!("`{text}` is not {expected}"))
 }
 
 /// The reports of `spa report`.

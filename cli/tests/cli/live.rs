@@ -840,7 +840,7 @@ fn prices_refresh_refuses_the_emulator_at_once_and_a_bad_region() {
     assert_eq!(out.status.code(), Some(2));
     let error = text(&out.stderr);
     assert!(
-        error.contains("`Europe` is not an AWS region: expected one such as eu-west-1"),
+        error.contains("`Europe` is not an AWS region such as `eu-west-1`"),
         "{error}"
     );
 }

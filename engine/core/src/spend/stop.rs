@@ -73,15 +73,14 @@ pub fn is_instance_id(id: &str) -> bool {
     })
 }
 
-/// A region's shape (`us-east-1`, `us-gov-west-1`): lowercase letters, digits and
-/// dashes, a letter first, at most 32 characters. The region becomes part of an
-/// endpoint's host name: nothing else is let through.
+/// A region's shape (`us-east-1`, `us-gov-west-1`) as the settings check it
+/// ([`check_region`](crate::settings::values::check_region)), a letter first, at most
+/// 32 characters. The region becomes part of an endpoint's host name: nothing else is
+/// let through.
 pub fn is_region(region: &str) -> bool {
     (1..=32).contains(&region.len())
         && region.starts_with(|c: char| c.is_ascii_lowercase())
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && crate::settings::values::check_region(region).is_ok()
 }
 
 /// What became of one resource of a `stop` line.
