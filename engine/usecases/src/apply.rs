@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use super::lease::{self, Taken};
+use super::lease::{self, Resumes, Turned};
 use super::{exceptions, holders};
 use crate::ports::{
     AccountCache, Activity, ActivityQuery, BuildRequest, Builds, Bus, Deadline, DeadlineKind,
@@ -177,6 +177,10 @@ pub(crate) struct Run<'r> {
     /// What the account's next writer will know ([`AccountCache`]): kept current as
     /// the run writes, put in doubt when a write fails.
     known: &'r Mutex<AccountCache>,
+    /// Whether the tags decided on came from the cache: the lease's record keeps
+    /// them until the lease is freed, so that a delivery that resumes finds them
+    /// there, and nothing is noted.
+    from_cache: bool,
     outcome: Outcome,
 }
 
@@ -207,6 +211,7 @@ impl<'r> Run<'r> {
             notifications: Vec::new(),
             tags,
             known,
+            from_cache: false,
             outcome,
         }
     }
@@ -455,26 +460,21 @@ impl<P: Platform> Engine<'_, P> {
         parent: Option<&str>,
     ) -> Result<Outcome, UseCaseError> {
         // one writer per account: two reactions to one account never interleave their
-        // read-decide-write; the second is told `Busy` and comes back
-        let writer = lease::take_writer(self, account, cause).await?;
-        let known = Mutex::new(writer.cache);
-        let context = || {
-            Context::step("claim the cause")
-                .account(account)
-                .cause(cause)
-        };
-        let note = match lease::take(self, cause, context).await {
-            Ok(Taken::Go { note, .. }) => note,
-            Ok(Taken::Seen) => {
-                lease::free_writer(self, account, known).await;
+        // read-decide-write; the second is told `Busy` and comes back. The cause is
+        // claimed in the same write: processed once per account.
+        let writer = match lease::take_writer(self, account, cause, true).await? {
+            Turned::Held(writer) => writer,
+            Turned::Seen => {
                 tracing::info!(%account, cause, trigger = trigger.kind.name(), "already processed: nothing to do");
                 return Ok(Outcome::new(cause, Some(account), Verdict::Seen)
                     .with_trigger(trigger.kind.name()));
             }
-            Err(error) => {
-                lease::free_writer(self, account, known).await;
-                return Err(error);
-            }
+        };
+        let known = Mutex::new(writer.cache);
+        let note = match writer.resumes {
+            Some(Resumes::Noted(note)) => Some(note),
+            Some(Resumes::Cached(tags)) => serde_json::to_string(&Note { tags, at: None }).ok(),
+            None => None,
         };
         let cached = Cached {
             resumed: writer.resumed,
@@ -493,9 +493,7 @@ impl<P: Platform> Engine<'_, P> {
                 tracing::error!(%account, cause, %error, "permanent failure: not retried, the event ends in a dead-letter queue");
             }
         }
-        let result = lease::end(self, cause, result).await;
-        lease::free_writer(self, account, known).await;
-        result
+        lease::free_writer(self, account, &writer.turn, known, result).await
     }
 
     /// Puts what spa knew of `account` in doubt, under its writer lease: its tags (a
@@ -508,7 +506,9 @@ impl<P: Platform> Engine<'_, P> {
         tags: bool,
         place: bool,
     ) -> Result<(), UseCaseError> {
-        let writer = lease::take_writer(self, account, cause).await?;
+        let Turned::Held(writer) = lease::take_writer(self, account, cause, false).await? else {
+            return Ok(());
+        };
         let mut cache = writer.cache;
         if tags {
             cache.tags = None;
@@ -516,8 +516,7 @@ impl<P: Platform> Engine<'_, P> {
         if place {
             cache.ancestors = None;
         }
-        lease::free_writer(self, account, Mutex::new(cache)).await;
-        Ok(())
+        lease::free_writer(self, account, &writer.turn, Mutex::new(cache), Ok(())).await
     }
 
     /// The view to decide on: the tags an earlier delivery noted before it died
@@ -613,6 +612,7 @@ impl<P: Platform> Engine<'_, P> {
             .tags
             .take()
             .filter(|_| !cached.resumed && trusts_cached_tags(&trigger.kind));
+        let from_cache = cached_tags.is_some();
         let tags = match cached_tags {
             Some(tags) => tags,
             None => match self
@@ -686,6 +686,7 @@ impl<P: Platform> Engine<'_, P> {
             None => (view, trigger),
         };
         let mut run = Run::new(cause, account, trigger, &view, tags, known);
+        run.from_cache = from_cache;
         if let TriggerKind::HolderTagged(holder) = &trigger.kind {
             if view.holder.as_ref() != Some(holder) {
                 let why = "the holder tag says another holder now: the later event decides";
@@ -777,9 +778,14 @@ impl<P: Platform> Engine<'_, P> {
         }
     }
 
-    /// Notes the tags before the transition on the cause's claim: a delivery that
-    /// resumes after this one died decides on them again ([`Self::view_to_decide`]).
+    /// Notes the tags before the transition on the writer lease held for the cause:
+    /// a delivery of the same cause that resumes after this one died decides on
+    /// them again ([`Self::view_to_decide`]). Tags that came from the cache are not
+    /// noted: the lease's record holds them until the lease is freed.
     async fn note_before(&self, run: &Run<'_>) -> Result<(), UseCaseError> {
+        if run.from_cache {
+            return Ok(());
+        }
         let note = Note {
             tags: run.tags.clone(),
             at: Some(run.at),
@@ -790,7 +796,7 @@ impl<P: Platform> Engine<'_, P> {
                 error.to_string(),
             )
         })?;
-        lease::note(self, run.cause, &before, || {
+        lease::note_turn(self, run.account, run.cause, &before, || {
             Context::step("note the tags before")
                 .account(run.account)
                 .cause(run.cause)

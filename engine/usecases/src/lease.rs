@@ -15,11 +15,14 @@
 //!   the lease runs out by itself and the next delivery resumes. `Busy` answers are
 //!   counted too (`Busy`): how often two deliveries raced for one account or cause.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use crate::ports::{AccountCache, Claim, Claims, Platform, Writer, WriterLeases};
+use crate::ports::{
+    AccountCache, Claim, Claims, Ended, Platform, Turn, TurnEnd, Writer, WriterLeases,
+};
 use spa_core::events::AccountId;
 
 /// What [`take`] found.
@@ -44,6 +47,37 @@ pub(crate) struct HeldWriter {
     pub(crate) resumed: bool,
     /// What the last writer left.
     pub(crate) cache: AccountCache,
+    /// What a delivery of the same cause that died at work left for this one.
+    pub(crate) resumes: Option<Resumes>,
+    /// The turn, to end when the lease is freed.
+    pub(crate) turn: HeldTurn,
+}
+
+/// What a delivery of the same cause that died holding the lease left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Resumes {
+    /// What it noted ([`note_turn`]).
+    Noted(String),
+    /// It noted nothing: it decided on the tags of the cache, which it had not
+    /// replaced yet (a step of a cycle notes nothing: the cache is its note).
+    Cached(BTreeMap<String, String>),
+}
+
+/// The turn a held writer lease is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeldTurn {
+    cause: String,
+    claims: bool,
+    expired: Vec<String>,
+}
+
+/// What [`take_writer`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Turned {
+    /// The lease is this delivery's.
+    Held(HeldWriter),
+    /// The cause was processed on this account before: nothing to do.
+    Seen,
 }
 
 /// The end of this invocation's lease, from now.
@@ -58,13 +92,16 @@ fn lease_end<P: Platform>(
     (now, until)
 }
 
-/// Takes the writer lease of `account` for this invocation's lease: one writer per
-/// account, `Busy` while another holds it.
+/// Takes the writer lease of `account` for this invocation's lease and `cause`:
+/// one writer per account (`Busy` while another holds it); when `claims`, the cause
+/// is claimed in the same write (`Seen` once done, [`UseCaseError::FailedBefore`]
+/// once failed for good).
 pub(crate) async fn take_writer<P: Platform>(
     engine: &Engine<'_, P>,
     account: &AccountId,
     cause: &str,
-) -> Result<HeldWriter, UseCaseError> {
+    claims: bool,
+) -> Result<Turned, UseCaseError> {
     let (now, until) = lease_end(engine);
     let store = engine.platform().store();
     let context = || {
@@ -72,24 +109,52 @@ pub(crate) async fn take_writer<P: Platform>(
             .account(account)
             .cause(cause)
     };
+    let turn = Turn {
+        cause,
+        claims,
+        replay: engine.is_replay(),
+    };
     let writer = engine
         .retry()
         .run("take the writer lease", || {
-            store.take_writer(account, now, until)
+            store.take_writer(account, turn, now, until)
         })
         .await
         .within(context)?;
     match writer {
-        Writer::Held { resumed, mut cache } => {
-            if resumed {
+        Writer::Held {
+            resumed,
+            same_cause,
+            note,
+            mut cache,
+            expired,
+        } => {
+            let mut resumes = None;
+            if resumed || same_cause {
                 // it may have written tags it could not leave in the cache: whoever
                 // frees the lease next must not leave the old ones as current
                 tracing::warn!(%account, cause, "an earlier writer of the account died at work: its tags and place are read again");
                 engine.count_trouble("Resumed");
-                cache.tags = None;
+                let decided_on = cache.tags.take();
                 cache.ancestors = None;
+                if same_cause {
+                    resumes = match (note, decided_on) {
+                        (Some(note), _) => Some(Resumes::Noted(note)),
+                        (None, Some(tags)) => Some(Resumes::Cached(tags)),
+                        (None, None) => None,
+                    };
+                }
             }
-            Ok(HeldWriter { resumed, cache })
+            Ok(Turned::Held(HeldWriter {
+                resumed: resumed || same_cause,
+                cache,
+                resumes,
+                turn: HeldTurn {
+                    cause: cause.to_owned(),
+                    claims,
+                    expired,
+                },
+            }))
         }
         Writer::Busy { until } => {
             engine.count_trouble("Busy");
@@ -98,30 +163,71 @@ pub(crate) async fn take_writer<P: Platform>(
                 until,
             })
         }
+        Writer::Seen => Ok(Turned::Seen),
+        Writer::Failed { why } => Err(UseCaseError::FailedBefore {
+            context: Box::new(context()),
+            why,
+        }),
     }
 }
 
-/// Frees the writer lease of `account`, leaving what is `known` for the next writer;
-/// a failure is logged and counted (`ClaimsNotReleased`): the lease runs out by
-/// itself, and the next writer reads the tags again.
-pub(crate) async fn free_writer<P: Platform>(
+/// Notes, on the writer lease held for `cause`, what a delivery of the same cause
+/// that resumes must know.
+pub(crate) async fn note_turn<P: Platform>(
     engine: &Engine<'_, P>,
     account: &AccountId,
+    cause: &str,
+    note: &str,
+    context: impl FnOnce() -> Context,
+) -> Result<(), UseCaseError> {
+    let store = engine.platform().store();
+    engine
+        .retry()
+        .run("note the turn", || store.note_turn(account, cause, note))
+        .await
+        .within(context)
+}
+
+/// Frees the writer lease of `account`, leaving what is `known` for the next writer
+/// and ending the turn with the reaction's `result`, which it returns: done on
+/// success, failed on a permanent error, given back on a transient one (the retry
+/// goes on at once). A failure to free is logged and counted (`ClaimsNotReleased`):
+/// the lease runs out by itself, and the next writer reads the tags again and
+/// resumes the cause.
+pub(crate) async fn free_writer<P: Platform, T>(
+    engine: &Engine<'_, P>,
+    account: &AccountId,
+    turn: &HeldTurn,
     known: Mutex<AccountCache>,
-) {
+    result: Result<T, UseCaseError>,
+) -> Result<T, UseCaseError> {
     let mut known = known.into_inner().unwrap_or_else(PoisonError::into_inner);
     index_holder(engine, &mut known);
+    let end = match &result {
+        _ if !turn.claims => TurnEnd::Released,
+        Ok(_) => TurnEnd::Done,
+        Err(failure) if failure.is_transient() => TurnEnd::Released,
+        Err(failure) => TurnEnd::Failed(failure.to_string()),
+    };
+    let ended = Ended {
+        cause: &turn.cause,
+        claims: turn.claims,
+        end: &end,
+        expired: &turn.expired,
+        at: engine.now(),
+    };
     let store = engine.platform().store();
     let freed = engine
         .retry()
         .run("free the writer lease", || {
-            store.free_writer(account, &known)
+            store.free_writer(account, &known, ended)
         })
         .await;
     if let Err(error) = freed {
-        tracing::error!(%account, %error, "the account's writer lease could not be freed: the next writer waits for it to run out");
+        tracing::error!(%account, cause = turn.cause, %error, "the account's writer lease could not be freed: the next delivery waits for it to run out, then resumes");
         engine.count_trouble("ClaimsNotReleased");
     }
+    result
 }
 
 /// Sets the cache's holder from its tags when they are known (the holder → accounts

@@ -1,17 +1,21 @@
-//! The writer lease of each account and what its last writer knew
-//! ([`WriterLeases`]), one item per account in the transactions table:
+//! The writer lease of each account, the causes it processed, and what its last
+//! writer knew ([`WriterLeases`]), one item per account in the transactions table:
 //!
 //! | `pk` | `sk` | more |
 //! |---|---|---|
-//! | `writer#<account>` | `writer` | `until` (end of the lease, epoch seconds; absent once freed), `at`, `tags` and `ancestors` (JSON), `footprint` (digest), `holder` (fingerprint) |
+//! | `writer#<account>` | `writer` | `until` (end of the lease, epoch seconds; absent once freed), `at`, `cause` (the claimed cause whose turn has not ended), `note` and `noted` (what that cause noted, and the cause), `ended` (map: cause → `done <epoch>` or `failed <epoch> <why>`), `tags` and `ancestors` (JSON), `footprint` (digest), `holder` (fingerprint) |
 //!
 //! `holder` is the partition key of the sparse index `holder` (sort key `pk`): a
 //! holder's accounts are one `Query`, whatever the size of the organization.
-//! Taking the lease is one conditional `UpdateItem` (no `until`, or an `until` past)
-//! that returns the old item: the cache comes with the lease, at no extra call; an
-//! old `until` means its writer died holding it (resumed). A refused take is read
-//! back (`GetItem`, consistent) for the end of the lease that holds it. Freeing is
-//! one `UpdateItem` that removes `until` and writes the cache, parts in doubt removed.
+//! A transition is two writes. Taking its turn is one conditional `UpdateItem` (no
+//! `until` or an `until` past, and the cause not in `ended`) that returns the old
+//! item: the claim and the cache come with the lease, at no extra call; an old
+//! `until` means its writer died holding it (resumed), an old `cause` equal to this
+//! one that a delivery of the same cause died at work. A refused take is read back
+//! (`GetItem`, consistent): `Seen`, `Failed`, or `Busy` until the end of the lease
+//! that holds it. Ending the turn is one `UpdateItem` that removes `until`, `cause`
+//! and the note, marks the cause in `ended`, forgets the causes ended 7 days ago
+//! (or beyond the newest 200), and writes the cache, parts in doubt removed.
 //! No TTL: one small item per account, kept while the account is.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -23,7 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::{DynamoStore, HOLDER_INDEX, Item, READ_BATCH, SERVICE, epoch, instant, s};
 use crate::error::port_error;
 use spa_core::events::AccountId;
-use spa_usecases::ports::{AccountCache, PortError, Writer, WriterLeases};
+use spa_usecases::ports::{
+    AccountCache, Ended, PortError, Turn, TurnEnd, Writer, WriterLeases, expired_causes,
+};
 
 fn key(account: &AccountId) -> (AttributeValue, AttributeValue) {
     (s(format!("writer#{account}")), s("writer"))
@@ -90,37 +96,116 @@ fn until_of(item: &Item) -> Option<DateTime<Utc>> {
         .and_then(|n| DateTime::from_timestamp(n, 0))
 }
 
+/// The value of a cause in `ended`: `done <epoch>` or `failed <epoch> <why>`.
+fn ended_value(end: &TurnEnd, at: DateTime<Utc>) -> Option<String> {
+    match end {
+        TurnEnd::Released => None,
+        TurnEnd::Done => Some(format!("{DONE} {}", at.timestamp())),
+        TurnEnd::Failed(why) => Some(format!("{FAILED} {} {why}", at.timestamp())),
+    }
+}
+
+/// What `ended` says of a cause: when, and why it failed (`None`: done).
+fn ended_of(value: &str) -> Option<(DateTime<Utc>, Option<String>)> {
+    let (status, rest) = value.split_once(' ')?;
+    let (when, why) = match rest.split_once(' ') {
+        Some((when, why)) => (when, Some(why)),
+        None => (rest, None),
+    };
+    let when = DateTime::from_timestamp(when.parse().ok()?, 0)?;
+    match status {
+        DONE => Some((when, None)),
+        FAILED => Some((when, Some(why.unwrap_or_default().to_owned()))),
+        _ => None,
+    }
+}
+
+const DONE: &str = "done";
+const FAILED: &str = "failed";
+/// The causes forgotten by one free at most (the rest by the next ones).
+const FORGOTTEN_AT_ONCE: usize = 50;
+
+fn ended_map(item: &Item) -> BTreeMap<String, (DateTime<Utc>, Option<String>)> {
+    item.get("ended")
+        .and_then(|v| v.as_m().ok())
+        .map(|map| {
+            map.iter()
+                .filter_map(|(cause, value)| Some((cause.clone(), ended_of(value.as_s().ok()?)?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl WriterLeases for DynamoStore {
     async fn take_writer(
         &self,
         account: &AccountId,
+        turn: Turn<'_>,
         at: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Writer, PortError> {
         let table = &self.tables.transactions;
         let (pk, sk) = key(account);
-        let taken = self
+        let mut request = self
             .client
             .update_item()
             .table_name(table)
             .key("pk", pk.clone())
             .key("sk", sk.clone())
-            .update_expression("SET #u = :until, #at = :at")
-            .condition_expression("attribute_not_exists(#u) OR #u < :now")
             .expression_attribute_names("#u", "until")
             .expression_attribute_names("#at", "at")
             .expression_attribute_values(":until", epoch(until, std::time::Duration::ZERO))
             .expression_attribute_values(":now", epoch(at, std::time::Duration::ZERO))
             .expression_attribute_values(":at", s(instant(at)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match taken {
+            .return_values(ReturnValue::AllOld);
+        request = if turn.claims {
+            let mut condition =
+                "(attribute_not_exists(#u) OR #u < :now) AND (attribute_not_exists(#ended.#k)"
+                    .to_owned();
+            if turn.replay {
+                condition.push_str(" OR begins_with(#ended.#k, :failed)");
+                request = request.expression_attribute_values(":failed", s(FAILED));
+            }
+            condition.push(')');
+            request
+                .update_expression(
+                    "SET #u = :until, #at = :at, #c = :cause, #ended = if_not_exists(#ended, :none)",
+                )
+                .condition_expression(condition)
+                .expression_attribute_names("#c", "cause")
+                .expression_attribute_names("#ended", "ended")
+                .expression_attribute_names("#k", turn.cause)
+                .expression_attribute_values(":cause", s(turn.cause))
+                .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
+        } else {
+            request
+                .update_expression("SET #u = :until, #at = :at")
+                .condition_expression("attribute_not_exists(#u) OR #u < :now")
+        };
+        match request.send().await {
             Ok(output) => {
                 let old = output.attributes().cloned().unwrap_or_default();
+                let text = |name: &str| old.get(name).and_then(|v| v.as_s().ok());
+                let same_cause =
+                    turn.claims && text("cause").map(String::as_str) == Some(turn.cause);
+                let note = text("note")
+                    .filter(|_| same_cause && text("noted").map(String::as_str) == Some(turn.cause))
+                    .cloned();
+                let ended = ended_map(&old);
+                let mut expired = expired_causes(
+                    ended
+                        .iter()
+                        .map(|(cause, (when, _))| (cause.as_str(), *when)),
+                    at,
+                );
+                expired.retain(|cause| cause != turn.cause);
+                expired.truncate(FORGOTTEN_AT_ONCE);
                 Ok(Writer::Held {
                     resumed: old.contains_key("until"),
+                    same_cause,
+                    note,
                     cache: cache_of(&old),
+                    expired,
                 })
             }
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
@@ -134,23 +219,58 @@ impl WriterLeases for DynamoStore {
                     .send()
                     .await
                     .map_err(|e| port_error(SERVICE, "GetItem", table, e))?;
+                let item = held.item().cloned().unwrap_or_default();
+                if turn.claims {
+                    match ended_map(&item).remove(turn.cause) {
+                        Some((_, None)) => return Ok(Writer::Seen),
+                        Some((_, Some(why))) if !turn.replay => {
+                            return Ok(Writer::Failed { why });
+                        }
+                        _ => {}
+                    }
+                }
                 // freed between the two calls: the next delivery takes it
-                let until = held.item().and_then(until_of).unwrap_or(at);
+                let until = until_of(&item).unwrap_or(at);
                 Ok(Writer::Busy { until })
             }
             Err(e) => Err(port_error(SERVICE, "UpdateItem", table, e)),
         }
     }
 
+    async fn note_turn(
+        &self,
+        account: &AccountId,
+        cause: &str,
+        note: &str,
+    ) -> Result<(), PortError> {
+        let table = &self.tables.transactions;
+        let (pk, sk) = key(account);
+        self.client
+            .update_item()
+            .table_name(table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET #n = :note, #nd = :cause")
+            .expression_attribute_names("#n", "note")
+            .expression_attribute_names("#nd", "noted")
+            .expression_attribute_values(":note", s(note))
+            .expression_attribute_values(":cause", s(cause))
+            .send()
+            .await
+            .map_err(|e| port_error(SERVICE, "UpdateItem", table, e))?;
+        Ok(())
+    }
+
     async fn free_writer(
         &self,
         account: &AccountId,
         cache: &AccountCache,
+        ended: Ended<'_>,
     ) -> Result<(), PortError> {
         let table = &self.tables.transactions;
         let (pk, sk) = key(account);
         let mut set = Vec::new();
-        let mut remove = vec!["#u"];
+        let mut remove = vec!["#u".to_owned()];
         let mut request = self
             .client
             .update_item()
@@ -167,8 +287,32 @@ impl WriterLeases for DynamoStore {
                     set.push(format!("{alias} = {placeholder}"));
                     request = request.expression_attribute_values(placeholder, s(value));
                 }
-                None => remove.push(CACHE_ALIASES[n]),
+                None => remove.push(CACHE_ALIASES[n].to_owned()),
             }
+        }
+        let mark = ended_value(ended.end, ended.at).filter(|_| ended.claims);
+        if mark.is_some() || !ended.expired.is_empty() {
+            request = request.expression_attribute_names("#ended", "ended");
+        }
+        if let Some(mark) = mark {
+            set.push("#ended.#k = :ended".to_owned());
+            request = request
+                .expression_attribute_names("#k", ended.cause)
+                .expression_attribute_values(":ended", s(mark));
+        }
+        for (n, cause) in ended.expired.iter().enumerate() {
+            let alias = format!("#x{n}");
+            remove.push(format!("#ended.{alias}"));
+            request = request.expression_attribute_names(alias, cause);
+        }
+        if ended.claims {
+            // the turn of the cause ends, and its note with it; a turn that claimed
+            // nothing leaves those of a cause that died at work
+            remove.extend(["#lc".to_owned(), "#n".to_owned(), "#nd".to_owned()]);
+            request = request
+                .expression_attribute_names("#lc", "cause")
+                .expression_attribute_names("#n", "note")
+                .expression_attribute_names("#nd", "noted");
         }
         let mut expression = String::new();
         if !set.is_empty() {

@@ -9,9 +9,9 @@ use spa_core::events::{AccountId, Label};
 use spa_core::lifecycle::State;
 use spa_core::settings::{MemorySources, Settings};
 use spa_usecases::ports::{
-    AccountCache, Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines,
-    IncidentRecords, Journal, KnownAccount, KnownAccounts, Logins, PortError, SpendLedgers, Writer,
-    WriterLeases,
+    AccountCache, Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines, Ended,
+    IncidentRecords, Journal, KnownAccount, KnownAccounts, Logins, PortError, SpendLedgers, Turn,
+    TurnEnd, Writer, WriterLeases,
 };
 
 const SETTINGS: &str = r#"
@@ -85,22 +85,58 @@ async fn tables_are_named_after_the_environment_and_made_once() {
     );
 }
 
+/// A turn that claims nothing (putting the cache in doubt).
+fn bare(cause: &str) -> Turn<'_> {
+    Turn {
+        cause,
+        claims: false,
+        replay: false,
+    }
+}
+
+/// The turn of a transition: its cause claimed with the lease.
+fn claiming(cause: &str) -> Turn<'_> {
+    Turn {
+        cause,
+        claims: true,
+        replay: false,
+    }
+}
+
+fn ended<'a>(cause: &'a str, claims: bool, end: &'a TurnEnd, minutes: i64) -> Ended<'a> {
+    Ended {
+        cause,
+        claims,
+        end,
+        expired: &[],
+        at: at(minutes),
+    }
+}
+
+fn held(resumed: bool, cache: AccountCache) -> Writer {
+    Writer::Held {
+        resumed,
+        same_cause: false,
+        note: None,
+        cache,
+        expired: Vec::new(),
+    }
+}
+
 #[tokio::test]
 async fn the_writer_lease_carries_what_the_last_writer_knew() {
     let scenario = spa_testkit::scenario();
     let config = config(&scenario).await;
     let store = store(&config).await;
     let one = account(1);
+    let released = TurnEnd::Released;
     // never written: nothing known
     assert_eq!(
-        store.take_writer(&one, at(0), at(1)).await,
-        Ok(Writer::Held {
-            resumed: false,
-            cache: AccountCache::default()
-        })
+        store.take_writer(&one, bare("e"), at(0), at(1)).await,
+        Ok(held(false, AccountCache::default()))
     );
     assert_eq!(
-        store.take_writer(&one, at(0), at(1)).await,
+        store.take_writer(&one, bare("e"), at(0), at(1)).await,
         Ok(Writer::Busy { until: at(1) })
     );
     let known = AccountCache {
@@ -109,34 +145,36 @@ async fn the_writer_lease_carries_what_the_last_writer_knew() {
         footprint: Some("digest".into()),
         holder: Some("0123456789abcdef".into()),
     };
-    store.free_writer(&one, &known).await.expect("freed");
+    store
+        .free_writer(&one, &known, ended("e", false, &released, 0))
+        .await
+        .expect("freed");
     assert_eq!(store.cached(&one).await, Ok(known.clone()));
     // the next writer gets it with the lease, at once
     assert_eq!(
-        store.take_writer(&one, at(0), at(1)).await,
-        Ok(Writer::Held {
-            resumed: false,
-            cache: known.clone()
-        })
+        store.take_writer(&one, bare("e"), at(0), at(1)).await,
+        Ok(held(false, known.clone()))
     );
     // it dies holding the lease: the one after it is told so
     assert_eq!(
-        store.take_writer(&one, at(2), at(3)).await,
-        Ok(Writer::Held {
-            resumed: true,
-            cache: known.clone()
-        })
+        store.take_writer(&one, bare("e"), at(2), at(3)).await,
+        Ok(held(true, known.clone()))
     );
     // parts in doubt are removed, the others kept
     let doubted = AccountCache {
         tags: None,
         ..known.clone()
     };
-    store.free_writer(&one, &doubted).await.expect("freed");
+    store
+        .free_writer(&one, &doubted, ended("e", false, &released, 2))
+        .await
+        .expect("freed");
     assert_eq!(store.cached(&one).await, Ok(doubted.clone()));
     // another account's lease is its own
     assert!(matches!(
-        store.take_writer(&account(2), at(2), at(3)).await,
+        store
+            .take_writer(&account(2), bare("e"), at(2), at(3))
+            .await,
         Ok(Writer::Held { resumed: false, .. })
     ));
     assert_eq!(store.cached(&account(3)).await, Ok(AccountCache::default()));
@@ -161,9 +199,158 @@ async fn the_writer_lease_carries_what_the_last_writer_knew() {
     assert_eq!(store.seed(&account(9), &known).await, Ok(true));
     assert_eq!(store.cached(&account(9)).await, Ok(known.clone()));
     assert!(matches!(
-        store.take_writer(&account(9), at(2), at(3)).await,
-        Ok(Writer::Held { resumed: false, cache }) if cache == known
+        store.take_writer(&account(9), bare("e"), at(2), at(3)).await,
+        Ok(Writer::Held { resumed: false, cache, .. }) if cache == known
     ));
+}
+
+#[tokio::test]
+async fn a_turn_claims_its_cause_with_the_lease_and_ends_it_in_one_write() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    let one = account(1);
+    let known = AccountCache {
+        tags: Some([("spa-state".to_owned(), "assigned".to_owned())].into()),
+        ..AccountCache::default()
+    };
+    // taken and done: the cause is seen by a second delivery, even with the lease free
+    assert_eq!(
+        store.take_writer(&one, claiming("c1"), at(0), at(1)).await,
+        Ok(held(false, AccountCache::default()))
+    );
+    let done = TurnEnd::Done;
+    store
+        .free_writer(&one, &known, ended("c1", true, &done, 0))
+        .await
+        .expect("freed");
+    assert_eq!(
+        store.take_writer(&one, claiming("c1"), at(0), at(1)).await,
+        Ok(Writer::Seen)
+    );
+    // seen even while another cause holds the lease
+    assert!(matches!(
+        store.take_writer(&one, claiming("c2"), at(0), at(1)).await,
+        Ok(Writer::Held { .. })
+    ));
+    assert_eq!(
+        store.take_writer(&one, claiming("c1"), at(0), at(1)).await,
+        Ok(Writer::Seen)
+    );
+    // c2 notes, then dies; a turn that claims nothing takes the lease over and
+    // frees it: the note of c2 is left for c2
+    store.note_turn(&one, "c2", "before").await.expect("noted");
+    assert!(matches!(
+        store.take_writer(&one, bare("forget"), at(2), at(3)).await,
+        Ok(Writer::Held {
+            resumed: true,
+            same_cause: false,
+            note: None,
+            ..
+        })
+    ));
+    let released = TurnEnd::Released;
+    store
+        .free_writer(
+            &one,
+            &AccountCache::default(),
+            ended("forget", false, &released, 2),
+        )
+        .await
+        .expect("freed");
+    assert_eq!(
+        store.take_writer(&one, claiming("c2"), at(2), at(3)).await,
+        Ok(Writer::Held {
+            resumed: false,
+            same_cause: true,
+            note: Some("before".into()),
+            cache: AccountCache::default(),
+            expired: Vec::new(),
+        })
+    );
+    // failed for good: answered at once, taken again by a replay
+    let failed = TurnEnd::Failed("no such holder".into());
+    store
+        .free_writer(&one, &known, ended("c2", true, &failed, 2))
+        .await
+        .expect("freed");
+    assert_eq!(
+        store.take_writer(&one, claiming("c2"), at(2), at(3)).await,
+        Ok(Writer::Failed {
+            why: "no such holder".into()
+        })
+    );
+    let replay = Turn {
+        replay: true,
+        ..claiming("c2")
+    };
+    assert!(matches!(
+        store.take_writer(&one, replay, at(2), at(3)).await,
+        Ok(Writer::Held {
+            same_cause: false,
+            note: None,
+            ..
+        })
+    ));
+    store
+        .free_writer(&one, &known, ended("c2", true, &done, 2))
+        .await
+        .expect("freed");
+    // a cause that died without a note: the next delivery of it is told, and gets
+    // the cache it decided on
+    assert!(matches!(
+        store.take_writer(&one, claiming("c3"), at(4), at(5)).await,
+        Ok(Writer::Held {
+            same_cause: false,
+            ..
+        })
+    ));
+    assert_eq!(
+        store.take_writer(&one, claiming("c3"), at(6), at(7)).await,
+        Ok(Writer::Held {
+            resumed: true,
+            same_cause: true,
+            note: None,
+            cache: known.clone(),
+            expired: Vec::new(),
+        })
+    );
+    // a week later the causes ended are given to the free to forget, and forgotten
+    let later = 7 * 24 * 60 + 10;
+    store
+        .free_writer(&one, &known, ended("c3", true, &done, 6))
+        .await
+        .expect("freed");
+    let Ok(Writer::Held { expired, .. }) = store
+        .take_writer(&one, claiming("c4"), at(later), at(later + 1))
+        .await
+    else {
+        panic!("not held");
+    };
+    let mut forgotten = expired.clone();
+    forgotten.sort();
+    assert_eq!(forgotten, ["c1", "c2", "c3"]);
+    store
+        .free_writer(
+            &one,
+            &known,
+            Ended {
+                expired: &expired,
+                ..ended("c4", true, &done, later)
+            },
+        )
+        .await
+        .expect("freed");
+    assert!(matches!(
+        store.take_writer(&one, claiming("c1"), at(later), at(later + 1)).await,
+        Ok(Writer::Held { expired, .. }) if expired.is_empty()
+    ));
+    assert_eq!(
+        store
+            .take_writer(&one, claiming("c4"), at(later + 2), at(later + 3))
+            .await,
+        Ok(Writer::Seen)
+    );
 }
 
 #[tokio::test]

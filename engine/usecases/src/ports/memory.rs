@@ -14,10 +14,10 @@ use super::{AccountCache, IamUser, Instance, InstanceFilter, Scans, SlackUsers, 
 use super::{
     AccountRecord, AccountStatus, Activity, ActivityQuery, BudgetChange, BudgetPlan, Budgets,
     BuildRequest, Builds, Bus, Claim, Claims, Clock, Commands, CostSource, Costs, Deadline,
-    DeadlineKind, Deadlines, Email, Forwarding, IncidentRecords, IncidentRequest, IncidentStatus,
-    Incidents, Journal, KnownAccount, KnownAccounts, Logins, Mail, Objects, Organization,
-    OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, TakenLetter, Unit,
-    Webhooks, Writer, WriterLeases,
+    DeadlineKind, Deadlines, Email, Ended, Forwarding, IncidentRecords, IncidentRequest,
+    IncidentStatus, Incidents, Journal, KnownAccount, KnownAccounts, Logins, Mail, Objects,
+    Organization, OrganizationTree, Platform, PortError, Secret, Secrets, ServiceCost, TakenLetter,
+    Turn, TurnEnd, Unit, Webhooks, Writer, WriterLeases, expired_causes,
 };
 use spa_core::events::{AccountCommand, AccountId, DomainEvent, Label, Sensitive};
 use spa_core::footprint::Footprint;
@@ -754,7 +754,13 @@ struct StoreState {
 struct StoredWriter {
     /// Until when the lease is held; `None` once freed.
     until: Option<DateTime<Utc>>,
+    /// The cause the lease was last taken for, when it claimed one.
+    cause: Option<String>,
+    /// What the holder noted for its cause.
+    note: Option<String>,
     cache: AccountCache,
+    /// The causes ended: when, and why when they failed for good.
+    ended: BTreeMap<String, (DateTime<Utc>, Option<String>)>,
 }
 
 /// A claim as the store keeps it.
@@ -767,27 +773,41 @@ struct StoredClaim {
 }
 
 impl MemoryStore {
-    /// Whether a key is claimed (leased or ended).
+    /// Whether a key is claimed (leased or ended), on its own or with an account's
+    /// writer lease.
     pub fn is_claimed(&self, key: &str) -> bool {
-        lock(&self.state).claims.contains_key(key)
+        let state = lock(&self.state);
+        state.claims.contains_key(key)
+            || state.writers.values().any(|writer| {
+                writer.ended.contains_key(key)
+                    || (writer.until.is_some() && writer.cause.as_deref() == Some(key))
+            })
     }
 
     /// Whether a key is claimed and done (or failed): the reaction ended.
     pub fn is_done(&self, key: &str) -> bool {
-        lock(&self.state)
-            .claims
-            .get(key)
-            .is_some_and(|c| c.ended.is_some())
+        let state = lock(&self.state);
+        state.claims.get(key).is_some_and(|c| c.ended.is_some())
+            || state
+                .writers
+                .values()
+                .any(|writer| writer.ended.contains_key(key))
     }
 
-    /// The keys leased and never ended, with the end of their lease.
+    /// The keys leased and never ended, with the end of their lease (the causes of
+    /// writer leases held among them).
     pub fn leased(&self) -> Vec<(String, DateTime<Utc>)> {
-        lock(&self.state)
+        let state = lock(&self.state);
+        let claims = state
             .claims
             .iter()
             .filter(|(_, c)| c.ended.is_none())
-            .map(|(k, c)| (k.clone(), c.until))
-            .collect()
+            .map(|(k, c)| (k.clone(), c.until));
+        let turns = state
+            .writers
+            .values()
+            .filter_map(|writer| Some((writer.cause.clone()?, writer.until?)));
+        claims.chain(turns).collect()
     }
 
     /// Every activity recorded, oldest first.
@@ -913,37 +933,99 @@ impl WriterLeases for MemoryStore {
     async fn take_writer(
         &self,
         account: &AccountId,
+        turn: Turn<'_>,
         at: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Writer, PortError> {
         self.enter("take_writer")?;
         let mut state = lock(&self.state);
         let writer = state.writers.entry(account.clone()).or_default();
+        if turn.claims {
+            match writer.ended.get(turn.cause) {
+                Some((_, Some(why))) if !turn.replay => {
+                    return Ok(Writer::Failed { why: why.clone() });
+                }
+                Some((_, None)) => return Ok(Writer::Seen),
+                _ => {}
+            }
+        }
         match writer.until {
             Some(held) if held > at => Ok(Writer::Busy { until: held }),
             previous => {
+                let same_cause = turn.claims && writer.cause.as_deref() == Some(turn.cause);
+                if turn.claims && !same_cause {
+                    // another cause's turn that never ended is given up with its note
+                    writer.cause = Some(turn.cause.to_owned());
+                    writer.note = None;
+                }
                 writer.until = Some(until);
                 Ok(Writer::Held {
                     resumed: previous.is_some(),
+                    same_cause,
+                    note: if same_cause {
+                        writer.note.clone()
+                    } else {
+                        None
+                    },
                     cache: writer.cache.clone(),
+                    expired: expired_causes(
+                        writer
+                            .ended
+                            .iter()
+                            .map(|(cause, (when, _))| (cause.as_str(), *when)),
+                        at,
+                    ),
                 })
             }
         }
+    }
+
+    async fn note_turn(
+        &self,
+        account: &AccountId,
+        cause: &str,
+        note: &str,
+    ) -> Result<(), PortError> {
+        self.enter("note")?;
+        if let Some(writer) = lock(&self.state).writers.get_mut(account)
+            && writer.cause.as_deref() == Some(cause)
+        {
+            writer.note = Some(note.to_owned());
+        }
+        Ok(())
     }
 
     async fn free_writer(
         &self,
         account: &AccountId,
         cache: &AccountCache,
+        ended: Ended<'_>,
     ) -> Result<(), PortError> {
         self.enter("free_writer")?;
-        lock(&self.state).writers.insert(
-            account.clone(),
-            StoredWriter {
-                until: None,
-                cache: cache.clone(),
-            },
-        );
+        let at = ended.at;
+        let mut state = lock(&self.state);
+        let writer = state.writers.entry(account.clone()).or_default();
+        writer.until = None;
+        writer.cache = cache.clone();
+        for cause in ended.expired {
+            writer.ended.remove(cause);
+        }
+        if !ended.claims {
+            return Ok(());
+        }
+        writer.cause = None;
+        writer.note = None;
+        match ended.end {
+            TurnEnd::Released => {}
+            TurnEnd::Done => {
+                writer.ended.insert(ended.cause.to_owned(), (at, None));
+            }
+            TurnEnd::Failed(why) => {
+                writer
+                    .ended
+                    .insert(ended.cause.to_owned(), (at, Some(why.clone())));
+            }
+        }
         Ok(())
     }
 
@@ -956,8 +1038,8 @@ impl WriterLeases for MemoryStore {
         state.writers.insert(
             account.clone(),
             StoredWriter {
-                until: None,
                 cache: cache.clone(),
+                ..StoredWriter::default()
             },
         );
         Ok(true)

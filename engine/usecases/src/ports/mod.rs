@@ -402,6 +402,68 @@ pub struct AccountCache {
     pub holder: Option<String>,
 }
 
+/// Whose turn at an account a writer lease is: the cause of a transition, claimed
+/// with the lease in the same conditional write (processed once per account), or a
+/// step that claims nothing (putting the cache in doubt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn<'a> {
+    /// The event or command id.
+    pub cause: &'a str,
+    /// Whether the cause is claimed: `Seen` once it ended, `Failed` once it failed
+    /// for good.
+    pub claims: bool,
+    /// Takes a cause that failed for good (an operator replaying a dead letter).
+    pub replay: bool,
+}
+
+/// How a turn at an account ended, told when its writer lease is freed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnEnd {
+    /// Nothing claimed (a [`Turn`] with `claims: false`), or given back: a later
+    /// delivery of the cause does the work (a transient failure).
+    Released,
+    /// Done: a later delivery of the cause is `Seen`.
+    Done,
+    /// Failed for good, and why: a later delivery is answered `Failed` at once.
+    Failed(String),
+}
+
+/// How a turn ends, as [`WriterLeases::free_writer`] writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended<'a> {
+    /// The cause whose turn ends.
+    pub cause: &'a str,
+    /// Whether the turn claimed its cause ([`Turn::claims`]).
+    pub claims: bool,
+    /// How.
+    pub end: &'a TurnEnd,
+    /// The causes to forget ([`Writer::Held`]'s `expired`).
+    pub expired: &'a [String],
+    /// When it ends.
+    pub at: DateTime<Utc>,
+}
+
+/// How long an account's record remembers a cause it ended.
+pub const CAUSES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
+/// How many causes an account's record remembers at most (the oldest go first).
+pub const CAUSES_KEPT_AT_MOST: usize = 200;
+
+/// The causes of `ended` to forget at `at`: ended more than [`CAUSES_KEPT`] ago, or
+/// beyond the newest [`CAUSES_KEPT_AT_MOST`].
+pub fn expired_causes<'a>(
+    ended: impl IntoIterator<Item = (&'a str, DateTime<Utc>)>,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let mut ended: Vec<(&str, DateTime<Utc>)> = ended.into_iter().collect();
+    ended.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    ended
+        .iter()
+        .enumerate()
+        .filter(|(n, (_, when))| *n >= CAUSES_KEPT_AT_MOST || *when + CAUSES_KEPT < at)
+        .map(|(_, (cause, _))| (*cause).to_owned())
+        .collect()
+}
+
 /// What taking an account's writer lease found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Writer {
@@ -411,33 +473,65 @@ pub enum Writer {
     Held {
         /// Whether an earlier writer died holding the lease.
         resumed: bool,
+        /// Whether a delivery of this same cause took the lease before and never
+        /// ended its turn (it died at work; another turn that claims nothing may
+        /// have held the lease since).
+        same_cause: bool,
+        /// What that delivery noted ([`WriterLeases::note_turn`]).
+        note: Option<String>,
         /// What the last writer left.
         cache: AccountCache,
+        /// The causes remembered long enough (7 days, or beyond the last 200): the
+        /// free forgets them.
+        expired: Vec<String>,
     },
     /// Another delivery writes the account until `until`: deliver again later.
     Busy {
         /// When its lease runs out.
         until: DateTime<Utc>,
     },
+    /// The cause was processed before on this account: nothing to do.
+    Seen,
+    /// The cause failed for good before, and why.
+    Failed {
+        /// Why.
+        why: String,
+    },
 }
 
 /// One writer per account: the lease a transition holds while it reads, decides and
-/// writes, and what the last writer knew of the account ([`AccountCache`]), in one
-/// record per account.
+/// writes, the causes it processed, and what the last writer knew of the account
+/// ([`AccountCache`]), in one record per account. A transition is one conditional
+/// write to take its turn and one to end it: the claim of its cause goes with the
+/// lease (*Any step may be the last*).
 pub trait WriterLeases: Send + Sync {
-    /// Takes the writer lease of `account` until `until` with a conditional write that
-    /// returns what the last writer left.
+    /// Takes the writer lease of `account` until `until` for `turn`, with a
+    /// conditional write that claims the cause and returns what the last writer
+    /// left.
     fn take_writer(
         &self,
         account: &AccountId,
+        turn: Turn<'_>,
         at: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> impl Future<Output = Result<Writer, PortError>> + Send;
-    /// Frees the writer lease of `account`, leaving `cache` for the next writer.
+    /// Notes, on the lease the caller holds for `cause`, what a delivery of the same
+    /// cause that resumes its work must know (the tags before a transition).
+    fn note_turn(
+        &self,
+        account: &AccountId,
+        cause: &str,
+        note: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Frees the writer lease of `account`, leaving `cache` for the next writer,
+    /// ending the turn of `cause` with `end` (its note forgotten; a turn that claims
+    /// nothing leaves the note of a cause that died at work) and forgetting the
+    /// `expired` causes.
     fn free_writer(
         &self,
         account: &AccountId,
         cache: &AccountCache,
+        ended: Ended<'_>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Leaves `cache` for an account no writer ever wrote (what the inventory read of
     /// it); `false`, and nothing written, when one did (a writer's cache wins).

@@ -291,7 +291,9 @@ fn killed_and_delivered_again(accounts: usize) {
     // the steps the issue names were each a crash point
     for step in [
         "claim",
+        "take_writer",
         "note",
+        "free_writer",
         "change_tags",
         "ensure_footprint",
         "start_build",
@@ -575,7 +577,7 @@ fn a_notice_and_a_snooze_killed_at_any_step_tell_once_and_purge_once() {
         .count();
     assert_eq!(notices_sent, accounts);
     for step in [
-        "claim",
+        "take_writer",
         "note",
         "start_build",
         "change_tags",
