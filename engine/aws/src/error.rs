@@ -36,6 +36,11 @@ const TRANSIENT: &[&str] = &[
     "ServiceException",
     "ConcurrentModificationException",
     "SlowDown",
+    // DynamoDB transactions: spa's carry no condition, so a cancelled one met a
+    // conflicting write or a throttle
+    "TransactionCanceledException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
 ];
 
 /// Turns an SDK error of `service`'s `action` about `id` into a [`PortError`].
@@ -214,6 +219,7 @@ mod tests {
             PortError::Unavailable { .. }
         ));
         assert!(c("ThrottlingException").is_transient());
+        assert!(c("TransactionCanceledException").is_transient());
         assert_eq!(
             c("AccountNotFoundException"),
             PortError::not_in_organization("222222222222")

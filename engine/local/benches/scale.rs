@@ -75,10 +75,11 @@ fn aws_operation(port: &str, operation: &str) -> &'static str {
         ("store", "release") | ("store", "clear_deadline") => "DynamoDB:DeleteItem",
         ("store", "cached_many") | ("store", "known_accounts") => "DynamoDB:BatchGetItem",
         ("store", "remember_accounts") => "DynamoDB:BatchWriteItem",
-        ("store", "take_writer")
-        | ("store", "free_writer")
-        | ("store", "note")
-        | ("store", "complete") => "DynamoDB:UpdateItem",
+        ("store", "take_writer") | ("store", "note") | ("store", "complete") => {
+            "DynamoDB:UpdateItem"
+        }
+        // a turn's end, with its records and deadlines when it has some
+        ("store", "free_writer") => "DynamoDB:UpdateItem/TransactWriteItems",
         ("store", _) => "DynamoDB:Query/GetItem",
         _ => "other",
     }

@@ -29,17 +29,17 @@
 //! written, no build tag) is started then, with the same idempotency token.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
-use super::lease::{self, Resumes, Turned};
+use super::lease::{self, Kept, Resumes, Turned};
 use super::{exceptions, holders};
 use crate::ports::{
-    AccountCache, Activity, ActivityQuery, BuildRequest, Builds, Bus, Deadline, DeadlineKind,
-    Deadlines, Journal, Objects, Organization, OrganizationTree, Platform, PortError,
+    AccountCache, Activity, ActivityQuery, BuildRequest, Builds, Bus, DeadlineKind, Journal,
+    Objects, Organization, OrganizationTree, Platform, PortError,
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{
@@ -175,8 +175,9 @@ pub(crate) struct Run<'r> {
     /// The tags as written so far.
     tags: BTreeMap<String, String>,
     /// What the account's next writer will know ([`AccountCache`]): kept current as
-    /// the run writes, put in doubt when a write fails.
-    known: &'r Mutex<AccountCache>,
+    /// the run writes, put in doubt when a write fails; and the activity records and
+    /// deadlines written with the end of the turn.
+    kept: &'r Kept,
     /// Whether the tags decided on came from the cache: the lease's record keeps
     /// them until the lease is freed, so that a delivery that resumes finds them
     /// there, and nothing is noted.
@@ -191,7 +192,7 @@ impl<'r> Run<'r> {
         trigger: &Trigger,
         view: &AccountView,
         tags: BTreeMap<String, String>,
-        known: &'r Mutex<AccountCache>,
+        kept: &'r Kept,
     ) -> Self {
         let mut outcome =
             Outcome::new(cause, Some(account), Verdict::Applied).with_trigger(trigger.kind.name());
@@ -210,7 +211,7 @@ impl<'r> Run<'r> {
             events: Vec::new(),
             notifications: Vec::new(),
             tags,
-            known,
+            kept,
             from_cache: false,
             outcome,
         }
@@ -218,7 +219,7 @@ impl<'r> Run<'r> {
 
     /// What the account's next writer will know.
     fn known(&self) -> MutexGuard<'_, AccountCache> {
-        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+        self.kept.cache()
     }
 
     /// Queues the domain event of `label`.
@@ -346,7 +347,7 @@ struct Cached<'k> {
     resumed: bool,
     /// The parent a listing found the account under, if any.
     parent: Option<&'k str>,
-    known: &'k Mutex<AccountCache>,
+    kept: &'k Kept,
 }
 
 /// The triggers decided on the tags as spa last wrote them: the steps of a cycle
@@ -470,7 +471,7 @@ impl<P: Platform> Engine<'_, P> {
                     .with_trigger(trigger.kind.name()));
             }
         };
-        let known = Mutex::new(writer.cache);
+        let kept = Kept::new(writer.cache);
         let note = match writer.resumes {
             Some(Resumes::Noted(note)) => Some(note),
             Some(Resumes::Cached(tags)) => serde_json::to_string(&Note { tags, at: None }).ok(),
@@ -479,7 +480,7 @@ impl<P: Platform> Engine<'_, P> {
         let cached = Cached {
             resumed: writer.resumed,
             parent,
-            known: &known,
+            kept: &kept,
         };
         let result = self
             .transition(cause, account, &trigger, note.as_deref(), cached)
@@ -493,7 +494,7 @@ impl<P: Platform> Engine<'_, P> {
                 tracing::error!(%account, cause, %error, "permanent failure: not retried, the event ends in a dead-letter queue");
             }
         }
-        lease::free_writer(self, account, &writer.turn, known, result).await
+        lease::free_writer(self, account, &writer.turn, kept, result).await
     }
 
     /// Puts what spa knew of `account` in doubt, under its writer lease: its tags (a
@@ -516,7 +517,7 @@ impl<P: Platform> Engine<'_, P> {
         if place {
             cache.ancestors = None;
         }
-        lease::free_writer(self, account, &writer.turn, Mutex::new(cache), Ok(())).await
+        lease::free_writer(self, account, &writer.turn, Kept::new(cache), Ok(())).await
     }
 
     /// The view to decide on: the tags an earlier delivery noted before it died
@@ -604,8 +605,8 @@ impl<P: Platform> Engine<'_, P> {
     ) -> Result<Outcome, UseCaseError> {
         let organization = self.platform().organization();
         let context = |step| Context::step(step).account(account).cause(cause);
-        let known = cached.known;
-        let lock = || known.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = cached.kept;
+        let lock = || kept.cache();
         // the tags as spa last wrote them, for the steps of a cycle; read again when
         // they may differ (a writer died, a person acts, an event from Organizations)
         let cached_tags = lock()
@@ -624,7 +625,7 @@ impl<P: Platform> Engine<'_, P> {
                 Err(PortError::NotFound { .. })
                     if trigger.kind == TriggerKind::Left(Departure::Removed) =>
                 {
-                    return self.removed(cause, account, trigger, known).await;
+                    return self.removed(cause, account, trigger, kept).await;
                 }
                 Err(error) => return Err(UseCaseError::port(context("read tags"), error)),
             },
@@ -634,7 +635,7 @@ impl<P: Platform> Engine<'_, P> {
             Ok(view) => view,
             Err(error) => {
                 return self
-                    .drift(cause, account, trigger, &error.to_string(), known)
+                    .drift(cause, account, trigger, &error.to_string(), kept)
                     .await;
             }
         };
@@ -675,7 +676,7 @@ impl<P: Platform> Engine<'_, P> {
                 );
             }
             (TriggerKind::Left(_), _) | (_, Some(_)) => {}
-            (_, None) => return self.unmanaged(cause, account, trigger, known).await,
+            (_, None) => return self.unmanaged(cause, account, trigger, kept).await,
         }
         let policy = resolved.as_ref().map(Resolved::policy).unwrap_or_default();
         let ended = self.ended_build(account, cause, trigger, &view).await;
@@ -685,7 +686,7 @@ impl<P: Platform> Engine<'_, P> {
             Some((view, trigger)) => (view.clone(), trigger),
             None => (view, trigger),
         };
-        let mut run = Run::new(cause, account, trigger, &view, tags, known);
+        let mut run = Run::new(cause, account, trigger, &view, tags, kept);
         run.from_cache = from_cache;
         if let TriggerKind::HolderTagged(holder) = &trigger.kind {
             if view.holder.as_ref() != Some(holder) {
@@ -969,7 +970,7 @@ impl<P: Platform> Engine<'_, P> {
                 Command::EmitEvent(label) => run.emit_with_reason(self.environment(), *label, None),
                 Command::RecordActivity(label) => {
                     let detail = self.detail(run, *label);
-                    self.record(run, *label, &detail).await?;
+                    self.record(run, *label, &detail);
                 }
                 Command::RaiseException { label, reason } => {
                     exceptions::raise(self, run, *label, reason).await?;
@@ -981,7 +982,7 @@ impl<P: Platform> Engine<'_, P> {
                     if let (Some(why), Some(holder)) = (unlisted.take(), view.holder.as_ref()) {
                         self.tell_purge_notice(run, holder, *purge, Err(why));
                         let detail = self.notice_detail(*purge, None);
-                        self.record(run, Label::PurgeNotice, &detail).await?;
+                        self.record(run, Label::PurgeNotice, &detail);
                     }
                 }
                 Command::TellPurgeNotice {
@@ -1037,8 +1038,8 @@ impl<P: Platform> Engine<'_, P> {
             Ok(after) => expected_deadlines(&after, policy, run.at),
             Err(_) => BTreeMap::new(),
         };
-        self.reconcile_deadlines(run, (!force).then_some(&before), &after)
-            .await
+        self.reconcile_deadlines(run, (!force).then_some(&before), &after);
+        Ok(())
     }
 
     /// `spa close`, after the last purge and once the lifecycle tags are gone: the
@@ -1161,46 +1162,22 @@ impl<P: Platform> Engine<'_, P> {
         Ok(())
     }
 
-    /// Sets and clears deadlines: those that changed from `before`, or all of them.
-    async fn reconcile_deadlines(
+    /// Sets and clears deadlines, those that changed from `before` or all of them,
+    /// with the end of the turn ([`lease::free_writer`]).
+    fn reconcile_deadlines(
         &self,
         run: &Run<'_>,
         before: Option<&BTreeMap<DeadlineKind, DateTime<Utc>>>,
         after: &BTreeMap<DeadlineKind, DateTime<Utc>>,
-    ) -> Result<(), UseCaseError> {
-        let store = self.platform().store();
-        let account = run.account;
-        let context = || {
-            Context::step("keep deadlines")
-                .account(account)
-                .cause(run.cause)
-        };
+    ) {
+        let mut writes = run.kept.writes();
         for kind in DEADLINE_KINDS {
             let wanted = after.get(&kind);
             if before.is_some_and(|before| before.get(&kind) == wanted) {
                 continue;
             }
-            match wanted {
-                Some(due) => {
-                    let deadline = Deadline {
-                        account: account.clone(),
-                        kind,
-                        due: *due,
-                    };
-                    self.retry()
-                        .run("set deadline", || store.set_deadline(&deadline))
-                        .await
-                        .within(context)?;
-                }
-                None => {
-                    self.retry()
-                        .run("clear deadline", || store.clear_deadline(account, kind))
-                        .await
-                        .within(context)?;
-                }
-            }
+            writes.deadlines.insert(kind, wanted.copied());
         }
-        Ok(())
     }
 
     /// Starts a build decided earlier but never started (its start failed, the
@@ -1466,19 +1443,15 @@ impl<P: Platform> Engine<'_, P> {
         detail
     }
 
-    /// Writes an activity record of the run's account.
-    pub(crate) async fn record(
-        &self,
-        run: &Run<'_>,
-        label: Label,
-        detail: &str,
-    ) -> Result<(), UseCaseError> {
+    /// Adds an activity record of the run's account to what the turn writes with
+    /// its end ([`lease::free_writer`]).
+    pub(crate) fn record(&self, run: &Run<'_>, label: Label, detail: &str) {
         let (from, to) = run
             .transitions
             .get(&label)
             .copied()
             .unwrap_or((run.state, run.state));
-        let activity = Activity {
+        run.kept.writes().record(Activity {
             at: run.at,
             account: run.account.clone(),
             label,
@@ -1486,16 +1459,7 @@ impl<P: Platform> Engine<'_, P> {
             to,
             detail: spa_core::events::redact_emails(detail),
             cause: Some(run.cause.to_owned()),
-        };
-        let store = self.platform().store();
-        self.retry()
-            .run("record activity", || store.record(&activity))
-            .await
-            .within(|| {
-                Context::step("record activity")
-                    .account(run.account)
-                    .cause(run.cause)
-            })
+        });
     }
 
     /// Publishes the run's events once, holder notifications attached to the event of
@@ -1579,8 +1543,7 @@ impl<P: Platform> Engine<'_, P> {
             Rejection::Invalid(invalid) => {
                 tracing::warn!(%account, cause = run.cause, %rejection, "refused");
                 if matches!(invalid, Invalid::View(_)) {
-                    self.record(&run, Label::Drift, &rejection.to_string())
-                        .await?;
+                    self.record(&run, Label::Drift, &rejection.to_string());
                 }
             }
         }
@@ -1593,9 +1556,9 @@ impl<P: Platform> Engine<'_, P> {
                 .await?;
             run.emit_with_reason(self.environment(), Label::BuildStarted, None);
             let detail = self.detail(&run, Label::BuildStarted);
-            self.record(&run, Label::BuildStarted, &detail).await?;
+            self.record(&run, Label::BuildStarted, &detail);
             let after = expected_deadlines(view, policy, run.at);
-            self.reconcile_deadlines(&run, None, &after).await?;
+            self.reconcile_deadlines(&run, None, &after);
             run.outcome.verdict = Verdict::Resumed;
             return self.finish(run).await;
         }
@@ -1610,7 +1573,7 @@ impl<P: Platform> Engine<'_, P> {
         cause: &str,
         account: &AccountId,
         trigger: &Trigger,
-        known: &Mutex<AccountCache>,
+        kept: &Kept,
     ) -> Result<Outcome, UseCaseError> {
         tracing::info!(%account, cause, trigger = trigger.kind.name(), "not managed by spa (neither listed nor under a listed OU): nothing done");
         let run = Run::new(
@@ -1619,13 +1582,13 @@ impl<P: Platform> Engine<'_, P> {
             trigger,
             &AccountView::default(),
             BTreeMap::new(),
-            known,
+            kept,
         );
         let detail = format!(
             "`{}` ignored: the account is neither listed nor under a listed OU",
             trigger.kind.name()
         );
-        self.record(&run, Label::AccountUnmanaged, &detail).await?;
+        self.record(&run, Label::AccountUnmanaged, &detail);
         Ok(
             Outcome::new(cause, Some(account), Verdict::Unmanaged)
                 .with_trigger(trigger.kind.name()),
@@ -1639,7 +1602,7 @@ impl<P: Platform> Engine<'_, P> {
         account: &AccountId,
         trigger: &Trigger,
         reason: &str,
-        known: &Mutex<AccountCache>,
+        kept: &Kept,
     ) -> Result<Outcome, UseCaseError> {
         let mut run = Run::new(
             cause,
@@ -1647,7 +1610,7 @@ impl<P: Platform> Engine<'_, P> {
             trigger,
             &AccountView::default(),
             BTreeMap::new(),
-            known,
+            kept,
         );
         exceptions::raise(self, &mut run, Label::Drift, reason).await?;
         let mut outcome = self.finish(run).await?;
@@ -1661,7 +1624,7 @@ impl<P: Platform> Engine<'_, P> {
         cause: &str,
         account: &AccountId,
         trigger: &Trigger,
-        known: &Mutex<AccountCache>,
+        kept: &Kept,
     ) -> Result<Outcome, UseCaseError> {
         let mut run = Run::new(
             cause,
@@ -1669,14 +1632,13 @@ impl<P: Platform> Engine<'_, P> {
             trigger,
             &AccountView::default(),
             BTreeMap::new(),
-            known,
+            kept,
         );
         run.note = Some("removed from the organization: its last state is unknown".into());
         run.emit_with_reason(self.environment(), Label::AccountUnmanaged, None);
         let detail = self.detail(&run, Label::AccountUnmanaged);
-        self.record(&run, Label::AccountUnmanaged, &detail).await?;
-        self.reconcile_deadlines(&run, None, &BTreeMap::new())
-            .await?;
+        self.record(&run, Label::AccountUnmanaged, &detail);
+        self.reconcile_deadlines(&run, None, &BTreeMap::new());
         self.finish(run).await
     }
 }

@@ -29,7 +29,8 @@ pub(crate) async fn raise<P: Platform>(
         "exception raised"
     );
     run.emit_with_reason(engine.environment(), label, Some(&reason));
-    engine.record(run, label, &reason).await
+    engine.record(run, label, &reason);
+    Ok(())
 }
 
 /// Records and publishes an exception a job found (not a transition), under the claim

@@ -16,12 +16,12 @@
 //!   counted too (`Busy`): how often two deliveries raced for one account or cause.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use crate::ports::{
-    AccountCache, Claim, Claims, Ended, Platform, Turn, TurnEnd, Writer, WriterLeases,
+    AccountCache, Claim, Claims, Ended, Platform, Turn, TurnEnd, TurnWrites, Writer, WriterLeases,
 };
 use spa_core::events::AccountId;
 
@@ -69,6 +69,35 @@ pub(crate) struct HeldTurn {
     cause: String,
     claims: bool,
     expired: Vec<String>,
+}
+
+/// What a turn keeps while it holds an account's writer lease: what the next
+/// writer will know, and the records and deadlines written with the end of the
+/// turn ([`free_writer`]).
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    cache: Mutex<AccountCache>,
+    writes: Mutex<TurnWrites>,
+}
+
+impl Kept {
+    /// Keeps `cache`, nothing to write yet.
+    pub(crate) fn new(cache: AccountCache) -> Self {
+        Self {
+            cache: Mutex::new(cache),
+            writes: Mutex::default(),
+        }
+    }
+
+    /// What the next writer will know.
+    pub(crate) fn cache(&self) -> MutexGuard<'_, AccountCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What the end of the turn writes.
+    pub(crate) fn writes(&self) -> MutexGuard<'_, TurnWrites> {
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What [`take_writer`] found.
@@ -188,20 +217,31 @@ pub(crate) async fn note_turn<P: Platform>(
         .within(context)
 }
 
-/// Frees the writer lease of `account`, leaving what is `known` for the next writer
-/// and ending the turn with the reaction's `result`, which it returns: done on
-/// success, failed on a permanent error, given back on a transient one (the retry
-/// goes on at once). A failure to free is logged and counted (`ClaimsNotReleased`):
-/// the lease runs out by itself, and the next writer reads the tags again and
-/// resumes the cause.
+/// Frees the writer lease of `account`, leaving what is `kept` for the next writer,
+/// writing the turn's records and deadlines and ending the turn with the reaction's
+/// `result`, in one write: done on success, failed on a permanent error, given
+/// back on a transient one (the retry goes on at once).
+///
+/// When that write fails, the lease is left to run out: the next delivery resumes
+/// the cause from what it noted and writes the records and deadlines then (the
+/// failure is logged and counted, `ClaimsNotReleased`, and a success becomes the
+/// error, so that the cause is delivered again). A turn with nothing to write that
+/// cannot be freed keeps its result.
 pub(crate) async fn free_writer<P: Platform, T>(
     engine: &Engine<'_, P>,
     account: &AccountId,
     turn: &HeldTurn,
-    known: Mutex<AccountCache>,
+    kept: Kept,
     result: Result<T, UseCaseError>,
 ) -> Result<T, UseCaseError> {
-    let mut known = known.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut known = kept
+        .cache
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let writes = kept
+        .writes
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
     index_holder(engine, &mut known);
     let end = match &result {
         _ if !turn.claims => TurnEnd::Released,
@@ -215,6 +255,7 @@ pub(crate) async fn free_writer<P: Platform, T>(
         end: &end,
         expired: &turn.expired,
         at: engine.now(),
+        writes: &writes,
     };
     let store = engine.platform().store();
     let freed = engine
@@ -223,11 +264,24 @@ pub(crate) async fn free_writer<P: Platform, T>(
             store.free_writer(account, &known, ended)
         })
         .await;
-    if let Err(error) = freed {
+    let Err(error) = freed else {
+        return result;
+    };
+    engine.count_trouble("ClaimsNotReleased");
+    if writes.is_empty() {
         tracing::error!(%account, cause = turn.cause, %error, "the account's writer lease could not be freed: the next delivery waits for it to run out, then resumes");
-        engine.count_trouble("ClaimsNotReleased");
+        return result;
     }
-    result
+    tracing::error!(%account, cause = turn.cause, %error, "the turn's activity records and deadlines could not be written with its end: the lease runs out and the next delivery resumes the cause");
+    match result {
+        Ok(_) => Err(UseCaseError::port(
+            Context::step("end the turn")
+                .account(account)
+                .cause(&turn.cause),
+            error,
+        )),
+        Err(failure) => Err(failure),
+    }
 }
 
 /// Sets the cache's holder from its tags when they are known (the holder → accounts

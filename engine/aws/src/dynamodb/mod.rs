@@ -711,33 +711,65 @@ impl DynamoStore {
     }
 }
 
+/// The item of an activity record (its key names its instant, label and a digest of
+/// its body: writing it twice writes one item).
+fn activity_item(activity: &Activity, ttl: Duration) -> Result<Item, PortError> {
+    let body = serde_json::to_string(activity)
+        .map_err(|e| rejected("PutItem", format!("activity not serializable: {e}")))?;
+    let at = instant(activity.at);
+    let account = activity.account.as_str();
+    let label = activity.label.as_str();
+    let hash = digest(&[&body]);
+    Ok(HashMap::from([
+        ("pk".to_owned(), s(format!("account#{account}"))),
+        ("sk".to_owned(), s(format!("{at}#{label}#{hash}"))),
+        ("shard".to_owned(), s(shard_of(&activity.account))),
+        ("rk".to_owned(), s(format!("{at}#{account}#{label}#{hash}"))),
+        ("account".to_owned(), s(account)),
+        ("label".to_owned(), s(label)),
+        (
+            "at".to_owned(),
+            s(activity.at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        ),
+        ("body".to_owned(), s(body)),
+        (TTL_ATTRIBUTE.to_owned(), epoch(activity.at, ttl)),
+    ]))
+}
+
+/// The key of an account's deadline of one kind.
+fn deadline_key(account: &AccountId, kind: DeadlineKind) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(format!("deadline#{account}"))),
+        ("sk".to_owned(), s(kind_name(kind))),
+    ])
+}
+
+/// The item of a deadline.
+fn deadline_item(deadline: &Deadline) -> Item {
+    let account = deadline.account.as_str();
+    let kind = kind_name(deadline.kind);
+    let due = instant(deadline.due);
+    let mut item = deadline_key(&deadline.account, deadline.kind);
+    item.extend([
+        ("account".to_owned(), s(account)),
+        ("kind".to_owned(), s(kind)),
+        (
+            "due".to_owned(),
+            s(deadline.due.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        ),
+        ("due_shard".to_owned(), s("due")),
+        ("due_key".to_owned(), s(format!("{due}#{account}#{kind}"))),
+    ]);
+    item
+}
+
 impl Journal for DynamoStore {
     async fn record(&self, activity: &Activity) -> Result<(), PortError> {
         let table = &self.tables.activities;
-        let body = serde_json::to_string(activity)
-            .map_err(|e| rejected("PutItem", format!("activity not serializable: {e}")))?;
-        let at = instant(activity.at);
-        let account = activity.account.as_str();
-        let label = activity.label.as_str();
-        let hash = digest(&[&body]);
         self.client
             .put_item()
             .table_name(table)
-            .item("pk", s(format!("account#{account}")))
-            .item("sk", s(format!("{at}#{label}#{hash}")))
-            .item("shard", s(shard_of(&activity.account)))
-            .item("rk", s(format!("{at}#{account}#{label}#{hash}")))
-            .item("account", s(account))
-            .item("label", s(label))
-            .item(
-                "at",
-                s(activity.at.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            )
-            .item("body", s(body))
-            .item(
-                TTL_ATTRIBUTE,
-                epoch(activity.at, self.tables.activities_ttl),
-            )
+            .set_item(Some(activity_item(activity, self.tables.activities_ttl)?))
             .send()
             .await
             .map_err(|e| port_error(SERVICE, "PutItem", table, e))?;
@@ -787,22 +819,10 @@ impl Journal for DynamoStore {
 impl Deadlines for DynamoStore {
     async fn set_deadline(&self, deadline: &Deadline) -> Result<(), PortError> {
         let table = &self.tables.transactions;
-        let account = deadline.account.as_str();
-        let kind = kind_name(deadline.kind);
-        let due = instant(deadline.due);
         self.client
             .put_item()
             .table_name(table)
-            .item("pk", s(format!("deadline#{account}")))
-            .item("sk", s(kind))
-            .item("account", s(account))
-            .item("kind", s(kind))
-            .item(
-                "due",
-                s(deadline.due.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            )
-            .item("due_shard", s("due"))
-            .item("due_key", s(format!("{due}#{account}#{kind}")))
+            .set_item(Some(deadline_item(deadline)))
             .send()
             .await
             .map_err(|e| port_error(SERVICE, "PutItem", table, e))?;
@@ -818,8 +838,7 @@ impl Deadlines for DynamoStore {
         self.client
             .delete_item()
             .table_name(table)
-            .key("pk", s(format!("deadline#{account}")))
-            .key("sk", s(kind_name(kind)))
+            .set_key(Some(deadline_key(account, kind)))
             .send()
             .await
             .map_err(|e| port_error(SERVICE, "DeleteItem", table, e))?;

@@ -18,17 +18,22 @@
 //! (or beyond the newest 200), and writes the cache, parts in doubt removed.
 //! No TTL: one small item per account, kept while the account is.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{DynamoStore, HOLDER_INDEX, Item, READ_BATCH, SERVICE, epoch, instant, s};
+use super::{
+    DynamoStore, HOLDER_INDEX, Item, READ_BATCH, SERVICE, activity_item, deadline_item,
+    deadline_key, epoch, instant, s,
+};
 use crate::error::port_error;
 use spa_core::events::AccountId;
 use spa_usecases::ports::{
-    AccountCache, Ended, PortError, Turn, TurnEnd, Writer, WriterLeases, expired_causes,
+    AccountCache, Deadline, Ended, PortError, Turn, TurnEnd, Writer, WriterLeases, expired_causes,
 };
 
 fn key(account: &AccountId) -> (AttributeValue, AttributeValue) {
@@ -134,6 +139,67 @@ fn ended_map(item: &Item) -> BTreeMap<String, (DateTime<Utc>, Option<String>)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The most items one `TransactWriteItems` takes.
+const TRANSACTION_ITEMS: usize = 100;
+
+type Names = HashMap<String, String>;
+type Values = HashMap<String, AttributeValue>;
+
+/// The update that frees an account's writer lease and ends the turn: the
+/// expression, its names and its values.
+fn free_expression(
+    cache: &AccountCache,
+    ended: Ended<'_>,
+) -> Result<(String, Names, Values), PortError> {
+    let mut names: Names = HashMap::from([("#u".to_owned(), "until".to_owned())]);
+    let mut values: Values = HashMap::new();
+    let mut set = Vec::new();
+    let mut remove = vec!["#u".to_owned()];
+    for (n, (name, value)) in cache_values(cache)?.into_iter().enumerate() {
+        let alias = format!("#c{n}");
+        names.insert(alias.clone(), name.to_owned());
+        match value {
+            Some(value) => {
+                let placeholder = format!(":c{n}");
+                set.push(format!("{alias} = {placeholder}"));
+                values.insert(placeholder, s(value));
+            }
+            None => remove.push(CACHE_ALIASES[n].to_owned()),
+        }
+    }
+    let mark = ended_value(ended.end, ended.at).filter(|_| ended.claims);
+    if mark.is_some() || !ended.expired.is_empty() {
+        names.insert("#ended".to_owned(), "ended".to_owned());
+    }
+    if let Some(mark) = mark {
+        set.push("#ended.#k = :ended".to_owned());
+        names.insert("#k".to_owned(), ended.cause.to_owned());
+        values.insert(":ended".to_owned(), s(mark));
+    }
+    for (n, cause) in ended.expired.iter().enumerate() {
+        let alias = format!("#x{n}");
+        remove.push(format!("#ended.{alias}"));
+        names.insert(alias, cause.clone());
+    }
+    if ended.claims {
+        // the turn of the cause ends, and its note with it; a turn that claimed
+        // nothing leaves those of a cause that died at work
+        remove.extend(["#lc".to_owned(), "#n".to_owned(), "#nd".to_owned()]);
+        names.insert("#lc".to_owned(), "cause".to_owned());
+        names.insert("#n".to_owned(), "note".to_owned());
+        names.insert("#nd".to_owned(), "noted".to_owned());
+    }
+    let mut expression = String::new();
+    if !set.is_empty() {
+        expression.push_str("SET ");
+        expression.push_str(&set.join(", "));
+        expression.push(' ');
+    }
+    expression.push_str("REMOVE ");
+    expression.push_str(&remove.join(", "));
+    Ok((expression, names, values))
 }
 
 impl WriterLeases for DynamoStore {
@@ -269,64 +335,103 @@ impl WriterLeases for DynamoStore {
     ) -> Result<(), PortError> {
         let table = &self.tables.transactions;
         let (pk, sk) = key(account);
-        let mut set = Vec::new();
-        let mut remove = vec!["#u".to_owned()];
-        let mut request = self
-            .client
-            .update_item()
+        let (expression, names, values) = free_expression(cache, ended)?;
+        let writes = ended.writes;
+        if writes.is_empty() {
+            self.client
+                .update_item()
+                .table_name(table)
+                .key("pk", pk)
+                .key("sk", sk)
+                .update_expression(expression)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "UpdateItem", table, e))?;
+            return Ok(());
+        }
+        let transact = |e: aws_sdk_dynamodb::error::BuildError| PortError::Rejected {
+            service: SERVICE.into(),
+            action: "TransactWriteItems".into(),
+            message: e.to_string(),
+        };
+        let mut items = Vec::new();
+        let free = Update::builder()
             .table_name(table)
             .key("pk", pk)
             .key("sk", sk)
-            .expression_attribute_names("#u", "until");
-        for (n, (name, value)) in cache_values(cache)?.into_iter().enumerate() {
-            let alias = format!("#c{n}");
-            request = request.expression_attribute_names(&alias, name);
-            match value {
-                Some(value) => {
-                    let placeholder = format!(":c{n}");
-                    set.push(format!("{alias} = {placeholder}"));
-                    request = request.expression_attribute_values(placeholder, s(value));
-                }
-                None => remove.push(CACHE_ALIASES[n].to_owned()),
-            }
-        }
-        let mark = ended_value(ended.end, ended.at).filter(|_| ended.claims);
-        if mark.is_some() || !ended.expired.is_empty() {
-            request = request.expression_attribute_names("#ended", "ended");
-        }
-        if let Some(mark) = mark {
-            set.push("#ended.#k = :ended".to_owned());
-            request = request
-                .expression_attribute_names("#k", ended.cause)
-                .expression_attribute_values(":ended", s(mark));
-        }
-        for (n, cause) in ended.expired.iter().enumerate() {
-            let alias = format!("#x{n}");
-            remove.push(format!("#ended.{alias}"));
-            request = request.expression_attribute_names(alias, cause);
-        }
-        if ended.claims {
-            // the turn of the cause ends, and its note with it; a turn that claimed
-            // nothing leaves those of a cause that died at work
-            remove.extend(["#lc".to_owned(), "#n".to_owned(), "#nd".to_owned()]);
-            request = request
-                .expression_attribute_names("#lc", "cause")
-                .expression_attribute_names("#n", "note")
-                .expression_attribute_names("#nd", "noted");
-        }
-        let mut expression = String::new();
-        if !set.is_empty() {
-            expression.push_str("SET ");
-            expression.push_str(&set.join(", "));
-            expression.push(' ');
-        }
-        expression.push_str("REMOVE ");
-        expression.push_str(&remove.join(", "));
-        request
             .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .build()
+            .map_err(transact)?;
+        items.push(TransactWriteItem::builder().update(free).build());
+        for (kind, due) in &writes.deadlines {
+            let item = match due {
+                Some(due) => {
+                    let deadline = Deadline {
+                        account: account.clone(),
+                        kind: *kind,
+                        due: *due,
+                    };
+                    let put = Put::builder()
+                        .table_name(table)
+                        .set_item(Some(deadline_item(&deadline)))
+                        .build()
+                        .map_err(transact)?;
+                    TransactWriteItem::builder().put(put).build()
+                }
+                None => {
+                    let delete = Delete::builder()
+                        .table_name(table)
+                        .set_key(Some(deadline_key(account, *kind)))
+                        .build()
+                        .map_err(transact)?;
+                    TransactWriteItem::builder().delete(delete).build()
+                }
+            };
+            items.push(item);
+        }
+        // one item per key: an activity written twice is one item
+        let mut activities = BTreeMap::new();
+        for activity in &writes.activities {
+            let item = activity_item(activity, self.tables.activities_ttl)?;
+            let key = (
+                item.get("pk").and_then(|v| v.as_s().ok()).cloned(),
+                item.get("sk").and_then(|v| v.as_s().ok()).cloned(),
+            );
+            activities.insert(key, item);
+        }
+        let room = TRANSACTION_ITEMS.saturating_sub(items.len());
+        let mut activities: Vec<Item> = activities.into_values().collect();
+        // beyond what one transaction takes, the first records are written on their
+        // own before it (a record written twice is one item)
+        let overflow = activities.len().saturating_sub(room);
+        let table_of_activities = &self.tables.activities;
+        for item in activities.drain(..overflow) {
+            self.client
+                .put_item()
+                .table_name(table_of_activities)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| port_error(SERVICE, "PutItem", table_of_activities, e))?;
+        }
+        for item in activities {
+            let put = Put::builder()
+                .table_name(table_of_activities)
+                .set_item(Some(item))
+                .build()
+                .map_err(transact)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(|e| port_error(SERVICE, "UpdateItem", table, e))?;
+            .map_err(|e| port_error(SERVICE, "TransactWriteItems", table, e))?;
         Ok(())
     }
 

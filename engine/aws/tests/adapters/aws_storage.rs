@@ -1,6 +1,8 @@
 //! The DynamoDB store, SSM parameters and S3 objects, against the emulator (moto
 //! server).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use spa_aws::config::AwsConfig;
 use spa_aws::dynamodb::{DynamoStore, ensure_tables, table_definitions};
@@ -11,7 +13,7 @@ use spa_core::settings::{MemorySources, Settings};
 use spa_usecases::ports::{
     AccountCache, Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines, Ended,
     IncidentRecords, Journal, KnownAccount, KnownAccounts, Logins, PortError, SpendLedgers, Turn,
-    TurnEnd, Writer, WriterLeases,
+    TurnEnd, TurnWrites, Writer, WriterLeases,
 };
 
 const SETTINGS: &str = r#"
@@ -103,6 +105,12 @@ fn claiming(cause: &str) -> Turn<'_> {
     }
 }
 
+/// Nothing written with the end of a turn.
+static NOTHING: TurnWrites = TurnWrites {
+    activities: Vec::new(),
+    deadlines: BTreeMap::new(),
+};
+
 fn ended<'a>(cause: &'a str, claims: bool, end: &'a TurnEnd, minutes: i64) -> Ended<'a> {
     Ended {
         cause,
@@ -110,6 +118,7 @@ fn ended<'a>(cause: &'a str, claims: bool, end: &'a TurnEnd, minutes: i64) -> En
         end,
         expired: &[],
         at: at(minutes),
+        writes: &NOTHING,
     }
 }
 
@@ -351,6 +360,111 @@ async fn a_turn_claims_its_cause_with_the_lease_and_ends_it_in_one_write() {
             .await,
         Ok(Writer::Seen)
     );
+}
+
+#[tokio::test]
+async fn a_turn_writes_its_records_and_deadlines_with_its_end_in_one_call() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    let one = account(1);
+    store
+        .set_deadline(&Deadline {
+            account: one.clone(),
+            kind: DeadlineKind::Lease,
+            due: at(60),
+        })
+        .await
+        .expect("set");
+    assert!(matches!(
+        store.take_writer(&one, claiming("c1"), at(0), at(1)).await,
+        Ok(Writer::Held { .. })
+    ));
+    let expired = activity(1, 1, Label::AccountExpired);
+    let writes = TurnWrites {
+        // the same record twice is one item
+        activities: vec![
+            expired.clone(),
+            activity(1, 1, Label::BuildStarted),
+            expired.clone(),
+        ],
+        deadlines: BTreeMap::from([
+            (DeadlineKind::Maintenance, Some(at(30))),
+            (DeadlineKind::Lease, None),
+        ]),
+    };
+    let done = TurnEnd::Done;
+    config.calls().reset();
+    store
+        .free_writer(
+            &one,
+            &AccountCache::default(),
+            Ended {
+                writes: &writes,
+                ..ended("c1", true, &done, 1)
+            },
+        )
+        .await
+        .expect("freed");
+    assert_eq!(
+        config.calls().snapshot().into_iter().collect::<Vec<_>>(),
+        [("DynamoDB:TransactWriteItems".to_owned(), 1)]
+    );
+    let history = store
+        .activities(&ActivityQuery {
+            account: Some(one.clone()),
+            since: None,
+            limit: None,
+        })
+        .await
+        .expect("read");
+    let labels: Vec<Label> = history.iter().map(|a| a.label).collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert!(labels.contains(&Label::AccountExpired) && labels.contains(&Label::BuildStarted));
+    let due = store.due_deadlines(at(100)).await.expect("read");
+    assert_eq!(
+        due.iter().map(|d| (d.kind, d.due)).collect::<Vec<_>>(),
+        [(DeadlineKind::Maintenance, at(30))]
+    );
+    assert_eq!(
+        store.take_writer(&one, claiming("c1"), at(2), at(3)).await,
+        Ok(Writer::Seen)
+    );
+    // more than one transaction takes: the first records on their own, then the rest
+    // with the end
+    assert!(matches!(
+        store.take_writer(&one, claiming("c2"), at(2), at(3)).await,
+        Ok(Writer::Held { .. })
+    ));
+    let many = TurnWrites {
+        activities: (0..120)
+            .map(|n| activity(1, 10 + n, Label::BudgetAlert))
+            .collect(),
+        deadlines: BTreeMap::new(),
+    };
+    config.calls().reset();
+    store
+        .free_writer(
+            &one,
+            &AccountCache::default(),
+            Ended {
+                writes: &many,
+                ..ended("c2", true, &done, 2)
+            },
+        )
+        .await
+        .expect("freed");
+    assert_eq!(config.calls().count("DynamoDB:TransactWriteItems"), 1);
+    assert_eq!(config.calls().count("DynamoDB:PutItem"), 21);
+    let history = store
+        .activities(&ActivityQuery {
+            account: Some(one.clone()),
+            since: None,
+            limit: None,
+        })
+        .await
+        .expect("read");
+    assert_eq!(history.len(), 122);
 }
 
 #[tokio::test]

@@ -1004,6 +1004,21 @@ impl WriterLeases for MemoryStore {
         self.enter("free_writer")?;
         let at = ended.at;
         let mut state = lock(&self.state);
+        // the turn's records and deadlines, with its end: all or nothing
+        state
+            .activities
+            .extend(ended.writes.activities.iter().cloned());
+        for (kind, due) in &ended.writes.deadlines {
+            let key = (account.clone(), *kind);
+            match due {
+                Some(due) => {
+                    state.deadlines.insert(key, *due);
+                }
+                None => {
+                    state.deadlines.remove(&key);
+                }
+            }
+        }
         let writer = state.writers.entry(account.clone()).or_default();
         writer.until = None;
         writer.cache = cache.clone();

@@ -441,6 +441,35 @@ pub struct Ended<'a> {
     pub expired: &'a [String],
     /// When it ends.
     pub at: DateTime<Utc>,
+    /// What the turn writes with its end: nothing of it is written unless the
+    /// lease is freed.
+    pub writes: &'a TurnWrites,
+}
+
+/// The activity records and deadlines of a turn, written in the same write that ends
+/// it (one `TransactWriteItems` on DynamoDB): a delivery that dies before has
+/// written none of them, and the one that resumes writes them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnWrites {
+    /// The activity records, in order, each once.
+    pub activities: Vec<Activity>,
+    /// The account's deadlines set (`Some`) or cleared (`None`), the last word of
+    /// the turn on each kind.
+    pub deadlines: BTreeMap<DeadlineKind, Option<DateTime<Utc>>>,
+}
+
+impl TurnWrites {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.activities.is_empty() && self.deadlines.is_empty()
+    }
+
+    /// Adds an activity record (a record already there is not added twice).
+    pub fn record(&mut self, activity: Activity) {
+        if !self.activities.contains(&activity) {
+            self.activities.push(activity);
+        }
+    }
 }
 
 /// How long an account's record remembers a cause it ended.

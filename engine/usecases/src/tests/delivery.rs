@@ -1,7 +1,7 @@
 //! At-least-once, out-of-order delivery and failing ports.
 
 use super::*;
-use crate::ports::PortError;
+use crate::ports::{DeadlineKind, PortError};
 use spa_core::events::Label;
 use spa_core::lifecycle::Rejection;
 
@@ -211,4 +211,47 @@ async fn own_events_and_other_jobs_are_not_errors() {
         matches!(outcome.verdict, Verdict::Ignored(_)),
         "{outcome:?}"
     );
+}
+
+#[tokio::test]
+async fn a_turn_whose_end_cannot_be_written_is_resumed_once_its_lease_runs_out() {
+    let world = World::new();
+    let down = PortError::Unavailable {
+        service: "dynamodb".into(),
+        message: "throttled".into(),
+    };
+    // the records, the deadline and the end of the turn go in one write, which fails
+    world.platform.store.faults.fail("free_writer", down, 3);
+    let created = world.created(NESTED);
+    let error = dispatch(&world.engine(), &created).await.unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert!(world.platform.store.recorded_for(NESTED).is_empty());
+    assert_eq!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Onboarding),
+        None
+    );
+    assert_eq!(world.builds_in(NESTED), 1);
+    assert_eq!(world.state(NESTED).as_deref(), Some("vended"));
+    // the lease is left to run out: a delivery before is told to come back
+    let busy = dispatch(&world.engine(), &created).await.unwrap_err();
+    assert!(busy.is_transient(), "{busy}");
+    world.advance(TimeDelta::minutes(16));
+    // the next one resumes: the records and the deadline written once, no build twice
+    world.dispatch(&created).await;
+    assert_eq!(
+        world.platform.store.labels_for(NESTED),
+        [Label::AccountVended, Label::BuildStarted]
+    );
+    assert!(
+        world
+            .platform
+            .store
+            .deadline(NESTED, DeadlineKind::Onboarding)
+            .is_some()
+    );
+    assert_eq!(world.builds_in(NESTED), 1);
+    assert_eq!(world.outcome(&created).await.verdict, Verdict::Seen);
 }
