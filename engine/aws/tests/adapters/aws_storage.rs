@@ -468,6 +468,52 @@ async fn a_turn_writes_its_records_and_deadlines_with_its_end_in_one_call() {
 }
 
 #[tokio::test]
+async fn a_turn_whose_end_is_refused_writes_nothing_of_it() {
+    let scenario = spa_testkit::scenario();
+    let config = config(&scenario).await;
+    let store = store(&config).await;
+    let one = account(1);
+    assert!(matches!(
+        store.take_writer(&one, claiming("c1"), at(0), at(10)).await,
+        Ok(Writer::Held { .. })
+    ));
+    // a record over DynamoDB's 400 KB: the transaction is refused whole
+    let mut huge = activity(1, 1, Label::Drift);
+    huge.detail = "x".repeat(500_000);
+    let writes = TurnWrites {
+        activities: vec![activity(1, 1, Label::AccountExpired), huge],
+        deadlines: BTreeMap::from([(DeadlineKind::Maintenance, Some(at(30)))]),
+    };
+    let done = TurnEnd::Done;
+    let refused = store
+        .free_writer(
+            &one,
+            &AccountCache::default(),
+            Ended {
+                writes: &writes,
+                ..ended("c1", true, &done, 1)
+            },
+        )
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // the lease still held, the cause not done, no record, no deadline
+    assert_eq!(
+        store.take_writer(&one, claiming("c1"), at(2), at(3)).await,
+        Ok(Writer::Busy { until: at(10) })
+    );
+    let history = store
+        .activities(&ActivityQuery {
+            account: Some(one.clone()),
+            since: None,
+            limit: None,
+        })
+        .await
+        .expect("read");
+    assert!(history.is_empty(), "{history:?}");
+    assert!(store.due_deadlines(at(100)).await.expect("read").is_empty());
+}
+
+#[tokio::test]
 async fn a_claim_is_a_lease_done_failed_or_resumed_with_its_note() {
     let scenario = spa_testkit::scenario();
     let config = config(&scenario).await;
