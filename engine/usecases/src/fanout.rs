@@ -13,10 +13,10 @@ use super::apply::{Outcome, Verdict};
 use super::context::Engine;
 use super::error::{Context, PortResultExt, UseCaseError};
 use super::lease::{self, Taken};
-use super::managed::managed_accounts;
-use crate::ports::{Commands, Deadlines, Platform};
-use spa_core::events::{AccountCommand, Action, ScheduledJob};
-use spa_core::lifecycle::{Trigger, TriggerKind};
+use super::managed::{ManagedAccount, managed_accounts};
+use crate::ports::{Commands, Deadlines, Platform, WriterLeases};
+use spa_core::events::{AccountCommand, AccountId, Action, ScheduledJob};
+use spa_core::lifecycle::{State, Trigger, TriggerKind};
 
 /// Most due accounts the sweeper handles itself; more are fanned out as commands.
 pub const SWEEP_INLINE: usize = 5;
@@ -54,6 +54,14 @@ pub async fn on_maintenance_window<P: Platform>(
     }
     let result = async {
         let accounts = managed_accounts(engine, None).await?;
+        let (accounts, left) = expirable(engine, cause, accounts).await;
+        if left > 0 {
+            tracing::info!(
+                cause,
+                left,
+                "maintenance window: accounts spa knows are not assigned get no command"
+            );
+        }
         let commands: Vec<AccountCommand> = accounts
             .into_iter()
             .map(|account| {
@@ -75,6 +83,49 @@ pub async fn on_maintenance_window<P: Platform>(
     let count = lease::end(engine, cause, result).await?;
     tracing::info!(cause, count, "maintenance window: commands sent");
     Ok(Outcome::new(cause, None, Verdict::Dispatched(count)))
+}
+
+/// The accounts the window may expire, and how many it leaves out: those whose
+/// cached tags ([`crate::ports::AccountCache`], read 100 a call) say a state other
+/// than `assigned`, which the window's command would refuse on those same tags
+/// (the command decides on the cache too). An account spa knows nothing of, or
+/// whose tags are in doubt, gets its command; so does every account when the
+/// caches cannot be read.
+async fn expirable<P: Platform>(
+    engine: &Engine<'_, P>,
+    cause: &str,
+    accounts: Vec<ManagedAccount>,
+) -> (Vec<ManagedAccount>, usize) {
+    let ids: Vec<AccountId> = accounts.iter().map(|account| account.id.clone()).collect();
+    let store = engine.platform().store();
+    let caches = match engine
+        .retry()
+        .run("read the caches", || store.cached_many(&ids))
+        .await
+    {
+        Ok(caches) => caches,
+        Err(error) => {
+            tracing::warn!(cause, %error, "maintenance window: the caches cannot be read: a command for every account");
+            return (accounts, 0);
+        }
+    };
+    let total = accounts.len();
+    let kept: Vec<ManagedAccount> = accounts
+        .into_iter()
+        .filter(|account| {
+            let state = caches
+                .get(&account.id)
+                .and_then(|cache| cache.tags.as_ref())
+                .and_then(|tags| engine.codec().decode(tags).ok())
+                .map(|view| view.state);
+            match state {
+                Some(Some(state)) => state == State::Assigned,
+                _ => true,
+            }
+        })
+        .collect();
+    let left = total - kept.len();
+    (kept, left)
 }
 
 /// The sweeper: each account with a due deadline is swept (overdue on-boarding or

@@ -91,7 +91,8 @@ struct Log {
     stale: u64,
     seen: u64,
     /// The window's command refused by a pool account (only an assigned account
-    /// expires): by design, one per pool account.
+    /// expires): at most one per pool account, none when the window knew it was
+    /// prepared (it sends such an account no command).
     pool_refusals: u64,
     /// Rejections other than these, duplicate and stale: illegal states.
     illegal: Vec<String>,
@@ -719,9 +720,10 @@ impl Report {
             self.log.illegal
         );
         let pool = self.expected.values().filter(|s| **s == "prepared").count();
-        assert_eq!(
-            self.log.pool_refusals, pool as u64,
-            "one refusal per pool account"
+        assert!(
+            self.log.pool_refusals <= pool as u64,
+            "at most one refusal per pool account: {} for {pool}",
+            self.log.pool_refusals
         );
         // every give-up names an event; an account that did not end well must have
         // one (nothing lost silently)
@@ -772,8 +774,19 @@ async fn cycle(name: &str, accounts: usize, plan: FaultPlan, mode: Delivery) -> 
     cycle_with(name, accounts, plan, mode, None).await
 }
 
+/// The accounts expected assigned (a holder's), in order.
+fn holders_accounts<'a>(
+    expected: &'a BTreeMap<String, &'static str>,
+) -> impl Iterator<Item = &'a String> {
+    expected
+        .iter()
+        .filter(|(_, state)| **state == "assigned")
+        .map(|(id, _)| id)
+}
+
 /// [`cycle`], with the deliveries of one function about the `doomed` account (its
-/// index among the seeded accounts) always failing.
+/// index among the seeded accounts that get a holder: the window sends a command
+/// to those only) always failing.
 async fn cycle_with(
     name: &str,
     accounts: usize,
@@ -797,7 +810,10 @@ async fn cycle_with(
             .await
             .expect("runtime");
     let doomed = doomed.map(|(function, index)| {
-        let id = organization.expected.keys().nth(index).unwrap().clone();
+        let id = holders_accounts(&organization.expected)
+            .nth(index)
+            .unwrap()
+            .clone();
         (function, id)
     });
     let probe = Probe {
@@ -1073,7 +1089,7 @@ async fn every_give_up_is_archived_and_raised_for_its_account() {
         Some((Function::Commands, 0)),
     )
     .await;
-    let doomed = report.expected.keys().next().unwrap().clone();
+    let doomed = holders_accounts(&report.expected).next().unwrap().clone();
     assert!(
         report.driven.give_ups.iter().any(|g| g.contains(&doomed)),
         "the doomed command was given up: {:#?}",

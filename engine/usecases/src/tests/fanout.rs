@@ -228,3 +228,51 @@ async fn a_forwarded_dead_letter_that_cannot_be_raised_stays_and_the_sweep_goes_
     assert_eq!(world.platform.forwarding.left(), 1, "it stays in the queue");
     assert_eq!(engine.troubles().get("ForwardedNotRaised"), Some(&1));
 }
+
+#[tokio::test]
+async fn the_window_leaves_out_what_spa_knows_is_not_assigned() {
+    let world = World::new();
+    world.assign(NESTED, JANE).await;
+    world.onboard(NO_BUILDS).await;
+    let window = |world: &World| {
+        world.advance(TimeDelta::days(1));
+        world.job(Job::MaintenanceWindow)
+    };
+    let sent_to = |world: &World, from: usize| -> Vec<String> {
+        world.platform.commands.sent()[from..]
+            .iter()
+            .map(|c| c.account.to_string())
+            .collect()
+    };
+    // the pool account is known prepared: only the assigned one gets a command,
+    // the caches read in one call
+    world.platform.store.calls.reset();
+    let outcome = world.outcome(&window(&world)).await;
+    assert_eq!(outcome.verdict, Verdict::Dispatched(1));
+    assert_eq!(sent_to(&world, 0), [NESTED]);
+    assert_eq!(world.platform.store.calls.of("cached_many"), 1);
+    world.drain().await;
+    assert_eq!(world.state(NESTED).as_deref(), Some("expired"));
+
+    // a person tags the pool account: its tags are in doubt, it gets its command
+    let cost_center = world.engine().codec().cost_center_key().to_owned();
+    world
+        .dispatch(&world.tagged(NO_BUILDS, &[(&cost_center, "CC-42")]))
+        .await;
+    let before = world.platform.commands.sent().len();
+    world.dispatch(&window(&world)).await;
+    assert_eq!(sent_to(&world, before), [NO_BUILDS]);
+
+    // the caches cannot be read: every account gets its command
+    let down = crate::ports::PortError::Unavailable {
+        service: "dynamodb".into(),
+        message: "throttled".into(),
+    };
+    world.platform.store.faults.fail("cached_many", down, 3);
+    let before = world.platform.commands.sent().len();
+    let outcome = world.outcome(&window(&world)).await;
+    assert_eq!(outcome.verdict, Verdict::Dispatched(2));
+    let mut sent = sent_to(&world, before);
+    sent.sort();
+    assert_eq!(sent, [NESTED, NO_BUILDS]);
+}

@@ -238,14 +238,24 @@ async fn an_account_moved_out_is_unmanaged_without_purge() {
 async fn a_pool_account_waits_and_its_lease_ends_with_the_sweeper() {
     let world = World::new();
     world.onboard(NESTED).await;
-    // a window on a pool account: refused, nothing started
+    // a window leaves a pool account alone: spa knows it is prepared, no command
     world.dispatch(&world.job(Job::MaintenanceWindow)).await;
-    let drained = world.drain().await;
-    let outcome = drained
-        .outcomes
-        .iter()
-        .find(|o| o.account == Some(id(NESTED)))
-        .unwrap();
+    assert!(
+        !world
+            .platform
+            .commands
+            .sent()
+            .iter()
+            .any(|c| c.account == id(NESTED))
+    );
+    world.drain().await;
+    assert_eq!(world.builds_in(NESTED), 1);
+    // its command, had it been sent (its tags in doubt), is refused: nothing started
+    let outcome = world
+        .outcome(&batch(vec![
+            world.command(NESTED, Action::MaintenanceWindow),
+        ]))
+        .await;
     assert!(
         matches!(
             outcome.verdict,
