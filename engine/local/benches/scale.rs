@@ -73,7 +73,9 @@ fn aws_operation(port: &str, operation: &str) -> &'static str {
         ("budgets", _) => "Budgets:*",
         ("store", "claim") | ("store", "record") | ("store", "set_deadline") => "DynamoDB:PutItem",
         ("store", "release") | ("store", "clear_deadline") => "DynamoDB:DeleteItem",
-        ("store", "cached_many") | ("store", "known_accounts") => "DynamoDB:BatchGetItem",
+        ("store", "cached_many") | ("store", "known_accounts") | ("store", "known_with_cache") => {
+            "DynamoDB:BatchGetItem"
+        }
         ("store", "remember_accounts") => "DynamoDB:BatchWriteItem",
         ("store", "take_writer") | ("store", "note") | ("store", "complete") => {
             "DynamoDB:UpdateItem"

@@ -25,7 +25,7 @@ use super::lease::{self, Taken};
 use crate::ports::{
     Costs, Email, IncidentRecords, IncidentRequest, IncidentStatus, Incidents, KnownAccount,
     KnownAccounts, Mail, Objects, Organization, OrganizationTree, Platform, PortError, RelatedLink,
-    Secrets, Webhooks, WriterLeases,
+    Secrets, Webhooks,
 };
 use spa_core::events::{AccountId, Label, SpaEvent};
 use spa_core::lifecycle::Holder;
@@ -170,39 +170,33 @@ async fn describe<P: Platform>(
     let organization = engine.platform().organization();
     let retry = engine.retry();
     let store = engine.platform().store();
-    let cache = retry
-        .run("read the cache", || store.cached(account))
+    let (known, cache) = retry
+        .run("read what spa knows", || store.known_with_cache(account))
         .await?;
-    if let (Some(tags), Some(ancestors)) = (&cache.tags, &cache.ancestors) {
-        let accounts = std::slice::from_ref(account);
-        let known = retry
-            .run("read the known account", || store.known_accounts(accounts))
-            .await?;
-        if let Some(known) = known.into_iter().find(|k| &k.account == account) {
-            return Ok(Account {
-                name: Some(known.name),
-                holder: engine
-                    .codec()
-                    .decode(tags)
-                    .ok()
-                    .and_then(|view| view.holder),
-                cost_center: tags.get(engine.codec().cost_center_key()).cloned(),
-                ou_path: known
-                    .ou_path
-                    .split('/')
-                    .filter(|name| !name.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                lease: engine
-                    .settings()
-                    .resolve_account(account.as_str(), ancestors)
-                    .and_then(|resolved| resolved.lease),
-                purge_notice: engine
-                    .settings()
-                    .resolve_account(account.as_str(), ancestors)
-                    .and_then(|resolved| resolved.purge_notice),
-            });
-        }
+    if let (Some(tags), Some(ancestors), Some(known)) = (&cache.tags, &cache.ancestors, known) {
+        return Ok(Account {
+            name: Some(known.name),
+            holder: engine
+                .codec()
+                .decode(tags)
+                .ok()
+                .and_then(|view| view.holder),
+            cost_center: tags.get(engine.codec().cost_center_key()).cloned(),
+            ou_path: known
+                .ou_path
+                .split('/')
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            lease: engine
+                .settings()
+                .resolve_account(account.as_str(), ancestors)
+                .and_then(|resolved| resolved.lease),
+            purge_notice: engine
+                .settings()
+                .resolve_account(account.as_str(), ancestors)
+                .and_then(|resolved| resolved.purge_notice),
+        });
     }
     let record = match retry
         .run("describe account", || {

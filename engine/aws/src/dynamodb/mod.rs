@@ -81,8 +81,8 @@ mod requests;
 mod writers;
 
 use spa_usecases::ports::{
-    Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines, IncidentRecords,
-    Journal, KnownAccount, KnownAccounts, Logins, PortError,
+    AccountCache, Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind, Deadlines,
+    IncidentRecords, Journal, KnownAccount, KnownAccounts, Logins, PortError,
 };
 use spa_usecases::retry::Unfinished;
 
@@ -982,6 +982,23 @@ impl KnownAccounts for DynamoStore {
         }
         known.sort_by(|a, b| a.account.cmp(&b.account));
         Ok(known)
+    }
+
+    async fn known_with_cache(
+        &self,
+        account: &AccountId,
+    ) -> Result<(Option<KnownAccount>, AccountCache), PortError> {
+        let keys = vec![known_key(account), writers::writer_key(account)];
+        let mut known = None;
+        let mut cache = AccountCache::default();
+        for item in self.read_batch(keys).await? {
+            match item.get("pk").and_then(|v| v.as_s().ok()) {
+                Some(pk) if pk.starts_with("known#") => known = Some(known_of(&item)?),
+                Some(_) => cache = writers::cache_of(&item),
+                None => {}
+            }
+        }
+        Ok((known, cache))
     }
 }
 

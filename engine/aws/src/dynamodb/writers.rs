@@ -40,8 +40,14 @@ fn key(account: &AccountId) -> (AttributeValue, AttributeValue) {
     (s(format!("writer#{account}")), s("writer"))
 }
 
+/// The key of an account's writer item, for a batch read.
+pub(super) fn writer_key(account: &AccountId) -> Item {
+    let (pk, sk) = key(account);
+    HashMap::from([("pk".to_owned(), pk), ("sk".to_owned(), sk)])
+}
+
 /// The cache an item holds; a part that does not read is left out (read again).
-fn cache_of(item: &Item) -> AccountCache {
+pub(super) fn cache_of(item: &Item) -> AccountCache {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
     AccountCache {
         tags: text("tags").and_then(|t| serde_json::from_str(t).ok()),

@@ -1054,6 +1054,24 @@ async fn known_accounts_are_remembered_in_batches_and_read_back_by_id() {
     assert_eq!(back[129].name, "account 129");
     assert!(store.known_accounts(&[]).await.expect("nothing").is_empty());
 
+    // what a notice reads of one account: the account remembered and the cache its
+    // last writer left, in one call
+    let cached = AccountCache {
+        tags: Some([("account-state".to_owned(), "assigned".to_owned())].into()),
+        ..AccountCache::default()
+    };
+    assert_eq!(store.seed(&account(7), &cached).await, Ok(true));
+    config.calls().reset();
+    assert_eq!(
+        store.known_with_cache(&account(7)).await,
+        Ok((Some(known(7, "renamed", None, 60)), cached))
+    );
+    assert_eq!(config.calls().total(), 1);
+    assert_eq!(
+        store.known_with_cache(&account(999)).await,
+        Ok((None, AccountCache::default()))
+    );
+
     let missing = DynamoStore::new(
         config.dynamodb(),
         spa_aws::dynamodb::StoreTables {

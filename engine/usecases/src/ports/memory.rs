@@ -1216,6 +1216,22 @@ impl KnownAccounts for MemoryStore {
             .filter_map(|id| state.known.get(id).cloned())
             .collect())
     }
+
+    async fn known_with_cache(
+        &self,
+        account: &AccountId,
+    ) -> Result<(Option<KnownAccount>, AccountCache), PortError> {
+        self.enter("known_with_cache")?;
+        let state = lock(&self.state);
+        Ok((
+            state.known.get(account).cloned(),
+            state
+                .writers
+                .get(account)
+                .map(|writer| writer.cache.clone())
+                .unwrap_or_default(),
+        ))
+    }
 }
 
 impl super::SpendLedgers for MemoryStore {

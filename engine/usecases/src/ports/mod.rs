@@ -699,6 +699,12 @@ pub trait KnownAccounts: Send + Sync {
         &self,
         accounts: &[AccountId],
     ) -> impl Future<Output = Result<Vec<KnownAccount>, PortError>> + Send;
+    /// What was last remembered of `account` and what its last writer left
+    /// ([`WriterLeases::cached`]), in one read: what a notice says of an account.
+    fn known_with_cache(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<(Option<KnownAccount>, AccountCache), PortError>> + Send;
 }
 
 /// What runs in each account and costs by the hour, as the spend guard saw it start
