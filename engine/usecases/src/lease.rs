@@ -185,18 +185,30 @@ pub(crate) async fn take_writer<P: Platform>(
                 },
             }))
         }
-        Writer::Busy { until } => {
-            engine.count_trouble("Busy");
-            Err(UseCaseError::Busy {
-                context: Box::new(context()),
-                until,
-            })
-        }
+        Writer::Busy { until } => Err(busy(engine, context(), until)),
         Writer::Seen => Ok(Turned::Seen),
-        Writer::Failed { why } => Err(UseCaseError::FailedBefore {
-            context: Box::new(context()),
-            why,
-        }),
+        Writer::Failed { why } => Err(failed_before(context(), why)),
+    }
+}
+
+/// Another delivery holds the key until `until` (counted: `Busy`).
+fn busy<P: Platform>(
+    engine: &Engine<'_, P>,
+    context: Context,
+    until: chrono::DateTime<chrono::Utc>,
+) -> UseCaseError {
+    engine.count_trouble("Busy");
+    UseCaseError::Busy {
+        context: Box::new(context),
+        until,
+    }
+}
+
+/// The key failed for good before, and why.
+fn failed_before(context: Context, why: String) -> UseCaseError {
+    UseCaseError::FailedBefore {
+        context: Box::new(context),
+        why,
     }
 }
 
@@ -327,17 +339,8 @@ pub(crate) async fn take<P: Platform>(
             })
         }
         Claim::Seen => Ok(Taken::Seen),
-        Claim::Busy { until } => {
-            engine.count_trouble("Busy");
-            Err(UseCaseError::Busy {
-                context: Box::new(context()),
-                until,
-            })
-        }
-        Claim::Failed { why } => Err(UseCaseError::FailedBefore {
-            context: Box::new(context()),
-            why,
-        }),
+        Claim::Busy { until } => Err(busy(engine, context(), until)),
+        Claim::Failed { why } => Err(failed_before(context(), why)),
     }
 }
 
