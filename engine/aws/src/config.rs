@@ -157,6 +157,34 @@ pub fn http_client() -> SharedHttpClient {
     })
 }
 
+/// The HTTP client of the clients that call `endpoint`: [`http_client`], but for a
+/// plain `http://` endpoint (the emulator), where no call can need TLS: a client
+/// without it, so that no trusted root is read from the system and parsed, and no
+/// TLS configuration built, for a process that will never use them (`spa handle` on
+/// the emulator read and parsed every certificate of `/etc/ssl/certs` before its
+/// first call).
+pub fn http_client_for(endpoint: Option<&str>) -> SharedHttpClient {
+    if !endpoint.is_some_and(is_plain_http) {
+        return http_client();
+    }
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default();
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build_http()
+    })
+}
+
+/// Whether `endpoint` is a plain HTTP URL (`http://`, any case).
+pub fn is_plain_http(endpoint: &str) -> bool {
+    endpoint
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
 /// Where the credentials of the base configuration come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BaseCredentials {
@@ -165,6 +193,17 @@ pub enum BaseCredentials {
     Ambient,
     /// Fixed dummy keys, for the emulator (moto accepts any).
     Emulator,
+}
+
+/// The emulator's dummy keys (moto accepts any).
+fn emulator_credentials() -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(Credentials::new(
+        "testing",
+        "testing",
+        None,
+        None,
+        "spa-emulator",
+    ))
 }
 
 /// An SDK configuration and the call counter shared by every client built from it.
@@ -193,31 +232,32 @@ impl AwsConfig {
     /// Loads the base configuration: `region`, the endpoint override (`endpoint`, else
     /// `AWS_ENDPOINT_URL`), credentials, spa's retry policy and timeouts, and the
     /// HTTPS client ([`http_client`]).
+    ///
+    /// With the emulator's credentials, aws-config's loader is not run: the region, the
+    /// credentials and the endpoint are given, and nothing of the profiles, the
+    /// credentials chain or IMDS applies ([`AwsConfig::from_environment`], with
+    /// [`http_client_for`] the endpoint), code and time a short-lived command on the
+    /// emulator (`spa handle`) would spend for nothing.
     pub async fn load(
         region: &str,
         endpoint: Option<&str>,
         credentials: BaseCredentials,
         calls: ApiCalls,
     ) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http_client())
-            .region(Region::new(region.to_owned()))
-            .retry_config(retry_config())
-            .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()));
         let endpoint = endpoint
             .map(str::to_owned)
             .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|e| !e.is_empty()));
+        if credentials == BaseCredentials::Emulator {
+            let http = http_client_for(endpoint.as_deref());
+            return Self::built(region, endpoint, emulator_credentials(), http, calls);
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client_for(endpoint.as_deref()))
+            .region(Region::new(region.to_owned()))
+            .retry_config(retry_config())
+            .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()));
         if let Some(endpoint) = endpoint {
             loader = loader.endpoint_url(endpoint);
-        }
-        if credentials == BaseCredentials::Emulator {
-            loader = loader.credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "spa-emulator",
-            ));
         }
         Self {
             sdk: loader.load().await,
@@ -249,24 +289,32 @@ impl AwsConfig {
             BaseCredentials::Ambient => SharedCredentialsProvider::new(
                 aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
             ),
-            BaseCredentials::Emulator => SharedCredentialsProvider::new(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "spa-emulator",
-            )),
+            BaseCredentials::Emulator => emulator_credentials(),
         };
-        let mut builder = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(http_client())
-            .region(Region::new(region.to_owned()))
-            .retry_config(retry_config())
-            .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()))
-            .credentials_provider(provider);
         let endpoint = endpoint
             .map(str::to_owned)
             .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|e| !e.is_empty()));
+        // always the TLS client: [`http_client_for`] would link a second connector
+        // into `bootstrap`, for the tests' emulator alone
+        Self::built(region, endpoint, provider, http_client(), calls)
+    }
+
+    /// A configuration built without aws-config's loader: `region`, `endpoint`,
+    /// `credentials`, the HTTP client `http`, spa's retry policy and timeouts.
+    fn built(
+        region: &str,
+        endpoint: Option<String>,
+        credentials: SharedCredentialsProvider,
+        http: SharedHttpClient,
+        calls: ApiCalls,
+    ) -> Self {
+        let mut builder = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http)
+            .region(Region::new(region.to_owned()))
+            .retry_config(retry_config())
+            .timeout_config(timeout_config(&spa_core::rules::timeouts::operator()))
+            .credentials_provider(credentials);
         if let Some(endpoint) = endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -507,6 +555,15 @@ impl AwsConfig {
 mod tests {
     use super::*;
     use aws_smithy_types::retry::RetryMode;
+
+    #[test]
+    fn only_a_plain_http_endpoint_goes_without_tls() {
+        assert!(is_plain_http("http://127.0.0.1:5000"));
+        assert!(is_plain_http("HTTP://localhost"));
+        assert!(!is_plain_http("https://sqs.eu-west-1.amazonaws.com"));
+        assert!(!is_plain_http("http:/"));
+        assert!(!is_plain_http(""));
+    }
 
     #[test]
     fn retries_are_adaptive_and_bounded() {

@@ -65,33 +65,125 @@ impl Changes {
 }
 
 /// Ensures the footprint in the member account of `member` (credentials of the member
-/// role, region of automation): the roles, then the projects (which name the service
-/// role) and the rules (which name the events roles).
+/// role, region of automation): the roles, the projects (which name the service
+/// role) and the rules (whose targets name the events role).
 ///
-/// What does not depend on another write goes at once: the roles together, then the
-/// projects beside the rules, every rule and region beside the others. On-boarding
-/// waits for the longest chain of calls (about 8 on a new account), not for their sum
-/// (22): every call is idempotent, so a failure of one part leaves the others written
-/// and the next delivery ensures what is left. The changes are told in a fixed order
-/// (roles, projects, rules), whichever call ended first.
+/// What does not depend on another write goes at once. Beside the roles: the read of
+/// the projects, and each rule in each region read and put (a rule names no role);
+/// once the roles are there: the projects created or updated, each beside the other,
+/// and the rules' targets. On-boarding waits for the longest chain of calls (4 on a
+/// new account: `GetRole`, `CreateRole`, `AttachRolePolicy`, then `CreateProject`),
+/// not for their sum (22). Every call is idempotent and the order AWS needs is kept (a
+/// role before the project or target that names it, a rule before its target), so a
+/// failure, or a kill, at any call leaves what was written in place and the next
+/// delivery ensures what is left. The changes are told in a fixed order (roles,
+/// projects, rules), whichever call ended first.
 pub async fn ensure(
     member: &AwsConfig,
     account: &AccountId,
     footprint: &Footprint,
 ) -> Result<Changes, PortError> {
+    let codebuild = member.codebuild();
     let mut changes = Changes::default();
-    let roles = ensure_roles(member, account, footprint, &mut changes).await?;
-    let mut projects = Changes::default();
-    let mut rules = Changes::default();
-    let (projected, ruled) = tokio::join!(
-        ensure_projects(member, footprint, &roles.service, &mut projects),
-        ensure_rules(member, footprint, &roles, &mut rules),
+    let each_rule = rule_regions(footprint)
+        .into_iter()
+        .map(|(rule, region)| async move {
+            let events = member.eventbridge_in(region);
+            let mut changes = Changes::default();
+            let put = put_rule(&events, rule, region, &mut changes).await;
+            (rule, region, events, put, changes)
+        });
+    let (roles, found, rules) = tokio::join!(
+        ensure_roles(member, account, footprint, &mut changes),
+        read_projects(&codebuild, footprint),
+        join_all(each_rule),
     );
+    let mut rule_changes: Vec<Changes> = Vec::new();
+    let mut failed = None;
+    let mut put = Vec::new();
+    for (rule, region, events, existing, changes) in rules {
+        match existing {
+            Ok(existing) => put.push((rule, region, events, existing, rule_changes.len())),
+            Err(error) => failed = failed.or(Some(error)),
+        }
+        rule_changes.push(changes);
+    }
+    let (roles, found) = match (roles, found) {
+        (Ok(roles), Ok(found)) => (roles, found),
+        (Err(error), _) | (_, Err(error)) => {
+            rule_changes
+                .into_iter()
+                .for_each(|c| changes.actions.extend(c.actions));
+            return Err(error);
+        }
+    };
+    let mut projects = Changes::default();
+    let targets = put.iter().map(|(rule, region, events, existing, at)| {
+        let roles = &roles;
+        async move {
+            let mut changes = Changes::default();
+            let role_arn = events_role_arn(roles, rule);
+            let set = match role_arn {
+                Ok(role_arn) => {
+                    put_target(
+                        events,
+                        rule,
+                        role_arn,
+                        region,
+                        existing.as_deref(),
+                        &mut changes,
+                    )
+                    .await
+                }
+                Err(error) => Err(error),
+            };
+            (*at, set, changes)
+        }
+    });
+    let (projected, targeted) = tokio::join!(
+        write_projects(&codebuild, footprint, &roles.service, &found, &mut projects),
+        join_all(targets),
+    );
+    for (at, set, target_changes) in targeted {
+        if let Some(changes) = rule_changes.get_mut(at) {
+            changes.actions.extend(target_changes.actions);
+        }
+        if let Err(error) = set {
+            failed = failed.or(Some(error));
+        }
+    }
     changes.actions.extend(projects.actions);
-    changes.actions.extend(rules.actions);
+    rule_changes
+        .into_iter()
+        .for_each(|c| changes.actions.extend(c.actions));
     projected?;
-    ruled?;
-    Ok(changes)
+    failed.map_or(Ok(changes), Err)
+}
+
+/// Each forwarding rule in each of its regions, in the footprint's order.
+fn rule_regions(footprint: &Footprint) -> Vec<(&ForwardingRule, &str)> {
+    footprint
+        .rules
+        .iter()
+        .flat_map(|rule| {
+            rule.regions
+                .iter()
+                .map(move |region| (rule, region.as_str()))
+        })
+        .collect()
+}
+
+/// The ARN of the events role a rule's target names.
+fn events_role_arn<'r>(roles: &'r RoleArns, rule: &ForwardingRule) -> Result<&'r str, PortError> {
+    roles
+        .events
+        .get(&rule.role)
+        .map(String::as_str)
+        .ok_or_else(|| PortError::Rejected {
+            service: "iam".into(),
+            action: "GetRole".into(),
+            message: format!("no ARN for the events role `{}`", rule.role),
+        })
 }
 
 /// The ARNs of the footprint's roles.
@@ -169,23 +261,14 @@ pub async fn ensure_rules(
     changes: &mut Changes,
 ) -> Result<(), PortError> {
     let mut each = Vec::new();
-    for rule in &footprint.rules {
-        let role_arn = roles
-            .events
-            .get(&rule.role)
-            .ok_or_else(|| PortError::Rejected {
-                service: "iam".into(),
-                action: "GetRole".into(),
-                message: format!("no ARN for the events role `{}`", rule.role),
-            })?;
-        for region in &rule.regions {
-            each.push(async move {
-                let events = member.eventbridge_in(region);
-                let mut changes = Changes::default();
-                let ensured = ensure_rule(&events, rule, role_arn, region, &mut changes).await;
-                (ensured, changes)
-            });
-        }
+    for (rule, region) in rule_regions(footprint) {
+        let role_arn = events_role_arn(roles, rule)?;
+        each.push(async move {
+            let events = member.eventbridge_in(region);
+            let mut changes = Changes::default();
+            let ensured = ensure_rule(&events, rule, role_arn, region, &mut changes).await;
+            (ensured, changes)
+        });
     }
     let mut failed = None;
     for (ensured, rule_changes) in join_all(each).await {
@@ -278,6 +361,7 @@ async fn ensure_role(
             other => return Err(other),
         },
     };
+    let created = existing.is_none();
     let arn = match existing {
         Some(role) => {
             let current = role.assume_role_policy_document().and_then(decode_policy);
@@ -313,16 +397,20 @@ async fn ensure_role(
         }
     };
     match permissions {
+        // a role created now has no policy yet: nothing to read
         Permissions::Managed(policy) => {
-            let attached = iam
-                .list_attached_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(|e| port_error("iam", "ListAttachedRolePolicies", name, e))?;
+            let attached = if created {
+                Vec::new()
+            } else {
+                iam.list_attached_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(|e| port_error("iam", "ListAttachedRolePolicies", name, e))?
+            };
             if !attached.iter().any(|p| p.policy_arn() == Some(policy)) {
                 iam.attach_role_policy()
                     .role_name(name)
@@ -335,18 +423,22 @@ async fn ensure_role(
             }
         }
         Permissions::Inline(policy, document) => {
-            let current = match iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(*policy)
-                .send()
-                .await
-            {
-                Ok(output) => decode_policy(output.policy_document()),
-                Err(error) => match port_error("iam", "GetRolePolicy", name, error) {
-                    PortError::NotFound { .. } => None,
-                    other => return Err(other),
-                },
+            let current = if created {
+                None
+            } else {
+                match iam
+                    .get_role_policy()
+                    .role_name(name)
+                    .policy_name(*policy)
+                    .send()
+                    .await
+                {
+                    Ok(output) => decode_policy(output.policy_document()),
+                    Err(error) => match port_error("iam", "GetRolePolicy", name, error) {
+                        PortError::NotFound { .. } => None,
+                        other => return Err(other),
+                    },
+                }
             };
             if current.as_ref() != Some(document) {
                 iam.put_role_policy()
@@ -468,45 +560,81 @@ pub async fn ensure_projects(
     changes: &mut Changes,
 ) -> Result<(), PortError> {
     let codebuild = member.codebuild();
-    let codebuild = &codebuild;
-    let projects = [&footprint.prepare, &footprint.purge];
-    let names = projects.map(|p| p.name.clone());
+    let found = read_projects(&codebuild, footprint).await?;
+    write_projects(&codebuild, footprint, role_arn, &found, changes).await
+}
+
+/// The footprint's projects as CodeBuild holds them (those it has).
+async fn read_projects(
+    codebuild: &aws_sdk_codebuild::Client,
+    footprint: &Footprint,
+) -> Result<Vec<aws_sdk_codebuild::types::Project>, PortError> {
+    let names = [&footprint.prepare, &footprint.purge].map(|p| p.name.clone());
     let found = codebuild
         .batch_get_projects()
         .set_names(Some(names.to_vec()))
         .send()
         .await
         .map_err(|e| port_error("codebuild", "BatchGetProjects", &names.join(", "), e))?;
-    for project in projects {
+    Ok(found.projects.unwrap_or_default())
+}
+
+/// Creates or updates each project that is not as the footprint says, each beside the
+/// other; the changes told in the footprint's order (preparation, purge).
+async fn write_projects(
+    codebuild: &aws_sdk_codebuild::Client,
+    footprint: &Footprint,
+    role_arn: &str,
+    found: &[aws_sdk_codebuild::types::Project],
+    changes: &mut Changes,
+) -> Result<(), PortError> {
+    let each = [&footprint.prepare, &footprint.purge].map(|project| async move {
         let existing = found
-            .projects()
             .iter()
             .find(|p| p.name() == Some(project.name.as_str()));
         let timeout = i32::try_from(project.timeout_minutes).unwrap_or(480);
-        match existing {
-            Some(existing) if project_matches(existing, project, role_arn) => {}
-            Some(_) => {
-                let parts = project_request(project)?;
-                codebuild
-                    .update_project()
-                    .name(&project.name)
-                    .source(parts.source)
-                    .artifacts(parts.artifacts)
-                    .environment(parts.environment)
-                    .service_role(role_arn)
-                    .timeout_in_minutes(timeout)
-                    .send()
-                    .await
-                    .map_err(|e| port_error("codebuild", "UpdateProject", &project.name, e))?;
-                changes.push(format!("updated project {}", project.name));
-            }
-            None => {
-                create_project(codebuild, project, role_arn, timeout).await?;
-                changes.push(format!("created project {}", project.name));
-            }
+        let mut changes = Changes::default();
+        let written = match existing {
+            Some(existing) if project_matches(existing, project, role_arn) => Ok(()),
+            Some(_) => update_project(codebuild, project, role_arn, timeout)
+                .await
+                .map(|()| changes.push(format!("updated project {}", project.name))),
+            None => create_project(codebuild, project, role_arn, timeout)
+                .await
+                .map(|()| changes.push(format!("created project {}", project.name))),
+        };
+        (written, changes)
+    });
+    let mut failed = None;
+    for (written, project_changes) in join_all(each).await {
+        changes.actions.extend(project_changes.actions);
+        if let Err(error) = written {
+            failed = failed.or(Some(error));
         }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
+}
+
+/// Updates a project to what the footprint says.
+async fn update_project(
+    codebuild: &aws_sdk_codebuild::Client,
+    project: &Project,
+    role_arn: &str,
+    timeout: i32,
+) -> Result<(), PortError> {
+    let parts = project_request(project)?;
+    codebuild
+        .update_project()
+        .name(&project.name)
+        .source(parts.source)
+        .artifacts(parts.artifacts)
+        .environment(parts.environment)
+        .service_role(role_arn)
+        .timeout_in_minutes(timeout)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| port_error("codebuild", "UpdateProject", &project.name, e))
 }
 
 /// Creates a project; a role created moments ago may not be usable by CodeBuild yet
@@ -545,6 +673,7 @@ fn role_not_propagated(error: &PortError) -> bool {
         if message.contains("not authorized to perform: sts:AssumeRole"))
 }
 
+/// Ensures one rule in one region, then its target.
 async fn ensure_rule(
     events: &aws_sdk_eventbridge::Client,
     rule: &ForwardingRule,
@@ -552,6 +681,18 @@ async fn ensure_rule(
     region: &str,
     changes: &mut Changes,
 ) -> Result<(), PortError> {
+    let existing = put_rule(events, rule, region, changes).await?;
+    put_target(events, rule, role_arn, region, existing.as_deref(), changes).await
+}
+
+/// Ensures the rule itself (pattern, enabled), which names no role; the targets of
+/// the rule as it was, `None` when it was not there.
+async fn put_rule(
+    events: &aws_sdk_eventbridge::Client,
+    rule: &ForwardingRule,
+    region: &str,
+    changes: &mut Changes,
+) -> Result<Option<Vec<Target>>, PortError> {
     let wanted = decode_policy(&rule.pattern);
     let current = match events.describe_rule().name(&rule.name).send().await {
         Ok(output) => Some((
@@ -583,19 +724,33 @@ async fn ensure_rule(
         };
         changes.push(format!("{verb} rule {} in {region}", rule.name));
     }
-    let targets_ok = if current.is_some() {
-        let targets = events
-            .list_targets_by_rule()
-            .rule(&rule.name)
-            .send()
-            .await
-            .map_err(|e| port_error("events", "ListTargetsByRule", &rule.name, e))?;
-        targets.targets().iter().any(|t| {
+    if current.is_none() {
+        return Ok(None);
+    }
+    let targets = events
+        .list_targets_by_rule()
+        .rule(&rule.name)
+        .send()
+        .await
+        .map_err(|e| port_error("events", "ListTargetsByRule", &rule.name, e))?;
+    Ok(Some(targets.targets.unwrap_or_default()))
+}
+
+/// Ensures the target of a rule (put before): the engine's bus, through the events
+/// role `role_arn`; `existing`, the rule's targets as they were (`None`: a new rule).
+async fn put_target(
+    events: &aws_sdk_eventbridge::Client,
+    rule: &ForwardingRule,
+    role_arn: &str,
+    region: &str,
+    existing: Option<&[Target]>,
+    changes: &mut Changes,
+) -> Result<(), PortError> {
+    let targets_ok = existing.is_some_and(|targets| {
+        targets.iter().any(|t| {
             t.id() == TARGET_ID && t.arn() == rule.target_bus_arn && t.role_arn() == Some(role_arn)
         })
-    } else {
-        false
-    };
+    });
     if !targets_ok {
         let output = events
             .put_targets()

@@ -15,7 +15,7 @@
 //! makes a platform without builds, [`AwsPlatform::with_builds`] adds them, typically
 //! made from [`AwsPlatform::roles`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use spa_core::events::AccountId;
 use spa_core::settings::Settings;
@@ -192,6 +192,14 @@ fn budget_alerts_queue_arn(settings: &Settings, region: &str) -> String {
 }
 
 /// Every adapter on AWS; `B` is the builds adapter (`()` until one is given).
+///
+/// The adapters of the organization, the store and the bus are built at connection:
+/// nearly every invocation calls them. The others (command queue, parameters, reports
+/// bucket, incidents, cost sources, secrets, mail, forwarding dead letters) are built
+/// at their first use, from [`Later`]: an invocation handles one event and calls few
+/// of them, and an SDK client built for nothing costs a short-lived process (`spa
+/// handle`, a Lambda cold start) its code pages and allocations (ARCHITECTURE.md,
+/// *One event, cold*).
 #[derive(Debug)]
 pub struct AwsPlatform<B> {
     automation: AwsConfig,
@@ -199,20 +207,33 @@ pub struct AwsPlatform<B> {
     organization: AwsOrganization,
     store: DynamoStore,
     bus: EventBridgeBus,
-    commands: SqsCommands,
-    parameters: SsmParameters,
-    objects: ReportsBucket,
+    later: Later,
+    commands: OnceLock<SqsCommands>,
+    parameters: OnceLock<SsmParameters>,
+    objects: OnceLock<ReportsBucket>,
     clock: SystemClock,
     budgets: budgets::MemberBudgets<Arc<Roles>>,
-    incidents: incidents::SsmIncidents,
+    incidents: OnceLock<incidents::SsmIncidents>,
     costs: costs::MemberCosts<Arc<Roles>>,
-    cost_source: athena::CostSources,
-    secrets: secrets::AwsSecrets,
+    cost_source: OnceLock<athena::CostSources>,
+    secrets: OnceLock<secrets::AwsSecrets>,
     webhooks: crate::webhooks::HttpWebhooks,
-    mail: ses::SesMail,
+    mail: OnceLock<ses::SesMail>,
     scans: scans::MemberScans<Arc<Roles>>,
-    forwarding: sqs::ForwardDeadLetters,
+    forwarding: OnceLock<sqs::ForwardDeadLetters>,
     builds: B,
+}
+
+/// What the adapters built at their first use are built from.
+#[derive(Debug)]
+struct Later {
+    /// The management account's configuration (Cost Explorer, the forwarding dead
+    /// letters).
+    management: AwsConfig,
+    command_queue_url: String,
+    bucket: Option<String>,
+    cost_source: spa_core::settings::CostSourceSettings,
+    forward_dead_letter_queue: String,
 }
 
 impl AwsPlatform<()> {
@@ -287,31 +308,33 @@ impl AwsPlatform<()> {
             organization,
             store: DynamoStore::from_settings(automation.dynamodb(), settings),
             bus: EventBridgeBus::new(automation.eventbridge(), &options.bus),
-            commands: SqsCommands::new(automation.sqs(), &options.command_queue_url),
-            parameters: SsmParameters::new(automation.ssm()),
-            objects: ReportsBucket(bucket.map(|b| S3Objects::new(automation.s3(), b))),
+            later: Later {
+                management,
+                command_queue_url: options.command_queue_url.clone(),
+                bucket,
+                cost_source: settings.reporting.cost_source.clone(),
+                forward_dead_letter_queue: spa_core::rules::forward_dead_letter_queue(
+                    &settings.environment_identifier,
+                ),
+            },
+            commands: OnceLock::new(),
+            parameters: OnceLock::new(),
+            objects: OnceLock::new(),
             clock: SystemClock,
             budgets: budgets::MemberBudgets::new(
                 Arc::clone(&roles),
                 automation.clone(),
                 budget_alerts_queue_arn(settings, &region),
             ),
-            incidents: incidents::SsmIncidents::new(automation.ssm_incidents()),
+            incidents: OnceLock::new(),
             costs: costs::MemberCosts::new(Arc::clone(&roles)),
-            cost_source: athena::CostSources::new(
-                &management,
-                &automation,
-                &settings.reporting.cost_source,
-            ),
-            secrets: secrets::AwsSecrets::new(&automation),
+            cost_source: OnceLock::new(),
+            secrets: OnceLock::new(),
             webhooks: crate::webhooks::HttpWebhooks::new()?
                 .with_slack_api(options.slack_api.as_deref()),
-            mail: ses::SesMail::from_config(&automation),
+            mail: OnceLock::new(),
             scans: scans::MemberScans::new(Arc::clone(&roles)),
-            forwarding: sqs::ForwardDeadLetters::new(
-                management.sqs_in(spa_core::rules::ORGANIZATIONS_REGION),
-                spa_core::rules::forward_dead_letter_queue(&settings.environment_identifier),
-            ),
+            forwarding: OnceLock::new(),
             builds: (),
             roles,
             automation,
@@ -328,6 +351,7 @@ impl<B> AwsPlatform<B> {
             organization: self.organization,
             store: self.store,
             bus: self.bus,
+            later: self.later,
             commands: self.commands,
             parameters: self.parameters,
             objects: self.objects,
@@ -371,12 +395,24 @@ impl<B> AwsPlatform<B> {
 
     /// SSM Parameter Store.
     pub fn parameters(&self) -> &SsmParameters {
-        &self.parameters
+        self.parameters
+            .get_or_init(|| SsmParameters::new(self.automation.ssm()))
     }
 
     /// The reports bucket, when one is named.
     pub fn reports_bucket(&self) -> Option<&S3Objects> {
-        self.objects.0.as_ref()
+        self.reports().0.as_ref()
+    }
+
+    fn reports(&self) -> &ReportsBucket {
+        self.objects.get_or_init(|| {
+            ReportsBucket(
+                self.later
+                    .bucket
+                    .as_ref()
+                    .map(|b| S3Objects::new(self.automation.s3(), b.clone())),
+            )
+        })
     }
 }
 
@@ -445,7 +481,8 @@ impl<B: Builds> Platform for AwsPlatform<B> {
         &self.bus
     }
     fn commands(&self) -> &SqsCommands {
-        &self.commands
+        self.commands
+            .get_or_init(|| SqsCommands::new(self.automation.sqs(), &self.later.command_queue_url))
     }
     fn clock(&self) -> &SystemClock {
         &self.clock
@@ -454,25 +491,34 @@ impl<B: Builds> Platform for AwsPlatform<B> {
         &self.budgets
     }
     fn incidents(&self) -> &Self::Incidents {
-        &self.incidents
+        self.incidents
+            .get_or_init(|| incidents::SsmIncidents::new(self.automation.ssm_incidents()))
     }
     fn costs(&self) -> &Self::Costs {
         &self.costs
     }
     fn cost_source(&self) -> &Self::CostSource {
-        &self.cost_source
+        self.cost_source.get_or_init(|| {
+            athena::CostSources::new(
+                &self.later.management,
+                &self.automation,
+                &self.later.cost_source,
+            )
+        })
     }
     fn objects(&self) -> &Self::Objects {
-        &self.objects
+        self.reports()
     }
     fn secrets(&self) -> &Self::Secrets {
-        &self.secrets
+        self.secrets
+            .get_or_init(|| secrets::AwsSecrets::new(&self.automation))
     }
     fn webhooks(&self) -> &Self::Webhooks {
         &self.webhooks
     }
     fn mail(&self) -> &Self::Mail {
-        &self.mail
+        self.mail
+            .get_or_init(|| ses::SesMail::from_config(&self.automation))
     }
     fn scans(&self) -> &Self::Scans {
         &self.scans
@@ -482,7 +528,14 @@ impl<B: Builds> Platform for AwsPlatform<B> {
         &self.scans
     }
     fn forwarding(&self) -> &Self::Forwarding {
-        &self.forwarding
+        self.forwarding.get_or_init(|| {
+            sqs::ForwardDeadLetters::new(
+                self.later
+                    .management
+                    .sqs_in(spa_core::rules::ORGANIZATIONS_REGION),
+                self.later.forward_dead_letter_queue.clone(),
+            )
+        })
     }
 }
 

@@ -16,6 +16,7 @@
 //! query in case a server echoes them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use backon::Retryable;
@@ -68,9 +69,13 @@ impl Default for WebhookOptions {
 }
 
 /// Chat webhooks (Slack incoming webhooks, Teams Workflows) over HTTPS.
+///
+/// The HTTP client (reqwest, its TLS configuration and trusted roots) is built at the
+/// first message, not with the platform: most invocations send none, and building it
+/// costs a short-lived process (`spa handle`) its time and memory for nothing.
 #[derive(Debug, Clone)]
 pub struct HttpWebhooks {
-    client: reqwest::Client,
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
     options: WebhookOptions,
 }
 
@@ -80,23 +85,35 @@ impl HttpWebhooks {
         Self::with_options(WebhookOptions::default())
     }
 
-    /// With other timeouts and retries (tests make them short).
+    /// With other timeouts and retries (tests make them short). The client is built
+    /// at the first message: a client that cannot be built fails that message.
     pub fn with_options(options: WebhookOptions) -> Result<Self, PortError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("spa/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| PortError::Rejected {
-                service: "webhook".to_owned(),
-                action: "client".to_owned(),
-                message: format!(
-                    "the HTTP client could not be built: {}",
-                    chain(&e.without_url())
-                ),
-            })?;
-        Ok(Self { client, options })
+        Ok(Self {
+            client: Arc::new(OnceLock::new()),
+            options,
+        })
+    }
+
+    /// The HTTP client, built once, at the first call; why it cannot be built.
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        let options = &self.options;
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(options.connect_timeout)
+                    .timeout(options.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("spa/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| {
+                        format!(
+                            "the HTTP client could not be built: {}",
+                            chain(&e.without_url())
+                        )
+                    })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The options in force.
@@ -123,7 +140,11 @@ impl HttpWebhooks {
         body: &[u8],
         token: Option<&Secret>,
     ) -> Result<String, Failure> {
-        let mut request = self.client.post(url.clone());
+        let client = self.client().map_err(|message| Failure::Transport {
+            retryable: false,
+            message,
+        })?;
+        let mut request = client.post(url.clone());
         request = match token {
             // Slack's Web API asks for the charset with JSON bodies
             Some(token) => request
@@ -266,8 +287,12 @@ impl Webhooks for HttpWebhooks {
             service: "slack".to_owned(),
             message,
         };
-        let response = self
-            .client
+        let client = self.client().map_err(|message| PortError::Rejected {
+            service: "webhook".to_owned(),
+            action: "client".to_owned(),
+            message,
+        })?;
+        let response = client
             .get(format!("{}users.lookupByEmail", self.options.slack_api))
             .bearer_auth(token.expose())
             .query(&[("email", email)])
