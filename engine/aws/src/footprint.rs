@@ -62,6 +62,18 @@ impl Changes {
         tracing::info!(action = %action, "member footprint");
         self.actions.push(action);
     }
+
+    /// Adds what writes made side by side did, each done or not; the first failure.
+    fn gather(&mut self, done: Vec<(Result<(), PortError>, Changes)>) -> Result<(), PortError> {
+        let mut failed = None;
+        for (result, changes) in done {
+            self.actions.extend(changes.actions);
+            if let Err(error) = result {
+                failed = failed.or(Some(error));
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
 }
 
 /// Ensures the footprint in the member account of `member` (credentials of the member
@@ -270,14 +282,7 @@ pub async fn ensure_rules(
             (ensured, changes)
         });
     }
-    let mut failed = None;
-    for (ensured, rule_changes) in join_all(each).await {
-        changes.actions.extend(rule_changes.actions);
-        if let Err(error) = ensured {
-            failed = failed.or(Some(error));
-        }
-    }
-    failed.map_or(Ok(()), Err)
+    changes.gather(join_all(each).await)
 }
 
 /// What a role is allowed.
@@ -605,14 +610,7 @@ async fn write_projects(
         };
         (written, changes)
     });
-    let mut failed = None;
-    for (written, project_changes) in join_all(each).await {
-        changes.actions.extend(project_changes.actions);
-        if let Err(error) = written {
-            failed = failed.or(Some(error));
-        }
-    }
-    failed.map_or(Ok(()), Err)
+    changes.gather(join_all(each).await)
 }
 
 /// Updates a project to what the footprint says.
