@@ -471,6 +471,15 @@ fn legacy_and_new_spelling_together_is_an_error() {
 }
 
 #[test]
+fn the_committed_schema_is_what_the_types_generate() {
+    let generated = Settings::json_schema_text().unwrap();
+    assert!(
+        SCHEMA_FILE == generated,
+        "settings.schema.json is out of date: run `cargo run -p spa -- settings schema > settings.schema.json`"
+    );
+}
+
+#[test]
 fn json_schema_names_every_section_and_closes_objects() {
     let schema = Settings::json_schema();
     for key in [
