@@ -77,6 +77,11 @@ pub async fn on_notice<P: Platform>(
         let why = format!("`{}` needs nobody", domain.label);
         return Ok(Outcome::new(cause, Some(account), Verdict::Ignored(why)));
     }
+    let welcome_only = domain.label != Label::PurgeNotice && !domain.label.needs_attention();
+    if welcome_only && let Some(unsent) = welcome_unsent(engine, event) {
+        // known from the event and the settings alone: no claim, no read
+        return Ok(reported(event, &unsent));
+    }
     let key = format!("notice#{}", notice_key(event));
     let context = || {
         Context::step("claim the notice")
@@ -105,12 +110,15 @@ pub async fn on_notice<P: Platform>(
     } else {
         welcome(engine, event, &known).await
     };
-    let mut outcome = Outcome::new(
-        cause,
-        Some(account),
-        Verdict::Notified(summary(&deliveries)),
-    );
-    for delivery in &deliveries {
+    lease::end(engine, &key, Ok(reported(event, &deliveries))).await
+}
+
+/// The outcome of a notice's steps, each logged.
+fn reported(event: &SpaEvent, deliveries: &[Delivery]) -> Outcome {
+    let (cause, domain) = (event.event_id.as_str(), &event.event);
+    let account = &domain.account;
+    let mut outcome = Outcome::new(cause, Some(account), Verdict::Notified(summary(deliveries)));
+    for delivery in deliveries {
         match &delivery.result {
             Ok(done) => {
                 tracing::info!(%account, cause, label = %domain.label, step = delivery.step, done, "notice step done")
@@ -121,7 +129,7 @@ pub async fn on_notice<P: Platform>(
             }
         }
     }
-    lease::end(engine, &key, Ok(outcome)).await
+    outcome
 }
 
 /// What makes a notice one: the event's own key (the same for every publication of
@@ -552,19 +560,30 @@ fn slack_payload<P: Platform>(engine: &Engine<'_, P>, notice: &Notice) -> serde_
 }
 
 /// An assignment: the holder learns that the account is theirs.
+/// What a welcome comes to when it sends nothing, known from the event and the
+/// settings alone: nobody to tell, or no sender to tell them with. Such a notice takes
+/// no claim and reads nothing: every assignment of a maintained account would pay three
+/// calls to deliver nothing.
+fn welcome_unsent<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent) -> Option<Vec<Delivery>> {
+    if !event.event.facts.contains_key("notify_holder") {
+        return Some(Vec::new());
+    }
+    if engine.settings().notifications.email_sender.is_none() {
+        return Some(vec![Delivery {
+            step: "holder",
+            result: Ok("not told: no `notifications.email_sender`".into()),
+        }]);
+    }
+    None
+}
+
 async fn welcome<P: Platform>(
     engine: &Engine<'_, P>,
     event: &SpaEvent,
     known: &Account,
 ) -> Vec<Delivery> {
-    if !event.event.facts.contains_key("notify_holder") {
-        return Vec::new();
-    }
-    if engine.settings().notifications.email_sender.is_none() {
-        return vec![Delivery {
-            step: "holder",
-            result: Ok("not told: no `notifications.email_sender`".into()),
-        }];
+    if let Some(unsent) = welcome_unsent(engine, event) {
+        return unsent;
     }
     let result = match &known.holder {
         Some(holder) => {

@@ -535,6 +535,31 @@ async fn an_assignment_welcomes_the_holder_by_email() {
 }
 
 #[tokio::test]
+async fn an_assignment_without_a_sender_claims_nothing_and_reads_nothing() {
+    let mut world = world();
+    world.settings.notifications.email_sender = None;
+    world.assign(NESTED, JANE).await;
+    let events = noticed(&world, Label::AccountAssigned);
+    assert_eq!(events.len(), 1);
+    world.platform.store.calls.reset();
+    world.org().calls.reset();
+    for _ in 0..2 {
+        let outcome = world.outcome(&events[0]).await;
+        assert_eq!(
+            outcome.verdict,
+            Verdict::Notified("holder: not told: no `notifications.email_sender`".into())
+        );
+    }
+    assert!(
+        world.platform.store.calls.all().is_empty(),
+        "{:?}",
+        world.platform.store.calls.all()
+    );
+    assert!(world.org().calls.all().is_empty());
+    assert!(world.platform.mail.sent().is_empty());
+}
+
+#[tokio::test]
 async fn an_event_of_another_environment_or_a_lifecycle_label_is_ignored() {
     let world = world();
     let other = DomainEvent::new(Label::BudgetAlert, "Other", id(NESTED), world.now());
