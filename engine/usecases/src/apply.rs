@@ -614,21 +614,52 @@ impl<P: Platform> Engine<'_, P> {
             .take()
             .filter(|_| !cached.resumed && trusts_cached_tags(&trigger.kind));
         let from_cache = cached_tags.is_some();
-        let tags = match cached_tags {
-            Some(tags) => tags,
-            None => match self
-                .retry()
-                .run("read tags", || organization.tags(account))
-                .await
-            {
-                Ok(tags) => tags,
-                Err(PortError::NotFound { .. })
-                    if trigger.kind == TriggerKind::Left(Departure::Removed) =>
-                {
-                    return self.removed(cause, account, trigger, kept).await;
+        // where the account is, for its settings: a departure has none left
+        let placed = !matches!(
+            trigger.kind,
+            TriggerKind::Left(Departure::Closed | Departure::Removed)
+        );
+        let cached_place = lock().ancestors.clone().filter(|ancestors| {
+            placed
+                && !cached.resumed
+                && trusts_cached_place(&trigger.kind)
+                && cached
+                    .parent
+                    .is_none_or(|parent| ancestors.first().map(String::as_str) == Some(parent))
+        });
+        // the tags and the place are read side by side: neither needs the other
+        let read_tags = async {
+            match cached_tags {
+                Some(tags) => Ok(tags),
+                None => {
+                    self.retry()
+                        .run("read tags", || organization.tags(account))
+                        .await
                 }
-                Err(error) => return Err(UseCaseError::port(context("read tags"), error)),
-            },
+            }
+        };
+        let read_place = async {
+            match cached_place {
+                Some(ancestors) => Ok(Some(ancestors)),
+                None if placed => self
+                    .retry()
+                    .run("read ancestors", || {
+                        organization.ancestors(account.as_str())
+                    })
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        let (tags, place) = futures_util::future::join(read_tags, read_place).await;
+        let tags = match tags {
+            Ok(tags) => tags,
+            Err(PortError::NotFound { .. })
+                if trigger.kind == TriggerKind::Left(Departure::Removed) =>
+            {
+                return self.removed(cause, account, trigger, kept).await;
+            }
+            Err(error) => return Err(UseCaseError::port(context("read tags"), error)),
         };
         lock().tags = Some(tags.clone());
         let view = match self.codec().decode(&tags) {
@@ -639,26 +670,9 @@ impl<P: Platform> Engine<'_, P> {
                     .await;
             }
         };
-        let resolved = match trigger.kind {
-            TriggerKind::Left(Departure::Closed | Departure::Removed) => None,
-            _ => {
-                let cached_place = lock().ancestors.take().filter(|ancestors| {
-                    !cached.resumed
-                        && trusts_cached_place(&trigger.kind)
-                        && cached.parent.is_none_or(|parent| {
-                            ancestors.first().map(String::as_str) == Some(parent)
-                        })
-                });
-                let ancestors = match cached_place {
-                    Some(ancestors) => ancestors,
-                    None => self
-                        .retry()
-                        .run("read ancestors", || {
-                            organization.ancestors(account.as_str())
-                        })
-                        .await
-                        .within(|| context("resolve settings"))?,
-                };
+        let resolved = match place.within(|| context("resolve settings"))? {
+            None => None,
+            Some(ancestors) => {
                 let resolved = self
                     .settings()
                     .resolve_account(account.as_str(), &ancestors);
