@@ -84,6 +84,8 @@ impl Intercept for ApiCalls {
             Some(metadata) => format!("{}:{}", metadata.service(), metadata.name()),
             None => "Unknown:Unknown".to_owned(),
         };
+        // `SPA_LOG=spa_aws::metrics=debug`: every call, in the order it is sent
+        tracing::debug!(call = %key, "API call");
         self.with(|c| *c.calls.entry(key).or_default() += 1);
         Ok(())
     }
