@@ -10,7 +10,12 @@
 //!    peak RSS.
 //!
 //! `cargo bench -p spa --bench lifecycle` (release build); `SPA_BENCH_ACCOUNTS`
-//! (default 1000) and `SPA_BENCH_HANDLE_RUNS` (default 20) scale it. Figures are printed
+//! (default 300, the size BENCHMARKS.md is written at) and `SPA_BENCH_HANDLE_RUNS`
+//! (default 20) scale it. `spa handle` is the `spa` binary `SPA_BENCH_SPA` names:
+//! `make benchmarks` builds it in the profile Lambda's `bootstrap` is built in
+//! (`lambda-release`: optimized for size, fat LTO), since its memory is what Lambda
+//! pays; without it, the bench profile's own `spa` (optimized for speed: more code,
+//! more of it resident). Figures are printed
 //! as a table and written to `target/bench-lifecycle.json`. Without `--bench` (as
 //! `cargo test --benches` runs it) it does nothing: speed goals live here, never in
 //! timed tests.
@@ -699,6 +704,13 @@ fn started_build(summary: &str) -> Option<BuildId> {
     BuildId::new(id).ok()
 }
 
+/// The `spa` binary run as `spa handle`: `SPA_BENCH_SPA`, else the bench profile's.
+fn handle_binary() -> PathBuf {
+    std::env::var_os("SPA_BENCH_SPA")
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_spa")), PathBuf::from)
+}
+
 /// `spa handle` on fresh accounts: their `CreateAccountResult` (on-boarding: the
 /// member footprint, the preparation build started), then the end of that build
 /// (`Build State Change`, the awaited build: the account is prepared or assigned).
@@ -708,7 +720,7 @@ fn spa_handle(
     settings_text: &str,
     accounts: &[String],
 ) -> Result<HandleFigures, String> {
-    let spa = PathBuf::from(env!("CARGO_BIN_EXE_spa"));
+    let spa = handle_binary();
     let time = Path::new("/usr/bin/time");
     let time = time.exists().then_some(time);
     let dir = std::env::temp_dir().join(format!("spa-bench-{}", std::process::id()));
@@ -817,7 +829,7 @@ fn main() {
         );
         return;
     }
-    let accounts = env_number("SPA_BENCH_ACCOUNTS", 1000).max(1);
+    let accounts = env_number("SPA_BENCH_ACCOUNTS", 300).max(1);
     let handle_runs = env_number("SPA_BENCH_HANDLE_RUNS", 20);
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1052,6 +1064,11 @@ async fn bench(accounts: usize, handle_runs: usize) {
         )
     };
     println!("\n== spa handle: one event, one account, process start to exit ==");
+    let measured = match std::env::var_os("SPA_BENCH_SPA").filter(|path| !path.is_empty()) {
+        Some(_) => "named by SPA_BENCH_SPA; `make benchmarks`: the lambda-release build",
+        None => "the bench profile's build (optimized for speed, not what Lambda runs)",
+    };
+    println!("  binary: {} ({measured})", handle_binary().display());
     let handle_json = match &handle_figures {
         Err(why) => {
             println!("  spa handle not available: {why}");
