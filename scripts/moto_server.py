@@ -392,6 +392,55 @@ def roll_back_transactions_by_item() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def find_the_account_of_a_key_at_once() -> None:
+    """AWS knows the account of an access key in a time that does not depend on how
+    many accounts the organization has. moto finds it, on every request, by asking
+    every account's IAM backend in every partition whether the key is one of its own:
+    a request signed with a member role's credentials on a 300-account emulated
+    organization spent about a third of its time there (py-spy on the lifecycle
+    bench's `spa handle`, and every call signed with the tests' own `testing` key,
+    which no account holds, asked them all). Remember the account a key was found in,
+    and look there first (a key deleted since is looked for again everywhere, as moto
+    does); remember a key no account holds: moto makes every key it hands out, at
+    random, before anything signs with it, so a key it did not know is never one of
+    its own later."""
+    import moto.iam.models as iam
+
+    find = iam.get_account_id_from
+    found: dict = {}
+    unknown: set = set()
+
+    def holds(account_id, access_key):
+        backends = iam.iam_backends[account_id]
+        return any(access_key in backends[p].access_keys for p in iam.PARTITION_NAMES)
+
+    def get_account_id_from(access_key):
+        if access_key in unknown:
+            return iam.DEFAULT_ACCOUNT_ID
+        account_id = found.get(access_key)
+        if account_id is not None and holds(account_id, access_key):
+            return account_id
+        account_id = find(access_key)
+        if account_id != iam.DEFAULT_ACCOUNT_ID or holds(account_id, access_key):
+            found[access_key] = account_id
+        else:
+            unknown.add(access_key)
+        return account_id
+
+    iam.get_account_id_from = get_account_id_from
+
+
+def list_moto_modules_once() -> None:
+    """moto's server lists its own package folder, and asks the file system whether
+    each entry is a folder, on every request it routes by host name: a few hundred
+    system calls a request, for an answer that does not change while it runs. List it
+    once."""
+    import moto.backends as backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     if os.environ.get("SPA_MOTO_PLAIN") != "1":
@@ -401,6 +450,8 @@ def main() -> int:
         keep_subscriptions_with_their_topic()
         deploy_service_control_policies()
         roll_back_transactions_by_item()
+        find_the_account_of_a_key_at_once()
+        list_moto_modules_once()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _, bound = server.get_host_and_port()

@@ -48,8 +48,9 @@ const UNITS: usize = 4;
 const MANAGEMENT: &str = "123456789012";
 const HOLDER_TAG: &str = "account-holder";
 
-/// Targets of the issue.
-const TARGET_HANDLE_MS: f64 = 50.0;
+/// Targets of issue 18 for `spa handle` on one event, cold: p95 wall time (stated for
+/// a `CreateAccountResult` on the 300-account bench) and peak RSS.
+const TARGET_HANDLE_MS: f64 = 100.0;
 const TARGET_HANDLE_MIB: f64 = 20.0;
 const TARGET_DISPATCH_CALLS_PER_ACCOUNT: f64 = 2.0;
 /// The Python predecessor against the same emulator.
