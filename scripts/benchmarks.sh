@@ -9,16 +9,17 @@
 # the script measures the bench process itself: wall time and peak RSS (the process and
 # the children it waited for, such as the emulator). Each bench prints its figures as
 #
-#   bench: <bench name> | <metric> | <value> | <unit>
+#   bench: <bench name> | <metric> | <value> | <unit> [| <target> | <before>]
 #
-# and they become one table per bench; a bench that prints none is listed as "no figures".
+# (a target the figure is held to, and the figure when that target was set, with where
+# it was stated: an issue, the predecessor) and they become one table per bench; a bench that prints none is listed as "no figures".
 # Its whole output is kept in target/benchmarks/<bench>.log. A bench that fails is listed
 # with its exit status and the script exits non-zero after writing the file.
 # BENCH_TIMEOUT (seconds, default 3600) bounds each run; benches read their own
 # variables (SPA_BENCH_ACCOUNTS, ...). The lifecycle bench's `spa handle` runs the `spa`
 # binary SPA_BENCH_SPA names: unless it is set, the script builds `spa` first in the
 # profile Lambda's `bootstrap` is built in (lambda-release: optimized for size, fat LTO;
-# about 20 minutes from nothing), since the memory and the start of that build are what
+# about 12 minutes from nothing on 2 cores), since the memory and the start of that build are what
 # Lambda pays, not the bench profile's (optimized for speed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,17 @@ from datetime import datetime, timezone
 
 out = sys.argv[1]
 timeout = float(os.environ.get("BENCH_TIMEOUT", "3600"))
-LINE = re.compile(r"^bench:\s*(.+?)\s*\|\s*(.+?)\s*\|\s*(.+?)\s*\|\s*(.+?)\s*$")
+
+
+def figure(line):
+    """The fields of one `bench:` line: name, metric, value, unit, target, before (the
+    last two "-" when the bench states none); None for any other line."""
+    if not line.startswith("bench:"):
+        return None
+    fields = [f.strip() for f in line[len("bench:"):].split("|")]
+    if not 4 <= len(fields) <= 6 or not all(fields[:4]):
+        return None
+    return tuple(fields + ["-"] * (6 - len(fields)))
 
 
 def run(args, **kw):
@@ -205,7 +216,7 @@ def main():
         executable, built = build(package, bench)
         print(f"benchmarks: running {bench}", file=sys.stderr)
         status, wall, rss, text, log_path, load = measure(bench, executable, folder)
-        figures = [m.groups() for m in map(LINE.match, text.splitlines()) if m]
+        figures = [f for f in map(figure, text.splitlines()) if f]
         results.append(dict(package=package, bench=bench, folder=folder, status=status, wall=wall,
                             rss=rss, load=load, built=built, figures=figures, log=f"target/benchmarks/{bench}.log"))
 
@@ -216,10 +227,13 @@ def main():
         "",
         "Every benchmark of the workspace (the `[[bench]]` targets `cargo metadata` lists), how to",
         "run it, and the figures of its last run with the machine they came from. Each bench prints",
-        "its figures as `bench: <bench name> | <metric> | <value> | <unit>`; the script adds the",
-        "wall time and peak RSS of each bench process, and shows each figure beside the one of",
-        "the run this file held before (its commit and date in the column's title). Figures from",
-        "a shared or loaded machine vary: compare runs on the same machine.",
+        "its figures as `bench: <bench name> | <metric> | <value> | <unit>`, and, where a figure is",
+        "held to a target, `| <target> | <before>`: the target and the figure when the target was",
+        "set (where it was stated: an issue, the Python predecessor), so that each figure stands",
+        "beside the one before the work. The script adds the wall time and peak RSS of each bench",
+        "process, and shows each figure beside the one of the run this file held before (its",
+        "commit and date in the column's title). Figures from a shared or loaded machine vary:",
+        "compare runs on the same machine.",
         "",
         "Run them all and rewrite this file: `make benchmarks` (or `scripts/benchmarks.sh`).",
         "",
@@ -251,10 +265,12 @@ def main():
         if not r["figures"]:
             lines.append("No figures: this bench printed no `bench:` line.")
             continue
-        lines += [f"| bench name | metric | value | unit | run before ({cell(before_run or 'none')}) |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {cell(n)} | {cell(m)} | {cell(v)} | {cell(u)} | {cell(before.get((r['bench'], n, m), '-'))} |"
-                  for n, m, v, u in r["figures"]]
+        lines += [f"| bench name | metric | value | unit | target | before (when the target was set) "
+                  f"| run before ({cell(before_run or 'none')}) |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {cell(n)} | {cell(m)} | {cell(v)} | {cell(u)} | {cell(target)} | {cell(then)} "
+                  f"| {cell(before.get((r['bench'], n, m), '-'))} |"
+                  for n, m, v, u, target, then in r["figures"]]
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     failed = [r["bench"] for r in results if r["status"] != 0]
