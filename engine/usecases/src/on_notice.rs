@@ -559,7 +559,6 @@ fn slack_payload<P: Platform>(engine: &Engine<'_, P>, notice: &Notice) -> serde_
     payload
 }
 
-/// An assignment: the holder learns that the account is theirs.
 /// What a welcome comes to when it sends nothing, known from the event and the
 /// settings alone: nobody to tell, or no sender to tell them with. Such a notice takes
 /// no claim and reads nothing: every assignment of a maintained account would pay three
@@ -577,14 +576,13 @@ fn welcome_unsent<P: Platform>(engine: &Engine<'_, P>, event: &SpaEvent) -> Opti
     None
 }
 
+/// An assignment: the holder learns that the account is theirs. Only a welcome that
+/// can send comes here ([`on_notice`] answers the others before its claim).
 async fn welcome<P: Platform>(
     engine: &Engine<'_, P>,
     event: &SpaEvent,
     known: &Account,
 ) -> Vec<Delivery> {
-    if let Some(unsent) = welcome_unsent(engine, event) {
-        return unsent;
-    }
     let result = match &known.holder {
         Some(holder) => {
             let domain = &event.event;
