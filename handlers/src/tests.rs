@@ -255,9 +255,69 @@ fn every_queue_fed_function_answers_a_partial_batch_response() {
         [
             Function::Commands,
             Function::BudgetAlerts,
-            Function::DeadLetters
+            Function::DeadLetters,
+            Function::Relay
         ]
     );
+}
+
+#[tokio::test]
+async fn the_relay_puts_the_outbox_on_the_bus_and_answers_where_to_read_again() {
+    let (platform, settings) = world();
+    assert_eq!(
+        function_from_env(None, Some("SpaLambda-relay".into())),
+        Some(Function::Relay)
+    );
+    let events: Vec<spa_core::events::DomainEvent> = (0..12)
+        .map(|n| {
+            spa_core::events::DomainEvent::new(
+                spa_core::events::Label::AccountPurged,
+                "SpaLambda",
+                spa_core::events::AccountId::parse("444444444444").expect("id"),
+                Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, n).unwrap(),
+            )
+            .keyed(&format!("build-{n}"))
+        })
+        .collect();
+    let records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(n, e)| {
+            spa_core::events::stream_record(
+                e,
+                &format!("{:03}", n + 1),
+                "eu-west-1",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/SpaLambda-Transactions/stream/1",
+            )
+        })
+        .collect();
+    let event = json!({ "Records": records });
+    // the first call of ten goes through, the second is refused
+    platform.bus.faults.fail_after(
+        "publish",
+        1,
+        spa_usecases::ports::PortError::Unavailable {
+            service: "events".into(),
+            message: "throttled".into(),
+        },
+        10,
+    );
+    let response = invoke(&platform, &settings, &Buildspecs::new(), None, &event)
+        .await
+        .expect("a stream batch never fails whole");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "011"}]})
+    );
+    assert_eq!(platform.bus.published(), events[..10].to_vec());
+    // the outage over, Lambda reads again from record 11: the two left go on the bus
+    platform.bus.faults.clear();
+    let again = json!({ "Records": records[10..].to_vec() });
+    let response = invoke(&platform, &settings, &Buildspecs::new(), None, &again)
+        .await
+        .expect("answered");
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert_eq!(platform.bus.published(), events);
 }
 
 #[tokio::test]

@@ -30,6 +30,13 @@ pub const COMMAND_QUEUE: &str = "CommandQueue";
 pub const BUDGET_QUEUE: &str = "BudgetAlertsQueue";
 /// Logical id of the dead-letter queue of EventBridge rule and schedule deliveries.
 pub const DELIVERY_DLQ: &str = "DeliveryDeadLetters";
+/// The logical id of the relay's dead-letter queue: where its event source mapping
+/// sends what it gave up on (where in the stream, not the events: they stay in the
+/// outbox until their TTL).
+pub const RELAY_DLQ: &str = "RelayDeadLetters";
+/// How many times the relay's event source mapping retries a batch before it gives
+/// it up to [`RELAY_DLQ`].
+pub const RELAY_RETRIES: u32 = 10;
 /// Logical id of the reports bucket.
 pub const REPORTS_BUCKET: &str = "ReportsBucket";
 /// Logical id of the alarm topic.
@@ -249,6 +256,43 @@ fn consumes(specs: &[FunctionSpec], source: QueueSource) -> bool {
     specs.iter().any(|s| s.trigger() == Trigger::Queue(source))
 }
 
+/// Whether the stack has the relay (the outbox's stream read).
+fn relays(specs: &[FunctionSpec]) -> bool {
+    specs.iter().any(|s| s.trigger() == Trigger::TableStream)
+}
+
+/// The logical id of the table whose stream carries the outbox (the transactions
+/// table: the one definition with a stream).
+pub fn outbox_table_id(settings: &Settings) -> String {
+    table_definitions(settings)
+        .iter()
+        .find(|d| d.stream)
+        .map(|d| table_id(settings, d))
+        .unwrap_or_default()
+}
+
+/// The relay's event source mapping: the transactions table's stream, new outbox
+/// items only ([`spa_core::events::stream_filter`]), gathered over a few seconds,
+/// partial batch responses (the sequence number to read again from), what it gives
+/// up on after [`RELAY_RETRIES`] to [`RELAY_DLQ`].
+fn outbox_source(settings: &Settings, function: &str) -> Resource {
+    Resource::raw(
+        "AWS::Lambda::EventSourceMapping",
+        json!({
+            "EventSourceArn": att(&outbox_table_id(settings), "StreamArn"),
+            "FunctionName": r(function),
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": spa_core::rules::RELAY_BATCH,
+            "MaximumBatchingWindowInSeconds": spa_core::rules::RELAY_WINDOW_SECONDS,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "FilterCriteria": {"Filters": [{"Pattern": spa_core::events::stream_filter().to_string()}]},
+            "MaximumRetryAttempts": RELAY_RETRIES,
+            "BisectBatchOnFunctionError": false,
+            "DestinationConfig": {"OnFailure": {"Destination": att(RELAY_DLQ, "Arn")}},
+        }),
+    )
+}
+
 fn bus(
     t: &mut Template,
     env: &str,
@@ -376,6 +420,18 @@ fn queues(
             ),
         )?;
     }
+    if relays(specs) {
+        t.add(
+            RELAY_DLQ,
+            queue(
+                &dead_letter_queue(&format!("{env}-{}", Function::Relay.as_str())),
+                DLQ_RETENTION_SECONDS,
+                visibility(&[Function::DeadLetters]),
+                None,
+                tags,
+            ),
+        )?;
+    }
     if consumes(specs, QueueSource::BudgetAlerts) {
         let name = format!("{env}-BudgetAlerts");
         t.add(
@@ -464,6 +520,9 @@ pub fn table(definition: &TableDefinition, tags: &BTreeMap<String, String>) -> R
     }
     if let Some(ttl) = &definition.ttl_attribute {
         properties["TimeToLiveSpecification"] = json!({"AttributeName": ttl, "Enabled": true});
+    }
+    if definition.stream {
+        properties["StreamSpecification"] = json!({"StreamViewType": "NEW_IMAGE"});
     }
     Resource::raw("AWS::DynamoDB::Table", properties).retained()
 }
@@ -763,6 +822,25 @@ pub fn statements(settings: &Settings, names: &Names, spec: &FunctionSpec) -> Ve
                 )
                 .sid("WriteReports"),
             ),
+            Grant::ReadOutbox => {
+                let table = outbox_table_id(settings);
+                out.push(
+                    Statement::allow(
+                        &[
+                            "dynamodb:DescribeStream",
+                            "dynamodb:GetRecords",
+                            "dynamodb:GetShardIterator",
+                            "dynamodb:ListStreams",
+                        ],
+                        vec![sub(format!("${{{table}.Arn}}/stream/*"))],
+                    )
+                    .sid("ReadOutbox"),
+                );
+                out.push(
+                    Statement::allow(&["sqs:SendMessage"], vec![att(RELAY_DLQ, "Arn")])
+                        .sid("RelayDeadLetters"),
+                );
+            }
             Grant::ArchiveDeadLetters => out.push(
                 Statement::allow(
                     &["s3:PutObject"],
@@ -1000,6 +1078,12 @@ fn function(
             t.add(
                 format!("{}Source", logical(spec.name)),
                 queue_source(queue, &ids.function, QUEUE_CONCURRENCY),
+            )?;
+        }
+        Trigger::TableStream => {
+            t.add(
+                format!("{}Source", logical(spec.name)),
+                outbox_source(settings, &ids.function),
             )?;
         }
         Trigger::DeadLetterQueues => {
@@ -1367,6 +1451,12 @@ pub fn dead_letter_queues(specs: &[FunctionSpec]) -> Vec<(String, String)> {
         dlqs.push((
             FunctionIds::of(spec.name).dlq,
             format!("events the {} function kept failing on", spec.name),
+        ));
+    }
+    if relays(specs) {
+        dlqs.push((
+            RELAY_DLQ.to_owned(),
+            "batches of the outbox the relay could not put on the bus".to_owned(),
         ));
     }
     if consumes(specs, QueueSource::BudgetAlerts) {

@@ -51,6 +51,9 @@ pub enum Grant {
     CurQueries,
     /// Archive dead letters to the reports bucket, under `dead-letters/` only.
     ArchiveDeadLetters,
+    /// Read the transactions table's stream (the relay's event source mapping) and
+    /// send what it gives up on to the relay's dead-letter queue.
+    ReadOutbox,
 }
 
 /// How one function is deployed.
@@ -152,6 +155,14 @@ pub fn spec(function: Function, settings: &Settings) -> FunctionSpec {
                 Grant::ArchiveDeadLetters,
             ],
             memory_mb: 256,
+        },
+        Function::Relay => FunctionSpec {
+            name: Function::Relay.as_str(),
+            description: "The outbox: the events each turn wrote with its end, put on the bus ten a call",
+            function: Function::Relay,
+            // it reads the stream and puts events on the bus: no table, no role to assume
+            grants: vec![Grant::ReadOutbox, Grant::PublishEvents],
+            memory_mb: 128,
         },
         Function::SlackCommands => FunctionSpec {
             name: Function::SlackCommands.as_str(),

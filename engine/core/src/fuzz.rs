@@ -266,6 +266,13 @@ fn check_records(incoming: &Incoming) {
                 }
             }
         }
+        Incoming::Outbox(batch) => {
+            for record in &batch.records {
+                if let Err(error) = &record.event {
+                    check_decode_error(error);
+                }
+            }
+        }
         _ => {}
     }
 }

@@ -218,7 +218,7 @@ organizational_units:
         .expect("settings")
         .settings;
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 18, 0, 0).unwrap();
-    let platform = MemoryPlatform::new(organization, now);
+    let platform = MemoryPlatform::new(organization, now).streamed();
     platform.builds.set_default_status(BuildStatus::Succeeded);
     let site = Site {
         account: AccountId::parse("123456789012").unwrap(),

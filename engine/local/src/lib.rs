@@ -10,6 +10,9 @@
 //! - Builds started in member accounts are watched: their status is polled and, once
 //!   over, turned into the "CodeBuild Build State Change" event AWS would forward.
 //! - Scheduled jobs are fired on demand ([`Runtime::fire`]).
+//! - The events a turn writes in the outbox become DynamoDB stream batches for the
+//!   `relay` function ([`LocalStore`]: the runtime plays the table's stream and its
+//!   event source mapping), which puts them on the bus.
 //!
 //! The runtime is generic over a [`Platform`]: the same code runs on moto through the
 //! AWS adapters and, in tests, on the in-memory ports.
@@ -18,9 +21,11 @@ pub mod connect;
 pub mod emulator;
 mod handler;
 pub mod seed;
+mod store;
 pub mod synth;
 
 pub use handler::LocalHandler;
+pub use store::LocalStore;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -290,6 +295,7 @@ impl<P: Platform> Builds for ForwardBuilds<P> {
 /// port (the organization, the store, the clock...) is the inner platform's.
 pub struct LocalPlatform<P: Platform> {
     inner: Arc<P>,
+    store: LocalStore<P>,
     bus: LocalBus<ForwardBus<P>>,
     commands: LocalCommands,
     builds: LocalBuilds<ForwardBuilds<P>>,
@@ -299,6 +305,7 @@ spa_usecases::forward_platform! {
     impl<P: Platform> Platform for LocalPlatform<P> {
         inner: self.inner as P;
         builds: LocalBuilds<ForwardBuilds<P>> = self.builds,
+        store: LocalStore<P> = self.store,
         bus: LocalBus<ForwardBus<P>> = self.bus,
         commands: LocalCommands = self.commands,
     }
@@ -397,6 +404,11 @@ impl<P: Platform> Runtime<P> {
         let rules = spa_core::rules::automation_rules(&site.environment, site.account.as_str());
         let platform = LocalPlatform {
             inner: Arc::clone(&inner),
+            store: LocalStore {
+                inner: Arc::clone(&inner),
+                pending: pending.clone(),
+                site: site.clone(),
+            },
             bus: LocalBus {
                 inner: ForwardBus(Arc::clone(&inner)),
                 pending: pending.clone(),

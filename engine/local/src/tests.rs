@@ -53,7 +53,7 @@ fn runtime() -> Runtime<MemoryPlatform> {
         environment: "SpaLocal".into(),
         queue_arn: "arn:aws:sqs:eu-west-1:123456789012:SpaLocal-commands".into(),
     };
-    Runtime::new(MemoryPlatform::new(organization, t0()), site)
+    Runtime::new(MemoryPlatform::new(organization, t0()).streamed(), site)
 }
 
 fn state(runtime: &Runtime<MemoryPlatform>, account: &str) -> Option<String> {
@@ -116,11 +116,16 @@ async fn accounts_are_onboarded_then_maintained_by_the_events_they_cause() {
     let functions: Vec<Function> = steps.iter().map(|s| s.function).collect();
     assert_eq!(
         functions,
+        // the events of each pair of turns leave through the outbox, in one stream
+        // batch: the relay puts them on the bus, and the assignment reaches the
+        // exceptions function from there
         vec![
             Function::AccountEvents,
             Function::AccountEvents,
+            Function::Relay,
             Function::BuildEvents,
             Function::BuildEvents,
+            Function::Relay,
             Function::Exceptions,
         ],
         "the builds' ends come back through the rules, the assignment goes to the exceptions function"
@@ -266,7 +271,15 @@ async fn pending_deliveries_are_handled_without_waiting_for_builds() {
         .run_pending(&handler, limits, |step| steps.push(step.clone()))
         .await
         .expect("handled");
-    assert_eq!(summary.handled, 1, "{steps:#?}");
+    // the event, then the relay of what its turn wrote in the outbox
+    assert_eq!(summary.handled, 2, "{steps:#?}");
+    assert_eq!(steps[1].function, Function::Relay);
+    assert_eq!(
+        steps[1].result.as_deref(),
+        Ok("555555555555 AccountVended, BuildStarted put on the bus"),
+        "{steps:#?}"
+    );
+    assert_eq!(summary.events_published, 2);
     assert_eq!(summary.builds_started, 1);
     assert_eq!(state(&runtime, POOL).as_deref(), Some("vended"));
     assert!(
@@ -274,7 +287,11 @@ async fn pending_deliveries_are_handled_without_waiting_for_builds() {
         "the build stays watched: its end is not polled"
     );
     let (summary, steps) = run(&runtime, &settings).await;
-    assert_eq!(summary.handled, 1, "then its end is delivered: {steps:#?}");
+    assert_eq!(
+        summary.handled, 2,
+        "then its end is delivered, and its turn's events relayed: {steps:#?}"
+    );
+    assert_eq!(steps[1].function, Function::Relay);
     assert_eq!(state(&runtime, POOL).as_deref(), Some("prepared"));
     assert!(runtime.pending().is_idle());
 }

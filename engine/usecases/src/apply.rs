@@ -38,8 +38,8 @@ use super::error::{Context, PortResultExt, UseCaseError};
 use super::lease::{self, Kept, Resumes, Turned};
 use super::{exceptions, holders};
 use crate::ports::{
-    AccountCache, Activity, ActivityQuery, BuildRequest, Builds, Bus, DeadlineKind, Journal,
-    Objects, Organization, OrganizationTree, Platform, PortError,
+    AccountCache, Activity, ActivityQuery, BuildRequest, Builds, DeadlineKind, Journal, Objects,
+    Organization, OrganizationTree, Platform, PortError,
 };
 use spa_core::events::{AccountId, DomainEvent, Label};
 use spa_core::lifecycle::{
@@ -74,6 +74,8 @@ pub enum Verdict {
     /// alert about another account): logged as a security event, counted, nothing
     /// changed (the `trust` module).
     Refused(String),
+    /// An event of the outbox put on the bus (the `relay` function).
+    Relayed,
 }
 
 /// What a use case did, for the CLI, the local runtime and the tests.
@@ -1395,7 +1397,8 @@ impl<P: Platform> Engine<'_, P> {
     /// A build could not be started: a permanent refusal (a missing member role)
     /// raises `BuildFailed` now (the on-boarding or maintenance deadline quarantines
     /// the account if nobody fixes it); a transient one goes back for a retry. The
-    /// events of the transition are published either way.
+    /// events of the transition go in the outbox either way, with the end of the turn
+    /// (a retry writes the same items again, which are not relayed twice).
     async fn not_started(
         &self,
         run: &mut Run<'_>,
@@ -1412,28 +1415,13 @@ impl<P: Platform> Engine<'_, P> {
                 return failed;
             }
         }
-        if let Err(failed) = self.publish(&run.events).await {
-            // a failed publish is retried, never dropped: the event comes back, and its
-            // next delivery publishes the same events under the same keys
-            tracing::error!(account = %run.account, %failed, "could not publish the events of the transition: the event comes back");
-            return UseCaseError::port(
-                Context::step("publish the events")
-                    .account(run.account)
-                    .cause(run.cause),
-                failed,
-            );
-        }
+        run.kept.writes().events.extend(run.events.iter().cloned());
         UseCaseError::port(
             Context::step("start build")
                 .account(run.account)
                 .cause(run.cause),
             error,
         )
-    }
-
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PortError> {
-        let bus = self.platform().bus();
-        self.retry().run("publish", || bus.publish(events)).await
     }
 
     /// The detail of an activity of the run.
@@ -1476,8 +1464,10 @@ impl<P: Platform> Engine<'_, P> {
         });
     }
 
-    /// Publishes the run's events once, holder notifications attached to the event of
-    /// their label (or an event of their own), and logs the transition.
+    /// Puts the run's events in the outbox, written with the end of the turn
+    /// ([`TurnWrites::events`](crate::ports::TurnWrites::events)), holder
+    /// notifications attached to the event of their label (or an event of their own),
+    /// and logs the transition.
     async fn finish(&self, mut run: Run<'_>) -> Result<Outcome, UseCaseError> {
         for (holder, label) in std::mem::take(&mut run.notifications) {
             let masked = holder.masked();
@@ -1496,17 +1486,10 @@ impl<P: Platform> Engine<'_, P> {
                 }
             }
         }
-        if let Err(error) = self.publish(&run.events).await {
-            // never a warning: the event comes back, and its next delivery finishes the
-            // transition it noted and publishes the same events under the same keys
-            tracing::error!(account = %run.account, cause = run.cause, %error, "the state changed but its events could not be published: the event comes back");
-            return Err(UseCaseError::port(
-                Context::step("publish the events")
-                    .account(run.account)
-                    .cause(run.cause),
-                error,
-            ));
-        }
+        run.kept
+            .writes()
+            .events
+            .extend(std::mem::take(&mut run.events));
         let outcome = run.outcome;
         tracing::info!(
             account = %run.account,

@@ -144,6 +144,7 @@ pub async fn dispatch<P: Platform>(
             Ok(dispatched)
         }
         Incoming::DeadLetters(batch) => Box::pin(on_dead_letters(engine, batch)).await,
+        Incoming::Outbox(batch) => Box::pin(super::relay::on_outbox(engine, batch)).await,
         Incoming::Commands(batch) => {
             let mut dispatched = Dispatched::default();
             for record in &batch.records {

@@ -103,6 +103,7 @@ pub fn function_for(incoming: &Incoming) -> Function {
         Incoming::Scheduled(_) => Function::Scheduler,
         Incoming::BudgetAlerts(_) => Function::BudgetAlerts,
         Incoming::Spa(_) => Function::Exceptions,
+        Incoming::Outbox(_) => Function::Relay,
     }
 }
 
@@ -117,6 +118,7 @@ fn shape(incoming: &Incoming) -> &'static str {
         Incoming::DeadLetters(_) => "a batch from a dead-letter queue",
         Incoming::Scheduled(_) => "a scheduled job",
         Incoming::Spa(_) => "one of spa's own events",
+        Incoming::Outbox(_) => "a batch of the outbox's stream",
     }
 }
 
@@ -232,6 +234,10 @@ pub fn summary(outcome: &Outcome) -> String {
         Verdict::Dispatched(n) => format!("{n} command(s) sent"),
         Verdict::Notified(what) => format!("{who}notified: {what}"),
         Verdict::Refused(why) => format!("{who}refused: {why}"),
+        Verdict::Relayed => {
+            let labels: Vec<&str> = outcome.events.iter().map(|l| l.as_str()).collect();
+            format!("{who}{} put on the bus", labels.join(", "))
+        }
     };
     redact_emails(&text)
 }

@@ -62,6 +62,7 @@ pub use residual::{ResidualPolicy, residual_costs};
 pub mod operator;
 pub mod prices;
 pub mod reconcile;
+pub mod relay;
 pub mod reports;
 pub mod requests;
 pub mod residual;

@@ -41,6 +41,10 @@
 //! | spend ledger entry | `spend#<account>` | the resource's id | `body` (JSON), `changed`, `expires` = a week after it ended (`ledgers`) |
 //! | the month so far | `actual#<account>` | `actual` | `day`, `micros`: what Cost Explorer said of the account's month (`ledgers`) |
 //! | a request | `request#<id>` | `request` | `body` (JSON), `status`, `account`, `expires` = 30 days after it expires (`requests`) |
+//! | an event to relay | `outbox#<account>/<event key>` | `event` | `event` (the detail, JSON), `expires` = the event's time + 2 days ([`spa_core::events::OUTBOX_PREFIX`]) |
+//!
+//! The transactions table has a stream of new images: its event source mapping hands
+//! the new outbox items, and nothing else, to the `relay` function.
 //!
 //! Known accounts are what each report run saw of every account (overwritten at each
 //! run, `BatchWriteItem` by 25, no TTL: an account that left is named in the reports
@@ -66,7 +70,8 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    TimeToLiveStatus, WriteRequest,
 };
 use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -123,6 +128,9 @@ pub struct TableDefinition {
     pub ttl_attribute: Option<String>,
     /// Global secondary indexes (all attributes projected).
     pub indexes: Vec<IndexDefinition>,
+    /// Whether the table has a stream of new images (the transactions table: the
+    /// outbox's events go to the `relay` function through it).
+    pub stream: bool,
 }
 
 /// A global secondary index.
@@ -173,6 +181,7 @@ pub fn table_definitions(settings: &Settings) -> Vec<TableDefinition> {
                 partition_key: "shard".into(),
                 sort_key: "rk".into(),
             }],
+            stream: false,
         },
         TableDefinition {
             name: tables.transactions,
@@ -191,6 +200,7 @@ pub fn table_definitions(settings: &Settings) -> Vec<TableDefinition> {
                     sort_key: "pk".into(),
                 },
             ],
+            stream: true,
         },
     ]
 }
@@ -275,6 +285,18 @@ async fn create_table(client: &Client, table: &TableDefinition) -> Result<(), Po
         .set_attribute_definitions(Some(definitions))
         .set_key_schema(Some(schema))
         .set_global_secondary_indexes(Some(indexes).filter(|i| !i.is_empty()))
+        .set_stream_specification(
+            table
+                .stream
+                .then(|| {
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::NewImage)
+                        .build()
+                })
+                .transpose()
+                .map_err(|e| rejected("CreateTable", e.to_string()))?,
+        )
         .send()
         .await;
     match result {

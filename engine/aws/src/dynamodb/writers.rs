@@ -17,6 +17,11 @@
 //! and the note, marks the cause in `ended`, forgets the causes ended 7 days ago
 //! (or beyond the newest 200), and writes the cache, parts in doubt removed.
 //! No TTL: one small item per account, kept while the account is.
+//!
+//! The turn's activity records, deadlines and domain events are written with its end,
+//! in one `TransactWriteItems`: the events as outbox items
+//! ([`spa_core::events::OUTBOX_PREFIX`]), which the table's stream hands to the
+//! `relay` function.
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
@@ -31,7 +36,9 @@ use super::{
     deadline_key, epoch, instant, s,
 };
 use crate::error::port_error;
-use spa_core::events::AccountId;
+use spa_core::events::{
+    AccountId, DomainEvent, OUTBOX_EVENT, OUTBOX_SORT, outbox_detail, outbox_expires, outbox_key,
+};
 use spa_usecases::ports::{
     AccountCache, Deadline, Ended, PortError, Turn, TurnEnd, Writer, WriterLeases, expired_causes,
 };
@@ -44,6 +51,20 @@ fn key(account: &AccountId) -> (AttributeValue, AttributeValue) {
 pub(super) fn writer_key(account: &AccountId) -> Item {
     let (pk, sk) = key(account);
     HashMap::from([("pk".to_owned(), pk), ("sk".to_owned(), sk)])
+}
+
+/// The outbox item of an event ([`spa_core::events::outbox_key`]): the same item
+/// every time the event is written.
+pub(super) fn outbox_item(event: &DomainEvent) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(outbox_key(event))),
+        ("sk".to_owned(), s(OUTBOX_SORT)),
+        (OUTBOX_EVENT.to_owned(), s(outbox_detail(event))),
+        (
+            super::TTL_ATTRIBUTE.to_owned(),
+            AttributeValue::N(outbox_expires(event).to_string()),
+        ),
+    ])
 }
 
 /// The cache an item holds; a part that does not read is left out (read again).
@@ -398,6 +419,16 @@ impl WriterLeases for DynamoStore {
                 }
             };
             items.push(item);
+        }
+        // the outbox: the table's stream hands each new item to the relay; an event
+        // written again is the same item, which makes no new stream record
+        for event in &writes.events {
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(outbox_item(event)))
+                .build()
+                .map_err(transact)?;
+            items.push(TransactWriteItem::builder().put(put).build());
         }
         // one item per key: an activity written twice is one item
         let mut activities = BTreeMap::new();

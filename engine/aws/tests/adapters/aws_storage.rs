@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use spa_aws::config::AwsConfig;
 use spa_aws::dynamodb::{DynamoStore, ensure_tables, table_definitions};
 use spa_aws::metrics::ApiCalls;
-use spa_core::events::{AccountId, Label};
+use spa_core::events::{AccountId, DomainEvent, Label, outbox_key};
 use spa_core::lifecycle::State;
 use spa_core::settings::{MemorySources, Settings};
 use spa_usecases::ports::{
@@ -85,6 +86,51 @@ async fn tables_are_named_after_the_environment_and_made_once() {
             .and_then(|d| d.attribute_name()),
         Some("expires")
     );
+    // the outbox's events reach the relay through the transactions table's stream
+    let described = config
+        .dynamodb()
+        .describe_table()
+        .table_name("SpaTest-Transactions")
+        .send()
+        .await
+        .expect("described");
+    let stream = described
+        .table()
+        .and_then(|t| t.stream_specification())
+        .expect("a stream");
+    assert!(stream.stream_enabled());
+    assert_eq!(
+        stream.stream_view_type().map(|v| v.as_str()),
+        Some("NEW_IMAGE")
+    );
+}
+
+/// The domain event `label` of account `n`, keyed by `cause`.
+fn event(n: u64, cause: &str, label: Label) -> DomainEvent {
+    DomainEvent::new(label, "SpaTest", account(n), at(1))
+        .with_transition(Some(State::Assigned), Some(State::Expired))
+        .keyed(cause)
+}
+
+/// The outbox item of `event` as the table holds it: its event, and when it expires.
+async fn outbox_item(config: &AwsConfig, event: &DomainEvent) -> Option<(String, String)> {
+    let item = config
+        .dynamodb()
+        .get_item()
+        .table_name("SpaTest-Transactions")
+        .key("pk", AttributeValue::S(outbox_key(event)))
+        .key("sk", AttributeValue::S("event".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read")
+        .item
+        .unwrap_or_default();
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(s) | AttributeValue::N(s)) => Some(s.clone()),
+        _ => None,
+    };
+    Some((text("event")?, text("expires")?))
 }
 
 /// A turn that claims nothing (putting the cache in doubt).
@@ -109,6 +155,7 @@ fn claiming(cause: &str) -> Turn<'_> {
 static NOTHING: TurnWrites = TurnWrites {
     activities: Vec::new(),
     deadlines: BTreeMap::new(),
+    events: Vec::new(),
 };
 
 fn ended<'a>(cause: &'a str, claims: bool, end: &'a TurnEnd, minutes: i64) -> Ended<'a> {
@@ -392,6 +439,10 @@ async fn a_turn_writes_its_records_and_deadlines_with_its_end_in_one_call() {
             (DeadlineKind::Maintenance, Some(at(30))),
             (DeadlineKind::Lease, None),
         ]),
+        events: vec![
+            event(1, "c1", Label::AccountExpired),
+            event(1, "c1", Label::BuildStarted),
+        ],
     };
     let done = TurnEnd::Done;
     config.calls().reset();
@@ -426,6 +477,18 @@ async fn a_turn_writes_its_records_and_deadlines_with_its_end_in_one_call() {
         due.iter().map(|d| (d.kind, d.due)).collect::<Vec<_>>(),
         [(DeadlineKind::Maintenance, at(30))]
     );
+    // the events in the outbox, in the same transaction: the detail that goes on the
+    // bus, and an expiry that is the event's own (written again, the same item)
+    for written in &writes.events {
+        let (detail, expires) = outbox_item(&config, written).await.expect("in the outbox");
+        assert_eq!(detail, written.to_entry().detail);
+        assert_eq!(
+            expires,
+            (written.at + chrono::TimeDelta::days(2))
+                .timestamp()
+                .to_string()
+        );
+    }
     assert_eq!(
         store.take_writer(&one, claiming("c1"), at(2), at(3)).await,
         Ok(Writer::Seen)
@@ -441,6 +504,7 @@ async fn a_turn_writes_its_records_and_deadlines_with_its_end_in_one_call() {
             .map(|n| activity(1, 10 + n, Label::BudgetAlert))
             .collect(),
         deadlines: BTreeMap::new(),
+        events: Vec::new(),
     };
     config.calls().reset();
     store
@@ -483,6 +547,7 @@ async fn a_turn_whose_end_is_refused_writes_nothing_of_it() {
     let writes = TurnWrites {
         activities: vec![activity(1, 1, Label::AccountExpired), huge],
         deadlines: BTreeMap::from([(DeadlineKind::Maintenance, Some(at(30)))]),
+        events: vec![event(1, "c1", Label::AccountExpired)],
     };
     let done = TurnEnd::Done;
     let refused = store
@@ -511,6 +576,8 @@ async fn a_turn_whose_end_is_refused_writes_nothing_of_it() {
         .expect("read");
     assert!(history.is_empty(), "{history:?}");
     assert!(store.due_deadlines(at(100)).await.expect("read").is_empty());
+    // and no event in the outbox: nothing reaches the bus of a turn that did not end
+    assert_eq!(outbox_item(&config, &writes.events[0]).await, None);
 }
 
 #[tokio::test]

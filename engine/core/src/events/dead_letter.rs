@@ -284,6 +284,24 @@ fn leniently(value: &Value) -> Option<(Option<AccountId>, String)> {
     if let Some(job) = text("job") {
         return Some((None, format!("scheduled job `{}`", bounded(job))));
     }
+    // the relay's on-failure record: where in the table's stream, not the events
+    // (they stay in the outbox until their TTL)
+    if let Some(info) = value.get("DDBStreamBatchInfo") {
+        let field = |key: &str| {
+            info.get(key)
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .unwrap_or_default()
+        };
+        return Some((
+            None,
+            format!(
+                "{} event(s) of the outbox the relay could not put on the bus (stream sequence {} to {})",
+                bounded(&field("batchSize")),
+                bounded(&field("startSequenceNumber")),
+                bounded(&field("endSequenceNumber"))
+            ),
+        ));
+    }
     None
 }
 
@@ -327,6 +345,14 @@ fn described(incoming: &Incoming) -> (Option<AccountId>, String) {
             "budget alert".to_owned(),
         ),
         Incoming::DeadLetters(_) => (None, "dead letter".to_owned()),
+        Incoming::Outbox(batch) => (
+            batch
+                .records
+                .first()
+                .and_then(|r| r.event.as_ref().ok())
+                .map(|event| event.account.clone()),
+            format!("{} event(s) of the outbox", batch.records.len()),
+        ),
     }
 }
 

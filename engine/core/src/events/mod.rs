@@ -16,6 +16,7 @@ mod envelope;
 mod error;
 mod json;
 mod organizations;
+mod outbox;
 mod scheduler;
 mod signin;
 mod spending;
@@ -42,6 +43,11 @@ pub use error::DecodeError;
 pub use organizations::{
     CreateAccountOutcome, CreateAccountResult, FailedCall, OrganizationsCall, OrganizationsEvent,
     OrganizationsEventName, ParentId, ResourceId, Tag,
+};
+pub use outbox::{
+    OUTBOX_EVENT, OUTBOX_KEPT, OUTBOX_PREFIX, OUTBOX_SORT, OutboxBatch, OutboxRecord,
+    PUT_EVENTS_AT_MOST, STREAM_SOURCE, outbox_detail, outbox_expires, outbox_key, stream_filter,
+    stream_record,
 };
 pub use scheduler::{Job, Report, ScheduledJob};
 pub use signin::{ConsoleLogin, LoginOutcome};
@@ -73,6 +79,10 @@ pub enum Incoming {
     /// An SQS batch taken from one of spa's dead-letter queues (`...-dlq`): what
     /// spa gave up on after every retry; each record read on its own.
     DeadLetters(DeadLetterBatch),
+    /// A batch of the transactions table's stream: spa's events written with the end
+    /// of a turn, for the `relay` function to put on the bus; each record decoded on
+    /// its own.
+    Outbox(OutboxBatch),
 }
 
 impl Incoming {
@@ -84,7 +94,10 @@ impl Incoming {
             Incoming::Build(e) => Some(&e.event_id),
             Incoming::ConsoleLogin(e) => Some(&e.event_id),
             Incoming::Spending(e) => Some(&e.event_id),
-            Incoming::BudgetAlerts(_) | Incoming::Commands(_) | Incoming::DeadLetters(_) => None,
+            Incoming::BudgetAlerts(_)
+            | Incoming::Commands(_)
+            | Incoming::DeadLetters(_)
+            | Incoming::Outbox(_) => None,
             Incoming::Scheduled(e) => Some(&e.event_id),
             Incoming::Spa(e) => Some(&e.event_id),
         }
@@ -127,6 +140,9 @@ pub fn decode_value(value: &Value) -> Result<Incoming, DecodeError> {
         });
     }
     if map.contains_key("Records") {
+        if outbox::is_outbox_batch(&root) {
+            return outbox::decode_batch(&root).map(Incoming::Outbox);
+        }
         budgets::check_batch_source(&root)?;
         if dead_letter::is_dead_letter_batch(&root) {
             return dead_letter::decode_batch(&root).map(Incoming::DeadLetters);

@@ -42,6 +42,9 @@ pub enum Function {
     SlackCommands,
     /// The dead-letter queues: every give-up archived and raised as `DeadLetter`.
     DeadLetters,
+    /// The transactions table's stream: the events each turn wrote in its outbox,
+    /// put on the bus ten a call ([`crate::events::OUTBOX_PREFIX`]).
+    Relay,
 }
 
 /// The region where Organizations emits its events (and where the management
@@ -107,7 +110,18 @@ pub enum Trigger {
     /// Every dead-letter queue of the stack, one event source mapping each, partial
     /// batch responses.
     DeadLetterQueues,
+    /// The stream of the transactions table: one event source mapping that lets the
+    /// outbox's new items through only ([`crate::events::stream_filter`]), in batches
+    /// gathered over [`RELAY_WINDOW_SECONDS`], partial batch responses (the sequence
+    /// number to read again from).
+    TableStream,
 }
+
+/// How long the relay's event source mapping gathers records before it invokes the
+/// relay: a few seconds of delay on each event buy ten events a `PutEvents`.
+pub const RELAY_WINDOW_SECONDS: u32 = 5;
+/// Records of the stream in one invocation of the relay, at most.
+pub const RELAY_BATCH: u32 = 100;
 
 impl Trigger {
     /// Whether the function is invoked asynchronously (EventBridge, Scheduler), so that
@@ -119,7 +133,10 @@ impl Trigger {
     /// Whether Lambda reads the function's answer as a partial batch response
     /// (`batchItemFailures`): the records listed come back, the others are deleted.
     pub const fn answers_batch_item_failures(self) -> bool {
-        matches!(self, Trigger::Queue(_) | Trigger::DeadLetterQueues)
+        matches!(
+            self,
+            Trigger::Queue(_) | Trigger::DeadLetterQueues | Trigger::TableStream
+        )
     }
 }
 
@@ -148,11 +165,12 @@ impl Function {
             Function::Scheduler => Trigger::Schedules,
             Function::SlackCommands => Trigger::FunctionUrl,
             Function::DeadLetters => Trigger::DeadLetterQueues,
+            Function::Relay => Trigger::TableStream,
         }
     }
 
     /// Every function.
-    pub const ALL: [Function; 10] = [
+    pub const ALL: [Function; 11] = [
         Function::AccountEvents,
         Function::BuildEvents,
         Function::SignIns,
@@ -163,6 +181,7 @@ impl Function {
         Function::Exceptions,
         Function::SlackCommands,
         Function::DeadLetters,
+        Function::Relay,
     ];
 
     /// The short name: the deployed function is `<environment>-<name>`.
@@ -178,6 +197,7 @@ impl Function {
             Function::Exceptions => "exceptions",
             Function::SlackCommands => "slack-commands",
             Function::DeadLetters => "dead-letters",
+            Function::Relay => "relay",
         }
     }
 

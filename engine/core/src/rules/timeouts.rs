@@ -54,6 +54,8 @@ impl Function {
             | Function::BudgetAlerts => 60,
             Function::Exceptions => 120,
             Function::DeadLetters => 30,
+            // a batch of 100 events is ten PutEvents calls
+            Function::Relay => 60,
             // Slack waits 3 seconds for the answer; the longer ones are queued
             Function::SlackCommands => 10,
             // Lambda's longest: a month of 10,000 accounts, an Athena query and the
@@ -71,7 +73,10 @@ impl Function {
         let sdk_operation = (budget / 2).min(SDK_OPERATION_CAP);
         let visibility = match self.trigger() {
             Trigger::Queue(_) | Trigger::DeadLetterQueues => Some(function * VISIBILITY_FACTOR),
-            Trigger::BusRules | Trigger::Schedules | Trigger::FunctionUrl => None,
+            Trigger::BusRules
+            | Trigger::Schedules
+            | Trigger::FunctionUrl
+            | Trigger::TableStream => None,
         };
         Timeouts {
             sdk_operation,

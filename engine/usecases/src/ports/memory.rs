@@ -6,7 +6,7 @@
 //! [`PortError`], so that failure paths are tested like the others.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
@@ -123,6 +123,8 @@ pub mod crash {
 #[derive(Debug, Default)]
 pub struct Faults {
     queue: Mutex<Vec<(Option<&'static str>, PortError)>>,
+    /// Failures that wait for some calls of their operation to pass first.
+    later: Mutex<Vec<(&'static str, usize, PortError)>>,
 }
 
 impl Faults {
@@ -140,13 +142,50 @@ impl Faults {
         }
     }
 
+    /// The `times` calls of `operation` after the next `passes` fail with `error`
+    /// (a batch that fails half-way, and keeps failing through the retries).
+    pub fn fail_after(
+        &self,
+        operation: &'static str,
+        passes: usize,
+        error: PortError,
+        times: usize,
+    ) {
+        let mut later = lock(&self.later);
+        for n in 0..times {
+            later.push((operation, passes + n, error.clone()));
+        }
+    }
+
+    /// Forgets the failures still waiting (the outage is over).
+    pub fn clear(&self) {
+        lock(&self.queue).clear();
+        lock(&self.later).clear();
+    }
+
     /// Whether failures are still waiting.
     pub fn pending(&self) -> usize {
-        lock(&self.queue).len()
+        lock(&self.queue).len() + lock(&self.later).len()
     }
 
     fn check(&self, operation: &'static str) -> Result<(), PortError> {
         crash::step(operation);
+        {
+            // every failure waiting for this operation counts the call
+            let mut later = lock(&self.later);
+            let due = later
+                .iter()
+                .position(|(op, passes, _)| *op == operation && *passes == 0);
+            let failed = due.map(|index| later.remove(index).2);
+            for (op, passes, _) in later.iter_mut() {
+                if *op == operation {
+                    *passes = passes.saturating_sub(1);
+                }
+            }
+            if let Some(error) = failed {
+                return Err(error);
+            }
+        }
         let mut queue = lock(&self.queue);
         let found = queue
             .iter()
@@ -162,6 +201,7 @@ impl Clone for Faults {
     fn clone(&self) -> Self {
         Self {
             queue: Mutex::new(lock(&self.queue).clone()),
+            later: Mutex::new(lock(&self.later).clone()),
         }
     }
 }
@@ -725,13 +765,42 @@ impl Builds for MemoryBuilds {
 }
 
 /// History and bookkeeping held in memory.
+///
+/// The outbox ([`TurnWrites::events`]) is relayed at once, in the write that ends
+/// the turn, to the bus it was tied to ([`MemoryStore::relay_to`]; what
+/// [`MemoryPlatform::new`] does): the table's stream and the `relay` function in one
+/// step, so that a test of a use case sees the events of a transition on the bus
+/// when it returns. Untied ([`MemoryPlatform::streamed`]), the events stay in the
+/// outbox for whoever plays the stream (the local runtime).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<StoreState>,
+    relay: Mutex<Option<Arc<Mutex<Vec<DomainEvent>>>>>,
     /// Failures to inject.
     pub faults: Faults,
     /// Calls made, by operation.
     pub calls: Calls,
+}
+
+impl MemoryStore {
+    /// Relays every new event of the outbox to `bus` at once.
+    pub fn relay_to(&self, bus: &MemoryBus) {
+        *lock(&self.relay) = Some(Arc::clone(&bus.events));
+    }
+
+    /// Relays nothing: the events stay in the outbox.
+    pub fn unrelayed(&self) {
+        *lock(&self.relay) = None;
+    }
+
+    /// Every event written in the outbox, in the order first written.
+    pub fn outbox(&self) -> Vec<DomainEvent> {
+        lock(&self.state)
+            .outbox
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -747,6 +816,8 @@ struct StoreState {
     actuals: BTreeMap<AccountId, spa_core::spend::Actual>,
     price_sheets: BTreeMap<(String, String), spa_core::spend::PriceSheet>,
     requests: BTreeMap<String, spa_core::requests::AccessRequest>,
+    /// The outbox: every event written, by its item key, in the order first written.
+    outbox: Vec<(String, DomainEvent)>,
 }
 
 /// An account's writer lease and cache as the store keeps them.
@@ -1004,10 +1075,22 @@ impl WriterLeases for MemoryStore {
         self.enter("free_writer")?;
         let at = ended.at;
         let mut state = lock(&self.state);
-        // the turn's records and deadlines, with its end: all or nothing
+        // the turn's records, deadlines and events, with its end: all or nothing
         state
             .activities
             .extend(ended.writes.activities.iter().cloned());
+        let mut inserted = Vec::new();
+        for event in &ended.writes.events {
+            let key = spa_core::events::outbox_key(event);
+            // an item written again is the same item: no new stream record
+            if !state.outbox.iter().any(|(k, _)| *k == key) {
+                state.outbox.push((key, event.clone()));
+                inserted.push(event.clone());
+            }
+        }
+        if let Some(bus) = lock(&self.relay).as_ref() {
+            lock(bus).extend(inserted);
+        }
         for (kind, due) in &ended.writes.deadlines {
             let key = (account.clone(), *kind);
             match due {
@@ -1354,7 +1437,7 @@ impl super::AccessRequests for MemoryStore {
 /// The event bus held in memory: every published event, in order.
 #[derive(Debug, Default)]
 pub struct MemoryBus {
-    events: Mutex<Vec<DomainEvent>>,
+    events: Arc<Mutex<Vec<DomainEvent>>>,
     /// Failures to inject.
     pub faults: Faults,
     /// Calls made (`publish`).
@@ -2245,11 +2328,14 @@ pub struct MemoryPlatform {
 impl MemoryPlatform {
     /// A platform on an organization, its clock at `now`.
     pub fn new(organization: MemoryOrganization, now: DateTime<Utc>) -> Self {
+        let store = MemoryStore::default();
+        let bus = MemoryBus::default();
+        store.relay_to(&bus);
         Self {
             organization,
             builds: MemoryBuilds::default(),
-            store: MemoryStore::default(),
-            bus: MemoryBus::default(),
+            store,
+            bus,
             commands: MemoryCommands::default(),
             clock: FixedClock::new(now),
             budgets: MemoryBudgets::default(),
@@ -2263,6 +2349,15 @@ impl MemoryPlatform {
             scans: MemoryScans::default(),
             forwarding: MemoryForwarding::default(),
         }
+    }
+}
+
+impl MemoryPlatform {
+    /// The outbox is not relayed at once: the events of a turn stay in the store for
+    /// whoever plays the table's stream (the local runtime's `relay` deliveries).
+    pub fn streamed(self) -> Self {
+        self.store.unrelayed();
+        self
     }
 }
 

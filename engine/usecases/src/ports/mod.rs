@@ -446,9 +446,13 @@ pub struct Ended<'a> {
     pub writes: &'a TurnWrites,
 }
 
-/// The activity records and deadlines of a turn, written in the same write that ends
-/// it (one `TransactWriteItems` on DynamoDB): a delivery that dies before has
-/// written none of them, and the one that resumes writes them all.
+/// The activity records, deadlines and domain events of a turn, written in the same
+/// write that ends it (one `TransactWriteItems` on DynamoDB): a delivery that dies
+/// before has written none of them, and the one that resumes writes them all.
+///
+/// The events go in the outbox ([`spa_core::events::OUTBOX_PREFIX`]): the store's
+/// stream hands each new one to the `relay` function, which puts it on the bus. An
+/// event written again (a resumed turn) is the same item, and is not relayed twice.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TurnWrites {
     /// The activity records, in order, each once.
@@ -456,12 +460,14 @@ pub struct TurnWrites {
     /// The account's deadlines set (`Some`) or cleared (`None`), the last word of
     /// the turn on each kind.
     pub deadlines: BTreeMap<DeadlineKind, Option<DateTime<Utc>>>,
+    /// The domain events of the turn, in order, for the outbox.
+    pub events: Vec<DomainEvent>,
 }
 
 impl TurnWrites {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.activities.is_empty() && self.deadlines.is_empty()
+        self.activities.is_empty() && self.deadlines.is_empty() && self.events.is_empty()
     }
 
     /// Adds an activity record (a record already there is not added twice).

@@ -443,13 +443,7 @@ fn a_close_killed_at_any_step_closes_the_account_once_and_keeps_its_history() {
         keys(&crashed.platform.bus.published()),
         keys(&reference.platform.bus.published())
     );
-    for step in [
-        "change_tags",
-        "put",
-        "close_account",
-        "free_writer",
-        "publish",
-    ] {
+    for step in ["change_tags", "put", "close_account", "free_writer"] {
         assert!(
             crashes.contains_key(step),
             "never killed before `{step}`: {crashes:?}"
@@ -587,7 +581,6 @@ fn a_notice_and_a_snooze_killed_at_any_step_tell_once_and_purge_once() {
         "note",
         "start_build",
         "change_tags",
-        "publish",
         "free_writer",
     ] {
         assert!(
