@@ -421,8 +421,14 @@ impl WriterLeases for DynamoStore {
             items.push(item);
         }
         // the outbox: the table's stream hands each new item to the relay; an event
-        // written again is the same item, which makes no new stream record
+        // written again is the same item, which makes no new stream record. One
+        // operation per item in a transaction: the first event of a key is the one
+        // (whoever reacts to an event takes the first of a key too)
+        let mut outboxed = std::collections::BTreeSet::new();
         for event in &writes.events {
+            if !outboxed.insert(outbox_key(event)) {
+                continue;
+            }
             let put = Put::builder()
                 .table_name(table)
                 .set_item(Some(outbox_item(event)))

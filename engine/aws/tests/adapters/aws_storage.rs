@@ -439,9 +439,12 @@ async fn a_turn_writes_its_records_and_deadlines_with_its_end_in_one_call() {
             (DeadlineKind::Maintenance, Some(at(30))),
             (DeadlineKind::Lease, None),
         ]),
+        // an event twice under one key is one item: a transaction takes one
+        // operation per item
         events: vec![
             event(1, "c1", Label::AccountExpired),
             event(1, "c1", Label::BuildStarted),
+            event(1, "c1", Label::AccountExpired),
         ],
     };
     let done = TurnEnd::Done;

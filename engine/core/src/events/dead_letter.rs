@@ -577,6 +577,40 @@ mod tests {
     }
 
     #[test]
+    fn the_relays_give_up_says_where_in_the_stream_not_what() {
+        // what Lambda sends to the relay's on-failure destination: the batch's place
+        // in the table's stream, not its records (they stay in the outbox)
+        let body = json!({
+            "requestContext": {
+                "requestId": "r-1",
+                "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:SpaDemo-relay",
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": 11
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": "2026-12-07T10:00:00.000Z",
+            "DDBStreamBatchInfo": {
+                "shardId": "shardId-00000001",
+                "startSequenceNumber": "100",
+                "endSequenceNumber": "112",
+                "approximateArrivalOfFirstRecord": "2026-12-07T09:00:00Z",
+                "approximateArrivalOfLastRecord": "2026-12-07T09:00:05Z",
+                "batchSize": 13,
+                "streamArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/SpaDemo-Transactions/stream/2026"
+            }
+        })
+        .to_string();
+        let letter = DeadLetter::decode("SpaDemo-relay-dlq", &body, &none());
+        assert!(letter.readable);
+        assert_eq!(letter.account, None);
+        assert_eq!(
+            letter.lost,
+            "13 event(s) of the outbox the relay could not put on the bus (stream sequence 100 to 112)"
+        );
+    }
+
+    #[test]
     fn an_unreadable_body_is_still_a_dead_letter() {
         for body in [
             "",

@@ -818,6 +818,8 @@ struct StoreState {
     requests: BTreeMap<String, spa_core::requests::AccessRequest>,
     /// The outbox: every event written, by its item key, in the order first written.
     outbox: Vec<(String, DomainEvent)>,
+    /// The keys of the outbox's items (a write looks its key up here).
+    outbox_keys: BTreeSet<String>,
 }
 
 /// An account's writer lease and cache as the store keeps them.
@@ -1083,7 +1085,7 @@ impl WriterLeases for MemoryStore {
         for event in &ended.writes.events {
             let key = spa_core::events::outbox_key(event);
             // an item written again is the same item: no new stream record
-            if !state.outbox.iter().any(|(k, _)| *k == key) {
+            if state.outbox_keys.insert(key.clone()) {
                 state.outbox.push((key, event.clone()));
                 inserted.push(event.clone());
             }
