@@ -79,6 +79,11 @@ pub struct ConnectOptions {
     /// The role assumed in the management account instead of
     /// `automation.management_role_arn` (see [`ConnectOptions::for_function`]).
     pub management_role: Option<String>,
+    /// Whether that role is assumed at the first call that needs it rather than at
+    /// connect: a Lambda function's (the `relay` and `dead-letters` functions never
+    /// call the management account, and their roles may not assume its role), not an
+    /// operator's (a role that cannot be assumed is said at once).
+    pub assume_at_first_use: bool,
     /// The engine's event bus, name or ARN.
     pub bus: String,
     /// The URL of the command queue.
@@ -109,6 +114,7 @@ impl ConnectOptions {
             credentials: BaseCredentials::Ambient,
             assume_management_role: true,
             management_role: None,
+            assume_at_first_use: false,
             bus: bus.into(),
             command_queue_url: command_queue_url.into(),
             reports_bucket: None,
@@ -151,6 +157,7 @@ impl ConnectOptions {
             .then(|| spa_core::rules::organization_reader_role_arn(settings));
         if let Some(function) = function {
             self.timeouts = function.timeouts();
+            self.assume_at_first_use = true;
         }
         self
     }
@@ -276,7 +283,9 @@ impl AwsPlatform<()> {
         let session = format!("spa-{}", settings.environment_identifier);
         let management_arn = settings.automation.management_role_arn.as_str();
         let assumed = options.management_role.as_deref().unwrap_or(management_arn);
-        let management = if options.assume_management_role {
+        let management = if options.assume_management_role && options.assume_at_first_use {
+            Roles::assume_at_first_use(&automation, assumed, RoleOptions::new(&session))
+        } else if options.assume_management_role {
             Roles::assume(&automation, assumed, RoleOptions::new(&session)).await?
         } else {
             automation.clone()

@@ -231,6 +231,18 @@ impl Roles {
         }
     }
 
+    /// The configuration that assumes `role_arn` from `base` at its first call, and
+    /// keeps it fresh: a function whose calls never need the role never assumes it
+    /// (nor needs the right to).
+    pub fn assume_at_first_use(
+        base: &AwsConfig,
+        role_arn: &str,
+        options: RoleOptions,
+    ) -> AwsConfig {
+        let role = Arc::new(AssumedRole::new(base, role_arn, options));
+        base.with_credentials(SharedCredentialsProvider::new(SharedRole(role)))
+    }
+
     /// Assumes `role_arn` from `base` now (so that a missing role is an error here,
     /// not at the first call), and returns the configuration that keeps it fresh.
     pub async fn assume(

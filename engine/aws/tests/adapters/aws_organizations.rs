@@ -489,6 +489,47 @@ automation:
         assert!(platform.reports_bucket().is_none());
     }
 
+    /// A Lambda function assumes the management role at its first call that needs
+    /// it: the `relay` and `dead-letters` functions, whose roles may not assume it,
+    /// never do.
+    #[tokio::test]
+    async fn a_function_assumes_the_management_role_only_when_it_calls_it() {
+        let scenario = spa_testkit::scenario();
+        let settings = spa_core::settings::load(
+            "settings.yaml",
+            SETTINGS,
+            &spa_core::settings::MemorySources::new(),
+        )
+        .expect("settings")
+        .settings;
+        let mut options = ConnectOptions::emulator(scenario.endpoint(), "spa-bus", "http://queue");
+        options.assume_management_role = true;
+        let options = options.for_function(&settings, Some(spa_core::rules::Function::Relay));
+        let platform = AwsPlatform::connect(&settings, &options)
+            .await
+            .expect("connected")
+            .with_builds(NoBuilds);
+        assert_eq!(
+            platform.calls().count("STS:AssumeRole"),
+            0,
+            "nothing assumed at connect"
+        );
+        platform
+            .organization()
+            .client()
+            .create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .expect("organization");
+        assert_eq!(roots_of(&platform).await, 1);
+        assert_eq!(
+            platform.calls().count("STS:AssumeRole"),
+            1,
+            "assumed at the first call to the management account, once"
+        );
+    }
+
     /// What `bootstrap` does: the base configuration from the environment alone
     /// (not aws-config's loader), then the management role and a member role from it.
     #[tokio::test]
