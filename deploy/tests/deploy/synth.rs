@@ -1117,3 +1117,67 @@ fn the_reports_bucket_takes_the_purge_preview_lists_of_the_organizations_codebui
         serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/SpaDemo-CodeBuildRole"})
     );
 }
+
+/// The outbox's path as deployed: the transactions table streams new images, one
+/// event source mapping lets its new outbox items only through to the relay, and
+/// the relay's role may read that stream, put events on the bus and give up to its
+/// own dead-letter queue, nothing else (no table write, no role to assume).
+#[test]
+fn the_relay_reads_the_outbox_stream_and_may_only_put_events() {
+    let template = automation(false);
+    let streamed: Vec<&str> = of_type(&template, "AWS::DynamoDB::Table")
+        .iter()
+        .filter(|(_, t)| t["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(streamed, ["TransactionsTable"]);
+    let (_, mapping) = of_type(&template, "AWS::Lambda::EventSourceMapping")
+        .into_iter()
+        .find(|(_, m)| m["Properties"]["FunctionName"] == json!({"Ref": "RelayFunction"}))
+        .expect("the relay's mapping");
+    let p = &mapping["Properties"];
+    assert_eq!(
+        p["EventSourceArn"],
+        json!({"Fn::GetAtt": ["TransactionsTable", "StreamArn"]})
+    );
+    let pattern: Value = serde_json::from_str(
+        p["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .expect("a pattern"),
+    )
+    .expect("JSON");
+    assert_eq!(pattern, spa_core::events::stream_filter());
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        p["DestinationConfig"]["OnFailure"]["Destination"],
+        json!({"Fn::GetAtt": ["RelayDeadLetters", "Arn"]})
+    );
+    let mut actions: Vec<String> = statements_of(&template, "RelayRole")
+        .iter()
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| vec![s["Action"].clone()])
+        })
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+            "events:PutEvents",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "sqs:SendMessage",
+            "ssm:GetParameter",
+        ]
+    );
+}

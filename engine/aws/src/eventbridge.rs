@@ -16,8 +16,9 @@ use spa_core::events::{DomainEvent, PutEventsEntry};
 use spa_usecases::Retry;
 use spa_usecases::ports::{Bus, PortError};
 
-/// Entries of one `PutEvents` call, at most.
-pub const BATCH: usize = 10;
+/// Entries of one `PutEvents` call, at most (EventBridge's quota, which the relay
+/// also chunks by).
+pub const BATCH: usize = spa_core::events::PUT_EVENTS_AT_MOST;
 
 const CALL: BatchCall<'static> = BatchCall {
     service: "events",

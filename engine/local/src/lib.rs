@@ -74,6 +74,8 @@ struct State {
     published: u64,
     commands: u64,
     builds: u64,
+    /// The keys of the outbox items streamed to the relay ([`LocalStore`]).
+    streamed: std::collections::BTreeSet<String>,
 }
 
 impl Default for State {
@@ -86,6 +88,7 @@ impl Default for State {
             published: 0,
             commands: 0,
             builds: 0,
+            streamed: std::collections::BTreeSet::new(),
         }
     }
 }

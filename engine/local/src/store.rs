@@ -3,19 +3,19 @@
 //! transactions table's stream and its event source mapping do on AWS.
 //!
 //! Every call goes to the inner store; a [`WriterLeases::free_writer`] that wrote
-//! events hands them on as stream records. Records gather in the relay delivery at
+//! new outbox items hands them on as stream records. Records gather in the relay delivery at
 //! the back of the queue while it has room ([`RELAY_BATCH`]): the event source
 //! mapping's batching window, so that the events of a batch of commands, or of the
 //! build ends that came together, go on the bus ten a call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use spa_core::events::{AccountId, Label, stream_record};
+use spa_core::events::{AccountId, Label, outbox_key, stream_record};
 use spa_core::rules::{Function, RELAY_BATCH};
 use spa_usecases::ports::{
     AccessRequests, AccountCache, Activity, ActivityQuery, Claim, Claims, Deadline, DeadlineKind,
@@ -41,72 +41,50 @@ impl<P: Platform> LocalStore<P> {
         )
     }
 
-    /// Hands the events a turn wrote to the relay, as stream records.
+    /// Hands the new items a turn wrote in the outbox to the relay, as stream
+    /// records: an item written again (a resumed turn) makes no record, as DynamoDB
+    /// writes none for a write that changes nothing.
     fn stream(&self, ended: &Ended<'_>) {
-        if ended.writes.events.is_empty() {
-            return;
-        }
         let arn = self.stream_arn();
-        let records: Vec<Value> = ended
-            .writes
-            .events
-            .iter()
-            .map(|event| {
-                let sequence = self.pending.next_sequence();
-                stream_record(event, &sequence, &self.site.region, &arn)
-            })
-            .collect();
-        self.pending.relay(records);
-    }
-}
-
-impl Pending {
-    /// The next sequence number of the stream: increasing, of fixed width.
-    fn next_sequence(&self) -> String {
-        let mut state = self.lock();
-        state.sequence += 1;
-        format!("{:021}", state.sequence)
-    }
-
-    /// Adds stream records to the relay delivery at the back of the queue while it
-    /// has room, in new ones after.
-    fn relay(&self, records: Vec<Value>) {
-        let mut state = self.lock();
-        let mut records = records.into_iter().peekable();
-        while records.peek().is_some() {
-            let open = state
-                .pending
-                .back_mut()
-                .filter(|d| d.function == Function::Relay)
-                .and_then(|d| {
-                    let room = usize::try_from(RELAY_BATCH)
-                        .unwrap_or(usize::MAX)
-                        .saturating_sub(outbox_records(&d.event).map_or(0, Vec::len));
-                    (room > 0).then_some((d, room))
-                });
-            match open {
-                Some((delivery, room)) => {
-                    if let Some(batch) = delivery
-                        .event
-                        .get_mut("Records")
-                        .and_then(Value::as_array_mut)
-                    {
-                        batch.extend(records.by_ref().take(room));
-                        delivery.summary = format!("{} event(s) of the outbox", batch.len());
-                    }
-                }
-                None => state.pending.push_back(Delivery {
-                    function: Function::Relay,
-                    event: json!({ "Records": [] }),
-                    summary: String::new(),
-                }),
+        let mut state = self.pending.lock();
+        for event in &ended.writes.events {
+            if !state.streamed.insert(outbox_key(event)) {
+                continue;
             }
+            state.sequence += 1;
+            let sequence = format!("{:021}", state.sequence);
+            let record = stream_record(event, &sequence, &self.site.region, &arn);
+            relay(&mut state.pending, record);
         }
     }
 }
 
-fn outbox_records(event: &Value) -> Option<&Vec<Value>> {
-    event.get("Records").and_then(Value::as_array)
+/// Adds a stream record to the relay delivery at the back of the queue while it
+/// holds fewer than [`RELAY_BATCH`], to a new one otherwise.
+fn relay(pending: &mut VecDeque<Delivery>, record: Value) {
+    let at_most = usize::try_from(RELAY_BATCH).unwrap_or(usize::MAX);
+    let open = pending
+        .back_mut()
+        .filter(|d| d.function == Function::Relay)
+        .and_then(|d| d.event.get_mut("Records").and_then(Value::as_array_mut))
+        .filter(|records| records.len() < at_most);
+    let count = match open {
+        Some(records) => {
+            records.push(record);
+            records.len()
+        }
+        None => {
+            pending.push_back(Delivery {
+                function: Function::Relay,
+                event: json!({ "Records": [record] }),
+                summary: String::new(),
+            });
+            1
+        }
+    };
+    if let Some(delivery) = pending.back_mut() {
+        delivery.summary = format!("{count} event(s) of the outbox");
+    }
 }
 
 impl<P: Platform> WriterLeases for LocalStore<P> {

@@ -353,3 +353,71 @@ fn two_runtimes_never_make_the_same_id() {
     );
     assert_ne!(a[0], a[1]);
 }
+
+/// The runtime plays the table's stream: each new outbox item is one record, a
+/// hundred to a relay delivery at most; an item a resumed turn writes again makes
+/// none (DynamoDB streams nothing for a write that changes nothing).
+#[tokio::test]
+async fn the_outbox_reaches_the_relay_once_a_hundred_records_a_batch() {
+    use spa_usecases::ports::{AccountCache, Ended, TurnEnd, TurnWrites, WriterLeases};
+    let runtime = runtime();
+    let account = AccountId::parse(JANE).unwrap();
+    let event = |n: u32| {
+        DomainEvent::new(
+            spa_core::events::Label::LeaseChanged,
+            "SpaLocal",
+            account.clone(),
+            t0(),
+        )
+        .keyed(&format!("cause-{n}"))
+    };
+    let end = TurnEnd::Done;
+    let cache = AccountCache::default();
+    let store = runtime.platform().store();
+    for events in [
+        (0..150).map(event).collect::<Vec<_>>(),
+        // a resumed turn writes three of them again, and one new
+        vec![event(0), event(1), event(2), event(150)],
+    ] {
+        let writes = TurnWrites {
+            events,
+            ..TurnWrites::default()
+        };
+        store
+            .free_writer(
+                &account,
+                &cache,
+                Ended {
+                    cause: "c",
+                    claims: false,
+                    end: &end,
+                    expired: &[],
+                    at: t0(),
+                    writes: &writes,
+                },
+            )
+            .await
+            .expect("freed");
+    }
+    let mut sizes = Vec::new();
+    let mut sequences = Vec::new();
+    while let Some(delivery) = runtime.pending().pop() {
+        assert_eq!(delivery.function, Function::Relay);
+        let records = delivery.event["Records"].as_array().unwrap().clone();
+        assert_eq!(
+            delivery.summary,
+            format!("{} event(s) of the outbox", records.len())
+        );
+        sizes.push(records.len());
+        sequences.extend(
+            records
+                .iter()
+                .map(|r| r["dynamodb"]["SequenceNumber"].as_str().unwrap().to_owned()),
+        );
+    }
+    assert_eq!(sizes, [100, 51]);
+    let mut sorted = sequences.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, sequences, "one record each, in stream order");
+}

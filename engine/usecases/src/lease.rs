@@ -72,7 +72,7 @@ pub(crate) struct HeldTurn {
 }
 
 /// What a turn keeps while it holds an account's writer lease: what the next
-/// writer will know, and the records and deadlines written with the end of the
+/// writer will know, and the records, deadlines and events written with the end of the
 /// turn ([`free_writer`]).
 #[derive(Debug, Default)]
 pub(crate) struct Kept {
@@ -230,12 +230,12 @@ pub(crate) async fn note_turn<P: Platform>(
 }
 
 /// Frees the writer lease of `account`, leaving what is `kept` for the next writer,
-/// writing the turn's records and deadlines and ending the turn with the reaction's
+/// writing the turn's records, deadlines and events and ending the turn with the reaction's
 /// `result`, in one write: done on success, failed on a permanent error, given
 /// back on a transient one (the retry goes on at once).
 ///
 /// When that write fails, the lease is left to run out: the next delivery resumes
-/// the cause from what it noted and writes the records and deadlines then (the
+/// the cause from what it noted and writes the records, deadlines and events then (the
 /// failure is logged and counted, `ClaimsNotReleased`, and a success becomes the
 /// error, so that the cause is delivered again). A turn with nothing to write that
 /// cannot be freed keeps its result.
@@ -284,7 +284,7 @@ pub(crate) async fn free_writer<P: Platform, T>(
         tracing::error!(%account, cause = turn.cause, %error, "the account's writer lease could not be freed: the next delivery waits for it to run out, then resumes");
         return result;
     }
-    tracing::error!(%account, cause = turn.cause, %error, "the turn's activity records and deadlines could not be written with its end: the lease runs out and the next delivery resumes the cause");
+    tracing::error!(%account, cause = turn.cause, %error, "the turn's activity records, deadlines and events could not be written with its end: the lease runs out and the next delivery resumes the cause");
     match result {
         Ok(_) => Err(UseCaseError::port(
             Context::step("end the turn")

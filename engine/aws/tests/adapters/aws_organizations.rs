@@ -438,13 +438,11 @@ automation:
         }
     }
 
-    async fn roots_of<P: Platform>(platform: &P) -> usize {
-        platform.organization().roots().await.expect("roots").len()
-    }
-
-    #[tokio::test]
-    async fn the_platform_connects_every_adapter_with_the_management_role() {
-        let scenario = spa_testkit::scenario();
+    /// The settings, and the options of a run on the emulator that reaches the
+    /// organization through the management role (as on AWS).
+    fn management_role_on(
+        scenario: &spa_testkit::Scenario<'_>,
+    ) -> (spa_core::settings::Settings, ConnectOptions) {
         let settings = spa_core::settings::load(
             "settings.yaml",
             SETTINGS,
@@ -454,6 +452,17 @@ automation:
         .settings;
         let mut options = ConnectOptions::emulator(scenario.endpoint(), "spa-bus", "http://queue");
         options.assume_management_role = true;
+        (settings, options)
+    }
+
+    async fn roots_of<P: Platform>(platform: &P) -> usize {
+        platform.organization().roots().await.expect("roots").len()
+    }
+
+    #[tokio::test]
+    async fn the_platform_connects_every_adapter_with_the_management_role() {
+        let scenario = spa_testkit::scenario();
+        let (settings, options) = management_role_on(&scenario);
         let platform = AwsPlatform::connect(&settings, &options)
             .await
             .expect("connected")
@@ -495,15 +504,7 @@ automation:
     #[tokio::test]
     async fn a_function_assumes_the_management_role_only_when_it_calls_it() {
         let scenario = spa_testkit::scenario();
-        let settings = spa_core::settings::load(
-            "settings.yaml",
-            SETTINGS,
-            &spa_core::settings::MemorySources::new(),
-        )
-        .expect("settings")
-        .settings;
-        let mut options = ConnectOptions::emulator(scenario.endpoint(), "spa-bus", "http://queue");
-        options.assume_management_role = true;
+        let (settings, options) = management_role_on(&scenario);
         let options = options.for_function(&settings, Some(spa_core::rules::Function::Relay));
         let platform = AwsPlatform::connect(&settings, &options)
             .await
@@ -535,15 +536,7 @@ automation:
     #[tokio::test]
     async fn the_platform_connects_from_the_configuration_of_the_environment() {
         let scenario = spa_testkit::scenario();
-        let settings = spa_core::settings::load(
-            "settings.yaml",
-            SETTINGS,
-            &spa_core::settings::MemorySources::new(),
-        )
-        .expect("settings")
-        .settings;
-        let mut options = ConnectOptions::emulator(scenario.endpoint(), "spa-bus", "http://queue");
-        options.assume_management_role = true;
+        let (settings, options) = management_role_on(&scenario);
         let region = AwsPlatform::region(&settings, &options);
         assert_eq!(region, "us-east-1");
         let calls = ApiCalls::new();

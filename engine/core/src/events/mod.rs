@@ -45,9 +45,8 @@ pub use organizations::{
     OrganizationsEventName, ParentId, ResourceId, Tag,
 };
 pub use outbox::{
-    OUTBOX_EVENT, OUTBOX_KEPT, OUTBOX_PREFIX, OUTBOX_SORT, OutboxBatch, OutboxRecord,
-    PUT_EVENTS_AT_MOST, STREAM_SOURCE, outbox_detail, outbox_expires, outbox_key, stream_filter,
-    stream_record,
+    OUTBOX_EVENT, OUTBOX_PREFIX, OUTBOX_SORT, OutboxBatch, OutboxRecord, PUT_EVENTS_AT_MOST,
+    outbox_detail, outbox_expires, outbox_key, stream_filter, stream_record,
 };
 pub use scheduler::{Job, Report, ScheduledJob};
 pub use signin::{ConsoleLogin, LoginOutcome};

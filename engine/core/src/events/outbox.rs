@@ -264,9 +264,12 @@ mod tests {
             json!(r#"{"label":"AccountExpired","account":"123456789012"}"#);
         let mut broken = good.clone();
         broken["dynamodb"]["NewImage"]["event"]["S"] = json!("{not json");
-        let Incoming::Outbox(batch) =
-            decode_value(&batch(vec![good, foreign, forged, broken, timeless])).unwrap()
-        else {
+        let mut queued = good.clone();
+        queued["eventSource"] = json!("aws:sqs");
+        let Incoming::Outbox(batch) = decode_value(&batch(vec![
+            good, foreign, forged, broken, timeless, queued,
+        ]))
+        .unwrap() else {
             panic!("not an outbox batch");
         };
         assert!(batch.records[0].event.is_ok());
@@ -285,6 +288,10 @@ mod tests {
             errors[3].contains("Records[4].dynamodb.NewImage.event.S.at"),
             "{}",
             errors[3]
+        );
+        assert_eq!(
+            errors[4],
+            "wrong field `Records[5].eventSource`: expected aws:dynamodb, found a string \"aws:sqs\""
         );
     }
 

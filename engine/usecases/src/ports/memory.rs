@@ -792,15 +792,6 @@ impl MemoryStore {
     pub fn unrelayed(&self) {
         *lock(&self.relay) = None;
     }
-
-    /// Every event written in the outbox, in the order first written.
-    pub fn outbox(&self) -> Vec<DomainEvent> {
-        lock(&self.state)
-            .outbox
-            .iter()
-            .map(|(_, e)| e.clone())
-            .collect()
-    }
 }
 
 #[derive(Debug, Default)]
@@ -816,10 +807,8 @@ struct StoreState {
     actuals: BTreeMap<AccountId, spa_core::spend::Actual>,
     price_sheets: BTreeMap<(String, String), spa_core::spend::PriceSheet>,
     requests: BTreeMap<String, spa_core::requests::AccessRequest>,
-    /// The outbox: every event written, by its item key, in the order first written.
-    outbox: Vec<(String, DomainEvent)>,
-    /// The keys of the outbox's items (a write looks its key up here).
-    outbox_keys: BTreeSet<String>,
+    /// The keys of the outbox's items: an event whose key is here is not new.
+    outbox: BTreeSet<String>,
 }
 
 /// An account's writer lease and cache as the store keeps them.
@@ -1081,15 +1070,14 @@ impl WriterLeases for MemoryStore {
         state
             .activities
             .extend(ended.writes.activities.iter().cloned());
-        let mut inserted = Vec::new();
-        for event in &ended.writes.events {
-            let key = spa_core::events::outbox_key(event);
-            // an item written again is the same item: no new stream record
-            if state.outbox_keys.insert(key.clone()) {
-                state.outbox.push((key, event.clone()));
-                inserted.push(event.clone());
-            }
-        }
+        // an item written again is the same item: no new stream record
+        let inserted: Vec<DomainEvent> = ended
+            .writes
+            .events
+            .iter()
+            .filter(|event| state.outbox.insert(spa_core::events::outbox_key(event)))
+            .cloned()
+            .collect();
         if let Some(bus) = lock(&self.relay).as_ref() {
             lock(bus).extend(inserted);
         }
